@@ -1,0 +1,3 @@
+"""Commune public-service kiosk."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,81 @@
+"""`python -m kiosk screenshots OUTDIR`: every registered screen, with sample data, as PNG."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("screenshots", help="render every screen to PNG files")
+    p.add_argument("outdir", type=Path)
+    p.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT (default 1920x1080)")
+    p.add_argument("--lang", default="vi", help="a language code, or 'all'")
+    p.add_argument("--only", nargs="*", help="screen names to render (default: all)")
+    p.set_defaults(func=handle)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SystemExit(f"--size: {text!r} is not WIDTHxHEIGHT") from None
+    return w, h
+
+
+def handle(args) -> int:
+    from kiosk.services.i18n import LANGUAGES
+
+    langs = list(LANGUAGES) if args.lang == "all" else [args.lang]
+    if any(lang not in LANGUAGES for lang in langs):
+        print(f"--lang: {args.lang!r}; allowed: {', '.join(LANGUAGES)} or all", file=sys.stderr)
+        return 2
+    width, height = parse_size(args.size)
+    with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as tmp:
+        written = render_all(Path(tmp), args.outdir, width, height, langs, args.only)
+    for path in written:
+        print(path)
+    return 0 if written else 1
+
+
+def render_all(data_dir: Path, outdir: Path, width: int, height: int, langs: list[str],
+               only: list[str] | None = None) -> list[Path]:
+    from kiosk.config import load_settings
+    from kiosk.context import build_context
+    from kiosk.qt.app import ensure_app
+    from kiosk.qt.tasks import TaskRunner
+    from kiosk.views import registry
+    from kiosk.views.shell import MainWindow
+
+    app = ensure_app()
+    settings = load_settings(env={}, config_path=data_dir / "none.toml", data_dir=str(data_dir),
+                             demo="true")
+    ctx = build_context(settings)
+    tasks = TaskRunner()
+    tasks.inline = True
+    written: list[Path] = []
+    try:
+        for lang in langs:
+            folder = outdir / lang if len(langs) > 1 else outdir
+            folder.mkdir(parents=True, exist_ok=True)
+            for spec in registry.screens():
+                if only and spec.name not in only:
+                    continue
+                window = MainWindow(ctx, tasks)
+                window.resize(width, height)
+                ctx.session.wipe(lang)
+                window.set_language(lang)
+                window.show_sample(spec.name)
+                window.show()
+                app.processEvents()
+                path = folder / f"{spec.name}.png"
+                if not window.grab().save(str(path)):
+                    raise RuntimeError(f"could not write {path}")
+                written.append(path)
+                window.close()
+                window.deleteLater()
+                app.processEvents()
+    finally:
+        ctx.close()
+    return written

@@ -1,0 +1,249 @@
+"""Typed settings, declared once with their defaults.
+
+Sources, later ones win: the defaults below, a TOML file (path from KIOSK_CONFIG, else
+`settings.toml` in the platform config folder), then environment variables. In the TOML
+file a setting is written either flat (`portal_url = "..."`) or in a table whose name is
+its prefix (`[portal]` + `url = "..."`). Every setting has an environment variable,
+`KIOSK_<NAME>` unless named otherwise below. A wrong value stops start-up with a
+`SettingsError` that names the setting, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import platformdirs
+
+from kiosk.services.i18n import LANGUAGES
+from kiosk.services.receipt_code import ReceiptCodeError, validate_prefix
+
+APP_NAME = "commune-kiosk"
+
+
+class SettingsError(ValueError):
+    def __init__(self, name: str, value: object, allowed: str, source: str = "") -> None:
+        where = f" (from {source})" if source else ""
+        super().__init__(f"setting {name!r}{where}: {value!r} is not valid; allowed: {allowed}")
+        self.name, self.value, self.allowed = name, value, allowed
+
+
+def _setting(default: Any, help: str, env: str | None = None, choices: tuple = (),
+             check: Callable[[Any], str | None] | None = None) -> Any:
+    meta = {"help": help, "env": env, "choices": choices, "check": check}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _url(value: str) -> str | None:
+    u = urlparse(value)
+    return None if u.scheme in ("http", "https") and u.netloc else "an http:// or https:// URL"
+
+
+def _db_url(value: str) -> str | None:
+    ok = value == "" or value.startswith(("sqlite:", "postgresql"))
+    return None if ok else "empty (SQLite in the data folder), sqlite:///FILE or postgresql+psycopg://..."
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "a number greater than 0"
+
+
+def _prefix(value: str) -> str | None:
+    try:
+        validate_prefix(value)
+    except ReceiptCodeError:
+        return "2-6 characters of 0-9 and A-Z without I, L, O, U"
+    return None
+
+
+def _languages(value: list[str]) -> str | None:
+    ok = value and "vi" in value and all(v in LANGUAGES for v in value)
+    return None if ok else f"a list containing vi, from {', '.join(LANGUAGES)}"
+
+
+def _kiosk_id(value: str) -> str | None:
+    ok = 1 <= len(value) <= 64 and all(c.isalnum() or c in "-_." for c in value)
+    return None if ok else "1-64 letters, digits, '-', '_' or '.'"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where things live
+    data_dir: Path = _setting(Path(platformdirs.user_data_dir(APP_NAME)), "data folder: database, keys, attachments")
+    log_dir: Path = _setting(Path(platformdirs.user_log_dir(APP_NAME)), "log folder")
+    db_url: str = _setting("", "SQLAlchemy URL; empty means SQLite kiosk.db in the data folder", check=_db_url)
+    key_file: str = _setting("", "data key file; empty means keys/data.key in the data folder")
+
+    # Identity of this service point at the portal
+    kiosk_id: str = _setting("KIOSK-DEMO-01", "service point identity (X-Kiosk-Id)", env="KIOSK_ID", check=_kiosk_id)
+    secret: str = _setting("", "service point signing secret", env="KIOSK_SECRET")
+    portal_url: str = _setting("http://127.0.0.1:8400/api/v1", "portal base URL", check=_url)
+    portal_token: str = _setting("", "portal bearer token")
+    portal_ca_bundle: str = _setting("", "CA bundle file for the portal's TLS certificate; empty = system")
+    portal_connect_timeout: float = _setting(5.0, "seconds", check=_positive)
+    portal_read_timeout: float = _setting(20.0, "seconds", check=_positive)
+
+    # The centre
+    commune_name: str = _setting("UBND xã Minh Khai (bản thử)", "name printed on receipts and tickets")
+    receipt_prefix: str = _setting("QN01", "prefix of receipt codes", check=_prefix)
+    status_url: str = _setting("https://portal.example.gov.vn/r/", "base of the receipt QR link", check=_url)
+    support_phone: str = _setting("0203 3800 000", "phone number shown when the kiosk is out of service")
+    demo: bool = _setting(False, "demo mode: says so on every screen and on receipts")
+
+    # Citizen-facing behaviour
+    lang: str = _setting("vi", "default language", choices=LANGUAGES)
+    languages: list[str] = _setting(list(LANGUAGES), "languages offered", check=_languages)
+    idle_timeout_s: int = _setting(90, "seconds without a touch before asking 'are you still there?'", check=_positive)
+    idle_countdown_s: int = _setting(15, "seconds of that question before returning home", check=_positive)
+    fullscreen: bool = _setting(True, "full screen without frame (kiosk mode)")
+
+    # Devices
+    camera: str = _setting("auto", "auto (real camera, else simulated), device, sim, none", choices=("auto", "device", "sim", "none"))
+    camera_index: int = _setting(0, "OpenCV device index")
+    camera_width: int = _setting(1280, "capture width", check=_positive)
+    camera_height: int = _setting(720, "capture height", check=_positive)
+    camera_sim_source: str = _setting("", "image, folder or video for the simulated camera; empty = bundled sample")
+    printer: str = _setting("pdf", "pdf (folder, for demos and tests: keeps personal data on disk), system, escpos", choices=("pdf", "system", "escpos"))
+    printer_target: str = _setting("", "escpos: tcp://HOST:PORT, usb://VID:PID or serial:///dev/ttyUSB0; system: printer name")
+    printer_pdf_dir: str = _setting("", "folder for the pdf printer; empty = receipts/ in the data folder")
+    paper: str = _setting("80mm", "receipt size", choices=("80mm", "a5", "a4"))
+    speech: str = _setting("auto", "auto (espeak-ng if present), espeak, mock, off", choices=("auto", "espeak", "mock", "off"))
+    headphones: bool = _setting(False, "headphones attached: personal data may be spoken")
+
+    # Data protection and upkeep
+    retention_days: int = _setting(365, "days a delivered dossier keeps its personal data", check=_positive)
+    log_max_bytes: int = _setting(2_000_000, "size of one log file", check=_positive)
+    log_backups: int = _setting(5, "rotated log files kept")
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.data_dir / 'kiosk.db'}"
+
+    @property
+    def data_key_path(self) -> Path:
+        return Path(self.key_file) if self.key_file else self.data_dir / "keys" / "data.key"
+
+    @property
+    def receipts_dir(self) -> Path:
+        return Path(self.printer_pdf_dir) if self.printer_pdf_dir else self.data_dir / "receipts"
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+
+def env_name(f) -> str:
+    return f.metadata.get("env") or f"KIOSK_{f.name.upper()}"
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "settings.toml"
+
+
+def _coerce(f, raw: Any, source: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    try:
+        if kind == "Path":
+            if not isinstance(raw, str | Path) or not str(raw):
+                raise ValueError
+            return Path(raw).expanduser()
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind == "int":
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError
+            return int(raw)
+        if kind == "float":
+            if isinstance(raw, bool):
+                raise ValueError
+            return float(raw)
+        if kind == "list[str]":
+            items = raw.split(",") if isinstance(raw, str) else raw
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise ValueError
+            return [i.strip() for i in items if i.strip()]
+        if not isinstance(raw, str):
+            raise ValueError
+        return raw
+    except (TypeError, ValueError):
+        raise SettingsError(f.name, raw, f"a value of type {kind}", source) from None
+
+
+def _check(f, value: Any, source: str) -> None:
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        raise SettingsError(f.name, value, ", ".join(choices), source)
+    check = f.metadata.get("check")
+    problem = check(value) if check else None
+    if problem:
+        raise SettingsError(f.name, value, problem, source)
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}_{key}" if prefix else key
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def load_settings(env: Mapping[str, str] | None = None, config_path: Path | None = None,
+                  **overrides: Any) -> Settings:
+    """Build Settings from defaults, the TOML file, the environment and explicit overrides."""
+    env = os.environ if env is None else env
+    known = {f.name: f for f in fields(Settings)}
+    values: dict[str, Any] = {}
+
+    path = config_path or (Path(env["KIOSK_CONFIG"]) if env.get("KIOSK_CONFIG") else default_config_path())
+    if path.exists():
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError("KIOSK_CONFIG", str(path), f"a readable TOML file ({exc})") from None
+        for name, raw in _flatten(table).items():
+            if name not in known:
+                raise SettingsError(name, raw, "a known setting: " + ", ".join(sorted(known)), str(path))
+            values[name] = (_coerce(known[name], raw, str(path)), str(path))
+    elif env.get("KIOSK_CONFIG"):
+        raise SettingsError("KIOSK_CONFIG", str(path), "the path of an existing TOML file")
+
+    for f in known.values():
+        name = env_name(f)
+        if name in env:
+            values[f.name] = (_coerce(f, env[name], name), name)
+    for name, raw in overrides.items():
+        values[name] = (_coerce(known[name], raw, "argument"), "argument")
+
+    for name, (value, source) in values.items():
+        _check(known[name], value, source)
+    settings = Settings(**{name: value for name, (value, _) in values.items()})
+    if "log_dir" not in values and "data_dir" in values:
+        # A data folder chosen by hand keeps its logs beside it, so one folder holds all.
+        settings = replace(settings, log_dir=settings.data_dir / "logs")
+    return settings
+
+
+def describe() -> list[tuple[str, str, str, str]]:
+    """(name, environment variable, default, help) for every setting, for docs and --help."""
+    rows = []
+    for f in fields(Settings):
+        default = f.default if f.default is not MISSING else f.default_factory()
+        rows.append((f.name, env_name(f), str(default), f.metadata["help"]))
+    return rows

@@ -1,0 +1,1 @@
+"""Camera, decoders, printers and speech. Nothing in this package imports PySide6."""

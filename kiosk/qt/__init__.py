@@ -1,0 +1,1 @@
+"""Qt glue between services and views."""

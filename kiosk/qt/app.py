@@ -1,0 +1,20 @@
+"""Creating the QApplication and the main window from settings (shared by run, screenshots,
+self-test and audit)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from PySide6.QtWidgets import QApplication
+
+from kiosk.views.theme import install_theme
+
+
+def ensure_app(offscreen: bool = False) -> QApplication:
+    if offscreen or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        if sys.platform.startswith("linux"):
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    install_theme(app)
+    return app

@@ -1,0 +1,232 @@
+"""Confirming a dossier: one transaction, after which it survives a crash or a power cut.
+
+The portal request body (DossierIn of the contract) is serialised here, once, and kept
+encrypted with the dossier; the outbox sends exactly those bytes on every attempt.
+Attachment files are encrypted, written and fsynced (file and folder) before the
+transaction that names them commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from kiosk.services.crypto import DataCipher, fsync_dir
+from kiosk.services.models import QUEUED, Attachment, Counter, Dossier, NameToken
+from kiosk.services.receipt_code import make_code
+from kiosk.services.store import Store
+from kiosk.services.text import nfc
+
+APPLICANT_CTX = "dossiers.applicant"
+ANSWERS_CTX = "dossiers.answers"
+BODY_CTX = "dossiers.body"
+FILE_CTX = "attachments.file"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC, whole seconds, with a Z: the form the contract uses everywhere."""
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+@dataclass
+class Applicant:
+    id_number: str
+    full_name: str
+    date_of_birth: date
+    sex: str | None = None
+    address: str | None = None
+    old_id_number: str | None = None
+    phone: str | None = None
+    id_source: str = "qr_scan"  # qr_scan | manual
+
+    def to_contract(self) -> dict[str, Any]:
+        return {
+            "id_number": self.id_number,
+            "old_id_number": self.old_id_number or None,
+            "full_name": nfc(self.full_name),
+            "date_of_birth": self.date_of_birth.isoformat(),
+            **({"sex": self.sex} if self.sex else {}),
+            **({"address": nfc(self.address)} if self.address else {}),
+            "phone": self.phone or None,
+            "id_source": self.id_source,
+        }
+
+    @classmethod
+    def from_contract(cls, data: dict[str, Any]) -> Applicant:
+        return cls(
+            id_number=data["id_number"], full_name=data["full_name"],
+            date_of_birth=date.fromisoformat(data["date_of_birth"]), sex=data.get("sex"),
+            address=data.get("address"), old_id_number=data.get("old_id_number"),
+            phone=data.get("phone"), id_source=data.get("id_source", "qr_scan"),
+        )
+
+
+@dataclass
+class AttachmentDraft:
+    document_key: str
+    content_type: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class DossierDraft:
+    procedure_code: str
+    procedure_version: int
+    language: str
+    applicant: Applicant
+    fields: dict[str, Any]
+    consent_version: str
+    consent_given_at: datetime
+    attachments: list[AttachmentDraft] = field(default_factory=list)
+    assisted_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    id: int
+    client_ref: str
+    receipt_code: str
+    confirmed_at: datetime
+
+
+def serialise_body(draft: DossierDraft, client_ref: str, kiosk_id: str, confirmed_at: datetime) -> bytes:
+    body = {
+        "client_ref": client_ref,
+        "kiosk_id": kiosk_id,
+        "procedure_code": draft.procedure_code,
+        "procedure_version": draft.procedure_version,
+        "submitted_at": rfc3339(confirmed_at),
+        "language": draft.language,
+        "assisted_by": draft.assisted_by,
+        "applicant": draft.applicant.to_contract(),
+        "fields": {k: nfc(v) if isinstance(v, str) else v for k, v in draft.fields.items()},
+        "attachments": [
+            {"sha256": a.sha256, "content_type": a.content_type, "size": len(a.data),
+             "document_key": a.document_key}
+            for a in draft.attachments
+        ],
+        "consent": {"given_at": rfc3339(draft.consent_given_at), "text_version": draft.consent_version},
+    }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def next_value(session: Session, name: str) -> int:
+    """Increment a shared counter; the row lock serialises machines on PostgreSQL."""
+    row = session.execute(
+        update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
+        .returning(Counter.value)
+    ).scalar_one_or_none()
+    if row is None:
+        session.add(Counter(name=name, value=1))
+        session.flush()
+        return 1
+    return int(row)
+
+
+def write_attachment_file(folder: Path, cipher: DataCipher, att: AttachmentDraft) -> str:
+    """Encrypt and write one attachment durably; its name is random (nothing personal)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{uuid.uuid4().hex}.bin"
+    path = folder / name
+    blob = cipher.encrypt(att.data, FILE_CTX)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(blob)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return name
+
+
+def read_attachment_file(folder: Path, cipher: DataCipher, name: str) -> bytes:
+    return cipher.decrypt((folder / name).read_bytes(), FILE_CTX)
+
+
+class DossierService:
+    def __init__(self, store: Store, cipher: DataCipher, kiosk_id: str, receipt_prefix: str,
+                 attachments_dir: Path) -> None:
+        self.store = store
+        self.cipher = cipher
+        self.kiosk_id = kiosk_id
+        self.receipt_prefix = receipt_prefix
+        self.attachments_dir = attachments_dir
+
+    def confirm(self, draft: DossierDraft) -> Confirmed:
+        """Save the dossier to the outbox; when this returns, it is on disk for good."""
+        return self.store.write_sync(lambda s: self._confirm(s, draft))
+
+    def _confirm(self, session: Session, draft: DossierDraft) -> Confirmed:
+        files = [write_attachment_file(self.attachments_dir, self.cipher, a) for a in draft.attachments]
+        if files:
+            fsync_dir(self.attachments_dir)
+        confirmed_at = utcnow().replace(microsecond=0)
+        client_ref = str(uuid.uuid4())
+        seq = next_value(session, f"receipt:{self.receipt_prefix}")
+        code = make_code(self.receipt_prefix, seq)
+        body = serialise_body(draft, client_ref, self.kiosk_id, confirmed_at)
+        applicant = draft.applicant.to_contract()
+        c = self.cipher
+        dossier = Dossier(
+            client_ref=client_ref, receipt_code=code, kiosk_id=self.kiosk_id,
+            procedure_code=draft.procedure_code, procedure_version=draft.procedure_version,
+            language=draft.language, assisted_by=draft.assisted_by, confirmed_at=confirmed_at,
+            consent_version=draft.consent_version, consent_given_at=draft.consent_given_at,
+            id_source=draft.applicant.id_source,
+            applicant_enc=c.encrypt_json(applicant, APPLICANT_CTX),
+            answers_enc=c.encrypt_json(draft.fields, ANSWERS_CTX),
+            body_enc=c.encrypt(body, BODY_CTX), body_sha256=hashlib.sha256(body).hexdigest(),
+            id_index=c.id_index(draft.applicant.id_number),
+            state=QUEUED, next_attempt_at=confirmed_at, waiting_since=confirmed_at,
+            attempt_count=0,
+        )
+        dossier.attachments = [
+            Attachment(document_key=a.document_key, sha256=a.sha256, content_type=a.content_type,
+                       size=len(a.data), file_name=name)
+            for a, name in zip(draft.attachments, files, strict=True)
+        ]
+        session.add(dossier)
+        session.flush()
+        session.add_all(NameToken(dossier_id=dossier.id, token_index=t)
+                        for t in c.name_indexes(draft.applicant.full_name))
+        return Confirmed(dossier.id, client_ref, code, confirmed_at)
+
+    # Reading back ---------------------------------------------------------------
+    def applicant(self, dossier: Dossier) -> Applicant | None:
+        if dossier.applicant_enc is None:
+            return None
+        return Applicant.from_contract(self.cipher.decrypt_json(dossier.applicant_enc, APPLICANT_CTX))
+
+    def answers(self, dossier: Dossier) -> dict[str, Any]:
+        if dossier.answers_enc is None:
+            return {}
+        return self.cipher.decrypt_json(dossier.answers_enc, ANSWERS_CTX)
+
+    def body(self, dossier: Dossier) -> bytes:
+        return self.cipher.decrypt(dossier.body_enc, BODY_CTX)
+
+    def get(self, dossier_id: int) -> Dossier | None:
+        return self.store.read(lambda s: s.get(Dossier, dossier_id))
+
+    def by_receipt_code(self, code: str) -> Dossier | None:
+        return self.store.read(
+            lambda s: s.scalars(select(Dossier).where(Dossier.receipt_code == code)).first()
+        )

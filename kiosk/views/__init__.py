@@ -1,0 +1,1 @@
+"""Qt widgets: they render state and forward the user's intent; no domain logic here."""

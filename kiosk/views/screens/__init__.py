@@ -1,0 +1,1 @@
+"""One module per screen (or per group of screens); each registers itself."""

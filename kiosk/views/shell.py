@@ -1,0 +1,311 @@
+"""The app shell: a full-screen window with a screen stack, a top bar and the idle guard.
+
+Navigation is a history of (screen name, state). Cancel and the idle timeout discard the
+citizen's session: every screen built so far is wiped and the kiosk returns home.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.qt.tasks import TaskRunner
+from kiosk.services.i18n import LANGUAGES
+from kiosk.views import registry
+from kiosk.views.base import Screen, ViewContext
+from kiosk.views.widgets import BigButton, Text
+
+log = logging.getLogger(__name__)
+
+HOME = "home"
+_USER_INPUT = {
+    QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin, QEvent.Type.KeyPress,
+    QEvent.Type.TabletPress, QEvent.Type.Wheel,
+}
+
+
+class Navigator(QObject):
+    """Where the citizen is; screens call go/back/cancel, the window shows the result."""
+
+    changed = Signal(str)
+    session_reset = Signal()
+
+    def __init__(self, home: str = HOME) -> None:
+        super().__init__()
+        self.home_name = home
+        self.history: list[tuple[str, dict[str, Any]]] = []
+
+    @property
+    def current(self) -> str | None:
+        return self.history[-1][0] if self.history else None
+
+    def go(self, name: str, **state: Any) -> None:
+        self.history.append((name, state))
+        self.changed.emit(name)
+
+    def replace(self, name: str, **state: Any) -> None:
+        if self.history:
+            self.history.pop()
+        self.go(name, **state)
+
+    def back(self) -> None:
+        if len(self.history) > 1:
+            self.history.pop()
+            self.changed.emit(self.history[-1][0])
+
+    def home(self) -> None:
+        """Back to the start, keeping the session (used after a finished journey too)."""
+        self.history = [(self.home_name, {})]
+        self.changed.emit(self.home_name)
+
+    def cancel(self) -> None:
+        """Discard everything not confirmed and go home."""
+        self.session_reset.emit()
+
+    def state(self) -> dict[str, Any]:
+        return self.history[-1][1] if self.history else {}
+
+
+class IdleWatcher(QObject):
+    """Any touch, click or key restarts the idle clock."""
+
+    idle = Signal()
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__()
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(seconds * 1000)
+        self.timer.timeout.connect(self.idle)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() in _USER_INPUT:
+            self.timer.start()
+        return False
+
+    def start(self) -> None:
+        self.timer.start()
+
+
+class StillThere(QWidget):
+    """'Are you still there?' with a countdown, drawn over the current screen."""
+
+    answered = Signal()
+    expired = Signal()
+
+    def __init__(self, vc: ViewContext, parent: QWidget, seconds: int) -> None:
+        super().__init__(parent)
+        self.vc, self.seconds = vc, seconds
+        self.setObjectName("overlay")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        outer = QVBoxLayout(self)
+        card = QWidget()
+        card.setObjectName("card")
+        card.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        card.setMaximumWidth(900)
+        inner = QVBoxLayout(card)
+        inner.setContentsMargins(40, 40, 40, 40)
+        self.question = Text("", "screenTitle")
+        self.count = QLabel()
+        self.count.setObjectName("bigCode")
+        self.count.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stay = BigButton("", "primary")
+        self.stay.clicked.connect(self._answer)
+        inner.addWidget(self.question)
+        inner.addWidget(self.count)
+        inner.addWidget(self.stay)
+        outer.addStretch(1)
+        outer.addWidget(card, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addStretch(1)
+        self.tick = QTimer(self)
+        self.tick.setInterval(1000)
+        self.tick.timeout.connect(self._tick)
+        self.left = seconds
+        self.hide()
+
+    def open(self) -> None:
+        self.left = self.seconds
+        self.question.setText(self.vc.tr("idle.question"))
+        self.stay.setText(self.vc.tr("idle.stay"))
+        self.count.setText(str(self.left))
+        self.setGeometry(self.parentWidget().rect())
+        self.show()
+        self.raise_()
+        self.tick.start()
+
+    def close_overlay(self) -> None:
+        self.tick.stop()
+        self.hide()
+
+    def _answer(self) -> None:
+        self.close_overlay()
+        self.answered.emit()
+
+    def _tick(self) -> None:
+        self.left -= 1
+        self.count.setText(str(max(self.left, 0)))
+        if self.left <= 0:
+            self.close_overlay()
+            self.expired.emit()
+
+
+class TopBar(QWidget):
+    """Language choice, repeat-prompt and the demo banner: on every screen."""
+
+    language_chosen = Signal(str)
+    repeat = Signal()
+
+    def __init__(self, vc: ViewContext) -> None:
+        super().__init__()
+        self.vc = vc
+        self.setObjectName("topBar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        col = QVBoxLayout(self)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        self.demo = QLabel()
+        self.demo.setObjectName("demoBanner")
+        self.demo.setVisible(vc.app.settings.demo)
+        col.addWidget(self.demo)
+        row = QHBoxLayout()
+        row.setContentsMargins(24, 8, 24, 8)
+        self.place = QLabel()
+        row.addWidget(self.place, 1)
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(True)
+        self.lang_buttons: dict[str, QPushButton] = {}
+        for lang in vc.app.settings.languages:
+            button = QPushButton(vc.app.translator.tr("lang.self", lang))
+            button.setObjectName("langButton")
+            button.setCheckable(True)
+            button.clicked.connect(lambda _=False, lang=lang: self.language_chosen.emit(lang))
+            self.group.addButton(button)
+            self.lang_buttons[lang] = button
+            row.addWidget(button)
+        self.repeat_button = QPushButton()
+        self.repeat_button.setObjectName("barButton")
+        self.repeat_button.clicked.connect(self.repeat)
+        row.addWidget(self.repeat_button)
+        col.addLayout(row)
+
+    def retranslate(self) -> None:
+        self.place.setText(self.vc.app.settings.commune_name)
+        self.demo.setText(self.vc.tr("shell.demo_banner"))
+        self.repeat_button.setText(self.vc.tr("shell.repeat"))
+        for lang, button in self.lang_buttons.items():
+            button.setChecked(lang == self.vc.app.session.lang)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, app_ctx, tasks: TaskRunner | None = None, start: str = HOME) -> None:
+        super().__init__()
+        self.setWindowTitle("Kiosk")
+        self.nav = Navigator(start)
+        self.vc = ViewContext(app_ctx, self.nav, tasks or TaskRunner(self))
+        self.screens: dict[str, Screen] = {}
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.top = TopBar(self.vc)
+        self.top.language_chosen.connect(self.set_language)
+        self.top.repeat.connect(self.repeat_prompt)
+        layout.addWidget(self.top)
+        self.stack = QStackedWidget()
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        s = app_ctx.settings
+        self.still_there = StillThere(self.vc, central, s.idle_countdown_s)
+        self.still_there.expired.connect(self.reset_session)
+        self.idle = IdleWatcher(s.idle_timeout_s)
+        self.idle.idle.connect(self._on_idle)
+        self.nav.changed.connect(self._show)
+        self.nav.session_reset.connect(self.reset_session)
+        self.prompt_hooks: list = []  # callables (screen) -> None, e.g. speech
+        self.top.retranslate()
+
+    # Screens ---------------------------------------------------------------
+    def screen(self, name: str) -> Screen:
+        if name not in self.screens:
+            widget = registry.spec(name).cls(self.vc)
+            self.screens[name] = widget
+            self.stack.addWidget(widget)
+        return self.screens[name]
+
+    def current_screen(self) -> Screen | None:
+        widget = self.stack.currentWidget()
+        return widget if isinstance(widget, Screen) else None
+
+    def _show(self, name: str) -> None:
+        previous = self.current_screen()
+        if previous is not None:
+            previous.leave()
+        widget = self.screen(name)
+        widget.enter(self.nav.state())
+        self.stack.setCurrentWidget(widget)
+        self.top.retranslate()
+        for hook in self.prompt_hooks:
+            hook(widget)
+
+    def show_sample(self, name: str) -> Screen:
+        """Show a screen with its registered sample data (screenshots, audit, self-test)."""
+        sample = registry.spec(name).sample(self.vc)
+        self.nav.history = [(name, sample)]
+        self._show(name)
+        return self.screens[name]
+
+    # Language, prompts -------------------------------------------------------
+    def set_language(self, lang: str) -> None:
+        if lang not in LANGUAGES:
+            return
+        self.vc.app.session.lang = lang
+        self.top.retranslate()
+        for widget in self.screens.values():
+            widget.retranslate()
+        current = self.current_screen()
+        if current is not None:
+            for hook in self.prompt_hooks:
+                hook(current)
+
+    def repeat_prompt(self) -> None:
+        current = self.current_screen()
+        if current is not None:
+            for hook in self.prompt_hooks:
+                hook(current)
+
+    # Idle and session --------------------------------------------------------
+    def start(self) -> None:
+        QApplication.instance().installEventFilter(self.idle)
+        self.nav.home()
+        self.idle.start()
+
+    def _on_idle(self) -> None:
+        if self.nav.current == self.nav.home_name and len(self.nav.history) <= 1:
+            # Nothing to protect on the home screen; just make sure it is clean.
+            self.reset_session()
+            return
+        self.still_there.open()
+
+    def reset_session(self) -> None:
+        """Wipe the citizen's data from every screen and from memory, then go home."""
+        self.still_there.close_overlay()
+        for widget in self.screens.values():
+            widget.wipe()
+        app = self.vc.app
+        app.session.wipe(app.settings.lang)
+        self.nav.home()
+        self.idle.start()
+        log.info("session reset")

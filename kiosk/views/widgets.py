@@ -1,0 +1,72 @@
+"""Small widgets every screen uses: pictogram tiles, big buttons, wrapped labels."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QPainter, QPixmap
+from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QToolButton
+
+from kiosk.paths import resource
+
+
+def pictogram_path(name: str):
+    path = resource("pictograms", f"{name}.svg")
+    return path if path.exists() else resource("pictograms", "generic.svg")
+
+
+def pictogram_pixmap(name: str, size: int) -> QPixmap:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    path = pictogram_path(name)
+    if path.exists():
+        renderer = QSvgRenderer(str(path))
+        painter = QPainter(pixmap)
+        renderer.render(painter)
+        painter.end()
+    return pixmap
+
+
+class Pictogram(QLabel):
+    def __init__(self, name: str, size: int = 160) -> None:
+        super().__init__()
+        self.setPixmap(pictogram_pixmap(name, size))
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setFixedSize(size + 8, size + 8)
+        self.setAccessibleName(name)
+
+
+class Tile(QToolButton):
+    """A large touch tile: pictogram above, a short label below."""
+
+    def __init__(self, pictogram: str, text: str = "", icon_size: int = 140) -> None:
+        super().__init__()
+        self.setObjectName("tile")
+        self.setIcon(QIcon(pictogram_pixmap(pictogram, icon_size * 2)))
+        self.setIconSize(QSize(icon_size, icon_size))
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(220, 200)
+        self.setText(text)
+
+
+class BigButton(QPushButton):
+    def __init__(self, text: str = "", role: str = "", pictogram: str | None = None) -> None:
+        super().__init__(text)
+        if role:
+            self.setObjectName(role)
+        if pictogram:
+            self.setIcon(QIcon(pictogram_pixmap(pictogram, 96)))
+            self.setIconSize(QSize(48, 48))
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+
+class Text(QLabel):
+    """A label that wraps, for body text in any language."""
+
+    def __init__(self, text: str = "", role: str = "") -> None:
+        super().__init__(text)
+        self.setWordWrap(True)
+        if role:
+            self.setObjectName(role)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
