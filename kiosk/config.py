@@ -183,14 +183,14 @@ def _coerce(f, raw: Any, source: str) -> Any:
         raise SettingsError(f.name, raw, f"a value of type {kind}", source) from None
 
 
-def _check(f, value: Any, source: str) -> None:
+def _check(f, value: Any, raw: Any, source: str) -> None:
     choices = f.metadata.get("choices")
     if choices and value not in choices:
-        raise SettingsError(f.name, value, ", ".join(choices), source)
+        raise SettingsError(f.name, raw, ", ".join(choices), source)
     check = f.metadata.get("check")
     problem = check(value) if check else None
     if problem:
-        raise SettingsError(f.name, value, problem, source)
+        raise SettingsError(f.name, raw, problem, source)
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -220,20 +220,20 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: Path | None
         for name, raw in _flatten(table).items():
             if name not in known:
                 raise SettingsError(name, raw, "a known setting: " + ", ".join(sorted(known)), str(path))
-            values[name] = (_coerce(known[name], raw, str(path)), str(path))
+            values[name] = (_coerce(known[name], raw, str(path)), raw, str(path))
     elif env.get("KIOSK_CONFIG"):
         raise SettingsError("KIOSK_CONFIG", str(path), "the path of an existing TOML file")
 
     for f in known.values():
         name = env_name(f)
         if name in env:
-            values[f.name] = (_coerce(f, env[name], name), name)
+            values[f.name] = (_coerce(f, env[name], name), env[name], name)
     for name, raw in overrides.items():
-        values[name] = (_coerce(known[name], raw, "argument"), "argument")
+        values[name] = (_coerce(known[name], raw, "argument"), raw, "argument")
 
-    for name, (value, source) in values.items():
-        _check(known[name], value, source)
-    settings = Settings(**{name: value for name, (value, _) in values.items()})
+    for name, (value, raw, source) in values.items():
+        _check(known[name], value, raw, source)
+    settings = Settings(**{name: value for name, (value, _, _) in values.items()})
     if "log_dir" not in values and "data_dir" in values:
         # A data folder chosen by hand keeps its logs beside it, so one folder holds all.
         settings = replace(settings, log_dir=settings.data_dir / "logs")

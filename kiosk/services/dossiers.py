@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from kiosk.services.crypto import DataCipher, fsync_dir
 from kiosk.services.models import QUEUED, Attachment, Counter, Dossier, NameToken
@@ -224,9 +224,13 @@ class DossierService:
         return self.cipher.decrypt(dossier.body_enc, BODY_CTX)
 
     def get(self, dossier_id: int) -> Dossier | None:
-        return self.store.read(lambda s: s.get(Dossier, dossier_id))
+        return self._one(Dossier.id == dossier_id)
 
     def by_receipt_code(self, code: str) -> Dossier | None:
-        return self.store.read(
-            lambda s: s.scalars(select(Dossier).where(Dossier.receipt_code == code)).first()
-        )
+        return self._one(Dossier.receipt_code == code)
+
+    def _one(self, where) -> Dossier | None:
+        """A dossier with its attachments and attempts loaded, usable after the session."""
+        stmt = select(Dossier).where(where).options(
+            selectinload(Dossier.attachments), selectinload(Dossier.attempts))
+        return self.store.read(lambda s: s.scalars(stmt).first())

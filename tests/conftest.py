@@ -1,0 +1,137 @@
+"""Shared fixtures: offscreen Qt, a data folder per test, SQLite and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+# Qt needs a platform before the first QApplication; offscreen draws real widgets.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Nothing a test does may touch the real user's folders.
+_HOME = tempfile.mkdtemp(prefix="kiosk-test-home-")
+os.environ["XDG_DATA_HOME"] = f"{_HOME}/data"
+os.environ["XDG_CONFIG_HOME"] = f"{_HOME}/config"
+os.environ["XDG_STATE_HOME"] = f"{_HOME}/state"
+os.environ["XDG_CACHE_HOME"] = f"{_HOME}/cache"
+for _name in [n for n in os.environ if n.startswith("KIOSK_")]:
+    del os.environ[_name]
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def settings(data_dir: Path):
+    from kiosk.config import load_settings
+
+    return load_settings(env={}, config_path=data_dir / "absent.toml", data_dir=str(data_dir))
+
+
+@pytest.fixture
+def app_ctx(settings):
+    from kiosk.context import build_context
+
+    ctx = build_context(settings)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture(scope="session")
+def qapp_cls():
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication
+
+
+@pytest.fixture(scope="session")
+def kiosk_qapp(qapp):
+    """The one QApplication, with the shipped fonts and style sheet installed."""
+    from kiosk.views.theme import install_theme
+
+    install_theme(qapp)
+    return qapp
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _as_postgres(args: list[str], **kw) -> subprocess.CompletedProcess:
+    if os.geteuid() == 0:
+        args = ["runuser", "-u", "postgres", "--", *args]
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kw)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL 15 server on 127.0.0.1, made for this test session."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.fail("PostgreSQL 15 is not installed: run ./scripts/bootstrap.sh (as root)")
+    base = Path(tempfile.mkdtemp(prefix="kiosk-pg-"))
+    os.chmod(base, 0o777)
+    datadir, sockdir = base / "data", base / "sock"
+    sockdir.mkdir()
+    os.chmod(sockdir, 0o777)
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(sockdir, "postgres")
+    port = _free_port()
+    _as_postgres([str(PG_BIN / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust",
+                  "-E", "UTF8", "--no-sync"])
+    _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-w", "-l", str(base / "pg.log"),
+                  "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {sockdir} -c fsync=off "
+                        "-c max_connections=60",
+                  "start"])
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    try:
+        yield url
+    finally:
+        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"])
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> str:
+    """A fresh, empty database on the session's server."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    plain = pg_server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield pg_server.rsplit("/", 1)[0] + "/" + name
+    for _ in range(20):
+        try:
+            with psycopg.connect(plain, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            break
+        except psycopg.Error:
+            time.sleep(0.1)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path: Path) -> str:
+    """Run a store test on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kiosk.db'}"
+    return request.getfixturevalue("pg_url")

@@ -1,0 +1,46 @@
+import json
+import unicodedata
+
+import pytest
+
+from kiosk.services.i18n import CatalogueError, Translator, load_catalogues
+
+
+def write(root, lang, name, data):
+    (root / lang).mkdir(parents=True, exist_ok=True)
+    (root / lang / name).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def test_per_string_fallback_to_vietnamese(tmp_path):
+    write(tmp_path, "vi", "a.json", {"hello": "Xin chào", "bye": "Tạm biệt {name}"})
+    write(tmp_path, "tyz", "a.json", {"hello": "Pây lăng"})
+    t = Translator(load_catalogues(tmp_path), "tyz")
+    assert t.tr("hello") == "Pây lăng"
+    assert t.tr("bye", name="Mai") == "Tạm biệt Mai"
+    assert t.tr("nothing") == "nothing" and ("tyz", "nothing") in t.missing
+    assert t.coverage()["tyz"] == (1, 2)
+
+
+def test_catalogue_text_is_nfc(tmp_path):
+    write(tmp_path, "vi", "a.json", {"k": unicodedata.normalize("NFD", "Hồng Nhung")})
+    t = Translator(load_catalogues(tmp_path))
+    assert t.tr("k") == unicodedata.normalize("NFC", "Hồng Nhung")
+
+
+def test_errors_name_the_file(tmp_path):
+    write(tmp_path, "vi", "a.json", {"k": "một"})
+    write(tmp_path, "vi", "b.json", {"k": "hai"})
+    with pytest.raises(CatalogueError, match=r"b\.json.*'k'.*twice"):
+        load_catalogues(tmp_path)
+    (tmp_path / "vi" / "b.json").write_text("[1,", encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"b\.json"):
+        load_catalogues(tmp_path)
+
+
+def test_shipped_catalogues_load_and_en_is_complete():
+    t = Translator.from_resources()
+    vi = set(t.catalogues["vi"])
+    assert vi, "no Vietnamese strings shipped"
+    assert vi - set(t.catalogues["en"]) == set()
+    for lang in ("vi", "en", "tyz", "ium", "bru"):
+        assert t.has("lang.self", lang), f"{lang} lacks its own name"
