@@ -15,7 +15,6 @@ APT_PACKAGES=(
   espeak-ng         # spoken prompts in Vietnamese and English
   poppler-utils     # pdftoppm / pdftotext: looking at receipts, PDF text checks
   postgresql        # the shared centre database, and its tests
-  python3-venv
 )
 
 missing=()
