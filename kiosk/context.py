@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.config import Settings
+from kiosk.hardware.printers import Printer, make_printer
+from kiosk.services.catalogue import Catalogue, load_default_catalogue
 from kiosk.services.crypto import DataCipher, load_or_create_keyring
 from kiosk.services.dossiers import DossierService
 from kiosk.services.i18n import Translator
+from kiosk.services.receipt_service import ReceiptService
 from kiosk.services.session import CitizenSession
 from kiosk.services.store import Store
 
@@ -27,6 +30,9 @@ class AppContext:
     cipher: DataCipher
     dossiers: DossierService
     session: CitizenSession
+    catalogue: Catalogue
+    printer: Printer
+    receipts: ReceiptService
     extras: dict[str, Any] = field(default_factory=dict)  # devices and services added by parts
 
     def tr(self, key: str, **values: object) -> str:
@@ -43,4 +49,9 @@ def build_context(settings: Settings) -> AppContext:
     cipher = DataCipher(load_or_create_keyring(settings.data_key_path))
     dossiers = DossierService(store, cipher, settings.kiosk_id, settings.receipt_prefix,
                               settings.attachments_dir)
-    return AppContext(settings, translator, store, cipher, dossiers, CitizenSession(lang=settings.lang))
+    catalogue = load_default_catalogue(overlay=settings.data_dir / "catalogue-overlay.json")
+    printer = make_printer(settings.printer, settings.printer_target, settings.receipts_dir)
+    receipts = ReceiptService(dossiers, catalogue, translator, printer, settings.commune_name,
+                              settings.status_url, settings.paper, settings.demo)
+    return AppContext(settings, translator, store, cipher, dossiers,
+                      CitizenSession(lang=settings.lang), catalogue, printer, receipts)

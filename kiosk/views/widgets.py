@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QToolButton
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout
 
 from kiosk.paths import resource
 
@@ -36,18 +36,32 @@ class Pictogram(QLabel):
         self.setAccessibleName(name)
 
 
-class Tile(QToolButton):
-    """A large touch tile: pictogram above, a short label below."""
+class Tile(QPushButton):
+    """A large touch tile: pictogram above, a label below that wraps instead of clipping."""
 
     def __init__(self, pictogram: str, text: str = "", icon_size: int = 140) -> None:
         super().__init__()
         self.setObjectName("tile")
-        self.setIcon(QIcon(pictogram_pixmap(pictogram, icon_size * 2)))
-        self.setIconSize(QSize(icon_size, icon_size))
-        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(220, 200)
-        self.setText(text)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 12)
+        self.picture = QLabel()
+        self.picture.setPixmap(pictogram_pixmap(pictogram, icon_size))
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label = QLabel(text)
+        self.label.setWordWrap(True)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        for child in (self.picture, self.label):
+            child.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+            child.setStyleSheet("background: transparent; border: none;")
+            layout.addWidget(child)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
+        self.setMinimumHeight(icon_size + 110)
+
+    def setText(self, text: str) -> None:
+        self.label.setText(text)
+
+    def text(self) -> str:
+        return self.label.text()
 
 
 class BigButton(QPushButton):

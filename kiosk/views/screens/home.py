@@ -37,6 +37,7 @@ class HomeScreen(Screen):
             tile = Tile(picto)
             tile.clicked.connect(lambda _=False, t=target, s=state: self.vc.nav.go(t, **s))
             grid.addWidget(tile, i // 3, i % 3)
+            grid.setColumnStretch(i % 3, 1)
             self.tiles[key] = tile
         self.body.addLayout(grid, 1)
 

@@ -1,0 +1,103 @@
+"""Printing a dossier's receipt, and remembering whether it came out.
+
+A print failure never touches the dossier: it stays confirmed in the outbox, the failure
+is recorded (receipt_printed stays False, a ReceiptPrint row says why) and the clerk's
+screens show "receipt not printed" with a one-tap reprint.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, timedelta
+
+from kiosk.hardware.printers import Printer, PrinterError
+from kiosk.services.catalogue import Catalogue
+from kiosk.services.dossiers import DossierService, utcnow
+from kiosk.services.i18n import Translator
+from kiosk.services.models import Dossier, ReceiptPrint
+from kiosk.services.receipt_code import receipt_uri
+from kiosk.services.receipts import ReceiptData, build_receipt_pdf
+
+log = logging.getLogger(__name__)
+
+
+def add_working_days(start: date, days: int) -> date:
+    """`days` working days after `start`, skipping Saturdays and Sundays.
+
+    Public holidays are not in this count; the portal's expected_result_date, once
+    known, replaces this estimate on reprints.
+    """
+    current, left = start, days
+    while left > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            left -= 1
+    return current
+
+
+class ReceiptService:
+    def __init__(self, dossiers: DossierService, catalogue: Catalogue, translator: Translator,
+                 printer: Printer, commune_name: str, status_url: str, paper: str,
+                 demo: bool = False) -> None:
+        self.dossiers = dossiers
+        self.catalogue = catalogue
+        self.translator = translator
+        self.printer = printer
+        self.commune_name = commune_name
+        self.status_url = status_url
+        self.paper = paper
+        self.demo = demo
+
+    def receipt_data(self, dossier: Dossier, lang: str | None = None) -> ReceiptData:
+        applicant = self.dossiers.applicant(dossier)
+        procedure = self.catalogue.get(dossier.procedure_code)
+        confirmed_local = dossier.confirmed_at.replace(tzinfo=UTC).astimezone()
+        expected = dossier.expected_result_date
+        if expected is None and procedure and procedure.processing_days is not None:
+            expected = add_working_days(confirmed_local.date(), procedure.processing_days)
+        documents = [dict(d.titles) for d in procedure.required_documents] if procedure else []
+        return ReceiptData(
+            commune_name=self.commune_name,
+            procedure_code=dossier.procedure_code,
+            procedure_title=dict(procedure.titles) if procedure else {"vi": dossier.procedure_code},
+            applicant_name=applicant.full_name if applicant else "",
+            id_number=applicant.id_number if applicant else "",
+            receipt_code=dossier.receipt_code,
+            confirmed_at=confirmed_local,
+            fee_vnd=(procedure.fee_vnd or 0) if procedure else 0,
+            expected_date=expected,
+            documents=documents,
+            dossier_code=dossier.dossier_code,
+            status_url=receipt_uri(self.status_url, dossier.receipt_code),
+            lang=lang or dossier.language,
+            demo=self.demo,
+            receipt_not_final=dossier.dossier_code is None,
+        )
+
+    def pdf(self, dossier: Dossier, lang: str | None = None) -> bytes:
+        return build_receipt_pdf(self.receipt_data(dossier, lang), self.paper, self.translator)
+
+    def print_receipt(self, dossier_id: int, clerk_id: int | None = None) -> None:
+        """Print; raise PrinterError after recording the failure (the dossier is untouched)."""
+        dossier = self.dossiers.get(dossier_id)
+        if dossier is None:
+            raise LookupError(f"no dossier {dossier_id}")
+        error: PrinterError | None = None
+        try:
+            self.printer.print_pdf(self.pdf(dossier), dossier.receipt_code)
+        except PrinterError as exc:
+            error = exc
+            log.warning("receipt %s not printed: %s", dossier.receipt_code, exc.detail)
+
+        def record(session) -> None:
+            session.add(ReceiptPrint(dossier_id=dossier_id, at=utcnow(), printer=self.printer.name,
+                                     ok=error is None, error=error.detail if error else None,
+                                     clerk_id=clerk_id))
+            row = session.get(Dossier, dossier_id)
+            if error is None:
+                row.receipt_printed = True
+
+        self.dossiers.store.write_sync(record)
+        if error is not None:
+            raise error
+

@@ -1,0 +1,672 @@
+"""The citizen's journey: procedures → procedure → consent → identify → form → review → done.
+
+Screens render the session and forward intent; the catalogue validates answers, the
+dossier service confirms, the receipt service prints.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.services import catalogue as cat
+from kiosk.services.consent import CONSENT_KEY, CONSENT_VERSION
+from kiosk.services.dossiers import Applicant, DossierDraft
+from kiosk.services.receipts import format_date, format_vnd
+from kiosk.services.text import nfc
+from kiosk.views.base import Screen
+from kiosk.views.registry import register
+from kiosk.views.widgets import BigButton, Pictogram, Text, Tile
+
+log = logging.getLogger(__name__)
+SAMPLE_CODE = "1.001193"  # birth registration: the sample for screenshots
+
+
+def _procedure(vc, code: str | None):
+    return vc.app.catalogue.get(code) if code else None
+
+
+def _clear(layout) -> None:
+    while layout.count():
+        item = layout.takeAt(0)
+        if item.widget() is not None:
+            item.widget().deleteLater()
+        elif item.layout() is not None:
+            _clear(item.layout())
+
+
+def _scroll(inner: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(inner)
+    return area
+
+
+# ----------------------------------------------------------------------------- browser
+@register("procedures", sample=lambda vc: {"mode": "submit"})
+class ProceduresScreen(Screen):
+    """Categories and a search that ignores diacritics and case."""
+
+    title_key = "journey.procedures.title"
+    prompt_key = "journey.procedures.prompt"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        search_row = QHBoxLayout()
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.textChanged.connect(self._refresh)
+        search_row.addWidget(self.search, 1)
+        self.body.addLayout(search_row)
+        self.categories = QGridLayout()
+        self.categories.setSpacing(12)
+        self.body.addLayout(self.categories)
+        inner = QWidget()
+        self.grid = QGridLayout(inner)
+        self.grid.setSpacing(20)
+        self.body.addWidget(_scroll(inner), 1)
+        self.body.addLayout(self.nav_row(back=True, cancel=False))
+        self.category: str | None = None
+        self.shown: list[str] = []
+
+    def enter(self, state) -> None:
+        self.category = state.get("category")
+        super().enter(state)
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.retranslate_nav()
+        self.search.setPlaceholderText(self.tr("journey.procedures.search"))
+        _clear(self.categories)
+        keys = [None, *self.vc.app.catalogue.categories()]
+        per_row = (len(keys) + 1) // 2
+        for i, key in enumerate(keys):
+            label = self.tr(f"catalogue.category.{key}") if key else self.tr("journey.procedures.all")
+            button = BigButton(label, "primary" if key == self.category else "category")
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            button.clicked.connect(lambda _=False, k=key: self._choose_category(k))
+            self.categories.addWidget(button, i // per_row, i % per_row)
+        self._refresh()
+
+    def _choose_category(self, key: str | None) -> None:
+        self.category = key
+        self.search.clear()
+        self.retranslate()
+
+    def _refresh(self) -> None:
+        lang = self.vc.app.session.lang
+        catalogue = self.vc.app.catalogue
+        query = self.search.text().strip()
+        procs = catalogue.search(query, lang) if query else catalogue.visible(self.category)
+        _clear(self.grid)
+        self.shown = [p.code for p in procs]
+        for column in range(3):
+            self.grid.setColumnStretch(column, 1)
+        for i, proc in enumerate(procs):
+            tile = Tile(proc.pictogram, proc.title(lang), icon_size=96)
+            tile.setProperty("code", proc.code)
+            tile.clicked.connect(lambda _=False, c=proc.code: self._open(c))
+            self.grid.addWidget(tile, i // 3, i % 3)
+        if not procs:
+            self.grid.addWidget(Text(self.tr("journey.procedures.none"), "hint"), 0, 0)
+
+    def _open(self, code: str) -> None:
+        self.vc.nav.go("procedure", code=code, mode=self.state.get("mode", "submit"))
+
+    def tile_for(self, code: str):
+        for i in range(self.grid.count()):
+            widget = self.grid.itemAt(i).widget()
+            if widget is not None and widget.property("code") == code:
+                return widget
+        return None
+
+    def wipe(self) -> None:
+        super().wipe()
+        self.search.clear()
+
+
+# --------------------------------------------------------------------------- procedure
+@register("procedure", sample=lambda vc: {"code": SAMPLE_CODE, "mode": "submit"})
+class ProcedureScreen(Screen):
+    """What to bring, what it costs, how long it takes, and the legal basis."""
+
+    prompt_key = "journey.procedure.prompt"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        top = QHBoxLayout()
+        self.picture = QVBoxLayout()
+        top.addLayout(self.picture)
+        self.summary = Text("")
+        top.addWidget(self.summary, 1)
+        self.body.addLayout(top)
+        inner = QWidget()
+        self.facts = QVBoxLayout(inner)
+        self.body.addWidget(_scroll(inner), 1)
+        self.start = BigButton("", "primary", pictogram="submit_dossier")
+        self.start.clicked.connect(self._start)
+        row = self.nav_row(back=True, cancel=True)
+        row.insertWidget(2, self.start)
+        self.body.addLayout(row)
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.retranslate_nav()
+        proc = _procedure(self.vc, self.state.get("code"))
+        _clear(self.facts)
+        _clear(self.picture)
+        if proc is None:
+            return
+        lang = self.vc.app.session.lang
+        self.title.setText(proc.title(lang))
+        self.title.setVisible(True)
+        self.picture.addWidget(Pictogram(proc.pictogram, 140))
+        self.summary.setText(proc.summary(lang))
+        fee = format_vnd(proc.fee_vnd) if proc.fee_vnd else self.tr("journey.procedure.free")
+        facts = [
+            (self.tr("journey.procedure.fee"), fee if proc.fee_vnd is not None else "—"),
+            (self.tr("journey.procedure.days"),
+             self.tr("journey.procedure.days_value", n=proc.processing_days)
+             if proc.processing_days is not None else "—"),
+        ]
+        for label, value in facts:
+            self.facts.addWidget(Text(f"<b>{label}:</b> {value}"))
+        self.facts.addWidget(Text(f"<b>{self.tr('journey.procedure.documents')}:</b>"))
+        if proc.required_documents:
+            for doc in proc.required_documents:
+                self.facts.addWidget(Text(f"• {doc.title(lang)}"))
+        else:
+            self.facts.addWidget(Text("• " + self.tr("journey.procedure.no_documents")))
+        self.facts.addWidget(Text(f"<b>{self.tr('journey.procedure.legal')}:</b> {proc.legal_basis(lang)}",
+                                  "hint"))
+        self.facts.addStretch(1)
+        self.start.setVisible(self.state.get("mode", "submit") == "submit" and not proc.withdrawn)
+        self.start.setText(self.tr("journey.procedure.start"))
+
+    def _start(self) -> None:
+        proc = _procedure(self.vc, self.state.get("code"))
+        session = self.vc.app.session
+        session.procedure_code, session.procedure_version = proc.code, proc.version
+        session.answers, session.raw_answers = {}, {}
+        self.vc.nav.go("consent")
+
+
+# ----------------------------------------------------------------------------- consent
+@register("consent", sample=lambda vc: {})
+class ConsentScreen(Screen):
+    """Asks before anything about the citizen is kept; its version goes with the dossier."""
+
+    title_key = "journey.consent.title"
+    prompt_key = "journey.consent.prompt"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        row = QHBoxLayout()
+        row.addWidget(Pictogram("consent", 140), 0, Qt.AlignmentFlag.AlignTop)
+        self.text = Text("")
+        row.addWidget(self.text, 1)
+        self.body.addLayout(row, 1)
+        self.agree = BigButton("", "primary", pictogram="confirm")
+        self.agree.clicked.connect(self._agree)
+        nav = self.nav_row()
+        nav.insertWidget(2, self.agree)
+        self.body.addLayout(nav)
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.retranslate_nav()
+        self.text.setText(self.tr(CONSENT_KEY))
+        self.agree.setText(self.tr("journey.consent.agree"))
+
+    def _agree(self) -> None:
+        session = self.vc.app.session
+        session.consent_version = CONSENT_VERSION
+        session.consent_given_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        self.vc.nav.go("identify")
+
+
+# ------------------------------------------------------------------------ manual entry
+MANUAL_FIELDS = (
+    # key, type, label key
+    ("id_number", "id_number", "journey.manual.id_number"),
+    ("full_name", "text", "journey.manual.full_name"),
+    ("date_of_birth", "date", "journey.manual.date_of_birth"),
+    ("address", "text", "journey.manual.address"),
+)
+
+
+def _manual_field(key: str, kind: str) -> cat.Field:
+    return cat.Field(key=key, type=kind, required=True, labels={"vi": key},
+                     max_today=kind == "date")
+
+
+@register("manual_entry", sample=lambda vc: {})
+class ManualEntryScreen(Screen):
+    """Typing the card's data when there is no camera or the card will not scan."""
+
+    title_key = "journey.manual.title"
+    prompt_key = "journey.manual.prompt"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        self.reason = Text("", "hint")
+        self.body.addWidget(self.reason)
+        grid = QGridLayout()
+        self.inputs: dict[str, QLineEdit] = {}
+        self.labels: dict[str, Text] = {}
+        self.errors: dict[str, Text] = {}
+        for row, (key, kind, _label) in enumerate(MANUAL_FIELDS):
+            label, edit, error = Text(""), QLineEdit(), Text("", "error")
+            edit.setObjectName(f"manual_{key}")
+            if kind in ("id_number", "date"):
+                edit.setProperty("keyboard", "numeric")
+            grid.addWidget(label, row, 0)
+            grid.addWidget(edit, row, 1)
+            grid.addWidget(error, row, 2)
+            self.inputs[key], self.labels[key], self.errors[key] = edit, label, error
+        self.sex_buttons: dict[str, BigButton] = {}
+        sex_row = QHBoxLayout()
+        self.sex_label = Text("")
+        sex_row.addWidget(self.sex_label)
+        for sex in ("female", "male"):
+            button = BigButton("")
+            button.setCheckable(True)
+            button.setObjectName(f"sex_{sex}")
+            button.clicked.connect(lambda _=False, s=sex: self._sex(s))
+            self.sex_buttons[sex] = button
+            sex_row.addWidget(button)
+        sex_row.addStretch(1)
+        grid.addLayout(sex_row, len(MANUAL_FIELDS), 0, 1, 3)
+        grid.setColumnStretch(1, 1)
+        self.body.addLayout(grid)
+        self.body.addStretch(1)
+        self.next = BigButton("", "primary")
+        self.next.clicked.connect(self.submit)
+        nav = self.nav_row()
+        nav.insertWidget(2, self.next)
+        self.body.addLayout(nav)
+        self.sex: str | None = None
+
+    def _sex(self, sex: str) -> None:
+        self.sex = sex
+        for key, button in self.sex_buttons.items():
+            button.setChecked(key == sex)
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.retranslate_nav()
+        reason = self.state.get("reason")
+        self.reason.setText(self.tr(reason) if reason else self.tr("journey.manual.hint"))
+        for key, _kind, label in MANUAL_FIELDS:
+            self.labels[key].setText(self.tr(label))
+        self.sex_label.setText(self.tr("journey.manual.sex"))
+        self.sex_buttons["female"].setText(self.tr("journey.sex.female"))
+        self.sex_buttons["male"].setText(self.tr("journey.sex.male"))
+        self.next.setText(self.tr("nav.next"))
+
+    def submit(self) -> None:
+        values, ok = {}, True
+        lang = self.vc.app.session.lang
+        for key, kind, _label in MANUAL_FIELDS:
+            value, error = cat.validate_value(_manual_field(key, kind), self.inputs[key].text(), lang)
+            self.errors[key].setText(self.tr(error) if error else "")
+            self.inputs[key].setProperty("invalid", bool(error))
+            self.inputs[key].style().polish(self.inputs[key])
+            ok = ok and error is None
+            values[key] = value
+        if ok:
+            from datetime import date
+
+            self.vc.app.session.applicant = Applicant(
+                id_number=values["id_number"], full_name=nfc(values["full_name"]),
+                date_of_birth=date.fromisoformat(values["date_of_birth"]), sex=self.sex,
+                address=nfc(values["address"]), id_source="manual")
+            self.vc.nav.go("form", index=0)
+
+    def wipe(self) -> None:
+        super().wipe()
+        for edit in self.inputs.values():
+            edit.clear()
+        for error in self.errors.values():
+            error.clear()
+        self._sex("")
+        self.sex = None
+
+
+# -------------------------------------------------------------------------------- form
+def _card_values(applicant: Applicant | None) -> dict:
+    if applicant is None:
+        return {}
+    return {"full_name": applicant.full_name, "id_number": applicant.id_number,
+            "date_of_birth": applicant.date_of_birth, "sex": applicant.sex,
+            "address": applicant.address, "old_id_number": applicant.old_id_number}
+
+
+def _sample_form(vc) -> dict:
+    s = vc.app.session
+    proc = vc.app.catalogue.get(SAMPLE_CODE)
+    s.procedure_code, s.procedure_version = proc.code, proc.version
+    return {"index": 0}
+
+
+@register("form", sample=_sample_form)
+class FormScreen(Screen):
+    """One question per screen, prefilled from the card, checked as it is answered."""
+
+    prompt_key = "journey.form.prompt"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        self.step = Text("", "hint")
+        self.body.addWidget(self.step)
+        self.question_box = QVBoxLayout()
+        self.body.addLayout(self.question_box, 1)
+        self.next = BigButton("", "primary")
+        self.next.clicked.connect(self.submit)
+        nav = self.nav_row()
+        nav.insertWidget(2, self.next)
+        self.body.addLayout(nav)
+        self.edit: QLineEdit | None = None
+        self.error = Text("", "error")
+        self.choice_buttons: dict[str, BigButton] = {}
+
+    @property
+    def procedure(self):
+        return _procedure(self.vc, self.vc.app.session.procedure_code)
+
+    @property
+    def field(self) -> cat.Field | None:
+        proc = self.procedure
+        index = self.state.get("index", 0)
+        return proc.fields[index] if proc and index < len(proc.fields) else None
+
+    def enter(self, state) -> None:
+        super().enter(state)
+        if self.procedure is not None and not self.procedure.fields:
+            self.vc.nav.replace("review")
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.retranslate_nav()
+        field, proc = self.field, self.procedure
+        _clear(self.question_box)
+        self.edit, self.choice_buttons = None, {}
+        if field is None:
+            return
+        lang = self.vc.app.session.lang
+        session = self.vc.app.session
+        self.title.setText(field.label(lang))
+        self.title.setVisible(True)
+        index = self.state.get("index", 0)
+        self.step.setText(self.tr("journey.form.step", n=index + 1, total=len(proc.fields)))
+        raw = session.raw_answers.get(field.key)
+        if raw is None:
+            raw = cat.prefill_text(field, _card_values(session.applicant))
+        hint = field.hint(lang) or (self.tr(f"journey.form.hint.{field.type}")
+                                    if field.type in ("date", "phone", "id_number") else "")
+        if hint:
+            self.question_box.addWidget(Text(hint, "hint"))
+        if field.type in ("choice", "checkbox"):
+            options = ([(c.key, c.label(lang)) for c in field.choices] if field.type == "choice"
+                       else [("yes", self.tr("journey.form.yes")), ("no", self.tr("journey.form.no"))])
+            for key, label in options:
+                button = BigButton(label, "primary" if raw == key else "")
+                button.setObjectName(f"choice_{key}")
+                button.clicked.connect(lambda _=False, k=key: self._choose(k))
+                self.question_box.addWidget(button)
+                self.choice_buttons[key] = button
+            self.next.setVisible(bool(raw) and field.type == "choice" and raw in self.choice_buttons)
+        else:
+            self.edit = QLineEdit(raw)
+            self.edit.setObjectName("answer")
+            if field.type in ("phone", "id_number", "number", "date"):
+                self.edit.setProperty("keyboard", "numeric")
+            self.edit.returnPressed.connect(self.submit)
+            self.question_box.addWidget(self.edit)
+            self.next.setVisible(True)
+        self.error = Text("", "error")
+        self.question_box.addWidget(self.error)
+        self.question_box.addStretch(1)
+        self.next.setText(self.tr("nav.next"))
+
+    def _choose(self, key: str) -> None:
+        raw = {"yes": "1", "no": "0"}.get(key, key) if self.field.type == "checkbox" else key
+        self._accept(raw)
+
+    def submit(self) -> None:
+        field = self.field
+        if field is None:
+            return
+        if self.edit is not None:
+            self._accept(self.edit.text())
+        else:
+            self._accept(self.vc.app.session.raw_answers.get(field.key, ""))
+
+    def _accept(self, raw: str) -> None:
+        field = self.field
+        session = self.vc.app.session
+        value, error = cat.validate_value(field, raw, session.lang)
+        if error:
+            self.error.setText(self.tr(error))
+            if self.edit is not None:
+                self.edit.setProperty("invalid", True)
+                self.edit.style().polish(self.edit)
+            return
+        session.raw_answers[field.key] = nfc(raw)
+        if value is None:
+            session.answers.pop(field.key, None)
+        else:
+            session.answers[field.key] = value
+        index = self.state.get("index", 0)
+        if self.state.get("review") or index + 1 >= len(self.procedure.fields):
+            self.vc.nav.go("review")
+        else:
+            self.vc.nav.go("form", index=index + 1)
+
+    def wipe(self) -> None:
+        super().wipe()
+        _clear(self.question_box)
+        self.edit = None
+
+
+# ------------------------------------------------------------------------------ review
+def _sample_review(vc) -> dict:
+    from datetime import date
+
+    s = vc.app.session
+    proc = vc.app.catalogue.get(SAMPLE_CODE)
+    s.procedure_code, s.procedure_version = proc.code, proc.version
+    s.applicant = Applicant("001190012345", "Nguyễn Thị Hồng Nhung", date(1990, 5, 6), "female",
+                            "Thôn Nà Pò, xã Đồng Văn, Quảng Ninh")
+    for f in proc.fields:
+        if f.type == "choice":
+            s.raw_answers[f.key] = f.choices[0].key
+        elif f.type == "date":
+            s.raw_answers[f.key] = "01/11/2026"
+        elif f.type == "phone":
+            s.raw_answers[f.key] = "0912345678"
+        else:
+            s.raw_answers[f.key] = "Lò Văn Quý"
+    return {}
+
+
+@register("review", sample=_sample_review)
+class ReviewScreen(Screen):
+    """Every answer, each with Change; Confirm saves the dossier once."""
+
+    title_key = "journey.review.title"
+    prompt_key = "journey.review.prompt"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        inner = QWidget()
+        self.rows = QGridLayout(inner)
+        self.rows.setColumnStretch(1, 1)
+        self.body.addWidget(_scroll(inner), 1)
+        self.error = Text("", "error")
+        self.body.addWidget(self.error)
+        self.confirm = BigButton("", "primary", pictogram="confirm")
+        self.confirm.setObjectName("primary")
+        self.confirm.clicked.connect(self.do_confirm)
+        nav = self.nav_row()
+        nav.insertWidget(2, self.confirm)
+        self.body.addLayout(nav)
+        self.busy = False
+
+    def enter(self, state) -> None:
+        self.busy = False
+        self.confirm.setEnabled(True)
+        self.error.clear()
+        super().enter(state)
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.retranslate_nav()
+        self.confirm.setText(self.tr("journey.review.confirm"))
+        _clear(self.rows)
+        session = self.vc.app.session
+        proc = _procedure(self.vc, session.procedure_code)
+        if proc is None:
+            return
+        lang = session.lang
+        row = 0
+        self.rows.addWidget(Text(f"<b>{self.tr('journey.review.procedure')}</b>"), row, 0)
+        self.rows.addWidget(Text(proc.title(lang)), row, 1)
+        a = session.applicant
+        if a is not None:
+            for label, value in ((self.tr("journey.manual.full_name"), a.full_name),
+                                 (self.tr("journey.manual.id_number"), a.id_number),
+                                 (self.tr("journey.manual.date_of_birth"), format_date(a.date_of_birth))):
+                row += 1
+                self.rows.addWidget(Text(f"<b>{label}</b>"), row, 0)
+                self.rows.addWidget(Text(value), row, 1)
+        for i, field in enumerate(proc.fields):
+            row += 1
+            raw = session.raw_answers.get(field.key, "")
+            shown = raw
+            if field.type == "choice" and field.choice(raw):
+                shown = field.choice(raw).label(lang)
+            elif field.type == "checkbox":
+                shown = self.tr("journey.form.yes") if raw == "1" else self.tr("journey.form.no")
+            self.rows.addWidget(Text(f"<b>{field.label(lang)}</b>"), row, 0)
+            self.rows.addWidget(Text(shown or "—"), row, 1)
+            change = BigButton(self.tr("journey.review.change"))
+            change.setObjectName(f"change_{field.key}")
+            change.clicked.connect(lambda _=False, i=i: self.vc.nav.go("form", index=i, review=True))
+            self.rows.addWidget(change, row, 2)
+
+    def do_confirm(self) -> None:
+        """Acts once: the button is disabled before anything else happens."""
+        if self.busy:
+            return
+        self.busy = True
+        self.confirm.setEnabled(False)
+        session = self.vc.app.session
+        proc = _procedure(self.vc, session.procedure_code)
+        draft = DossierDraft(
+            procedure_code=proc.code, procedure_version=proc.version, language=session.lang,
+            applicant=session.applicant, fields=dict(session.answers),
+            consent_version=session.consent_version, consent_given_at=session.consent_given_at,
+            attachments=list(session.attachments), assisted_by=session.assisted_by)
+        app = self.vc.app
+        self.vc.tasks.run(lambda: app.dossiers.confirm(draft), self._confirmed, self._failed)
+
+    def _confirmed(self, confirmed) -> None:
+        session = self.vc.app.session
+        session.confirmed_receipt = confirmed.receipt_code
+        self.vc.nav.go("printing", dossier_id=confirmed.id, receipt_code=confirmed.receipt_code)
+
+    def _failed(self, error: Exception) -> None:
+        log.error("confirm failed: %s", type(error).__name__, exc_info=error)
+        self.busy = False
+        self.confirm.setEnabled(True)
+        self.error.setText(self.tr("journey.review.save_failed"))
+
+    def wipe(self) -> None:
+        super().wipe()
+        _clear(self.rows)
+        self.busy = False
+
+
+# ------------------------------------------------------------------------ print + done
+@register("printing", sample=lambda vc: {"receipt_code": "QN01-000123-J"})
+class PrintingScreen(Screen):
+    """The dossier is saved; the receipt is printing. A print failure loses nothing."""
+
+    title_key = "journey.printing.title"
+    prompt_key = "journey.printing.title"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        self.body.addWidget(Pictogram("print_receipt", 200), 0, Qt.AlignmentFlag.AlignHCenter)
+        self.body.addStretch(1)
+
+    def enter(self, state) -> None:
+        super().enter(state)
+        dossier_id = state.get("dossier_id")
+        if dossier_id is None:
+            return
+        app = self.vc.app
+        self.vc.tasks.run(lambda: app.receipts.print_receipt(dossier_id),
+                          lambda _: self._done(True, ""), lambda e: self._done(False, e))
+
+    def _done(self, printed: bool, error) -> None:
+        key = getattr(error, "key", "receipt.printer.failed") if not printed else ""
+        self.vc.nav.replace("done", receipt_code=self.state.get("receipt_code"),
+                            printed=printed, print_error=key)
+
+
+@register("done", sample=lambda vc: {"receipt_code": "QN01-000123-J", "printed": True})
+class DoneScreen(Screen):
+    """The receipt code in large type; what happens next."""
+
+    title_key = "journey.done.title"
+    prompt_key = "journey.done.prompt"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        self.body.addWidget(Pictogram("done", 160), 0, Qt.AlignmentFlag.AlignHCenter)
+        self.code_label = Text("", "hint")
+        self.code_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.code = Text("", "bigCode")
+        self.code.setObjectName("bigCode")
+        self.code.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message = Text("")
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.body.addWidget(self.code_label)
+        self.body.addWidget(self.code)
+        self.body.addWidget(self.message)
+        self.body.addStretch(1)
+        row = QHBoxLayout()
+        self.finish = BigButton("", "primary", pictogram="done")
+        self.finish.clicked.connect(self.vc.nav.cancel)
+        row.addStretch(1)
+        row.addWidget(self.finish)
+        row.addStretch(1)
+        self.body.addLayout(row)
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.code_label.setText(self.tr("journey.done.code_label"))
+        self.code.setText(self.state.get("receipt_code", ""))
+        if self.state.get("printed", True):
+            self.message.setText(self.tr("journey.done.printed"))
+        else:
+            self.message.setText(self.tr("journey.done.not_printed"))
+        self.finish.setText(self.tr("journey.done.finish"))
+
+    def wipe(self) -> None:
+        super().wipe()
+        self.code.clear()
