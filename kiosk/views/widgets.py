@@ -12,7 +12,7 @@ from kiosk.paths import resource
 
 def pictogram_path(name: str):
     path = resource("pictograms", f"{name}.svg")
-    return path if path.exists() else resource("pictograms", "generic.svg")
+    return path if path.exists() else resource("pictograms", "procedure_generic.svg")
 
 
 def pictogram_pixmap(name: str, size: int) -> QPixmap:
