@@ -255,6 +255,8 @@ class MainWindow(QMainWindow):
             previous.leave()
         widget = self.screen(name)
         widget.enter(self.nav.state())
+        if self.nav.current != name:
+            return  # the screen moved on while entering (e.g. work that finished at once)
         self.stack.setCurrentWidget(widget)
         self.top.retranslate()
         for hook in self.prompt_hooks:

@@ -1,0 +1,221 @@
+"""Identify: the live camera with a framing guide, the card's data to confirm, or typing.
+
+The camera and the decoders run in a worker (kiosk.qt.camera_bridge); this screen shows
+frames, and on a result asks the citizen to confirm what was read.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
+
+from kiosk.services.dossiers import Applicant
+from kiosk.services.receipts import format_date
+from kiosk.views.base import Screen
+from kiosk.views.registry import register
+from kiosk.views.widgets import BigButton, Pictogram, Text
+
+log = logging.getLogger(__name__)
+
+
+class CameraView(QLabel):
+    """The camera picture with a card-shaped guide drawn over it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setMinimumSize(640, 400)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setStyleSheet("background: #1a1a1a; border-radius: 16px;")
+        self.image: QImage | None = None
+
+    def show_frame(self, image: QImage) -> None:
+        self.image = image
+        self.update()
+
+    def clear_frame(self) -> None:
+        self.image = None
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        area = QRectF(self.rect())
+        if self.image is not None and not self.image.isNull():
+            scaled = QPixmap.fromImage(self.image).scaled(
+                self.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation)
+            x = (self.width() - scaled.width()) / 2
+            y = (self.height() - scaled.height()) / 2
+            painter.drawPixmap(int(x), int(y), scaled)
+        # An ID card is 85.6 x 54 mm; the guide shows where to hold it.
+        h = area.height() * 0.7
+        w = min(h * 85.6 / 54, area.width() * 0.8)
+        h = w * 54 / 85.6
+        guide = QRectF(area.center().x() - w / 2, area.center().y() - h / 2, w, h)
+        painter.setPen(QPen(QColor("#ffd84d"), 8, Qt.PenStyle.DashLine))
+        painter.drawRoundedRect(guide, 18, 18)
+        painter.end()
+
+
+def _sample(vc) -> dict:
+    return {}
+
+
+@register("identify", sample=_sample)
+class IdentifyScreen(Screen):
+    title_key = "identify.title"
+    prompt_key = "identify.prompt"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        row = QHBoxLayout()
+        self.camera_view = CameraView()
+        row.addWidget(self.camera_view, 3)
+        side = QVBoxLayout()
+        side.addWidget(Pictogram("identify_card", 180), 0, Qt.AlignmentFlag.AlignHCenter)
+        self.instruction = Text("")
+        self.status = Text("", "error")
+        side.addWidget(self.instruction)
+        side.addWidget(self.status)
+        side.addStretch(1)
+        row.addLayout(side, 2)
+        self.body.addLayout(row, 1)
+        self.manual_button = BigButton("", pictogram="manual_entry")
+        self.manual_button.setObjectName("manual")
+        self.manual_button.clicked.connect(self.go_manual)
+        nav = self.nav_row()
+        nav.insertWidget(2, self.manual_button)
+        self.body.addLayout(nav)
+        self.bridge = None
+        self.error_key: str | None = None
+
+    # Camera -----------------------------------------------------------------
+    def enter(self, state) -> None:
+        self.error_key = None
+        super().enter(state)
+        self.start_camera()
+
+    def start_camera(self) -> None:
+        factory = self.vc.app.extras.get("camera_bridge")
+        if factory is None:
+            self.camera_failed("identify.no_camera", "no camera configured")
+            return
+        try:
+            self.bridge = factory(self)
+        except Exception as exc:  # a device that cannot open must not stop the journey
+            self.camera_failed("identify.no_camera", str(exc))
+            return
+        self.bridge.frame.connect(self.camera_view.show_frame)
+        self.bridge.scanned.connect(self.on_scanned)
+        self.bridge.failed.connect(self.camera_failed)
+        self.bridge.start()
+
+    def stop_camera(self) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge.deleteLater()
+            self.bridge = None
+
+    def leave(self) -> None:
+        self.stop_camera()
+
+    def camera_failed(self, key: str, detail: str) -> None:
+        # The citizen reads a plain message; the clerk finds the device detail in the log.
+        log.warning("camera unavailable: %s", detail)
+        self.error_key = key
+        self.stop_camera()
+        self.camera_view.clear_frame()
+        self.status.setText(self.tr(key))
+
+    def on_scanned(self, result) -> None:
+        """A result seen on two frames: an ID card, a receipt, or something else."""
+        kind = getattr(result, "kind", None)
+        if kind == "cccd":
+            self.stop_camera()
+            citizen = result.citizen
+            self.vc.app.session.applicant = Applicant(
+                id_number=citizen.id_number, full_name=citizen.full_name,
+                date_of_birth=citizen.date_of_birth, sex=citizen.sex, address=citizen.address,
+                old_id_number=citizen.old_id_number, id_source="qr_scan")
+            self.vc.app.session.scan_warnings = list(citizen.warnings)
+            self.vc.nav.go("identify_confirm")
+        elif kind == "receipt":
+            self.status.setText(self.tr("identify.is_receipt"))
+        elif kind == "invalid_cccd":
+            self.status.setText(self.tr(result.error.key if result.error else "identify.invalid"))
+        else:
+            self.status.setText(self.tr("identify.not_a_card"))
+
+    def go_manual(self) -> None:
+        self.stop_camera()
+        self.vc.nav.go("manual_entry", reason=self.error_key)
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.retranslate_nav()
+        self.instruction.setText(self.tr("identify.instruction"))
+        self.status.setText(self.tr(self.error_key) if self.error_key else "")
+        self.manual_button.setText(self.tr("identify.manual"))
+
+    def wipe(self) -> None:
+        super().wipe()
+        self.stop_camera()
+        self.camera_view.clear_frame()
+
+
+def _sample_confirm(vc) -> dict:
+    vc.app.session.applicant = Applicant("001190012345", "Nguyễn Thị Hồng Nhung", date(1990, 5, 6),
+                                         "female", "Thôn Nà Pò, xã Đồng Văn, tỉnh Quảng Ninh")
+    return {}
+
+
+@register("identify_confirm", sample=_sample_confirm)
+class IdentifyConfirmScreen(Screen):
+    """'Is this you?': the card's data, read back for the citizen to confirm."""
+
+    title_key = "identify.confirm.title"
+    prompt_key = "identify.confirm.prompt"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        self.details = Text("")
+        self.details.setTextFormat(Qt.TextFormat.RichText)
+        self.body.addWidget(self.details, 1)
+        self.yes = BigButton("", "primary", pictogram="confirm")
+        self.yes.clicked.connect(lambda: self.vc.nav.go("form", index=0))
+        self.no = BigButton("")
+        self.no.clicked.connect(self.vc.nav.back)
+        row = self.nav_row(back=False)
+        row.insertWidget(0, self.no)
+        row.insertWidget(2, self.yes)
+        self.body.addLayout(row)
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.retranslate_nav()
+        self.yes.setText(self.tr("identify.confirm.yes"))
+        self.no.setText(self.tr("identify.confirm.no"))
+        a = self.vc.app.session.applicant
+        if a is None:
+            self.details.clear()
+            return
+        sex = self.tr(f"journey.sex.{a.sex}") if a.sex else "—"
+        rows = [
+            (self.tr("journey.manual.full_name"), a.full_name),
+            (self.tr("journey.manual.id_number"), a.id_number),
+            (self.tr("journey.manual.date_of_birth"), format_date(a.date_of_birth)),
+            (self.tr("journey.manual.sex"), sex),
+            (self.tr("journey.manual.address"), a.address or "—"),
+        ]
+        html = "".join(f"<p><b>{label}:</b> {value}</p>" for label, value in rows)
+        self.details.setText(html)
+
+    def wipe(self) -> None:
+        super().wipe()
+        self.details.clear()

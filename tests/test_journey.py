@@ -1,0 +1,211 @@
+"""The citizen's journey, driven through real widgets with taps (pytest-qt)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLineEdit
+
+from kiosk.config import load_settings
+from kiosk.context import build_context
+from kiosk.hardware.printers import FailingPrinter, PaperOut
+from kiosk.qt.tasks import TaskRunner
+from kiosk.services.models import Dossier, ReceiptPrint
+from kiosk.views.shell import MainWindow
+from tests.store_helpers import CITIZEN_ADDRESS, CITIZEN_ID, CITIZEN_NAME
+
+BIRTH = "1.001193"
+MARITAL = "1.004873"  # three fields, no documents
+
+
+class Taps:
+    """Clicks through qtbot and counts them."""
+
+    def __init__(self, qtbot) -> None:
+        self.qtbot, self.count = qtbot, 0
+
+    def __call__(self, widget) -> None:
+        QApplication.processEvents()  # widgets added to a shown layout appear on the next loop
+        assert widget.isVisible() and widget.isEnabled(), f"{widget.objectName()} not tappable"
+        self.count += 1
+        self.qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+@pytest.fixture
+def kiosk(kiosk_qapp, data_dir, qtbot):
+    settings = load_settings(env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir))
+    ctx = build_context(settings)
+    tasks = TaskRunner()
+    tasks.inline = True  # deterministic: background work runs at once
+    win = MainWindow(ctx, tasks)
+    qtbot.addWidget(win)
+    win.resize(1920, 1080)
+    win.show()
+    win.start()
+    yield win
+    ctx.close()
+
+
+def screen(win):
+    return win.current_screen()
+
+
+def type_manual(win, taps, id_number=CITIZEN_ID, name=CITIZEN_NAME, dob="06/05/1990"):
+    s = screen(win)
+    assert s.name == "manual_entry"
+    for key, text in (("id_number", id_number), ("full_name", name), ("date_of_birth", dob),
+                      ("address", CITIZEN_ADDRESS)):
+        s.inputs[key].setText(text)
+    taps(s.sex_buttons["female"])
+    taps(s.next)
+
+
+def start_procedure(win, taps, code):
+    taps(screen(win).tiles["home.submit"])
+    assert screen(win).name == "procedures"
+    taps(screen(win).tile_for(code))
+    assert screen(win).name == "procedure"
+    taps(screen(win).start)
+    assert screen(win).name == "consent"
+    taps(screen(win).agree)
+    assert screen(win).name == "identify"
+
+
+def answer_marital(win, taps):
+    s = screen(win)
+    assert s.name == "form" and s.field.key == "purpose"
+    taps(s.choice_buttons["marriage"])
+    s = screen(win)
+    taps(s.choice_buttons["never_married"])
+    s = screen(win)
+    assert s.field.type == "phone"
+    s.edit.setText("0912345678")
+    taps(s.next)
+
+
+def dossiers(win) -> list[Dossier]:
+    from sqlalchemy import select
+
+    return win.vc.app.store.read(lambda s: s.scalars(select(Dossier)).all())
+
+
+def test_marital_status_end_to_end_with_manual_entry(kiosk, qtbot):
+    taps = Taps(qtbot)
+    start_procedure(kiosk, taps, MARITAL)
+    taps(screen(kiosk).manual_button)
+    type_manual(kiosk, taps)
+    answer_marital(kiosk, taps)
+    assert screen(kiosk).name == "review"
+    taps(screen(kiosk).confirm)
+    assert screen(kiosk).name == "done"
+    code = screen(kiosk).code.text()
+    rows = dossiers(kiosk)
+    assert len(rows) == 1 and rows[0].receipt_code == code and rows[0].state == "queued"
+    app = kiosk.vc.app
+    assert app.dossiers.applicant(rows[0]).full_name == CITIZEN_NAME
+    assert app.dossiers.answers(rows[0]) == {"purpose": "marriage", "current_status": "never_married",
+                                             "phone": "0912345678"}
+    assert rows[0].receipt_printed
+    pdfs = list(Path(app.settings.receipts_dir).glob("*.pdf"))
+    assert len(pdfs) == 1
+    taps(screen(kiosk).finish)
+    assert screen(kiosk).name == "home" and app.session.applicant is None
+
+
+def test_invalid_answers_show_the_reason_and_do_not_advance(kiosk, qtbot):
+    taps = Taps(qtbot)
+    start_procedure(kiosk, taps, MARITAL)
+    taps(screen(kiosk).manual_button)
+    type_manual(kiosk, taps, id_number="12345", dob="31/02/1990")
+    s = screen(kiosk)
+    assert s.name == "manual_entry"
+    assert s.errors["id_number"].text() == kiosk.vc.tr("catalogue.err.id_number_invalid")
+    assert s.errors["date_of_birth"].text() == kiosk.vc.tr("catalogue.err.date_invalid")
+    type_manual(kiosk, taps)
+    s = screen(kiosk)
+    taps(s.choice_buttons["marriage"])
+    taps(screen(kiosk).choice_buttons["divorced"])
+    s = screen(kiosk)
+    s.edit.setText("12345")
+    taps(s.next)
+    assert screen(kiosk) is s and s.error.text() == kiosk.vc.tr("catalogue.err.phone_invalid")
+    assert dossiers(kiosk) == []
+
+
+def test_double_tap_makes_one_dossier(kiosk, qtbot):
+    taps = Taps(qtbot)
+    start_procedure(kiosk, taps, MARITAL)
+    taps(screen(kiosk).manual_button)
+    type_manual(kiosk, taps)
+    answer_marital(kiosk, taps)
+    review = screen(kiosk)
+    review.confirm.setEnabled(True)
+    qtbot.mouseClick(review.confirm, Qt.MouseButton.LeftButton)
+    qtbot.wait(50)
+    review.do_confirm()  # a second tap that slipped through 50 ms later
+    qtbot.mouseClick(review.confirm, Qt.MouseButton.LeftButton)
+    assert len(dossiers(kiosk)) == 1
+
+
+def test_printer_failure_keeps_the_dossier_and_says_so(kiosk, qtbot):
+    app = kiosk.vc.app
+    app.receipts.printer = FailingPrinter(PaperOut("paper sensor: roll empty"))
+    taps = Taps(qtbot)
+    start_procedure(kiosk, taps, MARITAL)
+    taps(screen(kiosk).manual_button)
+    type_manual(kiosk, taps)
+    answer_marital(kiosk, taps)
+    taps(screen(kiosk).confirm)
+    done = screen(kiosk)
+    assert done.name == "done"
+    assert done.message.text() == kiosk.vc.tr("journey.done.not_printed")
+    rows = dossiers(kiosk)
+    assert len(rows) == 1 and rows[0].state == "queued" and not rows[0].receipt_printed
+    assert done.code.text() == rows[0].receipt_code
+    prints = app.store.read(lambda s: s.query(ReceiptPrint).all())
+    assert [(p.ok, p.error) for p in prints] == [(False, "paper sensor: roll empty")]
+
+
+def test_back_from_every_step(kiosk, qtbot):
+    taps = Taps(qtbot)
+    start_procedure(kiosk, taps, MARITAL)
+    taps(screen(kiosk).manual_button)
+    type_manual(kiosk, taps)
+    answer_marital(kiosk, taps)
+    visited = []
+    while screen(kiosk).name != "home":
+        visited.append(screen(kiosk).name)
+        taps(screen(kiosk).back_button)
+    assert visited == ["review", "form", "form", "form", "manual_entry", "identify", "consent",
+                       "procedure", "procedures"]
+    assert dossiers(kiosk) == []
+
+
+def test_walking_away_mid_form_leaves_nothing_on_disk(kiosk, qtbot):
+    taps = Taps(qtbot)
+    start_procedure(kiosk, taps, MARITAL)
+    taps(screen(kiosk).manual_button)
+    type_manual(kiosk, taps)
+    assert screen(kiosk).name == "form"
+    kiosk.reset_session()  # what the idle timeout does after its countdown
+    assert screen(kiosk).name == "home"
+    assert kiosk.vc.app.session.applicant is None
+    for widget in kiosk.screens.values():
+        for edit in widget.findChildren(QLineEdit):
+            assert CITIZEN_NAME not in edit.text() and CITIZEN_ID not in edit.text()
+    data_dir = kiosk.vc.app.settings.data_dir
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            raw = path.read_bytes()
+            assert CITIZEN_ID.encode() not in raw and CITIZEN_NAME.encode() not in raw
+    assert dossiers(kiosk) == []
+
+
+def test_search_ignores_diacritics(kiosk, qtbot):
+    taps = Taps(qtbot)
+    taps(screen(kiosk).tiles["home.submit"])
+    s = screen(kiosk)
+    s.search.setText("dang ky khai sinh")
+    assert s.shown[0] == BIRTH
