@@ -19,6 +19,7 @@ from kiosk.services.i18n import Translator
 from kiosk.views import registry
 from kiosk.views.base import Screen
 from kiosk.views.shell import MainWindow
+from kiosk.views.theme import shipped_font_lacks
 from tests.store_helpers import CITIZEN_ID, CITIZEN_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,8 +147,10 @@ def test_shipped_font_has_every_letter_the_app_uses(kiosk_qapp):
             used.update(ch for ch in text if not ch.isspace())
     metrics = QFontMetrics(QFont("Noto Sans", 20))
     assert QFont("Noto Sans").family() == "Noto Sans"
-    missing = sorted(ch for ch in used if not metrics.inFontUcs4(ord(ch)))
-    assert missing == [], f"glyphs missing from the shipped font: {missing}"
+    assert all(metrics.inFontUcs4(ord(ch)) for ch in used)
+    # The family name may be merged with host fonts: check the shipped files themselves.
+    assert shipped_font_lacks("".join(used)) == []
+    assert shipped_font_lacks("中") == ["中"]  # the check can fail
 
 
 def test_screenshots_command_writes_real_images(tmp_path):

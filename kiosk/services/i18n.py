@@ -52,6 +52,7 @@ class Translator:
     catalogues: dict[str, dict[str, str]]
     lang: str = FALLBACK
     missing: set[tuple[str, str]] = field(default_factory=set)
+    fallbacks: set[tuple[str, str]] = field(default_factory=set)  # shown in vi instead of lang
 
     @classmethod
     def from_resources(cls, root: Path | None = None, lang: str = FALLBACK) -> Translator:
@@ -74,6 +75,8 @@ class Translator:
         text = self.catalogues.get(lang, {}).get(key)
         if text is None:
             text = self.catalogues.get(FALLBACK, {}).get(key)
+            if text is not None:
+                self.fallbacks.add((lang, key))
         if text is None:
             # A missing key shows as itself so it is seen; the audit reports it.
             self.missing.add((lang, key))

@@ -1,0 +1,83 @@
+"""`python -m kiosk audit-ui`: every screen, both sizes, every language; exit 1 on a violation."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+SIZES = ((1920, 1080), (1280, 800))
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("audit-ui", help="measure accessibility of every screen")
+    p.add_argument("--lang", default="all", help="a language code, or 'all' (default)")
+    p.add_argument("--only", nargs="*", help="screen names (default: all)")
+    p.set_defaults(func=handle)
+
+
+def run_audit(langs: list[str], only: list[str] | None = None) -> list:
+    from kiosk.config import load_settings
+    from kiosk.context import build_context
+    from kiosk.qt.app import ensure_app
+    from kiosk.qt.audit import Violation, audit_widget_tree
+    from kiosk.qt.tasks import TaskRunner
+    from kiosk.views import registry
+    from kiosk.views.shell import MainWindow
+    from kiosk.views.theme import FAMILY
+
+    app = ensure_app(offscreen=True)
+    violations: list[Violation] = []
+    with tempfile.TemporaryDirectory(prefix="kiosk-audit-") as tmp:
+        settings = load_settings(env={}, config_path=Path(tmp) / "none.toml", data_dir=tmp,
+                                 demo="true")
+        ctx = build_context(settings)
+        tasks = TaskRunner()
+        tasks.inline = True
+        try:
+            for spec in registry.screens():
+                if only and spec.name not in only:
+                    continue
+                for width, height in SIZES:
+                    for lang in langs:
+                        translator = ctx.translator
+                        translator.missing.clear()
+                        translator.fallbacks.clear()
+                        window = MainWindow(ctx, tasks)
+                        window.resize(width, height)
+                        ctx.session.wipe(lang)
+                        window.set_language(lang)
+                        window.show_sample(spec.name)
+                        window.show()
+                        app.processEvents()
+                        size = f"{width}x{height}"
+                        violations += audit_widget_tree(window, spec.name, size, lang, translator,
+                                                        FAMILY)
+                        for _lang, key in sorted(translator.missing):
+                            violations.append(Violation(spec.name, size, lang, "catalogue", key,
+                                                        "missing from every catalogue"))
+                        for fb_lang, key in sorted(translator.fallbacks):
+                            if fb_lang == "en":
+                                violations.append(Violation(spec.name, size, lang, "catalogue",
+                                                            key, "missing from the en catalogue"))
+                        window.close()
+                        window.deleteLater()
+                        app.processEvents()
+        finally:
+            ctx.close()
+    return violations
+
+
+def handle(args) -> int:
+    from kiosk.services.i18n import LANGUAGES
+
+    langs = list(LANGUAGES) if args.lang == "all" else [args.lang]
+    violations = run_audit(langs, args.only)
+    seen = set()
+    for v in violations:
+        line = str(v)
+        if line not in seen:
+            seen.add(line)
+            print(line)
+    print(f"{len(seen)} violation(s)", file=sys.stderr if seen else sys.stdout)
+    return 1 if seen else 0
