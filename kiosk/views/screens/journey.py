@@ -652,7 +652,10 @@ class DoneScreen(Screen):
         row = QHBoxLayout()
         self.finish = BigButton("", "primary", pictogram="done")
         self.finish.clicked.connect(self.vc.nav.cancel)
+        self.rate = BigButton("", pictogram="rate_service")
+        self.rate.clicked.connect(self._rate)
         row.addStretch(1)
+        row.addWidget(self.rate)
         row.addWidget(self.finish)
         row.addStretch(1)
         self.body.addLayout(row)
@@ -666,6 +669,11 @@ class DoneScreen(Screen):
         else:
             self.message.setText(self.tr("journey.done.not_printed"))
         self.finish.setText(self.tr("journey.done.finish"))
+        self.rate.setText(self.tr("home.rate"))
+
+    def _rate(self) -> None:
+        code = self.vc.app.session.procedure_code
+        self.vc.nav.go("rating", procedure_code=code)
 
     def wipe(self) -> None:
         super().wipe()
