@@ -1,0 +1,557 @@
+"""An on-screen keyboard for Vietnamese, for touch screens without a physical keyboard.
+
+Qt has no Widgets virtual keyboard, so this is ours. Two ways to write every tone:
+
+- visible tone keys (´ ` ̉ ˜ ̣ with their names sắc huyền hỏi ngã nặng) and letter keys
+  ă â đ ê ô ơ ư: tap the letters of a word, then the tone; for citizens who never learnt
+  a typing method;
+- Telex (aa → â, dd → đ, ow → ơ, s f r x j → tones, z removes the tone), switched on with
+  the Telex key, for those who type that way on their phones.
+
+Either way the tone goes on the vowel modern spelling puts it on (hoà, thuỷ, quốc,
+giường, Nguyễn), whatever the order the keys were tapped in. Text is inserted NFC.
+
+`KeyboardController` shows the keyboard whenever a QLineEdit has the focus and hides it
+when none has. A line edit chooses the layout with a dynamic property:
+`edit.setProperty("keyboard", "numeric")` (also "phone", "id_number", "number", "date"
+for the number pad, "name" for capitals at the start of each word, "none" for no keyboard).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import unicodedata
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QStackedLayout,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import isValid
+
+from kiosk.services.text import nfc
+
+# --- composition (plain text, no widgets) ----------------------------------------------
+
+TONE_MARKS: dict[str, str] = {
+    "acute": "\u0301",  # sắc
+    "grave": "\u0300",  # huyền
+    "hook": "\u0309",  # hỏi
+    "tilde": "\u0303",  # ngã
+    "dot": "\u0323",  # nặng
+}
+TONES = tuple(TONE_MARKS)
+TELEX_TONES = {"s": "acute", "f": "grave", "r": "hook", "x": "tilde", "j": "dot"}
+_MARK_TONE = {mark: tone for tone, mark in TONE_MARKS.items()}
+VOWELS = frozenset("aăâeêioôơuưy")
+_MODIFIED = frozenset("ăâêôơư")
+_CIRCUMFLEX = {"a": "â", "e": "ê", "o": "ô"}
+_HORN_BREVE = {"a": "ă", "o": "ơ", "u": "ư"}
+_UNHORN = {"ă": "a", "ơ": "o", "ư": "u"}
+
+
+def split_tone(ch: str) -> tuple[str, str | None]:
+    """('ư', 'acute') for 'ứ': the letter with its shape marks, and its tone."""
+    tone = None
+    rest = []
+    for c in unicodedata.normalize("NFD", ch):
+        if c in _MARK_TONE:
+            tone = _MARK_TONE[c]
+        else:
+            rest.append(c)
+    return unicodedata.normalize("NFC", "".join(rest)), tone
+
+
+def with_tone(base: str, tone: str | None) -> str:
+    return base if tone is None else unicodedata.normalize("NFC", base + TONE_MARKS[tone])
+
+
+def _bases(word: str) -> list[str]:
+    return [split_tone(c)[0].lower() for c in word]
+
+
+def vowel_cluster(word: str) -> list[int]:
+    """Indexes of the vowels of the (last) syllable; the u of qu- and i of gi- are consonants."""
+    bases = _bases(word)
+    idx = [i for i, b in enumerate(bases) if b in VOWELS]
+    if len(bases) > 2 and bases[0] in "qg" and bases[1] == ("u" if bases[0] == "q" else "i") \
+            and any(i > 1 for i in idx):
+        idx.remove(1)
+    if not idx:
+        return []
+    run = [idx[-1]]
+    for i in reversed(idx[:-1]):
+        if i != run[0] - 1:
+            break
+        run.insert(0, i)
+    return run
+
+
+def tone_target(word: str) -> int | None:
+    """Index of the vowel that carries the tone, by the modern rules; None without vowels."""
+    bases = _bases(word)
+    cluster = vowel_cluster(word)
+    if not cluster:
+        return None
+    modified = [i for i in cluster if bases[i] in _MODIFIED]
+    if modified:
+        return modified[-1]  # ê, ơ, â...; in ươ the ơ
+    if len(cluster) >= 3:
+        return cluster[1]  # oai, oay, uyu, oeo
+    if len(cluster) == 2:
+        closed = cluster[-1] < len(word) - 1
+        pair = bases[cluster[0]] + bases[cluster[1]]
+        # Modern spelling: hoà, hoè, thuỷ; a final consonant always takes it to the 2nd.
+        return cluster[1] if closed or pair in ("oa", "oe", "uy") else cluster[0]
+    return cluster[0]
+
+
+def word_tone(word: str) -> str | None:
+    for ch in word:
+        tone = split_tone(ch)[1]
+        if tone:
+            return tone
+    return None
+
+
+def set_tone(word: str, tone: str | None) -> str:
+    """The word with its tone (if any) moved or changed to `tone` (None: no tone)."""
+    plain = [split_tone(c)[0] for c in word]
+    target = tone_target(word)
+    if tone is not None and target is not None:
+        plain[target] = with_tone(plain[target], tone)
+    return nfc("".join(plain))
+
+
+def apply_tone_key(word: str, tone: str) -> str | None:
+    """A tone key: put the tone on the word; the same tone again takes it off."""
+    if tone_target(word) is None:
+        return None
+    return set_tone(word, None if word_tone(word) == tone else tone)
+
+
+def _reshape(ch: str, base: str) -> str:
+    """`ch` with another letter shape, keeping its case and tone."""
+    old, tone = split_tone(ch)
+    return with_tone(base.upper() if old.isupper() else base, tone)
+
+
+def telex(word: str, key: str) -> str | None:
+    """The word after typing `key` by Telex, or None when the key is just a letter."""
+    if not word:
+        return None
+    k = key.lower()
+    if k in TELEX_TONES:
+        if tone_target(word) is None:
+            return None
+        tone = TELEX_TONES[k]
+        if word_tone(word) == tone:
+            return set_tone(word, None) + key  # "ass" -> "as": the letter was meant
+        return set_tone(word, tone)
+    if k == "z":
+        return set_tone(word, None) if word_tone(word) else None
+    bases = _bases(word)
+    last = bases[-1]
+    new: str | None = None
+    if k in _CIRCUMFLEX:
+        if last == k:
+            new = word[:-1] + _reshape(word[-1], _CIRCUMFLEX[k])
+        elif last == _CIRCUMFLEX[k]:
+            return word[:-1] + _reshape(word[-1], k) + key  # "aaa" -> "aa"
+    elif k == "d":
+        if last == "d":
+            new = word[:-1] + _reshape(word[-1], "đ")
+        elif last == "đ":
+            return word[:-1] + _reshape(word[-1], "d") + key
+    elif k == "w":
+        new = _telex_w(word, bases, key)
+    if new is None:
+        return None
+    tone = word_tone(new)
+    return set_tone(new, tone) if tone else nfc(new)
+
+
+def _telex_w(word: str, bases: list[str], key: str) -> str | None:
+    cluster = vowel_cluster(word)
+    chars = list(word)
+    targets: list[int] = []
+    for i in cluster[:-1]:
+        if bases[i] in "uư" and bases[i + 1] in "oơ" and bases[i] + bases[i + 1] != "ươ":
+            targets = [i, i + 1]  # ươ, also when half of it is there already
+    if not targets:
+        pairs = {bases[i] + bases[i + 1]: i for i in cluster[:-1]}
+        if "ua" in pairs or "uu" in pairs:  # mưa, cứu
+            targets = [pairs.get("ua", pairs.get("uu", 0))]
+        else:
+            targets = [i for i in cluster if bases[i] in _HORN_BREVE][-1:]
+    if not targets:
+        made = [i for i in cluster if bases[i] in _UNHORN]
+        if not made:
+            return None
+        for i in made:  # "ww": undo the marks w made and keep the letter
+            chars[i] = _reshape(chars[i], _UNHORN[bases[i]])
+        return "".join(chars) + key
+    for i in targets:
+        chars[i] = _reshape(chars[i], _HORN_BREVE.get(bases[i], bases[i]))
+    return "".join(chars)
+
+
+# --- the widget ------------------------------------------------------------------------
+
+UNIT = 88  # width of one key, px
+KEY_H = 76  # height of a key, px (touch targets >= 64)
+TONE_H = 96  # tone keys carry the mark and its name
+GAP = 8
+NUM_UNIT = 128  # number pad keys are bigger: they are few
+
+TEXT_ROWS: tuple[tuple[tuple[str, float], ...], ...] = (
+    (*((c, 1) for c in "1234567890"), ("backspace", 2)),
+    (*((c, 1) for c in "qwertyuiop"), ("-", 1), ("/", 1)),
+    (*((c, 1) for c in "asdfghjkl"), (",", 1), (".", 1)),
+    (("shift", 2), *((c, 1) for c in "zxcvbnm"), ("shift2", 2)),
+    (*((c, 1) for c in "ăâđêôơư"), *((f"tone.{t}", 1.1) for t in TONES)),
+    (("telex", 2), ("space", 6), ("done", 4)),
+)
+NUMERIC_ROWS = ("123", "456", "789", "/0<")
+NUMERIC_KINDS = frozenset({"numeric", "phone", "id_number", "number", "date"})
+SLASH_KINDS = frozenset({"numeric", "date"})
+_TONE_LABEL = {t: "\u25cc" + m for t, m in TONE_MARKS.items()}  # the mark on a dotted circle
+
+STYLE = """
+QWidget#vietKeyboard { background: #d3dce8; border-top: 3px solid #0a3d7a; }
+QWidget#vietKeyboard QPushButton {
+    min-width: 64px; min-height: 64px; padding: 0px; margin: 0px;
+    border: 2px solid #7b8ca6; border-bottom-width: 4px; border-radius: 12px;
+    background: #ffffff; color: #111111; font-size: 26pt; font-weight: normal;
+}
+QWidget#vietKeyboard QPushButton:pressed { background: #bcd0ec; border-bottom-width: 2px; }
+QWidget#vietKeyboard QPushButton#kbVowel { background: #eaf2ff; border-color: #0a3d7a; }
+QWidget#vietKeyboard QPushButton#kbAction {
+    background: #b7c6db; color: #0a1f3d; font-size: 20pt; font-weight: bold;
+}
+QWidget#vietKeyboard QPushButton#kbAction:checked { background: #0a3d7a; color: #ffffff; }
+QWidget#vietKeyboard QPushButton#kbTone { background: #fff1c7; border-color: #8a6100; }
+QWidget#vietKeyboard QPushButton#kbTone:pressed { background: #f3d98a; }
+QWidget#vietKeyboard QPushButton#kbDone {
+    background: #0a3d7a; color: #ffffff; border-color: #062a55; font-size: 22pt; font-weight: bold;
+}
+QWidget#vietKeyboard QPushButton#kbDone:pressed { background: #072b57; }
+QWidget#vietKeyboard QLabel { background: transparent; color: #111111; }
+QWidget#vietKeyboard QLabel#kbMark { font-size: 32pt; }
+QWidget#vietKeyboard QLabel#kbCaption { font-size: 20pt; color: #4d3600; }
+"""
+
+
+class KeyButton(QPushButton):
+    """A key that never takes the focus from the line edit being typed into."""
+
+    def __init__(self, key_id: str, role: str, width: int, height: int) -> None:
+        super().__init__()
+        self.key_id = key_id
+        self.setObjectName(role)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # The size is the hint, not setFixedSize: the style sheet's min-width would undo that.
+        self.key_size = QSize(width, height)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:
+        return self.key_size
+
+    def minimumSizeHint(self) -> QSize:
+        return self.key_size
+
+
+class ToneKey(KeyButton):
+    """The mark, big, over the tone's name."""
+
+    def __init__(self, key_id: str, tone: str, width: int, height: int) -> None:
+        super().__init__(key_id, "kbTone", width, height)
+        col = QVBoxLayout(self)
+        col.setContentsMargins(2, 0, 2, 4)
+        col.setSpacing(0)
+        self.mark = QLabel(_TONE_LABEL[tone])
+        self.mark.setObjectName("kbMark")
+        self.caption = QLabel()
+        self.caption.setObjectName("kbCaption")
+        for label in (self.mark, self.caption):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+            col.addWidget(label)
+
+
+class VietKeyboard(QWidget):
+    """Letters with every Vietnamese tone, a number pad, and Done; types into one QLineEdit."""
+
+    done = Signal()
+
+    def __init__(self, tr: Callable[[str], str], parent: QWidget | None = None,
+                 telex: bool = False) -> None:
+        super().__init__(parent)
+        self.tr = tr
+        self.setObjectName("vietKeyboard")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet(STYLE)
+        self.target: QLineEdit | None = None
+        self.kind = "text"
+        self.telex = telex
+        self.shift = 0  # 0 off, 1 for the next letter, 2 caps lock
+        self.keys: dict[str, KeyButton] = {}
+        self.num_keys: dict[str, KeyButton] = {}
+        self.pages = QStackedLayout(self)
+        self.pages.addWidget(self._text_page())
+        self.pages.addWidget(self._numeric_page())
+        self.keys["telex"].setChecked(telex)
+        self.retranslate()
+        self.hide()
+
+    # Building ------------------------------------------------------------------------
+    def _key(self, key_id: str, units: float, store: dict[str, KeyButton],
+             unit: int = UNIT, height: int = KEY_H) -> KeyButton:
+        width = int(unit * units + GAP * (units - 1))
+        if key_id.startswith("tone."):
+            button: KeyButton = ToneKey(key_id, key_id[5:], width, TONE_H)
+        elif key_id in ("shift", "shift2", "telex", "backspace", "space"):
+            button = KeyButton(key_id, "kbAction", width, height)
+            button.setCheckable(key_id != "backspace" and key_id != "space")
+            button.setAutoRepeat(key_id == "backspace")
+        elif key_id == "done":
+            button = KeyButton(key_id, "kbDone", width, height)
+        else:
+            role = "kbVowel" if key_id in "ăâđêôơư" else "kbKey"
+            button = KeyButton(key_id, role, width, height)
+            button.setText(key_id)
+            button.setAccessibleName(key_id)
+        button.clicked.connect(lambda _=False, k=key_id: self.press(k))
+        store.setdefault(key_id, button)
+        return button
+
+    def _text_page(self) -> QWidget:
+        page = QWidget()
+        col = QVBoxLayout(page)
+        col.setContentsMargins(12, 12, 12, 12)
+        col.setSpacing(GAP)
+        col.addStretch(1)
+        for spec in TEXT_ROWS:
+            row = QHBoxLayout()
+            row.setSpacing(GAP)
+            row.addStretch(1)
+            for i, (key_id, units) in enumerate(spec):
+                if key_id == "tone.acute" and i:
+                    row.addSpacing(GAP * 2)  # tone keys apart from the letters
+                row.addWidget(self._key(key_id, units, self.keys))
+            row.addStretch(1)
+            col.addLayout(row)
+        col.addStretch(1)
+        return page
+
+    def _numeric_page(self) -> QWidget:
+        page = QWidget()
+        outer = QVBoxLayout(page)
+        outer.setContentsMargins(12, 12, 12, 12)
+        centre = QHBoxLayout()
+        grid = QGridLayout()
+        grid.setSpacing(GAP)
+        for r, keys in enumerate(NUMERIC_ROWS):
+            for c, ch in enumerate(keys):
+                key_id = "backspace" if ch == "<" else ch
+                grid.addWidget(self._key(key_id, 1, self.num_keys, NUM_UNIT), r, c)
+        done = self._key("done", 1.5, self.num_keys, NUM_UNIT, KEY_H * 4 + GAP * 3)
+        grid.addWidget(done, 0, 3, 4, 1)
+        slash = self.num_keys["/"]
+        policy = slash.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # the pad keeps its shape without "/"
+        slash.setSizePolicy(policy)
+        centre.addStretch(1)
+        centre.addLayout(grid)
+        centre.addStretch(1)
+        outer.addStretch(1)
+        outer.addLayout(centre)
+        outer.addStretch(1)
+        return page
+
+    def retranslate(self) -> None:
+        for keys in (self.keys, self.num_keys):
+            for key_id, button in keys.items():
+                if isinstance(button, ToneKey):
+                    name = self.tr(f"keyboard.{key_id}")
+                    button.caption.setText(name)
+                    button.setAccessibleName(name)
+                elif key_id in ("done", "space", "telex"):
+                    button.setText(self.tr(f"keyboard.{key_id}"))
+                    button.setAccessibleName(button.text())
+                elif key_id == "backspace":
+                    wide = button.key_size.width() > NUM_UNIT
+                    name = self.tr("keyboard.backspace")
+                    button.setText(f"\u232b {name}" if wide else "\u232b")
+                    button.setAccessibleName(name)
+                elif key_id in ("shift", "shift2"):
+                    button.setAccessibleName(self.tr("keyboard.shift"))
+        self.setAccessibleName(self.tr("keyboard.name"))
+        self._show_shift()
+
+    def showEvent(self, event) -> None:
+        self.retranslate()  # the citizen may have changed language since the last time
+        super().showEvent(event)
+
+    # State ---------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return "numeric" if self.pages.currentIndex() == 1 else "text"
+
+    def attach(self, edit: QLineEdit | None, kind: str | None = None) -> None:
+        """Type into `edit` from now on; `kind` is the line edit's keyboard property."""
+        self.target = edit
+        self.kind = kind or "text"
+        numeric = self.kind in NUMERIC_KINDS
+        self.pages.setCurrentIndex(1 if numeric else 0)
+        for i in range(self.pages.count()):
+            # Only the page shown counts for the height, so the number pad takes less room.
+            policy = QSizePolicy.Policy.Preferred if i == self.pages.currentIndex() \
+                else QSizePolicy.Policy.Ignored
+            self.pages.widget(i).setSizePolicy(policy, policy)
+        self.adjustSize()
+        self.num_keys["/"].setVisible(self.kind in SLASH_KINDS)
+        self.shift = 0
+        self._auto_shift()
+
+    def button(self, key_id: str) -> KeyButton:
+        """The key shown now for `key_id` ('a', 'ê', 'tone.dot', 'shift', 'done'...)."""
+        return (self.num_keys if self.mode == "numeric" else self.keys)[key_id]
+
+    def _edit(self) -> QLineEdit | None:
+        if self.target is not None and not isValid(self.target):
+            self.target = None
+        return self.target
+
+    def _show_shift(self) -> None:
+        upper = self.shift > 0
+        for key_id, button in self.keys.items():
+            if len(key_id) == 1 and key_id.isalpha():
+                button.setText(key_id.upper() if upper else key_id)
+        for key_id in ("shift", "shift2"):
+            button = self.keys[key_id]
+            button.setChecked(upper)
+            arrow = "\u21ea" if self.shift == 2 else "\u21e7"  # caps lock / one capital
+            button.setText(f"{arrow} {self.tr('keyboard.shift')}")
+
+    def _auto_shift(self) -> None:
+        """Name fields start every word with a capital, as on the ID card."""
+        edit = self._edit()
+        if self.kind != "name" or edit is None or self.shift == 2:
+            self._show_shift()
+            return
+        before = edit.text()[: edit.cursorPosition()]
+        self.shift = 1 if not before or before[-1] == " " else 0
+        self._show_shift()
+
+    # Typing ---------------------------------------------------------------------------
+    def press(self, key_id: str) -> None:
+        """What a tap on the key does (also for programs and tests)."""
+        if key_id in ("shift", "shift2"):
+            self.shift = (self.shift + 1) % 3
+            self._show_shift()
+            return
+        if key_id == "telex":
+            self.telex = not self.telex
+            self.keys["telex"].setChecked(self.telex)
+            return
+        if key_id == "done":
+            self._done()
+            return
+        edit = self._edit()
+        if edit is None:
+            return
+        if key_id == "backspace":
+            edit.backspace()
+            self._auto_shift()
+        elif key_id == "space":
+            edit.insert(" ")
+            self._auto_shift()
+        elif key_id.startswith("tone."):
+            self._compose(lambda word: apply_tone_key(word, key_id[5:]))
+        else:
+            self._type(key_id)
+
+    def _type(self, ch: str) -> None:
+        if self.shift:
+            ch = ch.upper()
+            if self.shift == 1:
+                self.shift = 0
+                self._show_shift()
+        if self.telex and self.mode == "text" and ch.isalpha() and self._compose(
+                lambda word: telex(word, ch)):
+            return
+        self._edit().insert(nfc(ch))
+
+    def _compose(self, change: Callable[[str], str | None]) -> bool:
+        """Replace the word before the cursor by change(word); False if it did not apply."""
+        edit = self._edit()
+        if edit is None or edit.hasSelectedText():
+            return False
+        text, cursor = edit.text(), edit.cursorPosition()
+        start = cursor
+        while start > 0 and text[start - 1].isalpha():
+            start -= 1
+        word = text[start:cursor]
+        new = change(word) if word else None
+        if new is None:
+            return False
+        # Select and insert, as typing would: validators, max length and textEdited apply.
+        edit.setSelection(start, len(word))
+        edit.insert(nfc(new))
+        return True
+
+    def _done(self) -> None:
+        edit = self._edit()
+        self.done.emit()
+        if edit is not None:
+            edit.clearFocus()
+        self.hide()
+
+
+class KeyboardController(QObject):
+    """Shows the keyboard for the focused QLineEdit, hides it when no line edit has focus."""
+
+    def __init__(self, keyboard: VietKeyboard, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.keyboard = keyboard
+        QApplication.instance().focusChanged.connect(self._focus_changed)
+
+    @staticmethod
+    def kind_of(edit: QLineEdit) -> str:
+        kind = edit.property("keyboard")
+        if isinstance(kind, str) and kind:
+            return kind
+        hints = edit.inputMethodHints()
+        H = Qt.InputMethodHint
+        if hints & H.ImhDate:
+            return "date"
+        if hints & (H.ImhDigitsOnly | H.ImhFormattedNumbersOnly | H.ImhDialableCharactersOnly):
+            return "numeric"
+        return "text"
+
+    def _focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
+        if not isValid(self.keyboard) or QApplication.closingDown():
+            return
+        # While a window is torn down, focus moves as its children (our keys too) are deleted.
+        with contextlib.suppress(RuntimeError):
+            self._follow(new)
+
+    def _follow(self, new: QWidget | None) -> None:
+        if isinstance(new, QLineEdit) and not new.isReadOnly() and new.isEnabled():
+            kind = self.kind_of(new)
+            if kind != "none":
+                self.keyboard.attach(new, kind)
+                self.keyboard.show()
+                return
+        self.keyboard.attach(None)
+        self.keyboard.hide()
