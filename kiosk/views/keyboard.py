@@ -23,7 +23,7 @@ import contextlib
 import unicodedata
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QGridLayout,
@@ -519,12 +519,23 @@ class VietKeyboard(QWidget):
 
 
 class KeyboardController(QObject):
-    """Shows the keyboard for the focused QLineEdit, hides it when no line edit has focus."""
+    """Shows the keyboard for the focused QLineEdit, hides it when no line edit has focus.
+
+    It watches FocusIn events through an application event filter rather than the
+    QApplication.focusChanged signal: that signal hands None to Python for "no widget",
+    and PySide6 on Python 3.11 drops a reference to None each time, which crashes a
+    long-running kiosk once None's count runs out.
+    """
 
     def __init__(self, keyboard: VietKeyboard, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.keyboard = keyboard
-        QApplication.instance().focusChanged.connect(self._focus_changed)
+        QApplication.instance().installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FocusIn and isinstance(obj, QWidget):
+            self._focus_changed(None, obj)
+        return False
 
     @staticmethod
     def kind_of(edit: QLineEdit) -> str:

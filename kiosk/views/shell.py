@@ -26,6 +26,7 @@ from kiosk.qt.tasks import TaskRunner
 from kiosk.services.i18n import LANGUAGES
 from kiosk.views import registry
 from kiosk.views.base import Screen, ViewContext
+from kiosk.views.keyboard import KeyboardController, VietKeyboard
 from kiosk.views.widgets import BigButton, Text
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,10 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.top)
         self.stack = QStackedWidget()
         layout.addWidget(self.stack, 1)
+        # The on-screen keyboard sits under the screen and shows while a text field has focus.
+        self.keyboard = VietKeyboard(self.vc.tr)
+        layout.addWidget(self.keyboard)
+        self.keyboard_ctl = KeyboardController(self.keyboard, self)
         self.setCentralWidget(central)
         s = app_ctx.settings
         self.still_there = StillThere(self.vc, central, s.idle_countdown_s)
@@ -235,6 +240,7 @@ class MainWindow(QMainWindow):
         self.nav.changed.connect(self._show)
         self.nav.session_reset.connect(self.reset_session)
         self.prompt_hooks: list = []  # callables (screen) -> None, e.g. speech
+        self.reset_hooks: list = []  # callables () -> None, run when a session ends
         self.top.retranslate()
 
     # Screens ---------------------------------------------------------------
@@ -308,6 +314,8 @@ class MainWindow(QMainWindow):
             widget.wipe()
         app = self.vc.app
         app.session.wipe(app.settings.lang)
+        for hook in self.reset_hooks:
+            hook()
         self.nav.home()
         self.idle.start()
         log.info("session reset")
