@@ -167,3 +167,18 @@ def test_screenshots_command_writes_real_images(tmp_path):
         # Not blank: the top bar is dark blue, the page white.
         assert image.pixelColor(5, 5).blue() > image.pixelColor(5, 5).red()
         assert image.pixelColor(640, 700).lightness() > 200
+
+
+def test_qt_calls_do_not_leak_references_to_none(kiosk_qapp):
+    """PySide6 6.12.0 under Python 3.11 dropped a reference to None on every void call and
+    crashed the kiosk after some hours; the pinned version must not."""
+    import sys
+
+    from PySide6.QtWidgets import QPushButton
+
+    button = QPushButton("a")
+    before = sys.getrefcount(None)
+    for _ in range(10_000):
+        button.setText("b")
+        button.parentWidget()
+    assert abs(sys.getrefcount(None) - before) < 100
