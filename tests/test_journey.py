@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QLineEdit
 from kiosk.config import load_settings
 from kiosk.context import build_context
 from kiosk.hardware.printers import FailingPrinter, PaperOut
+from kiosk.qt.speech_bridge import install_speech
 from kiosk.qt.tasks import TaskRunner
 from kiosk.services.models import Dossier, ReceiptPrint
 from kiosk.views.shell import MainWindow
@@ -35,11 +36,13 @@ class Taps:
 
 @pytest.fixture
 def kiosk(kiosk_qapp, data_dir, qtbot):
-    settings = load_settings(env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir))
+    settings = load_settings(env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir),
+                             speech="mock")
     ctx = build_context(settings)
     tasks = TaskRunner()
     tasks.inline = True  # deterministic: background work runs at once
     win = MainWindow(ctx, tasks)
+    install_speech(win, ctx)
     qtbot.addWidget(win)
     win.resize(1920, 1080)
     win.show()
@@ -209,3 +212,41 @@ def test_search_ignores_diacritics(kiosk, qtbot):
     s = screen(kiosk)
     s.search.setText("dang ky khai sinh")
     assert s.shown[0] == BIRTH
+
+
+def test_prompts_of_a_journey_in_order_and_language(kiosk, qtbot):
+    engine = kiosk.vc.app.extras["speech"].engine
+    taps = Taps(qtbot)
+    taps(kiosk.top.lang_buttons["en"])
+    start_procedure(kiosk, taps, MARITAL)
+    taps(screen(kiosk).manual_button)
+    type_manual(kiosk, taps)
+    answer_marital(kiosk, taps)
+    taps(screen(kiosk).confirm)
+    keys = [s.key for s in engine.spoken]
+    expected = ["home.prompt", "journey.procedures.prompt", "journey.procedure.prompt",
+                "journey.consent.prompt", "identify.prompt", "journey.manual.prompt",
+                "journey.form.prompt", "journey.review.prompt", "journey.done.prompt"]
+    positions = [keys.index(k) for k in expected]
+    assert positions == sorted(positions), keys
+    assert {s.lang for s in engine.spoken[positions[1]:]} == {"en"}
+    done_prompt = engine.spoken[keys.index("journey.done.prompt")]
+    assert done_prompt.text == kiosk.vc.app.translator.tr("journey.done.prompt", "en")
+
+
+def test_done_screen_reads_the_receipt_but_not_the_id(kiosk, qtbot):
+    engine = kiosk.vc.app.extras["speech"].engine
+    taps = Taps(qtbot)
+    start_procedure(kiosk, taps, MARITAL)
+    taps(screen(kiosk).manual_button)
+    type_manual(kiosk, taps)
+    answer_marital(kiosk, taps)
+    taps(screen(kiosk).confirm)
+    done = screen(kiosk)
+    code = done.code.text()
+    taps(done.read_aloud)
+    spoken = engine.spoken[-1]
+    assert spoken.key == "journey.done.spoken"
+    assert " ".join(code.replace("-", "")) in spoken.text
+    assert "Cấp Giấy xác nhận tình trạng hôn nhân" in spoken.text
+    assert CITIZEN_ID not in spoken.text.replace(" ", "") and CITIZEN_NAME not in spoken.text

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.hardware.printers import PrinterError
 from kiosk.services import catalogue as cat
 from kiosk.services.consent import CONSENT_KEY, CONSENT_VERSION
 from kiosk.services.dossiers import Applicant, DossierDraft
@@ -619,13 +620,27 @@ class PrintingScreen(Screen):
         if dossier_id is None:
             return
         app = self.vc.app
-        self.vc.tasks.run(lambda: app.receipts.print_receipt(dossier_id),
-                          lambda _: self._done(True, ""), lambda e: self._done(False, e))
 
-    def _done(self, printed: bool, error) -> None:
-        key = getattr(error, "key", "receipt.printer.failed") if not printed else ""
+        def work() -> tuple[str, object]:
+            dossier = app.dossiers.get(dossier_id)
+            expected = app.receipts.receipt_data(dossier).expected_date
+            try:
+                app.receipts.print_receipt(dossier_id)
+            except PrinterError as exc:  # recorded by the service; the dossier is safe
+                return exc.key, expected
+            return "", expected
+
+        self.vc.tasks.run(work, self._done, self._crashed)
+
+    def _done(self, outcome: tuple[str, object]) -> None:
+        error_key, expected = outcome
         self.vc.nav.replace("done", receipt_code=self.state.get("receipt_code"),
-                            printed=printed, print_error=key)
+                            printed=not error_key, print_error=error_key, expected_date=expected)
+
+    def _crashed(self, error: Exception) -> None:
+        log.error("receipt step failed: %s", type(error).__name__, exc_info=error)
+        self.vc.nav.replace("done", receipt_code=self.state.get("receipt_code"), printed=False,
+                            print_error="receipt.printer.failed")
 
 
 @register("done", sample=lambda vc: {"receipt_code": "QN01-000123-J", "printed": True})
@@ -654,7 +669,10 @@ class DoneScreen(Screen):
         self.finish.clicked.connect(self.vc.nav.cancel)
         self.rate = BigButton("", pictogram="rate_service")
         self.rate.clicked.connect(self._rate)
+        self.read_aloud = BigButton("", pictogram="repeat_audio")
+        self.read_aloud.clicked.connect(self.speak_receipt)
         row.addStretch(1)
+        row.addWidget(self.read_aloud)
         row.addWidget(self.rate)
         row.addWidget(self.finish)
         row.addStretch(1)
@@ -670,6 +688,23 @@ class DoneScreen(Screen):
             self.message.setText(self.tr("journey.done.not_printed"))
         self.finish.setText(self.tr("journey.done.finish"))
         self.rate.setText(self.tr("home.rate"))
+        self.read_aloud.setText(self.tr("journey.done.read_aloud"))
+        self.read_aloud.setVisible(self.vc.app.extras.get("speech") is not None)
+
+    def speak_receipt(self) -> None:
+        """The receipt's essentials, aloud: code, procedure, expected date; never the ID."""
+        player = self.vc.app.extras.get("speech")
+        code = self.state.get("receipt_code", "")
+        if player is None or not code:
+            return
+        session = self.vc.app.session
+        proc = _procedure(self.vc, session.procedure_code)
+        title = proc.title(session.lang) if proc else ""
+        expected = self.state.get("expected_date")
+        # Spelt out character by character so a voice reads "Q N 0 1", not a word.
+        spelt = " ".join(ch for ch in code if ch != "-")
+        player.say_key("journey.done.spoken", code=spelt, procedure=title,
+                       expected=format_date(expected) if expected else self.tr("journey.done.no_date"))
 
     def _rate(self) -> None:
         code = self.vc.app.session.procedure_code
