@@ -35,22 +35,23 @@ def run_audit(langs: list[str], only: list[str] | None = None) -> list:
         tasks = TaskRunner()
         tasks.inline = True
         try:
-            for spec in registry.screens():
-                if only and spec.name not in only:
-                    continue
-                for width, height in SIZES:
+            # One window per size; each screen is shown with its sample in every language.
+            for width, height in SIZES:
+                window = MainWindow(ctx, tasks)
+                window.resize(width, height)
+                window.show()
+                size = f"{width}x{height}"
+                for spec in registry.screens():
+                    if only and spec.name not in only:
+                        continue
                     for lang in langs:
                         translator = ctx.translator
                         translator.missing.clear()
                         translator.fallbacks.clear()
-                        window = MainWindow(ctx, tasks)
-                        window.resize(width, height)
                         ctx.session.wipe(lang)
                         window.set_language(lang)
                         window.show_sample(spec.name)
-                        window.show()
-                        app.processEvents()
-                        size = f"{width}x{height}"
+                        settle(app)
                         violations += audit_widget_tree(window, spec.name, size, lang, translator,
                                                         FAMILY)
                         for _lang, key in sorted(translator.missing):
@@ -60,12 +61,24 @@ def run_audit(langs: list[str], only: list[str] | None = None) -> list:
                             if fb_lang == "en":
                                 violations.append(Violation(spec.name, size, lang, "catalogue",
                                                             key, "missing from the en catalogue"))
-                        window.close()
-                        window.deleteLater()
-                        app.processEvents()
+                    current = window.current_screen()
+                    if current is not None:
+                        current.leave()
+                window.close()
+                window.deleteLater()
+                app.processEvents()
         finally:
             ctx.close()
     return violations
+
+
+def settle(app) -> None:
+    """Let deferred deletes, layout requests and the resulting resizes all run."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    for _ in range(3):
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        app.processEvents()
 
 
 def handle(args) -> int:
