@@ -1,0 +1,90 @@
+"""`python -m kiosk scan --json FILE...`: decode QR codes in image files.
+
+One JSON object per file and line: file, ok, kind (cccd, receipt, other_qr, none,
+invalid_cccd), raw (the decoded text or null), citizen (for a CCCD), error, ms.
+Exit status 1 when a file cannot be read as an image, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kiosk.hardware.decoders import QrPipeline
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "scan", help="decode the QR code (CCCD, receipt) in image files",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="image files (PNG, JPEG, ...)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object per line (the default output)")
+    parser.set_defaults(func=handle)
+
+
+def scan_file(path: str, pipeline: QrPipeline | None = None) -> tuple[dict[str, object], bool]:
+    """The JSON object for one file, and whether the file could be read."""
+    import cv2
+    import numpy as np
+
+    from kiosk.hardware.decoders import QrPipeline
+    from kiosk.services.cccd import interpret
+
+    # A still image has time for every pass, without the live frame budget.
+    pipeline = pipeline or QrPipeline(budget_ms=1000.0)
+    started = time.perf_counter()
+    out: dict[str, object] = {"file": path}
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        data, reason = None, exc.strerror or type(exc).__name__
+    else:
+        reason = "not an image file"
+    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data is not None and data.size else None
+    if image is None:
+        out.update(ok=False, kind="none", raw=None, error=f"cannot read: {reason}",
+                   ms=_ms(started))
+        return out, False
+    found = pipeline.decode(image)
+    if not found:
+        out.update(ok=False, kind="none", raw=None, error="no QR code found", ms=_ms(started))
+        return out, True
+    raw = found[0].text
+    result = interpret(raw)
+    out.update(ok=result.kind != "invalid_cccd", kind=result.kind, raw=raw)
+    if len(found) > 1:
+        out["others"] = [d.text for d in found[1:]]
+    if result.citizen is not None:
+        out["citizen"] = result.citizen.to_json()
+    if result.receipt is not None:
+        out["receipt"] = result.receipt.text
+    if result.kind == "invalid_cccd" and result.error is not None:
+        out["error"] = result.error.detail
+        out["error_key"] = result.error.key
+    out["ms"] = _ms(started)
+    return out, True
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from kiosk.hardware.decoders import QrPipeline
+
+    pipeline = QrPipeline(budget_ms=1000.0)  # see scan_file
+    status = 0
+    for path in args.files:
+        record, readable = scan_file(path, pipeline)
+        if not readable:
+            status = 1
+        # Bytes, so Vietnamese prints the same whatever the terminal's locale.
+        sys.stdout.buffer.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        sys.stdout.buffer.flush()
+    return status
