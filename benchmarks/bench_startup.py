@@ -1,5 +1,6 @@
 """Cold start of the source tree to an interactive home screen (target <= 1.5 s).
 
+The kiosk runs as the README's demo does (KIOSK_DEMO=1: set up, home screen shown).
 Each run is a new process (`python -m kiosk run --exit-when-ready`) with a fresh data
 folder for the first run (migrations included) and the same folder afterwards; the
 figure is the wall time from spawning the process to the home screen painted.
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def one_run(data_dir: str) -> float:
     env = {**os.environ, "KIOSK_DATA_DIR": data_dir, "QT_QPA_PLATFORM": "offscreen",
-           "KIOSK_FULLSCREEN": "0"}
+           "KIOSK_FULLSCREEN": "0", "KIOSK_DEMO": "1"}
     env["KIOSK_BENCH_T0"] = repr(time.time())
     out = subprocess.run([sys.executable, "-m", "kiosk", "run", "--exit-when-ready"], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=60)

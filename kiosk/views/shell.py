@@ -47,6 +47,7 @@ class Navigator(QObject):
     def __init__(self, home: str = HOME) -> None:
         super().__init__()
         self.home_name = home
+        self.home_state: dict[str, Any] = {}
         self.history: list[tuple[str, dict[str, Any]]] = []
 
     @property
@@ -69,7 +70,7 @@ class Navigator(QObject):
 
     def home(self) -> None:
         """Back to the start, keeping the session (used after a finished journey too)."""
-        self.history = [(self.home_name, {})]
+        self.history = [(self.home_name, dict(self.home_state))]
         self.changed.emit(self.home_name)
 
     def cancel(self) -> None:

@@ -1,0 +1,283 @@
+"""The installation's own state: setup done or not, the crash guard, the settings file and
+moving the data key between machines of one centre. No Qt here.
+
+Setup is done when the database holds the Meta row `setup_done`, the data key file exists
+and the portal credentials (secret, token) are in the settings. Until then the kiosk shows
+its out-of-service screen, never a citizen screen.
+
+The crash guard keeps the start times of runs that have not ended cleanly in a small JSON
+file in the data folder: a start is written when the kiosk starts and the file is removed
+on a clean exit, so what is left at the next start are crashes. Three of them within five
+minutes and the kiosk stays on its out-of-service screen instead of restarting forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from kiosk.services.crypto import DataKeyError, KeyRing, fsync_dir, write_private
+from kiosk.services.dossiers import APPLICANT_CTX, utcnow
+from kiosk.services.models import Dossier, Meta
+from kiosk.services.store import Store
+
+log = logging.getLogger(__name__)
+
+SETUP_KEY = "setup_done"
+DEMO_ADMIN = "demo-admin"
+CRASH_FILE = "crashes.json"
+CRASH_LIMIT = 3
+CRASH_WINDOW_S = 300.0
+
+
+# --- setup state ----------------------------------------------------------------------------
+
+
+def meta_get(store: Store, key: str) -> str | None:
+    row = store.read(lambda s: s.get(Meta, key))
+    return row.value if row is not None else None
+
+
+def meta_set(store: Store, key: str, value: str) -> None:
+    def write(s) -> None:
+        row = s.get(Meta, key)
+        if row is None:
+            s.add(Meta(key=key, value=value))
+        else:
+            row.value = value
+
+    store.write_sync(write)
+
+
+def mark_setup_done(store: Store, kiosk_id: str) -> None:
+    meta_set(store, SETUP_KEY, json.dumps({"at": utcnow().isoformat() + "Z", "by": kiosk_id}))
+
+
+@dataclass(frozen=True)
+class SetupState:
+    done: bool
+    missing: list[str] = field(default_factory=list)  # plain English, for IT staff
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.missing)
+
+
+def setup_state(store: Store | None, key_path: Path, secret: str, token: str,
+                demo: bool = False) -> SetupState:
+    """Whether this machine may serve citizens. A demo always may (it says so on screen)."""
+    if demo:
+        return SetupState(True)
+    missing = []
+    if store is None or meta_get(store, SETUP_KEY) is None:
+        missing.append("no setup recorded in the database (run: kiosk setup)")
+    if not key_path.exists():
+        missing.append(f"no data key at {key_path}")
+    if not secret:
+        missing.append("no portal signing secret in the settings")
+    if not token:
+        missing.append("no portal token in the settings")
+    return SetupState(not missing, missing)
+
+
+# --- crash guard --------------------------------------------------------------------------
+
+
+@dataclass
+class CrashGuard:
+    """`start()` says whether the kiosk crashed too often just now; `clean_exit()` clears."""
+
+    path: Path
+    limit: int = CRASH_LIMIT
+    window_s: float = CRASH_WINDOW_S
+
+    def recent_crashes(self, now: float | None = None) -> list[float]:
+        now = time.time() if now is None else now
+        return [t for t in self._load() if now - self.window_s <= t <= now + 1]
+
+    def tripped(self, now: float | None = None) -> bool:
+        return len(self.recent_crashes(now)) >= self.limit
+
+    def start(self, now: float | None = None) -> bool:
+        """Record this start; True when the earlier unclean runs trip the guard."""
+        now = time.time() if now is None else now
+        tripped = self.tripped(now)
+        # Entries older than a day say nothing any more; keep the file small.
+        kept = [t for t in self._load() if now - t < 86400]
+        self._save([*kept, now])
+        if tripped:
+            log.error("%d unclean exits within %.0f s: staying out of service", self.limit,
+                      self.window_s)
+        return tripped
+
+    def clean_exit(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def _load(self) -> list[float]:
+        try:
+            data = json.loads(self.path.read_text(encoding="ascii"))
+            return [float(t) for t in data.get("starts", [])]
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError, TypeError, AttributeError):
+            log.warning("crash record %s unreadable; starting a new one", self.path.name)
+            return []
+
+    def _save(self, starts: list[float]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="ascii") as fh:
+            json.dump({"starts": starts}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        with contextlib.suppress(OSError):  # not possible on every platform
+            fsync_dir(self.path.parent)
+
+
+# --- the settings file --------------------------------------------------------------------
+
+
+def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}_{key}" if prefix else key
+        if isinstance(value, dict):
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, str):
+        # A JSON string is a valid TOML basic string (same escapes).
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def write_settings_file(path: Path, values: dict[str, Any]) -> None:
+    """Merge `values` (flat setting names) into the TOML settings file, owner-only (0600).
+
+    Tables of an existing file are written back flat (`[portal] url` becomes `portal_url`),
+    which the settings loader reads the same way; comments are not kept.
+    """
+    current: dict[str, Any] = {}
+    if path.exists():
+        current = flatten(tomllib.loads(path.read_text(encoding="utf-8")))
+    current.update({k: v for k, v in values.items() if v is not None})
+    lines = ["# Written by `kiosk setup`. Holds the portal secret: keep it owner-only (0600).\n"]
+    lines += [f"{name} = {_toml_value(current[name])}\n" for name in sorted(current)]
+    text = "".join(lines)
+    tomllib.loads(text)  # never leave a file the kiosk cannot read
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(path.with_suffix(".tmp"), path)
+    os.chmod(path, 0o600)
+
+
+# --- the data key -------------------------------------------------------------------------
+
+
+def newest_encrypted(store: Store) -> bytes | None:
+    """The applicant ciphertext of the newest not-purged dossier, to test a key against."""
+    stmt = (select(Dossier.applicant_enc).where(Dossier.applicant_enc.is_not(None))
+            .order_by(Dossier.id.desc()).limit(1))
+    return store.read(lambda s: s.scalars(stmt).first())
+
+
+def ring_opens(ring: KeyRing, blob: bytes | None) -> bool:
+    from kiosk.services.crypto import DataCipher
+
+    if blob is None:
+        return True
+    try:
+        DataCipher(ring).decrypt(blob, APPLICANT_CTX)
+    except DataKeyError:
+        return False
+    return True
+
+
+def read_key_file(path: Path) -> KeyRing:
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataKeyError(f"cannot read key file {path}: {exc}") from None
+    return KeyRing.from_json(text)
+
+
+def export_key(key_path: Path, target: Path) -> None:
+    """Copy the data key to `target` (0600), for another machine of the same centre."""
+    ring = read_key_file(key_path)
+    write_private(target, ring.to_json().encode("ascii"))
+
+
+def import_key(source: Path, key_path: Path, store: Store | None) -> Path | None:
+    """Install the key file of another machine of the centre as this machine's data key.
+
+    Refused when the database holds dossiers the imported key cannot open. A different key
+    already here is never deleted: it is moved aside (returned) so nothing is lost.
+    """
+    ring = read_key_file(source)
+    blob = newest_encrypted(store) if store is not None else None
+    if not ring_opens(ring, blob):
+        raise DataKeyError("the imported key does not open the dossiers in this database: "
+                           "it is not this centre's key")
+    aside: Path | None = None
+    if key_path.exists():
+        old = read_key_file(key_path)
+        if old.to_json() == ring.to_json():
+            return None
+        aside = key_path.with_name(f"{key_path.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(key_path, aside)
+        log.warning("existing data key moved aside to %s", aside.name)
+    write_private(key_path, ring.to_json().encode("ascii"))
+    return aside
+
+
+# --- admin checks for maintenance commands --------------------------------------------------
+
+
+def weak_pin(pin: str) -> str | None:
+    """Why an admin PIN is too weak, or None. Admin PINs guard the way out of the kiosk."""
+    if not (pin.isdigit() and 6 <= len(pin) <= 12):
+        return "an admin PIN is 6 to 12 digits"
+    if len(set(pin)) == 1:
+        return "a PIN of one repeated digit is too easy to guess"
+    steps = {int(b) - int(a) for a, b in zip(pin, pin[1:], strict=False)}
+    if steps in ({1}, {-1}):
+        return "a run of consecutive digits is too easy to guess"
+    return None
+
+
+def authenticate_admin(clerks, username: str, pin: str, action: str):
+    """The admin's ClerkInfo, or raise ClerkError (BadPin, Locked, NotAllowed); audited."""
+    from kiosk.services.clerks import NotAllowed
+
+    info = clerks.verify(username, pin, action=f"{action}.login")
+    if not info.is_admin:
+        clerks.audit(info, f"{action}.refused", detail="not an admin")
+        raise NotAllowed(f"{username} is not an admin")
+    return info
