@@ -122,6 +122,10 @@ def build_window(ctx, reason: str | None):
     from kiosk.views.shell import MainWindow
 
     window = MainWindow(ctx)
+    if reason is None:
+        from kiosk.qt.wiring import wire
+
+        wire(window, ctx)
     if reason is not None:
         pin_home(window, "out_of_service", reason=reason)
     return window

@@ -293,3 +293,51 @@ class ScanWorker:
             # The type only: a message could quote the scanned payload.
             log.error("scan callback %s failed: %s", getattr(callback, "__name__", "?"),
                       type(exc).__name__)
+
+
+# ---------------------------------------------------------------- from the settings
+
+class FallbackCamera:
+    """The real camera when one answers, else the simulated one (the demo default).
+
+    The clerk finds which device failed in the log; the citizen sees a working scan.
+    """
+
+    def __init__(self, real: Camera, simulated: Camera) -> None:
+        self.real, self.simulated = real, simulated
+        self.active: Camera | None = None
+
+    @property
+    def name(self) -> str:
+        return getattr(self.active or self.real, "name", "camera")
+
+    def open(self) -> None:
+        try:
+            self.real.open()
+            self.active = self.real
+        except CameraError as exc:
+            log.warning("%s; using the simulated camera", exc.detail)
+            self.simulated.open()
+            self.active = self.simulated
+
+    def read(self) -> np.ndarray:
+        if self.active is None:
+            raise CameraError("scan.camera_failed", "camera read before it was opened")
+        return self.active.read()
+
+    def close(self) -> None:
+        if self.active is not None:
+            self.active.close()
+            self.active = None
+
+
+def camera_factory(kind: str, index: int, width: int, height: int,
+                   sim_source: str | Path) -> Callable[[], Camera] | None:
+    """What the `camera` setting asks for: auto, device, sim or none (None)."""
+    if kind == "none":
+        return None
+    if kind == "device":
+        return lambda: OpenCvCamera(index, width, height)
+    if kind == "sim":
+        return lambda: SimulatedCamera(sim_source)
+    return lambda: FallbackCamera(OpenCvCamera(index, width, height), SimulatedCamera(sim_source))

@@ -347,6 +347,14 @@ class ManualEntryScreen(Screen):
 
 
 # -------------------------------------------------------------------------------- form
+def go_after_fields(vc, proc) -> None:
+    """After the last question: a photo of each document to bring, then the review."""
+    if proc.required_documents:
+        vc.nav.go("document", index=0)
+    else:
+        vc.nav.go("review")
+
+
 def _card_values(applicant: Applicant | None) -> dict:
     if applicant is None:
         return {}
@@ -396,7 +404,8 @@ class FormScreen(Screen):
     def enter(self, state) -> None:
         super().enter(state)
         if self.procedure is not None and not self.procedure.fields:
-            self.vc.nav.replace("review")
+            self.vc.nav.history.pop()
+            go_after_fields(self.vc, self.procedure)
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -471,10 +480,12 @@ class FormScreen(Screen):
         else:
             session.answers[field.key] = value
         index = self.state.get("index", 0)
-        if self.state.get("review") or index + 1 >= len(self.procedure.fields):
+        if self.state.get("review"):
             self.vc.nav.go("review")
-        else:
+        elif index + 1 < len(self.procedure.fields):
             self.vc.nav.go("form", index=index + 1)
+        else:
+            go_after_fields(self.vc, self.procedure)
 
     def wipe(self) -> None:
         super().wipe()
@@ -567,6 +578,23 @@ class ReviewScreen(Screen):
             change.setObjectName(f"change_{field.key}")
             change.clicked.connect(lambda _=False, i=i: self.vc.nav.go("form", index=i, review=True))
             self.rows.addWidget(change, row, 2)
+        self._documents(proc, row)
+
+    def _documents(self, proc, row: int) -> int:
+        lang = self.vc.app.session.lang
+        have = {a.document_key for a in self.vc.app.session.attachments}
+        for i, doc in enumerate(proc.required_documents):
+            row += 1
+            state = self.tr("journey.review.photo_taken") if doc.key in have \
+                else self.tr("journey.review.photo_missing")
+            self.rows.addWidget(Text(f"<b>{doc.title(lang)}</b>"), row, 0)
+            self.rows.addWidget(Text(state), row, 1)
+            change = BigButton(self.tr("journey.review.change"))
+            change.setObjectName(f"change_doc_{doc.key}")
+            change.clicked.connect(lambda _=False, i=i: self.vc.nav.go("document", index=i,
+                                                                       review=True))
+            self.rows.addWidget(change, row, 2)
+        return row
 
     def do_confirm(self) -> None:
         """Acts once: the button is disabled before anything else happens."""

@@ -1,0 +1,43 @@
+"""Connect the devices and background services to a main window, from the settings.
+
+Kept apart from the shell so tests and tools can build a bare window, and the running
+kiosk gets everything: camera, speech, status look-ups, the sync worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kiosk.hardware.camera import camera_factory
+from kiosk.paths import resource
+
+log = logging.getLogger(__name__)
+
+
+def install_camera(app_ctx: Any) -> None:
+    """The ID-card scanner and the document camera (one device; in the demo, two
+    simulated ones: an ID card and a document photographed at an angle)."""
+    from kiosk.qt.camera_bridge import bridge_factory
+    from kiosk.qt.document_bridge import document_bridge_factory
+
+    s = app_ctx.settings
+    card = s.camera_sim_source or str(resource("samples", "camera"))
+    page = s.camera_sim_source or str(resource("samples", "document"))
+    size = (s.camera_index, s.camera_width, s.camera_height)
+    scanner = camera_factory(s.camera, *size, card)
+    pages = camera_factory(s.camera, *size, page)
+    if scanner is None or pages is None:
+        app_ctx.extras.pop("camera_bridge", None)
+        app_ctx.extras.pop("document_bridge", None)
+        return
+    app_ctx.extras["camera_bridge"] = bridge_factory(scanner)
+    app_ctx.extras["document_bridge"] = document_bridge_factory(pages)
+
+
+def wire(window: Any, app_ctx: Any) -> None:
+    """Everything a running kiosk adds to the bare window."""
+    from kiosk.qt.speech_bridge import install_speech
+
+    install_camera(app_ctx)
+    install_speech(window, app_ctx)
