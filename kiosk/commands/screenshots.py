@@ -52,6 +52,7 @@ def render_all(data_dir: Path, outdir: Path, width: int, height: int, langs: lis
     settings = load_settings(env={}, config_path=data_dir / "none.toml", data_dir=str(data_dir),
                              demo="true")
     ctx = build_context(settings)
+    _sample_cameras(ctx)
     tasks = TaskRunner()
     tasks.inline = True
     written: list[Path] = []
@@ -68,14 +69,44 @@ def render_all(data_dir: Path, outdir: Path, width: int, height: int, langs: lis
                 window.set_language(lang)
                 window.show_sample(spec.name)
                 window.show()
-                app.processEvents()
+                _wait_for_camera(app, window.current_screen())
                 path = folder / f"{spec.name}.png"
                 if not window.grab().save(str(path)):
                     raise RuntimeError(f"could not write {path}")
                 written.append(path)
+                window.current_screen().leave()
                 window.close()
                 window.deleteLater()
                 app.processEvents()
     finally:
         ctx.close()
     return written
+
+
+def _sample_cameras(ctx) -> None:
+    """Still pictures for the camera screens: a desk with no card, a document at an angle."""
+    from kiosk.hardware.camera import SimulatedCamera
+    from kiosk.paths import resource
+    from kiosk.qt.camera_bridge import bridge_factory
+    from kiosk.qt.document_bridge import document_bridge_factory
+
+    desk = resource("samples", "camera", "frame_00.jpg")
+    page = resource("samples", "document", "page_00.jpg")
+    ctx.extras["camera_bridge"] = bridge_factory(lambda: SimulatedCamera(desk))
+    ctx.extras["document_bridge"] = document_bridge_factory(lambda: SimulatedCamera(page))
+
+
+def _wait_for_camera(app, screen, seconds: float = 3.0) -> None:
+    """Let a camera screen receive its first frames (and outline) before the picture."""
+    import time
+
+    view = getattr(screen, "camera_view", None) or getattr(screen, "view", None)
+    deadline = time.monotonic() + (seconds if view is not None else 0)
+    app.processEvents()
+    while view is not None and time.monotonic() < deadline:
+        app.processEvents()
+        ready = getattr(view, "image", None) is not None
+        if ready and (not hasattr(view, "outline") or view.outline is not None):
+            break
+        time.sleep(0.02)
+    app.processEvents()
