@@ -44,3 +44,23 @@ def test_shipped_catalogues_load_and_en_is_complete():
     assert vi - set(t.catalogues["en"]) == set()
     for lang in ("vi", "en", "tyz", "ium", "bru"):
         assert t.has("lang.self", lang), f"{lang} lacks its own name"
+
+
+def test_translations_command_reports_coverage_and_missing_keys():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-m", "kiosk", "translations", "--json"], cwd=root,
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    figures = json.loads(out)
+    done, total = figures["vi"]["strings"]
+    assert done == total > 100
+    assert figures["en"]["strings"] == [total, total]
+    assert figures["tyz"]["strings"][0] < total  # still to be translated, falls back to vi
+    missing = subprocess.run([sys.executable, "-m", "kiosk", "translations", "--missing", "tyz"],
+                             cwd=root, capture_output=True, text=True, timeout=120,
+                             check=True).stdout.splitlines()
+    assert len(missing) == total - figures["tyz"]["strings"][0]
+    assert any(line.startswith("home.title\t") for line in missing)
