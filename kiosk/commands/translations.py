@@ -50,7 +50,8 @@ def handle(args) -> int:
     if args.missing:
         t = Translator.from_resources()
         for key in sorted(set(t.catalogues["vi"]) - set(t.catalogues.get(args.missing, {}))):
-            print(f"{key}\t{t.catalogues['vi'][key]}")
+            text = t.catalogues["vi"][key].replace("\n", "\\n")  # one key per line
+            print(f"{key}\t{text}")
         return 0
     figures = coverage()
     if args.json:
