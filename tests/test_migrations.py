@@ -48,3 +48,18 @@ def _code(seq: int) -> str:
     from kiosk.services.receipt_code import make_code
 
     return make_code("FX01", seq)
+
+
+def test_models_and_migrations_agree(db_url):
+    """A model change without its migration (or the reverse) is caught here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from kiosk.services.models import Base
+
+    store = Store(db_url)
+    try:
+        with store.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    finally:
+        store.close()

@@ -100,7 +100,11 @@ class Dossier(Base):
         back_populates="dossier", cascade="all, delete-orphan", order_by="Attempt.id"
     )
 
-    __table_args__ = (Index("ix_dossiers_state_next", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_dossiers_state_next", "state", "next_attempt_at"),
+        Index("ix_dossiers_state_confirmed", "state", "confirmed_at"),
+        Index("ix_dossiers_procedure_confirmed", "procedure_code", "confirmed_at"),
+    )
 
 
 class NameToken(Base):
@@ -112,6 +116,8 @@ class NameToken(Base):
         ForeignKey("dossiers.id", ondelete="CASCADE"), primary_key=True
     )
     token_index: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+    __table_args__ = (Index("ix_name_tokens_token_dossier", "token_index", "dossier_id"),)
 
 
 class Attachment(Base):
@@ -134,7 +140,7 @@ class Attempt(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
     outcome: Mapped[str] = mapped_column(String(24))
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)  # never personal data

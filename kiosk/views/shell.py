@@ -201,12 +201,17 @@ class TopBar(QWidget):
         self.repeat_button.setObjectName("barButton")
         self.repeat_button.clicked.connect(self.repeat)
         row.addWidget(self.repeat_button)
+        self.clerk_button = QPushButton()
+        self.clerk_button.setObjectName("barButton")
+        self.clerk_button.clicked.connect(lambda: vc.nav.go("clerk_login"))
+        row.addWidget(self.clerk_button)
         col.addLayout(row)
 
     def retranslate(self) -> None:
         self.place.setText(self.vc.app.settings.commune_name)
         self.demo.setText(self.vc.tr("shell.demo_banner"))
         self.repeat_button.setText(self.vc.tr("shell.repeat"))
+        self.clerk_button.setText(self.vc.tr("clerk.nav.entry"))
         for lang, button in self.lang_buttons.items():
             button.setChecked(lang == self.vc.app.session.lang)
 

@@ -1,0 +1,81 @@
+"""The clerk's desk: the queue, the dossier list, the dashboard, helping a citizen, and
+(admins only) the kiosk's settings."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QGridLayout
+
+from kiosk.services.models import AUTH_BLOCKED, NEEDS_CLERK
+from kiosk.views.registry import register
+from kiosk.views.screens.clerk_common import AssistBanner, ClerkScreen
+from kiosk.views.screens.clerk_samples import sample_login
+from kiosk.views.widgets import Text, Tile
+
+# (key, pictogram, target screen; None = assisted mode)
+TILES = (
+    ("queue", "queue_ticket", "clerk_queue"),
+    ("dossiers", "submit_dossier", "clerk_dossiers"),
+    ("dashboard", "processing", "clerk_dashboard"),
+    ("assist", "help_clerk", None),
+    ("settings", "form_field", "clerk_settings"),
+)
+
+
+def _sample(vc) -> dict:
+    sample_login(vc)
+    return {}
+
+
+@register("clerk_home", audience="clerk", sample=_sample)
+class ClerkHomeScreen(ClerkScreen):
+    title_key = "clerk.home.title"
+    show_desk_button = False
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        self.attention = Text("", "hint")
+        self.body.addWidget(self.attention)
+        grid = QGridLayout()
+        grid.setSpacing(20)
+        self.tiles: dict[str, Tile] = {}
+        for i, (key, picto, target) in enumerate(TILES):
+            tile = Tile(picto, icon_size=96)
+            tile.setObjectName("tile")
+            tile.clicked.connect(lambda _=False, k=key, t=target: self.open(k, t))
+            grid.addWidget(tile, i // 3, i % 3)
+            grid.setColumnStretch(i % 3, 1)
+            self.tiles[key] = tile
+        self.body.addLayout(grid, 1)
+
+    def enter(self, state) -> None:
+        super().enter(state)
+        if self.desk.clerk is None:
+            return
+        self.tiles["settings"].setVisible(self.desk.clerk.is_admin)
+        self.vc.tasks.run(lambda: self.desk.reports.outbox_states(), self._counts,
+                          lambda _e: None)
+
+    def _counts(self, states: dict[str, int]) -> None:
+        n = states.get(NEEDS_CLERK, 0) + states.get(AUTH_BLOCKED, 0)
+        self.attention.setText(self.tr("clerk.home.attention", n=n) if n else
+                               self.tr("clerk.home.all_well"))
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        for key, tile in self.tiles.items():
+            tile.setText(self.tr(f"clerk.home.{key}"))
+
+    def open(self, key: str, target: str | None) -> None:
+        if target is not None:
+            self.vc.nav.go(target)
+            return
+        self.start_assist()
+
+    def start_assist(self) -> None:
+        """Help a citizen: dossiers made now record the clerk in assisted_by."""
+        clerk = self.desk.clerk
+        self.desk.audit("clerk.assist.start")
+        self.vc.app.session.assisted_by = clerk.username
+        AssistBanner.show_in(self.window(), self.vc, self.desk)
+        # A clean citizen session (the reset keeps assisted_by and the clerk), then home.
+        self.vc.nav.cancel()

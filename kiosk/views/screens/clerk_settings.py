@@ -1,0 +1,434 @@
+"""Admin settings: kiosk identity, portal and its credentials, camera, printer, languages,
+idle timeout, retention. Saved into the TOML file the kiosk reads at start
+(KIOSK_CONFIG, else kiosk.config.default_config_path()); changes apply on restart.
+
+Secrets (the portal token and the signing secret) are never shown again once saved: the
+screen shows '••••' and a field to replace them. Every change is audited by the
+setting's name (and, for non-secrets, the new value) — never a secret's value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.config import SettingsError, default_config_path, load_settings
+from kiosk.services.i18n import LANGUAGES
+from kiosk.views.registry import register
+from kiosk.views.screens.clerk_common import ClerkScreen, scroll
+from kiosk.views.screens.clerk_samples import sample_login
+from kiosk.views.widgets import BigButton, Text
+
+log = logging.getLogger(__name__)
+
+SECRETS = ("portal_token", "secret")
+TEXT_SETTINGS = ("kiosk_id", "portal_url", "printer_target")
+INT_SETTINGS = ("camera_index", "idle_timeout_s", "retention_days")
+PRINTERS = ("pdf", "system", "escpos")
+MASK = "••••"
+
+
+# --- the settings file (plain functions, no widgets) -------------------------------------
+
+
+def settings_path(env: dict[str, str] | None = None) -> Path:
+    """The file the kiosk reads its settings from (kiosk.config's rule)."""
+    env = os.environ if env is None else env
+    return Path(env["KIOSK_CONFIG"]) if env.get("KIOSK_CONFIG") else default_config_path()
+
+
+def toml_value(value: Any) -> str:
+    """A TOML literal for the setting types kiosk.config knows (written by hand: no
+    TOML writer in the standard library, and tomllib reads it back)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    # JSON string escapes are valid TOML basic-string escapes; DEL must be escaped too.
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}_{key}" if prefix else key
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def render_settings(values: dict[str, Any]) -> str:
+    lines = ["# Kiosk settings (see kiosk/config.py). Written by the admin settings screen;",
+             "# edits by hand are kept, comments are not.", ""]
+    lines += [f"{name} = {toml_value(values[name])}" for name in sorted(values)]
+    return "\n".join(lines) + "\n"
+
+
+def save_settings(path: Path, changes: dict[str, Any]) -> None:
+    """Merge `changes` into the settings file, check the result as the kiosk will read it
+    (SettingsError names a wrong setting), then replace the file atomically (mode 0600:
+    it holds secrets)."""
+    values: dict[str, Any] = {}
+    if path.exists():
+        values = _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
+    values.update(changes)
+    text = render_settings(values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        load_settings(env={}, config_path=tmp)
+    except (SettingsError, tomllib.TOMLDecodeError):
+        os.unlink(tmp)
+        raise
+    os.replace(tmp, path)
+
+
+def changed_settings(current: Any, form: dict[str, Any]) -> dict[str, Any]:
+    """The form's values that differ from the running settings; an empty secret means
+    'keep the saved one'."""
+    out = {}
+    for name, value in form.items():
+        if name in SECRETS:
+            if value:
+                out[name] = value
+        elif value != getattr(current, name):
+            out[name] = value
+    return out
+
+
+def audit_detail(name: str, value: Any) -> str:
+    if name in SECRETS:
+        return f"{name} replaced"
+    return f"{name} = {value!r}"[:200]
+
+
+# --- the screen ------------------------------------------------------------------------
+
+
+class Preview(QLabel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("cameraPreview")
+        self.setMinimumSize(320, 180)
+        self.setMaximumSize(480, 270)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setWordWrap(True)
+        self.setStyleSheet("background: #1a1a1a; color: #ffffff; border-radius: 12px;")
+
+    def show_frame(self, image: QImage) -> None:
+        self.setPixmap(QPixmap.fromImage(image).scaled(
+            self.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+
+
+def _sample(vc) -> dict:
+    sample_login(vc, admin=True)
+    return {}
+
+
+@register("clerk_settings", audience="clerk", sample=_sample)
+class ClerkSettingsScreen(ClerkScreen):
+    title_key = "clerk.settings.title"
+    admin_only = True
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        self.note = Text("", "hint")
+        self.body.addWidget(self.note)
+        inner = QWidget()
+        grid = QGridLayout(inner)
+        grid.setColumnStretch(1, 1)
+        self.labels: dict[str, Text] = {}
+        self.edits: dict[str, QLineEdit] = {}
+        self.secret_state: dict[str, Text] = {}
+        row = 0
+
+        def add(name: str, widget) -> None:
+            nonlocal row
+            label = Text("")
+            self.labels[name] = label
+            grid.addWidget(label, row, 0, Qt.AlignmentFlag.AlignTop)
+            if isinstance(widget, QWidget):
+                grid.addWidget(widget, row, 1)
+            else:
+                grid.addLayout(widget, row, 1)
+            row += 1
+
+        for name in ("kiosk_id", "portal_url"):
+            edit = QLineEdit()
+            edit.setObjectName(f"setting_{name}")
+            self.edits[name] = edit
+            add(name, edit)
+        for name in SECRETS:
+            line = QHBoxLayout()
+            state = Text("")
+            state.setObjectName(f"secret_{name}")
+            edit = QLineEdit()
+            edit.setObjectName(f"setting_{name}")
+            edit.setEchoMode(QLineEdit.EchoMode.Password)
+            line.addWidget(state)
+            line.addWidget(edit, 1)
+            self.secret_state[name], self.edits[name] = state, edit
+            add(name, line)
+
+        camera = QVBoxLayout()
+        cam_row = QHBoxLayout()
+        self.edits["camera_index"] = QLineEdit()
+        self.edits["camera_index"].setObjectName("setting_camera_index")
+        self.edits["camera_index"].setProperty("keyboard", "numeric")
+        self.edits["camera_index"].setFixedWidth(140)
+        self.preview_button = BigButton("")
+        self.preview_button.setObjectName("toggle")
+        self.preview_button.setCheckable(True)
+        self.preview_button.toggled.connect(self._preview)
+        cam_row.addWidget(self.edits["camera_index"], 0, Qt.AlignmentFlag.AlignTop)
+        cam_row.addWidget(self.preview_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.preview = Preview()
+        cam_row.addWidget(self.preview, 1)
+        camera.addLayout(cam_row)
+        add("camera_index", camera)
+
+        printer = QHBoxLayout()
+        self.printer = QComboBox()
+        self.printer.setObjectName("setting_printer")
+        for kind in PRINTERS:
+            self.printer.addItem(kind, kind)
+        self.edits["printer_target"] = QLineEdit()
+        self.edits["printer_target"].setObjectName("setting_printer_target")
+        self.test_button = BigButton("", pictogram="print_receipt")
+        self.test_button.clicked.connect(self.test_print)
+        printer.addWidget(self.printer)
+        printer.addWidget(self.edits["printer_target"], 1)
+        printer.addWidget(self.test_button)
+        add("printer", printer)
+
+        langs = QHBoxLayout()
+        self.lang_buttons: dict[str, BigButton] = {}
+        for lang in LANGUAGES:
+            button = BigButton(vc.app.translator.tr("lang.self", lang))
+            button.setObjectName("toggle")
+            button.setCheckable(True)
+            button.setEnabled(lang != "vi")  # Vietnamese is always offered
+            langs.addWidget(button)
+            self.lang_buttons[lang] = button
+        langs.addStretch(1)
+        add("languages", langs)
+
+        for name in ("idle_timeout_s", "retention_days"):
+            edit = QLineEdit()
+            edit.setObjectName(f"setting_{name}")
+            edit.setProperty("keyboard", "numeric")
+            edit.setFixedWidth(200)
+            self.edits[name] = edit
+            add(name, edit)
+        self.body.addWidget(scroll(inner), 1)
+        self.message = Text("")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
+        self.body.addWidget(self.message)
+        buttons = QHBoxLayout()
+        self.back_button = BigButton("", pictogram="back")
+        self.back_button.clicked.connect(self.vc.nav.back)
+        self.save_button = BigButton("", "primary")
+        self.save_button.setObjectName("primary")
+        self.save_button.clicked.connect(self.save)
+        buttons.addWidget(self.back_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.save_button)
+        self.body.addLayout(buttons)
+        self.bridge = None
+        self.preview_key = "clerk.settings.preview_off"
+        self.saved_secrets: set[str] = set()
+
+    # Showing ---------------------------------------------------------------
+    def enter(self, state) -> None:
+        super().enter(state)
+        if self.desk.clerk is None or not self.desk.clerk.is_admin:
+            return
+        s = self.vc.app.settings
+        for name in ("kiosk_id", "portal_url", "printer_target"):
+            self.edits[name].setText(str(getattr(s, name)))
+        for name in INT_SETTINGS:
+            self.edits[name].setText(str(getattr(s, name)))
+        for name in SECRETS:
+            self.edits[name].clear()
+        self.saved_secrets = {n for n in SECRETS if getattr(s, n)}
+        self.printer.setCurrentIndex(max(0, self.printer.findData(s.printer)))
+        for lang, button in self.lang_buttons.items():
+            button.setChecked(lang in s.languages or lang == "vi")
+        self.message.clear()
+        self._preview(False)
+        self.retranslate()
+
+    def leave(self) -> None:
+        self.preview_button.setChecked(False)
+        self._stop_preview()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.note.setText(self.tr("clerk.settings.restart", path=str(settings_path())))
+        for name, label in self.labels.items():
+            label.setText(self.tr(f"clerk.settings.{name}"))
+        for name in SECRETS:
+            self.secret_state[name].setText(MASK if name in self.saved_secrets
+                                            else self.tr("clerk.settings.not_set"))
+            self.edits[name].setPlaceholderText(self.tr("clerk.settings.replace"))
+        self.edits["printer_target"].setPlaceholderText(self.tr("clerk.settings.printer_target"))
+        self.preview_button.setText(self.tr("clerk.settings.preview"))
+        self.test_button.setText(self.tr("clerk.settings.test_print"))
+        self.back_button.setText(self.tr("nav.back"))
+        self.save_button.setText(self.tr("clerk.settings.save"))
+        if self.bridge is None:
+            self.preview.setText(self.tr(self.preview_key))
+
+    # Camera preview ----------------------------------------------------------
+    def _preview(self, on: bool) -> None:
+        self._stop_preview()
+        self.preview.clear()
+        if not on:
+            self._preview_text("clerk.settings.preview_off")
+            return
+        factory = self.vc.app.extras.get("camera_bridge")
+        if factory is None:
+            self._preview_text("clerk.settings.no_camera")
+            return
+        try:
+            self.bridge = factory(self)
+        except Exception as exc:  # a camera that cannot open is reported, not fatal
+            log.warning("camera preview: %s", exc)
+            self._preview_text("clerk.settings.no_camera")
+            return
+        self.bridge.frame.connect(self.preview.show_frame)
+        self.bridge.failed.connect(lambda _key, _detail: self._camera_failed())
+        self.bridge.start()
+
+    def _preview_text(self, key: str) -> None:
+        self.preview_key = key
+        self.preview.setText(self.tr(key))
+
+    def _camera_failed(self) -> None:
+        self._stop_preview()
+        self.preview.clear()
+        self._preview_text("clerk.settings.no_camera")
+
+    def _stop_preview(self) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge.deleteLater()
+            self.bridge = None
+
+    # Acting ------------------------------------------------------------------
+    def form(self) -> dict[str, Any]:
+        values: dict[str, Any] = {name: self.edits[name].text().strip() for name in TEXT_SETTINGS}
+        for name in SECRETS:
+            values[name] = self.edits[name].text().strip()
+        for name in INT_SETTINGS:
+            text = self.edits[name].text().strip()
+            values[name] = int(text) if text.isdigit() else text
+        values["printer"] = self.printer.currentData()
+        values["languages"] = [lang for lang, b in self.lang_buttons.items() if b.isChecked()]
+        return values
+
+    def save(self) -> None:
+        settings, d = self.vc.app.settings, self.desk
+        form = self.form()
+        bad = [n for n in INT_SETTINGS if not isinstance(form[n], int)]
+        if bad:
+            self.message.setText(self.tr("clerk.settings.invalid",
+                                         detail=", ".join(self.tr(f"clerk.settings.{n}") for n in bad)))
+            return
+        changes = changed_settings(settings, form)
+        if not changes:
+            self.message.setText(self.tr("clerk.settings.nothing"))
+            return
+        path = settings_path()
+
+        def work():
+            save_settings(path, changes)
+            for name, value in changes.items():
+                d.audit("settings.change", detail=audit_detail(name, value))
+            return sorted(changes)
+
+        self.vc.tasks.run(work, self._saved, self._failed)
+
+    def _saved(self, names: list[str]) -> None:
+        for name in SECRETS:
+            if name in names:
+                self.saved_secrets.add(name)
+            self.edits[name].clear()
+        self.retranslate()
+        self.message.setText(self.tr("clerk.settings.saved", names=", ".join(names)))
+
+    def _failed(self, error: Exception) -> None:
+        if isinstance(error, SettingsError):
+            # The message names the setting and what is allowed; it never holds a secret
+            # unless the secret itself was refused, so secrets are masked out.
+            detail = str(error)
+            for name in SECRETS:
+                value = self.edits[name].text()
+                if value:
+                    detail = detail.replace(value, MASK)
+            self.message.setText(self.tr("clerk.settings.invalid", detail=detail))
+        else:
+            log.error("settings not saved: %s", type(error).__name__, exc_info=error)
+            self.message.setText(self.tr("clerk.settings.failed"))
+
+    def test_print(self) -> None:
+        from kiosk.hardware.printers import make_printer
+        from kiosk.services.receipts import build_receipt_pdf, sample_receipt
+
+        app, d = self.vc.app, self.desk
+        kind, target = self.printer.currentData(), self.edits["printer_target"].text().strip()
+
+        def work():
+            try:
+                printer = make_printer(kind, target, app.settings.receipts_dir)
+                pdf = build_receipt_pdf(sample_receipt(app.session.lang), app.settings.paper,
+                                        app.translator)
+                printer.print_pdf(pdf, "test-print")
+            except Exception as exc:
+                d.audit("settings.test_print.failed",
+                        detail=f"{kind}: {getattr(exc, 'detail', exc)}"[:200])
+                raise
+            d.audit("settings.test_print", detail=kind)
+
+        def failed(error: Exception) -> None:
+            key = getattr(error, "key", None)
+            self.message.setText(self.tr(key) if key else
+                                 self.tr("clerk.settings.test_failed", detail=str(error)))
+
+        self.message.setText(self.tr("clerk.detail.printing"))
+        self.vc.tasks.run(work, lambda _: self.message.setText(self.tr("clerk.settings.test_ok")),
+                          failed)
+
+    def wipe(self) -> None:
+        super().wipe()
+        for name in SECRETS:
+            self.edits[name].clear()
+        self._stop_preview()
