@@ -211,6 +211,8 @@ UNIT = 88  # width of one key, px
 KEY_H = 76  # height of a key, px (touch targets >= 64)
 TONE_H = 96  # tone keys carry the mark and its name
 GAP = 8
+COMPACT_KEY_H = 64  # on short screens (1280x800): the smallest touch target the audit allows
+COMPACT_TONE_H = 72
 NUM_UNIT = 128  # number pad keys are bigger: they are few
 
 TEXT_ROWS: tuple[tuple[tuple[str, float], ...], ...] = (
@@ -261,6 +263,7 @@ class KeyButton(QPushButton):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         # The size is the hint, not setFixedSize: the style sheet's min-width would undo that.
         self.key_size = QSize(width, height)
+        self.full_height = height
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
     def sizeHint(self) -> QSize:
@@ -304,6 +307,7 @@ class VietKeyboard(QWidget):
         self.kind = "text"
         self.telex = telex
         self.shift = 0  # 0 off, 1 for the next letter, 2 caps lock
+        self.compact = False
         self.keys: dict[str, KeyButton] = {}
         self.num_keys: dict[str, KeyButton] = {}
         self.pages = QStackedLayout(self)
@@ -312,6 +316,22 @@ class VietKeyboard(QWidget):
         self.keys["telex"].setChecked(telex)
         self.retranslate()
         self.hide()
+
+    def set_compact(self, compact: bool) -> None:
+        """Shorter keys (still 64 px, the smallest touch target) for screens under ~1000 px."""
+        for keys in (self.keys, self.num_keys):
+            for button in keys.values():
+                full = button.full_height
+                if compact:
+                    height = COMPACT_TONE_H if isinstance(button, ToneKey) else \
+                        COMPACT_KEY_H if full <= KEY_H else full * COMPACT_KEY_H // KEY_H
+                else:
+                    height = full
+                if button.key_size.height() != height:
+                    button.key_size = QSize(button.key_size.width(), height)
+                    button.updateGeometry()
+        self.compact = compact
+        self.adjustSize()
 
     # Building ------------------------------------------------------------------------
     def _key(self, key_id: str, units: float, store: dict[str, KeyButton],

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
+    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -178,14 +179,19 @@ class TopBar(QWidget):
         col = QVBoxLayout(self)
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(0)
+        # First line: where this is, and the demo warning; second: the buttons.
+        head = QHBoxLayout()
+        head.setContentsMargins(24, 6, 0, 0)
+        self.place = QLabel()
+        head.addWidget(self.place, 1)
         self.demo = QLabel()
         self.demo.setObjectName("demoBanner")
         self.demo.setVisible(vc.app.settings.demo)
-        col.addWidget(self.demo)
+        head.addWidget(self.demo)
+        col.addLayout(head)
         row = QHBoxLayout()
-        row.setContentsMargins(24, 8, 24, 8)
-        self.place = QLabel()
-        row.addWidget(self.place, 1)
+        row.setContentsMargins(24, 6, 24, 8)
+        row.addStretch(1)
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.lang_buttons: dict[str, QPushButton] = {}
@@ -237,6 +243,8 @@ class MainWindow(QMainWindow):
         self.keyboard = VietKeyboard(self.vc.tr)
         layout.addWidget(self.keyboard)
         self.keyboard_ctl = KeyboardController(self.keyboard, self)
+        self.keyboard.installEventFilter(self)
+        self.short = False
         self.setCentralWidget(central)
         s = app_ctx.settings
         self.still_there = StillThere(self.vc, central, s.idle_countdown_s)
@@ -249,16 +257,45 @@ class MainWindow(QMainWindow):
         self.reset_hooks: list = []  # callables () -> None, run when a session ends
         self.top.retranslate()
 
+    # Short screens -------------------------------------------------------------
+    SHORT = 1000  # px: below this the keyboard is compact and the top bar gives way to it
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # Measured while the keyboard is down: with it up the window may be stretched.
+        if not self.keyboard.isVisibleTo(self):
+            self.short = self.height() < self.SHORT
+            self.keyboard.set_compact(self.short)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.keyboard and event.type() == QEvent.Type.Show:
+            # The screen scrolls above the keyboard so the field being typed stays in view.
+            QTimer.singleShot(0, self._show_focused_field)
+        return False
+
+    def _show_focused_field(self) -> None:
+        area = self.stack.currentWidget()
+        focused = QApplication.focusWidget()
+        if isinstance(area, QScrollArea) and focused is not None and area.isAncestorOf(focused):
+            area.ensureWidgetVisible(focused, 20, 40)
+
     # Screens ---------------------------------------------------------------
     def screen(self, name: str) -> Screen:
         if name not in self.screens:
             widget = registry.spec(name).cls(self.vc)
             self.screens[name] = widget
-            self.stack.addWidget(widget)
+            # Each screen sits in a scroll area: when the keyboard takes half of a short
+            # screen, the rest scrolls instead of being squeezed or cut.
+            area = QScrollArea()
+            area.setWidgetResizable(True)
+            area.setFrameShape(QScrollArea.Shape.NoFrame)
+            area.setWidget(widget)
+            self.stack.addWidget(area)
         return self.screens[name]
 
     def current_screen(self) -> Screen | None:
-        widget = self.stack.currentWidget()
+        area = self.stack.currentWidget()
+        widget = area.widget() if isinstance(area, QScrollArea) else None
         return widget if isinstance(widget, Screen) else None
 
     def _show(self, name: str) -> None:
@@ -269,7 +306,7 @@ class MainWindow(QMainWindow):
         widget.enter(self.nav.state())
         if self.nav.current != name:
             return  # the screen moved on while entering (e.g. work that finished at once)
-        self.stack.setCurrentWidget(widget)
+        self.stack.setCurrentWidget(widget.parentWidget().parentWidget())
         self.top.retranslate()
         for hook in self.prompt_hooks:
             hook(widget)

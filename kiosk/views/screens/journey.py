@@ -262,8 +262,11 @@ class ManualEntryScreen(Screen):
 
     def __init__(self, vc) -> None:
         super().__init__(vc)
+        top = QHBoxLayout()
+        top.addWidget(Pictogram("manual_entry", 64))
         self.reason = Text("", "hint")
-        self.body.addWidget(self.reason)
+        top.addWidget(self.reason, 1)
+        self.body.addLayout(top)
         grid = QGridLayout()
         self.inputs: dict[str, QLineEdit] = {}
         self.labels: dict[str, Text] = {}
@@ -380,8 +383,11 @@ class FormScreen(Screen):
         super().__init__(vc)
         self.step = Text("", "hint")
         self.body.addWidget(self.step)
+        row = QHBoxLayout()
+        row.addWidget(Pictogram("form_field", 80), 0, Qt.AlignmentFlag.AlignTop)
         self.question_box = QVBoxLayout()
-        self.body.addLayout(self.question_box, 1)
+        row.addLayout(self.question_box, 1)
+        self.body.addLayout(row, 1)
         self.next = BigButton("", "primary")
         self.next.clicked.connect(self.submit)
         nav = self.nav_row()
@@ -446,6 +452,7 @@ class FormScreen(Screen):
             self.edit.returnPressed.connect(self.submit)
             self.question_box.addWidget(self.edit)
             self.next.setVisible(True)
+            self.edit.setFocus()  # the on-screen keyboard opens with the question
         self.error = Text("", "error")
         self.question_box.addWidget(self.error)
         self.question_box.addStretch(1)
@@ -523,6 +530,11 @@ class ReviewScreen(Screen):
 
     def __init__(self, vc) -> None:
         super().__init__(vc)
+        title_row = QHBoxLayout()
+        self.body.removeWidget(self.title)
+        title_row.addWidget(Pictogram("review", 64))
+        title_row.addWidget(self.title, 1)
+        self.body.insertLayout(0, title_row)
         inner = QWidget()
         self.rows = QGridLayout(inner)
         self.rows.setColumnStretch(1, 1)
