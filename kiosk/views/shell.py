@@ -165,11 +165,17 @@ class StillThere(QWidget):
             self.expired.emit()
 
 
+# The volume button steps through these, then mute, then back to loud.
+VOLUME_STEPS = (1.0, 0.6, 0.3)
+VOLUME_NAMES = {1.0: "loud", 0.6: "medium", 0.3: "quiet"}
+
+
 class TopBar(QWidget):
     """Language choice, repeat-prompt and the demo banner: on every screen."""
 
     language_chosen = Signal(str)
     repeat = Signal()
+    volume = Signal()
 
     def __init__(self, vc: ViewContext) -> None:
         super().__init__()
@@ -207,6 +213,10 @@ class TopBar(QWidget):
         self.repeat_button.setObjectName("barButton")
         self.repeat_button.clicked.connect(self.repeat)
         row.addWidget(self.repeat_button)
+        self.volume_button = QPushButton()
+        self.volume_button.setObjectName("barButton")
+        self.volume_button.clicked.connect(self.volume)
+        row.addWidget(self.volume_button)
         self.clerk_button = QPushButton()
         self.clerk_button.setObjectName("barButton")
         self.clerk_button.clicked.connect(lambda: vc.nav.go("clerk_login"))
@@ -218,6 +228,12 @@ class TopBar(QWidget):
         self.demo.setText(self.vc.tr("shell.demo_banner"))
         self.repeat_button.setText(self.vc.tr("shell.repeat"))
         self.clerk_button.setText(self.vc.tr("clerk.nav.entry"))
+        session = self.vc.app.session
+        level = "off" if session.muted else VOLUME_NAMES.get(session.volume, "loud")
+        self.volume_button.setText(self.vc.tr(f"shell.volume.{level}"))
+        speech = self.vc.app.extras.get("speech") is not None
+        self.volume_button.setVisible(speech)
+        self.repeat_button.setVisible(speech)
         for lang, button in self.lang_buttons.items():
             button.setChecked(lang == self.vc.app.session.lang)
 
@@ -236,6 +252,7 @@ class MainWindow(QMainWindow):
         self.top = TopBar(self.vc)
         self.top.language_chosen.connect(self.set_language)
         self.top.repeat.connect(self.repeat_prompt)
+        self.top.volume.connect(self.next_volume)
         layout.addWidget(self.top)
         self.stack = QStackedWidget()
         layout.addWidget(self.stack, 1)
@@ -331,6 +348,24 @@ class MainWindow(QMainWindow):
             for hook in self.prompt_hooks:
                 hook(current)
 
+    def next_volume(self) -> None:
+        """Loud, medium, quiet, off, loud…; the session's choice, reset when it ends."""
+        player = self.vc.app.extras.get("speech")
+        session = self.vc.app.session
+        if player is None:
+            return
+        if session.muted:
+            player.set_muted(False)
+            player.set_volume(VOLUME_STEPS[0])
+        elif session.volume == VOLUME_STEPS[-1]:
+            player.set_muted(True)
+        else:
+            i = VOLUME_STEPS.index(session.volume) if session.volume in VOLUME_STEPS else 0
+            player.set_volume(VOLUME_STEPS[i + 1])
+        self.top.retranslate()
+        if not session.muted:
+            self.repeat_prompt()
+
     def repeat_prompt(self) -> None:
         current = self.current_screen()
         if current is not None:
@@ -359,6 +394,7 @@ class MainWindow(QMainWindow):
         app.session.wipe(app.settings.lang)
         for hook in self.reset_hooks:
             hook()
+        self.top.retranslate()
         self.nav.home()
         self.idle.start()
         log.info("session reset")
