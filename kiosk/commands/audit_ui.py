@@ -21,6 +21,7 @@ def run_audit(langs: list[str], only: list[str] | None = None) -> list:
     from kiosk.context import build_context
     from kiosk.qt.app import ensure_app
     from kiosk.qt.audit import Violation, audit_widget_tree
+    from kiosk.qt.speech_bridge import install_speech
     from kiosk.qt.tasks import TaskRunner
     from kiosk.views import registry
     from kiosk.views.shell import MainWindow
@@ -30,7 +31,7 @@ def run_audit(langs: list[str], only: list[str] | None = None) -> list:
     violations: list[Violation] = []
     with tempfile.TemporaryDirectory(prefix="kiosk-audit-") as tmp:
         settings = load_settings(env={}, config_path=Path(tmp) / "none.toml", data_dir=tmp,
-                                 demo="true")
+                                 demo="true", speech="mock")
         ctx = build_context(settings)
         tasks = TaskRunner()
         tasks.inline = True
@@ -38,6 +39,7 @@ def run_audit(langs: list[str], only: list[str] | None = None) -> list:
             # One window per size; each screen is shown with its sample in every language.
             for width, height in SIZES:
                 window = MainWindow(ctx, tasks)
+                install_speech(window, ctx)  # so the top bar has its sound buttons
                 window.resize(width, height)
                 window.show()
                 size = f"{width}x{height}"

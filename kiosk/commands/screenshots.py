@@ -44,13 +44,14 @@ def render_all(data_dir: Path, outdir: Path, width: int, height: int, langs: lis
     from kiosk.config import load_settings
     from kiosk.context import build_context
     from kiosk.qt.app import ensure_app
+    from kiosk.qt.speech_bridge import install_speech
     from kiosk.qt.tasks import TaskRunner
     from kiosk.views import registry
     from kiosk.views.shell import MainWindow
 
     app = ensure_app()
     settings = load_settings(env={}, config_path=data_dir / "none.toml", data_dir=str(data_dir),
-                             demo="true")
+                             demo="true", speech="mock")
     ctx = build_context(settings)
     _sample_cameras(ctx)
     tasks = TaskRunner()
@@ -64,6 +65,7 @@ def render_all(data_dir: Path, outdir: Path, width: int, height: int, langs: lis
                 if only and spec.name not in only:
                     continue
                 window = MainWindow(ctx, tasks)
+                install_speech(window, ctx)  # so the top bar has its sound buttons
                 window.resize(width, height)
                 ctx.session.wipe(lang)
                 window.set_language(lang)
