@@ -1,0 +1,239 @@
+"""`python -m kiosk outbox ...`: look at and drive the outbox without the window.
+
+    python -m kiosk outbox status [--json]          counts per state, alerts
+    python -m kiosk outbox drain [--timeout S]      deliver until nothing waits (or time is up);
+                                                    the last line is JSON with the counts
+    python -m kiosk outbox seed --count N           enqueue N synthetic dossiers (tests, demos)
+
+Configured like the kiosk (kiosk.config: KIOSK_DATA_DIR, KIOSK_DB_URL, KIOSK_PORTAL_URL,
+KIOSK_PORTAL_TOKEN, KIOSK_ID, KIOSK_SECRET, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "outbox", help="outbox: status, drain (deliver now), seed (synthetic dossiers)",
+        description="Inspect and drive the outbox of dossiers waiting for the portal.")
+    sub = p.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
+
+    s = sub.add_parser("status", help="counts per state and alerts")
+    s.add_argument("--json", action="store_true", help="one JSON object")
+    s.set_defaults(func=handle_status)
+
+    d = sub.add_parser("drain", help="run the sync worker until the outbox is empty")
+    d.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
+    d.add_argument("--lease-seconds", type=float, default=300.0,
+                   help="how long a claimed dossier stays reserved to this process")
+    d.add_argument("--batch", type=int, default=25, help="dossiers claimed at a time")
+    d.add_argument("--senders", type=int, default=1,
+                   help="dossiers sent at the same time (default 1)")
+    d.add_argument("--worker-id", default=None,
+                   help="lease owner name (default: host, boot, process)")
+    d.add_argument("--backoff-base", type=float, default=2.0, help="seconds")
+    d.add_argument("--backoff-cap", type=float, default=600.0, help="seconds")
+    d.add_argument("--probe-interval", type=float, default=300.0,
+                   help="seconds between credential probes while the portal refuses them")
+    d.add_argument("--progress", type=float, default=1.0,
+                   help="seconds between progress lines (0: none)")
+    d.set_defaults(func=handle_drain)
+
+    e = sub.add_parser("seed", help="enqueue N synthetic valid dossiers (procedure 1.004873)")
+    e.add_argument("--count", type=int, required=True)
+    e.add_argument("--attachments", type=int, default=0,
+                   help="small PNG attachments per dossier (default 0)")
+    e.add_argument("--seed", type=int, default=None, help="random seed")
+    e.set_defaults(func=handle_seed)
+
+
+def _settings() -> Any:
+    from kiosk.config import SettingsError, load_settings
+
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"outbox: {exc}", file=sys.stderr)
+        return None
+
+
+def _services(settings: Any) -> tuple[Any, Any]:
+    """The store and the dossier service, without the rest of the app."""
+    from kiosk.services.crypto import DataCipher, load_or_create_keyring
+    from kiosk.services.dossiers import DossierService
+    from kiosk.services.store import Store
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database_url)
+    cipher = DataCipher(load_or_create_keyring(settings.data_key_path))
+    return store, DossierService(store, cipher, settings.kiosk_id, settings.receipt_prefix,
+                                 settings.attachments_dir)
+
+
+def handle_status(args: argparse.Namespace) -> int:
+    from kiosk.services.outbox import Outbox, PortalConfig
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    store, dossiers = _services(settings)
+    try:
+        outbox = Outbox(store, dossiers, PortalConfig.from_settings(settings),
+                        lease_seconds=max(300.0, settings.portal_connect_timeout
+                                          + settings.portal_read_timeout + 1))
+        snapshot = outbox.status().to_json()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(snapshot, ensure_ascii=False, sort_keys=True))
+    else:
+        for state, n in snapshot["counts"].items():
+            print(f"{state:<14} {n}")
+        print(f"oldest waiting since: {snapshot['oldest_waiting_since'] or '-'}")
+        print(f"last delivery:        {snapshot['last_success_at'] or '-'}")
+        if snapshot["auth_alert"]:
+            print(f"ALERT: the portal refuses the credentials ({snapshot['auth_alert']['error']})")
+        if snapshot["clock_offset_seconds"] is not None:
+            print(f"ALERT: this machine's clock is off by {snapshot['clock_offset_seconds']} s")
+    return 0
+
+
+def handle_drain(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+    import time
+
+    from kiosk.services.outbox import Backoff, Outbox, PortalConfig
+    from kiosk.services.sync import SyncWorker
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    store, dossiers = _services(settings)
+    try:
+        outbox = Outbox(store, dossiers, PortalConfig.from_settings(settings),
+                        worker_id=args.worker_id, lease_seconds=args.lease_seconds,
+                        batch_size=args.batch, senders=args.senders,
+                        backoff=Backoff(base=args.backoff_base, cap=args.backoff_cap),
+                        auth_probe_interval=args.probe_interval)
+    except ValueError as exc:
+        print(f"outbox: {exc}", file=sys.stderr)
+        store.close()
+        return 2
+    worker = SyncWorker(outbox, catalogue_interval=None, status_interval=None,
+                        offline_retry=(0.2, 5.0), idle_interval=1.0, state_interval=0.5)
+    done = threading.Event()
+
+    def _terminate(signum: int, frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
+    start = time.monotonic()
+    worker.start()
+    last_line = 0.0
+    empty = False
+    try:
+        while not done.is_set():
+            empty = not outbox.has_work()
+            elapsed = time.monotonic() - start
+            if empty or elapsed >= args.timeout:
+                break
+            if args.progress and time.monotonic() - last_line >= args.progress:
+                last_line = time.monotonic()
+                state = worker.state
+                counts = outbox.counts()
+                online = {True: "online", False: "offline", None: "?"}[state.online]
+                print(f"progress {elapsed:6.1f}s {online} delivered_now={state.delivered_total}"
+                      f" queued={counts['queued']} sending={counts['sending']}"
+                      f" needs_clerk={counts['needs_clerk']}"
+                      f" auth_blocked={counts['auth_blocked']}", flush=True)
+            done.wait(0.1)
+    finally:
+        worker.stop(timeout=60)
+        elapsed = time.monotonic() - start
+        status = outbox.status()
+        outbox.close()
+        store.close()
+    final = {"final": True, "empty": empty, "counts": status.counts,
+             "delivered_now": worker.state.delivered_total, "elapsed": round(elapsed, 3),
+             "online": worker.state.online,
+             "auth_alert": status.auth_alert.error if status.auth_alert else None}
+    print(json.dumps(final, sort_keys=True), flush=True)
+    return 0 if empty else 1
+
+
+# --- synthetic dossiers ------------------------------------------------------------------------
+_FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Lò",
+           "Hà", "Nông", "Triệu", "Lục")
+_MIDDLE = ("Thị", "Văn", "Đức", "Ngọc", "Thu", "Minh", "Hữu", "Thành", "Quỳnh")
+_GIVEN = ("Hồng Nhung", "Quý", "Hoà", "Khôi", "Thuỷ", "Dũng", "Hương", "Tuấn", "Mỹ", "Ánh",
+          "Sơn", "Yến", "Đạt", "Lộc", "Phượng")
+_PLACES = ("Thôn Nà Pò, xã Đồng Văn, huyện Bình Liêu, tỉnh Quảng Ninh",
+           "Bản Khe Tre, xã Hướng Hoá, huyện Hướng Hoá, tỉnh Quảng Trị",
+           "Thôn Lũng Cú, xã Lũng Cú, huyện Đồng Văn, tỉnh Hà Giang")
+
+
+def synthetic_draft(rng: Any, attachments: int = 0, procedure_version: int = 1) -> Any:
+    """A valid draft for procedure 1.004873 (marital status), with a fictitious citizen."""
+    import hashlib
+    from datetime import UTC, date, datetime, timedelta
+
+    from kiosk.services.dossiers import Applicant, AttachmentDraft, DossierDraft
+    from kiosk.services.provinces import PROVINCE_CODES
+
+    sex = rng.choice(("male", "female"))
+    born = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 365 * 55))
+    century = 0 if born.year < 2000 else 2
+    digit = century + (0 if sex == "male" else 1)
+    id_number = (rng.choice(sorted(PROVINCE_CODES)) + str(digit) + f"{born.year % 100:02d}"
+                 + f"{rng.randrange(10**6):06d}")
+    middle = "Thị" if sex == "female" else rng.choice(_MIDDLE)
+    name = f"{rng.choice(_FAMILY)} {middle} {rng.choice(_GIVEN)}"
+    phone = "0" + rng.choice("3579") + f"{rng.randrange(10**8):08d}"
+    files = []
+    for i in range(attachments):
+        content = hashlib.sha256(f"{rng.random()}:{i}".encode()).digest() * 8
+        files.append(AttachmentDraft(f"supporting_{i + 1}", "image/png",
+                                     b"\x89PNG\r\n\x1a\n" + content))
+    return DossierDraft(
+        procedure_code="1.004873", procedure_version=procedure_version, language="vi",
+        applicant=Applicant(id_number, name, born, sex, rng.choice(_PLACES), phone=phone,
+                            id_source=rng.choice(("qr_scan", "manual"))),
+        fields={"purpose": rng.choice(("marriage", "other")),
+                "current_status": rng.choice(("never_married", "divorced", "widowed")),
+                "phone": phone},
+        consent_version="consent-2026-1",
+        consent_given_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+        attachments=files)
+
+
+def handle_seed(args: argparse.Namespace) -> int:
+    import random
+    import time
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    if args.count < 0:
+        print("outbox: --count must be 0 or more", file=sys.stderr)
+        return 2
+    rng = random.Random(args.seed)
+    store, dossiers = _services(settings)
+    start = time.perf_counter()
+    try:
+        for _ in range(args.count):
+            dossiers.confirm(synthetic_draft(rng, args.attachments))
+    finally:
+        store.close()
+    elapsed = time.perf_counter() - start
+    print(json.dumps({"seeded": args.count, "elapsed": round(elapsed, 3)}), flush=True)
+    return 0
