@@ -38,6 +38,12 @@ class AppContext:
     def tr(self, key: str, **values: object) -> str:
         return self.translator.tr(key, self.session.lang, **values)
 
+    def notify_outbox(self) -> None:
+        """A dossier became due (confirmed, retried, corrected): wake the sync worker."""
+        sync = self.extras.get("sync")
+        if sync is not None:
+            sync.wake()
+
     def close(self) -> None:
         self.store.close()
 

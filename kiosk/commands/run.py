@@ -126,6 +126,11 @@ def build_window(ctx, reason: str | None):
         from kiosk.qt.wiring import wire
 
         wire(window, ctx)
+    elif reason == "crashed":
+        # Out of service, but dossiers already confirmed still go out.
+        from kiosk.qt.wiring import install_sync
+
+        install_sync(window, ctx)
     if reason is not None:
         pin_home(window, "out_of_service", reason=reason)
     return window

@@ -35,9 +35,32 @@ def install_camera(app_ctx: Any) -> None:
     app_ctx.extras["document_bridge"] = document_bridge_factory(pages)
 
 
+def install_sync(window: Any, app_ctx: Any) -> None:
+    """The sync worker (started with the window), status look-ups through it, and the
+    clerk bar, shown on the clerk's screens."""
+    from kiosk.qt.sync_bridge import ClerkBar, SyncBridge
+    from kiosk.services.status import StatusService
+    from kiosk.views import registry
+
+    sync = SyncBridge.from_context(app_ctx, parent=window)
+    app_ctx.extras["sync"] = sync
+    app_ctx.extras["status"] = StatusService(app_ctx.store, refresh=sync.refresh_status)
+    bar = ClerkBar(sync, lambda key, **v: app_ctx.translator.tr(key, app_ctx.session.lang, **v))
+    window.centralWidget().layout().addWidget(bar)
+    window.clerk_bar = bar
+
+    def follow(name: str) -> None:
+        bar.setVisible(registry.spec(name).audience == "clerk")
+
+    window.nav.changed.connect(follow)
+    bar.setVisible(False)
+    window.start_hooks.append(sync.start)
+
+
 def wire(window: Any, app_ctx: Any) -> None:
     """Everything a running kiosk adds to the bare window."""
     from kiosk.qt.speech_bridge import install_speech
 
     install_camera(app_ctx)
     install_speech(window, app_ctx)
+    install_sync(window, app_ctx)

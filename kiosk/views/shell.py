@@ -272,6 +272,7 @@ class MainWindow(QMainWindow):
         self.nav.session_reset.connect(self.reset_session)
         self.prompt_hooks: list = []  # callables (screen) -> None, e.g. speech
         self.reset_hooks: list = []  # callables () -> None, run when a session ends
+        self.start_hooks: list = []  # callables () -> None, run by start() (e.g. sync)
         self.top.retranslate()
 
     # Short screens -------------------------------------------------------------
@@ -377,6 +378,8 @@ class MainWindow(QMainWindow):
         QApplication.instance().installEventFilter(self.idle)
         self.nav.home()
         self.idle.start()
+        for hook in self.start_hooks:
+            hook()
 
     def _on_idle(self) -> None:
         if self.nav.current == self.nav.home_name and len(self.nav.history) <= 1:

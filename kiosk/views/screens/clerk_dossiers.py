@@ -493,7 +493,8 @@ class ClerkDossierScreen(ClerkScreen):
     def retry_now(self) -> None:
         d, dossier_id = self.desk, self.dossier_id
         self.vc.tasks.run(lambda: d.editor.retry_now(dossier_id, d.clerk),
-                          lambda _: self._done("clerk.detail.retried"), self._failed)
+                          lambda _: (self.vc.app.notify_outbox(),
+                                     self._done("clerk.detail.retried")), self._failed)
 
     def reprint(self) -> None:
         d, dossier_id, receipts = self.desk, self.dossier_id, self.vc.app.receipts
@@ -622,6 +623,7 @@ class ClerkDossierEditScreen(ClerkScreen):
                           self._saved, self._failed)
 
     def _saved(self, checked) -> None:
+        self.vc.app.notify_outbox()
         self.busy = False
         self.save_button.setEnabled(True)
         for path, error in self.errors.items():

@@ -625,6 +625,7 @@ class ReviewScreen(Screen):
         self.vc.tasks.run(lambda: app.dossiers.confirm(draft), self._confirmed, self._failed)
 
     def _confirmed(self, confirmed) -> None:
+        self.vc.app.notify_outbox()
         session = self.vc.app.session
         session.confirmed_receipt = confirmed.receipt_code
         self.vc.nav.go("printing", dossier_id=confirmed.id, receipt_code=confirmed.receipt_code)
