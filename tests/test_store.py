@@ -165,3 +165,19 @@ def test_confirmed_dossier_survives_sigkill(tmp_path, round_):
         assert read_attachment_file(svc.attachments_dir, svc.cipher, d.attachments[0].file_name)
     finally:
         store.close()
+
+
+def test_submitted_at_uses_the_portal_clock_offset(tmp_path):
+    from datetime import datetime, timedelta
+
+    from kiosk.services.dossiers import utcnow
+
+    store, svc = service(f"sqlite:///{tmp_path / 'k.db'}", tmp_path)
+    try:
+        svc.clock_offset = lambda: 7200.0  # this PC's clock is two hours slow
+        confirmed = svc.confirm(draft())
+        body = json.loads(svc.body(svc.get(confirmed.id)))
+        submitted = datetime.fromisoformat(body["submitted_at"].rstrip("Z"))
+        assert abs(submitted - (utcnow() + timedelta(hours=2))) < timedelta(seconds=5)
+    finally:
+        store.close()

@@ -44,6 +44,7 @@ def install_sync(window: Any, app_ctx: Any) -> None:
 
     sync = SyncBridge.from_context(app_ctx, parent=window)
     app_ctx.extras["sync"] = sync
+    app_ctx.dossiers.clock_offset = lambda: sync.outbox.clock_offset
     app_ctx.extras["status"] = StatusService(app_ctx.store, refresh=sync.refresh_status)
     bar = ClerkBar(sync, lambda key, **v: app_ctx.translator.tr(key, app_ctx.session.lang, **v))
     window.centralWidget().layout().addWidget(bar)

@@ -12,8 +12,9 @@ import hashlib
 import json
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,9 @@ class DossierService:
         self.kiosk_id = kiosk_id
         self.receipt_prefix = receipt_prefix
         self.attachments_dir = attachments_dir
+        # Seconds to add to this machine's clock for the true time (learnt from the
+        # portal's /health): after a power cut resets the PC clock, submitted_at stays true.
+        self.clock_offset: Callable[[], float] = lambda: 0.0
 
     def confirm(self, draft: DossierDraft) -> Confirmed:
         """Save the dossier to the outbox; when this returns, it is on disk for good."""
@@ -178,7 +182,7 @@ class DossierService:
         files = [write_attachment_file(self.attachments_dir, self.cipher, a) for a in draft.attachments]
         if files:
             fsync_dir(self.attachments_dir)
-        confirmed_at = utcnow().replace(microsecond=0)
+        confirmed_at = (utcnow() + timedelta(seconds=self.clock_offset())).replace(microsecond=0)
         client_ref = str(uuid.uuid4())
         seq = next_value(session, f"receipt:{self.receipt_prefix}")
         code = make_code(self.receipt_prefix, seq)
