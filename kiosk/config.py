@@ -10,6 +10,7 @@ its prefix (`[portal]` + `url = "..."`). Every setting has an environment variab
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -193,15 +194,60 @@ def _check(f, value: Any, raw: Any, source: str) -> None:
         raise SettingsError(f.name, raw, problem, source)
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_table(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """TOML tables as flat setting names: `[portal] url` is `portal_url`."""
     flat: dict[str, Any] = {}
     for key, value in table.items():
         name = f"{prefix}_{key}" if prefix else key
         if isinstance(value, dict):
-            flat.update(_flatten(value, name))
+            flat.update(flatten_table(value, name))
         else:
             flat[name] = value
     return flat
+
+
+def toml_value(value: Any) -> str:
+    """A TOML literal for the setting types declared here (tomllib only reads)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        # A JSON string is a valid TOML basic string; DEL must be escaped too.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def write_settings_file(path: Path, changes: Mapping[str, Any], header: str) -> None:
+    """Merge `changes` (flat setting names) into the settings file, check the result as
+    the kiosk will read it (SettingsError names a wrong setting), then replace the file
+    atomically, owner-only (0600: it holds the portal secret). Tables of an existing file
+    are written back flat; comments are not kept."""
+    values: dict[str, Any] = {}
+    if path.exists():
+        values = flatten_table(tomllib.loads(path.read_text(encoding="utf-8")))
+    values.update({k: v for k, v in changes.items() if v is not None})
+    lines = [f"# {line}" for line in header.splitlines()] + [""]
+    lines += [f"{name} = {toml_value(values[name])}" for name in sorted(values)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, ("\n".join(lines) + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        load_settings(env={}, config_path=tmp)
+    except SettingsError:
+        os.unlink(tmp)
+        raise
+    os.replace(tmp, path)
+    os.chmod(path, 0o600)
 
 
 def load_settings(env: Mapping[str, str] | None = None, config_path: Path | None = None,
@@ -217,7 +263,7 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: Path | None
             table = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise SettingsError("KIOSK_CONFIG", str(path), f"a readable TOML file ({exc})") from None
-        for name, raw in _flatten(table).items():
+        for name, raw in flatten_table(table).items():
             if name not in known:
                 raise SettingsError(name, raw, "a known setting: " + ", ".join(sorted(known)), str(path))
             values[name] = (_coerce(known[name], raw, str(path)), raw, str(path))

@@ -207,6 +207,7 @@ def _answers(args, current) -> tuple[dict[str, Any], dict[str, str], Path | None
 
 def _validate(path: Path, values: dict[str, Any]):
     """The settings the kiosk will load once `values` are in the file at `path`."""
+    from kiosk.config import SettingsError
     from kiosk.services.installation import write_settings_file
 
     with tempfile.TemporaryDirectory(prefix="kiosk-setup-") as tmp:
@@ -215,6 +216,8 @@ def _validate(path: Path, values: dict[str, Any]):
             trial.write_bytes(path.read_bytes())
         try:
             write_settings_file(trial, values)
+        except SettingsError as exc:
+            raise SetupFailed(str(exc)) from None
         except (TypeError, tomllib.TOMLDecodeError) as exc:
             raise SetupFailed(f"settings: {exc}") from None
         return _settings(trial)

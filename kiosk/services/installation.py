@@ -18,13 +18,14 @@ import json
 import logging
 import os
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from kiosk.config import flatten_table
+from kiosk.config import write_settings_file as write_config
 from kiosk.services.crypto import DataKeyError, KeyRing, fsync_dir, write_private
 from kiosk.services.dossiers import APPLICANT_CTX, utcnow
 from kiosk.services.models import Dossier, Meta
@@ -147,55 +148,14 @@ class CrashGuard:
 # --- the settings file --------------------------------------------------------------------
 
 
-def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        name = f"{prefix}_{key}" if prefix else key
-        if isinstance(value, dict):
-            flat.update(flatten(value, name))
-        else:
-            flat[name] = value
-    return flat
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, Path):
-        value = str(value)
-    if isinstance(value, str):
-        # A JSON string is a valid TOML basic string (same escapes).
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+# One reader and writer of the settings file for setup and the admin screen: kiosk.config.
+flatten = flatten_table
 
 
 def write_settings_file(path: Path, values: dict[str, Any]) -> None:
-    """Merge `values` (flat setting names) into the TOML settings file, owner-only (0600).
-
-    Tables of an existing file are written back flat (`[portal] url` becomes `portal_url`),
-    which the settings loader reads the same way; comments are not kept.
-    """
-    current: dict[str, Any] = {}
-    if path.exists():
-        current = flatten(tomllib.loads(path.read_text(encoding="utf-8")))
-    current.update({k: v for k, v in values.items() if v is not None})
-    lines = ["# Written by `kiosk setup`. Holds the portal secret: keep it owner-only (0600).\n"]
-    lines += [f"{name} = {_toml_value(current[name])}\n" for name in sorted(current)]
-    text = "".join(lines)
-    tomllib.loads(text)  # never leave a file the kiosk cannot read
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(path.with_suffix(".tmp"), path)
-    os.chmod(path, 0o600)
+    """Merge `values` (flat setting names) into the TOML settings file, owner-only (0600)."""
+    write_config(path, values,
+                 "Written by `kiosk setup`. Holds the portal secret: keep it owner-only (0600).")
 
 
 # --- the data key -------------------------------------------------------------------------

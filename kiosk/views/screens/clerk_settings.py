@@ -9,10 +9,8 @@ setting's name (and, for non-secrets, the new value) — never a secret's value.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.config import SettingsError, default_config_path, load_settings
+from kiosk.config import SettingsError, default_config_path, write_settings_file
 from kiosk.services.i18n import LANGUAGES
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, scroll
@@ -54,60 +52,11 @@ def settings_path(env: dict[str, str] | None = None) -> Path:
     return Path(env["KIOSK_CONFIG"]) if env.get("KIOSK_CONFIG") else default_config_path()
 
 
-def toml_value(value: Any) -> str:
-    """A TOML literal for the setting types kiosk.config knows (written by hand: no
-    TOML writer in the standard library, and tomllib reads it back)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    # JSON string escapes are valid TOML basic-string escapes; DEL must be escaped too.
-    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        name = f"{prefix}_{key}" if prefix else key
-        if isinstance(value, dict):
-            flat.update(_flatten(value, name))
-        else:
-            flat[name] = value
-    return flat
-
-
-def render_settings(values: dict[str, Any]) -> str:
-    lines = ["# Kiosk settings (see kiosk/config.py). Written by the admin settings screen;",
-             "# edits by hand are kept, comments are not.", ""]
-    lines += [f"{name} = {toml_value(values[name])}" for name in sorted(values)]
-    return "\n".join(lines) + "\n"
-
-
 def save_settings(path: Path, changes: dict[str, Any]) -> None:
-    """Merge `changes` into the settings file, check the result as the kiosk will read it
-    (SettingsError names a wrong setting), then replace the file atomically (mode 0600:
-    it holds secrets)."""
-    values: dict[str, Any] = {}
-    if path.exists():
-        values = _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
-    values.update(changes)
-    text = render_settings(values)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        load_settings(env={}, config_path=tmp)
-    except (SettingsError, tomllib.TOMLDecodeError):
-        os.unlink(tmp)
-        raise
-    os.replace(tmp, path)
+    """Merge `changes` into the settings file as the kiosk will read it (SettingsError
+    names a wrong setting; the old file then stays as it was)."""
+    write_settings_file(path, changes, "Kiosk settings (see kiosk/config.py). Written by the "
+                        "admin settings screen;\nedits by hand are kept, comments are not.")
 
 
 def changed_settings(current: Any, form: dict[str, Any]) -> dict[str, Any]:
