@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libxcb-util1
   libzbar0          # pyzbar, the second QR decoder
   libpulse0         # QtMultimedia / QtTextToSpeech import
+  alsa-utils        # aplay: plays the spoken prompts
   espeak-ng         # spoken prompts in Vietnamese and English
   poppler-utils     # pdftoppm / pdftotext: looking at receipts, PDF text checks
   postgresql        # the shared centre database, and its tests
