@@ -184,19 +184,26 @@ class DocumentScreen(Screen):
         self._buttons()
 
     def use_photo(self) -> None:
-        if self.result is None or not self.result.ok:
+        if self.result is None or not self.result.ok or not self.use.isEnabled():
             return
-        doc = self.document
-        try:
-            att = encode_attachment([self.result.image], doc.key)
-        except AttachmentTooLarge as exc:
-            log.warning("document too large: %s", exc.detail)
-            self.reason.setText(self.tr(exc.key))
-            return
+        self.use.setEnabled(False)  # one tap, one attachment
+        key, image = self.document.key, self.result.image
+        self.vc.tasks.run(lambda: encode_attachment([image], key), self._encoded,
+                          self._not_encoded)
+
+    def _encoded(self, att) -> None:
+        self.use.setEnabled(True)
         session = self.vc.app.session
-        session.attachments = [a for a in session.attachments if a.document_key != doc.key]
-        session.attachments.append(AttachmentDraft(doc.key, att.content_type, att.data))
+        session.attachments = [a for a in session.attachments
+                               if a.document_key != att.document_key]
+        session.attachments.append(AttachmentDraft(att.document_key, att.content_type, att.data))
         self.next_step()
+
+    def _not_encoded(self, error: Exception) -> None:
+        self.use.setEnabled(True)
+        key = error.key if isinstance(error, AttachmentTooLarge) else "docscan.error.too_large"
+        log.warning("document not kept: %s", getattr(error, "detail", type(error).__name__))
+        self.reason.setText(self.tr(key))
 
     def next_step(self) -> None:
         self.stop_camera()
