@@ -103,6 +103,7 @@ class Settings:
     languages: list[str] = _setting(list(LANGUAGES), "languages offered", check=_languages)
     idle_timeout_s: int = _setting(90, "seconds without a touch before asking 'are you still there?'", check=_positive)
     idle_countdown_s: int = _setting(15, "seconds of that question before returning home", check=_positive)
+    clerk_idle_timeout_s: int = _setting(600, "the same on the clerk's screens (a clerk at the counter reads and talks)", check=_positive)
     fullscreen: bool = _setting(True, "full screen without frame (kiosk mode)")
 
     # Devices

@@ -182,3 +182,20 @@ def test_qt_calls_do_not_leak_references_to_none(kiosk_qapp):
         button.setText("b")
         button.parentWidget()
     assert abs(sys.getrefcount(None) - before) < 100
+
+
+def test_clerk_screens_have_their_own_longer_idle_timeout(kiosk_qapp, data_dir, qtbot):
+    settings = load_settings(env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir),
+                             idle_timeout_s="90", clerk_idle_timeout_s="600")
+    ctx = build_context(settings)
+    try:
+        win = MainWindow(ctx)
+        qtbot.addWidget(win)
+        win.start()
+        assert win.idle.timer.interval() == 90_000
+        win.nav.go("clerk_login")
+        assert win.idle.timer.interval() == 600_000
+        win.nav.back()
+        assert win.idle.timer.interval() == 90_000
+    finally:
+        ctx.close()

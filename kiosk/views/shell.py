@@ -317,6 +317,11 @@ class MainWindow(QMainWindow):
         return widget if isinstance(widget, Screen) else None
 
     def _show(self, name: str) -> None:
+        # A clerk at the counter may read or talk for minutes; a citizen's screen is
+        # guarded tightly so nothing personal stays up when they walk away.
+        s = self.vc.app.settings
+        clerk = registry.spec(name).audience == "clerk"
+        self.idle.timer.setInterval(1000 * (s.clerk_idle_timeout_s if clerk else s.idle_timeout_s))
         previous = self.current_screen()
         if previous is not None:
             previous.leave()
