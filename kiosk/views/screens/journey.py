@@ -262,11 +262,20 @@ class ManualEntryScreen(Screen):
 
     def __init__(self, vc) -> None:
         super().__init__(vc)
-        top = QHBoxLayout()
-        top.addWidget(Pictogram("manual_entry", 64))
+        self.body.setSpacing(10)  # four fields and Next fit a 1280x800 screen
+        self.body.setContentsMargins(48, 12, 48, 12)
+        title_row = QHBoxLayout()
+        self.body.removeWidget(self.title)
+        title_row.addWidget(Pictogram("manual_entry", 48))
+        title_row.addWidget(self.title, 1)
+        self.body.insertLayout(0, title_row)
+        self.reason_row = QWidget()
+        top = QHBoxLayout(self.reason_row)
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(Pictogram("camera_missing", 56))
         self.reason = Text("", "hint")
         top.addWidget(self.reason, 1)
-        self.body.addLayout(top)
+        self.body.addWidget(self.reason_row)
         grid = QGridLayout()
         self.inputs: dict[str, QLineEdit] = {}
         self.labels: dict[str, Text] = {}
@@ -274,6 +283,7 @@ class ManualEntryScreen(Screen):
         for row, (key, kind, _label) in enumerate(MANUAL_FIELDS):
             label, edit, error = Text(""), QLineEdit(), Text("", "error")
             edit.setObjectName(f"manual_{key}")
+            edit.setStyleSheet("min-height: 64px;")  # the smallest touch target, to fit
             if kind in ("id_number", "date"):
                 edit.setProperty("keyboard", "numeric")
             grid.addWidget(label, row, 0)
@@ -313,6 +323,7 @@ class ManualEntryScreen(Screen):
         self.retranslate_nav()
         reason = self.state.get("reason")
         self.reason.setText(self.tr(reason) if reason else self.tr("journey.manual.hint"))
+        self.reason_row.setVisible(bool(reason))  # the title says it all otherwise
         for key, _kind, label in MANUAL_FIELDS:
             self.labels[key].setText(self.tr(label))
         self.sex_label.setText(self.tr("journey.manual.sex"))
