@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
@@ -21,6 +22,7 @@ from urllib.parse import urlparse
 
 import platformdirs
 
+from kiosk.files import write_atomic
 from kiosk.services.i18n import LANGUAGES
 from kiosk.services.receipt_code import ReceiptCodeError, validate_prefix
 
@@ -234,21 +236,12 @@ def write_settings_file(path: Path, changes: Mapping[str, Any], header: str) -> 
     values.update({k: v for k, v in changes.items() if v is not None})
     lines = [f"# {line}" for line in header.splitlines()] + [""]
     lines += [f"{name} = {toml_value(values[name])}" for name in sorted(values)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, ("\n".join(lines) + "\n").encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        load_settings(env={}, config_path=tmp)
-    except SettingsError:
-        os.unlink(tmp)
-        raise
-    os.replace(tmp, path)
-    os.chmod(path, 0o600)
+    text = "\n".join(lines) + "\n"
+    with tempfile.TemporaryDirectory() as trial:  # read back exactly as the kiosk will
+        check = Path(trial) / "settings.toml"
+        check.write_text(text, encoding="utf-8")
+        load_settings(env={}, config_path=check)
+    write_atomic(path, text.encode("utf-8"))
 
 
 def load_settings(env: Mapping[str, str] | None = None, config_path: Path | None = None,

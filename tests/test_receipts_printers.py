@@ -111,7 +111,7 @@ def test_pdf_folder_read_only_filesystem_fails(tmp_path, receipt_pdf, monkeypatc
     def refuse(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr("kiosk.hardware.printers.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("kiosk.files.tempfile.mkstemp", refuse)
     with pytest.raises(PrinterFailed, match="not writable"):
         PdfFolderPrinter(tmp_path).print_pdf(receipt_pdf, "job")
     assert list(tmp_path.iterdir()) == []
@@ -125,7 +125,7 @@ def test_pdf_folder_full_disk_fails_clearly_and_leaves_nothing(tmp_path, receipt
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_fsync(fd)
 
-    monkeypatch.setattr("kiosk.hardware.printers.os.fsync", full)
+    monkeypatch.setattr("kiosk.files.os.fsync", full)
     with pytest.raises(PrinterFailed) as info:
         PdfFolderPrinter(tmp_path).print_pdf(receipt_pdf, "job")
     assert "disk full" in info.value.detail

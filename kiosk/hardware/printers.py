@@ -16,14 +16,12 @@ plain-English detail for the clerk and the log.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import os
 import re
 import secrets
 import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +31,8 @@ from urllib.parse import parse_qs
 
 if TYPE_CHECKING:
     from PIL import Image
+
+from kiosk.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -153,22 +153,10 @@ class PdfFolderPrinter(Printer):
         slug = re.sub(r"[^A-Za-z0-9_-]+", "_", job_name)[:40].strip("_") or "job"
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         target = self.folder / f"{stamp}-{slug}-{secrets.token_hex(3)}.pdf"
-        tmp: str | None = None
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".part")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pdf)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-            tmp = None
-            _fsync_dir(self.folder)
+            write_atomic(target, pdf)
         except OSError as exc:
             raise PrinterFailed(self._explain(exc)) from exc
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
         self.last_path = target
         log.info("wrote print job (%d bytes) to %s", len(pdf), self.folder)
 
@@ -180,20 +168,6 @@ class PdfFolderPrinter(Printer):
         if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EEXIST):
             return f"folder {self.folder} does not exist or is not a folder"
         return f"cannot write the PDF into {self.folder}: {exc.strerror or exc}"
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable; not possible on every platform (Windows).
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --- in-memory stand-ins ---------------------------------------------------------------

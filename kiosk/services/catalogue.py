@@ -17,15 +17,14 @@ import copy
 import json
 import logging
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from kiosk.files import write_atomic
 from kiosk.services.i18n import FALLBACK, LANGUAGES
 from kiosk.services.text import fold, nfc, tokens
 
@@ -825,19 +824,8 @@ class Catalogue:
 
     def save_overlay(self, path: Path) -> None:
         """Write the portal updates atomically (a crash leaves the old file or the new)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = json.dumps(self.overlay_dict(), ensure_ascii=False, indent=1).encode("utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
+        write_atomic(path, data, mode=0o644)
 
     def load_overlay(self, path: Path) -> Catalogue:
         """This catalogue's shipped procedures with the saved portal updates applied.
@@ -864,19 +852,6 @@ class Catalogue:
             # Something saved no longer applies: ask the portal for everything next time.
             merged.last_as_of = None
         return merged
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # not possible on every platform (Windows); the rename is still atomic
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _all_match(words: list[str], text_words: list[str]) -> bool:

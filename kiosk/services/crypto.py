@@ -27,6 +27,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from kiosk.files import write_atomic
 from kiosk.services.text import nfc, tokens
 
 MAGIC = b"K1"
@@ -72,26 +73,10 @@ class KeyRing:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a file readable by its owner only, atomically and durably."""
+    """Write a file readable by its owner only, in an owner-only folder, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, stat.S_IRWXU)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomic(path, data)
 
 
 def load_or_create_keyring(path: Path, create: bool = True) -> KeyRing:

@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from kiosk.services.crypto import DataCipher, fsync_dir
+from kiosk.files import fsync_dir
+from kiosk.services.crypto import DataCipher
 from kiosk.services.models import QUEUED, Attachment, Counter, Dossier, NameToken
 from kiosk.services.receipt_code import make_code
 from kiosk.services.store import Store

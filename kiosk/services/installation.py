@@ -13,7 +13,6 @@ minutes and the kiosk stays on its out-of-service screen instead of restarting f
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -26,7 +25,8 @@ from sqlalchemy import select
 
 from kiosk.config import flatten_table
 from kiosk.config import write_settings_file as write_config
-from kiosk.services.crypto import DataKeyError, KeyRing, fsync_dir, write_private
+from kiosk.files import write_atomic
+from kiosk.services.crypto import DataKeyError, KeyRing, write_private
 from kiosk.services.dossiers import APPLICANT_CTX, utcnow
 from kiosk.services.models import Dossier, Meta
 from kiosk.services.store import Store
@@ -134,15 +134,7 @@ class CrashGuard:
             return []
 
     def _save(self, starts: list[float]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="ascii") as fh:
-            json.dump({"starts": starts}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        with contextlib.suppress(OSError):  # not possible on every platform
-            fsync_dir(self.path.parent)
+        write_atomic(self.path, json.dumps({"starts": starts}).encode("ascii"))
 
 
 # --- the settings file --------------------------------------------------------------------

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +31,8 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from kiosk.services.crypto import MAGIC, DataCipher, KeyRing, fsync_dir, write_private
+from kiosk.files import fsync_dir, write_atomic
+from kiosk.services.crypto import MAGIC, DataCipher, KeyRing, write_private
 from kiosk.services.dossiers import (
     ANSWERS_CTX,
     APPLICANT_CTX,
@@ -367,16 +367,7 @@ def reencrypt(store: Store, cipher: DataCipher, attachments_dir: Path, batch: in
 
 
 def _replace_file(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".rekey")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, data, sync_dir=False)  # the caller syncs the folder once
 
 
 def keys_in_use(store: Store, attachments_dir: Path) -> set[int]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -23,6 +22,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import Date, case, cast, func, select
 from sqlalchemy.orm import Session
 
+from kiosk.files import write_atomic
 from kiosk.services.dossier_search import local_day_bounds
 from kiosk.services.dossiers import utcnow
 from kiosk.services.i18n import FALLBACK, Translator
@@ -408,12 +408,7 @@ def report_pdf(report: DailyReport, translator: Translator, lang: str = FALLBACK
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, data, mode=0o644)  # counts only, no personal data
 
 
 def write_daily_report(report: DailyReport, folder: Path, translator: Translator,
