@@ -28,7 +28,7 @@ from kiosk.services.i18n import LANGUAGES
 from kiosk.views import registry
 from kiosk.views.base import Screen, ViewContext
 from kiosk.views.keyboard import KeyboardController, VietKeyboard
-from kiosk.views.widgets import BigButton, Text
+from kiosk.views.widgets import BigButton, Text, scroll
 
 log = logging.getLogger(__name__)
 
@@ -304,11 +304,7 @@ class MainWindow(QMainWindow):
             self.screens[name] = widget
             # Each screen sits in a scroll area: when the keyboard takes half of a short
             # screen, the rest scrolls instead of being squeezed or cut.
-            area = QScrollArea()
-            area.setWidgetResizable(True)
-            area.setFrameShape(QScrollArea.Shape.NoFrame)
-            area.setWidget(widget)
-            self.stack.addWidget(area)
+            self.stack.addWidget(scroll(widget))
         return self.screens[name]
 
     def current_screen(self) -> Screen | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout
+from PySide6.QtWidgets import QLabel, QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from kiosk.paths import resource
 
@@ -84,3 +84,23 @@ class Text(QLabel):
         if role:
             self.setObjectName(role)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+
+
+def scroll(inner: QWidget) -> QScrollArea:
+    """`inner` in a frameless scroll area that gives it the full width."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(inner)
+    return area
+
+
+def clear_layout(layout) -> None:
+    """Remove and delete everything in a layout (hidden at once, deleted later)."""
+    while layout.count():
+        item = layout.takeAt(0)
+        if item.widget() is not None:
+            item.widget().hide()
+            item.widget().deleteLater()
+        elif item.layout() is not None:
+            clear_layout(item.layout())

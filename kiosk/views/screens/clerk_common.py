@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QScrollArea,
     QSizePolicy,
     QWidget,
 )
@@ -100,24 +99,6 @@ def desk(app) -> ClerkDesk:
     if found is None:
         found = app.extras[DESK_KEY] = ClerkDesk(app)
     return found
-
-
-def scroll(inner: QWidget) -> QScrollArea:
-    area = QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    area.setWidget(inner)
-    return area
-
-
-def clear_layout(layout) -> None:
-    while layout.count():
-        item = layout.takeAt(0)
-        if item.widget() is not None:
-            item.widget().hide()
-            item.widget().deleteLater()
-        elif item.layout() is not None:
-            clear_layout(item.layout())
 
 
 def fmt_time(moment, with_date: bool = True) -> str:

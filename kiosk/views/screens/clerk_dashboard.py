@@ -23,10 +23,10 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 from kiosk.services.models import AUTH_BLOCKED, NEEDS_CLERK, QUEUED, SENDING
 from kiosk.services.reports import print_daily_report, write_daily_report
 from kiosk.views.registry import register
-from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time, scroll
+from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
 from kiosk.views.screens.clerk_samples import sample_login
 from kiosk.views.theme import FAMILY
-from kiosk.views.widgets import BigButton, Text
+from kiosk.views.widgets import BigButton, Text, scroll
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from kiosk.services.dossier_search import KIND_ID, KIND_NAME, KIND_RECEIPT, Sear
 from kiosk.services.models import STATES
 from kiosk.services.receipt_code import ReceiptCodeError
 from kiosk.views.registry import register
-from kiosk.views.screens.clerk_common import ClerkScreen, clear_layout, fmt_time, scroll
+from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
 from kiosk.views.screens.clerk_samples import sample_login, sample_needs_clerk
-from kiosk.views.widgets import BigButton, Text
+from kiosk.views.widgets import BigButton, Text, clear_layout, scroll
 
 log = logging.getLogger(__name__)
 

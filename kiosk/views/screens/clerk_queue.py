@@ -7,9 +7,9 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
 from kiosk.views.registry import register
-from kiosk.views.screens.clerk_common import ClerkScreen, clear_layout, fmt_time, scroll
+from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
 from kiosk.views.screens.clerk_samples import sample_login
-from kiosk.views.widgets import BigButton, Text
+from kiosk.views.widgets import BigButton, Text, clear_layout, scroll
 
 REFRESH_MS = 4000
 

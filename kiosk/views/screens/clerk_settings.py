@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
 from kiosk.config import SettingsError, default_config_path, write_settings_file
 from kiosk.services.i18n import LANGUAGES
 from kiosk.views.registry import register
-from kiosk.views.screens.clerk_common import ClerkScreen, scroll
+from kiosk.views.screens.clerk_common import ClerkScreen
 from kiosk.views.screens.clerk_samples import sample_login
-from kiosk.views.widgets import BigButton, Text
+from kiosk.views.widgets import BigButton, Text, scroll
 
 log = logging.getLogger(__name__)
 

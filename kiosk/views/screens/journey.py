@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLineEdit,
-    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -28,7 +27,7 @@ from kiosk.services.receipts import format_date, format_vnd
 from kiosk.services.text import nfc
 from kiosk.views.base import Screen
 from kiosk.views.registry import register
-from kiosk.views.widgets import BigButton, Pictogram, Text, Tile
+from kiosk.views.widgets import BigButton, Pictogram, Text, Tile, clear_layout, scroll
 
 log = logging.getLogger(__name__)
 SAMPLE_CODE = "1.001193"  # birth registration: the sample for screenshots
@@ -36,23 +35,6 @@ SAMPLE_CODE = "1.001193"  # birth registration: the sample for screenshots
 
 def _procedure(vc, code: str | None):
     return vc.app.catalogue.get(code) if code else None
-
-
-def _clear(layout) -> None:
-    while layout.count():
-        item = layout.takeAt(0)
-        if item.widget() is not None:
-            item.widget().deleteLater()
-        elif item.layout() is not None:
-            _clear(item.layout())
-
-
-def _scroll(inner: QWidget) -> QScrollArea:
-    area = QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    area.setWidget(inner)
-    return area
 
 
 # ----------------------------------------------------------------------------- browser
@@ -77,7 +59,7 @@ class ProceduresScreen(Screen):
         inner = QWidget()
         self.grid = QGridLayout(inner)
         self.grid.setSpacing(20)
-        self.body.addWidget(_scroll(inner), 1)
+        self.body.addWidget(scroll(inner), 1)
         self.body.addLayout(self.nav_row(back=True, cancel=False))
         self.category: str | None = None
         self.shown: list[str] = []
@@ -90,7 +72,7 @@ class ProceduresScreen(Screen):
         super().retranslate()
         self.retranslate_nav()
         self.search.setPlaceholderText(self.tr("journey.procedures.search"))
-        _clear(self.categories)
+        clear_layout(self.categories)
         keys = [None, *self.vc.app.catalogue.categories()]
         per_row = (len(keys) + 1) // 2
         for i, key in enumerate(keys):
@@ -111,7 +93,7 @@ class ProceduresScreen(Screen):
         catalogue = self.vc.app.catalogue
         query = self.search.text().strip()
         procs = catalogue.search(query, lang) if query else catalogue.visible(self.category)
-        _clear(self.grid)
+        clear_layout(self.grid)
         self.shown = [p.code for p in procs]
         for column in range(3):
             self.grid.setColumnStretch(column, 1)
@@ -155,7 +137,7 @@ class ProcedureScreen(Screen):
         self.body.addLayout(top)
         inner = QWidget()
         self.facts = QVBoxLayout(inner)
-        self.body.addWidget(_scroll(inner), 1)
+        self.body.addWidget(scroll(inner), 1)
         self.start = BigButton("", "primary", pictogram="submit_dossier")
         self.start.clicked.connect(self._start)
         row = self.nav_row(back=True, cancel=True)
@@ -166,8 +148,8 @@ class ProcedureScreen(Screen):
         super().retranslate()
         self.retranslate_nav()
         proc = _procedure(self.vc, self.state.get("code"))
-        _clear(self.facts)
-        _clear(self.picture)
+        clear_layout(self.facts)
+        clear_layout(self.picture)
         if proc is None:
             return
         lang = self.vc.app.session.lang
@@ -428,7 +410,7 @@ class FormScreen(Screen):
         super().retranslate()
         self.retranslate_nav()
         field, proc = self.field, self.procedure
-        _clear(self.question_box)
+        clear_layout(self.question_box)
         self.edit, self.choice_buttons = None, {}
         if field is None:
             return
@@ -507,7 +489,7 @@ class FormScreen(Screen):
 
     def wipe(self) -> None:
         super().wipe()
-        _clear(self.question_box)
+        clear_layout(self.question_box)
         self.edit = None
 
 
@@ -549,7 +531,7 @@ class ReviewScreen(Screen):
         inner = QWidget()
         self.rows = QGridLayout(inner)
         self.rows.setColumnStretch(1, 1)
-        self.body.addWidget(_scroll(inner), 1)
+        self.body.addWidget(scroll(inner), 1)
         self.error = Text("", "error")
         self.body.addWidget(self.error)
         self.confirm = BigButton("", "primary", pictogram="confirm")
@@ -570,7 +552,7 @@ class ReviewScreen(Screen):
         super().retranslate()
         self.retranslate_nav()
         self.confirm.setText(self.tr("journey.review.confirm"))
-        _clear(self.rows)
+        clear_layout(self.rows)
         session = self.vc.app.session
         proc = _procedure(self.vc, session.procedure_code)
         if proc is None:
@@ -649,7 +631,7 @@ class ReviewScreen(Screen):
 
     def wipe(self) -> None:
         super().wipe()
-        _clear(self.rows)
+        clear_layout(self.rows)
         self.busy = False
 
 

@@ -12,7 +12,7 @@ from kiosk.services.status import FACES, REASONS, StatusError, StatusService, St
 from kiosk.views.base import Screen
 from kiosk.views.registry import register
 from kiosk.views.screens.identify import CameraView
-from kiosk.views.widgets import BigButton, Pictogram, Text, Tile
+from kiosk.views.widgets import BigButton, Pictogram, Text, Tile, clear_layout
 
 
 def _status_service(vc) -> StatusService:
@@ -153,10 +153,7 @@ class StatusResultScreen(Screen):
         self.retranslate_nav()
         self.home_button.setText(self.tr("nav.home"))
         view: StatusView | None = self.state.get("view")
-        while self.picture_box.count():
-            item = self.picture_box.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+        clear_layout(self.picture_box)
         if view is None:
             self.words.clear()
             self.details.clear()
