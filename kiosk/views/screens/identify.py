@@ -184,9 +184,13 @@ class IdentifyConfirmScreen(Screen):
 
     def __init__(self, vc) -> None:
         super().__init__(vc)
+        row = QHBoxLayout()
+        row.addWidget(Pictogram("identify_card", 140), 0, Qt.AlignmentFlag.AlignTop)
         self.details = Text("")
         self.details.setTextFormat(Qt.TextFormat.RichText)
-        self.body.addWidget(self.details, 1)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.details, 1)
+        self.body.addLayout(row, 1)
         self.yes = BigButton("", "primary", pictogram="confirm")
         self.yes.clicked.connect(lambda: self.vc.nav.go("form", index=0))
         self.no = BigButton("")
