@@ -423,3 +423,18 @@ def test_call_display_command_renders_the_calls(tmp_path):
     yellow = sum(1 for x in range(0, 1920, 8) for y in range(300, 700, 8)
                  if image.pixelColor(x, y).name() == "#ffd84d")
     assert yellow > 50
+
+
+def test_dossier_detail_renders_a_dossier_with_a_photo(win, qtbot):
+    taps = Taps(qtbot)
+    app = win.vc.app
+    dossier_id = confirm(app.dossiers, "Lò Văn Quý", "019092004567", with_file=True)
+    login(win, taps)
+    win.nav.go("clerk_dossier", dossier_id=dossier_id)
+    detail = current(win)
+    assert detail.name == "clerk_dossier"
+    texts = " ".join(label.text() for label in detail.findChildren(type(detail.message)))
+    attachment = app.dossiers.get(dossier_id)
+    assert win.vc.tr("clerk.detail.attachments") in texts
+    assert "KB" in texts, "the attachment line is missing"
+    assert attachment is not None

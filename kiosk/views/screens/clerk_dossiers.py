@@ -459,7 +459,7 @@ class ClerkDossierScreen(ClerkScreen):
         else:
             self._lines([], "clerk.detail.nothing")
         self._section("clerk.detail.attachments")
-        self._lines([tr("clerk.detail.attachment_line", key=a.document_key, kind=a.content_type,
+        self._lines([tr("clerk.detail.attachment_line", document=a.document_key, kind=a.content_type,
                         kb=max(1, a.size // 1024),
                         sent=tr("clerk.yes") if a.uploaded else tr("clerk.no"))
                      for a in detail.attachments], "clerk.detail.nothing")
