@@ -50,22 +50,139 @@ from kiosk.services.store import Store  # noqa: E402
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PAGE_TARGET_MS, DASHBOARD_TARGET_MS = 50, 300
 
-FAMILY = [("Nguyễn", 38), ("Trần", 11), ("Lê", 9), ("Phạm", 7), ("Hoàng", 5), ("Phan", 4),
-          ("Vũ", 4), ("Đặng", 2), ("Bùi", 2), ("Đỗ", 1.5), ("Hồ", 1.3), ("Ngô", 1.3),
-          ("Dương", 1), ("Lò", 1), ("Nông", 1), ("Hà", 1), ("Sầm", 0.5), ("Vi", 0.5),
-          ("Giàng", 0.5), ("Thào", 0.5), ("Lục", 0.3), ("Sùng", 0.3), ("Lý", 0.5)]
-MIDDLE_F = [("Thị", 60), ("Thu", 6), ("Hồng", 6), ("Ngọc", 6), ("Kim", 4), ("Thanh", 6),
-            ("Minh", 4), ("Xuân", 4), ("Thị Hồng", 4)]
-MIDDLE_M = [("Văn", 60), ("Đức", 8), ("Minh", 8), ("Quang", 6), ("Hữu", 6), ("Thanh", 6),
-            ("Công", 4), ("Xuân", 2)]
-GIVEN_F = ["Nhung", "Lan", "Hương", "Hà", "Trang", "Thảo", "Mai", "Hoa", "Linh", "Ánh", "Huyền", "Ngân", "Phương", "Yến", "Dung", "Hạnh", "Loan", "Thủy", "Vân", "Quỳnh", "Hằng", "Giang", "Liên", "Nga", "Tâm", "Chi", "Diệp", "Oanh", "Thư", "Xuyến"]
-GIVEN_M = ["Nam", "Quý", "Hùng", "Dũng", "Tuấn", "Minh", "Hải", "Long", "Sơn", "Thắng", "Cường", "Quân", "Huy", "Phúc", "Khánh", "Tùng", "Đạt", "Hiếu", "Lực", "Toàn", "Bình", "Chiến", "Thành", "Trung", "Vinh", "Lâm", "Quỳnh", "Tài", "Kiên", "Phong"]
-PROCEDURES = [("1.001193", 25), ("2.000815", 20), ("2.000884", 12), ("1.004873", 10),
-              ("1.000656", 5), ("1.000894", 6), ("1.004222", 6), ("2.000635", 5),
-              ("1.001612", 4), ("2.000720", 2), ("1.001776", 3), ("LOCAL-001", 1),
-              ("LOCAL-002", 1)]
-STATES = [("delivered", 90), ("queued", 3), ("needs_clerk", 1), ("auth_blocked", 0.5),
-          ("handled", 1), ("sending", 0.2)]
+FAMILY = [
+    ("Nguyễn", 38),
+    ("Trần", 11),
+    ("Lê", 9),
+    ("Phạm", 7),
+    ("Hoàng", 5),
+    ("Phan", 4),
+    ("Vũ", 4),
+    ("Đặng", 2),
+    ("Bùi", 2),
+    ("Đỗ", 1.5),
+    ("Hồ", 1.3),
+    ("Ngô", 1.3),
+    ("Dương", 1),
+    ("Lò", 1),
+    ("Nông", 1),
+    ("Hà", 1),
+    ("Sầm", 0.5),
+    ("Vi", 0.5),
+    ("Giàng", 0.5),
+    ("Thào", 0.5),
+    ("Lục", 0.3),
+    ("Sùng", 0.3),
+    ("Lý", 0.5),
+]
+MIDDLE_F = [
+    ("Thị", 60),
+    ("Thu", 6),
+    ("Hồng", 6),
+    ("Ngọc", 6),
+    ("Kim", 4),
+    ("Thanh", 6),
+    ("Minh", 4),
+    ("Xuân", 4),
+    ("Thị Hồng", 4),
+]
+MIDDLE_M = [
+    ("Văn", 60),
+    ("Đức", 8),
+    ("Minh", 8),
+    ("Quang", 6),
+    ("Hữu", 6),
+    ("Thanh", 6),
+    ("Công", 4),
+    ("Xuân", 2),
+]
+GIVEN_F = [
+    "Nhung",
+    "Lan",
+    "Hương",
+    "Hà",
+    "Trang",
+    "Thảo",
+    "Mai",
+    "Hoa",
+    "Linh",
+    "Ánh",
+    "Huyền",
+    "Ngân",
+    "Phương",
+    "Yến",
+    "Dung",
+    "Hạnh",
+    "Loan",
+    "Thủy",
+    "Vân",
+    "Quỳnh",
+    "Hằng",
+    "Giang",
+    "Liên",
+    "Nga",
+    "Tâm",
+    "Chi",
+    "Diệp",
+    "Oanh",
+    "Thư",
+    "Xuyến",
+]
+GIVEN_M = [
+    "Nam",
+    "Quý",
+    "Hùng",
+    "Dũng",
+    "Tuấn",
+    "Minh",
+    "Hải",
+    "Long",
+    "Sơn",
+    "Thắng",
+    "Cường",
+    "Quân",
+    "Huy",
+    "Phúc",
+    "Khánh",
+    "Tùng",
+    "Đạt",
+    "Hiếu",
+    "Lực",
+    "Toàn",
+    "Bình",
+    "Chiến",
+    "Thành",
+    "Trung",
+    "Vinh",
+    "Lâm",
+    "Quỳnh",
+    "Tài",
+    "Kiên",
+    "Phong",
+]
+PROCEDURES = [
+    ("1.001193", 25),
+    ("2.000815", 20),
+    ("2.000884", 12),
+    ("1.004873", 10),
+    ("1.000656", 5),
+    ("1.000894", 6),
+    ("1.004222", 6),
+    ("2.000635", 5),
+    ("1.001612", 4),
+    ("2.000720", 2),
+    ("1.001776", 3),
+    ("LOCAL-001", 1),
+    ("LOCAL-002", 1),
+]
+STATES = [
+    ("delivered", 90),
+    ("queued", 3),
+    ("needs_clerk", 1),
+    ("auth_blocked", 0.5),
+    ("handled", 1),
+    ("sending", 0.2),
+]
 
 
 def pick(rng: random.Random, weighted):
@@ -102,45 +219,91 @@ def fill(store: Store, cipher: DataCipher, rows: int, seed: int = 7) -> dict:
                 confirmed = now - timedelta(seconds=rng.randrange(0, 365 * 86400))
                 client_ref = str(uuid.UUID(int=rng.getrandbits(128)))
                 code = make_code("QN01", dossier_id)
-                applicant = {"id_number": id_number, "old_id_number": None, "full_name": name,
-                             "date_of_birth": f"19{rng.randrange(40, 99)}-0{rng.randrange(1, 9)}-1{rng.randrange(0, 9)}",
-                             "sex": sex, "address": "Thôn Nà Pò, xã Đồng Văn, huyện Bình Liêu",
-                             "phone": f"09{rng.randrange(10**7, 10**8)}", "id_source": "qr_scan"}
-                answers = {"phone": applicant["phone"], "copy_count": rng.randrange(1, 5),
-                           "document_name": "Giấy khai sinh"}
-                body = json.dumps({"client_ref": client_ref, "kiosk_id": "K1",
-                                   "procedure_code": proc, "procedure_version": 1,
-                                   "submitted_at": confirmed.isoformat() + "Z", "language": "vi",
-                                   "assisted_by": None, "applicant": applicant,
-                                   "fields": answers, "attachments": [],
-                                   "consent": {"given_at": confirmed.isoformat() + "Z",
-                                               "text_version": "consent-2026-1"}},
-                                  ensure_ascii=False).encode()
-                d_rows.append({
-                    "id": dossier_id, "client_ref": client_ref, "receipt_code": code, "kiosk_id": "K1",
-                    "procedure_code": proc, "procedure_version": 1, "language": "vi",
-                    "assisted_by": "mai" if rng.random() < 0.1 else None, "confirmed_at": confirmed,
-                    "consent_version": "consent-2026-1", "consent_given_at": confirmed,
+                applicant = {
+                    "id_number": id_number,
+                    "old_id_number": None,
+                    "full_name": name,
+                    "date_of_birth": f"19{rng.randrange(40, 99)}-0{rng.randrange(1, 9)}-1{rng.randrange(0, 9)}",
+                    "sex": sex,
+                    "address": "Thôn Nà Pò, xã Đồng Văn, huyện Bình Liêu",
+                    "phone": f"09{rng.randrange(10**7, 10**8)}",
                     "id_source": "qr_scan",
-                    "applicant_enc": cipher.encrypt_json(applicant, APPLICANT_CTX),
-                    "answers_enc": cipher.encrypt_json(answers, ANSWERS_CTX),
-                    "body_enc": cipher.encrypt(body, BODY_CTX), "body_sha256": "0" * 64,
-                    "id_index": cipher.id_index(id_number), "state": state,
-                    "next_attempt_at": None if state in ("delivered", "handled", "needs_clerk") else confirmed,
-                    "waiting_since": confirmed, "attempt_count": 1,
-                    "dossier_code": f"QN-2026-{dossier_id:06d}" if state == "delivered" else None,
-                    "delivered_at": confirmed + timedelta(minutes=2) if state == "delivered" else None,
-                    "receipt_printed": rng.random() < 0.97})
-                t_rows += [{"dossier_id": dossier_id, "token_index": t} for t in cipher.name_indexes(name)]
+                }
+                answers = {
+                    "phone": applicant["phone"],
+                    "copy_count": rng.randrange(1, 5),
+                    "document_name": "Giấy khai sinh",
+                }
+                body = json.dumps(
+                    {
+                        "client_ref": client_ref,
+                        "kiosk_id": "K1",
+                        "procedure_code": proc,
+                        "procedure_version": 1,
+                        "submitted_at": confirmed.isoformat() + "Z",
+                        "language": "vi",
+                        "assisted_by": None,
+                        "applicant": applicant,
+                        "fields": answers,
+                        "attachments": [],
+                        "consent": {
+                            "given_at": confirmed.isoformat() + "Z",
+                            "text_version": "consent-2026-1",
+                        },
+                    },
+                    ensure_ascii=False,
+                ).encode()
+                d_rows.append(
+                    {
+                        "id": dossier_id,
+                        "client_ref": client_ref,
+                        "receipt_code": code,
+                        "kiosk_id": "K1",
+                        "procedure_code": proc,
+                        "procedure_version": 1,
+                        "language": "vi",
+                        "assisted_by": "mai" if rng.random() < 0.1 else None,
+                        "confirmed_at": confirmed,
+                        "consent_version": "consent-2026-1",
+                        "consent_given_at": confirmed,
+                        "id_source": "qr_scan",
+                        "applicant_enc": cipher.encrypt_json(applicant, APPLICANT_CTX),
+                        "answers_enc": cipher.encrypt_json(answers, ANSWERS_CTX),
+                        "body_enc": cipher.encrypt(body, BODY_CTX),
+                        "body_sha256": "0" * 64,
+                        "id_index": cipher.id_index(id_number),
+                        "state": state,
+                        "next_attempt_at": None
+                        if state in ("delivered", "handled", "needs_clerk")
+                        else confirmed,
+                        "waiting_since": confirmed,
+                        "attempt_count": 1,
+                        "dossier_code": f"QN-2026-{dossier_id:06d}"
+                        if state == "delivered"
+                        else None,
+                        "delivered_at": confirmed + timedelta(minutes=2)
+                        if state == "delivered"
+                        else None,
+                        "receipt_printed": rng.random() < 0.97,
+                    }
+                )
+                t_rows += [
+                    {"dossier_id": dossier_id, "token_index": t} for t in cipher.name_indexes(name)
+                ]
                 for _ in range(1 if state == "delivered" else rng.randrange(1, 4)):
                     attempt_id += 1
                     failed = state != "delivered"
-                    a_rows.append({"id": attempt_id, "dossier_id": dossier_id,
-                                       "at": confirmed + timedelta(minutes=1),
-                                       "outcome": "failed" if failed else "delivered",
-                                       "status_code": 503 if failed else 201,
-                                       "error": "503 portal unavailable" if failed else None,
-                                       "worker": "K1"})
+                    a_rows.append(
+                        {
+                            "id": attempt_id,
+                            "dossier_id": dossier_id,
+                            "at": confirmed + timedelta(minutes=1),
+                            "outcome": "failed" if failed else "delivered",
+                            "status_code": 503 if failed else 201,
+                            "error": "503 portal unavailable" if failed else None,
+                            "worker": "K1",
+                        }
+                    )
                 if rng.random() < 0.001:
                     samples["names"].append(name)
                     samples["ids"].append(id_number)
@@ -148,25 +311,45 @@ def fill(store: Store, cipher: DataCipher, rows: int, seed: int = 7) -> dict:
             conn.execute(insert(Dossier), d_rows)
             conn.execute(insert(NameToken), t_rows)
             conn.execute(insert(Attempt), a_rows)
-        ratings = [{"day": (now - timedelta(days=rng.randrange(0, 365))).date(), "at": now,
-                        "procedure_code": pick(rng, PROCEDURES), "face": rng.choice((1, 2, 3, 3, 4, 4, 4)),
-                        "language": "vi"} for _ in range(rows // 5)]
+        ratings = [
+            {
+                "day": (now - timedelta(days=rng.randrange(0, 365))).date(),
+                "at": now,
+                "procedure_code": pick(rng, PROCEDURES),
+                "face": rng.choice((1, 2, 3, 3, 4, 4, 4)),
+                "language": "vi",
+            }
+            for _ in range(rows // 5)
+        ]
         conn.execute(insert(Rating), ratings)
         today = date.today()
         tickets = []
         for i in range(300):
             issued = now - timedelta(minutes=300 - i)
             called = issued + timedelta(minutes=rng.randrange(2, 40)) if i < 250 else None
-            tickets.append({"day": today, "service_group": "civil_status", "number": f"A{i + 1:03d}",
-                                "priority": None, "language": "vi", "issued_at": issued,
-                                "state": "done" if called else "waiting", "called_at": called,
-                                "counter": "1" if called else None})
+            tickets.append(
+                {
+                    "day": today,
+                    "service_group": "civil_status",
+                    "number": f"A{i + 1:03d}",
+                    "priority": None,
+                    "language": "vi",
+                    "issued_at": issued,
+                    "state": "done" if called else "waiting",
+                    "called_at": called,
+                    "counter": "1" if called else None,
+                }
+            )
         conn.execute(insert(QueueTicket), tickets)
         if store.engine.dialect.name == "postgresql":
             # The explicit ids above did not advance the sequences.
             for table in ("dossiers", "attempts"):
-                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                  f"(SELECT max(id) FROM {table}))"))
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
     return samples
 
 
@@ -189,11 +372,34 @@ def throwaway_postgres():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     data = base / "data"
-    _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                  "-E", "UTF8", "--no-sync"])
-    _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "pg.log"),
-                  "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off "
-                        "-c shared_buffers=256MB", "start"])
+    _as_postgres(
+        [
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]
+    )
+    _as_postgres(
+        [
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(base / "pg.log"),
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off "
+            "-c shared_buffers=256MB",
+            "start",
+        ]
+    )
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
@@ -205,8 +411,9 @@ def fresh_pg_database(server_url: str) -> str:
     import psycopg
 
     name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url.replace("postgresql+psycopg://", "postgresql://"),
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        server_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    ) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return server_url.rsplit("/", 1)[0] + "/" + name
 
@@ -244,9 +451,13 @@ def measure(label: str, url: str, rows: int) -> list[tuple[str, str, float, int 
     reports = Reports(store, queue)
     today = date.today()
     month = SearchQuery(date_from=today - timedelta(days=29), date_to=today)
-    common_name = next((n for n in samples["names"] if n.startswith("Nguyễn Thị")), "Nguyễn Thị Lan")
-    rare_name = next((n for n in samples["names"] if n.split()[0] in ("Lò", "Sầm", "Giàng")),
-                     samples["names"][-1])
+    common_name = next(
+        (n for n in samples["names"] if n.startswith("Nguyễn Thị")), "Nguyễn Thị Lan"
+    )
+    rare_name = next(
+        (n for n in samples["names"] if n.split()[0] in ("Lò", "Sầm", "Giàng")),
+        samples["names"][-1],
+    )
 
     def page_n(query: SearchQuery, n: int):
         cursor: Cursor | None = None
@@ -258,18 +469,35 @@ def measure(label: str, url: str, rows: int) -> list[tuple[str, str, float, int 
 
     cases = [
         ("list page 1, no filter", lambda: search.page(SearchQuery())),
-        ("state=queued, procedure, 30 days", lambda: search.page(SearchQuery(
-            state="queued", procedure_code="1.001193", date_from=month.date_from, date_to=today))),
-        ("receipt not printed, 30 days", lambda: search.page(SearchQuery(
-            not_printed=True, date_from=month.date_from, date_to=today))),
+        (
+            "state=queued, procedure, 30 days",
+            lambda: search.page(
+                SearchQuery(
+                    state="queued",
+                    procedure_code="1.001193",
+                    date_from=month.date_from,
+                    date_to=today,
+                )
+            ),
+        ),
+        (
+            "receipt not printed, 30 days",
+            lambda: search.page(
+                SearchQuery(not_printed=True, date_from=month.date_from, date_to=today)
+            ),
+        ),
         ("state=needs_clerk (rare)", lambda: search.page(SearchQuery(state="needs_clerk"))),
         (f"name '{common_name}'", lambda: search.page(SearchQuery(common_name))),
         (f"name '{rare_name}'", lambda: search.page(SearchQuery(rare_name))),
         ("name 'nguyen thi' (very common)", lambda: search.page(SearchQuery("nguyen thi"))),
-        ("name 'van' + 30 days", lambda: search.page(SearchQuery(
-            "van", date_from=month.date_from, date_to=today))),
-        ("name 'nguyen van' + state=handled", lambda: search.page(SearchQuery(
-            "nguyen van", state="handled"))),
+        (
+            "name 'van' + 30 days",
+            lambda: search.page(SearchQuery("van", date_from=month.date_from, date_to=today)),
+        ),
+        (
+            "name 'nguyen van' + state=handled",
+            lambda: search.page(SearchQuery("nguyen van", state="handled")),
+        ),
         ("ID number", lambda: search.page(SearchQuery(samples["ids"][0]))),
         ("receipt code", lambda: search.page(SearchQuery(samples["codes"][0].lower()))),
     ]
@@ -312,8 +540,10 @@ def main() -> int:
     for label, name, ms, n, target in results:
         ok = ms <= target
         worst = worst and ok
-        print(f"{label:9} {name[:52]:52} {ms:10.1f} {'' if n is None else n:>5} "
-              f"{'≤' + str(target):>7} {'ok' if ok else 'SLOW'}")
+        print(
+            f"{label:9} {name[:52]:52} {ms:10.1f} {'' if n is None else n:>5} "
+            f"{'≤' + str(target):>7} {'ok' if ok else 'SLOW'}"
+        )
     return 0 if worst else 1
 
 

@@ -69,8 +69,9 @@ def bench_speed(frames: int, rounds: int) -> None:
         rng = np.random.default_rng(0)
         for f in scenes:
             for _ in range(rounds * 3):
-                noisy = np.clip(f.astype(np.int16) + rng.integers(-3, 4, f.shape, dtype=np.int16),
-                                0, 255).astype(np.uint8)
+                noisy = np.clip(
+                    f.astype(np.int16) + rng.integers(-3, 4, f.shape, dtype=np.int16), 0, 255
+                ).astype(np.uint8)
                 track.append(timed(tracker.update, noisy)[1])
         label = f"{size[0]}x{size[1]}"
         print(f"process()          {label:>9}: {stats_ms(proc)}")
@@ -86,8 +87,10 @@ def bench_speed(frames: int, rounds: int) -> None:
 
 
 def bench_accuracy(n: int) -> None:
-    print(f"\n== accuracy: {n} generated angled scenes per size "
-          "(A4 / receipt 1:2 / landscape A4, tilted 20-35 deg, cluttered desk) ==")
+    print(
+        f"\n== accuracy: {n} generated angled scenes per size "
+        "(A4 / receipt 1:2 / landscape A4, tilted 20-35 deg, cluttered desk) =="
+    )
     for size in SIZES:
         found = accepted = 0
         errors, corner_err = [], []
@@ -103,17 +106,24 @@ def bench_accuracy(n: int) -> None:
             refused_as.update(r.codes)
             methods[str(r.metrics.get("aspect_method"))] += 1
             errors.append(abs(r.image.shape[1] / r.image.shape[0] / scene.page.aspect - 1))
-            corner_err.append(float(np.abs(r.quad.array()
-                                           - docscan.order_corners(scene.corners)).max()))
+            corner_err.append(
+                float(np.abs(r.quad.array() - docscan.order_corners(scene.corners)).max())
+            )
         e = np.array(errors) * 100
         c = np.array(corner_err)
-        print(f"{size[0]}x{size[1]}: page found {found}/{n}, accepted {accepted}/{n}"
-              + (f" (false refusals: {dict(refused_as)})" if refused_as else ""))
-        print(f"  aspect error %: median {np.median(e):.2f}  p95 {np.percentile(e, 95):.2f}  "
-              f"max {e.max():.2f}  within 2 %: {np.mean(e < 2) * 100:.0f} %  "
-              f"within 1 %: {np.mean(e < 1) * 100:.0f} %")
-        print(f"  corner error px: median {np.median(c):.2f}  p95 {np.percentile(c, 95):.2f}  "
-              f"max {c.max():.2f}")
+        print(
+            f"{size[0]}x{size[1]}: page found {found}/{n}, accepted {accepted}/{n}"
+            + (f" (false refusals: {dict(refused_as)})" if refused_as else "")
+        )
+        print(
+            f"  aspect error %: median {np.median(e):.2f}  p95 {np.percentile(e, 95):.2f}  "
+            f"max {e.max():.2f}  within 2 %: {np.mean(e < 2) * 100:.0f} %  "
+            f"within 1 %: {np.mean(e < 1) * 100:.0f} %"
+        )
+        print(
+            f"  corner error px: median {np.median(c):.2f}  p95 {np.percentile(c, 95):.2f}  "
+            f"max {c.max():.2f}"
+        )
         print(f"  focal length: {dict(methods)}")
 
 
@@ -127,30 +137,63 @@ def bench_refusals(n: int) -> None:
             seen.update(codes or ["ok"])
             hits += (codes == [expected]) if exact else (expected in codes)
         others = {k: v for k, v in seen.items() if k != expected}
-        print(f"  {name:<26} -> '{expected}': {hits}/{n}" + (f"   other: {others}" if others else ""))
+        print(
+            f"  {name:<26} -> '{expected}': {hits}/{n}" + (f"   other: {others}" if others else "")
+        )
 
     scenes = [random_scene(700 + i) for i in range(n)]
     rate("Gaussian blur sigma 3", "blurred", (cv2.GaussianBlur(s.frame, (0, 0), 3) for s in scenes))
-    rate("motion blur 15 px", "blurred",
-         (motion_blur(s.frame, 15, 37 * i) for i, s in enumerate(scenes)))
+    rate(
+        "motion blur 15 px",
+        "blurred",
+        (motion_blur(s.frame, 15, 37 * i) for i, s in enumerate(scenes)),
+    )
 
     def glare(s):
         c = s.corners.mean(axis=0)
         return add_glare(s.frame, (c[0] + 20, c[1] - 30), 45)
 
     rate("glare spot", "glare", (glare(s) for s in scenes))
-    rate("page off the side", "cut_off",
-         (make_scene(aspect=(A4, RECEIPT)[i % 2], tilt_deg=25, yaw_deg=10, fill=0.8,
-                     offset=(0.35 if i % 2 else -0.35, 0), seed=i).frame for i in range(n)))
-    rate("page bigger than frame", "cut_off",
-         (make_scene(aspect=A4, tilt_deg=25, yaw_deg=10, fill=1.3, offset=(0, 0.1), seed=i).frame
-          for i in range(n)))
+    rate(
+        "page off the side",
+        "cut_off",
+        (
+            make_scene(
+                aspect=(A4, RECEIPT)[i % 2],
+                tilt_deg=25,
+                yaw_deg=10,
+                fill=0.8,
+                offset=(0.35 if i % 2 else -0.35, 0),
+                seed=i,
+            ).frame
+            for i in range(n)
+        ),
+    )
+    rate(
+        "page bigger than frame",
+        "cut_off",
+        (
+            make_scene(aspect=A4, tilt_deg=25, yaw_deg=10, fill=1.3, offset=(0, 0.1), seed=i).frame
+            for i in range(n)
+        ),
+    )
     rate("empty cluttered desk", "no_page", (empty_scene(i) for i in range(n)), exact=True)
-    rate("page far away", "too_far",
-         (make_scene(aspect=(A4, RECEIPT)[i % 2], tilt_deg=25, yaw_deg=10, fill=0.3, seed=i).frame
-          for i in range(n)))
-    rate("dim room (x0.25)", "too_dark",
-         (make_scene(aspect=A4, tilt_deg=25, yaw_deg=10, fill=0.7, seed=i, dim=0.25).frame for i in range(n)))
+    rate(
+        "page far away",
+        "too_far",
+        (
+            make_scene(aspect=(A4, RECEIPT)[i % 2], tilt_deg=25, yaw_deg=10, fill=0.3, seed=i).frame
+            for i in range(n)
+        ),
+    )
+    rate(
+        "dim room (x0.25)",
+        "too_dark",
+        (
+            make_scene(aspect=A4, tilt_deg=25, yaw_deg=10, fill=0.7, seed=i, dim=0.25).frame
+            for i in range(n)
+        ),
+    )
 
 
 def main() -> int:
@@ -160,8 +203,10 @@ def main() -> int:
     args = ap.parse_args()
     n = 12 if args.quick else args.n
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"opencv {cv2.__version__}, numpy {np.__version__}, cv2 threads {cv2.getNumThreads()}, "
-          f"cpus {os.cpu_count()}, load average {load} (timings scale with other load)")
+    print(
+        f"opencv {cv2.__version__}, numpy {np.__version__}, cv2 threads {cv2.getNumThreads()}, "
+        f"cpus {os.cpu_count()}, load average {load} (timings scale with other load)"
+    )
     bench_speed(frames=6 if args.quick else 15, rounds=1 if args.quick else 2)
     bench_accuracy(n)
     bench_refusals(max(6, n // 3))

@@ -39,9 +39,24 @@ KIOSK_ID, SECRET, TOKEN = "BENCH-K01", "bench-secret", "bench-token"
 
 def start_portal(db: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kiosk", "portal", "--port", "0", "--db", str(db),
-         "--token", TOKEN, "--kiosk", f"{KIOSK_ID}:{SECRET}"],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "kiosk",
+            "portal",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            "--token",
+            TOKEN,
+            "--kiosk",
+            f"{KIOSK_ID}:{SECRET}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("portal listening on "):
@@ -52,8 +67,10 @@ def start_portal(db: Path) -> tuple[subprocess.Popen, str]:
 def percentiles(samples: list[float]) -> str:
     s = sorted(samples)
     p = lambda q: s[min(len(s) - 1, int(len(s) * q))] * 1000  # noqa: E731
-    return (f"p50 {statistics.median(s) * 1000:6.2f} ms  p95 {p(0.95):6.2f} ms  "
-            f"p99 {p(0.99):6.2f} ms  max {s[-1] * 1000:6.2f} ms  (n={len(s)})")
+    return (
+        f"p50 {statistics.median(s) * 1000:6.2f} ms  p95 {p(0.95):6.2f} ms  "
+        f"p99 {p(0.99):6.2f} ms  max {s[-1] * 1000:6.2f} ms  (n={len(s)})"
+    )
 
 
 def main() -> int:
@@ -62,8 +79,12 @@ def main() -> int:
     parser.add_argument("--confirms", type=int, default=300, help="timed confirms when idle")
     parser.add_argument("--batch", type=int, default=25, help="dossiers claimed at a time")
     parser.add_argument("--senders", type=int, default=1, help="dossiers sent at the same time")
-    parser.add_argument("--switch-interval", type=float, default=None,
-                        help="sys.setswitchinterval (seconds), to try a shorter GIL slice")
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="sys.setswitchinterval (seconds), to try a shorter GIL slice",
+    )
     args = parser.parse_args()
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
@@ -76,8 +97,9 @@ def main() -> int:
     dossiers = DossierService(store, cipher, KIOSK_ID, "BE01", work / "attachments")
     rng = random.Random(1)
     print(f"portal {url}, {os.cpu_count()} CPUs, data in {work}", flush=True)
-    print("SQLite WAL, synchronous=FULL, AES-GCM encryption of personal data and bodies",
-          flush=True)
+    print(
+        "SQLite WAL, synchronous=FULL, AES-GCM encryption of personal data and bodies", flush=True
+    )
     try:
         # 1. confirm latency, idle (one durable transaction each).
         idle = []
@@ -95,14 +117,22 @@ def main() -> int:
             drafts = [synthetic_draft(rng) for _ in range(min(500, remaining))]
             store.write_sync(lambda s, ds=drafts: [dossiers._confirm(s, d) for d in ds])
             remaining -= len(drafts)
-        print(f"seeded {args.count} dossiers in total ({time.perf_counter() - t0:.1f} s bulk)",
-              flush=True)
+        print(
+            f"seeded {args.count} dossiers in total ({time.perf_counter() - t0:.1f} s bulk)",
+            flush=True,
+        )
 
         # 2. drain all of them, with confirms going on meanwhile (as at a busy kiosk).
-        outbox = Outbox(store, dossiers, PortalConfig(url, KIOSK_ID, SECRET, TOKEN),
-                        batch_size=args.batch, senders=args.senders)
-        worker = SyncWorker(outbox, catalogue_interval=None, status_interval=None,
-                            idle_interval=0.5)
+        outbox = Outbox(
+            store,
+            dossiers,
+            PortalConfig(url, KIOSK_ID, SECRET, TOKEN),
+            batch_size=args.batch,
+            senders=args.senders,
+        )
+        worker = SyncWorker(
+            outbox, catalogue_interval=None, status_interval=None, idle_interval=0.5
+        )
         busy: list[float] = []
         stop = threading.Event()
 
@@ -126,8 +156,7 @@ def main() -> int:
             now = time.perf_counter()
             if now - last_print >= 5:
                 last_print = now
-                print(f"  ... {delivered} delivered, {delivered / (now - start):.0f}/s",
-                      flush=True)
+                print(f"  ... {delivered} delivered, {delivered / (now - start):.0f}/s", flush=True)
             if delivered >= total:
                 break
         elapsed = time.perf_counter() - start
@@ -138,8 +167,11 @@ def main() -> int:
             time.sleep(0.05)
         worker.stop()
         outbox.close()
-        print(f"drain {total} dossiers         {total / elapsed:6.0f} /s  ({elapsed:.1f} s, "
-              f"batch {args.batch}, {args.senders} senders)", flush=True)
+        print(
+            f"drain {total} dossiers         {total / elapsed:6.0f} /s  ({elapsed:.1f} s, "
+            f"batch {args.batch}, {args.senders} senders)",
+            flush=True,
+        )
         print(f"confirm, while draining    {percentiles(busy)}", flush=True)
         final = outbox.counts()
         print(f"final states: {final}", flush=True)

@@ -38,13 +38,26 @@ KIOSK_ID, SECRET, TOKEN = "BENCH-K01", "bench-secret", "bench-token"
 
 def dossier(client_ref: str) -> bytes:
     doc = {
-        "client_ref": client_ref, "kiosk_id": KIOSK_ID, "procedure_code": "BENCH.1",
-        "procedure_version": 1, "submitted_at": "2026-11-23T04:40:00Z", "language": "vi",
-        "applicant": {"id_number": "001099012345", "full_name": "Nguyễn Thị Hoà",
-                      "date_of_birth": "1990-05-17", "sex": "female",
-                      "address": "Thôn 2, xã Hướng Hoá, Quảng Trị", "id_source": "qr_scan"},
-        "fields": {"child_full_name": "Nguyễn Minh Khôi", "child_date_of_birth": "2026-11-01",
-                   "child_sex": "male", "note": "x" * 400},
+        "client_ref": client_ref,
+        "kiosk_id": KIOSK_ID,
+        "procedure_code": "BENCH.1",
+        "procedure_version": 1,
+        "submitted_at": "2026-11-23T04:40:00Z",
+        "language": "vi",
+        "applicant": {
+            "id_number": "001099012345",
+            "full_name": "Nguyễn Thị Hoà",
+            "date_of_birth": "1990-05-17",
+            "sex": "female",
+            "address": "Thôn 2, xã Hướng Hoá, Quảng Trị",
+            "id_source": "qr_scan",
+        },
+        "fields": {
+            "child_full_name": "Nguyễn Minh Khôi",
+            "child_date_of_birth": "2026-11-01",
+            "child_sex": "male",
+            "note": "x" * 400,
+        },
         "attachments": [],
         "consent": {"given_at": "2026-11-23T04:39:30Z", "text_version": "2026-01"},
     }
@@ -55,9 +68,26 @@ def start_portal(db: Path) -> tuple[subprocess.Popen, str]:
     empty = db.parent / "catalogue"  # no procedures: fields are not checked
     empty.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kiosk", "portal", "--port", "0", "--db", str(db),
-         "--token", TOKEN, "--kiosk", f"{KIOSK_ID}:{SECRET}", "--procedures", str(empty)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "kiosk",
+            "portal",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            "--token",
+            TOKEN,
+            "--kiosk",
+            f"{KIOSK_ID}:{SECRET}",
+            "--procedures",
+            str(empty),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("portal listening on "):
@@ -84,10 +114,19 @@ def bench_raw(url: str, bodies: list[tuple[str, bytes]]) -> None:
     for ref, body in bodies:
         t0 = time.perf_counter()
         stamp = format_timestamp(time.time())
-        conn.request("POST", path, body=body, headers={
-            "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json",
-            "Idempotency-Key": ref, "X-Kiosk-Id": KIOSK_ID, "X-Timestamp": stamp,
-            "X-Signature": sign(SECRET, "POST", path, stamp, body)})
+        conn.request(
+            "POST",
+            path,
+            body=body,
+            headers={
+                "Authorization": f"Bearer {TOKEN}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": ref,
+                "X-Kiosk-Id": KIOSK_ID,
+                "X-Timestamp": stamp,
+                "X-Signature": sign(SECRET, "POST", path, stamp, body),
+            },
+        )
         response = conn.getresponse()
         response.read()
         if response.status != 201:
@@ -112,8 +151,9 @@ def bench_client(url: str, bodies: list[tuple[str, bytes]], name: str, replay: b
 
 def bench_threads(url: str, count: int, threads: int = 4) -> None:
     per = count // threads
-    work = [[(r, dossier(r)) for r in (str(uuid.uuid4()) for _ in range(per))]
-            for _ in range(threads)]
+    work = [
+        [(r, dossier(r)) for r in (str(uuid.uuid4()) for _ in range(per))] for _ in range(threads)
+    ]
 
     def run(items: list[tuple[str, bytes]]) -> None:
         with PortalClient(url, KIOSK_ID, SECRET, TOKEN) as client:
@@ -136,8 +176,11 @@ def bench_attachments(url: str, count: int = 20, size: int = 1 << 20) -> None:
         for data in blobs:
             client.upload_attachment(hashlib.sha256(data).hexdigest(), data, "image/jpeg")
         seconds = time.perf_counter() - start
-    print(f"{'attachments 1 MiB':<28} {count / seconds:8.1f} /s  "
-          f"({count * size / seconds / 1e6:.0f} MB/s)", flush=True)
+    print(
+        f"{'attachments 1 MiB':<28} {count / seconds:8.1f} /s  "
+        f"({count * size / seconds / 1e6:.0f} MB/s)",
+        flush=True,
+    )
 
 
 def main() -> None:

@@ -51,8 +51,12 @@ def _centre(quad: np.ndarray) -> tuple[float, float]:
     return float(c[0]), float(c[1])
 
 
-def _scene(rng: np.random.Generator, module: tuple[float, float], angle: float = 8.0,
-           tilt: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, str, np.ndarray]:
+def _scene(
+    rng: np.random.Generator,
+    module: tuple[float, float],
+    angle: float = 8.0,
+    tilt: tuple[float, float] = (0.0, 0.0),
+) -> tuple[np.ndarray, str, np.ndarray]:
     citizen = synth.random_citizen(rng)
     payload = citizen.payload()
     m = rng.uniform(*module)
@@ -85,8 +89,9 @@ def k_blurred(rng):
     return synth.gaussian_blur(f, module * rng.uniform(0.25, 0.62)), p
 
 
-def _smear(rng: np.random.Generator, payload: str, quad: np.ndarray,
-           modules: tuple[float, float]) -> int:
+def _smear(
+    rng: np.random.Generator, payload: str, quad: np.ndarray, modules: tuple[float, float]
+) -> int:
     """A motion-blur length in pixels, as a number of the code's modules. Beyond about
     two modules the finest module pattern is gone for any decoder."""
     module = float(np.linalg.norm(quad[1] - quad[0])) / synth.qr_modules(payload)
@@ -145,7 +150,9 @@ def k_tiny(rng):
 
 def n_empty(rng):
     card, _ = synth.card_image(None, None, qr_px=6)
-    f, _ = synth.place(synth.background(rng), card, rng, rng.uniform(500, 1100), rng.uniform(-20, 20))
+    f, _ = synth.place(
+        synth.background(rng), card, rng, rng.uniform(500, 1100), rng.uniform(-20, 20)
+    )
     return synth.noise(f, rng.uniform(2, 20), rng), None
 
 
@@ -192,12 +199,23 @@ def n_noise(rng):
 
 
 POSITIVE: dict[str, Callable] = {
-    "clean": k_clean, "rotated": k_rotated, "tilted": k_tilted, "blurred": k_blurred,
-    "motion": k_motion, "noisy": k_noisy, "dim": k_dim, "glare": k_glare, "jpeg": k_jpeg,
-    "uneven": k_uneven, "combined": k_combined, "tiny": k_tiny,
+    "clean": k_clean,
+    "rotated": k_rotated,
+    "tilted": k_tilted,
+    "blurred": k_blurred,
+    "motion": k_motion,
+    "noisy": k_noisy,
+    "dim": k_dim,
+    "glare": k_glare,
+    "jpeg": k_jpeg,
+    "uneven": k_uneven,
+    "combined": k_combined,
+    "tiny": k_tiny,
 }
 NEGATIVE: dict[str, Callable] = {
-    "neg-empty": n_empty, "neg-barcodes": n_barcodes, "neg-qr-like": n_qr_like,
+    "neg-empty": n_empty,
+    "neg-barcodes": n_barcodes,
+    "neg-qr-like": n_qr_like,
     "neg-noise": n_noise,
 }
 
@@ -221,8 +239,14 @@ class Stats:
         self.false_accepts = 0
         self.stages: dict[str, int] = defaultdict(int)
 
-    def add(self, kind: str, expected: str | None, found: list[decoders.Decoded], ms: float,
-            cpu_ms: float):
+    def add(
+        self,
+        kind: str,
+        expected: str | None,
+        found: list[decoders.Decoded],
+        ms: float,
+        cpu_ms: float,
+    ):
         self.ms.append(ms)
         self.cpu_ms.append(cpu_ms)
         texts = [d.text for d in found]
@@ -247,7 +271,9 @@ class Stats:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="a small corpus (about 15 s)")
     ap.add_argument("--per-kind", type=int, default=None, help="frames per positive kind")
     ap.add_argument("--seed", type=int, default=20240601)
@@ -277,16 +303,25 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # a raw decoder crashing counts as no read
                 print(f"  {name} raised {type(exc).__name__} on a {kind} frame", file=sys.stderr)
                 found = []
-            stats[name].add(kind, expected, found, (time.perf_counter() - t0) * 1000,
-                            (time.thread_time() - c0) * 1000)
+            stats[name].add(
+                kind,
+                expected,
+                found,
+                (time.perf_counter() - t0) * 1000,
+                (time.thread_time() - c0) * 1000,
+            )
 
     kinds = list(POSITIVE)
     n_pos = sum(len(v) for v in stats["pipeline"].hits.values())
-    print(f"QR benchmark: {n_frames} frames 1280x720 ({n_pos} with a CCCD QR, "
-          f"{n_frames - n_pos} negatives), seed {args.seed}, "
-          f"{time.perf_counter() - started:.0f} s")
-    print(f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before and "
-          f"{os.getloadavg()[0]:.1f} after the run (wall-clock times include other load)")
+    print(
+        f"QR benchmark: {n_frames} frames 1280x720 ({n_pos} with a CCCD QR, "
+        f"{n_frames - n_pos} negatives), seed {args.seed}, "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    print(
+        f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before and "
+        f"{os.getloadavg()[0]:.1f} after the run (wall-clock times include other load)"
+    )
     print()
     header = f"{'kind':<10}" + "".join(f"{name:>14}" for name in runners)
     print(header)
@@ -301,18 +336,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'decoded':<10}" + "".join(f"{s.rate:>13.1f}%" for s in stats.values()))
     print(f"{'misreads':<10}" + "".join(f"{s.misreads:>14}" for s in stats.values()))
     print(f"{'false acc':<10}" + "".join(f"{s.false_accepts:>14}" for s in stats.values()))
-    print(f"{'median ms':<10}" + "".join(f"{statistics.median(s.ms):>14.1f}" for s in stats.values()))
+    print(
+        f"{'median ms':<10}" + "".join(f"{statistics.median(s.ms):>14.1f}" for s in stats.values())
+    )
     print(f"{'p95 ms':<10}" + "".join(f"{s.pct(0.95):>14.1f}" for s in stats.values()))
-    print(f"{'cpu med':<10}" + "".join(f"{statistics.median(s.cpu_ms):>14.1f}" for s in stats.values()))
+    print(
+        f"{'cpu med':<10}"
+        + "".join(f"{statistics.median(s.cpu_ms):>14.1f}" for s in stats.values())
+    )
     print(f"{'cpu p95':<10}" + "".join(f"{s.pct(0.95, cpu=True):>14.1f}" for s in stats.values()))
     print()
     pipe = stats["pipeline"]
-    print("pipeline reads by pass: " + ", ".join(f"{k} {v}" for k, v in sorted(pipe.stages.items(), key=lambda kv: -kv[1])))
-    best_name, best = max(((n, s) for n, s in stats.items() if n != "pipeline"), key=lambda ns: ns[1].rate)
+    print(
+        "pipeline reads by pass: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(pipe.stages.items(), key=lambda kv: -kv[1]))
+    )
+    best_name, best = max(
+        ((n, s) for n, s in stats.items() if n != "pipeline"), key=lambda ns: ns[1].rate
+    )
     checks = [
         (f"pipeline >= {TARGET_RATE:.0f}% decoded", pipe.rate >= TARGET_RATE),
-        (f"pipeline >= best raw ({best_name} {best.rate:.1f}%) + {TARGET_GAIN:.0f} points",
-         pipe.rate >= best.rate + TARGET_GAIN),
+        (
+            f"pipeline >= best raw ({best_name} {best.rate:.1f}%) + {TARGET_GAIN:.0f} points",
+            pipe.rate >= best.rate + TARGET_GAIN,
+        ),
         ("zero misreads", pipe.misreads == 0),
         ("zero false accepts on negatives", pipe.false_accepts == 0),
         (f"median <= {TARGET_MEDIAN:.0f} ms", statistics.median(pipe.ms) <= TARGET_MEDIAN),

@@ -57,18 +57,24 @@ def main() -> int:
     for lang in ("vi", "en"):
         data = sample_receipt(lang)
         for size in ("80mm", "a5", "a4"):
-            rows.append((
-                f"build receipt PDF {size} ({lang})",
-                lambda d=data, s=size: build_receipt_pdf(d, s, translator),
-                True,
-            ))
+            rows.append(
+                (
+                    f"build receipt PDF {size} ({lang})",
+                    lambda d=data, s=size: build_receipt_pdf(d, s, translator),
+                    True,
+                )
+            )
     ticket = sample_ticket("en")
-    rows.append(("build ticket PDF 80mm (en)", lambda: build_ticket_pdf(ticket, "80mm", translator), True))
+    rows.append(
+        ("build ticket PDF 80mm (en)", lambda: build_ticket_pdf(ticket, "80mm", translator), True)
+    )
 
     pdf = build_receipt_pdf(sample_receipt("en"), "80mm", translator)
     rows.append(("rasterise 80mm receipt to 576 dots", lambda: rasterise_pdf(pdf), False))
     printer = EscPosPrinter("tcp://127.0.0.1:9100")
-    rows.append(("ESC/POS job bytes (raster + GS v 0 + cut)", lambda: printer.render_job(pdf), False))
+    rows.append(
+        ("ESC/POS job bytes (raster + GS v 0 + cut)", lambda: printer.render_job(pdf), False)
+    )
     a4 = build_receipt_pdf(sample_receipt("en"), "a4", translator)
     rows.append(("rasterise A4 receipt to 576 dots", lambda: rasterise_pdf(a4), False))
 
@@ -82,8 +88,10 @@ def main() -> int:
 
     image = rasterise_pdf(pdf)[0]
     job = printer.render_job(pdf)
-    print(f"80mm raster: {image.width}x{image.height} dots; ESC/POS job {len(job) / 1024:.0f} KiB; "
-          f"PDF {len(pdf) / 1024:.0f} KiB")
+    print(
+        f"80mm raster: {image.width}x{image.height} dots; ESC/POS job {len(job) / 1024:.0f} KiB; "
+        f"PDF {len(pdf) / 1024:.0f} KiB"
+    )
     return 1 if failed else 0
 
 

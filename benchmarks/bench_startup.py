@@ -20,11 +20,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def one_run(data_dir: str) -> float:
-    env = {**os.environ, "KIOSK_DATA_DIR": data_dir, "QT_QPA_PLATFORM": "offscreen",
-           "KIOSK_FULLSCREEN": "0", "KIOSK_DEMO": "1"}
+    env = {
+        **os.environ,
+        "KIOSK_DATA_DIR": data_dir,
+        "QT_QPA_PLATFORM": "offscreen",
+        "KIOSK_FULLSCREEN": "0",
+        "KIOSK_DEMO": "1",
+    }
     env["KIOSK_BENCH_T0"] = repr(time.time())
-    out = subprocess.run([sys.executable, "-m", "kiosk", "run", "--exit-when-ready"], cwd=ROOT,
-                         env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "kiosk", "run", "--exit-when-ready"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("ready")]
     if out.returncode != 0 or not line:
         raise SystemExit(f"start failed: {out.stderr[-2000:]}")
@@ -37,8 +48,10 @@ def main() -> None:
         first = one_run(tmp)
         times = [one_run(tmp) for _ in range(runs)]
     print(f"first start (new data folder, migrations): {first:.0f} ms")
-    print(f"cold start to home screen over {runs} runs: median {statistics.median(times):.0f} ms, "
-          f"max {max(times):.0f} ms (target <= 1500 ms)")
+    print(
+        f"cold start to home screen over {runs} runs: median {statistics.median(times):.0f} ms, "
+        f"max {max(times):.0f} ms (target <= 1500 ms)"
+    )
 
 
 if __name__ == "__main__":

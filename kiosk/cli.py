@@ -17,7 +17,9 @@ import kiosk.commands
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="Commune public-service kiosk")
     parser.add_argument(
-        "--self-test", action="store_true", help="open every screen offscreen and exit 0 if all works"
+        "--self-test",
+        action="store_true",
+        help="open every screen offscreen and exit 0 if all works",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(kiosk.commands.__path__), key=lambda m: m.name):

@@ -36,8 +36,13 @@ class SettingsError(ValueError):
         self.name, self.value, self.allowed = name, value, allowed
 
 
-def _setting(default: Any, help: str, env: str | None = None, choices: tuple = (),
-             check: Callable[[Any], str | None] | None = None) -> Any:
+def _setting(
+    default: Any,
+    help: str,
+    env: str | None = None,
+    choices: tuple = (),
+    check: Callable[[Any], str | None] | None = None,
+) -> Any:
     meta = {"help": help, "env": env, "choices": choices, "check": check}
     if isinstance(default, list | dict):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
@@ -51,7 +56,11 @@ def _url(value: str) -> str | None:
 
 def _db_url(value: str) -> str | None:
     ok = value == "" or value.startswith(("sqlite:", "postgresql"))
-    return None if ok else "empty (SQLite in the data folder), sqlite:///FILE or postgresql+psycopg://..."
+    return (
+        None
+        if ok
+        else "empty (SQLite in the data folder), sqlite:///FILE or postgresql+psycopg://..."
+    )
 
 
 def _positive(value: float) -> str | None:
@@ -79,50 +88,92 @@ def _kiosk_id(value: str) -> str | None:
 @dataclass(frozen=True)
 class Settings:
     # Where things live
-    data_dir: Path = _setting(Path(platformdirs.user_data_dir(APP_NAME)), "data folder: database, keys, attachments")
+    data_dir: Path = _setting(
+        Path(platformdirs.user_data_dir(APP_NAME)), "data folder: database, keys, attachments"
+    )
     log_dir: Path = _setting(Path(platformdirs.user_log_dir(APP_NAME)), "log folder")
-    db_url: str = _setting("", "SQLAlchemy URL; empty means SQLite kiosk.db in the data folder", check=_db_url)
+    db_url: str = _setting(
+        "", "SQLAlchemy URL; empty means SQLite kiosk.db in the data folder", check=_db_url
+    )
     key_file: str = _setting("", "data key file; empty means keys/data.key in the data folder")
 
     # Identity of this service point at the portal
-    kiosk_id: str = _setting("KIOSK-DEMO-01", "service point identity (X-Kiosk-Id)", env="KIOSK_ID", check=_kiosk_id)
+    kiosk_id: str = _setting(
+        "KIOSK-DEMO-01", "service point identity (X-Kiosk-Id)", env="KIOSK_ID", check=_kiosk_id
+    )
     secret: str = _setting("", "service point signing secret", env="KIOSK_SECRET")
     portal_url: str = _setting("http://127.0.0.1:8400/api/v1", "portal base URL", check=_url)
     portal_token: str = _setting("", "portal bearer token")
-    portal_ca_bundle: str = _setting("", "CA bundle file for the portal's TLS certificate; empty = system")
+    portal_ca_bundle: str = _setting(
+        "", "CA bundle file for the portal's TLS certificate; empty = system"
+    )
     portal_connect_timeout: float = _setting(5.0, "seconds", check=_positive)
     portal_read_timeout: float = _setting(20.0, "seconds", check=_positive)
 
     # The centre
-    commune_name: str = _setting("UBND xã Minh Khai (bản thử)", "name printed on receipts and tickets")
+    commune_name: str = _setting(
+        "UBND xã Minh Khai (bản thử)", "name printed on receipts and tickets"
+    )
     receipt_prefix: str = _setting("QN01", "prefix of receipt codes", check=_prefix)
-    status_url: str = _setting("https://portal.example.gov.vn/r/", "base of the receipt QR link", check=_url)
-    support_phone: str = _setting("0203 3800 000", "phone number shown when the kiosk is out of service")
+    status_url: str = _setting(
+        "https://portal.example.gov.vn/r/", "base of the receipt QR link", check=_url
+    )
+    support_phone: str = _setting(
+        "0203 3800 000", "phone number shown when the kiosk is out of service"
+    )
     demo: bool = _setting(False, "demo mode: says so on every screen and on receipts")
 
     # Citizen-facing behaviour
     lang: str = _setting("vi", "default language", choices=LANGUAGES)
     languages: list[str] = _setting(list(LANGUAGES), "languages offered", check=_languages)
-    idle_timeout_s: int = _setting(90, "seconds without a touch before asking 'are you still there?'", check=_positive)
-    idle_countdown_s: int = _setting(15, "seconds of that question before returning home", check=_positive)
-    clerk_idle_timeout_s: int = _setting(600, "the same on the clerk's screens (a clerk at the counter reads and talks)", check=_positive)
+    idle_timeout_s: int = _setting(
+        90, "seconds without a touch before asking 'are you still there?'", check=_positive
+    )
+    idle_countdown_s: int = _setting(
+        15, "seconds of that question before returning home", check=_positive
+    )
+    clerk_idle_timeout_s: int = _setting(
+        600,
+        "the same on the clerk's screens (a clerk at the counter reads and talks)",
+        check=_positive,
+    )
     fullscreen: bool = _setting(True, "full screen without frame (kiosk mode)")
 
     # Devices
-    camera: str = _setting("auto", "auto (real camera, else simulated), device, sim, none", choices=("auto", "device", "sim", "none"))
+    camera: str = _setting(
+        "auto",
+        "auto (real camera, else simulated), device, sim, none",
+        choices=("auto", "device", "sim", "none"),
+    )
     camera_index: int = _setting(0, "OpenCV device index")
     camera_width: int = _setting(1280, "capture width", check=_positive)
     camera_height: int = _setting(720, "capture height", check=_positive)
-    camera_sim_source: str = _setting("", "image, folder or video for the simulated camera; empty = bundled sample")
-    printer: str = _setting("pdf", "pdf (folder, for demos and tests: keeps personal data on disk), system, escpos", choices=("pdf", "system", "escpos"))
-    printer_target: str = _setting("", "escpos: tcp://HOST:PORT, usb://VID:PID or serial:///dev/ttyUSB0; system: printer name")
-    printer_pdf_dir: str = _setting("", "folder for the pdf printer; empty = receipts/ in the data folder")
+    camera_sim_source: str = _setting(
+        "", "image, folder or video for the simulated camera; empty = bundled sample"
+    )
+    printer: str = _setting(
+        "pdf",
+        "pdf (folder, for demos and tests: keeps personal data on disk), system, escpos",
+        choices=("pdf", "system", "escpos"),
+    )
+    printer_target: str = _setting(
+        "", "escpos: tcp://HOST:PORT, usb://VID:PID or serial:///dev/ttyUSB0; system: printer name"
+    )
+    printer_pdf_dir: str = _setting(
+        "", "folder for the pdf printer; empty = receipts/ in the data folder"
+    )
     paper: str = _setting("80mm", "receipt size", choices=("80mm", "a5", "a4"))
-    speech: str = _setting("auto", "auto (espeak-ng if present), espeak, mock, off", choices=("auto", "espeak", "mock", "off"))
+    speech: str = _setting(
+        "auto",
+        "auto (espeak-ng if present), espeak, mock, off",
+        choices=("auto", "espeak", "mock", "off"),
+    )
     headphones: bool = _setting(False, "headphones attached: personal data may be spoken")
 
     # Data protection and upkeep
-    retention_days: int = _setting(365, "days a delivered dossier keeps its personal data", check=_positive)
+    retention_days: int = _setting(
+        365, "days a delivered dossier keeps its personal data", check=_positive
+    )
     log_max_bytes: int = _setting(2_000_000, "size of one log file", check=_positive)
     log_backups: int = _setting(5, "rotated log files kept")
 
@@ -244,22 +295,29 @@ def write_settings_file(path: Path, changes: Mapping[str, Any], header: str) -> 
     write_atomic(path, text.encode("utf-8"))
 
 
-def load_settings(env: Mapping[str, str] | None = None, config_path: Path | None = None,
-                  **overrides: Any) -> Settings:
+def load_settings(
+    env: Mapping[str, str] | None = None, config_path: Path | None = None, **overrides: Any
+) -> Settings:
     """Build Settings from defaults, the TOML file, the environment and explicit overrides."""
     env = os.environ if env is None else env
     known = {f.name: f for f in fields(Settings)}
     values: dict[str, Any] = {}
 
-    path = config_path or (Path(env["KIOSK_CONFIG"]) if env.get("KIOSK_CONFIG") else default_config_path())
+    path = config_path or (
+        Path(env["KIOSK_CONFIG"]) if env.get("KIOSK_CONFIG") else default_config_path()
+    )
     if path.exists():
         try:
             table = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise SettingsError("KIOSK_CONFIG", str(path), f"a readable TOML file ({exc})") from None
+            raise SettingsError(
+                "KIOSK_CONFIG", str(path), f"a readable TOML file ({exc})"
+            ) from None
         for name, raw in flatten_table(table).items():
             if name not in known:
-                raise SettingsError(name, raw, "a known setting: " + ", ".join(sorted(known)), str(path))
+                raise SettingsError(
+                    name, raw, "a known setting: " + ", ".join(sorted(known)), str(path)
+                )
             values[name] = (_coerce(known[name], raw, str(path)), raw, str(path))
     elif env.get("KIOSK_CONFIG"):
         raise SettingsError("KIOSK_CONFIG", str(path), "the path of an existing TOML file")

@@ -53,11 +53,29 @@ def build_context(settings: Settings) -> AppContext:
     translator = Translator.from_resources(lang=settings.lang)
     store = Store(settings.database_url)
     cipher = DataCipher(load_or_create_keyring(settings.data_key_path))
-    dossiers = DossierService(store, cipher, settings.kiosk_id, settings.receipt_prefix,
-                              settings.attachments_dir)
+    dossiers = DossierService(
+        store, cipher, settings.kiosk_id, settings.receipt_prefix, settings.attachments_dir
+    )
     catalogue = load_default_catalogue(overlay=settings.data_dir / "catalogue-overlay.json")
     printer = make_printer(settings.printer, settings.printer_target, settings.receipts_dir)
-    receipts = ReceiptService(dossiers, catalogue, translator, printer, settings.commune_name,
-                              settings.status_url, settings.paper, settings.demo)
-    return AppContext(settings, translator, store, cipher, dossiers,
-                      CitizenSession(lang=settings.lang), catalogue, printer, receipts)
+    receipts = ReceiptService(
+        dossiers,
+        catalogue,
+        translator,
+        printer,
+        settings.commune_name,
+        settings.status_url,
+        settings.paper,
+        settings.demo,
+    )
+    return AppContext(
+        settings,
+        translator,
+        store,
+        cipher,
+        dossiers,
+        CitizenSession(lang=settings.lang),
+        catalogue,
+        printer,
+        receipts,
+    )

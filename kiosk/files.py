@@ -37,7 +37,7 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600, sync_dir: bool = Tr
             os.fchmod(fd, mode)
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
         os.close(fd)
         fd = -1

@@ -33,8 +33,13 @@ class PiiFilter(logging.Filter):
         return True
 
 
-def setup_logging(log_dir: Path, max_bytes: int = 2_000_000, backups: int = 5,
-                  level: int = logging.INFO, console: bool = False) -> Path:
+def setup_logging(
+    log_dir: Path,
+    max_bytes: int = 2_000_000,
+    backups: int = 5,
+    level: int = logging.INFO,
+    console: bool = False,
+) -> Path:
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / "kiosk.log"
     root = logging.getLogger()
@@ -43,8 +48,9 @@ def setup_logging(log_dir: Path, max_bytes: int = 2_000_000, backups: int = 5,
             root.removeHandler(handler)
             handler.close()
     handlers: list[logging.Handler] = [
-        logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups,
-                                             encoding="utf-8")
+        logging.handlers.RotatingFileHandler(
+            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
     ]
     if console:
         handlers.append(logging.StreamHandler())

@@ -33,11 +33,21 @@ def shape(store, dossier_id: int, **values) -> None:
     store.write_sync(write)
 
 
-def needs_clerk(store, dossier_id: int, field: str = "fields.phone",
-                message: str = "phone number not in service") -> None:
-    shape(store, dossier_id, state="needs_clerk", attempt_count=3, next_attempt_at=None,
-          field_errors=json.dumps([{"field": field, "message": message}]),
-          last_error="422 invalid")
+def needs_clerk(
+    store,
+    dossier_id: int,
+    field: str = "fields.phone",
+    message: str = "phone number not in service",
+) -> None:
+    shape(
+        store,
+        dossier_id,
+        state="needs_clerk",
+        attempt_count=3,
+        next_attempt_at=None,
+        field_errors=json.dumps([{"field": field, "message": message}]),
+        last_error="422 invalid",
+    )
 
 
 def days_ago(n: int, hour: int = 3) -> datetime:

@@ -96,12 +96,34 @@ def pg_server():
         shutil.chown(base, "postgres")
         shutil.chown(sockdir, "postgres")
     port = _free_port()
-    _as_postgres([str(PG_BIN / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust",
-                  "-E", "UTF8", "--no-sync"])
-    _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-w", "-l", str(base / "pg.log"),
-                  "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {sockdir} -c fsync=off "
-                        "-c max_connections=60",
-                  "start"])
+    _as_postgres(
+        [
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]
+    )
+    _as_postgres(
+        [
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-w",
+            "-l",
+            str(base / "pg.log"),
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {sockdir} -c fsync=off "
+            "-c max_connections=60",
+            "start",
+        ]
+    )
     url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     try:
         yield url

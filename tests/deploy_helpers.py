@@ -37,16 +37,36 @@ def kiosk_env(monkeypatch: pytest.MonkeyPatch, folder: Path, **extra: str) -> Pa
     return config
 
 
-def setup_file(folder: Path, portal_url: str = "http://127.0.0.1:9/api/v1",
-               pin: str = ADMIN_PIN, key: Path | None = None, **settings: object) -> Path:
-    values = {"kiosk_id": KIOSK_ID, "portal_url": portal_url, "portal_token": TOKEN,
-              "secret": SECRET, "commune_name": "UBND xã Đồng Văn", "receipt_prefix": "DV01",
-              **settings}
-    lines = ["[admin]", f'username = "{ADMIN}"', 'display_name = "Hoàng Văn Tú"',
-             f'pin = "{pin}"', "", "[settings]"]
+def setup_file(
+    folder: Path,
+    portal_url: str = "http://127.0.0.1:9/api/v1",
+    pin: str = ADMIN_PIN,
+    key: Path | None = None,
+    **settings: object,
+) -> Path:
+    values = {
+        "kiosk_id": KIOSK_ID,
+        "portal_url": portal_url,
+        "portal_token": TOKEN,
+        "secret": SECRET,
+        "commune_name": "UBND xã Đồng Văn",
+        "receipt_prefix": "DV01",
+        **settings,
+    }
+    lines = [
+        "[admin]",
+        f'username = "{ADMIN}"',
+        'display_name = "Hoàng Văn Tú"',
+        f'pin = "{pin}"',
+        "",
+        "[settings]",
+    ]
     for name, value in values.items():
-        text = str(value).lower() if isinstance(value, bool) else \
-            (str(value) if isinstance(value, int) else f'"{value}"')
+        text = (
+            str(value).lower()
+            if isinstance(value, bool)
+            else (str(value) if isinstance(value, int) else f'"{value}"')
+        )
         lines.append(f"{name} = {text}")
     if key is not None:
         lines += ["", "[key]", f'import = "{key}"']
@@ -78,8 +98,9 @@ def needles(*texts: str) -> list[bytes]:
 
 
 def pdf_text(path: Path) -> str:
-    run = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True,
-                         check=True)
+    run = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True
+    )
     return unicodedata.normalize("NFC", run.stdout.decode("utf-8"))
 
 
@@ -96,5 +117,7 @@ def find_plain(folders: list[Path], texts: list[str]) -> list[tuple[Path, str]]:
                         hits.append((path, f"bytes:{text}"))
             if raw.startswith(b"%PDF-"):
                 content = pdf_text(path)
-                hits += [(path, f"pdf:{t}") for t in texts if unicodedata.normalize("NFC", t) in content]
+                hits += [
+                    (path, f"pdf:{t}") for t in texts if unicodedata.normalize("NFC", t) in content
+                ]
     return hits

@@ -90,13 +90,26 @@ def make_page(aspect: float = A4, height: int = 1400, seed: int = 0) -> Page:
         for j in range(3):
             cx = x0 + (x1 - x0) * j // 3 + 10
             cy = t0 + (t1 - t0) * i // 4 + (t1 - t0) // 6
-            cv2.putText(img, str(rng.choice(WORDS)), (cx, cy), font, body_fs * 0.9, (20, 20, 20),
-                        max(1, round(2 * scale)), cv2.LINE_AA)
+            cv2.putText(
+                img,
+                str(rng.choice(WORDS)),
+                (cx, cy),
+                font,
+                body_fs * 0.9,
+                (20, 20, 20),
+                max(1, round(2 * scale)),
+                cv2.LINE_AA,
+            )
     # closing lines and a red stamp over the signature
     y = t1 + round(0.06 * h)
     while y < h - round(0.2 * h):
-        text(" ".join(str(rng.choice(WORDS)) for _ in range(4)), y, body_fs,
-             max(1, round(2 * scale)), x=w // 2)
+        text(
+            " ".join(str(rng.choice(WORDS)) for _ in range(4)),
+            y,
+            body_fs,
+            max(1, round(2 * scale)),
+            x=w // 2,
+        )
         y += line_step
     r = round(0.09 * min(w, h * 0.6))
     centre = (round(w * 0.72), h - round(0.12 * h))
@@ -111,8 +124,9 @@ def cluttered_background(width: int, height: int, rng: np.random.Generator) -> n
     base = rng.integers(40, 140, 3).astype(np.float32)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     grad = 0.75 + 0.25 * (xx / width * rng.uniform(-1, 1) + yy / height * rng.uniform(-1, 1))
-    texture = cv2.GaussianBlur(rng.normal(0, 1, (height // 4, width // 4)).astype(np.float32),
-                               (0, 0), 2)
+    texture = cv2.GaussianBlur(
+        rng.normal(0, 1, (height // 4, width // 4)).astype(np.float32), (0, 0), 2
+    )
     texture = cv2.resize(texture, (width, height)) * 18
     img = base[None, None, :] * grad[..., None] + texture[..., None]
     img = np.clip(img, 0, 255).astype(np.uint8)
@@ -148,9 +162,17 @@ def cluttered_background(width: int, height: int, rng: np.random.Generator) -> n
             pts = rng.integers(-s // 8, s // 8, (5, 2)) + [x, y]
             cv2.fillPoly(img, [pts.astype(np.int32)], c, cv2.LINE_AA)
         else:
-            cv2.ellipse(img, (x, y), (int(rng.integers(10, s // 6)), int(rng.integers(10, s // 10))),
-                        float(rng.uniform(0, 180)), 0, 360, c, int(rng.integers(1, 4)),
-                        cv2.LINE_AA)
+            cv2.ellipse(
+                img,
+                (x, y),
+                (int(rng.integers(10, s // 6)), int(rng.integers(10, s // 10))),
+                float(rng.uniform(0, 180)),
+                0,
+                360,
+                c,
+                int(rng.integers(1, 4)),
+                cv2.LINE_AA,
+            )
     return img
 
 
@@ -182,8 +204,10 @@ def project_page(
     f = focal_px or 0.85 * width  # a webcam with about 61 degrees horizontal field of view
     ph = 1.0
     pw = aspect * ph
-    obj = np.array([[-pw / 2, -ph / 2, 0], [pw / 2, -ph / 2, 0], [pw / 2, ph / 2, 0],
-                    [-pw / 2, ph / 2, 0]], np.float64)
+    obj = np.array(
+        [[-pw / 2, -ph / 2, 0], [pw / 2, -ph / 2, 0], [pw / 2, ph / 2, 0], [-pw / 2, ph / 2, 0]],
+        np.float64,
+    )
     rot = _rotation(tilt_deg, yaw_deg, roll_deg)
     cx, cy = width / 2, height / 2
 
@@ -197,8 +221,9 @@ def project_page(
     for _ in range(60):
         z = math.sqrt(lo * hi)
         c = corners_at(z)
-        extent = max((c[:, 0].max() - c[:, 0].min()) / width,
-                     (c[:, 1].max() - c[:, 1].min()) / height)
+        extent = max(
+            (c[:, 0].max() - c[:, 0].min()) / width, (c[:, 1].max() - c[:, 1].min()) / height
+        )
         lo, hi = (z, hi) if extent > fill else (lo, z)
     return corners_at(hi).astype(np.float32), f
 
@@ -216,8 +241,14 @@ def compose(background: np.ndarray, page: np.ndarray, corners: np.ndarray) -> np
     return out
 
 
-def camera_effects(img: np.ndarray, rng: np.random.Generator, *, dim: float = 1.0,
-                   blur_sigma: float = 0.7, noise: float = 2.5) -> np.ndarray:
+def camera_effects(
+    img: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    dim: float = 1.0,
+    blur_sigma: float = 0.7,
+    noise: float = 2.5,
+) -> np.ndarray:
     """Uneven light (a gradient and a soft shadow), lens softness and sensor noise."""
     h, w = img.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -247,8 +278,15 @@ def make_scene(
 ) -> Scene:
     rng = np.random.default_rng(seed)
     page = make_page(aspect, seed=seed)
-    corners, f = project_page(size, aspect, tilt_deg=tilt_deg, yaw_deg=yaw_deg,
-                              roll_deg=roll_deg, fill=fill, offset=offset)
+    corners, f = project_page(
+        size,
+        aspect,
+        tilt_deg=tilt_deg,
+        yaw_deg=yaw_deg,
+        roll_deg=roll_deg,
+        fill=fill,
+        offset=offset,
+    )
     bg = cluttered_background(size[0], size[1], rng)
     # paper is never pure white under room light
     paper = page.image.astype(np.float32) * rng.uniform(0.88, 0.97)
@@ -267,7 +305,8 @@ def random_scene(seed: int, size: tuple[int, int] = (1280, 720)) -> Scene:
     fill = float(rng.uniform(0.6, 0.85))
     room = 0.46 - fill / 2
     pose = {
-        "tilt_deg": tilt * math.cos(axis), "yaw_deg": tilt * math.sin(axis),
+        "tilt_deg": tilt * math.cos(axis),
+        "yaw_deg": tilt * math.sin(axis),
         "roll_deg": float(rng.uniform(-12, 12)),
         "offset": (float(rng.uniform(-room, room)), float(rng.uniform(-room, room))),
     }
@@ -276,8 +315,11 @@ def random_scene(seed: int, size: tuple[int, int] = (1280, 720)) -> Scene:
     margin = 0.02 * min(size)
     while True:
         corners, _ = project_page(size, aspect, fill=fill, **pose)
-        if (corners.min() >= margin and np.all(corners[:, 0] <= size[0] - margin)
-                and np.all(corners[:, 1] <= size[1] - margin)):
+        if (
+            corners.min() >= margin
+            and np.all(corners[:, 0] <= size[0] - margin)
+            and np.all(corners[:, 1] <= size[1] - margin)
+        ):
             break
         fill *= 0.97
     return make_scene(size=size, aspect=aspect, fill=fill, seed=seed, **pose)

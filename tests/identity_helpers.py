@@ -150,8 +150,18 @@ def card_image(
         draw.line([(i, 0), (i - height, height)], fill=(222, 214, 196), width=1)
     unit = width / 100
     draw.rectangle([0, 0, width, int(9 * unit)], fill=(196, 42, 36))
-    draw.text((2 * unit, 1.5 * unit), "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", font=_font(True, int(3 * unit)), fill=(255, 240, 200))
-    draw.text((6 * unit, 12 * unit), "CĂN CƯỚC CÔNG DÂN", font=_font(True, int(4.5 * unit)), fill=(160, 30, 30))
+    draw.text(
+        (2 * unit, 1.5 * unit),
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        font=_font(True, int(3 * unit)),
+        fill=(255, 240, 200),
+    )
+    draw.text(
+        (6 * unit, 12 * unit),
+        "CĂN CƯỚC CÔNG DÂN",
+        font=_font(True, int(4.5 * unit)),
+        fill=(160, 30, 30),
+    )
     draw.rectangle([3 * unit, 22 * unit, 25 * unit, 52 * unit], fill=(180, 190, 205))
     draw.ellipse([8 * unit, 26 * unit, 20 * unit, 38 * unit], fill=(120, 130, 150))
     lines = (
@@ -165,7 +175,12 @@ def card_image(
         else ["Số / No.: ············", "Họ và tên: ··········", "Ngày sinh: ··/··/····"]
     )
     for i, line in enumerate(lines):
-        draw.text((28 * unit, (24 + 7 * i) * unit), line[:48], font=_font(False, int(2.6 * unit)), fill=(30, 30, 40))
+        draw.text(
+            (28 * unit, (24 + 7 * i) * unit),
+            line[:48],
+            font=_font(False, int(2.6 * unit)),
+            fill=(30, 30, 40),
+        )
     array = cv2.cvtColor(np.asarray(card), cv2.COLOR_RGB2BGR)
     x0, y0 = width - (modules + 0) * qr_px - int(3 * unit), int(11 * unit)
     box = (x0, y0, x0 + modules * qr_px, y0 + modules * qr_px)
@@ -181,21 +196,40 @@ def background(rng: np.random.Generator, size: tuple[int, int] = (720, 1280)) ->
     base = rng.integers(60, 200, 3).astype(np.float32)
     # Built at quarter size and enlarged: smooth anyway, and 16 times cheaper.
     gy, gx = np.mgrid[0 : h // 4, 0 : w // 4].astype(np.float32)
-    grad = (1.0 + 0.25 * (gx / (w / 4) - 0.5) * rng.uniform(-1, 1)
-            + 0.25 * (gy / (h / 4) - 0.5) * rng.uniform(-1, 1))
-    texture = cv2.GaussianBlur(rng.standard_normal((h // 4, w // 4), dtype=np.float32) * 12, (0, 0), 1)
+    grad = (
+        1.0
+        + 0.25 * (gx / (w / 4) - 0.5) * rng.uniform(-1, 1)
+        + 0.25 * (gy / (h / 4) - 0.5) * rng.uniform(-1, 1)
+    )
+    texture = cv2.GaussianBlur(
+        rng.standard_normal((h // 4, w // 4), dtype=np.float32) * 12, (0, 0), 1
+    )
     small = base[None, None, :] * grad[:, :, None] + texture[:, :, None]
-    out = np.clip(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), 0, 255).astype(np.uint8)
+    out = np.clip(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), 0, 255).astype(
+        np.uint8
+    )
     for _ in range(int(rng.integers(1, 5))):
         x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
         colour = tuple(int(c) for c in rng.integers(0, 255, 3))
-        cv2.rectangle(out, (x, y), (x + int(rng.integers(40, 300)), y + int(rng.integers(20, 200))), colour, -1)
+        cv2.rectangle(
+            out,
+            (x, y),
+            (x + int(rng.integers(40, 300)), y + int(rng.integers(20, 200))),
+            colour,
+            -1,
+        )
     return out
 
 
-def place(frame: np.ndarray, card: np.ndarray, rng: np.random.Generator, card_width: float,
-          angle: float, tilt: float = 0.0,
-          keep: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def place(
+    frame: np.ndarray,
+    card: np.ndarray,
+    rng: np.random.Generator,
+    card_width: float,
+    angle: float,
+    tilt: float = 0.0,
+    keep: tuple[int, int, int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Warp `card` onto `frame`: scaled to `card_width` px, rotated by `angle` degrees,
     and with a perspective tilt (0 = flat, 0.4 = strongly tilted). The `keep` box of the
     card (its QR) lands wholly inside the frame; the rest may fall outside, as when a
@@ -229,7 +263,9 @@ def place(frame: np.ndarray, card: np.ndarray, rng: np.random.Generator, card_wi
     if keep is None:
         keep = (0, 0, cw0, ch0)
     x0, y0, x1, y1 = keep
-    box = cv2.perspectiveTransform(np.float32([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]]), matrix0)[0]
+    box = cv2.perspectiveTransform(np.float32([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]]), matrix0)[
+        0
+    ]
     lo = -box.min(0) + 8
     hi = np.float32([w, h]) - box.max(0) - 8
     offset = np.float32([rng.uniform(lo[k], max(lo[k], hi[k])) for k in (0, 1)])
@@ -278,17 +314,29 @@ def _field(shape: tuple[int, ...], make) -> np.ndarray:
     return cv2.resize(make(gx, gy).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def glare(img: np.ndarray, rng: np.random.Generator, centre: tuple[float, float],
-          radius: float, strength: float) -> np.ndarray:
+def glare(
+    img: np.ndarray,
+    rng: np.random.Generator,
+    centre: tuple[float, float],
+    radius: float,
+    strength: float,
+) -> np.ndarray:
     """A specular highlight: a bright, saturating blob, as from a lamp on the laminate."""
     sx, sy = radius * rng.uniform(0.7, 1.6), radius * rng.uniform(0.5, 1.0)
-    blob = _field(img.shape, lambda gx, gy: np.exp(-(((gx - centre[0]) / sx) ** 2 + ((gy - centre[1]) / sy) ** 2)))
+    blob = _field(
+        img.shape,
+        lambda gx, gy: np.exp(-(((gx - centre[0]) / sx) ** 2 + ((gy - centre[1]) / sy) ** 2)),
+    )
     out = img.astype(np.float32) + strength * blob[:, :, None]
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def uneven_light(img: np.ndarray, rng: np.random.Generator, depth: float,
-                 through: tuple[float, float] | None = None) -> np.ndarray:
+def uneven_light(
+    img: np.ndarray,
+    rng: np.random.Generator,
+    depth: float,
+    through: tuple[float, float] | None = None,
+) -> np.ndarray:
     """A soft-edged shadow (a hand or the kiosk bezel) whose edge passes near `through`,
     plus a vignette."""
     h, w = img.shape[:2]
@@ -310,9 +358,14 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
 
 
-def card_scene(payload: str | None, rng: np.random.Generator, module_px: float,
-               angle: float = 0.0, tilt: float = 0.0,
-               citizen: Citizen | None = None) -> tuple[np.ndarray, np.ndarray]:
+def card_scene(
+    payload: str | None,
+    rng: np.random.Generator,
+    module_px: float,
+    angle: float = 0.0,
+    tilt: float = 0.0,
+    citizen: Citizen | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """A 1280×720 BGR frame showing the card with its QR at about `module_px` px/module,
     and the QR's four corners in the frame (4×2 array)."""
     card, (x0, y0, x1, y1) = card_image(payload, citizen, qr_px=6)
@@ -325,8 +378,13 @@ def card_scene(payload: str | None, rng: np.random.Generator, module_px: float,
 def sample_citizen() -> Citizen:
     """The fictitious citizen of resources/samples/cccd_sample.png."""
     return Citizen(
-        "001190012345", "012345678", "Nguyễn Thị Hồng Nhung", date(1990, 2, 1), "Nữ",
-        "Số 12, Ngõ 34, Phường Dịch Vọng, Quận Cầu Giấy, Hà Nội", date(2021, 8, 15),
+        "001190012345",
+        "012345678",
+        "Nguyễn Thị Hồng Nhung",
+        date(1990, 2, 1),
+        "Nữ",
+        "Số 12, Ngõ 34, Phường Dịch Vọng, Quận Cầu Giấy, Hà Nội",
+        date(2021, 8, 15),
     )
 
 

@@ -31,8 +31,9 @@ SECRET = "bí-mật-QN01"  # non-ASCII: the HMAC key is the secret's UTF-8 bytes
 TOKEN = "token-qn-outbox"
 
 
-def new_portal(tmp_path: Path, cls: type[ReferencePortal] = ReferencePortal,
-               **options: Any) -> ReferencePortal:
+def new_portal(
+    tmp_path: Path, cls: type[ReferencePortal] = ReferencePortal, **options: Any
+) -> ReferencePortal:
     """A started portal that knows the shipped catalogue (so fields are checked)."""
     options.setdefault("kiosks", {KIOSK_ID: SECRET})
     options.setdefault("tokens", [TOKEN])
@@ -57,12 +58,22 @@ def open_kiosk(data_dir: Path, db_url: str | None = None) -> Kiosk:
     url = db_url or f"sqlite:///{data_dir / 'kiosk.db'}"
     store = Store(url)
     cipher = DataCipher(load_or_create_keyring(data_dir / "keys" / "data.key"))
-    return Kiosk(store, DossierService(store, cipher, KIOSK_ID, "QN01", data_dir / "attachments"),
-                 data_dir, url)
+    return Kiosk(
+        store,
+        DossierService(store, cipher, KIOSK_ID, "QN01", data_dir / "attachments"),
+        data_dir,
+        url,
+    )
 
 
-def seed(kiosk: Kiosk, count: int, *, attachment_every: int = 0, seed_value: int = 7,
-         **draft_changes: Any) -> list[int]:
+def seed(
+    kiosk: Kiosk,
+    count: int,
+    *,
+    attachment_every: int = 0,
+    seed_value: int = 7,
+    **draft_changes: Any,
+) -> list[int]:
     """`count` valid dossiers; every `attachment_every`-th one carries a PNG attachment."""
     rng = random.Random(seed_value)
     ids = []
@@ -76,16 +87,25 @@ def seed(kiosk: Kiosk, count: int, *, attachment_every: int = 0, seed_value: int
 
 
 def portal_config(url: str, **changes: Any) -> PortalConfig:
-    values: dict[str, Any] = {"url": url, "kiosk_id": KIOSK_ID, "secret": SECRET,
-                              "token": TOKEN, "connect_timeout": 0.5, "read_timeout": 1.0}
+    values: dict[str, Any] = {
+        "url": url,
+        "kiosk_id": KIOSK_ID,
+        "secret": SECRET,
+        "token": TOKEN,
+        "connect_timeout": 0.5,
+        "read_timeout": 1.0,
+    }
     values.update(changes)
     return PortalConfig(**values)
 
 
 def fast_outbox(kiosk: Kiosk, url: str, **options: Any) -> Outbox:
     """An outbox with short timeouts, lease and backoff, for tests."""
-    portal_changes = {k: options.pop(k) for k in ("connect_timeout", "read_timeout", "token",
-                                                   "secret") if k in options}
+    portal_changes = {
+        k: options.pop(k)
+        for k in ("connect_timeout", "read_timeout", "token", "secret")
+        if k in options
+    }
     options.setdefault("lease_seconds", 5.0)
     options.setdefault("backoff", Backoff(base=0.05, cap=0.3))
     options.setdefault("auth_probe_interval", 60.0)
@@ -93,10 +113,15 @@ def fast_outbox(kiosk: Kiosk, url: str, **options: Any) -> Outbox:
 
 
 def all_dossiers(kiosk: Kiosk) -> list[Dossier]:
-    return kiosk.store.read(lambda s: list(s.scalars(
-        select(Dossier).options(selectinload(Dossier.attempts),
-                                selectinload(Dossier.attachments))
-        .order_by(Dossier.id)).all()))
+    return kiosk.store.read(
+        lambda s: list(
+            s.scalars(
+                select(Dossier)
+                .options(selectinload(Dossier.attempts), selectinload(Dossier.attachments))
+                .order_by(Dossier.id)
+            ).all()
+        )
+    )
 
 
 def counts(kiosk: Kiosk) -> dict[str, int]:
@@ -141,28 +166,49 @@ def assert_exactly_once(portal: Any, kiosk: Kiosk, *, expect_all_delivered: bool
 # --- drain processes ---------------------------------------------------------------------------
 def drain_env(kiosk: Kiosk, url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
-    env.update({
-        "KIOSK_DATA_DIR": str(kiosk.data_dir), "KIOSK_DB_URL": kiosk.db_url,
-        "KIOSK_PORTAL_URL": url, "KIOSK_PORTAL_TOKEN": TOKEN, "KIOSK_ID": KIOSK_ID,
-        "KIOSK_SECRET": SECRET, "KIOSK_RECEIPT_PREFIX": "QN01",
-        "KIOSK_PORTAL_CONNECT_TIMEOUT": "0.5", "KIOSK_PORTAL_READ_TIMEOUT": "1.5",
-        "KIOSK_CONFIG": str(kiosk.data_dir / "no-settings.toml"),
-        "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8",
-    })
+    env.update(
+        {
+            "KIOSK_DATA_DIR": str(kiosk.data_dir),
+            "KIOSK_DB_URL": kiosk.db_url,
+            "KIOSK_PORTAL_URL": url,
+            "KIOSK_PORTAL_TOKEN": TOKEN,
+            "KIOSK_ID": KIOSK_ID,
+            "KIOSK_SECRET": SECRET,
+            "KIOSK_RECEIPT_PREFIX": "QN01",
+            "KIOSK_PORTAL_CONNECT_TIMEOUT": "0.5",
+            "KIOSK_PORTAL_READ_TIMEOUT": "1.5",
+            "KIOSK_CONFIG": str(kiosk.data_dir / "no-settings.toml"),
+            "PYTHONPATH": str(ROOT),
+            "PYTHONIOENCODING": "utf-8",
+        }
+    )
     env.update(extra)
     # KIOSK_CONFIG must name an existing file when set: write an empty one.
     Path(env["KIOSK_CONFIG"]).write_text("", encoding="utf-8")
     return env
 
 
-DRAIN_FAST = ("--lease-seconds", "4", "--backoff-base", "0.05", "--backoff-cap", "0.3",
-              "--progress", "0")
+DRAIN_FAST = (
+    "--lease-seconds",
+    "4",
+    "--backoff-base",
+    "0.05",
+    "--backoff-cap",
+    "0.3",
+    "--progress",
+    "0",
+)
 
 
 def start_drain(env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "kiosk", "outbox", "drain", *args],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "kiosk", "outbox", "drain", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish_drain(proc: subprocess.Popen, timeout: float = 90.0) -> dict[str, Any]:
@@ -194,9 +240,15 @@ class KillReport:
     seconds: float
 
 
-def kill_loop(portal: Any, env: dict[str, str], kills: int, *, rng: random.Random,
-              extra_args: tuple[str, ...] = DRAIN_FAST,
-              on_kill: Any = None) -> KillReport:
+def kill_loop(
+    portal: Any,
+    env: dict[str, str],
+    kills: int,
+    *,
+    rng: random.Random,
+    extra_args: tuple[str, ...] = DRAIN_FAST,
+    on_kill: Any = None,
+) -> KillReport:
     """Start `python -m kiosk outbox drain` and SIGKILL it, `kills` times: mostly at a random
     moment after it has started sending (watching the portal's request log), sometimes at
     a random moment from its start (imports, migrations, claiming)."""
@@ -208,25 +260,30 @@ def kill_loop(portal: Any, env: dict[str, str], kills: int, *, rng: random.Rando
         proc = start_drain(env, *extra_args)
         try:
             if rng.random() < 0.75:
+
                 def sending(after: int = last, proc: subprocess.Popen = proc) -> bool:
                     return proc.poll() is not None or any(
-                        r.method in ("POST", "PUT") for r in portal.requests(after=after))
+                        r.method in ("POST", "PUT") for r in portal.requests(after=after)
+                    )
 
                 try:
                     wait_for(sending, timeout=30, interval=0.01)
                 except AssertionError:
                     proc.kill()
                     out, err = proc.communicate()
-                    raise AssertionError(f"drain {done + 1} sent nothing in 30 s\n"
-                                         f"{out[-1000:]}\n{err[-3000:]}") from None
+                    raise AssertionError(
+                        f"drain {done + 1} sent nothing in 30 s\n{out[-1000:]}\n{err[-3000:]}"
+                    ) from None
                 time.sleep(rng.uniform(0.0, 0.25))
                 while_sending += 1
             else:
                 time.sleep(rng.uniform(0.05, 1.3))
             if proc.poll() is not None:
                 out, err = proc.communicate()
-                raise AssertionError(f"the drain finished before kill {done + 1}; give it "
-                                     f"more work\n{out[-500:]}\n{err[-2000:]}")
+                raise AssertionError(
+                    f"the drain finished before kill {done + 1}; give it "
+                    f"more work\n{out[-500:]}\n{err[-2000:]}"
+                )
             proc.kill()
         finally:
             if proc.poll() is None:

@@ -35,9 +35,15 @@ PROCEDURE = {
     "fields": [
         {"key": "child_full_name", "type": "text", "required": True},
         {"key": "child_date_of_birth", "type": "date", "required": True},
-        {"key": "child_sex", "type": "choice", "required": True,
-         "choices": [{"key": "male", "label": {"vi": "Nam"}},
-                     {"key": "female", "label": {"vi": "Nữ"}}]},
+        {
+            "key": "child_sex",
+            "type": "choice",
+            "required": True,
+            "choices": [
+                {"key": "male", "label": {"vi": "Nam"}},
+                {"key": "female", "label": {"vi": "Nữ"}},
+            ],
+        },
         {"key": "copies", "type": "number"},
         {"key": "urgent", "type": "checkbox"},
     ],
@@ -54,15 +60,17 @@ def new_portal(tmp_path: Path, **options: Any) -> ReferencePortal:
     return portal
 
 
-def new_client(url: str, kiosk_id: str = KIOSK_ID, secret: str = SECRET, token: str = TOKEN,
-               **options: Any) -> PortalClient:
+def new_client(
+    url: str, kiosk_id: str = KIOSK_ID, secret: str = SECRET, token: str = TOKEN, **options: Any
+) -> PortalClient:
     options.setdefault("connect_timeout", 2.0)
     options.setdefault("read_timeout", 5.0)
     return PortalClient(url, kiosk_id, secret, token, **options)
 
 
-def make_dossier(kiosk_id: str = KIOSK_ID, client_ref: str | None = None,
-                 **overrides: Any) -> dict[str, Any]:
+def make_dossier(
+    kiosk_id: str = KIOSK_ID, client_ref: str | None = None, **overrides: Any
+) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "client_ref": client_ref or str(uuid.uuid4()),
         "kiosk_id": kiosk_id,
@@ -81,8 +89,13 @@ def make_dossier(kiosk_id: str = KIOSK_ID, client_ref: str | None = None,
             "phone": None,
             "id_source": "qr_scan",
         },
-        "fields": {"child_full_name": "Nguyễn Minh Khôi", "child_date_of_birth": "2026-11-01",
-                   "child_sex": "male", "copies": 2, "urgent": False},
+        "fields": {
+            "child_full_name": "Nguyễn Minh Khôi",
+            "child_date_of_birth": "2026-11-01",
+            "child_sex": "male",
+            "copies": 2,
+            "urgent": False,
+        },
         "attachments": [],
         "consent": {"given_at": "2026-11-23T04:39:30Z", "text_version": "2026-01"},
     }
@@ -95,22 +108,37 @@ def to_bytes(doc: Any) -> bytes:
     return json.dumps(doc, ensure_ascii=False).encode("utf-8")
 
 
-def signed_headers(method: str, path: str, body: bytes, *, kiosk_id: str = KIOSK_ID,
-                   secret: str = SECRET, token: str | None = TOKEN,
-                   when: float | None = None, **extra: str) -> dict[str, str]:
+def signed_headers(
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    kiosk_id: str = KIOSK_ID,
+    secret: str = SECRET,
+    token: str | None = TOKEN,
+    when: float | None = None,
+    **extra: str,
+) -> dict[str, str]:
     stamp = format_timestamp(time.time() if when is None else when)
-    headers = {"X-Kiosk-Id": kiosk_id, "X-Timestamp": stamp,
-               "X-Signature": sign(secret, method, path, stamp, body)}
+    headers = {
+        "X-Kiosk-Id": kiosk_id,
+        "X-Timestamp": stamp,
+        "X-Signature": sign(secret, method, path, stamp, body),
+    }
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     headers.update(extra)
     return headers
 
 
-def raw_request(url: str, method: str, path: str, body: bytes = b"",
-                headers: dict[str, str] | None = None,
-                declared_length: int | None = None) -> tuple[int, dict[str, Any] | None,
-                                                             http.client.HTTPResponse]:
+def raw_request(
+    url: str,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    declared_length: int | None = None,
+) -> tuple[int, dict[str, Any] | None, http.client.HTTPResponse]:
     """One request with exactly these headers (path relative to the server root)."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
@@ -138,12 +166,27 @@ def png_bytes(seed: int = 0, size: int = 64) -> bytes:
 @contextmanager
 def portal_process(db: Path, *args: str) -> Iterator[tuple[subprocess.Popen, str]]:
     """`python -m kiosk portal --port 0` in a subprocess; yields (process, API URL)."""
-    cmd = [sys.executable, "-m", "kiosk", "portal", "--port", "0", "--db", str(db),
-           "--token", TOKEN, "--kiosk", f"{KIOSK_ID}:{SECRET}",
-           "--kiosk", f"{OTHER_KIOSK_ID}:{OTHER_SECRET}", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "kiosk",
+        "portal",
+        "--port",
+        "0",
+        "--db",
+        str(db),
+        "--token",
+        TOKEN,
+        "--kiosk",
+        f"{KIOSK_ID}:{SECRET}",
+        "--kiosk",
+        f"{OTHER_KIOSK_ID}:{OTHER_SECRET}",
+        *args,
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env, cwd=ROOT)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT
+    )
     try:
         url = None
         assert proc.stdout is not None

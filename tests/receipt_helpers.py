@@ -134,9 +134,20 @@ def render_page(pdf: bytes, dpi: int = 150, page: int = 0) -> Image.Image:
         source = Path(folder) / "in.pdf"
         source.write_bytes(pdf)
         subprocess.run(
-            ["pdftoppm", "-png", "-gray", "-r", str(dpi), "-f", str(page + 1), "-singlefile",
-             str(source), str(Path(folder) / "page")],
-            capture_output=True, check=True,
+            [
+                "pdftoppm",
+                "-png",
+                "-gray",
+                "-r",
+                str(dpi),
+                "-f",
+                str(page + 1),
+                "-singlefile",
+                str(source),
+                str(Path(folder) / "page"),
+            ],
+            capture_output=True,
+            check=True,
         )
         image = Image.open(Path(folder) / "page.png")
         image.load()

@@ -12,8 +12,14 @@ from pathlib import Path
 import numpy as np
 
 
-def write_wav(path: Path, seconds: float = 0.3, rate: int = 16000, width: int = 2,
-              amplitude: float = 0.5, channels: int = 1) -> Path:
+def write_wav(
+    path: Path,
+    seconds: float = 0.3,
+    rate: int = 16000,
+    width: int = 2,
+    amplitude: float = 0.5,
+    channels: int = 1,
+) -> Path:
     """A sine tone as PCM WAV of the given sample width."""
     path.parent.mkdir(parents=True, exist_ok=True)
     n = int(seconds * rate)

@@ -17,8 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.timeout(900)
 def test_audit_ui_passes_on_every_screen_size_and_language():
-    proc = subprocess.run([sys.executable, "-m", "kiosk", "audit-ui"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kiosk", "audit-ui"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "0 violation(s)" in proc.stdout
 
@@ -49,7 +54,9 @@ def test_each_fault_is_reported(kiosk_qapp, qtbot):
     root.resize(800, 600)
     root.show()
     kiosk_qapp.processEvents()
-    found = audit_widget_tree(root, "test", "800x600", "vi", Translator.from_resources(), "Noto Sans")
+    found = audit_widget_tree(
+        root, "test", "800x600", "vi", Translator.from_resources(), "Noto Sans"
+    )
     rules = {(v.rule, v.widget.split(" ")[0]) for v in found}
     assert ("touch-target", "QPushButton#-") in rules
     assert any(v.rule == "contrast" and "Mờ nhạt" in v.widget for v in found)

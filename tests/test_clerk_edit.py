@@ -33,8 +33,16 @@ def desk(db_url, tmp_path):
 
 
 def audit(store, dossier_id):
-    return store.read(lambda s: [(e.action, e.clerk_id, e.detail) for e in s.scalars(
-        select(AuditEntry).where(AuditEntry.dossier_id == dossier_id).order_by(AuditEntry.id))])
+    return store.read(
+        lambda s: [
+            (e.action, e.clerk_id, e.detail)
+            for e in s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.dossier_id == dossier_id)
+                .order_by(AuditEntry.id)
+            )
+        ]
+    )
 
 
 def body(svc, dossier_id) -> dict:
@@ -43,8 +51,9 @@ def body(svc, dossier_id) -> dict:
 
 def test_resubmit_refreezes_with_the_same_identity_and_the_corrected_value(desk):
     svc, editor, clerk = desk
-    dossier_id = confirm(svc, "Nguyễn Thị Hồng Nhung", "001190012345", phone="0912000000",
-                         with_file=True)
+    dossier_id = confirm(
+        svc, "Nguyễn Thị Hồng Nhung", "001190012345", phone="0912000000", with_file=True
+    )
     before = svc.get(dossier_id)
     old_body = body(svc, dossier_id)
     needs_clerk(svc.store, dossier_id)
@@ -74,10 +83,13 @@ def test_resubmit_refreezes_with_the_same_identity_and_the_corrected_value(desk)
     # The blind indexes follow the corrected name.
     search = DossierSearch(svc.store, svc.cipher)
     assert [r.id for r in search.page(SearchQuery("nhung anh")).rows] == [dossier_id]
-    tokens = svc.store.read(lambda s: s.scalars(
-        select(NameToken.token_index).where(NameToken.dossier_id == dossier_id)).all())
+    tokens = svc.store.read(
+        lambda s: s.scalars(
+            select(NameToken.token_index).where(NameToken.dossier_id == dossier_id)
+        ).all()
+    )
     assert sorted(tokens) == svc.cipher.name_indexes("Nguyễn Thị Hồng Nhung Anh")
-    (action, clerk_id, detail_text), = audit(svc.store, dossier_id)
+    ((action, clerk_id, detail_text),) = audit(svc.store, dossier_id)
     assert action == "dossier.resubmit" and clerk_id == clerk.id
     assert "fields.phone" in detail_text and "0987654321" not in detail_text
     assert "Anh" not in detail_text  # field names only, never values
@@ -104,9 +116,11 @@ def test_invalid_corrections_are_refused_and_nothing_is_written(desk):
     raw["applicant.id_number"] = "12"
     raw["fields.purpose"] = "holiday"
     checked = editor.resubmit(dossier_id, raw, clerk)
-    assert checked.errors == {"fields.phone": "catalogue.err.phone_invalid",
-                              "applicant.id_number": "catalogue.err.id_number_invalid",
-                              "fields.purpose": "catalogue.err.choice_invalid"}
+    assert checked.errors == {
+        "fields.phone": "catalogue.err.phone_invalid",
+        "applicant.id_number": "catalogue.err.id_number_invalid",
+        "fields.purpose": "catalogue.err.choice_invalid",
+    }
     after = svc.get(dossier_id)
     assert (after.body_sha256, after.state) == (before.body_sha256, "needs_clerk")
     assert audit(svc.store, dossier_id) == []
@@ -173,11 +187,17 @@ def test_reprint_records_the_clerk_and_is_audited_either_way(app_ctx):
     app_ctx.receipts.printer = printer = SimulatedPrinter()
     editor.reprint(app_ctx.receipts, dossier_id, clerk)
     assert len(printer.jobs) == 1 and app_ctx.dossiers.get(dossier_id).receipt_printed
-    prints = app_ctx.store.read(lambda s: [(p.ok, p.clerk_id) for p in s.scalars(
-        select(ReceiptPrint).where(ReceiptPrint.dossier_id == dossier_id))])
+    prints = app_ctx.store.read(
+        lambda s: [
+            (p.ok, p.clerk_id)
+            for p in s.scalars(select(ReceiptPrint).where(ReceiptPrint.dossier_id == dossier_id))
+        ]
+    )
     assert prints == [(False, clerk.id), (True, clerk.id)]
-    assert [a[0] for a in audit(app_ctx.store, dossier_id)] == ["dossier.reprint.failed",
-                                                                 "dossier.reprint"]
+    assert [a[0] for a in audit(app_ctx.store, dossier_id)] == [
+        "dossier.reprint.failed",
+        "dossier.reprint",
+    ]
 
 
 def test_detail_shows_history_and_parses_portal_errors(desk):
@@ -187,8 +207,9 @@ def test_detail_shows_history_and_parses_portal_errors(desk):
     detail = editor.detail(dossier_id)
     assert detail.applicant.full_name == "Lò Văn Quý" and detail.answers["purpose"] == "marriage"
     assert detail.field_errors == [{"field": "applicant.full_name", "message": "too long"}]
-    assert parse_field_errors('{"error": "invalid", "details": [{"field": "x", "message": "y"}]}') \
-        == [{"field": "x", "message": "y"}]
+    assert parse_field_errors(
+        '{"error": "invalid", "details": [{"field": "x", "message": "y"}]}'
+    ) == [{"field": "x", "message": "y"}]
     assert parse_field_errors("not json") == [{"field": "", "message": "not json"}]
     assert parse_field_errors(None) == []
     assert svc.store.read(lambda s: s.get(Dossier, dossier_id)).state == "needs_clerk"

@@ -143,7 +143,7 @@ def test_ticket_prints_on_the_receipt_printer(app_ctx):
     queue = QueueService(app_ctx.store, load_groups())
     ticket = queue.take("certification", "disability", lang="en")
     queue.print_ticket(ticket, app_ctx.receipts)
-    (name, pdf), = printer.jobs
+    ((name, pdf),) = printer.jobs
     assert name == f"ticket-{ticket.number}" and pdf.startswith(b"%PDF-")
     app_ctx.receipts.printer = FailingPrinter(PaperOut())
     with pytest.raises(PaperOut):
@@ -216,13 +216,42 @@ def test_groups_file_is_validated_with_the_file_and_entry_named(tmp_path: Path):
     assert [g.letter for g in groups] == ["A", "B", "C", "D", "E"]
     assert all(g.titles["vi"] and g.titles["en"] for g in groups)
     bad = tmp_path / "groups.json"
-    bad.write_text(json.dumps({"groups": [
-        {"key": "a", "letter": "A", "pictogram": "civil_status", "title": {"vi": "Một"}},
-        {"key": "b", "letter": "A", "pictogram": "civil_status", "title": {"vi": "Hai"}},
-    ]}), encoding="utf-8")
+    bad.write_text(
+        json.dumps(
+            {
+                "groups": [
+                    {
+                        "key": "a",
+                        "letter": "A",
+                        "pictogram": "civil_status",
+                        "title": {"vi": "Một"},
+                    },
+                    {
+                        "key": "b",
+                        "letter": "A",
+                        "pictogram": "civil_status",
+                        "title": {"vi": "Hai"},
+                    },
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(QueueGroupsError, match="letter used twice: A"):
         load_groups(bad)
-    bad.write_text(json.dumps({"groups": [
-        {"key": "a", "letter": "A", "pictogram": "no_such_picture", "title": {"vi": "Một"}}]}))
+    bad.write_text(
+        json.dumps(
+            {
+                "groups": [
+                    {
+                        "key": "a",
+                        "letter": "A",
+                        "pictogram": "no_such_picture",
+                        "title": {"vi": "Một"},
+                    }
+                ]
+            }
+        )
+    )
     with pytest.raises(QueueGroupsError, match=r"groups\[0\]\.pictogram"):
         load_groups(bad)

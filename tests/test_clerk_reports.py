@@ -38,24 +38,53 @@ def world(db_url, tmp_path):
     queue = QueueService(store, load_groups(), clock=clock, tz=VN)
     titles = {"1.004873": "Cấp Giấy xác nhận tình trạng hôn nhân"}
     reports = Reports(store, queue, lambda c: titles.get(c, c), tz=VN, clock=clock)
-    people = [("Nguyễn Văn Nam", "022085000123"), ("Lò Thị Nhung", "008188001122"),
-              ("Đặng Văn Quỳnh", "019092004567"), ("Hoàng Thị Ánh", "026079003344")]
+    people = [
+        ("Nguyễn Văn Nam", "022085000123"),
+        ("Lò Thị Nhung", "008188001122"),
+        ("Đặng Văn Quỳnh", "019092004567"),
+        ("Hoàng Thị Ánh", "026079003344"),
+    ]
     ids = [confirm(svc, name, number) for name, number in people]
     # Two today (local), one yesterday 23:30 local (16:30 UTC), one 20 days ago.
-    shape(store, ids[0], confirmed_at=NOW - timedelta(hours=1), state="delivered",
-          receipt_printed=True, assisted_by="mai")
+    shape(
+        store,
+        ids[0],
+        confirmed_at=NOW - timedelta(hours=1),
+        state="delivered",
+        receipt_printed=True,
+        assisted_by="mai",
+    )
     shape(store, ids[1], confirmed_at=NOW - timedelta(hours=2), state="needs_clerk")
     shape(store, ids[2], confirmed_at=datetime(2026, 11, 22, 16, 30), receipt_printed=True)
-    shape(store, ids[3], confirmed_at=NOW - timedelta(days=20), state="auth_blocked",
-          receipt_printed=True)
+    shape(
+        store,
+        ids[3],
+        confirmed_at=NOW - timedelta(days=20),
+        state="auth_blocked",
+        receipt_printed=True,
+    )
 
     def extra(s) -> None:
-        s.add(Attempt(dossier_id=ids[1], at=NOW - timedelta(minutes=50), outcome="rejected",
-                      status_code=422, error="422 invalid"))
+        s.add(
+            Attempt(
+                dossier_id=ids[1],
+                at=NOW - timedelta(minutes=50),
+                outcome="rejected",
+                status_code=422,
+                error="422 invalid",
+            )
+        )
         s.add(Attempt(dossier_id=ids[0], at=NOW - timedelta(minutes=55), outcome="delivered"))
         for face, day in ((4, 23), (3, 23), (1, 23), (4, 22)):
-            s.add(Rating(day=datetime(2026, 11, day).date(), at=NOW, face=face,
-                         procedure_code="1.004873", language="vi"))
+            s.add(
+                Rating(
+                    day=datetime(2026, 11, day).date(),
+                    at=NOW,
+                    face=face,
+                    procedure_code="1.004873",
+                    language="vi",
+                )
+            )
 
     store.write_sync(extra)
     queue.take("civil_status")
@@ -99,8 +128,9 @@ def test_daily_report_counts(world):
 def pdf_text(pdf: bytes, tmp_path) -> str:
     path = tmp_path / "r.pdf"
     path.write_bytes(pdf)
-    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    )
     return out.stdout
 
 
@@ -110,14 +140,22 @@ def test_report_pdf_prints_vietnamese_in_noto_sans_and_no_personal_data(world, t
     tr = Translator.from_resources()
     pdf = report_pdf(report, tr)
     text = pdf_text(pdf, tmp_path)
-    for expected in ("BÁO CÁO NGÀY 23/11/2026", "UBND xã Đồng Văn", "Số hồ sơ tiếp nhận",
-                     "Cấp Giấy xác nhận tình trạng hôn nhân", "Cần cán bộ xử lý",
-                     "Hộ tịch", "Rất hài lòng", "Đánh giá mức độ hài lòng"):
+    for expected in (
+        "BÁO CÁO NGÀY 23/11/2026",
+        "UBND xã Đồng Văn",
+        "Số hồ sơ tiếp nhận",
+        "Cấp Giấy xác nhận tình trạng hôn nhân",
+        "Cần cán bộ xử lý",
+        "Hộ tịch",
+        "Rất hài lòng",
+        "Đánh giá mức độ hài lòng",
+    ):
         assert expected in text, expected
     for personal in ("Nguyễn Văn Nam", "Lò Thị Nhung", "022085000123"):
         assert personal not in text
-    fonts = subprocess.run(["pdffonts", str(tmp_path / "r.pdf")], capture_output=True,
-                           text=True, check=True).stdout
+    fonts = subprocess.run(
+        ["pdffonts", str(tmp_path / "r.pdf")], capture_output=True, text=True, check=True
+    ).stdout
     assert "NotoSans" in fonts and "Helvetica" not in fonts
     roll = pdf_text(report_pdf(report, tr, size="80mm"), tmp_path)
     assert "BÁO CÁO NGÀY" in roll and "Chờ trung bình" in roll

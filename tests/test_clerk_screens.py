@@ -62,8 +62,9 @@ def current(win):
 
 
 def actions(win) -> list[str]:
-    return win.vc.app.store.read(lambda s: [e.action for e in s.scalars(
-        select(AuditEntry).order_by(AuditEntry.id))])
+    return win.vc.app.store.read(
+        lambda s: [e.action for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    )
 
 
 def login(win, taps, username="admin", pin=ADMIN_PIN) -> None:
@@ -89,7 +90,9 @@ def test_login_shows_attempts_left_then_the_lock_out(win, qtbot):
     login(win, taps, "mai", CLERK_PIN)  # the right PIN, but locked
     assert current(win).name == "clerk_login" and desk(win.vc.app).clerk is None
     assert actions(win) == ["clerk.create", "clerk.create"] + ["clerk.login.bad_pin"] * 4 + [
-        "clerk.login.lockout", "clerk.login.locked"]
+        "clerk.login.lockout",
+        "clerk.login.locked",
+    ]
     login(win, taps, "admin", ADMIN_PIN)
     assert current(win).name == "clerk_home"
     assert current(win).tiles["settings"].isVisible()
@@ -121,8 +124,14 @@ def test_queue_desk_calls_recalls_skips_completes_all_audited(win, qtbot):
     calls = queue.recent_calls(5)
     assert {c.counter for c in calls} == {"4"}
     log = actions(win)
-    for action in ("clerk.login", "queue.counter", "queue.call_next", "queue.recall",
-                   "queue.complete", "queue.skip"):
+    for action in (
+        "clerk.login",
+        "queue.counter",
+        "queue.call_next",
+        "queue.recall",
+        "queue.complete",
+        "queue.skip",
+    ):
         assert action in log, action
     assert log.count("queue.call_next") == 3
 
@@ -153,8 +162,9 @@ def test_call_display_shows_the_called_number_and_announces_each_call_once(win, 
     spoken: list[tuple[str, str]] = []
     tasks = TaskRunner()
     tasks.inline = True
-    display = CallDisplay(queue, win.vc.app.translator, tasks,
-                          announce=lambda text, lang: spoken.append((text, lang)))
+    display = CallDisplay(
+        queue, win.vc.app.translator, tasks, announce=lambda text, lang: spoken.append((text, lang))
+    )
     qtbot.addWidget(display)
     display.show()
     queue.take("civil_status")
@@ -201,7 +211,9 @@ def test_dossier_list_search_detail_and_correction(win, qtbot):
     assert win.vc.tr("clerk.list.unverified") in screen.table.item(0, 2).text()
     screen.search.setText("nguyen nhung")
     taps(screen.search_button)
-    assert screen.table.rowCount() == 1 and screen.table.item(0, 1).text() == "Nguyễn Thị Hồng Nhung"
+    assert (
+        screen.table.rowCount() == 1 and screen.table.item(0, 1).text() == "Nguyễn Thị Hồng Nhung"
+    )
     screen.search.setText(code.lower())
     taps(screen.search_button)
     assert screen.table.rowCount() == 1 and screen.table.item(0, 0).text().startswith(code)
@@ -226,7 +238,8 @@ def test_dossier_list_search_detail_and_correction(win, qtbot):
     form.inputs["fields.phone"].setText("12")
     taps(form.save_button)
     assert current(win) is form and form.errors["fields.phone"].text() == win.vc.tr(
-        "catalogue.err.phone_invalid")
+        "catalogue.err.phone_invalid"
+    )
     form.inputs["fields.phone"].setText("0987654321")
     taps(form.save_button)
     detail = current(win)
@@ -236,10 +249,21 @@ def test_dossier_list_search_detail_and_correction(win, qtbot):
     assert json.loads(app.dossiers.body(row))["fields"]["phone"] == "0987654321"
     assert detail.retry_button.isEnabled()
     taps(detail.retry_button)
-    trail = app.store.read(lambda s: [e.action for e in s.scalars(
-        select(AuditEntry).where(AuditEntry.dossier_id == nhung).order_by(AuditEntry.id))])
-    assert trail == ["dossier.view", "dossier.reprint", "dossier.resubmit", "dossier.view",
-                     "dossier.retry_now"]
+    trail = app.store.read(
+        lambda s: [
+            e.action
+            for e in s.scalars(
+                select(AuditEntry).where(AuditEntry.dossier_id == nhung).order_by(AuditEntry.id)
+            )
+        ]
+    )
+    assert trail == [
+        "dossier.view",
+        "dossier.reprint",
+        "dossier.resubmit",
+        "dossier.view",
+        "dossier.retry_now",
+    ]
     assert "dossier.search" in actions(win)
     # Going back from the corrected dossier returns to the list, not to the form.
     win.nav.back()
@@ -274,8 +298,11 @@ def test_assisted_mode_records_the_clerk_and_steps_out_in_one_tap(win, qtbot):
     session.consent_version = "consent-2026-1"
     session.consent_given_at = datetime(2026, 1, 1, 8, 0)
     session.applicant = Applicant("001190012345", "Nguyễn Thị Hồng Nhung", date(1990, 5, 6))
-    session.answers = {"purpose": "marriage", "current_status": "never_married",
-                       "phone": "0912345678"}
+    session.answers = {
+        "purpose": "marriage",
+        "current_status": "never_married",
+        "phone": "0912345678",
+    }
     win.nav.go("review")
     taps(current(win).confirm)
     assert current(win).name == "done"
@@ -289,7 +316,9 @@ def test_assisted_mode_records_the_clerk_and_steps_out_in_one_tap(win, qtbot):
     assert app.session.assisted_by is None and desk(app).clerk is None
     assert AssistBanner.find(win) is None and current(win).name == "home"
     log = actions(win)
-    assert log.index("clerk.assist.start") < log.index("clerk.assist.end") < log.index("clerk.logout")
+    assert (
+        log.index("clerk.assist.start") < log.index("clerk.assist.end") < log.index("clerk.logout")
+    )
 
 
 def test_assisted_mode_ends_when_the_kiosk_is_left_alone(win, qtbot):
@@ -351,8 +380,9 @@ def test_settings_are_for_admins_and_saved_as_toml_without_showing_secrets(win, 
     taps = Taps(qtbot)
     app = win.vc.app
     path = data_dir / "settings.toml"
-    path.write_text('commune_name = "UBND xã Đồng Văn"\n[portal]\ntoken = "old-token"\n',
-                    encoding="utf-8")
+    path.write_text(
+        'commune_name = "UBND xã Đồng Văn"\n[portal]\ntoken = "old-token"\n', encoding="utf-8"
+    )
     login(win, taps, "mai", CLERK_PIN)
     win.nav.go("clerk_settings")
     assert current(win).name == "clerk_home"  # not for clerks
@@ -369,23 +399,31 @@ def test_settings_are_for_admins_and_saved_as_toml_without_showing_secrets(win, 
     assert "portal_url" in screen.message.text() and "old-token" in path.read_text()
     screen.edits["portal_url"].setText("https://dvc.quangninh.gov.vn/api/v1")
     screen.edits["idle_timeout_s"].setText("120")
-    screen.edits["portal_token"].setText("s3cret-Đ\"quote")
+    screen.edits["portal_token"].setText('s3cret-Đ"quote')
     taps(screen.lang_buttons["bru"])  # offered no more
     taps(screen.save_button)
     saved = tomllib.loads(path.read_text(encoding="utf-8"))
     assert saved["portal_url"] == "https://dvc.quangninh.gov.vn/api/v1"
-    assert saved["portal_token"] == "s3cret-Đ\"quote" and "portal" not in saved
+    assert saved["portal_token"] == 's3cret-Đ"quote' and "portal" not in saved
     assert saved["idle_timeout_s"] == 120 and saved["commune_name"] == "UBND xã Đồng Văn"
     assert saved["languages"] == ["vi", "en", "tyz", "ium"]
     assert (path.stat().st_mode & 0o777) == 0o600
     settings = load_settings(env={}, config_path=path)
-    assert settings.idle_timeout_s == 120 and settings.portal_token == "s3cret-Đ\"quote"
+    assert settings.idle_timeout_s == 120 and settings.portal_token == 's3cret-Đ"quote'
     assert screen.secret_state["portal_token"].text() == "••••"
     assert screen.edits["portal_token"].text() == ""
-    details = app.store.read(lambda s: [e.detail for e in s.scalars(
-        select(AuditEntry).where(AuditEntry.action == "settings.change"))])
+    details = app.store.read(
+        lambda s: [
+            e.detail
+            for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "settings.change"))
+        ]
+    )
     assert sorted(d.split(" ")[0] for d in details) == [
-        "idle_timeout_s", "languages", "portal_token", "portal_url"]
+        "idle_timeout_s",
+        "languages",
+        "portal_token",
+        "portal_url",
+    ]
     assert not any("s3cret" in d for d in details)
     taps(screen.test_button)
     assert screen.message.text() == win.vc.tr("clerk.settings.test_ok")
@@ -413,15 +451,33 @@ def test_call_display_command_renders_the_calls(tmp_path):
     env.update(KIOSK_DATA_DIR=str(data), QT_QPA_PLATFORM="offscreen")
     shot = tmp_path / "display.png"
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, "-m", "kiosk", "call-display", "--announce", "",
-                           "--screenshot", str(shot)], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kiosk",
+            "call-display",
+            "--announce",
+            "",
+            "--screenshot",
+            str(shot),
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     image = QImage(str(shot))
     assert (image.width(), image.height()) == (1920, 1080)
     # The big number is drawn in the display's yellow somewhere in the middle band.
-    yellow = sum(1 for x in range(0, 1920, 8) for y in range(300, 700, 8)
-                 if image.pixelColor(x, y).name() == "#ffd84d")
+    yellow = sum(
+        1
+        for x in range(0, 1920, 8)
+        for y in range(300, 700, 8)
+        if image.pixelColor(x, y).name() == "#ffd84d"
+    )
     assert yellow > 50
 
 

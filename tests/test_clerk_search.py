@@ -60,7 +60,10 @@ def test_name_search_ignores_diacritics_case_and_word_order(world, plan):
     svc, search, ids = world
     page = search.page(SearchQuery("nguyen nhung"))
     assert page.kind == KIND_NAME and names(page) == ["Nguyễn Thị Hồng Nhung"]
-    assert set(names(search.page(SearchQuery("NHUNG")))) == {"Nguyễn Thị Hồng Nhung", "Lò Thị Nhung"}
+    assert set(names(search.page(SearchQuery("NHUNG")))) == {
+        "Nguyễn Thị Hồng Nhung",
+        "Lò Thị Nhung",
+    }
     assert names(search.page(SearchQuery("quynh dang"))) == ["Đặng Văn Quỳnh"]
     assert names(search.page(SearchQuery("Đặng   Văn"))) == ["Đặng Văn Quỳnh"]
     # Whole words only, and every word must match.
@@ -74,8 +77,12 @@ def test_id_number_and_receipt_code_search(world):
     page = search.page(SearchQuery("022 085 000 123"))
     assert page.kind == KIND_ID and names(page) == ["Nguyễn Văn Nam"]
     code = svc.get(ids["Lò Thị Nhung"]).receipt_code
-    for typed in (code, code.lower().replace("-", ""), f" {code.replace('-', ' ')} ",
-                  f"https://portal.example.gov.vn/r/{code}"):
+    for typed in (
+        code,
+        code.lower().replace("-", ""),
+        f" {code.replace('-', ' ')} ",
+        f"https://portal.example.gov.vn/r/{code}",
+    ):
         page = search.page(SearchQuery(typed))
         assert page.kind == KIND_RECEIPT and names(page) == ["Lò Thị Nhung"], typed
     assert search.page(SearchQuery("001190099999")).rows == []
@@ -86,14 +93,17 @@ def test_the_table_is_never_decrypted_to_search(world, monkeypatch):
     svc, search, ids = world
     calls = []
     real = search.cipher.decrypt_json
-    monkeypatch.setattr(search.cipher, "decrypt_json",
-                        lambda blob, ctx: calls.append(ctx) or real(blob, ctx))
+    monkeypatch.setattr(
+        search.cipher, "decrypt_json", lambda blob, ctx: calls.append(ctx) or real(blob, ctx)
+    )
     page = search.page(SearchQuery("nhung", page_size=1))
     assert len(page.rows) == 1 and calls == ["dossiers.applicant"]
     calls.clear()
     assert search.count(SearchQuery("nhung")) == 2 and calls == []
     # No plain personal value is stored anywhere a query could read it.
-    rows = svc.store.read(lambda s: s.execute(select(Dossier.id_index, Dossier.applicant_enc)).all())
+    rows = svc.store.read(
+        lambda s: s.execute(select(Dossier.id_index, Dossier.applicant_enc)).all()
+    )
     assert all("001190012345" not in (r.id_index or "") for r in rows)
     assert all(b"Nhung" not in r.applicant_enc for r in rows)
 
@@ -126,8 +136,9 @@ def test_local_days_are_used_for_date_filters(world):
     from datetime import datetime
 
     shape(svc.store, ids["Lò Thị Nhung"], confirmed_at=datetime(2026, 3, 1, 18, 30))
-    assert names(search.page(SearchQuery(date_from=date(2026, 3, 2), date_to=date(2026, 3, 2)))) \
-        == ["Lò Thị Nhung"]
+    assert names(
+        search.page(SearchQuery(date_from=date(2026, 3, 2), date_to=date(2026, 3, 2)))
+    ) == ["Lò Thị Nhung"]
     assert search.page(SearchQuery(date_from=date(2026, 3, 1), date_to=date(2026, 3, 1))).rows == []
 
 

@@ -21,8 +21,9 @@ from tests.receipt_helpers import FakeEscPos, refused_port
 
 @pytest.fixture
 def portal(tmp_path):
-    p = ReferencePortal(tmp_path / "portal.sqlite3", kiosks={KIOSK_ID: SECRET}, tokens=[TOKEN],
-                        procedures=[])
+    p = ReferencePortal(
+        tmp_path / "portal.sqlite3", kiosks={KIOSK_ID: SECRET}, tokens=[TOKEN], procedures=[]
+    )
     p.start()
     yield p
     p.stop()
@@ -37,8 +38,14 @@ def printer():
 @pytest.fixture
 def settings(tmp_path, monkeypatch, portal, printer):
     """A set-up kiosk with a simulated camera, an ESC/POS printer and a live portal."""
-    set_up_kiosk(monkeypatch, tmp_path, portal_url=portal.url, camera="sim",
-                 printer="escpos", printer_target=printer.target)
+    set_up_kiosk(
+        monkeypatch,
+        tmp_path,
+        portal_url=portal.url,
+        camera="sim",
+        printer="escpos",
+        printer_target=printer.target,
+    )
     return load_settings()
 
 
@@ -57,8 +64,19 @@ def test_a_healthy_kiosk(settings, capsys):
         results = {c.name: c for c in doctor.run()}
     finally:
         doctor.close()
-    for name in ("setup", "data_key", "database", "migrations", "crashes", "printer", "portal",
-                 "clock", "token", "fonts", "logs"):
+    for name in (
+        "setup",
+        "data_key",
+        "database",
+        "migrations",
+        "crashes",
+        "printer",
+        "portal",
+        "clock",
+        "token",
+        "fonts",
+        "logs",
+    ):
         assert results[name].status == OK, (name, results[name].detail)
     assert results["camera"].status == WARN  # simulated: fine for tests, not for citizens
     assert results["audio"].status in (OK, WARN)
@@ -99,8 +117,7 @@ def test_printer_refused_port_and_paper(settings, printer):
 
 
 def test_pdf_printer_in_a_missing_read_only_place(settings):
-    bad = check(replace(settings, printer="pdf", printer_pdf_dir="/proc/kiosk-receipts"),
-                "printer")
+    bad = check(replace(settings, printer="pdf", printer_pdf_dir="/proc/kiosk-receipts"), "printer")
     assert bad.status == FAIL and "cannot write" in bad.detail
     kept = check(replace(settings, printer="pdf", printer_pdf_dir=""), "printer")
     assert kept.status == WARN and "keeps every receipt" in kept.detail
@@ -117,10 +134,13 @@ def test_portal_down(settings):
     assert results["clock"].status == WARN and results["token"].status == WARN
 
 
-@pytest.mark.parametrize(("change", "error"), [
-    ({"portal_token": "wrong-token"}, "unauthorized"),
-    ({"secret": "wrong-secret"}, "bad_signature"),
-])
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"portal_token": "wrong-token"}, "unauthorized"),
+        ({"secret": "wrong-secret"}, "bad_signature"),
+    ],
+)
 def test_bad_credentials(settings, change, error):
     result = check(replace(settings, **change), "token")
     assert result.status == FAIL and error in result.detail
@@ -158,7 +178,9 @@ def test_damaged_sqlite_database(settings):
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         page = conn.execute("PRAGMA page_size").fetchone()[0]
-        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name='dossiers'").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name='dossiers'").fetchone()[
+            0
+        ]
     with open(path, "r+b") as fh:  # scribble over the dossiers table's root page
         fh.seek((root - 1) * page)
         fh.write(b"\x0d" + b"\xff" * 64)
@@ -179,8 +201,9 @@ def test_missing_database_and_setup(tmp_path, monkeypatch):
 
     kiosk_env(monkeypatch, tmp_path)
     settings = load_settings()
-    results = {c.name: c for c in Doctor(settings).run(["setup", "database", "migrations",
-                                                         "data_key"])}
+    results = {
+        c.name: c for c in Doctor(settings).run(["setup", "database", "migrations", "data_key"])
+    }
     assert all(c.status == FAIL for c in results.values()), results
     assert "kiosk setup" in results["setup"].fix
 

@@ -101,8 +101,11 @@ def test_wrong_pin_keeps_the_window_right_admin_pin_closes_it(locked, qtbot, kio
     window, lock = locked
     exited: list[bool] = []
     lock.exited.connect(lambda: exited.append(True))
-    QTest.keyClick(window, Qt.Key.Key_Q,
-                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    QTest.keyClick(
+        window,
+        Qt.Key.Key_Q,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
     dialog = _dialog(lock)
     _type(qtbot, dialog, ADMIN, "000000")
     assert window.isVisible() and not exited
@@ -184,8 +187,9 @@ def test_no_citizen_screen_before_setup(tmp_path, monkeypatch, qtbot, kiosk_qapp
         cleanup()
 
 
-def test_crashed_kiosk_shows_out_of_service_with_the_phone(tmp_path, monkeypatch, qtbot,
-                                                          kiosk_qapp):
+def test_crashed_kiosk_shows_out_of_service_with_the_phone(
+    tmp_path, monkeypatch, qtbot, kiosk_qapp
+):
     set_up_kiosk(monkeypatch, tmp_path)
     ctx, reason, cleanup = open_kiosk(load_settings(), crashed=True)
     window = build_window(ctx, reason)
@@ -234,14 +238,23 @@ time.sleep(60)
 def test_a_second_kiosk_is_refused_and_a_dead_ones_lock_taken_over(tmp_path, monkeypatch):
     set_up_kiosk(monkeypatch, tmp_path)
     data = tmp_path / "data"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER.format(root=str(ROOT), folder=str(data))],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER.format(root=str(ROOT), folder=str(data))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         assert not SingleInstance(data).acquire()
         env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "KIOSK_FULLSCREEN": "0"}
-        second = subprocess.run([sys.executable, "-m", "kiosk", "run", "--exit-when-ready"],
-                                env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        second = subprocess.run(
+            [sys.executable, "-m", "kiosk", "run", "--exit-when-ready"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert second.returncode == 3
         assert "already running" in second.stderr and f"PID {holder.pid}" in second.stderr
     finally:
@@ -272,8 +285,14 @@ def test_crash_file_written_at_start_and_cleared_on_clean_exit(tmp_path, monkeyp
     now = time.time()
     crash_file.write_text(json.dumps({"starts": [now - 100, now - 50, now - 10]}))
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "KIOSK_FULLSCREEN": "0"}
-    run = subprocess.run([sys.executable, "-m", "kiosk", "run", "--exit-when-ready"], env=env,
-                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "kiosk", "run", "--exit-when-ready"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     log = (tmp_path / "data" / "logs" / "kiosk.log").read_text(encoding="utf-8")
     assert "out of service (crashed)" in log
@@ -283,12 +302,19 @@ def test_crash_file_written_at_start_and_cleared_on_clean_exit(tmp_path, monkeyp
 def test_sigterm_is_a_clean_exit(tmp_path, monkeypatch):
     set_up_kiosk(monkeypatch, tmp_path)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}  # full screen and locked
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run"], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk", "run"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     log = tmp_path / "data" / "logs" / "kiosk.log"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and "kiosk started" not in (
-            log.read_text(encoding="utf-8") if log.exists() else ""):
+        log.read_text(encoding="utf-8") if log.exists() else ""
+    ):
         time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0

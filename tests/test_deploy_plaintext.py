@@ -34,8 +34,15 @@ from tests.deploy_helpers import KIOSK_ID, SECRET, TOKEN, find_plain, pdf_text, 
 from tests.receipt_helpers import FakeEscPos
 from tests.store_helpers import CITIZEN_ADDRESS, CITIZEN_ID, CITIZEN_NAME, draft
 
-PERSONAL = [CITIZEN_ID, CITIZEN_NAME, "Hồng Nhung", CITIZEN_ADDRESS, "Nà Pò", "0912345678",
-            "Lò Văn Quý"]
+PERSONAL = [
+    CITIZEN_ID,
+    CITIZEN_NAME,
+    "Hồng Nhung",
+    CITIZEN_ADDRESS,
+    "Nà Pò",
+    "0912345678",
+    "Lò Văn Quý",
+]
 
 
 @pytest.fixture
@@ -51,8 +58,13 @@ def temp_dir(tmp_path, monkeypatch):
 def portal(tmp_path):
     # The portal's own files are the province's, outside the kiosk's folders.
     (tmp_path / "province").mkdir()
-    p = ReferencePortal(tmp_path / "province" / "portal.sqlite3", kiosks={KIOSK_ID: SECRET},
-                        tokens=[TOKEN], procedures=[], record_bodies=False)
+    p = ReferencePortal(
+        tmp_path / "province" / "portal.sqlite3",
+        kiosks={KIOSK_ID: SECRET},
+        tokens=[TOKEN],
+        procedures=[],
+        record_bodies=False,
+    )
     p.start()
     yield p
     p.stop()
@@ -96,11 +108,17 @@ def _close_logs() -> None:
             handler.close()
 
 
-def test_production_printer_leaves_no_personal_data_anywhere(tmp_path, monkeypatch, temp_dir,
-                                                              portal):
+def test_production_printer_leaves_no_personal_data_anywhere(
+    tmp_path, monkeypatch, temp_dir, portal
+):
     with FakeEscPos() as printer:
-        set_up_kiosk(monkeypatch, tmp_path, portal_url=portal.url, printer="escpos",
-                     printer_target=printer.target)
+        set_up_kiosk(
+            monkeypatch,
+            tmp_path,
+            portal_url=portal.url,
+            printer="escpos",
+            printer_target=printer.target,
+        )
         settings = load_settings()
         ctx, _ = _cycle(settings, portal)
         try:
@@ -118,8 +136,9 @@ def test_production_printer_leaves_no_personal_data_anywhere(tmp_path, monkeypat
             _close_logs()
 
 
-def test_pdf_printer_keeps_the_name_and_masked_id_only_in_its_receipts(tmp_path, monkeypatch,
-                                                                      temp_dir, portal):
+def test_pdf_printer_keeps_the_name_and_masked_id_only_in_its_receipts(
+    tmp_path, monkeypatch, temp_dir, portal
+):
     set_up_kiosk(monkeypatch, tmp_path, portal_url=portal.url, printer="pdf")
     settings = load_settings()
     ctx, dossier_id = _cycle(settings, portal)
@@ -141,8 +160,12 @@ def test_pdf_printer_keeps_the_name_and_masked_id_only_in_its_receipts(tmp_path,
             s.get(Dossier, dossier_id).delivered_at = utcnow() - timedelta(days=400)
 
         ctx.store.write_sync(age)
-        result = purge_expired(ctx.store, settings.attachments_dir, settings.retention_days,
-                               receipts_dir=settings.receipts_dir)
+        result = purge_expired(
+            ctx.store,
+            settings.attachments_dir,
+            settings.retention_days,
+            receipts_dir=settings.receipts_dir,
+        )
         assert result.count == 1 and result.receipts_removed == 1
         assert find_plain([settings.data_dir, settings.log_dir, temp_dir], PERSONAL) == []
     finally:

@@ -62,8 +62,13 @@ def test_attachment_files_are_encrypted(ctx):
     raw = (ctx.settings.attachments_dir / d.attachments[0].file_name).read_bytes()
     assert raw.startswith(MAGIC)
     assert b"scan of" not in raw and CITIZEN_NAME.encode() not in raw
-    assert stat.S_IMODE((ctx.settings.attachments_dir / d.attachments[0].file_name).stat().st_mode) == 0o600
-    plain = read_attachment_file(ctx.settings.attachments_dir, ctx.cipher, d.attachments[0].file_name)
+    assert (
+        stat.S_IMODE((ctx.settings.attachments_dir / d.attachments[0].file_name).stat().st_mode)
+        == 0o600
+    )
+    plain = read_attachment_file(
+        ctx.settings.attachments_dir, ctx.cipher, d.attachments[0].file_name
+    )
     assert plain.endswith(CITIZEN_NAME.encode())
     with pytest.raises(Exception, match="does not open"):
         ctx.cipher.decrypt(raw, "dossiers.applicant")  # bound to its own context
@@ -75,8 +80,14 @@ def test_purge_after_the_retention_period(ctx):
     recent = ctx.dossiers.confirm(draft())
     queued = ctx.dossiers.confirm(draft(name=OTHER_NAME, id_number=OTHER_ID))
     handled = ctx.dossiers.confirm(draft(name=OTHER_NAME, id_number=OTHER_ID))
-    _set(ctx, old.id, state=DELIVERED, delivered_at=now - timedelta(days=366),
-         dossier_code="QN-2025-000001", portal_message='{"vi": "Bà Nhung vui lòng đến nhận"}')
+    _set(
+        ctx,
+        old.id,
+        state=DELIVERED,
+        delivered_at=now - timedelta(days=366),
+        dossier_code="QN-2025-000001",
+        portal_message='{"vi": "Bà Nhung vui lòng đến nhận"}',
+    )
     _set(ctx, recent.id, state=DELIVERED, delivered_at=now - timedelta(days=10))
     _set(ctx, queued.id, confirmed_at=now - timedelta(days=400))
     _set(ctx, handled.id, state=HANDLED, confirmed_at=now - timedelta(days=400))
@@ -86,8 +97,13 @@ def test_purge_after_the_retention_period(ctx):
     blobs = [before.applicant_enc, before.answers_enc, before.body_enc]
     old_file = ctx.settings.attachments_dir / before.attachments[0].file_name
 
-    result = scheduled_purge(ctx.store, ctx.settings.attachments_dir, 365,
-                             ctx.settings.receipts_dir, ctx.settings.kiosk_id)
+    result = scheduled_purge(
+        ctx.store,
+        ctx.settings.attachments_dir,
+        365,
+        ctx.settings.receipts_dir,
+        ctx.settings.kiosk_id,
+    )
     assert sorted(result.dossiers) == sorted([old.receipt_code, handled.receipt_code])
     d = ctx.dossiers.get(old.id)
     assert (d.applicant_enc, d.answers_enc, d.body_enc, d.id_index) == (None, None, None, None)
@@ -95,10 +111,15 @@ def test_purge_after_the_retention_period(ctx):
     assert d.purged_at is not None
     # What statistics and the status look-up need stays.
     assert (d.receipt_code, d.procedure_code, d.state, d.dossier_code) == (
-        old.receipt_code, "1.001193", DELIVERED, "QN-2025-000001")
+        old.receipt_code,
+        "1.001193",
+        DELIVERED,
+        "QN-2025-000001",
+    )
     assert ctx.dossiers.applicant(d) is None
-    tokens = ctx.store.read(lambda s: s.scalars(
-        select(NameToken).where(NameToken.dossier_id == old.id)).all())
+    tokens = ctx.store.read(
+        lambda s: s.scalars(select(NameToken).where(NameToken.dossier_id == old.id)).all()
+    )
     assert tokens == []
     # The others keep everything.
     assert ctx.dossiers.applicant(ctx.dossiers.get(recent.id)).full_name == CITIZEN_NAME
@@ -159,8 +180,10 @@ def test_erase_on_request(ctx, monkeypatch):
     assert ctx.dossiers.applicant(ctx.dossiers.get(delivered.id)) is not None
     assert ClerkService(ctx.store).audit_trail()[0].action == "privacy.erase.refused"
     _pins(monkeypatch, ADMIN_PIN)
-    assert run_cli("privacy", "erase", "--admin", ADMIN, "--id", CITIZEN_ID,
-                   "--withdraw-undelivered") == 0
+    assert (
+        run_cli("privacy", "erase", "--admin", ADMIN, "--id", CITIZEN_ID, "--withdraw-undelivered")
+        == 0
+    )
     for row in (delivered, pending):
         d = ctx.dossiers.get(row.id)
         assert d.applicant_enc is None and d.purged_at is not None
@@ -175,8 +198,13 @@ def test_erase_refuses_a_dossier_being_sent(ctx):
     sending = ctx.dossiers.confirm(draft())
     _set(ctx, sending.id, state=SENDING)
     with pytest.raises(PrivacyError, match="being sent"):
-        erase_citizen(ctx.store, ctx.cipher, ctx.settings.attachments_dir, CITIZEN_ID,
-                      withdraw_undelivered=True)
+        erase_citizen(
+            ctx.store,
+            ctx.cipher,
+            ctx.settings.attachments_dir,
+            CITIZEN_ID,
+            withdraw_undelivered=True,
+        )
     assert ctx.dossiers.get(sending.id).state == SENDING
 
 
@@ -225,14 +253,17 @@ def test_rotation_interrupted_half_way_is_finished_by_reencrypt(ctx):
             raise KeyboardInterrupt("power cut")
 
     with pytest.raises(KeyboardInterrupt):
-        rotate_key(ctx.store, ctx.cipher, ctx.settings.attachments_dir, key_path, batch=1,
-                   progress=crash)
+        rotate_key(
+            ctx.store, ctx.cipher, ctx.settings.attachments_dir, key_path, batch=1, progress=crash
+        )
     assert _blob_keys(ctx) == {1, 2}  # half done
     ring = load_or_create_keyring(key_path, create=False)
     assert sorted(ring.keys) == [1, 2] and ring.current == 2  # both keys kept: all readable
     cipher = DataCipher(ring)
     for d in ctx.store.read(lambda s: s.scalars(select(Dossier)).all()):
-        assert cipher.decrypt_json(d.applicant_enc, "dossiers.applicant")["full_name"] == CITIZEN_NAME
+        assert (
+            cipher.decrypt_json(d.applicant_enc, "dossiers.applicant")["full_name"] == CITIZEN_NAME
+        )
     result = reencrypt(ctx.store, cipher, ctx.settings.attachments_dir)
     # Two batches of one dossier were committed before the cut: two dossiers and every
     # file remain.

@@ -33,7 +33,12 @@ def test_windows_profiles_parse():
 
 def test_spec_ships_resources_migrations_and_every_command_and_screen():
     spec = (ROOT / "kiosk.spec").read_text(encoding="utf-8")
-    for needle in ('"resources"', '"migrations"', 'collect_submodules("kiosk.commands")',
-                   'collect_submodules("kiosk.views.screens")', "rthook_zbar.py"):
+    for needle in (
+        '"resources"',
+        '"migrations"',
+        'collect_submodules("kiosk.commands")',
+        'collect_submodules("kiosk.views.screens")',
+        "rthook_zbar.py",
+    ):
         assert needle in spec, needle
     assert (DEPLOY / "pyinstaller" / "rthook_zbar.py").exists()

@@ -17,8 +17,14 @@ from tests.deploy_helpers import ROOT
 def test_self_test_passes_from_a_clean_home(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIOSK_", "XDG_"))}
     env.update(HOME=str(tmp_path), QT_QPA_PLATFORM="xcb")  # offscreen is forced anyway
-    run = subprocess.run([sys.executable, "-m", "kiosk", "--self-test"], cwd=tmp_path, env={
-        **env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=180)
+    run = subprocess.run(
+        [sys.executable, "-m", "kiosk", "--self-test"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
     assert lines[-1].startswith("self-test: ") and " 0 failed" in lines[-1]
@@ -47,8 +53,9 @@ def test_a_wrong_qr_sample_fails(monkeypatch, tmp_path):
     bad.mkdir(parents=True)
     import segno
 
-    segno.make("001190012345||Someone Else|06051990|Nữ|Xã Đồng Văn|01012022",
-               encoding="utf-8").save(str(bad / "selftest_cccd.png"), scale=6)
+    segno.make(
+        "001190012345||Someone Else|06051990|Nữ|Xã Đồng Văn|01012022", encoding="utf-8"
+    ).save(str(bad / "selftest_cccd.png"), scale=6)
     monkeypatch.setattr("kiosk.paths.resources_dir", lambda: tmp_path / "resources")
     folder = tmp_path / "work"
     folder.mkdir()

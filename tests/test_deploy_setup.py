@@ -63,8 +63,9 @@ def test_setup_from_file(tmp_path, monkeypatch, capsys):
     store = Store(settings.database_url)
     try:
         assert meta_get(store, SETUP_KEY) is not None
-        assert setup_state(store, settings.data_key_path, settings.secret,
-                           settings.portal_token).done
+        assert setup_state(
+            store, settings.data_key_path, settings.secret, settings.portal_token
+        ).done
         clerks = ClerkService(store)
         assert clerks.verify(ADMIN, ADMIN_PIN).is_admin
         assert any(e.action == "setup.done" for e in clerks.audit_trail())
@@ -115,14 +116,26 @@ def test_setup_refuses_the_demo_identity_and_bad_values(tmp_path, monkeypatch, c
 def test_interactive_setup_asks_the_pin_twice_without_echo(tmp_path, monkeypatch):
     kiosk_env(monkeypatch, tmp_path)
     typed = iter([KIOSK_ID, "http://127.0.0.1:9/api/v1", "", "DV01", "", ADMIN, "Hoàng Văn Tú"])
-    hidden = iter([TOKEN, SECRET, "123456",  # too easy: asked again
-                   ADMIN_PIN, "999999",  # differs: asked again
-                   ADMIN_PIN, ADMIN_PIN])
+    hidden = iter(
+        [
+            TOKEN,
+            SECRET,
+            "123456",  # too easy: asked again
+            ADMIN_PIN,
+            "999999",  # differs: asked again
+            ADMIN_PIN,
+            ADMIN_PIN,
+        ]
+    )
     monkeypatch.setattr("builtins.input", lambda prompt="": next(typed))
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(hidden))
     assert run_cli("setup") == 0
     settings = load_settings()
-    assert (settings.secret, settings.portal_token, settings.receipt_prefix) == (SECRET, TOKEN, "DV01")
+    assert (settings.secret, settings.portal_token, settings.receipt_prefix) == (
+        SECRET,
+        TOKEN,
+        "DV01",
+    )
     store = Store(settings.database_url)
     try:
         assert ClerkService(store).verify(ADMIN, ADMIN_PIN).display_name == "Hoàng Văn Tú"
@@ -132,8 +145,15 @@ def test_interactive_setup_asks_the_pin_twice_without_echo(tmp_path, monkeypatch
 
 def test_settings_file_writer_round_trips_unicode_and_quotes(tmp_path):
     path = tmp_path / "s.toml"
-    write_settings_file(path, {"commune_name": 'UBND xã "Đồng Văn"\\', "languages": ["vi", "en"],
-                               "idle_timeout_s": 60, "headphones": True})
+    write_settings_file(
+        path,
+        {
+            "commune_name": 'UBND xã "Đồng Văn"\\',
+            "languages": ["vi", "en"],
+            "idle_timeout_s": 60,
+            "headphones": True,
+        },
+    )
     settings = load_settings(env={}, config_path=path)
     assert settings.commune_name == 'UBND xã "Đồng Văn"\\'
     assert settings.languages == ["vi", "en"] and settings.idle_timeout_s == 60
@@ -143,7 +163,9 @@ def test_settings_file_writer_round_trips_unicode_and_quotes(tmp_path):
 def _confirm_one(settings) -> None:
     store = Store(settings.database_url)
     cipher = DataCipher(load_or_create_keyring(settings.data_key_path, create=False))
-    DossierService(store, cipher, settings.kiosk_id, "DV01", settings.attachments_dir).confirm(draft())
+    DossierService(store, cipher, settings.kiosk_id, "DV01", settings.attachments_dir).confirm(
+        draft()
+    )
     store.close()
 
 

@@ -37,20 +37,29 @@ def old_data_folder(tmp_path) -> Path:
 
 
 def test_new_build_keeps_the_data_and_drains_the_queue(tmp_path, old_data_folder):
-    portal = ReferencePortal(tmp_path / "portal.sqlite3", kiosks={FIXTURE_KIOSK: "s3cret"},
-                             tokens=["tok"], procedures=[])
+    portal = ReferencePortal(
+        tmp_path / "portal.sqlite3", kiosks={FIXTURE_KIOSK: "s3cret"}, tokens=["tok"], procedures=[]
+    )
     portal.start()
-    settings = load_settings(env={}, config_path=tmp_path / "absent.toml",
-                             data_dir=str(old_data_folder), kiosk_id=FIXTURE_KIOSK,
-                             receipt_prefix="FX01", secret="s3cret", portal_token="tok",
-                             portal_url=portal.url, printer="pdf")
+    settings = load_settings(
+        env={},
+        config_path=tmp_path / "absent.toml",
+        data_dir=str(old_data_folder),
+        kiosk_id=FIXTURE_KIOSK,
+        receipt_prefix="FX01",
+        secret="s3cret",
+        portal_token="tok",
+        portal_url=portal.url,
+        printer="pdf",
+    )
     ctx = build_context(settings)  # what the new build does at start: migrate to head
     try:
         assert ctx.store.revision() == head_revision()
         doctor = Doctor(settings)
         try:
-            assert {c.name: c.status for c in doctor.run(["database", "migrations", "data_key"])} \
-                == {"database": OK, "migrations": OK, "data_key": OK}
+            assert {
+                c.name: c.status for c in doctor.run(["database", "migrations", "data_key"])
+            } == {"database": OK, "migrations": OK, "data_key": OK}
         finally:
             doctor.close()
         queued = [ctx.dossiers.by_receipt_code(f"FX01-00000{i}-" + _check(i)) for i in (1, 2, 3)]
@@ -58,8 +67,9 @@ def test_new_build_keeps_the_data_and_drains_the_queue(tmp_path, old_data_folder
         assert [ctx.dossiers.applicant(d).full_name for d in queued] == NAMES
         frozen = {d.client_ref: ctx.dossiers.body(d) for d in queued}
 
-        outbox = Outbox(ctx.store, ctx.dossiers, PortalConfig.from_settings(settings),
-                        lease_seconds=120)
+        outbox = Outbox(
+            ctx.store, ctx.dossiers, PortalConfig.from_settings(settings), lease_seconds=120
+        )
         try:
             report = outbox.run_once()
         finally:

@@ -39,8 +39,12 @@ def test_one_page_is_a_jpeg_with_its_hash(pages):
     assert att.sha256 == hashlib.sha256(att.data).hexdigest()
     assert len(att.sha256) == 64 and att.sha256 == att.sha256.lower()
     assert att.pages == 1
-    assert att.reference() == {"sha256": att.sha256, "content_type": "image/jpeg",
-                               "size": att.size, "document_key": "cccd_front"}
+    assert att.reference() == {
+        "sha256": att.sha256,
+        "content_type": "image/jpeg",
+        "size": att.size,
+        "document_key": "cccd_front",
+    }
     decoded = cv2.imdecode(np.frombuffer(att.data, np.uint8), cv2.IMREAD_COLOR)
     assert decoded.shape == pages[0].shape  # already under 2000 px: not resized
     diff = np.abs(decoded.astype(int) - pages[0].astype(int)).mean()

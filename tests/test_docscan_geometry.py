@@ -75,7 +75,8 @@ def test_averaged_side_lengths_would_be_far_off_at_these_angles():
     corners, _ = project_page((1280, 720), A4, tilt_deg=30, yaw_deg=15)
     tl, tr, br, bl = Quad.from_points(corners).array()
     naive = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / (
-        np.linalg.norm(bl - tl) + np.linalg.norm(br - tr))
+        np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)
+    )
     assert abs(naive / A4 - 1) > 0.05
     est = estimate_aspect(Quad.from_points(corners), (1280, 720))
     assert est.ratio == pytest.approx(A4, rel=0.005)
@@ -173,10 +174,25 @@ def test_thumb_and_pen_over_the_edges_do_not_move_the_corners(seed):
     frame = scene.frame.copy()
     c = scene.corners
     bottom, right = (c[2] + c[3]) / 2, (c[1] + c[2]) / 2
-    cv2.ellipse(frame, (int(bottom[0]), int(bottom[1]) + 10), (28, 45), 15, 0, 360,
-                (120, 150, 205), -1, cv2.LINE_AA)  # a thumb holding the page
-    cv2.line(frame, (int(right[0]) - 90, int(right[1]) - 40),
-             (int(right[0]) + 90, int(right[1]) + 60), (30, 30, 30), 9, cv2.LINE_AA)  # a pen
+    cv2.ellipse(
+        frame,
+        (int(bottom[0]), int(bottom[1]) + 10),
+        (28, 45),
+        15,
+        0,
+        360,
+        (120, 150, 205),
+        -1,
+        cv2.LINE_AA,
+    )  # a thumb holding the page
+    cv2.line(
+        frame,
+        (int(right[0]) - 90, int(right[1]) - 40),
+        (int(right[0]) + 90, int(right[1]) + 60),
+        (30, 30, 30),
+        9,
+        cv2.LINE_AA,
+    )  # a pen
     result = docscan.process(frame)
     assert result.ok, result.reasons
     assert np.abs(result.quad.array() - order_corners(c)).max() < 1.5

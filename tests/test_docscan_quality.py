@@ -56,8 +56,10 @@ def test_motion_blur_in_any_direction_is_refused(seed, angle):
 
 
 def test_sharpness_is_comparable_between_720p_and_1080p():
-    sharp = [process(random_scene(s, size).frame).metrics["sharpness"]
-             for s, size in ((6, (1280, 720)), (6, (1920, 1080)))]
+    sharp = [
+        process(random_scene(s, size).frame).metrics["sharpness"]
+        for s, size in ((6, (1280, 720)), (6, (1920, 1080)))
+    ]
     assert min(sharp) > 2 * docscan.DEFAULT_PARAMS.min_sharpness
     assert max(sharp) / min(sharp) < 2
 

@@ -52,15 +52,26 @@ def test_translations_command_reports_coverage_and_missing_keys():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    out = subprocess.run([sys.executable, "-m", "kiosk", "translations", "--json"], cwd=root,
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "kiosk", "translations", "--json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     figures = json.loads(out)
     done, total = figures["vi"]["strings"]
     assert done == total > 100
     assert figures["en"]["strings"] == [total, total]
     assert figures["tyz"]["strings"][0] < total  # still to be translated, falls back to vi
-    missing = subprocess.run([sys.executable, "-m", "kiosk", "translations", "--missing", "tyz"],
-                             cwd=root, capture_output=True, text=True, timeout=120,
-                             check=True).stdout.splitlines()
+    missing = subprocess.run(
+        [sys.executable, "-m", "kiosk", "translations", "--missing", "tyz"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.splitlines()
     assert len(missing) == total - figures["tyz"]["strings"][0]
     assert any(line.startswith("home.title\t") for line in missing)

@@ -67,8 +67,9 @@ class Collector:
         self.finished.set()
 
     def worker(self, camera, **kw) -> ScanWorker:
-        return ScanWorker(camera, on_result=self.on_result, on_frame=self.on_frame,
-                          on_error=self.on_error, **kw)
+        return ScanWorker(
+            camera, on_result=self.on_result, on_frame=self.on_frame, on_error=self.on_error, **kw
+        )
 
 
 # ---------------------------------------------------------------- cameras
@@ -204,8 +205,9 @@ def test_one_frame_is_not_enough(tmp_path):
 
 def test_two_codes_in_view_are_never_accepted(tmp_path):
     got = Collector()
-    worker = got.worker(SimulatedCamera(SAMPLE, fps=200), decode_every=1,
-                        decoder=lambda gray: ["A", "B"])
+    worker = got.worker(
+        SimulatedCamera(SAMPLE, fps=200), decode_every=1, decoder=lambda gray: ["A", "B"]
+    )
     worker.start()
     assert wait_for(lambda: worker.decoded_frames >= 5)
     assert worker.stop()
@@ -221,8 +223,12 @@ def test_counts_are_per_worker():
 
     results: list[str] = []
     for _ in range(2):
-        worker = ScanWorker(SimulatedCamera(SAMPLE, fps=200), on_result=results.append,
-                            decode_every=1, decoder=once())
+        worker = ScanWorker(
+            SimulatedCamera(SAMPLE, fps=200),
+            on_result=results.append,
+            decode_every=1,
+            decoder=once(),
+        )
         worker.start()
         assert wait_for(lambda w=worker: w.decoded_frames >= 3)
         assert worker.stop()
@@ -252,8 +258,11 @@ def test_throwing_decoder_does_not_stop_the_scan():
 def test_decodes_every_nth_frame_in_grayscale():
     shapes: list[tuple[int, ...]] = []
     got = Collector()
-    worker = got.worker(SimulatedCamera(SAMPLE, fps=200), decode_every=3,
-                        decoder=lambda gray: shapes.append(gray.shape) or [])
+    worker = got.worker(
+        SimulatedCamera(SAMPLE, fps=200),
+        decode_every=3,
+        decoder=lambda gray: shapes.append(gray.shape) or [],
+    )
     worker.start()
     assert wait_for(lambda: len(shapes) >= 3)
     assert worker.stop()
@@ -315,8 +324,13 @@ def test_failing_callback_does_not_kill_the_worker():
     def broken_frame(frame):
         raise ValueError("UI went away")
 
-    worker = ScanWorker(SimulatedCamera(SAMPLE, fps=200), on_result=results.append,
-                        on_frame=broken_frame, decode_every=1, decoder=lambda gray: ["R"])
+    worker = ScanWorker(
+        SimulatedCamera(SAMPLE, fps=200),
+        on_result=results.append,
+        on_frame=broken_frame,
+        decode_every=1,
+        decoder=lambda gray: ["R"],
+    )
     worker.start()
     deadline = time.monotonic() + 5
     while not results and time.monotonic() < deadline:

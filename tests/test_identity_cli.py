@@ -22,7 +22,10 @@ def run_scan(*files: str) -> tuple[int, list[dict]]:
     env = {**os.environ, "LANG": "C", "LC_ALL": "C", "PYTHONIOENCODING": ""}
     proc = subprocess.run(
         [sys.executable, "-m", "kiosk", "scan", "--json", *files],
-        cwd=ROOT, capture_output=True, env=env, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        env=env,
+        timeout=120,
     )
     lines = proc.stdout.decode("utf-8").splitlines()
     return proc.returncode, [json.loads(line) for line in lines]
@@ -77,8 +80,18 @@ def test_scan_every_kind(tmp_path):
 def test_output_is_utf8_not_escaped(tmp_path):
     env = {**os.environ, "LC_ALL": "C"}
     proc = subprocess.run(
-        [sys.executable, "-m", "kiosk", "scan", "--json", str(resource("samples", "cccd_sample.png"))],
-        cwd=ROOT, capture_output=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "kiosk",
+            "scan",
+            "--json",
+            str(resource("samples", "cccd_sample.png")),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        env=env,
+        timeout=120,
     )
     assert "Nguyễn Thị Hồng Nhung".encode() in proc.stdout
     assert b"\\u" not in proc.stdout
@@ -87,9 +100,12 @@ def test_output_is_utf8_not_escaped(tmp_path):
 def test_unreadable_file_exits_non_zero(tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG but not really")
-    code, rows = run_scan(str(resource("samples", "cccd_sample.png")), str(broken),
-                          str(tmp_path / "missing.jpg"))
+    code, rows = run_scan(
+        str(resource("samples", "cccd_sample.png")), str(broken), str(tmp_path / "missing.jpg")
+    )
     assert code != 0
     assert rows[0]["ok"] is True
-    assert rows[1]["ok"] is False and rows[1]["kind"] == "none" and "cannot read" in rows[1]["error"]
+    assert (
+        rows[1]["ok"] is False and rows[1]["kind"] == "none" and "cannot read" in rows[1]["error"]
+    )
     assert rows[2]["ok"] is False and "cannot read" in rows[2]["error"]

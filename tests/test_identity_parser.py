@@ -81,7 +81,10 @@ def test_fields_found_by_pattern_not_position():
     text = f"Nữ|{ADDRESS}|01021990|Nguyễn Thị Hồng Nhung|15082021|001190012345|012345678"
     r = record(text)
     assert (r.id_number, r.old_id_number, r.full_name, r.sex) == (
-        "001190012345", "012345678", "Nguyễn Thị Hồng Nhung", "female"
+        "001190012345",
+        "012345678",
+        "Nguyễn Thị Hồng Nhung",
+        "female",
     )
     assert r.date_of_birth == date(1990, 2, 1)
     assert r.issue_date == date(2021, 8, 15)
@@ -109,14 +112,21 @@ def test_whitespace_bom_and_decomposed_text_are_normalised():
 @pytest.mark.parametrize(
     ("digit", "year", "sex"),
     [
-        ("0", 1990, "Nam"), ("1", 1990, "Nữ"), ("2", 2005, "Nam"), ("3", 2005, "Nữ"),
-        ("8", 1899, "Nam"), ("9", 1899, "Nữ"),
+        ("0", 1990, "Nam"),
+        ("1", 1990, "Nữ"),
+        ("2", 2005, "Nam"),
+        ("3", 2005, "Nữ"),
+        ("8", 1899, "Nam"),
+        ("9", 1899, "Nữ"),
     ],
 )
 def test_fourth_digit_encodes_sex_and_century(digit, year, sex):
     id_number = f"001{digit}{year % 100:02d}000001"
-    r = record(f"{id_number}||Lê Văn Tám|01012000|{sex}|{ADDRESS}|01012024".replace(
-        "01012000", f"0101{year}"))
+    r = record(
+        f"{id_number}||Lê Văn Tám|01012000|{sex}|{ADDRESS}|01012024".replace(
+            "01012000", f"0101{year}"
+        )
+    )
     assert r.sex == ("male" if sex == "Nam" else "female")
     assert r.date_of_birth.year == year
 
@@ -157,8 +167,9 @@ def test_issue_before_birth_is_refused():
 
 def test_issue_in_future_is_refused():
     assert error(SAMPLE_PAYLOAD.replace("15082021", "15082026")).key == "scan.cccd.bad_date"
-    assert isinstance(parse(SAMPLE_PAYLOAD.replace("15082021", "15082026"), date(2027, 1, 1)),
-                      CitizenRecord)
+    assert isinstance(
+        parse(SAMPLE_PAYLOAD.replace("15082021", "15082026"), date(2027, 1, 1)), CitizenRecord
+    )
 
 
 def test_issue_on_birth_day_and_today_are_accepted():
@@ -178,7 +189,10 @@ def test_unknown_place_code_is_flagged_not_refused():
         ("", "scan.cccd.not_cccd"),
         ("hello world", "scan.cccd.not_cccd"),
         ("a|b|c", "scan.cccd.not_cccd"),
-        ("00119001234|012345678|Nguyễn Thị A|01021990|Nữ|Hà Nội, VN|15082021", "scan.cccd.not_cccd"),
+        (
+            "00119001234|012345678|Nguyễn Thị A|01021990|Nữ|Hà Nội, VN|15082021",
+            "scan.cccd.not_cccd",
+        ),
         ("001190012345|Nguyễn Thị A|01021990|Hà Nội, VN|15082021", "scan.cccd.incomplete"),
         ("001190012345|01021990|Nữ|Số 1, Hà Nội|15082021", "scan.cccd.incomplete"),
         # The only date is taken as the birth date; its year contradicts the ID.
@@ -207,9 +221,17 @@ def test_every_vietnamese_name_survives(name):
 
 
 def test_error_keys_have_vi_and_en_text():
-    keys = {"scan.cccd.not_cccd", "scan.cccd.incomplete", "scan.cccd.bad_date",
-            "scan.cccd.inconsistent", WARN_UNKNOWN_PLACE, WARN_NO_ISSUE_DATE,
-            "scan.no_camera", "scan.camera_failed", "scan.other_qr"}
+    keys = {
+        "scan.cccd.not_cccd",
+        "scan.cccd.incomplete",
+        "scan.cccd.bad_date",
+        "scan.cccd.inconsistent",
+        WARN_UNKNOWN_PLACE,
+        WARN_NO_ISSUE_DATE,
+        "scan.no_camera",
+        "scan.camera_failed",
+        "scan.other_qr",
+    }
     for lang in ("vi", "en"):
         catalogue = json.loads(resource("i18n", lang, "scan.json").read_text(encoding="utf-8"))
         assert keys <= set(catalogue), lang

@@ -36,8 +36,9 @@ class Taps:
 
 @pytest.fixture
 def kiosk(kiosk_qapp, data_dir, qtbot):
-    settings = load_settings(env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir),
-                             speech="mock")
+    settings = load_settings(
+        env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir), speech="mock"
+    )
     ctx = build_context(settings)
     tasks = TaskRunner()
     tasks.inline = True  # deterministic: background work runs at once
@@ -58,8 +59,12 @@ def screen(win):
 def type_manual(win, taps, id_number=CITIZEN_ID, name=CITIZEN_NAME, dob="06/05/1990"):
     s = screen(win)
     assert s.name == "manual_entry"
-    for key, text in (("id_number", id_number), ("full_name", name), ("date_of_birth", dob),
-                      ("address", CITIZEN_ADDRESS)):
+    for key, text in (
+        ("id_number", id_number),
+        ("full_name", name),
+        ("date_of_birth", dob),
+        ("address", CITIZEN_ADDRESS),
+    ):
         s.inputs[key].setText(text)
     taps(s.sex_buttons["female"])
     taps(s.next)
@@ -108,8 +113,11 @@ def test_marital_status_end_to_end_with_manual_entry(kiosk, qtbot):
     assert len(rows) == 1 and rows[0].receipt_code == code and rows[0].state == "queued"
     app = kiosk.vc.app
     assert app.dossiers.applicant(rows[0]).full_name == CITIZEN_NAME
-    assert app.dossiers.answers(rows[0]) == {"purpose": "marriage", "current_status": "never_married",
-                                             "phone": "0912345678"}
+    assert app.dossiers.answers(rows[0]) == {
+        "purpose": "marriage",
+        "current_status": "never_married",
+        "phone": "0912345678",
+    }
     assert rows[0].receipt_printed
     pdfs = list(Path(app.settings.receipts_dir).glob("*.pdf"))
     assert len(pdfs) == 1
@@ -181,8 +189,17 @@ def test_back_from_every_step(kiosk, qtbot):
     while screen(kiosk).name != "home":
         visited.append(screen(kiosk).name)
         taps(screen(kiosk).back_button)
-    assert visited == ["review", "form", "form", "form", "manual_entry", "identify", "consent",
-                       "procedure", "procedures"]
+    assert visited == [
+        "review",
+        "form",
+        "form",
+        "form",
+        "manual_entry",
+        "identify",
+        "consent",
+        "procedure",
+        "procedures",
+    ]
     assert dossiers(kiosk) == []
 
 
@@ -224,12 +241,20 @@ def test_prompts_of_a_journey_in_order_and_language(kiosk, qtbot):
     answer_marital(kiosk, taps)
     taps(screen(kiosk).confirm)
     keys = [s.key for s in engine.spoken]
-    expected = ["home.prompt", "journey.procedures.prompt", "journey.procedure.prompt",
-                "journey.consent.prompt", "identify.prompt", "journey.manual.prompt",
-                "journey.form.prompt", "journey.review.prompt", "journey.done.prompt"]
+    expected = [
+        "home.prompt",
+        "journey.procedures.prompt",
+        "journey.procedure.prompt",
+        "journey.consent.prompt",
+        "identify.prompt",
+        "journey.manual.prompt",
+        "journey.form.prompt",
+        "journey.review.prompt",
+        "journey.done.prompt",
+    ]
     positions = [keys.index(k) for k in expected]
     assert positions == sorted(positions), keys
-    assert {s.lang for s in engine.spoken[positions[1]:]} == {"en"}
+    assert {s.lang for s in engine.spoken[positions[1] :]} == {"en"}
     done_prompt = engine.spoken[keys.index("journey.done.prompt")]
     assert done_prompt.text == kiosk.vc.app.translator.tr("journey.done.prompt", "en")
 

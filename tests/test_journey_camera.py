@@ -23,8 +23,9 @@ CARD_NAME = "Nguyễn Thị Hồng Nhung"  # in resources/samples/cccd_sample.pn
 
 @pytest.fixture
 def camera_kiosk(kiosk_qapp, data_dir, qtbot):
-    settings = load_settings(env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir),
-                             camera="sim")
+    settings = load_settings(
+        env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir), camera="sim"
+    )
     ctx = build_context(settings)
     install_camera(ctx)
     tasks = TaskRunner()
@@ -77,8 +78,12 @@ def test_birth_registration_home_to_done_with_document_photo(camera_kiosk, qtbot
     taps = Taps(qtbot)
     confirm = scan_card(win, taps, qtbot, BIRTH)
     taps(confirm.yes)
-    answers = {"child_full_name": "Lò Văn Quý", "child_date_of_birth": "01/11/2026",
-               "place_of_birth": "Trạm y tế xã Đồng Văn", "phone": "0912345678"}
+    answers = {
+        "child_full_name": "Lò Văn Quý",
+        "child_date_of_birth": "01/11/2026",
+        "place_of_birth": "Trạm y tế xã Đồng Văn",
+        "phone": "0912345678",
+    }
     choices = {"child_sex": "male", "applicant_relationship": "mother"}
     while screen(win).name == "form":
         s = screen(win)
@@ -118,8 +123,13 @@ def test_birth_registration_home_to_done_with_document_photo(camera_kiosk, qtbot
 
 
 def test_no_camera_says_so_and_offers_typing(kiosk_qapp, data_dir, qtbot):
-    settings = load_settings(env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir),
-                             camera="device", camera_index="7")  # nothing at /dev/video7
+    settings = load_settings(
+        env={},
+        config_path=data_dir / "x.toml",
+        data_dir=str(data_dir),
+        camera="device",
+        camera_index="7",
+    )  # nothing at /dev/video7
     ctx = build_context(settings)
     install_camera(ctx)
     tasks = TaskRunner()

@@ -21,26 +21,29 @@ def type_telex(keys: str) -> str:
     return text
 
 
-@pytest.mark.parametrize("plain, tone, expected", [
-    ("Nguyên", "tilde", "Nguyễn"),
-    ("Thi", "dot", "Thị"),
-    ("Hông", "grave", "Hồng"),
-    ("hoa", "grave", "hoà"),  # modern: oa, oe, uy open syllables take it on the 2nd vowel
-    ("khoe", "hook", "khoẻ"),
-    ("Thuy", "hook", "Thuỷ"),
-    ("toan", "acute", "toán"),  # closed syllable: 2nd vowel
-    ("mua", "acute", "múa"),  # open ua: 1st vowel
-    ("mưa", "dot", "mựa"),
-    ("quôc", "acute", "quốc"),  # qu-: the u is a consonant
-    ("quy", "acute", "quý"),
-    ("giương", "grave", "giường"),  # gi-: the i is a consonant, ươ: on ơ
-    ("gin", "grave", "gìn"),  # but gi alone is a vowel
-    ("khuyu", "hook", "khuỷu"),  # three vowels: the middle
-    ("ngoai", "dot", "ngoại"),
-    ("thuân", "dot", "thuận"),
-    ("cưu", "acute", "cứu"),
-    ("HOA", "grave", "HOÀ"),
-])
+@pytest.mark.parametrize(
+    "plain, tone, expected",
+    [
+        ("Nguyên", "tilde", "Nguyễn"),
+        ("Thi", "dot", "Thị"),
+        ("Hông", "grave", "Hồng"),
+        ("hoa", "grave", "hoà"),  # modern: oa, oe, uy open syllables take it on the 2nd vowel
+        ("khoe", "hook", "khoẻ"),
+        ("Thuy", "hook", "Thuỷ"),
+        ("toan", "acute", "toán"),  # closed syllable: 2nd vowel
+        ("mua", "acute", "múa"),  # open ua: 1st vowel
+        ("mưa", "dot", "mựa"),
+        ("quôc", "acute", "quốc"),  # qu-: the u is a consonant
+        ("quy", "acute", "quý"),
+        ("giương", "grave", "giường"),  # gi-: the i is a consonant, ươ: on ơ
+        ("gin", "grave", "gìn"),  # but gi alone is a vowel
+        ("khuyu", "hook", "khuỷu"),  # three vowels: the middle
+        ("ngoai", "dot", "ngoại"),
+        ("thuân", "dot", "thuận"),
+        ("cưu", "acute", "cứu"),
+        ("HOA", "grave", "HOÀ"),
+    ],
+)
 def test_tone_goes_on_the_right_vowel(plain, tone, expected):
     assert set_tone(plain, tone) == expected
     assert unicodedata.is_normalized("NFC", set_tone(plain, tone))
@@ -54,28 +57,31 @@ def test_tone_key_moves_replaces_and_toggles_the_tone():
     assert tone_target("xyz") == 1
 
 
-@pytest.mark.parametrize("keys, expected", [
-    ("Nguyeenx Thij Hoongf Nhung", "Nguyễn Thị Hồng Nhung"),
-    ("dduwowngf", "đường"),
-    ("huowngs", "hướng"),
-    ("muaw", "mưa"),
-    ("cuwus", "cứu"),
-    ("quaw", "quă"),
-    ("hoawngf", "hoằng"),
-    ("Vieejt Nam", "Việt Nam"),
-    ("tieengs", "tiếng"),
-    ("xin chaof", "xin chào"),
-    ("ass", "as"),  # a tone key twice: the letter was meant
-    ("aaa", "aa"),
-    ("ddd", "dd"),
-    ("uww", "uw"),
-    ("uowf", "ườ"),
-    ("uowwf", "uòw"),
-    ("asz", "a"),  # z takes the tone off
-    ("zoo", "zô"),
-    ("sao", "sao"),  # a tone letter with no vowel before it is a letter
-    ("DDAWNGF", "ĐẰNG"),
-])
+@pytest.mark.parametrize(
+    "keys, expected",
+    [
+        ("Nguyeenx Thij Hoongf Nhung", "Nguyễn Thị Hồng Nhung"),
+        ("dduwowngf", "đường"),
+        ("huowngs", "hướng"),
+        ("muaw", "mưa"),
+        ("cuwus", "cứu"),
+        ("quaw", "quă"),
+        ("hoawngf", "hoằng"),
+        ("Vieejt Nam", "Việt Nam"),
+        ("tieengs", "tiếng"),
+        ("xin chaof", "xin chào"),
+        ("ass", "as"),  # a tone key twice: the letter was meant
+        ("aaa", "aa"),
+        ("ddd", "dd"),
+        ("uww", "uw"),
+        ("uowf", "ườ"),
+        ("uowwf", "uòw"),
+        ("asz", "a"),  # z takes the tone off
+        ("zoo", "zô"),
+        ("sao", "sao"),  # a tone letter with no vowel before it is a letter
+        ("DDAWNGF", "ĐẰNG"),
+    ],
+)
 def test_telex(keys, expected):
     assert type_telex(keys) == expected
     assert unicodedata.is_normalized("NFC", type_telex(keys))

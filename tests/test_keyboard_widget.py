@@ -66,10 +66,38 @@ def tap(qtbot, keyboard: VietKeyboard, *key_ids: str) -> None:
 def test_name_with_tone_keys(form, qtbot):
     kb = form.keyboard
     focus(qtbot, form.name)
-    tap(qtbot, kb, "shift", "n", "g", "u", "y", "ê", "n", "tone.tilde", "space",
-        "shift", "t", "h", "i", "tone.dot", "space",
-        "shift", "h", "ô", "tone.grave", "n", "g", "space",  # tone before the last letters
-        "shift", "n", "h", "u", "n", "g")
+    tap(
+        qtbot,
+        kb,
+        "shift",
+        "n",
+        "g",
+        "u",
+        "y",
+        "ê",
+        "n",
+        "tone.tilde",
+        "space",
+        "shift",
+        "t",
+        "h",
+        "i",
+        "tone.dot",
+        "space",
+        "shift",
+        "h",
+        "ô",
+        "tone.grave",
+        "n",
+        "g",
+        "space",  # tone before the last letters
+        "shift",
+        "n",
+        "h",
+        "u",
+        "n",
+        "g",
+    )
     assert form.name.text() == NAME
     assert unicodedata.is_normalized("NFC", form.name.text())
     assert form.name.hasFocus()  # no key took the focus
@@ -96,7 +124,22 @@ def test_name_field_capitalises_each_word(form, qtbot):
     focus(qtbot, form.name)
     kb = form.keyboard
     assert kb.button("h").text() == "H"
-    tap(qtbot, kb, "l", "o", "tone.grave", "space", "v", "ă", "n", "space", "q", "u", "y", "tone.acute")
+    tap(
+        qtbot,
+        kb,
+        "l",
+        "o",
+        "tone.grave",
+        "space",
+        "v",
+        "ă",
+        "n",
+        "space",
+        "q",
+        "u",
+        "y",
+        "tone.acute",
+    )
     assert form.name.text() == "Lò Văn Quý"
 
 
@@ -205,7 +248,8 @@ def test_rendered_keyboard_is_not_blank(form, qtbot, tmp_path):
     focus(qtbot, form.name)
     image = form.keyboard.grab().toImage()
     assert image.width() >= 1000 and image.height() >= 450
-    colours = {image.pixel(x, y) for x in range(0, image.width(), 7)
-               for y in range(0, image.height(), 7)}
+    colours = {
+        image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)
+    }
     assert len(colours) > 20  # keys, borders, letters: not a flat fill
     assert form.keyboard.grab().save(str(tmp_path / "keyboard.png"))

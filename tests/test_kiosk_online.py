@@ -29,9 +29,16 @@ BIRTH = "1.001193"
 def online(kiosk_qapp, data_dir, tmp_path, qtbot):
     portal = new_portal(tmp_path)
     settings = load_settings(
-        env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir), camera="sim",
-        speech="mock", kiosk_id=KIOSK_ID, secret=SECRET, portal_token=TOKEN,
-        portal_url=portal.url)
+        env={},
+        config_path=data_dir / "x.toml",
+        data_dir=str(data_dir),
+        camera="sim",
+        speech="mock",
+        kiosk_id=KIOSK_ID,
+        secret=SECRET,
+        portal_token=TOKEN,
+        portal_url=portal.url,
+    )
     ctx = build_context(settings)
     tasks = TaskRunner()
     tasks.inline = True
@@ -59,8 +66,12 @@ def test_confirmed_at_the_screen_delivered_and_looked_up_from_the_receipt(online
     taps(screen(win).agree)
     qtbot.waitUntil(lambda: screen(win).name == "identify_confirm", timeout=20000)
     taps(screen(win).yes)
-    answers = {"child_full_name": "Lò Văn Quý", "child_date_of_birth": "01/11/2026",
-               "place_of_birth": "Trạm y tế xã Đồng Văn", "phone": "0912345678"}
+    answers = {
+        "child_full_name": "Lò Văn Quý",
+        "child_date_of_birth": "01/11/2026",
+        "place_of_birth": "Trạm y tế xã Đồng Văn",
+        "phone": "0912345678",
+    }
     choices = {"child_sex": "male", "applicant_relationship": "mother"}
     while screen(win).name == "form":
         s = screen(win)
@@ -98,8 +109,11 @@ def test_confirmed_at_the_screen_delivered_and_looked_up_from_the_receipt(online
     assert len(found) == 1
     status = StatusService(app.store, refresh=app.extras["sync"].refresh_status)
     assert status.lookup(found[0].text).status == "received"
-    portal.set_status(dossier.dossier_code, "needs_info",
-                      {"vi": "Cần bổ sung giấy chứng sinh bản gốc.", "en": "Bring the original."})
+    portal.set_status(
+        dossier.dossier_code,
+        "needs_info",
+        {"vi": "Cần bổ sung giấy chứng sinh bản gốc.", "en": "Bring the original."},
+    )
     view = status.lookup(found[0].text)
     assert view.status == "needs_info" and view.fresh
     assert view.message["vi"] == "Cần bổ sung giấy chứng sinh bản gốc."

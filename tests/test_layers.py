@@ -18,7 +18,13 @@ print(len([m for m in sys.modules if m.startswith("kiosk.")]), loaded)
 
 
 def test_services_and_hardware_import_no_qt():
-    out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120, check=True).stdout.split(" ", 1)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split(" ", 1)
     assert int(out[0]) > 20  # the modules were really imported
     assert out[1].strip() == "[]"

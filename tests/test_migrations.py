@@ -33,8 +33,9 @@ def test_released_schema_migrates_and_reads_back(fixture: Path, tmp_path: Path):
             dossier = service.by_receipt_code(_code(seq))
             assert dossier is not None and dossier.state == "queued"
             names.append(service.applicant(dossier).full_name)
-            assert read_attachment_file(work / "attachments", cipher,
-                                        dossier.attachments[0].file_name)
+            assert read_attachment_file(
+                work / "attachments", cipher, dossier.attachments[0].file_name
+            )
         assert names == ["Nguyễn Thị Hồng Nhung", "Đặng Văn Quỳnh", "Lò Thị Mai"]
         # The queue goes on where it was: the next receipt number follows.
         from tests.store_helpers import draft

@@ -94,8 +94,9 @@ def test_revoked_kiosk_resumes_by_itself_after_the_portal_lifts_it(kiosk, tmp_pa
     worker = _worker(outbox)
     worker.start()
     try:
-        wait_for(lambda: counts(kiosk).get(AUTH_BLOCKED, 0) >= 1
-                 and counts(kiosk).get("sending", 0) == 0)
+        wait_for(
+            lambda: counts(kiosk).get(AUTH_BLOCKED, 0) >= 1 and counts(kiosk).get("sending", 0) == 0
+        )
         assert outbox.status().auth_alert.error == "revoked"
         time.sleep(1.2)
         probes = [r for r in portal.requests() if r.path == "/api/v1/procedures"]
@@ -153,8 +154,9 @@ def test_a_clock_two_hours_wrong_still_delivers(kiosk, tmp_path):
     alert = outbox.status().clock_alert
     assert alert is not None and 7100 < alert.offset_seconds < 7300
     assert alert.key == "outbox.alert.clock"
-    saved = kiosk.store.read(lambda s: [m for m in s.query(Meta).all()
-                                        if m.key.startswith("portal.clock_offset")])
+    saved = kiosk.store.read(
+        lambda s: [m for m in s.query(Meta).all() if m.key.startswith("portal.clock_offset")]
+    )
     assert len(saved) == 1 and 7100 < float(saved[0].value) < 7300
     assert not [r for r in portal.requests() if r.error == "clock_skew"]
 

@@ -22,8 +22,14 @@ from tests.outbox_helpers import (
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kiosk", "outbox", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk", "outbox", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_seed_status_and_drain(tmp_path):
@@ -37,15 +43,19 @@ def test_seed_status_and_drain(tmp_path):
         rows = all_dossiers(kiosk)
         applicant = kiosk.dossiers.applicant(rows[0])
         assert len(applicant.id_number) == 12 and applicant.id_number.isdigit()
-        assert any(ch in "ăâđêôơưàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ"
-                   for d in rows for ch in kiosk.dossiers.applicant(d).full_name.lower())
+        assert any(
+            ch in "ăâđêôơưàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ"
+            for d in rows
+            for ch in kiosk.dossiers.applicant(d).full_name.lower()
+        )
         status = _run(env, "status", "--json")
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["counts"]["queued"] == 4
 
         # Credentials refused: the drain gives up when its time is up, nothing is lost.
-        refused = finish_drain(start_drain({**env, "KIOSK_PORTAL_TOKEN": "wrong"}, *DRAIN_FAST,
-                                           "--timeout", "2"))
+        refused = finish_drain(
+            start_drain({**env, "KIOSK_PORTAL_TOKEN": "wrong"}, *DRAIN_FAST, "--timeout", "2")
+        )
         assert refused["returncode"] == 1 and refused["empty"] is False
         assert refused["auth_alert"] == "unauthorized"
         assert refused["counts"]["auth_blocked"] + refused["counts"]["queued"] == 4

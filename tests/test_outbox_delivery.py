@@ -80,16 +80,21 @@ def test_a_replay_gets_the_original_receipt(kiosk, portal):
     outbox.close()
     (d,) = all_dossiers(kiosk)
     assert d.state == DELIVERED
-    assert [(a.outcome, a.status_code) for a in d.attempts] == [("transient", None),
-                                                                ("delivered", 200)]
+    assert [(a.outcome, a.status_code) for a in d.attempts] == [
+        ("transient", None),
+        ("delivered", 200),
+    ]
     per_key = assert_exactly_once(portal, kiosk)
     assert [r.status for r in per_key[d.client_ref]] == [201, 200]
     assert d.dossier_code == portal.dossiers()[0].code
 
 
 def test_422_field_errors_go_to_the_clerk(kiosk, portal):
-    seed(kiosk, 1, fields={"purpose": "holiday", "current_status": "never_married",
-                           "phone": "0912345678"})
+    seed(
+        kiosk,
+        1,
+        fields={"purpose": "holiday", "current_status": "never_married", "phone": "0912345678"},
+    )
     seed(kiosk, 1, seed_value=9)
     outbox = fast_outbox(kiosk, portal.url)
     drain_all(outbox, timeout=20)
@@ -116,10 +121,16 @@ def test_an_attachment_the_portal_lost_is_uploaded_again_once(kiosk, portal):
     outbox.close()
     (d,) = all_dossiers(kiosk)
     assert d.state == DELIVERED
-    calls = [(r.method, r.path.rsplit("/", 2)[-2] if r.method == "PUT" else r.path, r.status)
-             for r in portal.requests() if r.path != "/api/v1/health"]
-    assert calls == [("POST", "/api/v1/dossiers", 422), ("PUT", "attachments", 201),
-                     ("POST", "/api/v1/dossiers", 201)]
+    calls = [
+        (r.method, r.path.rsplit("/", 2)[-2] if r.method == "PUT" else r.path, r.status)
+        for r in portal.requests()
+        if r.path != "/api/v1/health"
+    ]
+    assert calls == [
+        ("POST", "/api/v1/dossiers", 422),
+        ("PUT", "attachments", 201),
+        ("POST", "/api/v1/dossiers", 201),
+    ]
     assert [a.outcome for a in d.attempts] == ["attachment_missing", "delivered"]
 
 
@@ -160,20 +171,44 @@ def test_an_attachment_of_a_refused_type_goes_to_the_clerk(kiosk, portal):
 
 
 def test_thirty_percent_faults_of_every_kind_still_exactly_once(kiosk, tmp_path):
-    faults = Faults(error_rate=0.09, rate_limit_rate=0.05, drop_rate=0.04, hang_rate=0.04,
-                    drop_after_store_rate=0.04, hang_after_store_rate=0.04, hang_seconds=0.6,
-                    retry_after=1, seed=20261123,
-                    endpoints=["attachments", "dossiers", "status", "procedures"],
-                    # One of each kind first, so that every kind surely happens.
-                    script=["error500", "ok", "error502", "drop_after_store", "error503",
-                            "hang", "ok", "rate_limit", "hang_after_store", "drop"])
+    faults = Faults(
+        error_rate=0.09,
+        rate_limit_rate=0.05,
+        drop_rate=0.04,
+        hang_rate=0.04,
+        drop_after_store_rate=0.04,
+        hang_after_store_rate=0.04,
+        hang_seconds=0.6,
+        retry_after=1,
+        seed=20261123,
+        endpoints=["attachments", "dossiers", "status", "procedures"],
+        # One of each kind first, so that every kind surely happens.
+        script=[
+            "error500",
+            "ok",
+            "error502",
+            "drop_after_store",
+            "error503",
+            "hang",
+            "ok",
+            "rate_limit",
+            "hang_after_store",
+            "drop",
+        ],
+    )
     portal = new_portal(tmp_path, faults=faults)
     try:
         seed(kiosk, 30, attachment_every=4)
         # Two senders: the batch is cut short by a fault while the other is mid-request.
         outbox = fast_outbox(kiosk, portal.url, read_timeout=0.3, batch_size=10, senders=2)
-        worker = SyncWorker(outbox, status_interval=None, catalogue_interval=None,
-                            offline_retry=(0.05, 0.2), idle_interval=0.2, state_interval=0.2)
+        worker = SyncWorker(
+            outbox,
+            status_interval=None,
+            catalogue_interval=None,
+            offline_retry=(0.05, 0.2),
+            idle_interval=0.2,
+            state_interval=0.2,
+        )
         worker.start()
         try:
             wait_for(lambda: not outbox.has_work(), timeout=90, interval=0.1)
@@ -184,8 +219,16 @@ def test_thirty_percent_faults_of_every_kind_still_exactly_once(kiosk, tmp_path)
         per_key = assert_exactly_once(portal, kiosk)
         requests = [r for r in portal.requests() if r.path != "/api/v1/health"]
         seen = {r.fault for r in requests}
-        assert {"error500", "error502", "error503", "rate_limit", "drop", "hang",
-                "drop_after_store", "hang_after_store"} <= seen
+        assert {
+            "error500",
+            "error502",
+            "error503",
+            "rate_limit",
+            "drop",
+            "hang",
+            "drop_after_store",
+            "hang_after_store",
+        } <= seen
         assert any(len(rs) > 1 for rs in per_key.values())  # there were replays
         # Retry-After: after a 429 or 503 the worker started nothing for 1 s. (A request
         # the other sender had already sent may still arrive just after it.)
@@ -224,8 +267,11 @@ def test_status_of_delivered_dossiers_is_refreshed(kiosk, portal):
     outbox = fast_outbox(kiosk, portal.url)
     drain_all(outbox, timeout=20)
     first, second, third = all_dossiers(kiosk)
-    portal.set_status(first.dossier_code, "needs_info",
-                      {"vi": "Vui lòng bổ sung giấy tờ", "en": "Please bring a document"})
+    portal.set_status(
+        first.dossier_code,
+        "needs_info",
+        {"vi": "Vui lòng bổ sung giấy tờ", "en": "Please bring a document"},
+    )
     info = outbox.refresh_status(first.id)
     assert info is not None and info.status == "needs_info"
     assert info.message["vi"] == "Vui lòng bổ sung giấy tờ"
@@ -256,8 +302,14 @@ def test_catalogue_refresh_merges_and_asks_only_for_changes(kiosk, portal, tmp_p
     changed["fee_vnd"] = 8000
     portal.upsert_procedure({k: v for k, v in changed.items() if k != "updated_at"})
     seen = []
-    worker = SyncWorker(outbox, catalogue=merged, overlay_path=overlay,
-                        on_catalogue=seen.append, status_interval=None, idle_interval=0.1)
+    worker = SyncWorker(
+        outbox,
+        catalogue=merged,
+        overlay_path=overlay,
+        on_catalogue=seen.append,
+        status_interval=None,
+        idle_interval=0.1,
+    )
     worker.start()
     try:
         wait_for(lambda: seen, timeout=10)
@@ -276,8 +328,13 @@ def test_catalogue_refresh_merges_and_asks_only_for_changes(kiosk, portal, tmp_p
 def test_worker_wakes_at_once_when_a_dossier_is_confirmed(kiosk, portal):
     outbox = fast_outbox(kiosk, portal.url)
     states = []
-    worker = SyncWorker(outbox, on_state=states.append, status_interval=None,
-                        catalogue_interval=None, idle_interval=30.0)
+    worker = SyncWorker(
+        outbox,
+        on_state=states.append,
+        status_interval=None,
+        catalogue_interval=None,
+        idle_interval=30.0,
+    )
     worker.start()
     try:
         wait_for(lambda: states and states[-1].online)

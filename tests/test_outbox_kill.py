@@ -29,9 +29,12 @@ KILLS = 20
 def test_drain_killed_20_times_delivers_everything_exactly_once(tmp_path):
     # Latency slows the portal so that kills land while dossiers are in flight; a few
     # answers are lost after the portal stored the dossier (the ambiguous case).
-    portal = new_portal(tmp_path, faults=Faults(latency=0.04, drop_after_store_rate=0.03,
-                                                endpoints=["attachments", "dossiers"],
-                                                seed=11))
+    portal = new_portal(
+        tmp_path,
+        faults=Faults(
+            latency=0.04, drop_after_store_rate=0.03, endpoints=["attachments", "dossiers"], seed=11
+        ),
+    )
     kiosk = open_kiosk(tmp_path / "data")
     try:
         seed(kiosk, 200, attachment_every=3)

@@ -77,15 +77,18 @@ def kiosk(tmp_path):
 def test_a_lease_keeps_others_away_until_it_expires(kiosk):
     seed(kiosk, 6)
     clock = FakeClock()
-    a = fast_outbox(kiosk, "http://127.0.0.1:9/api/v1", worker_id="machine-a:1",
-                    lease_seconds=10, clock=clock)
-    b = fast_outbox(kiosk, "http://127.0.0.1:9/api/v1", worker_id="machine-b:1",
-                    lease_seconds=10, clock=clock)
+    a = fast_outbox(
+        kiosk, "http://127.0.0.1:9/api/v1", worker_id="machine-a:1", lease_seconds=10, clock=clock
+    )
+    b = fast_outbox(
+        kiosk, "http://127.0.0.1:9/api/v1", worker_id="machine-b:1", lease_seconds=10, clock=clock
+    )
     first = a.claim(4)
     assert len(first) == 4
     rows = {d.id: d for d in all_dossiers(kiosk)}
-    assert all(rows[d.id].state == SENDING and rows[d.id].lease_owner == "machine-a:1"
-               for d in first)
+    assert all(
+        rows[d.id].state == SENDING and rows[d.id].lease_owner == "machine-a:1" for d in first
+    )
     second = b.claim(10)
     assert {d.id for d in second}.isdisjoint({d.id for d in first})
     assert len(second) == 2
@@ -103,16 +106,25 @@ def test_a_late_answer_after_losing_the_lease(kiosk):
     (it is the truth), a transient failure does not undo the new holder's claim."""
     seed(kiosk, 2)
     clock = FakeClock()
-    a = fast_outbox(kiosk, "http://127.0.0.1:9/api/v1", worker_id="machine-a:1",
-                    lease_seconds=10, clock=clock)
-    b = fast_outbox(kiosk, "http://127.0.0.1:9/api/v1", worker_id="machine-b:1",
-                    lease_seconds=10, clock=clock)
+    a = fast_outbox(
+        kiosk, "http://127.0.0.1:9/api/v1", worker_id="machine-a:1", lease_seconds=10, clock=clock
+    )
+    b = fast_outbox(
+        kiosk, "http://127.0.0.1:9/api/v1", worker_id="machine-b:1", lease_seconds=10, clock=clock
+    )
     one, two = a.claim(2)
     clock.advance(11)
     assert len(b.claim(2)) == 2
-    late = [_Outcome(one.id, "delivered", delivered=Delivered("QN-2026-000001", "2026-11-23T05:00:00Z",
-                                                              "2026-11-26", replay=False)),
-            _Outcome(two.id, "transient", error="read timeout", status=None)]
+    late = [
+        _Outcome(
+            one.id,
+            "delivered",
+            delivered=Delivered(
+                "QN-2026-000001", "2026-11-23T05:00:00Z", "2026-11-26", replay=False
+            ),
+        ),
+        _Outcome(two.id, "transient", error="read timeout", status=None),
+    ]
     a._record(late)
     rows = {d.id: d for d in all_dossiers(kiosk)}
     assert rows[one.id].state == DELIVERED and rows[one.id].dossier_code == "QN-2026-000001"
@@ -131,17 +143,27 @@ def test_release_hands_back_unsent_claims(kiosk):
 
 def test_lease_of_a_dead_process_on_this_machine_is_taken_at_once(kiosk):
     seed(kiosk, 3)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_owner = f"{machine_prefix()}{int(gone.stdout)}:12345"
     assert not local_owner_alive(dead_owner)
     assert local_owner_alive(default_worker_id())  # this very process
     assert local_owner_alive("other-host:abcd:1:1")  # another machine: only expiry tells
     clock = FakeClock()
-    remote = fast_outbox(kiosk, "http://127.0.0.1:9/api/v1", worker_id="other-host:abcd:1:1",
-                         lease_seconds=300, clock=clock)
-    dead = fast_outbox(kiosk, "http://127.0.0.1:9/api/v1", worker_id=dead_owner,
-                       lease_seconds=300, clock=clock)
+    remote = fast_outbox(
+        kiosk,
+        "http://127.0.0.1:9/api/v1",
+        worker_id="other-host:abcd:1:1",
+        lease_seconds=300,
+        clock=clock,
+    )
+    dead = fast_outbox(
+        kiosk, "http://127.0.0.1:9/api/v1", worker_id=dead_owner, lease_seconds=300, clock=clock
+    )
     assert len(remote.claim(1)) == 1
     assert len(dead.claim(3)) == 2
     here = fast_outbox(kiosk, "http://127.0.0.1:9/api/v1", lease_seconds=300, clock=clock)
@@ -155,8 +177,13 @@ def test_lease_of_a_dead_process_on_this_machine_is_taken_at_once(kiosk):
 
 def test_lease_must_outlive_one_request(kiosk):
     with pytest.raises(ValueError):
-        fast_outbox(kiosk, "http://127.0.0.1:9/api/v1", lease_seconds=1.0,
-                    connect_timeout=0.5, read_timeout=1.0)
+        fast_outbox(
+            kiosk,
+            "http://127.0.0.1:9/api/v1",
+            lease_seconds=1.0,
+            connect_timeout=0.5,
+            read_timeout=1.0,
+        )
 
 
 def test_only_dossiers_of_this_identity_are_claimed(kiosk):
@@ -176,11 +203,19 @@ def test_retry_times_set_by_a_clock_that_was_ahead_do_not_hold_dossiers(kiosk):
 
     ids = seed(kiosk, 2)
     clock = FakeClock()
-    kiosk.store.write_sync(lambda s: s.execute(update(Dossier).where(Dossier.id == ids[0])
-                                               .values(next_attempt_at=clock.now
-                                                       + timedelta(hours=2))))
-    kiosk.store.write_sync(lambda s: s.execute(update(Dossier).where(Dossier.id == ids[1])
-                                               .values(next_attempt_at=clock.now
-                                                       + timedelta(minutes=5))))
+    kiosk.store.write_sync(
+        lambda s: s.execute(
+            update(Dossier)
+            .where(Dossier.id == ids[0])
+            .values(next_attempt_at=clock.now + timedelta(hours=2))
+        )
+    )
+    kiosk.store.write_sync(
+        lambda s: s.execute(
+            update(Dossier)
+            .where(Dossier.id == ids[1])
+            .values(next_attempt_at=clock.now + timedelta(minutes=5))
+        )
+    )
     outbox = fast_outbox(kiosk, "http://127.0.0.1:9/api/v1", clock=clock)
     assert [d.id for d in outbox.claim(5)] == [ids[0]]  # a 5-minute backoff is honoured

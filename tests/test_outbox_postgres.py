@@ -37,8 +37,10 @@ def test_skip_locked_claims_are_disjoint(tmp_path, pg_url):
     kiosk = open_kiosk(tmp_path / "data", pg_url)
     seed(kiosk, 60)
     others = [open_kiosk(tmp_path / "data", pg_url) for _ in range(3)]
-    outboxes = [fast_outbox(k, "http://127.0.0.1:9/api/v1", worker_id=f"pc-{i}",
-                            batch_size=3) for i, k in enumerate(others)]
+    outboxes = [
+        fast_outbox(k, "http://127.0.0.1:9/api/v1", worker_id=f"pc-{i}", batch_size=3)
+        for i, k in enumerate(others)
+    ]
     claimed: dict[str, list[int]] = defaultdict(list)
     barrier = threading.Barrier(len(outboxes))
 
@@ -63,8 +65,9 @@ def test_skip_locked_claims_are_disjoint(tmp_path, pg_url):
 
 
 def test_two_drain_processes_share_one_outbox_without_sending_twice(tmp_path, pg_url):
-    portal = new_portal(tmp_path, faults=Faults(latency=0.01,
-                                                endpoints=["attachments", "dossiers"]))
+    portal = new_portal(
+        tmp_path, faults=Faults(latency=0.01, endpoints=["attachments", "dossiers"])
+    )
     kiosk = open_kiosk(tmp_path / "data", pg_url)
     try:
         seed(kiosk, 80, attachment_every=4)
@@ -90,22 +93,28 @@ def test_two_drain_processes_share_one_outbox_without_sending_twice(tmp_path, pg
 
 
 def test_a_worker_killed_mid_send_is_finished_by_the_other_after_its_lease(tmp_path, pg_url):
-    portal = new_portal(tmp_path, faults=Faults(latency=0.03,
-                                                endpoints=["attachments", "dossiers"]))
+    portal = new_portal(
+        tmp_path, faults=Faults(latency=0.03, endpoints=["attachments", "dossiers"])
+    )
     kiosk = open_kiosk(tmp_path / "data", pg_url)
     try:
         seed(kiosk, 40)
         env = drain_env(kiosk, portal.url)
-        a = start_drain(env, *DRAIN_FAST, "--worker-id", "pc-A", "--batch", "10",
-                        "--lease-seconds", "3")
+        a = start_drain(
+            env, *DRAIN_FAST, "--worker-id", "pc-A", "--batch", "10", "--lease-seconds", "3"
+        )
         wait_for(lambda: any(_worker_of(r) == "pc-A" for r in portal.requests()), timeout=30)
-        b = start_drain(env, *DRAIN_FAST, "--worker-id", "pc-B", "--batch", "10",
-                        "--lease-seconds", "3")
+        b = start_drain(
+            env, *DRAIN_FAST, "--worker-id", "pc-B", "--batch", "10", "--lease-seconds", "3"
+        )
         wait_for(lambda: len(portal.dossiers()) >= 4)
         a.kill()
         a.communicate(timeout=10)
-        held = {d.client_ref: d.lease_until for d in all_dossiers(kiosk)
-                if d.state == SENDING and d.lease_owner == "pc-A"}
+        held = {
+            d.client_ref: d.lease_until
+            for d in all_dossiers(kiosk)
+            if d.state == SENDING and d.lease_owner == "pc-A"
+        }
         assert held, "pc-A held no lease when killed: the test proves nothing"
         final = finish_drain(b)
         assert final["returncode"] == 0 and final["empty"], final["stderr"][-2000:]

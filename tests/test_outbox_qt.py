@@ -31,12 +31,16 @@ def tr():
 
 
 def _bridge(outbox) -> SyncBridge:
-    return SyncBridge(outbox, status_interval=None, catalogue_interval=None,
-                      idle_interval=0.2, state_interval=0.05)
+    return SyncBridge(
+        outbox,
+        status_interval=None,
+        catalogue_interval=None,
+        idle_interval=0.2,
+        state_interval=0.05,
+    )
 
 
-def test_bridge_emits_on_the_ui_thread_and_the_bar_follows(qtbot, kiosk_qapp, kiosk, tmp_path,
-                                                            tr):
+def test_bridge_emits_on_the_ui_thread_and_the_bar_follows(qtbot, kiosk_qapp, kiosk, tmp_path, tr):
     portal = new_portal(tmp_path, faults=Faults(latency=0.01))
     seed(kiosk, 5)
     bridge = _bridge(fast_outbox(kiosk, portal.url))
@@ -48,8 +52,14 @@ def test_bridge_emits_on_the_ui_thread_and_the_bar_follows(qtbot, kiosk_qapp, ki
     bridge.start()
     try:
         qtbot.waitUntil(lambda: counts(kiosk) == {DELIVERED: 5}, timeout=15000)
-        qtbot.waitUntil(lambda: bridge.state is not None and bridge.state.status is not None
-                        and bridge.state.status.counts[DELIVERED] == 5, timeout=5000)
+        qtbot.waitUntil(
+            lambda: (
+                bridge.state is not None
+                and bridge.state.status is not None
+                and bridge.state.status.counts[DELIVERED] == 5
+            ),
+            timeout=5000,
+        )
     finally:
         bridge.stop()
         portal.stop()
@@ -60,8 +70,9 @@ def test_bridge_emits_on_the_ui_thread_and_the_bar_follows(qtbot, kiosk_qapp, ki
     assert not bar.alert.isVisible() and bar.alert.text() == ""
 
 
-def test_clerk_bar_tells_the_clerk_when_credentials_are_refused(qtbot, kiosk_qapp, kiosk,
-                                                                 tmp_path, tr):
+def test_clerk_bar_tells_the_clerk_when_credentials_are_refused(
+    qtbot, kiosk_qapp, kiosk, tmp_path, tr
+):
     portal = new_portal(tmp_path)
     portal.remove_token(TOKEN)
     seed(kiosk, 3)
@@ -71,8 +82,14 @@ def test_clerk_bar_tells_the_clerk_when_credentials_are_refused(qtbot, kiosk_qap
     bar.show()
     bridge.start()
     try:
-        qtbot.waitUntil(lambda: bridge.state is not None and bridge.state.status is not None
-                        and bridge.state.status.auth_alert is not None, timeout=10000)
+        qtbot.waitUntil(
+            lambda: (
+                bridge.state is not None
+                and bridge.state.status is not None
+                and bridge.state.status.auth_alert is not None
+            ),
+            timeout=10000,
+        )
         assert "access token is no longer valid" in bar.alert.text()
         assert bar.alert.isVisible()
         assert bar.waiting.text().startswith("3 dossier(s) waiting to be sent (since ")
@@ -90,18 +107,38 @@ def test_clerk_bar_texts_offline_clock_and_needs_clerk(qtbot, kiosk_qapp, tr):
     now = datetime(2026, 11, 23, 10, 0, 0)
     bar = ClerkBar(None, tr, now=lambda: now)
     qtbot.addWidget(bar)
-    counts_ = {"queued": 4, "sending": 0, "delivered": 10, "needs_clerk": 2,
-               "auth_blocked": 0, "handled": 0}
-    status = OutboxStatus(counts_, 4, now - timedelta(hours=3), now - timedelta(hours=3, minutes=5),
-                          2, None, ClockAlert(7200.0, "outbox.alert.clock", "2 h"))
+    counts_ = {
+        "queued": 4,
+        "sending": 0,
+        "delivered": 10,
+        "needs_clerk": 2,
+        "auth_blocked": 0,
+        "handled": 0,
+    }
+    status = OutboxStatus(
+        counts_,
+        4,
+        now - timedelta(hours=3),
+        now - timedelta(hours=3, minutes=5),
+        2,
+        None,
+        ClockAlert(7200.0, "outbox.alert.clock", "2 h"),
+    )
     bar.set_state(SyncState(False, status))
     assert bar.connection.text().startswith("Offline")
     assert bar.waiting.text().startswith("4 dossier(s) waiting to be sent (since ")
     assert bar.waiting.text().endswith(", 3 h)")
     assert "clock is off by about 120 min" in bar.alert.text()
     assert "2 dossier(s) need a clerk's check." in bar.alert.text()
-    blocked = OutboxStatus(counts_, 4, None, None, 0,
-                           AuthAlert("revoked", 401, now, "outbox.alert.auth.revoked", ""), None)
+    blocked = OutboxStatus(
+        counts_,
+        4,
+        None,
+        None,
+        0,
+        AuthAlert("revoked", 401, now, "outbox.alert.auth.revoked", ""),
+        None,
+    )
     bar.set_state(SyncState(True, blocked))
     assert "permission to send dossiers was revoked" in bar.alert.text()
     assert bar.last.text() == "Last delivered: none yet"

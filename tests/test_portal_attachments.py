@@ -38,8 +38,9 @@ def test_new_then_already_stored(portal, client):
     assert statuses == [201, 200]
 
 
-@pytest.mark.parametrize("content_type", ["image/jpeg", "application/pdf",
-                                          "image/png; charset=binary"])
+@pytest.mark.parametrize(
+    "content_type", ["image/jpeg", "application/pdf", "image/png; charset=binary"]
+)
 def test_accepted_types(client, content_type):
     data = content_type.encode() * 10
     assert client.upload_attachment(sha(data), data, content_type).created
@@ -89,6 +90,7 @@ def test_ten_mib_is_accepted_and_one_byte_more_is_413(portal, client):
 
 def test_get_is_not_allowed(portal):
     path = f"/api/v1/attachments/{sha(b'x')}"
-    status, payload, response = raw_request(portal.url, "GET", path, b"",
-                                            signed_headers("GET", path, b""))
+    status, payload, response = raw_request(
+        portal.url, "GET", path, b"", signed_headers("GET", path, b"")
+    )
     assert status == 405 and response.getheader("Allow") == "PUT"

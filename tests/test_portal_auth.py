@@ -33,7 +33,9 @@ def portal(tmp_path):
 
 
 def post(portal, body: bytes, **headers):
-    return raw_request(portal.url, "POST", PATH, body, signed_headers("POST", PATH, body, **headers))
+    return raw_request(
+        portal.url, "POST", PATH, body, signed_headers("POST", PATH, body, **headers)
+    )
 
 
 def dossier_body() -> tuple[bytes, str]:
@@ -73,9 +75,13 @@ def test_size_limit_before_signature(portal):
     assert (status, payload["error"]) == (413, "payload_too_large")
     # The same connection logic must not choke: exactly the limit passes the size check.
     body = b"x" * LIMIT
-    status, payload, _ = raw_request(portal.url, "POST", PATH, body,
-                                     signed_headers("POST", PATH, body, **{
-                                         "Idempotency-Key": "k"}))
+    status, payload, _ = raw_request(
+        portal.url,
+        "POST",
+        PATH,
+        body,
+        signed_headers("POST", PATH, body, **{"Idempotency-Key": "k"}),
+    )
     assert status == 400  # past size and signature; the body is not JSON
 
 
@@ -88,8 +94,9 @@ def test_signature_before_clock_skew(portal):
         signed_headers("POST", PATH, body, kiosk_id="QN99-UNKNOWN"),
     ]
     for headers in cases:
-        status, payload, _ = raw_request(portal.url, "POST", PATH, body,
-                                         {**headers, "Idempotency-Key": ref})
+        status, payload, _ = raw_request(
+            portal.url, "POST", PATH, body, {**headers, "Idempotency-Key": ref}
+        )
         assert (status, payload["error"]) == (401, "bad_signature")
     headers = signed_headers("POST", PATH, body)
     headers["X-Signature"] = headers["X-Signature"].upper()  # lower-case hex only
@@ -97,8 +104,7 @@ def test_signature_before_clock_skew(portal):
     for missing in ("X-Kiosk-Id", "X-Timestamp", "X-Signature"):
         headers = signed_headers("POST", PATH, body)
         del headers[missing]
-        assert raw_request(portal.url, "POST", PATH, body, headers)[1]["error"] == \
-            "bad_signature"
+        assert raw_request(portal.url, "POST", PATH, body, headers)[1]["error"] == "bad_signature"
     assert portal.dossiers() == []
 
 
@@ -106,8 +112,9 @@ def test_clock_skew_limit_is_300_seconds(portal):
     body, ref = dossier_body()
     for offset in (-7200, -301, 301, 7200):
         headers = signed_headers("POST", PATH, body, when=time.time() + offset)
-        status, payload, _ = raw_request(portal.url, "POST", PATH, body,
-                                         {**headers, "Idempotency-Key": ref})
+        status, payload, _ = raw_request(
+            portal.url, "POST", PATH, body, {**headers, "Idempotency-Key": ref}
+        )
         assert (status, payload["error"]) == (401, "clock_skew"), offset
     headers = signed_headers("POST", PATH, body, when=time.time() - 290)
     status, _, _ = raw_request(portal.url, "POST", PATH, body, {**headers, "Idempotency-Key": ref})
@@ -119,8 +126,13 @@ def test_timestamp_must_be_whole_seconds_utc(portal):
 
     body, ref = dossier_body()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-    headers = {"Authorization": f"Bearer {TOKEN}", "X-Kiosk-Id": KIOSK_ID, "X-Timestamp": stamp,
-               "X-Signature": sign(SECRET, "POST", PATH, stamp, body), "Idempotency-Key": ref}
+    headers = {
+        "Authorization": f"Bearer {TOKEN}",
+        "X-Kiosk-Id": KIOSK_ID,
+        "X-Timestamp": stamp,
+        "X-Signature": sign(SECRET, "POST", PATH, stamp, body),
+        "Idempotency-Key": ref,
+    }
     status, payload, _ = raw_request(portal.url, "POST", PATH, body, headers)
     assert (status, payload["error"]) == (401, "bad_signature")
 
@@ -146,8 +158,9 @@ def test_body_is_checked_last(portal):
     body = to_bytes(doc)
     status, payload, _ = post(portal, body, **{"Idempotency-Key": doc["client_ref"]})
     assert status == 422
-    assert {"field": "applicant.id_number", "message": "must match ^[0-9]{12}$"} in \
-        payload["details"]
+    assert {"field": "applicant.id_number", "message": "must match ^[0-9]{12}$"} in payload[
+        "details"
+    ]
 
 
 def test_client_classifies_each_refusal(portal):
@@ -192,9 +205,13 @@ def test_every_error_key_has_vi_and_en_text():
     )
 
     translator = Translator.from_resources()
-    keys = {PortalError("x").key, Transient(None, None, False, "x").key,
-            Permanent(422, "validation_failed", []).key, NotFound().key,
-            AuthBlocked(401, "something_new").key}
+    keys = {
+        PortalError("x").key,
+        Transient(None, None, False, "x").key,
+        Permanent(422, "validation_failed", []).key,
+        NotFound().key,
+        AuthBlocked(401, "something_new").key,
+    }
     keys |= {AuthBlocked(401, error).key for error in AUTH_ERRORS}
     assert len(keys) == 10
     for key in keys:

@@ -51,8 +51,11 @@ def test_submit_then_replay_returns_the_original_receipt(portal, client):
     assert re.fullmatch(r"QN-20\d\d-\d{6}", first.dossier_code)
     again = client.submit_dossier(body, doc["client_ref"])
     assert again.replay is True
-    assert (again.dossier_code, again.received_at, again.expected_result_date) == \
-        (first.dossier_code, first.received_at, first.expected_result_date)
+    assert (again.dossier_code, again.received_at, again.expected_result_date) == (
+        first.dossier_code,
+        first.received_at,
+        first.expected_result_date,
+    )
     assert len(portal.dossiers()) == 1
     assert portal.dossiers()[0].body == body
     assert [r.status for r in portal.requests(doc["client_ref"])] == [201, 200]
@@ -88,8 +91,13 @@ def test_key_must_equal_client_ref(portal, client):
         client.submit_dossier(to_bytes(doc), doc["client_ref"].upper())
     assert caught.value.error == "idempotency_key_mismatch"
     body = to_bytes(doc)
-    status, payload, _ = raw_request(portal.url, "POST", "/api/v1/dossiers", body,
-                                     signed_headers("POST", "/api/v1/dossiers", body))
+    status, payload, _ = raw_request(
+        portal.url,
+        "POST",
+        "/api/v1/dossiers",
+        body,
+        signed_headers("POST", "/api/v1/dossiers", body),
+    )
     assert (status, payload["error"]) == (400, "idempotency_key_missing")
     assert portal.dossiers() == []
 
@@ -118,22 +126,36 @@ def test_validation_names_each_field(portal, client):
         client.submit_dossier(to_bytes(doc), doc["client_ref"])
     assert (caught.value.status, caught.value.error) == (422, "validation_failed")
     fields = {d["field"] for d in caught.value.details}
-    assert fields == {"applicant.id_number", "applicant.date_of_birth",
-                      "applicant.old_id_number", "applicant.sex", "consent.text_version",
-                      "procedure_version", "submitted_at"}
+    assert fields == {
+        "applicant.id_number",
+        "applicant.date_of_birth",
+        "applicant.old_id_number",
+        "applicant.sex",
+        "consent.text_version",
+        "procedure_version",
+        "submitted_at",
+    }
     assert all(d["message"] for d in caught.value.details)
     assert portal.dossiers() == []
 
 
 def test_fields_checked_against_the_procedure_version(portal, client):
     doc = make_dossier()
-    doc["fields"] = {"child_sex": "boy", "copies": "2", "urgent": "no",
-                     "child_date_of_birth": "01/11/2026"}
+    doc["fields"] = {
+        "child_sex": "boy",
+        "copies": "2",
+        "urgent": "no",
+        "child_date_of_birth": "01/11/2026",
+    }
     with pytest.raises(Permanent) as caught:
         client.submit_dossier(to_bytes(doc), doc["client_ref"])
     assert {d["field"] for d in caught.value.details} == {
-        "fields.child_full_name", "fields.child_sex", "fields.copies", "fields.urgent",
-        "fields.child_date_of_birth"}
+        "fields.child_full_name",
+        "fields.child_sex",
+        "fields.copies",
+        "fields.urgent",
+        "fields.child_date_of_birth",
+    }
     # Another version of the procedure: the portal does not know its fields.
     doc["procedure_version"] = 2
     assert client.submit_dossier(to_bytes(doc), doc["client_ref"]).replay is False
@@ -146,7 +168,12 @@ def test_missing_required_parts(portal, client):
     with pytest.raises(Permanent) as caught:
         client.submit_dossier(to_bytes(doc), doc["client_ref"])
     assert {d["field"] for d in caught.value.details} == {
-        "kiosk_id", "applicant", "fields", "consent", "procedure_code"}
+        "kiosk_id",
+        "applicant",
+        "fields",
+        "consent",
+        "procedure_code",
+    }
     with pytest.raises(Permanent) as caught:
         client.submit_dossier(b"[1, 2]", doc["client_ref"])
     assert caught.value.status == 422
@@ -164,9 +191,12 @@ def test_unknown_attachment_is_422_with_its_index(portal, client):
     data = png_bytes(1)
     sha = client.upload_attachment(hashlib.sha256(data).hexdigest(), data, "image/png").sha256
     missing = "ab" * 32
-    doc = make_dossier(attachments=[
-        {"sha256": sha, "content_type": "image/png", "size": len(data), "document_key": "a"},
-        {"sha256": missing, "content_type": "image/jpeg", "size": 10, "document_key": "b"}])
+    doc = make_dossier(
+        attachments=[
+            {"sha256": sha, "content_type": "image/png", "size": len(data), "document_key": "a"},
+            {"sha256": missing, "content_type": "image/jpeg", "size": 10, "document_key": "b"},
+        ]
+    )
     with pytest.raises(Permanent) as caught:
         client.submit_dossier(to_bytes(doc), doc["client_ref"])
     assert caught.value.status == 422
@@ -189,8 +219,9 @@ def test_receipt_has_expected_result_date_in_working_days(tmp_path):
         assert sum(d.weekday() < 5 for d in days) == 3
         assert result.weekday() < 5
         other = make_dossier(procedure_code="9.999999")
-        assert client.submit_dossier(to_bytes(other), other["client_ref"]) \
-            .expected_result_date is None
+        assert (
+            client.submit_dossier(to_bytes(other), other["client_ref"]).expected_result_date is None
+        )
     finally:
         portal.stop()
 

@@ -41,9 +41,15 @@ def submit_expecting_transient(client, doc) -> Transient:
     return caught.value
 
 
-@pytest.mark.parametrize(("kind", "status", "ambiguous"), [
-    ("error500", 500, True), ("error502", 502, True), ("error503", 503, False),
-    ("rate_limit", 429, False)])
+@pytest.mark.parametrize(
+    ("kind", "status", "ambiguous"),
+    [
+        ("error500", 500, True),
+        ("error502", 502, True),
+        ("error503", 503, False),
+        ("rate_limit", 429, False),
+    ],
+)
 def test_error_answers(portal, client, kind, status, ambiguous):
     portal.set_faults(script=[kind], retry_after=7)
     doc = make_dossier()
@@ -59,8 +65,9 @@ def test_error_answers(portal, client, kind, status, ambiguous):
 
 
 def test_retry_after_as_http_date(portal, client):
-    portal.set_faults(script=["rate_limit", "error503"], retry_after=120,
-                      retry_after_http_date=True)
+    portal.set_faults(
+        script=["rate_limit", "error503"], retry_after=120, retry_after_http_date=True
+    )
     for _ in range(2):
         error = submit_expecting_transient(client, make_dossier())
         assert error.retry_after == pytest.approx(120, abs=2)
@@ -91,7 +98,9 @@ def test_drop_after_storing_is_the_ambiguous_case(portal, client):
     replay = client.submit_dossier(to_bytes(doc), doc["client_ref"])
     assert (replay.replay, replay.dossier_code) == (True, stored.code)
     assert [(r.status, r.outcome) for r in portal.requests(doc["client_ref"])] == [
-        (201, "dropped_after_store"), (200, "answered")]
+        (201, "dropped_after_store"),
+        (200, "answered"),
+    ]
 
 
 def test_hang_before_storing_is_a_read_timeout(portal, client):
@@ -152,8 +161,9 @@ def test_seeded_rates_are_reproducible(tmp_path):
     runs = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        portal = new_portal(tmp_path / name, faults=Faults(error_rate=0.3, rate_limit_rate=0.2,
-                                                           seed=42))
+        portal = new_portal(
+            tmp_path / name, faults=Faults(error_rate=0.3, rate_limit_rate=0.2, seed=42)
+        )
         try:
             client = new_client(portal.url)
             outcomes = []
@@ -172,8 +182,9 @@ def test_seeded_rates_are_reproducible(tmp_path):
 
 
 def test_replays_send_identical_bytes_through_every_fault(portal, client):
-    portal.set_faults(script=["error503", "drop", "drop_after_store", "hang_after_store",
-                              "rate_limit"])
+    portal.set_faults(
+        script=["error503", "drop", "drop_after_store", "hang_after_store", "rate_limit"]
+    )
     doc = make_dossier()
     body = to_bytes(doc)
     results = []
@@ -257,22 +268,26 @@ class _Stub(BaseHTTPRequestHandler):
 @pytest.fixture
 def stub():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield server
     server.shutdown()
     server.server_close()
 
 
-@pytest.mark.parametrize(("answer", "status", "ambiguous"), [
-    ((200, {"Content-Type": "text/html"}, b"<html>Wi-Fi login</html>"), 200, True),
-    ((201, {"Content-Type": "application/json"}, b'{"status": "received"}'), 201, True),
-    ((302, {"Location": "http://login.example/"}, b""), 302, True),
-    ((408, {}, b""), 408, False),
-    ((504, {}, b"gateway timeout"), 504, True),
-    ((418, {}, b""), 418, True),
-])
+@pytest.mark.parametrize(
+    ("answer", "status", "ambiguous"),
+    [
+        ((200, {"Content-Type": "text/html"}, b"<html>Wi-Fi login</html>"), 200, True),
+        ((201, {"Content-Type": "application/json"}, b'{"status": "received"}'), 201, True),
+        ((302, {"Location": "http://login.example/"}, b""), 302, True),
+        ((408, {}, b""), 408, False),
+        ((504, {}, b"gateway timeout"), 504, True),
+        ((418, {}, b""), 418, True),
+    ],
+)
 def test_answers_outside_the_contract_stay_transient(stub, answer, status, ambiguous):
     _Stub.answers = {"POST": answer}
     client = new_client(f"http://127.0.0.1:{stub.server_address[1]}/api/v1")
@@ -291,19 +306,30 @@ def _self_signed(tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "reference portal")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 

@@ -13,8 +13,13 @@ from kiosk.portal import ReferencePortal
 from kiosk.portal.catalogue import CatalogueFileError, load_procedure_files
 from kiosk.services.portal_client import Permanent
 
-LAND = {"code": "1.004227", "version": 1, "title": {"vi": "Đăng ký đất đai", "en": "Land"},
-        "fields": [], "updated_at": "2026-01-05T02:00:00Z"}
+LAND = {
+    "code": "1.004227",
+    "version": 1,
+    "title": {"vi": "Đăng ký đất đai", "en": "Land"},
+    "fields": [],
+    "updated_at": "2026-01-05T02:00:00Z",
+}
 
 
 def codes(catalogue) -> list[str]:
@@ -27,8 +32,10 @@ def test_full_catalogue_then_only_changes(tmp_path):
         client = new_client(portal.url)
         full = client.procedures()
         assert codes(full) == ["1.001193", "1.004227"]
-        assert next(p for p in full.procedures if p["code"] == "1.004227")["updated_at"] == \
-            LAND["updated_at"]
+        assert (
+            next(p for p in full.procedures if p["code"] == "1.004227")["updated_at"]
+            == LAND["updated_at"]
+        )
         assert all(p["updated_at"] for p in full.procedures)
         assert client.procedures(since=full.as_of).procedures == []
 
@@ -37,14 +44,17 @@ def test_full_catalogue_then_only_changes(tmp_path):
         assert codes(changed) == ["1.004227"]
         assert changed.procedures[0]["withdrawn"] is True
         assert changed.procedures[0]["version"] == 2
-        assert datetime.fromisoformat(changed.procedures[0]["updated_at"]) > \
-            datetime.fromisoformat(full.as_of)
+        assert datetime.fromisoformat(changed.procedures[0]["updated_at"]) > datetime.fromisoformat(
+            full.as_of
+        )
         assert client.procedures(since=changed.as_of).procedures == []
         # Withdrawn procedures stay in the full catalogue, flagged.
         assert codes(client.procedures()) == ["1.001193", "1.004227"]
         # A datetime works as `since` too.
-        assert codes(client.procedures(since=datetime.fromisoformat("2026-01-01T00:00:00Z"))) \
-            == ["1.001193", "1.004227"]
+        assert codes(client.procedures(since=datetime.fromisoformat("2026-01-01T00:00:00Z"))) == [
+            "1.001193",
+            "1.004227",
+        ]
     finally:
         portal.stop()
 
@@ -57,9 +67,13 @@ def test_invalid_since_is_400(tmp_path):
         assert (caught.value.status, caught.value.error) == (400, "invalid_since")
         path = "/api/v1/procedures"
         # An unencoded "+" arrives as a space; the portal still reads the offset.
-        status, payload, _ = raw_request(portal.url, "GET",
-                                         path + "?since=2026-01-01T00:00:00+07:00", b"",
-                                         signed_headers("GET", path, b""))
+        status, payload, _ = raw_request(
+            portal.url,
+            "GET",
+            path + "?since=2026-01-01T00:00:00+07:00",
+            b"",
+            signed_headers("GET", path, b""),
+        )
         assert status == 200 and len(payload["procedures"]) == 1
     finally:
         portal.stop()
@@ -98,8 +112,7 @@ def test_default_catalogue_is_the_shipped_folder(tmp_path):
     portal = ReferencePortal(tmp_path / "p.sqlite3")
     try:
         shipped = resource("procedures")
-        expected = {p["code"] for p in load_procedure_files(shipped)} if shipped.is_dir() \
-            else set()
+        expected = {p["code"] for p in load_procedure_files(shipped)} if shipped.is_dir() else set()
         assert {p["code"] for p in portal.catalogue()} == expected
     finally:
         portal.store.close()

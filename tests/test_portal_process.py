@@ -41,7 +41,9 @@ def test_kill_after_store_then_replay_after_restart(tmp_path):
         assert (delivered.replay, delivered.dossier_code) == (True, stored.code)
         recorded = admin.requests(doc["client_ref"])
         assert [(r.status, r.outcome) for r in recorded] == [
-            (201, "dropped_after_store"), (200, "answered")]
+            (201, "dropped_after_store"),
+            (200, "answered"),
+        ]
         assert all(r.body == body for r in recorded)
         assert stored.body == body
 
@@ -69,8 +71,9 @@ def test_admin_api_over_http(tmp_path):
         with pytest.raises(ValueError):
             admin.set_status(code, "lost")
 
-        admin.upsert_procedure({"code": "2.000001", "version": 1, "title": {"vi": "Thử"},
-                                "fields": []})
+        admin.upsert_procedure(
+            {"code": "2.000001", "version": 1, "title": {"vi": "Thử"}, "fields": []}
+        )
         assert "2.000001" in [p["code"] for p in client.procedures().procedures]
 
         admin.revoke_kiosk(KIOSK_ID)
@@ -123,8 +126,23 @@ def test_bad_options_exit_2(tmp_path):
 
     from portal_helpers import ROOT
 
-    result = subprocess.run([sys.executable, "-m", "kiosk", "portal", "--port", "0",
-                             "--db", str(tmp_path / "p.sqlite3"), "--error-rate", "2"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=30)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kiosk",
+            "portal",
+            "--port",
+            "0",
+            "--db",
+            str(tmp_path / "p.sqlite3"),
+            "--error-rate",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "error_rate" in result.stdout

@@ -38,16 +38,24 @@ def portal(tmp_path):
 
 def test_signature_matches_openssl_vector():
     assert hashlib.sha256(VECTOR_BODY).hexdigest() == VECTOR_BODY_SHA
-    assert sign(VECTOR_SECRET, "POST", "/api/v1/dossiers", "2026-11-23T04:40:00Z",
-                VECTOR_BODY) == VECTOR_POST
-    assert sign(VECTOR_SECRET, "GET", "/api/v1/dossiers/QN-2026-000123",
-                "2026-11-23T04:40:00Z", b"") == VECTOR_GET
+    assert (
+        sign(VECTOR_SECRET, "POST", "/api/v1/dossiers", "2026-11-23T04:40:00Z", VECTOR_BODY)
+        == VECTOR_POST
+    )
+    assert (
+        sign(VECTOR_SECRET, "GET", "/api/v1/dossiers/QN-2026-000123", "2026-11-23T04:40:00Z", b"")
+        == VECTOR_GET
+    )
 
 
 def test_signature_depends_on_every_part():
     base = ("POST", "/api/v1/dossiers", "2026-11-23T04:40:00Z", VECTOR_BODY)
-    variants = [("GET", *base[1:]), (base[0], "/api/v1/dossier", *base[2:]),
-                (*base[:2], "2026-11-23T04:40:01Z", base[3]), (*base[:3], VECTOR_BODY + b" ")]
+    variants = [
+        ("GET", *base[1:]),
+        (base[0], "/api/v1/dossier", *base[2:]),
+        (*base[:2], "2026-11-23T04:40:01Z", base[3]),
+        (*base[:3], VECTOR_BODY + b" "),
+    ]
     for variant in variants:
         assert sign(VECTOR_SECRET, *variant) != VECTOR_POST
     assert sign("kiosk-secret-DU", *base) != VECTOR_POST
@@ -101,9 +109,19 @@ def test_health_sends_no_credentials(portal):
     assert "x-signature" not in recorded.headers
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("7", 7.0), (" 120 ", 120.0), ("0", 0.0), ("1.5", 1.5), ("", None), (None, None),
-    ("soon", None), ("-3", 0.0)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("7", 7.0),
+        (" 120 ", 120.0),
+        ("0", 0.0),
+        ("1.5", 1.5),
+        ("", None),
+        (None, None),
+        ("soon", None),
+        ("-3", 0.0),
+    ],
+)
 def test_retry_after_seconds(value, expected):
     assert parse_retry_after(value) == expected
 

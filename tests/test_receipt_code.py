@@ -26,15 +26,18 @@ def test_every_single_wrong_character_and_neighbour_swap_is_caught():
         for other in ALPHABET:
             if other == ch:
                 continue
-            bad = compact[:i] + other + compact[i + 1:]
+            bad = compact[:i] + other + compact[i + 1 :]
             try:
                 parse_code(bad)
                 missed += 1
             except ReceiptCodeError:
                 pass
     assert missed == 0
-    swaps = [compact[:i] + compact[i + 1] + compact[i] + compact[i + 2:]
-             for i in range(len(compact) - 1) if compact[i] != compact[i + 1]]
+    swaps = [
+        compact[:i] + compact[i + 1] + compact[i] + compact[i + 2 :]
+        for i in range(len(compact) - 1)
+        if compact[i] != compact[i + 1]
+    ]
     caught = 0
     for bad in swaps:
         try:
@@ -44,7 +47,9 @@ def test_every_single_wrong_character_and_neighbour_swap_is_caught():
     assert caught / len(swaps) >= 0.8
 
 
-@pytest.mark.parametrize("bad", ["", "QN01", "QN01-12345-X", "QN01-ABCDEF-1", "Q-000001-1", "hello world"])
+@pytest.mark.parametrize(
+    "bad", ["", "QN01", "QN01-12345-X", "QN01-ABCDEF-1", "Q-000001-1", "hello world"]
+)
 def test_not_a_code(bad):
     with pytest.raises(ReceiptCodeError):
         parse_code(bad)

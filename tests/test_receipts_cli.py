@@ -26,9 +26,23 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_sample_receipt_to_file_in_a_fresh_process(tmp_path):
     out = tmp_path / "sample.pdf"
     result = subprocess.run(
-        [sys.executable, "-m", "kiosk", "receipt", "--sample", "--out", str(out),
-         "--lang", "en", "--size", "a5"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "kiosk",
+            "receipt",
+            "--sample",
+            "--out",
+            str(out),
+            "--lang",
+            "en",
+            "--size",
+            "a5",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     pdf = out.read_bytes()
@@ -51,8 +65,9 @@ def test_sample_ticket_and_raster(tmp_path, capsys):
 
 def test_sample_printed_on_escpos(capsys):
     with FakeEscPos() as server:
-        code = main(["receipt", "--sample", "--print", "--printer", "escpos",
-                     "--target", server.target])
+        code = main(
+            ["receipt", "--sample", "--print", "--printer", "escpos", "--target", server.target]
+        )
         assert code == 0
         (job,) = server.wait_jobs(1)
     blocks, _ = parse_gs_v0(job)
@@ -60,8 +75,19 @@ def test_sample_printed_on_escpos(capsys):
 
 
 def test_printer_error_is_shown_translated_with_detail(capsys):
-    code = main(["receipt", "--sample", "--print", "--printer", "escpos", "--lang", "en",
-                 "--target", f"tcp://127.0.0.1:{refused_port()}"])
+    code = main(
+        [
+            "receipt",
+            "--sample",
+            "--print",
+            "--printer",
+            "escpos",
+            "--lang",
+            "en",
+            "--target",
+            f"tcp://127.0.0.1:{refused_port()}",
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err
     assert "The printer is not ready" in err and "PrinterOffline" in err

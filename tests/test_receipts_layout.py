@@ -193,8 +193,9 @@ def test_fee_date_and_dossier_code(tr):
     assert "14/03/2025 09:26" in text or "14/03/2025" in text
     assert "Đang chờ cấp / pending" in text
 
-    free = sample_data(fee_vnd=0, dossier_code="000.00.12.H45-250314-0007", lang="en",
-                       expected_date=None)
+    free = sample_data(
+        fee_vnd=0, dossier_code="000.00.12.H45-250314-0007", lang="en", expected_date=None
+    )
     text = flat(pdf_text(build_receipt_pdf(free, "80mm", tr)))
     assert "Miễn phí / Free" in text
     assert "000.00.12.H45-250314-0007" in text

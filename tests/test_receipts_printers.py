@@ -155,8 +155,11 @@ def test_simulated_and_failing_printers(receipt_pdf):
 
 
 def test_errors_carry_key_and_detail():
-    for cls, key in ((PaperOut, KEY_PAPER_OUT), (PrinterOffline, KEY_OFFLINE),
-                     (PrinterFailed, KEY_FAILED)):
+    for cls, key in (
+        (PaperOut, KEY_PAPER_OUT),
+        (PrinterOffline, KEY_OFFLINE),
+        (PrinterFailed, KEY_FAILED),
+    ):
         err = cls("for the clerk")
         assert isinstance(err, PrinterError) and err.key == key and err.detail == "for the clerk"
     tr = Translator.from_resources()
@@ -178,7 +181,12 @@ def test_parse_target():
     assert (t.kind, t.host, t.port) == ("tcp", "192.168.1.50", 9100)
     assert parse_target("tcp://printer.local").port == 9100
     u = parse_target("usb://04b8:0e15?out_ep=0x02")
-    assert (u.kind, u.vendor_id, u.product_id, u.options["out_ep"]) == ("usb", 0x04B8, 0x0E15, "0x02")
+    assert (u.kind, u.vendor_id, u.product_id, u.options["out_ep"]) == (
+        "usb",
+        0x04B8,
+        0x0E15,
+        "0x02",
+    )
     s = parse_target("serial:///dev/ttyUSB0?baudrate=38400")
     assert (s.kind, s.device, s.baudrate) == ("serial", "/dev/ttyUSB0", 38400)
     assert parse_target("serial:///dev/ttyS1").baudrate == 19200

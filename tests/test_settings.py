@@ -20,8 +20,14 @@ def test_toml_flat_and_tables_then_environment_wins(tmp_path: Path):
         'token = "from-file"\n',
         encoding="utf-8",
     )
-    s = load_settings(env={"KIOSK_CONFIG": str(cfg), "KIOSK_PORTAL_TOKEN": "from-env",
-                           "KIOSK_ID": "QN-MK-01", "KIOSK_DATA_DIR": str(tmp_path / "d")})
+    s = load_settings(
+        env={
+            "KIOSK_CONFIG": str(cfg),
+            "KIOSK_PORTAL_TOKEN": "from-env",
+            "KIOSK_ID": "QN-MK-01",
+            "KIOSK_DATA_DIR": str(tmp_path / "d"),
+        }
+    )
     assert s.lang == "en"
     assert s.idle_timeout_s == 60
     assert s.portal_url == "https://portal.example.gov.vn/api/v1"
@@ -72,7 +78,13 @@ def test_start_up_stops_with_the_message(tmp_path: Path):
     import sys
 
     env = {**os.environ, "KIOSK_LANG": "fr", "KIOSK_DATA_DIR": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "kiosk", "run"], env=env, capture_output=True,
-                          text=True, timeout=60, cwd=Path(__file__).parent.parent)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kiosk", "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parent.parent,
+    )
     assert proc.returncode == 2
     assert "'lang'" in proc.stderr and "'fr'" in proc.stderr and "tyz" in proc.stderr

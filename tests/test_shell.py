@@ -59,8 +59,13 @@ def echo_screen():
 
 @pytest.fixture
 def window(kiosk_qapp, data_dir, qtbot):
-    settings = load_settings(env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir),
-                             idle_timeout_s="1", idle_countdown_s="1")
+    settings = load_settings(
+        env={},
+        config_path=data_dir / "x.toml",
+        data_dir=str(data_dir),
+        idle_timeout_s="1",
+        idle_countdown_s="1",
+    )
     ctx = build_context(settings)
     win = MainWindow(ctx)
     qtbot.addWidget(win)
@@ -156,9 +161,22 @@ def test_shipped_font_has_every_letter_the_app_uses(kiosk_qapp):
 def test_screenshots_command_writes_real_images(tmp_path):
     out = tmp_path / "shots"
     proc = subprocess.run(
-        [sys.executable, "-m", "kiosk", "screenshots", str(out), "--size", "1280x800",
-         "--only", "home", "out_of_service"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "kiosk",
+            "screenshots",
+            str(out),
+            "--size",
+            "1280x800",
+            "--only",
+            "home",
+            "out_of_service",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     for name in ("home", "out_of_service"):
@@ -185,8 +203,13 @@ def test_qt_calls_do_not_leak_references_to_none(kiosk_qapp):
 
 
 def test_clerk_screens_have_their_own_longer_idle_timeout(kiosk_qapp, data_dir, qtbot):
-    settings = load_settings(env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir),
-                             idle_timeout_s="90", clerk_idle_timeout_s="600")
+    settings = load_settings(
+        env={},
+        config_path=data_dir / "x.toml",
+        data_dir=str(data_dir),
+        idle_timeout_s="90",
+        clerk_idle_timeout_s="600",
+    )
     ctx = build_context(settings)
     try:
         win = MainWindow(ctx)

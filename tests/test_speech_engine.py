@@ -61,8 +61,10 @@ def play(engine: AudioSpeech, prompt: Prompt, out) -> None:
 
 
 @needs_espeak
-@pytest.mark.parametrize("voice, text", [("vi", "Xin chào, hãy chạm vào màn hình"),
-                                         ("en", "Hello, please touch the screen")])
+@pytest.mark.parametrize(
+    "voice, text",
+    [("vi", "Xin chào, hãy chạm vào màn hình"), ("en", "Hello, please touch the screen")],
+)
 def test_espeak_makes_a_wav(voice, text):
     data = synthesize(text, voice, ESPEAK)
     with wave.open(io.BytesIO(scale_wav(data, 1.0)), "rb") as w:
@@ -244,6 +246,11 @@ def test_close_stops_the_worker(audio_dir):
 
 def test_speech_module_imports_no_qt():
     code = "import sys, kiosk.hardware.speech; print('PySide6' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=str(Path(__file__).resolve().parent.parent))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
     assert out.stdout.strip() == "False"

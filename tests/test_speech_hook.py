@@ -33,8 +33,13 @@ def screens():
 
 
 def make_window(qtbot, data_dir, headphones: bool):
-    settings = load_settings(env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir),
-                             speech="mock", headphones=headphones)
+    settings = load_settings(
+        env={},
+        config_path=data_dir / "x.toml",
+        data_dir=str(data_dir),
+        speech="mock",
+        headphones=headphones,
+    )
     ctx = build_context(settings)
     win = MainWindow(ctx)
     qtbot.addWidget(win)

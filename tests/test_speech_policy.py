@@ -16,17 +16,22 @@ from tests.speech_helpers import write_wav
 def translator(tmp_path):
     root = tmp_path / "i18n"
     catalogues = {
-        "vi": {"home.prompt": "Xin chào. Hãy chạm vào hình việc bạn cần làm.",
-               "id.confirm": "Số căn cước của bạn là {number}",
-               WITHHELD_KEY: "Màn hình này có thông tin cá nhân của bạn."},
-        "en": {"home.prompt": "Hello. Touch the picture of what you need.",
-               WITHHELD_KEY: "This screen shows your personal details."},
+        "vi": {
+            "home.prompt": "Xin chào. Hãy chạm vào hình việc bạn cần làm.",
+            "id.confirm": "Số căn cước của bạn là {number}",
+            WITHHELD_KEY: "Màn hình này có thông tin cá nhân của bạn.",
+        },
+        "en": {
+            "home.prompt": "Hello. Touch the picture of what you need.",
+            WITHHELD_KEY: "This screen shows your personal details.",
+        },
         "tyz": {"done.prompt": "Pây lăng"},
     }
     for lang, strings in catalogues.items():
         (root / lang).mkdir(parents=True)
-        (root / lang / "speech.json").write_text(json.dumps(strings, ensure_ascii=False),
-                                                 encoding="utf-8")
+        (root / lang / "speech.json").write_text(
+            json.dumps(strings, ensure_ascii=False), encoding="utf-8"
+        )
     return Translator(load_catalogues(root))
 
 
@@ -63,16 +68,19 @@ def test_a_series_of_prompts_in_order_and_language(translator, audio_dir):
     assert engine.stops == 5  # every prompt silences the one before
 
 
-@pytest.mark.parametrize("text, personal", [
-    ("Số căn cước của bạn là 001203004567", True),
-    ("Số căn cước: 0012 0300 4567", True),
-    ("CMND 012.345.678", True),
-    ("Gọi cho bạn theo số 0912 345 678", True),
-    ("Mã hồ sơ QN01-000123-J", False),
-    ("Số thứ tự của bạn là 12", False),
-    ("Năm sinh 1990", False),
-    ("Gọi tổng đài 1900 1234", False),
-])
+@pytest.mark.parametrize(
+    "text, personal",
+    [
+        ("Số căn cước của bạn là 001203004567", True),
+        ("Số căn cước: 0012 0300 4567", True),
+        ("CMND 012.345.678", True),
+        ("Gọi cho bạn theo số 0912 345 678", True),
+        ("Mã hồ sơ QN01-000123-J", False),
+        ("Số thứ tự của bạn là 12", False),
+        ("Năm sinh 1990", False),
+        ("Gọi tổng đài 1900 1234", False),
+    ],
+)
 def test_what_counts_as_personal(text, personal):
     assert looks_personal(text) is personal
 

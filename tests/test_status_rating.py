@@ -32,28 +32,37 @@ def set_state(ctx, dossier_id, **values):
         d = s.get(Dossier, dossier_id)
         for k, v in values.items():
             setattr(d, k, v)
+
     ctx.store.write_sync(write)
 
 
-@pytest.mark.parametrize(("state", "portal_status", "expected"), [
-    ("queued", None, "waiting_to_send"),
-    ("sending", None, "waiting_to_send"),
-    ("auth_blocked", None, "waiting_to_send"),
-    ("needs_clerk", None, "needs_clerk"),
-    ("delivered", None, "received"),
-    ("delivered", "processing", "processing"),
-    ("delivered", "needs_info", "needs_info"),
-    ("delivered", "completed", "completed"),
-    ("delivered", "rejected", "rejected"),
-])
+@pytest.mark.parametrize(
+    ("state", "portal_status", "expected"),
+    [
+        ("queued", None, "waiting_to_send"),
+        ("sending", None, "waiting_to_send"),
+        ("auth_blocked", None, "waiting_to_send"),
+        ("needs_clerk", None, "needs_clerk"),
+        ("delivered", None, "received"),
+        ("delivered", "processing", "processing"),
+        ("delivered", "needs_info", "needs_info"),
+        ("delivered", "completed", "completed"),
+        ("delivered", "rejected", "rejected"),
+    ],
+)
 def test_each_state_offline(ctx, state, portal_status, expected):
     confirmed = ctx.dossiers.confirm(draft())
     seen_at = datetime(2026, 11, 22, 8, 0)
-    set_state(ctx, confirmed.id, state=state, portal_status=portal_status,
-              portal_status_at=seen_at if portal_status else None,
-              delivered_at=seen_at if state == "delivered" else None,
-              dossier_code="QN-2026-000001" if state == "delivered" else None,
-              portal_message=json.dumps({"vi": "Thiếu giấy chứng sinh"}) if portal_status else None)
+    set_state(
+        ctx,
+        confirmed.id,
+        state=state,
+        portal_status=portal_status,
+        portal_status_at=seen_at if portal_status else None,
+        delivered_at=seen_at if state == "delivered" else None,
+        dossier_code="QN-2026-000001" if state == "delivered" else None,
+        portal_message=json.dumps({"vi": "Thiếu giấy chứng sinh"}) if portal_status else None,
+    )
 
     def offline(_dossier_id):
         raise ConnectionError("no network")
@@ -68,14 +77,23 @@ def test_each_state_offline(ctx, state, portal_status, expected):
 
 def test_online_refresh_is_used_and_reported_fresh(ctx):
     confirmed = ctx.dossiers.confirm(draft())
-    set_state(ctx, confirmed.id, state="delivered", dossier_code="QN-2026-000009",
-              delivered_at=datetime(2026, 11, 22, 8, 0))
+    set_state(
+        ctx,
+        confirmed.id,
+        state="delivered",
+        dossier_code="QN-2026-000009",
+        delivered_at=datetime(2026, 11, 22, 8, 0),
+    )
     calls = []
 
     def refresh(dossier_id):
         calls.append(dossier_id)
-        set_state(ctx, dossier_id, portal_status="completed",
-                  portal_status_at=datetime(2026, 11, 23, 9, 0))
+        set_state(
+            ctx,
+            dossier_id,
+            portal_status="completed",
+            portal_status_at=datetime(2026, 11, 23, 9, 0),
+        )
 
     view = StatusService(ctx.store, refresh=refresh).lookup(confirmed.receipt_code)
     assert calls == [confirmed.id] and view.status == "completed" and view.fresh
@@ -106,7 +124,10 @@ def test_rating_stored_per_procedure_and_day(ctx):
     service.rate(3)
     rows = ctx.store.read(lambda s: s.scalars(select(Rating).order_by(Rating.id)).all())
     assert [(r.face, r.reason, r.procedure_code, r.language) for r in rows] == [
-        (4, None, "1.001193", "vi"), (2, "waiting_time", "1.001193", "tyz"), (3, None, None, "vi")]
+        (4, None, "1.001193", "vi"),
+        (2, "waiting_time", "1.001193", "tyz"),
+        (3, None, None, "vi"),
+    ]
     assert all(r.day == date.today() for r in rows)
     with pytest.raises(ValueError):
         service.rate(5)

@@ -87,8 +87,11 @@ def test_search_by_blind_index_without_decrypting(db_url, tmp_path):
         assert len(ids_for_name("HONG nhung")) == 1
         assert len(ids_for_name("Hồng Nhung")) == 1
         assert ids_for_name("Trần") == set()
-        by_id = store.read(lambda s: s.scalars(
-            select(Dossier).where(Dossier.id_index == c.id_index(CITIZEN_ID))).all())
+        by_id = store.read(
+            lambda s: s.scalars(
+                select(Dossier).where(Dossier.id_index == c.id_index(CITIZEN_ID))
+            ).all()
+        )
         assert len(by_id) == 1
     finally:
         store.close()
@@ -105,8 +108,14 @@ def test_no_personal_data_in_plain_bytes(tmp_path):
     # Leave the WAL in place (no checkpoint on close) and read every file.
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert any(p.name.endswith("-wal") for p in files)
-    needles = [CITIZEN_ID.encode(), *_forms(CITIZEN_NAME), *_forms("Hồng Nhung"),
-               *_forms(CITIZEN_ADDRESS), b"0912345678", *_forms("Lò Văn Quý")]
+    needles = [
+        CITIZEN_ID.encode(),
+        *_forms(CITIZEN_NAME),
+        *_forms("Hồng Nhung"),
+        *_forms(CITIZEN_ADDRESS),
+        b"0912345678",
+        *_forms("Lò Văn Quý"),
+    ]
     for path in files:
         raw = path.read_bytes()
         for needle in needles:

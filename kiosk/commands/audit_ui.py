@@ -30,8 +30,9 @@ def run_audit(langs: list[str], only: list[str] | None = None) -> list:
     app = ensure_app(offscreen=True)
     violations: list[Violation] = []
     with tempfile.TemporaryDirectory(prefix="kiosk-audit-") as tmp:
-        settings = load_settings(env={}, config_path=Path(tmp) / "none.toml", data_dir=tmp,
-                                 demo="true", speech="mock")
+        settings = load_settings(
+            env={}, config_path=Path(tmp) / "none.toml", data_dir=tmp, demo="true", speech="mock"
+        )
         ctx = build_context(settings)
         tasks = TaskRunner()
         tasks.inline = True
@@ -54,15 +55,32 @@ def run_audit(langs: list[str], only: list[str] | None = None) -> list:
                         window.set_language(lang)
                         window.show_sample(spec.name)
                         settle(app)
-                        violations += audit_widget_tree(window, spec.name, size, lang, translator,
-                                                        FAMILY)
+                        violations += audit_widget_tree(
+                            window, spec.name, size, lang, translator, FAMILY
+                        )
                         for _lang, key in sorted(translator.missing):
-                            violations.append(Violation(spec.name, size, lang, "catalogue", key,
-                                                        "missing from every catalogue"))
+                            violations.append(
+                                Violation(
+                                    spec.name,
+                                    size,
+                                    lang,
+                                    "catalogue",
+                                    key,
+                                    "missing from every catalogue",
+                                )
+                            )
                         for fb_lang, key in sorted(translator.fallbacks):
                             if fb_lang == "en":
-                                violations.append(Violation(spec.name, size, lang, "catalogue",
-                                                            key, "missing from the en catalogue"))
+                                violations.append(
+                                    Violation(
+                                        spec.name,
+                                        size,
+                                        lang,
+                                        "catalogue",
+                                        key,
+                                        "missing from the en catalogue",
+                                    )
+                                )
                     current = window.current_screen()
                     if current is not None:
                         current.leave()

@@ -13,13 +13,17 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("call-display", help="show the queue's called numbers on a TV")
     p.add_argument("--db-url", default="", help="SQLAlchemy URL (default: the kiosk's setting)")
     p.add_argument("--lang", default="vi", help="language of the display (default vi)")
-    p.add_argument("--announce", default="vi",
-                   help="comma-separated languages to announce calls in ('' for silence)")
+    p.add_argument(
+        "--announce",
+        default="vi",
+        help="comma-separated languages to announce calls in ('' for silence)",
+    )
     p.add_argument("--rows", type=int, default=6, help="calls shown, the newest large")
     p.add_argument("--poll-ms", type=int, default=1500, help="database polling interval")
     p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
-    p.add_argument("--screenshot", default="",
-                   help="save a PNG after the first refresh and quit (for checks)")
+    p.add_argument(
+        "--screenshot", default="", help="save a PNG after the first refresh and quit (for checks)"
+    )
     p.set_defaults(func=handle)
 
 
@@ -58,16 +62,24 @@ def handle(args) -> int:
     from kiosk.views.call_display import CallDisplay
 
     if args.lang not in LANGUAGES:
-        print(f"call-display: --lang {args.lang!r}; allowed: {', '.join(LANGUAGES)}", file=sys.stderr)
+        print(
+            f"call-display: --lang {args.lang!r}; allowed: {', '.join(LANGUAGES)}", file=sys.stderr
+        )
         return 2
     langs = [lang for lang in args.announce.split(",") if lang.strip()]
     app = ensure_app(offscreen=bool(args.screenshot))
     store = Store(args.db_url or settings.database_url)
     announce, engine = _speech(settings) if langs else ((lambda _t, _l: None), None)
-    display = CallDisplay(QueueService(store, load_groups(), machine=settings.kiosk_id),
-                          Translator.from_resources(), announce=announce, lang=args.lang,
-                          announce_langs=langs, rows=args.rows, poll_ms=args.poll_ms,
-                          title=settings.commune_name)
+    display = CallDisplay(
+        QueueService(store, load_groups(), machine=settings.kiosk_id),
+        Translator.from_resources(),
+        announce=announce,
+        lang=args.lang,
+        announce_langs=langs,
+        rows=args.rows,
+        poll_ms=args.poll_ms,
+        title=settings.commune_name,
+    )
     if args.screenshot:
         display.resize(1920, 1080)
         display.show()

@@ -20,20 +20,35 @@ from dataclasses import dataclass
 from pathlib import Path
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
-VIETNAMESE = ("aàảãáạăằẳẵắặâầẩẫấậbcdđeèẻẽéẹêềểễếệghiìỉĩíịklmnoòỏõóọôồổỗốộơờởỡớợpqrstu"
-              "ùủũúụưừửữứựvxyỳỷỹýỵ")
-CHECKS = ("setup", "data_key", "disk", "database", "migrations", "crashes", "camera", "printer",
-          "portal", "clock", "token", "fonts", "audio", "logs")
+VIETNAMESE = (
+    "aàảãáạăằẳẵắặâầẩẫấậbcdđeèẻẽéẹêềểễếệghiìỉĩíịklmnoòỏõóọôồổỗốộơờởỡớợpqrstuùủũúụưừửữứựvxyỳỷỹýỵ"
+)
+CHECKS = (
+    "setup",
+    "data_key",
+    "disk",
+    "database",
+    "migrations",
+    "crashes",
+    "camera",
+    "printer",
+    "portal",
+    "clock",
+    "token",
+    "fonts",
+    "audio",
+    "logs",
+)
 
 AUTH_FIX = {
     "unauthorized": "The portal does not accept the token. Ask the province's portal team for "
-                    "this service point's token and put it in portal_token in the settings file.",
+    "this service point's token and put it in portal_token in the settings file.",
     "bad_signature": "The portal does not accept the signature: the secret or kiosk_id in the "
-                     "settings file is wrong. Copy both again from the province's letter.",
+    "settings file is wrong. Copy both again from the province's letter.",
     "clock_skew": "The portal refuses this machine's time. Turn on automatic time (NTP) and "
-                  "check the time zone (Asia/Ho_Chi_Minh).",
+    "check the time zone (Asia/Ho_Chi_Minh).",
     "revoked": "The province has revoked this service point's credentials. Ask the portal team "
-               "for new ones, then run setup again on a fresh settings file.",
+    "for new ones, then run setup again on a fresh settings file.",
     "kiosk_disabled": "The province has switched this service point off. Call the portal team.",
 }
 
@@ -74,10 +89,15 @@ class Doctor:
 
         if self._client is None:
             s = self.s
-            self._client = PortalClient(s.portal_url, s.kiosk_id, s.secret, s.portal_token,
-                                        connect_timeout=min(s.portal_connect_timeout, self.timeout),
-                                        read_timeout=min(s.portal_read_timeout, self.timeout),
-                                        ca_bundle=s.portal_ca_bundle or None)
+            self._client = PortalClient(
+                s.portal_url,
+                s.kiosk_id,
+                s.secret,
+                s.portal_token,
+                connect_timeout=min(s.portal_connect_timeout, self.timeout),
+                read_timeout=min(s.portal_read_timeout, self.timeout),
+                ca_bundle=s.portal_ca_bundle or None,
+            )
         return self._client
 
     def health(self):
@@ -104,8 +124,14 @@ class Doctor:
             try:
                 results.append(getattr(self, f"check_{name}")())
             except Exception as exc:  # one broken check must not hide the others
-                results.append(Check(name, FAIL, f"the check itself failed: {type(exc).__name__}: "
-                                     f"{exc}", "Send this output to the support team."))
+                results.append(
+                    Check(
+                        name,
+                        FAIL,
+                        f"the check itself failed: {type(exc).__name__}: {exc}",
+                        "Send this output to the support team.",
+                    )
+                )
         return results
 
     # Checks ------------------------------------------------------------------------------
@@ -117,17 +143,28 @@ class Doctor:
         store = self._readable_store()
         state = setup_state(store, s.data_key_path, s.secret, s.portal_token, s.demo)
         if s.demo:
-            return Check("setup", WARN, "demo mode (KIOSK_DEMO / demo = true): not for citizens",
-                         "For a real service point remove the demo setting and run "
-                         "`kiosk setup`.")
+            return Check(
+                "setup",
+                WARN,
+                "demo mode (KIOSK_DEMO / demo = true): not for citizens",
+                "For a real service point remove the demo setting and run `kiosk setup`.",
+            )
         if not state.done:
-            return Check("setup", FAIL, f"not set up: {state.reason}",
-                         "Run `kiosk setup` (or `kiosk setup --from FILE.toml`) on this machine.")
+            return Check(
+                "setup",
+                FAIL,
+                f"not set up: {state.reason}",
+                "Run `kiosk setup` (or `kiosk setup --from FILE.toml`) on this machine.",
+            )
         users = [c.username for c in ClerkService(store).list()]
         if DEMO_ADMIN in users:
-            return Check("setup", WARN, "the demo's admin account exists on a production kiosk",
-                         "Deactivate the demo-admin account (clerk screens) or start from a new "
-                         "data folder.")
+            return Check(
+                "setup",
+                WARN,
+                "the demo's admin account exists on a production kiosk",
+                "Deactivate the demo-admin account (clerk screens) or start from a new "
+                "data folder.",
+            )
         return Check("setup", OK, f"service point {s.kiosk_id}, {len(users)} clerk account(s)")
 
     def _readable_store(self):
@@ -145,25 +182,38 @@ class Doctor:
 
         path = self.s.data_key_path
         if not path.exists():
-            return Check("data_key", FAIL, f"no data key at {path}",
-                         "Run `kiosk setup`; on a second machine of a centre import the centre's "
-                         "key with `kiosk setup --import-key FILE`.")
+            return Check(
+                "data_key",
+                FAIL,
+                f"no data key at {path}",
+                "Run `kiosk setup`; on a second machine of a centre import the centre's "
+                "key with `kiosk setup --import-key FILE`.",
+            )
         if os.name == "posix":
             mode = stat.S_IMODE(path.stat().st_mode)
             if mode & 0o077:
-                return Check("data_key", FAIL, f"{path} has permissions {mode:o}: others can read "
-                             "the key to every citizen's data",
-                             f"Run: chmod 600 {path} (the kiosk's user must own it).")
+                return Check(
+                    "data_key",
+                    FAIL,
+                    f"{path} has permissions {mode:o}: others can read "
+                    "the key to every citizen's data",
+                    f"Run: chmod 600 {path} (the kiosk's user must own it).",
+                )
         try:
             ring = read_key_file(path)
         except DataKeyError as exc:
-            return Check("data_key", FAIL, str(exc),
-                         "Restore the key file from the centre's key backup.")
+            return Check(
+                "data_key", FAIL, str(exc), "Restore the key file from the centre's key backup."
+            )
         store = self._readable_store()
         if store is not None and not ring_opens(ring, newest_encrypted(store)):
-            return Check("data_key", FAIL, "the key does not open the dossiers in the database",
-                         "This is not the centre's key: import the right one with "
-                         "`kiosk setup --import-key FILE`.")
+            return Check(
+                "data_key",
+                FAIL,
+                "the key does not open the dossiers in the database",
+                "This is not the centre's key: import the right one with "
+                "`kiosk setup --import-key FILE`.",
+            )
         return Check("data_key", OK, f"{path} (owner-only), key {ring.current}")
 
     def check_disk(self) -> Check:
@@ -173,9 +223,13 @@ class Doctor:
         free = shutil.disk_usage(folder).free
         text = f"{free / 2**30:.1f} GB free for {self.s.data_dir}"
         if free < self.min_free:
-            return Check("disk", FAIL, text + f" (needs at least {self.min_free // 2**20} MB)",
-                         "Free disk space: remove old files outside the kiosk's folders, or fit "
-                         "a bigger disk. Do not delete anything in the data folder.")
+            return Check(
+                "disk",
+                FAIL,
+                text + f" (needs at least {self.min_free // 2**20} MB)",
+                "Free disk space: remove old files outside the kiosk's folders, or fit "
+                "a bigger disk. Do not delete anything in the data folder.",
+            )
         if free < 4 * self.min_free:
             return Check("disk", WARN, text, "Disk space is getting low; plan a clean-up.")
         return Check("disk", OK, text)
@@ -187,24 +241,39 @@ class Doctor:
         if url.startswith("sqlite"):
             path = self._sqlite_path()
             if not path.exists():
-                return Check("database", FAIL, f"no database at {path}",
-                             "Run `kiosk setup`; if the kiosk had data, restore the data folder "
-                             "from its backup.")
+                return Check(
+                    "database",
+                    FAIL,
+                    f"no database at {path}",
+                    "Run `kiosk setup`; if the kiosk had data, restore the data folder "
+                    "from its backup.",
+                )
             with self.store().engine.connect() as conn:
                 result = [r[0] for r in conn.execute(text("PRAGMA integrity_check")).fetchall()]
             if result != ["ok"]:
-                return Check("database", FAIL, f"SQLite integrity check: {'; '.join(result[:3])}",
-                             "Stop the kiosk, copy the data folder somewhere safe and call the "
-                             "support team: the database file is damaged.")
-            return Check("database", OK, f"SQLite {path.name}: integrity ok, "
-                         f"{path.stat().st_size / 2**20:.1f} MB")
+                return Check(
+                    "database",
+                    FAIL,
+                    f"SQLite integrity check: {'; '.join(result[:3])}",
+                    "Stop the kiosk, copy the data folder somewhere safe and call the "
+                    "support team: the database file is damaged.",
+                )
+            return Check(
+                "database",
+                OK,
+                f"SQLite {path.name}: integrity ok, {path.stat().st_size / 2**20:.1f} MB",
+            )
         try:
             with self.store().engine.connect() as conn:
                 version = conn.execute(text("SELECT version()")).scalar()
         except Exception as exc:
-            return Check("database", FAIL, f"cannot connect to the centre's database: "
-                         f"{type(exc).__name__}", "Check the network to the database server and "
-                         "db_url in the settings file; is the server running?")
+            return Check(
+                "database",
+                FAIL,
+                f"cannot connect to the centre's database: {type(exc).__name__}",
+                "Check the network to the database server and "
+                "db_url in the settings file; is the server running?",
+            )
         return Check("database", OK, f"connected: {str(version).split(',')[0]}")
 
     def check_migrations(self) -> Check:
@@ -219,15 +288,29 @@ class Doctor:
         if current == head:
             return Check("migrations", OK, f"schema {current} (this build's newest)")
         if current is None:
-            return Check("migrations", FAIL, "the database has no schema yet",
-                         "Start the kiosk once, or run `kiosk setup`: both create it.")
-        known = {r.revision for r in ScriptDirectory.from_config(alembic_config("sqlite://"))
-                 .walk_revisions()}
+            return Check(
+                "migrations",
+                FAIL,
+                "the database has no schema yet",
+                "Start the kiosk once, or run `kiosk setup`: both create it.",
+            )
+        known = {
+            r.revision
+            for r in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()
+        }
         if current in known:
-            return Check("migrations", WARN, f"schema {current}, this build has {head}",
-                         "Nothing to do: the kiosk upgrades the database when it starts.")
-        return Check("migrations", FAIL, f"schema {current} is newer than this build ({head})",
-                     "The database was written by a newer build: install that build again.")
+            return Check(
+                "migrations",
+                WARN,
+                f"schema {current}, this build has {head}",
+                "Nothing to do: the kiosk upgrades the database when it starts.",
+            )
+        return Check(
+            "migrations",
+            FAIL,
+            f"schema {current} is newer than this build ({head})",
+            "The database was written by a newer build: install that build again.",
+        )
 
     def check_crashes(self) -> Check:
         from kiosk.services.installation import CRASH_FILE, CrashGuard
@@ -235,12 +318,20 @@ class Doctor:
         guard = CrashGuard(self.s.data_dir / CRASH_FILE)
         recent = guard.recent_crashes()
         if guard.tripped():
-            return Check("crashes", FAIL, f"{len(recent)} crashes in the last 5 minutes: the kiosk "
-                         "stays out of service", "Read the log (logs/kiosk.log), fix the cause, "
-                         "then leave the kiosk with an admin PIN or restart the machine.")
+            return Check(
+                "crashes",
+                FAIL,
+                f"{len(recent)} crashes in the last 5 minutes: the kiosk stays out of service",
+                "Read the log (logs/kiosk.log), fix the cause, "
+                "then leave the kiosk with an admin PIN or restart the machine.",
+            )
         if recent:
-            return Check("crashes", WARN, f"{len(recent)} recent unclean exit(s) (or running now)",
-                         "If the kiosk is not running, read the end of logs/kiosk.log.")
+            return Check(
+                "crashes",
+                WARN,
+                f"{len(recent)} recent unclean exit(s) (or running now)",
+                "If the kiosk is not running, read the end of logs/kiosk.log.",
+            )
         return Check("crashes", OK, "no recent crash")
 
     def check_camera(self) -> Check:
@@ -249,8 +340,12 @@ class Doctor:
 
         s = self.s
         if s.camera == "none":
-            return Check("camera", WARN, "camera switched off in the settings (camera = none)",
-                         "Citizens must type their ID number. Set camera = auto to scan cards.")
+            return Check(
+                "camera",
+                WARN,
+                "camera switched off in the settings (camera = none)",
+                "Citizens must type their ID number. Set camera = auto to scan cards.",
+            )
         if s.camera == "sim":
             cam = SimulatedCamera(s.camera_sim_source or resource("samples", "camera"), fps=1000)
         else:
@@ -259,8 +354,10 @@ class Doctor:
             cam.open()
             frame = cam.read()
         except CameraError as exc:
-            fix = ("Plug the camera in (USB), check `ls /dev/video*`, and that no other program "
-                   "uses it; the kiosk's user must be in the 'video' group.")
+            fix = (
+                "Plug the camera in (USB), check `ls /dev/video*`, and that no other program "
+                "uses it; the kiosk's user must be in the 'video' group."
+            )
             if s.camera == "sim":
                 fix = "Check camera_sim_source in the settings: an image, a folder or a video."
             elif s.camera == "auto":
@@ -269,10 +366,14 @@ class Doctor:
         finally:
             cam.close()
         kind = "simulated" if s.camera == "sim" else "device"
-        return Check("camera", WARN if kind == "simulated" else OK,
-                     f"{cam.name}: frame {frame.shape[1]}x{frame.shape[0]}",
-                     "A simulated camera cannot read real cards: set camera = auto for service."
-                     if kind == "simulated" else "")
+        return Check(
+            "camera",
+            WARN if kind == "simulated" else OK,
+            f"{cam.name}: frame {frame.shape[1]}x{frame.shape[0]}",
+            "A simulated camera cannot read real cards: set camera = auto for service."
+            if kind == "simulated"
+            else "",
+        )
 
     def check_printer(self) -> Check:
         from kiosk.hardware.printers import make_printer
@@ -283,51 +384,81 @@ class Doctor:
         try:
             printer = make_printer(s.printer, s.printer_target, s.receipts_dir)
         except ValueError as exc:
-            return Check("printer", FAIL, str(exc), "Set printer and printer_target in the "
-                         "settings file (e.g. printer = \"escpos\", printer_target = "
-                         "\"tcp://192.168.1.50:9100\").")
+            return Check(
+                "printer",
+                FAIL,
+                str(exc),
+                "Set printer and printer_target in the "
+                'settings file (e.g. printer = "escpos", printer_target = '
+                '"tcp://192.168.1.50:9100").',
+            )
         if s.printer == "pdf":
             problem = _probe_folder(s.receipts_dir)
             if problem:
-                return Check("printer", FAIL, f"pdf printer: {problem}",
-                             "Set printer_pdf_dir to a writable folder, or use the real printer.")
+                return Check(
+                    "printer",
+                    FAIL,
+                    f"pdf printer: {problem}",
+                    "Set printer_pdf_dir to a writable folder, or use the real printer.",
+                )
         status = printer.status()
         if not status.ready:
-            fix = {"receipt.printer.paper_out": "Put a new paper roll in the printer.",
-                   "receipt.printer.offline": "Switch the printer on, close its cover, check the "
-                                              "cable or network (printer_target)."}.get(
-                status.key, "Check the printer is on and connected, and printer_target in the "
-                            "settings file.")
+            fix = {
+                "receipt.printer.paper_out": "Put a new paper roll in the printer.",
+                "receipt.printer.offline": "Switch the printer on, close its cover, check the "
+                "cable or network (printer_target).",
+            }.get(
+                status.key,
+                "Check the printer is on and connected, and printer_target in the settings file.",
+            )
             return Check("printer", FAIL, f"{printer.name}: {status.detail}", fix)
         if status.paper_low:
-            return Check("printer", WARN, f"{printer.name}: paper roll near its end",
-                         "Have a new roll ready.")
+            return Check(
+                "printer",
+                WARN,
+                f"{printer.name}: paper roll near its end",
+                "Have a new roll ready.",
+            )
         if s.printer == "pdf" and not s.demo:
-            return Check("printer", WARN, f"{printer.name}: the PDF folder printer keeps every "
-                         "receipt (names, masked ID numbers) on disk",
-                         "For service use the thermal printer (printer = \"escpos\") or the "
-                         "system printer.")
+            return Check(
+                "printer",
+                WARN,
+                f"{printer.name}: the PDF folder printer keeps every "
+                "receipt (names, masked ID numbers) on disk",
+                'For service use the thermal printer (printer = "escpos") or the system printer.',
+            )
         return Check("printer", OK, f"{printer.name}: ready")
 
     def check_portal(self) -> Check:
         health, error = self.health()
         if health is None:
-            return Check("portal", FAIL, f"{self.s.portal_url}: {error}",
-                         "Check the network cable or 4G modem, and portal_url in the settings "
-                         "file. Dossiers wait safely in the queue until the portal answers.")
-        return Check("portal", OK, f"{self.s.portal_url}: {health.status}, "
-                     f"{health.round_trip * 1000:.0f} ms")
+            return Check(
+                "portal",
+                FAIL,
+                f"{self.s.portal_url}: {error}",
+                "Check the network cable or 4G modem, and portal_url in the settings "
+                "file. Dossiers wait safely in the queue until the portal answers.",
+            )
+        return Check(
+            "portal", OK, f"{self.s.portal_url}: {health.status}, {health.round_trip * 1000:.0f} ms"
+        )
 
     def check_clock(self) -> Check:
         health, _ = self.health()
         if health is None:
-            return Check("clock", WARN, "not checked: the portal did not answer",
-                         "Fix the portal connection first.")
+            return Check(
+                "clock",
+                WARN,
+                "not checked: the portal did not answer",
+                "Fix the portal connection first.",
+            )
         skew = health.skew
         where = "behind" if skew > 0 else "ahead of"
         text = f"this machine's clock is {abs(skew):.0f} s {where} the portal's"
-        fix = ("Turn on automatic time: `timedatectl set-ntp true` (Linux) or Settings > Time > "
-               "Set time automatically (Windows); check the time zone and the BIOS battery.")
+        fix = (
+            "Turn on automatic time: `timedatectl set-ntp true` (Linux) or Settings > Time > "
+            "Set time automatically (Windows); check the time zone and the BIOS battery."
+        )
         if abs(skew) > 300:
             return Check("clock", FAIL, text + " (the portal refuses more than 300 s)", fix)
         if abs(skew) > 60:
@@ -339,21 +470,32 @@ class Doctor:
 
         health, _ = self.health()
         if health is None:
-            return Check("token", WARN, "not checked: the portal did not answer",
-                         "Fix the portal connection first.")
+            return Check(
+                "token",
+                WARN,
+                "not checked: the portal did not answer",
+                "Fix the portal connection first.",
+            )
         if not self.s.portal_token or not self.s.secret:
-            return Check("token", FAIL, "no portal token or secret in the settings",
-                         "Run `kiosk setup`.")
+            return Check(
+                "token", FAIL, "no portal token or secret in the settings", "Run `kiosk setup`."
+            )
         try:
             catalogue = self.client().procedures()
         except AuthBlocked as exc:
-            return Check("token", FAIL, f"the portal refuses this kiosk: HTTP {exc.status} "
-                         f"{exc.error}", AUTH_FIX.get(exc.error, AUTH_FIX["unauthorized"]))
+            return Check(
+                "token",
+                FAIL,
+                f"the portal refuses this kiosk: HTTP {exc.status} {exc.error}",
+                AUTH_FIX.get(exc.error, AUTH_FIX["unauthorized"]),
+            )
         except PortalError as exc:
-            return Check("token", WARN, f"could not check: {exc.detail}",
-                         "Try again in a few minutes.")
-        return Check("token", OK, f"signed request accepted ({len(catalogue.procedures)} "
-                     "procedures)")
+            return Check(
+                "token", WARN, f"could not check: {exc.detail}", "Try again in a few minutes."
+            )
+        return Check(
+            "token", OK, f"signed request accepted ({len(catalogue.procedures)} procedures)"
+        )
 
     def check_fonts(self) -> Check:
         _gui_app()
@@ -365,12 +507,20 @@ class Doctor:
         files = sorted(resource("fonts").glob("*.ttf"))
         bad = [p.name for p in files if QFontDatabase.addApplicationFont(str(p)) < 0]
         if not files or bad:
-            return Check("fonts", FAIL, f"fonts that do not load: {', '.join(bad) or 'none found'}",
-                         "Reinstall the kiosk: its font files are missing or damaged.")
+            return Check(
+                "fonts",
+                FAIL,
+                f"fonts that do not load: {', '.join(bad) or 'none found'}",
+                "Reinstall the kiosk: its font files are missing or damaged.",
+            )
         lacking = shipped_font_lacks(VIETNAMESE + VIETNAMESE.upper() + "₫")
         if lacking:
-            return Check("fonts", FAIL, f"no glyph for {''.join(lacking)}",
-                         "Reinstall the kiosk: its fonts lack Vietnamese letters.")
+            return Check(
+                "fonts",
+                FAIL,
+                f"no glyph for {''.join(lacking)}",
+                "Reinstall the kiosk: its fonts lack Vietnamese letters.",
+            )
         return Check("fonts", OK, f"{len(files)} fonts, every Vietnamese letter and ₫")
 
     def check_audio(self) -> Check:
@@ -379,25 +529,42 @@ class Doctor:
 
         mode = self.s.speech
         if mode in ("off", "mock"):
-            return Check("audio", WARN, f"spoken prompts are off (speech = {mode})",
-                         "Citizens who cannot read need the voice: set speech = auto.")
+            return Check(
+                "audio",
+                WARN,
+                f"spoken prompts are off (speech = {mode})",
+                "Citizens who cannot read need the voice: set speech = auto.",
+            )
         recordings = len(list(resource("audio").glob("*/*.wav")))
         espeak = shutil.which("espeak-ng")
         voice_ok = False
         if espeak:
             with tempfile.TemporaryDirectory() as tmp:
-                run = subprocess.run([espeak, "-v", "vi", "-w", str(Path(tmp) / "t.wav"),
-                                      "Xin chào"], capture_output=True, timeout=10)
+                run = subprocess.run(
+                    [espeak, "-v", "vi", "-w", str(Path(tmp) / "t.wav"), "Xin chào"],
+                    capture_output=True,
+                    timeout=10,
+                )
                 voice_ok = run.returncode == 0 and (Path(tmp) / "t.wav").stat().st_size > 1000
         if not voice_ok and not recordings:
-            return Check("audio", FAIL, "no espeak-ng with a Vietnamese voice and no recorded "
-                         "prompts", "Install espeak-ng (apt-get install espeak-ng).")
+            return Check(
+                "audio",
+                FAIL,
+                "no espeak-ng with a Vietnamese voice and no recorded prompts",
+                "Install espeak-ng (apt-get install espeak-ng).",
+            )
         players = find_players()
-        parts = [f"espeak-ng{' (vi voice)' if voice_ok else ' missing'}",
-                 f"{recordings} recorded prompts"]
+        parts = [
+            f"espeak-ng{' (vi voice)' if voice_ok else ' missing'}",
+            f"{recordings} recorded prompts",
+        ]
         if os.name == "posix" and not players:
-            return Check("audio", WARN, ", ".join(parts) + "; no audio player",
-                         "Install alsa-utils (aplay) or pulseaudio-utils (paplay).")
+            return Check(
+                "audio",
+                WARN,
+                ", ".join(parts) + "; no audio player",
+                "Install alsa-utils (aplay) or pulseaudio-utils (paplay).",
+            )
         return Check("audio", OK, ", ".join(parts))
 
     def check_logs(self) -> Check:
@@ -408,9 +575,13 @@ class Doctor:
             return Check("logs", FAIL, problem, f"Make {folder} writable by the kiosk's user.")
         used = sum(p.stat().st_size for p in folder.glob("kiosk.log*"))
         cap = s.log_max_bytes * (s.log_backups + 1)
-        return Check("logs", OK, f"{folder}: {used / 2**20:.1f} MB used, rotated at "
-                     f"{s.log_max_bytes / 2**20:.1f} MB x {s.log_backups + 1} files "
-                     f"(at most {cap / 2**20:.1f} MB)")
+        return Check(
+            "logs",
+            OK,
+            f"{folder}: {used / 2**20:.1f} MB used, rotated at "
+            f"{s.log_max_bytes / 2**20:.1f} MB x {s.log_backups + 1} files "
+            f"(at most {cap / 2**20:.1f} MB)",
+        )
 
 
 def _probe_folder(folder: Path) -> str | None:
@@ -445,22 +616,42 @@ def render(results: list[Check], out: Callable[[str], None] = print) -> None:
     for c in results:
         out(f"{c.name.ljust(width)}  {c.status.ljust(6)}  {c.detail}")
         if c.status != OK and c.fix:
-            out(textwrap.fill(f"-> what to do: {c.fix}", 100, initial_indent=indent,
-                              subsequent_indent=indent + "   ", break_on_hyphens=False))
+            out(
+                textwrap.fill(
+                    f"-> what to do: {c.fix}",
+                    100,
+                    initial_indent=indent,
+                    subsequent_indent=indent + "   ",
+                    break_on_hyphens=False,
+                )
+            )
     fails = sum(c.status == FAIL for c in results)
     warns = sum(c.status == WARN for c in results)
     out("")
-    out("ALL OK" if not fails and not warns else
-        f"{fails} FAIL, {warns} WARN" + (": citizens cannot be served properly" if fails else ""))
+    out(
+        "ALL OK"
+        if not fails and not warns
+        else f"{fails} FAIL, {warns} WARN"
+        + (": citizens cannot be served properly" if fails else "")
+    )
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("doctor", help="check camera, printer, portal, clock, disk, data")
-    p.add_argument("--min-free-mb", type=int, default=500,
-                   help="disk space below which the disk check fails (default 500)")
+    p.add_argument(
+        "--min-free-mb",
+        type=int,
+        default=500,
+        help="disk space below which the disk check fails (default 500)",
+    )
     p.add_argument("--timeout", type=float, default=5.0, help="seconds for each portal call")
-    p.add_argument("--only", nargs="+", choices=CHECKS, metavar="CHECK",
-                   help=f"run only these checks: {', '.join(CHECKS)}")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        choices=CHECKS,
+        metavar="CHECK",
+        help=f"run only these checks: {', '.join(CHECKS)}",
+    )
     p.set_defaults(func=handle)
 
 

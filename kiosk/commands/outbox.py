@@ -19,8 +19,10 @@ from typing import Any
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "outbox", help="outbox: status, drain (deliver now), seed (synthetic dossiers)",
-        description="Inspect and drive the outbox of dossiers waiting for the portal.")
+        "outbox",
+        help="outbox: status, drain (deliver now), seed (synthetic dossiers)",
+        description="Inspect and drive the outbox of dossiers waiting for the portal.",
+    )
     sub = p.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
 
     s = sub.add_parser("status", help="counts per state and alerts")
@@ -29,25 +31,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     d = sub.add_parser("drain", help="run the sync worker until the outbox is empty")
     d.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
-    d.add_argument("--lease-seconds", type=float, default=300.0,
-                   help="how long a claimed dossier stays reserved to this process")
+    d.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=300.0,
+        help="how long a claimed dossier stays reserved to this process",
+    )
     d.add_argument("--batch", type=int, default=25, help="dossiers claimed at a time")
-    d.add_argument("--senders", type=int, default=1,
-                   help="dossiers sent at the same time (default 1)")
-    d.add_argument("--worker-id", default=None,
-                   help="lease owner name (default: host, boot, process)")
+    d.add_argument(
+        "--senders", type=int, default=1, help="dossiers sent at the same time (default 1)"
+    )
+    d.add_argument(
+        "--worker-id", default=None, help="lease owner name (default: host, boot, process)"
+    )
     d.add_argument("--backoff-base", type=float, default=2.0, help="seconds")
     d.add_argument("--backoff-cap", type=float, default=600.0, help="seconds")
-    d.add_argument("--probe-interval", type=float, default=300.0,
-                   help="seconds between credential probes while the portal refuses them")
-    d.add_argument("--progress", type=float, default=1.0,
-                   help="seconds between progress lines (0: none)")
+    d.add_argument(
+        "--probe-interval",
+        type=float,
+        default=300.0,
+        help="seconds between credential probes while the portal refuses them",
+    )
+    d.add_argument(
+        "--progress", type=float, default=1.0, help="seconds between progress lines (0: none)"
+    )
     d.set_defaults(func=handle_drain)
 
     e = sub.add_parser("seed", help="enqueue N synthetic valid dossiers (procedure 1.004873)")
     e.add_argument("--count", type=int, required=True)
-    e.add_argument("--attachments", type=int, default=0,
-                   help="small PNG attachments per dossier (default 0)")
+    e.add_argument(
+        "--attachments", type=int, default=0, help="small PNG attachments per dossier (default 0)"
+    )
     e.add_argument("--seed", type=int, default=None, help="random seed")
     e.set_defaults(func=handle_seed)
 
@@ -71,8 +85,9 @@ def _services(settings: Any) -> tuple[Any, Any]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database_url)
     cipher = DataCipher(load_or_create_keyring(settings.data_key_path))
-    return store, DossierService(store, cipher, settings.kiosk_id, settings.receipt_prefix,
-                                 settings.attachments_dir)
+    return store, DossierService(
+        store, cipher, settings.kiosk_id, settings.receipt_prefix, settings.attachments_dir
+    )
 
 
 def handle_status(args: argparse.Namespace) -> int:
@@ -83,9 +98,14 @@ def handle_status(args: argparse.Namespace) -> int:
         return 2
     store, dossiers = _services(settings)
     try:
-        outbox = Outbox(store, dossiers, PortalConfig.from_settings(settings),
-                        lease_seconds=max(300.0, settings.portal_connect_timeout
-                                          + settings.portal_read_timeout + 1))
+        outbox = Outbox(
+            store,
+            dossiers,
+            PortalConfig.from_settings(settings),
+            lease_seconds=max(
+                300.0, settings.portal_connect_timeout + settings.portal_read_timeout + 1
+            ),
+        )
         snapshot = outbox.status().to_json()
     finally:
         store.close()
@@ -115,21 +135,36 @@ def handle_drain(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings is None:
         return 2
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     store, dossiers = _services(settings)
     try:
-        outbox = Outbox(store, dossiers, PortalConfig.from_settings(settings),
-                        worker_id=args.worker_id, lease_seconds=args.lease_seconds,
-                        batch_size=args.batch, senders=args.senders,
-                        backoff=Backoff(base=args.backoff_base, cap=args.backoff_cap),
-                        auth_probe_interval=args.probe_interval)
+        outbox = Outbox(
+            store,
+            dossiers,
+            PortalConfig.from_settings(settings),
+            worker_id=args.worker_id,
+            lease_seconds=args.lease_seconds,
+            batch_size=args.batch,
+            senders=args.senders,
+            backoff=Backoff(base=args.backoff_base, cap=args.backoff_cap),
+            auth_probe_interval=args.probe_interval,
+        )
     except ValueError as exc:
         print(f"outbox: {exc}", file=sys.stderr)
         store.close()
         return 2
-    worker = SyncWorker(outbox, catalogue_interval=None, status_interval=None,
-                        offline_retry=(0.2, 5.0), idle_interval=1.0, state_interval=0.5)
+    worker = SyncWorker(
+        outbox,
+        catalogue_interval=None,
+        status_interval=None,
+        offline_retry=(0.2, 5.0),
+        idle_interval=1.0,
+        state_interval=0.5,
+    )
     done = threading.Event()
 
     def _terminate(signum: int, frame: object) -> None:
@@ -152,10 +187,13 @@ def handle_drain(args: argparse.Namespace) -> int:
                 state = worker.state
                 counts = outbox.counts()
                 online = {True: "online", False: "offline", None: "?"}[state.online]
-                print(f"progress {elapsed:6.1f}s {online} delivered_now={state.delivered_total}"
-                      f" queued={counts['queued']} sending={counts['sending']}"
-                      f" needs_clerk={counts['needs_clerk']}"
-                      f" auth_blocked={counts['auth_blocked']}", flush=True)
+                print(
+                    f"progress {elapsed:6.1f}s {online} delivered_now={state.delivered_total}"
+                    f" queued={counts['queued']} sending={counts['sending']}"
+                    f" needs_clerk={counts['needs_clerk']}"
+                    f" auth_blocked={counts['auth_blocked']}",
+                    flush=True,
+                )
             done.wait(0.1)
     finally:
         worker.stop(timeout=60)
@@ -163,23 +201,60 @@ def handle_drain(args: argparse.Namespace) -> int:
         status = outbox.status()
         outbox.close()
         store.close()
-    final = {"final": True, "empty": empty, "counts": status.counts,
-             "delivered_now": worker.state.delivered_total, "elapsed": round(elapsed, 3),
-             "online": worker.state.online,
-             "auth_alert": status.auth_alert.error if status.auth_alert else None}
+    final = {
+        "final": True,
+        "empty": empty,
+        "counts": status.counts,
+        "delivered_now": worker.state.delivered_total,
+        "elapsed": round(elapsed, 3),
+        "online": worker.state.online,
+        "auth_alert": status.auth_alert.error if status.auth_alert else None,
+    }
     print(json.dumps(final, sort_keys=True), flush=True)
     return 0 if empty else 1
 
 
 # --- synthetic dossiers ------------------------------------------------------------------------
-_FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Lò",
-           "Hà", "Nông", "Triệu", "Lục")
+_FAMILY = (
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Vũ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Lò",
+    "Hà",
+    "Nông",
+    "Triệu",
+    "Lục",
+)
 _MIDDLE = ("Thị", "Văn", "Đức", "Ngọc", "Thu", "Minh", "Hữu", "Thành", "Quỳnh")
-_GIVEN = ("Hồng Nhung", "Quý", "Hoà", "Khôi", "Thuỷ", "Dũng", "Hương", "Tuấn", "Mỹ", "Ánh",
-          "Sơn", "Yến", "Đạt", "Lộc", "Phượng")
-_PLACES = ("Thôn Nà Pò, xã Đồng Văn, huyện Bình Liêu, tỉnh Quảng Ninh",
-           "Bản Khe Tre, xã Hướng Hoá, huyện Hướng Hoá, tỉnh Quảng Trị",
-           "Thôn Lũng Cú, xã Lũng Cú, huyện Đồng Văn, tỉnh Hà Giang")
+_GIVEN = (
+    "Hồng Nhung",
+    "Quý",
+    "Hoà",
+    "Khôi",
+    "Thuỷ",
+    "Dũng",
+    "Hương",
+    "Tuấn",
+    "Mỹ",
+    "Ánh",
+    "Sơn",
+    "Yến",
+    "Đạt",
+    "Lộc",
+    "Phượng",
+)
+_PLACES = (
+    "Thôn Nà Pò, xã Đồng Văn, huyện Bình Liêu, tỉnh Quảng Ninh",
+    "Bản Khe Tre, xã Hướng Hoá, huyện Hướng Hoá, tỉnh Quảng Trị",
+    "Thôn Lũng Cú, xã Lũng Cú, huyện Đồng Văn, tỉnh Hà Giang",
+)
 
 
 def synthetic_draft(rng: Any, attachments: int = 0, procedure_version: int = 1) -> Any:
@@ -194,26 +269,43 @@ def synthetic_draft(rng: Any, attachments: int = 0, procedure_version: int = 1) 
     born = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 365 * 55))
     century = 0 if born.year < 2000 else 2
     digit = century + (0 if sex == "male" else 1)
-    id_number = (rng.choice(sorted(PROVINCE_CODES)) + str(digit) + f"{born.year % 100:02d}"
-                 + f"{rng.randrange(10**6):06d}")
+    id_number = (
+        rng.choice(sorted(PROVINCE_CODES))
+        + str(digit)
+        + f"{born.year % 100:02d}"
+        + f"{rng.randrange(10**6):06d}"
+    )
     middle = "Thị" if sex == "female" else rng.choice(_MIDDLE)
     name = f"{rng.choice(_FAMILY)} {middle} {rng.choice(_GIVEN)}"
     phone = "0" + rng.choice("3579") + f"{rng.randrange(10**8):08d}"
     files = []
     for i in range(attachments):
         content = hashlib.sha256(f"{rng.random()}:{i}".encode()).digest() * 8
-        files.append(AttachmentDraft(f"supporting_{i + 1}", "image/png",
-                                     b"\x89PNG\r\n\x1a\n" + content))
+        files.append(
+            AttachmentDraft(f"supporting_{i + 1}", "image/png", b"\x89PNG\r\n\x1a\n" + content)
+        )
     return DossierDraft(
-        procedure_code="1.004873", procedure_version=procedure_version, language="vi",
-        applicant=Applicant(id_number, name, born, sex, rng.choice(_PLACES), phone=phone,
-                            id_source=rng.choice(("qr_scan", "manual"))),
-        fields={"purpose": rng.choice(("marriage", "other")),
-                "current_status": rng.choice(("never_married", "divorced", "widowed")),
-                "phone": phone},
+        procedure_code="1.004873",
+        procedure_version=procedure_version,
+        language="vi",
+        applicant=Applicant(
+            id_number,
+            name,
+            born,
+            sex,
+            rng.choice(_PLACES),
+            phone=phone,
+            id_source=rng.choice(("qr_scan", "manual")),
+        ),
+        fields={
+            "purpose": rng.choice(("marriage", "other")),
+            "current_status": rng.choice(("never_married", "divorced", "widowed")),
+            "phone": phone,
+        },
         consent_version="consent-2026-1",
         consent_given_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
-        attachments=files)
+        attachments=files,
+    )
 
 
 def handle_seed(args: argparse.Namespace) -> int:

@@ -15,29 +15,58 @@ def _kiosk_pair(text: str) -> tuple[str, str]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "portal", help="run the reference portal server (tests and demos)",
+        "portal",
+        help="run the reference portal server (tests and demos)",
         description="Serve the portal contract under /api/v1 with its own SQLite file. "
-        "Prints 'portal listening on URL' once ready.")
+        "Prints 'portal listening on URL' once ready.",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8400, help="0 picks a free port")
     p.add_argument("--db", default="portal.sqlite3", help="the portal's SQLite file")
-    p.add_argument("--token", action="append", default=[], metavar="T",
-                   help="an accepted bearer token (repeatable)")
-    p.add_argument("--kiosk", action="append", default=[], type=_kiosk_pair,
-                   metavar="KIOSK_ID:SECRET", help="a kiosk identity (repeatable)")
-    p.add_argument("--procedures", default=None, metavar="PATH",
-                   help="catalogue JSON file or folder (default: resources/procedures/)")
+    p.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        metavar="T",
+        help="an accepted bearer token (repeatable)",
+    )
+    p.add_argument(
+        "--kiosk",
+        action="append",
+        default=[],
+        type=_kiosk_pair,
+        metavar="KIOSK_ID:SECRET",
+        help="a kiosk identity (repeatable)",
+    )
+    p.add_argument(
+        "--procedures",
+        default=None,
+        metavar="PATH",
+        help="catalogue JSON file or folder (default: resources/procedures/)",
+    )
     p.add_argument("--code-prefix", default="QN", help="dossier codes look like QN-2026-000123")
-    p.add_argument("--processing-days", type=int, default=None,
-                   help="expected_result_date for procedures the catalogue does not know")
-    p.add_argument("--check-procedures", action="store_true",
-                   help="answer 422 for a procedure_code not in the catalogue")
+    p.add_argument(
+        "--processing-days",
+        type=int,
+        default=None,
+        help="expected_result_date for procedures the catalogue does not know",
+    )
+    p.add_argument(
+        "--check-procedures",
+        action="store_true",
+        help="answer 422 for a procedure_code not in the catalogue",
+    )
     p.add_argument("--max-body", type=int, default=None, help="bytes; default 10 MiB")
     p.add_argument("--skew-limit", type=float, default=300.0, help="seconds")
-    p.add_argument("--clock-offset", type=float, default=0.0,
-                   help="shift the portal's clock by this many seconds")
-    p.add_argument("--no-record-bodies", action="store_true",
-                   help="log requests without their bodies")
+    p.add_argument(
+        "--clock-offset",
+        type=float,
+        default=0.0,
+        help="shift the portal's clock by this many seconds",
+    )
+    p.add_argument(
+        "--no-record-bodies", action="store_true", help="log requests without their bodies"
+    )
     p.add_argument("--no-admin", action="store_true", help="disable the /_admin API")
     p.add_argument("--cert", default=None, help="serve HTTPS with this PEM certificate")
     p.add_argument("--key", default=None, help="private key for --cert")
@@ -45,24 +74,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     f = p.add_argument_group("fault injection (also changeable at run time: PUT /_admin/faults)")
     f.add_argument("--error-rate", type=float, default=0.0, help="share answered 500/502/503")
     f.add_argument("--rate-limit-rate", type=float, default=0.0, help="share answered 429")
-    f.add_argument("--drop-rate", type=float, default=0.0,
-                   help="share closed without an answer, nothing stored")
-    f.add_argument("--drop-after-store-rate", type=float, default=0.0,
-                   help="share handled (stored), then closed without an answer")
-    f.add_argument("--hang-rate", type=float, default=0.0,
-                   help="share left unanswered for --hang-seconds, nothing stored")
-    f.add_argument("--hang-after-store-rate", type=float, default=0.0,
-                   help="share handled (stored), answered only after --hang-seconds")
+    f.add_argument(
+        "--drop-rate",
+        type=float,
+        default=0.0,
+        help="share closed without an answer, nothing stored",
+    )
+    f.add_argument(
+        "--drop-after-store-rate",
+        type=float,
+        default=0.0,
+        help="share handled (stored), then closed without an answer",
+    )
+    f.add_argument(
+        "--hang-rate",
+        type=float,
+        default=0.0,
+        help="share left unanswered for --hang-seconds, nothing stored",
+    )
+    f.add_argument(
+        "--hang-after-store-rate",
+        type=float,
+        default=0.0,
+        help="share handled (stored), answered only after --hang-seconds",
+    )
     f.add_argument("--hang-seconds", type=float, default=30.0)
     f.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
     f.add_argument("--latency-jitter", type=float, default=0.0)
-    f.add_argument("--retry-after", type=int, default=1,
-                   help="seconds in Retry-After of 429/503; negative sends none")
+    f.add_argument(
+        "--retry-after",
+        type=int,
+        default=1,
+        help="seconds in Retry-After of 429/503; negative sends none",
+    )
     f.add_argument("--retry-after-http-date", action="store_true")
-    f.add_argument("--fault-endpoints", default="procedures,attachments,dossiers,status",
-                   help="comma-separated: health, procedures, attachments, dossiers, status")
-    f.add_argument("--fault-script", default="",
-                   help="comma-separated faults for the next requests, e.g. drop_after_store,ok")
+    f.add_argument(
+        "--fault-endpoints",
+        default="procedures,attachments,dossiers,status",
+        help="comma-separated: health, procedures, attachments, dossiers, status",
+    )
+    f.add_argument(
+        "--fault-script",
+        default="",
+        help="comma-separated faults for the next requests, e.g. drop_after_store,ok",
+    )
     f.add_argument("--seed", type=int, default=None, help="fixed seed for reproducible faults")
     p.set_defaults(func=run_portal)
 
@@ -73,33 +128,54 @@ def run_portal(args: argparse.Namespace) -> int:
 
     from kiosk.portal import MAX_BODY, Faults, ReferencePortal
 
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         faults = Faults(
-            error_rate=args.error_rate, rate_limit_rate=args.rate_limit_rate,
-            drop_rate=args.drop_rate, drop_after_store_rate=args.drop_after_store_rate,
-            hang_rate=args.hang_rate, hang_after_store_rate=args.hang_after_store_rate,
-            hang_seconds=args.hang_seconds, latency=args.latency,
+            error_rate=args.error_rate,
+            rate_limit_rate=args.rate_limit_rate,
+            drop_rate=args.drop_rate,
+            drop_after_store_rate=args.drop_after_store_rate,
+            hang_rate=args.hang_rate,
+            hang_after_store_rate=args.hang_after_store_rate,
+            hang_seconds=args.hang_seconds,
+            latency=args.latency,
             latency_jitter=args.latency_jitter,
             retry_after=args.retry_after if args.retry_after >= 0 else None,
             retry_after_http_date=args.retry_after_http_date,
             endpoints=[e for e in args.fault_endpoints.split(",") if e],
-            script=[s for s in args.fault_script.split(",") if s], seed=args.seed)
+            script=[s for s in args.fault_script.split(",") if s],
+            seed=args.seed,
+        )
         portal = ReferencePortal(
-            args.db, host=args.host, port=args.port, kiosks=dict(args.kiosk),
-            tokens=args.token, procedures=args.procedures, faults=faults,
-            code_prefix=args.code_prefix, max_body=args.max_body or MAX_BODY,
-            skew_limit=args.skew_limit, clock_offset=args.clock_offset,
+            args.db,
+            host=args.host,
+            port=args.port,
+            kiosks=dict(args.kiosk),
+            tokens=args.token,
+            procedures=args.procedures,
+            faults=faults,
+            code_prefix=args.code_prefix,
+            max_body=args.max_body or MAX_BODY,
+            skew_limit=args.skew_limit,
+            clock_offset=args.clock_offset,
             default_processing_days=args.processing_days,
-            check_procedures=args.check_procedures, record_bodies=not args.no_record_bodies,
-            certfile=args.cert, keyfile=args.key, admin=not args.no_admin)
+            check_procedures=args.check_procedures,
+            record_bodies=not args.no_record_bodies,
+            certfile=args.cert,
+            keyfile=args.key,
+            admin=not args.no_admin,
+        )
     except (ValueError, OSError) as exc:
         print(f"portal: {exc}")
         return 2
     if not args.token or not args.kiosk:
-        print("portal: note: no --token/--kiosk given; only identities already in the "
-              "database (or added through /_admin) are accepted", flush=True)
+        print(
+            "portal: note: no --token/--kiosk given; only identities already in the "
+            "database (or added through /_admin) are accepted",
+            flush=True,
+        )
     try:
         portal.start()
     except OSError as exc:

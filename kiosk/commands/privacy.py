@@ -31,8 +31,11 @@ def register(subparsers) -> None:
     d = sub.add_parser("erase", aliases=["delete"], help="erase a citizen's data (request)")
     d.add_argument("--admin", required=True, metavar="USER")
     d.add_argument("--id", dest="id_number", help="ID number (asked without echo if absent)")
-    d.add_argument("--withdraw-undelivered", action="store_true",
-                   help="also erase dossiers not delivered yet: they will never be sent")
+    d.add_argument(
+        "--withdraw-undelivered",
+        action="store_true",
+        help="also erase dossiers not delivered yet: they will never be sent",
+    )
     d.set_defaults(func=handle_erase)
 
     g = sub.add_parser("purge", help="purge dossiers past the retention period now")
@@ -41,8 +44,11 @@ def register(subparsers) -> None:
 
     r = sub.add_parser("rotate-key", help="new data key; re-encrypt everything; drop the old")
     r.add_argument("--admin", required=True, metavar="USER")
-    r.add_argument("--keep-old-key", action="store_true",
-                   help="keep the old key (centre with several machines: drop it later)")
+    r.add_argument(
+        "--keep-old-key",
+        action="store_true",
+        help="keep the old key (centre with several machines: drop it later)",
+    )
     r.add_argument("--batch", type=int, default=100)
     r.set_defaults(func=handle_rotate)
 
@@ -65,8 +71,9 @@ class _Env:
         self.settings = s = load_settings()
         self.store = Store(s.database_url)
         self.cipher = DataCipher(load_or_create_keyring(s.data_key_path, create=False))
-        self.dossiers = DossierService(self.store, self.cipher, s.kiosk_id, s.receipt_prefix,
-                                       s.attachments_dir)
+        self.dossiers = DossierService(
+            self.store, self.cipher, s.kiosk_id, s.receipt_prefix, s.attachments_dir
+        )
         self.receipts_dir = s.receipts_dir if s.printer == "pdf" else None
 
     def close(self) -> None:
@@ -127,8 +134,10 @@ def _export(env: _Env, args) -> int:
     write_export(args.out, data)
     codes = [d["receipt_code"] for d in data["dossiers"]]
     clerks.audit(admin, "privacy.export", detail=f"{len(codes)} dossiers: {', '.join(codes)}")
-    print(f"{len(codes)} dossier(s) written to {args.out} (owner-only). Hand the file to the "
-          "citizen on their own medium and delete it here.")
+    print(
+        f"{len(codes)} dossier(s) written to {args.out} (owner-only). Hand the file to the "
+        "citizen on their own medium and delete it here."
+    )
     return 0
 
 
@@ -143,17 +152,32 @@ def _erase(env: _Env, args) -> int:
     id_number = _id_number(args)
     s = env.settings
     try:
-        result = erase_citizen(env.store, env.cipher, s.attachments_dir, id_number,
-                               args.withdraw_undelivered, env.receipts_dir)
+        result = erase_citizen(
+            env.store,
+            env.cipher,
+            s.attachments_dir,
+            id_number,
+            args.withdraw_undelivered,
+            env.receipts_dir,
+        )
     except PrivacyError as exc:
         clerks.audit(admin, "privacy.erase.refused", detail=exc.detail)
         raise
-    clerks.audit(admin, "privacy.erase",
-                 detail=f"{len(result.purged)} dossiers: {', '.join(result.purged)}"
-                        + (f"; withdrawn: {', '.join(result.withdrawn)}" if result.withdrawn else ""))
-    print(f"erased the personal data of {len(result.purged)} dossier(s)"
-          + (f", {len(result.withdrawn)} of them withdrawn before delivery" if result.withdrawn else "")
-          + ". Receipt codes, procedures and dates remain for statistics.")
+    clerks.audit(
+        admin,
+        "privacy.erase",
+        detail=f"{len(result.purged)} dossiers: {', '.join(result.purged)}"
+        + (f"; withdrawn: {', '.join(result.withdrawn)}" if result.withdrawn else ""),
+    )
+    print(
+        f"erased the personal data of {len(result.purged)} dossier(s)"
+        + (
+            f", {len(result.withdrawn)} of them withdrawn before delivery"
+            if result.withdrawn
+            else ""
+        )
+        + ". Receipt codes, procedures and dates remain for statistics."
+    )
     return 0
 
 
@@ -167,8 +191,10 @@ def _purge(env: _Env, args) -> int:
     s = env.settings
     days = args.retention_days or s.retention_days
     result = scheduled_purge(env.store, s.attachments_dir, days, env.receipts_dir, s.kiosk_id)
-    print(f"purged {result.count} dossier(s) delivered more than {days} days ago "
-          f"({result.files_removed} attachment files removed)")
+    print(
+        f"purged {result.count} dossier(s) delivered more than {days} days ago "
+        f"({result.files_removed} attachment files removed)"
+    )
     return 0
 
 
@@ -178,8 +204,9 @@ def _kiosk_stopped(env: _Env):
 
     lock = SingleInstance(env.settings.data_dir)
     if not lock.acquire():
-        raise SetupFailed(f"the kiosk is running ({lock.holder()}): stop it first, it holds "
-                          "the old key in memory")
+        raise SetupFailed(
+            f"the kiosk is running ({lock.holder()}): stop it first, it holds the old key in memory"
+        )
     return lock
 
 
@@ -198,17 +225,32 @@ def _rotate(env: _Env, args) -> int:
     lock = _kiosk_stopped(env)
     try:
         s = env.settings
-        result = rotate_key(env.store, env.cipher, s.attachments_dir, s.data_key_path,
-                            drop_old=not args.keep_old_key, batch=args.batch, progress=_progress)
+        result = rotate_key(
+            env.store,
+            env.cipher,
+            s.attachments_dir,
+            s.data_key_path,
+            drop_old=not args.keep_old_key,
+            batch=args.batch,
+            progress=_progress,
+        )
     finally:
         lock.release()
-    clerks.audit(admin, "key.rotate", detail=f"key {result.new_key_id}; {result.values} values, "
-                 f"{result.files} files; dropped {result.dropped or 'none'}")
-    print(f"new data key {result.new_key_id}: {result.values} values and {result.files} files "
-          f"re-encrypted; old keys dropped: {result.dropped or 'none (kept)'}")
+    clerks.audit(
+        admin,
+        "key.rotate",
+        detail=f"key {result.new_key_id}; {result.values} values, "
+        f"{result.files} files; dropped {result.dropped or 'none'}",
+    )
+    print(
+        f"new data key {result.new_key_id}: {result.values} values and {result.files} files "
+        f"re-encrypted; old keys dropped: {result.dropped or 'none (kept)'}"
+    )
     if args.keep_old_key:
-        print("Export the key to the other machines of the centre, run `privacy reencrypt` on "
-              "each, then `privacy reencrypt --drop-old-key`.")
+        print(
+            "Export the key to the other machines of the centre, run `privacy reencrypt` on "
+            "each, then `privacy reencrypt --drop-old-key`."
+        )
     return 0
 
 
@@ -225,13 +267,19 @@ def _reencrypt(env: _Env, args) -> int:
         s = env.settings
         result = reencrypt(env.store, env.cipher, s.attachments_dir, args.batch, _progress)
         if args.drop_old_key:
-            result.dropped = drop_old_keys(env.store, env.cipher, s.attachments_dir,
-                                           s.data_key_path)
+            result.dropped = drop_old_keys(
+                env.store, env.cipher, s.attachments_dir, s.data_key_path
+            )
         checkpoint(env.store)
     finally:
         lock.release()
-    clerks.audit(admin, "key.reencrypt", detail=f"{result.values} values, {result.files} files; "
-                 f"dropped {result.dropped or 'none'}")
-    print(f"{result.values} values and {result.files} files re-encrypted; old keys dropped: "
-          f"{result.dropped or 'none'}")
+    clerks.audit(
+        admin,
+        "key.reencrypt",
+        detail=f"{result.values} values, {result.files} files; dropped {result.dropped or 'none'}",
+    )
+    print(
+        f"{result.values} values and {result.files} files re-encrypted; old keys dropped: "
+        f"{result.dropped or 'none'}"
+    )
     return 0

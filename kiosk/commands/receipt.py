@@ -30,29 +30,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "file and/or send it to a printer backend.",
     )
     parser.add_argument(
-        "--sample", action="store_true", required=True,
+        "--sample",
+        action="store_true",
+        required=True,
         help="use the built-in fictitious sample (required)",
     )
     parser.add_argument("--ticket", action="store_true", help="a queue ticket instead of a receipt")
-    parser.add_argument("--lang", default="vi", choices=LANGS, help="citizen's language (default vi)")
+    parser.add_argument(
+        "--lang", default="vi", choices=LANGS, help="citizen's language (default vi)"
+    )
     parser.add_argument("--size", default="80mm", choices=SIZES, help="paper (default 80mm)")
     parser.add_argument("--out", type=Path, help="write the PDF to this file")
     parser.add_argument(
-        "--raster", type=Path, metavar="PNG",
+        "--raster",
+        type=Path,
+        metavar="PNG",
         help="write the 1-bit image a thermal printer would receive (576 dots wide)",
     )
     parser.add_argument("--print", dest="do_print", action="store_true", help="send to a printer")
     parser.add_argument(
-        "--printer", default="pdf", choices=("pdf", "escpos", "system", "simulated"),
+        "--printer",
+        default="pdf",
+        choices=("pdf", "escpos", "system", "simulated"),
         help="printer backend for --print (default pdf)",
     )
     parser.add_argument(
-        "--target", default="",
+        "--target",
+        default="",
         help="escpos: tcp://HOST:PORT, usb://VID:PID, serial:///dev/ttyUSB0?baudrate=19200; "
         "system: printer name (empty = default printer)",
     )
     parser.add_argument(
-        "--folder", type=Path, default=Path("printed-receipts"),
+        "--folder",
+        type=Path,
+        default=Path("printed-receipts"),
         help="folder for --printer pdf (demo only: files are kept)",
     )
     parser.set_defaults(func=handle)

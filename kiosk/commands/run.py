@@ -24,8 +24,11 @@ PURGE_EVERY_MS = 24 * 3600 * 1000
 def register(subparsers) -> None:
     p = subparsers.add_parser("run", help="start the kiosk window (the default)")
     p.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
-    p.add_argument("--exit-when-ready", action="store_true",
-                   help="print the start-up time once the home screen is shown, then quit")
+    p.add_argument(
+        "--exit-when-ready",
+        action="store_true",
+        help="print the start-up time once the home screen is shown, then quit",
+    )
     p.set_defaults(func=run_kiosk)
 
 
@@ -45,8 +48,11 @@ def run_kiosk(args) -> int:
     app = ensure_app()
     instance = SingleInstance(settings.data_dir)
     if not instance.acquire():
-        print(f"kiosk: another kiosk is already running on the data folder {settings.data_dir} "
-              f"({instance.holder()}); not starting a second one.", file=sys.stderr)
+        print(
+            f"kiosk: another kiosk is already running on the data folder {settings.data_dir} "
+            f"({instance.holder()}); not starting a second one.",
+            file=sys.stderr,
+        )
         return EXIT_ALREADY_RUNNING
     guard = CrashGuard(settings.data_dir / CRASH_FILE)
     crashed = guard.start()
@@ -55,8 +61,10 @@ def run_kiosk(args) -> int:
     try:
         if settings.demo and reason is None:
             pin = ensure_demo_admin(ctx)
-            print(f"kiosk: DEMO — admin 'demo-admin', PIN {pin} (Ctrl+Shift+Q leaves full screen)",
-                  flush=True)
+            print(
+                f"kiosk: DEMO — admin 'demo-admin', PIN {pin} (Ctrl+Shift+Q leaves full screen)",
+                flush=True,
+            )
         window = build_window(ctx, reason)
         lock = None
         if settings.fullscreen and not getattr(args, "windowed", False):
@@ -103,12 +111,17 @@ def open_kiosk(settings, crashed: bool = False):
         ctx = build_context(used)
     except Exception:
         log.exception("cannot open the store or the data key")
-        fallback = replace(settings, db_url=f"sqlite:///{temp / 'oos.db'}",
-                           key_file=str(temp / "unused.key"), printer="pdf",
-                           printer_pdf_dir=str(temp / "receipts"))
+        fallback = replace(
+            settings,
+            db_url=f"sqlite:///{temp / 'oos.db'}",
+            key_file=str(temp / "unused.key"),
+            printer="pdf",
+            printer_pdf_dir=str(temp / "receipts"),
+        )
         return build_context(fallback), "store", cleanup
-    state = setup_state(ctx.store, settings.data_key_path, settings.secret,
-                        settings.portal_token, settings.demo)
+    state = setup_state(
+        ctx.store, settings.data_key_path, settings.secret, settings.portal_token, settings.demo
+    )
     if not state.done:
         log.warning("not set up: %s", state.reason)
         return ctx, "setup", cleanup
@@ -180,9 +193,15 @@ def _schedule_purge(window, ctx) -> None:
     s = ctx.settings
 
     def purge() -> None:
-        window.vc.tasks.run(lambda: scheduled_purge(
-            ctx.store, s.attachments_dir, s.retention_days,
-            s.receipts_dir if s.printer == "pdf" else None, s.kiosk_id))
+        window.vc.tasks.run(
+            lambda: scheduled_purge(
+                ctx.store,
+                s.attachments_dir,
+                s.retention_days,
+                s.receipts_dir if s.printer == "pdf" else None,
+                s.kiosk_id,
+            )
+        )
 
     timer = QTimer(window)
     timer.setInterval(PURGE_EVERY_MS)

@@ -19,12 +19,15 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "scan", help="decode the QR code (CCCD, receipt) in image files",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "scan",
+        help="decode the QR code (CCCD, receipt) in image files",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="image files (PNG, JPEG, ...)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object per line (the default output)")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object per line (the default output)"
+    )
     parser.set_defaults(func=handle)
 
 
@@ -48,8 +51,7 @@ def scan_file(path: str, pipeline: QrPipeline | None = None) -> tuple[dict[str, 
         reason = "not an image file"
     image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data is not None and data.size else None
     if image is None:
-        out.update(ok=False, kind="none", raw=None, error=f"cannot read: {reason}",
-                   ms=_ms(started))
+        out.update(ok=False, kind="none", raw=None, error=f"cannot read: {reason}", ms=_ms(started))
         return out, False
     found = pipeline.decode(image)
     if not found:

@@ -39,8 +39,14 @@ def handle(args) -> int:
     return 0 if written else 1
 
 
-def render_all(data_dir: Path, outdir: Path, width: int, height: int, langs: list[str],
-               only: list[str] | None = None) -> list[Path]:
+def render_all(
+    data_dir: Path,
+    outdir: Path,
+    width: int,
+    height: int,
+    langs: list[str],
+    only: list[str] | None = None,
+) -> list[Path]:
     from kiosk.config import load_settings
     from kiosk.context import build_context
     from kiosk.qt.app import ensure_app
@@ -50,8 +56,13 @@ def render_all(data_dir: Path, outdir: Path, width: int, height: int, langs: lis
     from kiosk.views.shell import MainWindow
 
     app = ensure_app()
-    settings = load_settings(env={}, config_path=data_dir / "none.toml", data_dir=str(data_dir),
-                             demo="true", speech="mock")
+    settings = load_settings(
+        env={},
+        config_path=data_dir / "none.toml",
+        data_dir=str(data_dir),
+        demo="true",
+        speech="mock",
+    )
     ctx = build_context(settings)
     _sample_cameras(ctx)
     tasks = TaskRunner()

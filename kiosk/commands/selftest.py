@@ -64,8 +64,7 @@ def run_self_test(args=None, out: Callable[[str], None] = print) -> int:
             _print(result, out)
     failed = [r for r in results if not r.ok]
     total = time.perf_counter() - started
-    out(f"self-test: {len(results) - len(failed)} passed, {len(failed)} failed "
-        f"in {total:.1f} s")
+    out(f"self-test: {len(results) - len(failed)} passed, {len(failed)} failed in {total:.1f} s")
     return 0 if not failed else 1
 
 
@@ -87,8 +86,9 @@ def _why(exc: BaseException) -> str:
 
 
 def _print(result: Result, out: Callable[[str], None]) -> None:
-    out(f"{'ok  ' if result.ok else 'FAIL'}  {result.name:<28} {result.detail} "
-        f"({result.ms:.0f} ms)")
+    out(
+        f"{'ok  ' if result.ok else 'FAIL'}  {result.name:<28} {result.detail} ({result.ms:.0f} ms)"
+    )
 
 
 def _timed(name: str, fn: Callable[[], str], out: Callable[[str], None]) -> Result:
@@ -183,30 +183,41 @@ def check_database(folder: Path) -> str:
     store = Store(f"sqlite:///{folder / 'kiosk.db'}")
     try:
         if store.revision() != head_revision():
-            raise AssertionError(f"schema {store.revision()} after migrating, not {head_revision()}")
+            raise AssertionError(
+                f"schema {store.revision()} after migrating, not {head_revision()}"
+            )
         cipher = DataCipher(load_or_create_keyring(folder / "keys" / "data.key"))
         service = DossierService(store, cipher, "SELFTEST", "ST01", folder / "attachments")
         scan = b"\xff\xd8\xff selftest scan"
         draft = DossierDraft(
-            procedure_code="1.001193", procedure_version=1, language="vi",
-            applicant=Applicant(SAMPLE_ID, SAMPLE_NAME, date(1990, 5, 6), "female",
-                                "Thôn Nà Pò, xã Đồng Văn"),
-            fields={"note": "tự kiểm tra"}, consent_version="selftest",
+            procedure_code="1.001193",
+            procedure_version=1,
+            language="vi",
+            applicant=Applicant(
+                SAMPLE_ID, SAMPLE_NAME, date(1990, 5, 6), "female", "Thôn Nà Pò, xã Đồng Văn"
+            ),
+            fields={"note": "tự kiểm tra"},
+            consent_version="selftest",
             consent_given_at=datetime(2026, 1, 1, 8, 0),
-            attachments=[AttachmentDraft("scan", "image/jpeg", scan)])
+            attachments=[AttachmentDraft("scan", "image/jpeg", scan)],
+        )
         confirmed = service.confirm(draft)
         dossier = service.by_receipt_code(confirmed.receipt_code)
         applicant = service.applicant(dossier)
         if applicant is None or applicant.full_name != SAMPLE_NAME:
             raise AssertionError("the dossier did not read back")
-        if read_attachment_file(service.attachments_dir, cipher,
-                                dossier.attachments[0].file_name) != scan:
+        if (
+            read_attachment_file(service.attachments_dir, cipher, dossier.attachments[0].file_name)
+            != scan
+        ):
             raise AssertionError("the attachment did not read back")
         if SAMPLE_NAME.encode() in (folder / "kiosk.db").read_bytes():
             raise AssertionError("the name is in the database file in plain text")
     finally:
         store.close()
-    return f"migrated to {head_revision()}, dossier {confirmed.receipt_code} confirmed and read back"
+    return (
+        f"migrated to {head_revision()}, dossier {confirmed.receipt_code} confirmed and read back"
+    )
 
 
 def check_screens(folder: Path) -> list[Result]:
@@ -220,13 +231,23 @@ def check_screens(folder: Path) -> list[Result]:
     t0 = time.perf_counter()
     app = ensure_app(offscreen=True)
     folder.mkdir(parents=True, exist_ok=True)
-    settings = load_settings(env={}, config_path=folder / "absent.toml", data_dir=str(folder),
-                             demo="true", fullscreen="false", camera="sim", speech="off")
+    settings = load_settings(
+        env={},
+        config_path=folder / "absent.toml",
+        data_dir=str(folder),
+        demo="true",
+        fullscreen="false",
+        camera="sim",
+        speech="off",
+    )
     ctx = build_context(settings)
     tasks = TaskRunner()
     tasks.inline = True
-    results = [Result("qt start", True, f"platform {app.platformName()}",
-                      1000 * (time.perf_counter() - t0))]
+    results = [
+        Result(
+            "qt start", True, f"platform {app.platformName()}", 1000 * (time.perf_counter() - t0)
+        )
+    ]
     # One window for every screen, as in service (a window per screen costs seconds).
     window = MainWindow(ctx, tasks)
     window.resize(1280, 800)
@@ -242,11 +263,15 @@ def check_screens(folder: Path) -> list[Result]:
                     raise AssertionError("nothing was drawn")
                 shown = window.nav.current
                 detail = spec.audience + ("" if shown == spec.name else f", then {shown}")
-                results.append(Result(f"screen {spec.name}", True, detail,
-                                      1000 * (time.perf_counter() - t1)))
+                results.append(
+                    Result(f"screen {spec.name}", True, detail, 1000 * (time.perf_counter() - t1))
+                )
             except Exception as exc:
-                results.append(Result(f"screen {spec.name}", False, _why(exc),
-                                      1000 * (time.perf_counter() - t1)))
+                results.append(
+                    Result(
+                        f"screen {spec.name}", False, _why(exc), 1000 * (time.perf_counter() - t1)
+                    )
+                )
             finally:
                 ctx.session.wipe(settings.lang)
         window.close()

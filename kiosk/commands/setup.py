@@ -49,19 +49,39 @@ SECRET_NAMES = ("portal_token", "secret")
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "setup", help="first-run setup: admin, portal credentials, data key",
-        description="Set up a production kiosk. Interactive unless --from is given.")
-    p.add_argument("--from", dest="from_file", type=Path, metavar="FILE.toml",
-                   help="take the admin, the settings and the key from this file")
-    p.add_argument("--import-key", type=Path, metavar="FILE",
-                   help="use this data key (exported from another machine of the centre)")
-    p.add_argument("--export-key", type=Path, metavar="FILE",
-                   help="write this machine's data key to FILE (asks an admin PIN) and stop")
+        "setup",
+        help="first-run setup: admin, portal credentials, data key",
+        description="Set up a production kiosk. Interactive unless --from is given.",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_file",
+        type=Path,
+        metavar="FILE.toml",
+        help="take the admin, the settings and the key from this file",
+    )
+    p.add_argument(
+        "--import-key",
+        type=Path,
+        metavar="FILE",
+        help="use this data key (exported from another machine of the centre)",
+    )
+    p.add_argument(
+        "--export-key",
+        type=Path,
+        metavar="FILE",
+        help="write this machine's data key to FILE (asks an admin PIN) and stop",
+    )
     p.add_argument("--admin", metavar="USER", help="admin user name (for --export-key)")
-    p.add_argument("--config", type=Path, metavar="FILE",
-                   help="settings file to write (default: KIOSK_CONFIG or the platform's)")
-    p.add_argument("--status", action="store_true",
-                   help="say whether this kiosk is set up; exit 0 if it is")
+    p.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="settings file to write (default: KIOSK_CONFIG or the platform's)",
+    )
+    p.add_argument(
+        "--status", action="store_true", help="say whether this kiosk is set up; exit 0 if it is"
+    )
     p.set_defaults(func=handle)
 
 
@@ -102,8 +122,9 @@ def ask_pin_twice(label: str) -> str:
         return pin
 
 
-def ask_admin(store, machine: str, action: str, username: str | None = None,
-              pin: str | None = None):
+def ask_admin(
+    store, machine: str, action: str, username: str | None = None, pin: str | None = None
+):
     """Authenticate an admin (PIN without echo); exit code 4 on failure."""
     from kiosk.services.clerks import ClerkError, ClerkService
     from kiosk.services.installation import authenticate_admin
@@ -150,8 +171,9 @@ def status(args) -> int:
     settings = _settings(config_path(args))
     store = Store(settings.database_url)
     try:
-        state = setup_state(store, settings.data_key_path, settings.secret,
-                            settings.portal_token, settings.demo)
+        state = setup_state(
+            store, settings.data_key_path, settings.secret, settings.portal_token, settings.demo
+        )
     finally:
         store.close()
     print("set up" if state.done else f"not set up: {state.reason}")
@@ -173,8 +195,10 @@ def export(args) -> int:
         clerks.audit(admin, "key.export")
     finally:
         store.close()
-    print(f"data key written to {args.export_key} (owner-only). Carry it on removable media, "
-          "import it with `kiosk setup --import-key`, then delete every copy.")
+    print(
+        f"data key written to {args.export_key} (owner-only). Carry it on removable media, "
+        "import it with `kiosk setup --import-key`, then delete every copy."
+    )
     return 0
 
 
@@ -259,11 +283,15 @@ def setup(args) -> int:
                     print(f"the previous key of this machine was kept as {aside}")
             elif new.data_key_path.exists():
                 if not ring_opens(read_key_file(new.data_key_path), newest_encrypted(store)):
-                    raise SetupFailed("the database holds dossiers this machine's key cannot "
-                                      "open: import the centre's key with --import-key FILE")
+                    raise SetupFailed(
+                        "the database holds dossiers this machine's key cannot "
+                        "open: import the centre's key with --import-key FILE"
+                    )
             elif newest_encrypted(store) is not None:
-                raise SetupFailed("the database already holds dossiers (a shared centre "
-                                  "database?): import the centre's key with --import-key FILE")
+                raise SetupFailed(
+                    "the database already holds dossiers (a shared centre "
+                    "database?): import the centre's key with --import-key FILE"
+                )
             else:
                 load_or_create_keyring(new.data_key_path)
         except DataKeyError as exc:
@@ -272,12 +300,14 @@ def setup(args) -> int:
         clerks = ClerkService(store, machine=new.kiosk_id)
         if clerks.any_admin():
             print("This database has an admin already: an admin confirms this setup.")
-            clerks, admin = ask_admin(store, new.kiosk_id, "setup",
-                                      admin_fields.get("username"), admin_fields.get("pin"))
+            clerks, admin = ask_admin(
+                store, new.kiosk_id, "setup", admin_fields.get("username"), admin_fields.get("pin")
+            )
         else:
             username = admin_fields.get("username") or ask("First admin's user name", "admin")
             display = admin_fields.get("display_name") or (
-                username if args.from_file else ask("First admin's full name", username))
+                username if args.from_file else ask("First admin's full name", username)
+            )
             pin = admin_fields.get("pin")
             if pin is None:
                 pin = ask_pin_twice("First admin's PIN (6-12 digits)")
@@ -292,8 +322,10 @@ def setup(args) -> int:
         clerks.audit(admin, "setup.done", detail=new.kiosk_id)
     finally:
         store.close()
-    print(f"kiosk set up: service point {new.kiosk_id}, settings in {path} (owner-only), "
-          f"data key {new.data_key_path}.")
+    print(
+        f"kiosk set up: service point {new.kiosk_id}, settings in {path} (owner-only), "
+        f"data key {new.data_key_path}."
+    )
     print("Run `python -m kiosk doctor`, then restart the kiosk.")
     if args.from_file:
         print(f"{args.from_file} holds a PIN and the portal secret: delete it now.")

@@ -46,8 +46,9 @@ class Camera(Protocol):
 class OpenCvCamera:
     """A V4L2/UVC camera by device index, asking for the given resolution."""
 
-    def __init__(self, index: int = 0, width: int = 1280, height: int = 720,
-                 max_failed_reads: int = 15) -> None:
+    def __init__(
+        self, index: int = 0, width: int = 1280, height: int = 720, max_failed_reads: int = 15
+    ) -> None:
         self.index = index
         self.width = width
         self.height = height
@@ -65,8 +66,12 @@ class OpenCvCamera:
         capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
         self._capture = capture
-        log.info("opened %s at %dx%d", self.name,
-                 int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        log.info(
+            "opened %s at %dx%d",
+            self.name,
+            int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
 
     def read(self) -> np.ndarray:
         if self._capture is None:
@@ -106,7 +111,9 @@ class SimulatedCamera:
             files = sorted(p for p in self.source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             self._images = [img for img in (_read_image(p) for p in files) if img is not None]
             if not self._images:
-                raise CameraError("scan.no_camera", f"{self.name}: no readable images in the folder")
+                raise CameraError(
+                    "scan.no_camera", f"{self.name}: no readable images in the folder"
+                )
         elif self.source.suffix.lower() in IMAGE_SUFFIXES:
             image = _read_image(self.source)
             if image is None:
@@ -164,8 +171,9 @@ def _read_image(path: Path) -> np.ndarray | None:
     return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
 
 
-def camera_from_spec(spec: str | int, width: int = 1280, height: int = 720,
-                     fps: float = 15.0) -> Camera:
+def camera_from_spec(
+    spec: str | int, width: int = 1280, height: int = 720, fps: float = 15.0
+) -> Camera:
     """'0' or 0 -> the real camera with that index; anything else is a file or folder
     for the simulated camera."""
     text = str(spec).strip()
@@ -291,11 +299,15 @@ class ScanWorker:
             callback(*args)
         except Exception as exc:  # a failing consumer must not kill the camera thread
             # The type only: a message could quote the scanned payload.
-            log.error("scan callback %s failed: %s", getattr(callback, "__name__", "?"),
-                      type(exc).__name__)
+            log.error(
+                "scan callback %s failed: %s",
+                getattr(callback, "__name__", "?"),
+                type(exc).__name__,
+            )
 
 
 # ---------------------------------------------------------------- from the settings
+
 
 class FallbackCamera:
     """The real camera when one answers, else the simulated one (the demo default).
@@ -331,8 +343,9 @@ class FallbackCamera:
             self.active = None
 
 
-def camera_factory(kind: str, index: int, width: int, height: int,
-                   sim_source: str | Path) -> Callable[[], Camera] | None:
+def camera_factory(
+    kind: str, index: int, width: int, height: int, sim_source: str | Path
+) -> Callable[[], Camera] | None:
     """What the `camera` setting asks for: auto, device, sim or none (None)."""
     if kind == "none":
         return None

@@ -47,8 +47,9 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- raw decoders
 
 
-def _zxing(gray: np.ndarray, binarizer: str = "local", try_downscale: bool = True,
-           try_invert: bool = False) -> tuple[list[Decoded], list[np.ndarray]]:
+def _zxing(
+    gray: np.ndarray, binarizer: str = "local", try_downscale: bool = True, try_invert: bool = False
+) -> tuple[list[Decoded], list[np.ndarray]]:
     """Valid QR codes, and the corners of symbols that were found but failed their
     error correction (regions worth a closer look)."""
     import zxingcpp
@@ -77,8 +78,9 @@ def _zxing(gray: np.ndarray, binarizer: str = "local", try_downscale: bool = Tru
     return found, failed
 
 
-def decode_zxing(gray: np.ndarray, binarizer: str = "local", try_downscale: bool = True,
-                 try_invert: bool = False) -> list[Decoded]:
+def decode_zxing(
+    gray: np.ndarray, binarizer: str = "local", try_downscale: bool = True, try_invert: bool = False
+) -> list[Decoded]:
     return _zxing(gray, binarizer, try_downscale, try_invert)[0]
 
 
@@ -146,8 +148,9 @@ class OpenCvDecoder:
 # ---------------------------------------------------------------- the pipeline
 
 
-def _with(decoded: list[Decoded], stage: str, scale: float = 1.0,
-          offset: tuple[int, int] = (0, 0)) -> list[Decoded]:
+def _with(
+    decoded: list[Decoded], stage: str, scale: float = 1.0, offset: tuple[int, int] = (0, 0)
+) -> list[Decoded]:
     """Results of a pass on a crop/rescaled image, mapped back to frame coordinates."""
     ox, oy = offset
     return [

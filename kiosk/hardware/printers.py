@@ -250,7 +250,9 @@ def rasterise_pdf(
                 scale = dots / width_pt
             # A hair over, so rounding never leaves the bitmap one dot short.
             bitmap = page.render(
-                scale=scale * 1.0005, crop=(side, 0, side, 0), grayscale=True,
+                scale=scale * 1.0005,
+                crop=(side, 0, side, 0),
+                grayscale=True,
                 may_draw_forms=False,
             )
             gray = bitmap.to_pil()
@@ -305,13 +307,17 @@ def parse_target(target: str) -> EscPosTarget:
     if scheme == "usb":
         m = re.fullmatch(r"(?:0x)?([0-9A-Fa-f]{1,4}):(?:0x)?([0-9A-Fa-f]{1,4})/?", rest)
         if not m:
-            raise ValueError(f"printer target {target!r}: expected usb://VID:PID in hex, e.g. usb://04b8:0202")
+            raise ValueError(
+                f"printer target {target!r}: expected usb://VID:PID in hex, e.g. usb://04b8:0202"
+            )
         return EscPosTarget(
             "usb", vendor_id=int(m.group(1), 16), product_id=int(m.group(2), 16), options=options
         )
     if scheme == "serial":
         if not rest:
-            raise ValueError(f"printer target {target!r}: expected serial:///dev/ttyUSB0?baudrate=19200")
+            raise ValueError(
+                f"printer target {target!r}: expected serial:///dev/ttyUSB0?baudrate=19200"
+            )
         try:
             baudrate = int(options.get("baudrate", 19200))
         except ValueError:
@@ -387,7 +393,9 @@ class EscPosPrinter(Printer):
             try:
                 device._raw(job)
             except (ConnectionError, TimeoutError) as exc:
-                raise PrinterOffline(f"{self._where()}: connection lost while sending ({exc})") from exc
+                raise PrinterOffline(
+                    f"{self._where()}: connection lost while sending ({exc})"
+                ) from exc
             except Exception as exc:  # pyusb/pyserial raise their own types
                 raise PrinterFailed(f"{self._where()}: sending failed ({exc})") from exc
         finally:
@@ -432,7 +440,9 @@ class EscPosPrinter(Printer):
                 from escpos.printer import Usb
 
                 device = Usb(
-                    t.vendor_id, t.product_id, timeout=int(self.timeout * 1000),
+                    t.vendor_id,
+                    t.product_id,
+                    timeout=int(self.timeout * 1000),
                     in_ep=int(t.options.get("in_ep", "0x82"), 0),
                     out_ep=int(t.options.get("out_ep", "0x01"), 0),
                     profile=self.profile,
@@ -441,7 +451,9 @@ class EscPosPrinter(Printer):
                 from escpos.printer import Serial
 
                 device = Serial(
-                    t.device, baudrate=t.baudrate, timeout=self.timeout,
+                    t.device,
+                    baudrate=t.baudrate,
+                    timeout=self.timeout,
                     dsrdtr=t.options.get("dsrdtr", "1") not in ("0", "false", "no"),
                     profile=self.profile,
                 )

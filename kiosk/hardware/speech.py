@@ -128,8 +128,9 @@ def audit_recordings(audio_dir: Path) -> list[tuple[Path, str]]:
     return problems
 
 
-def plan_for(prompt: Prompt, audio_dir: Path | None, voices: Mapping[str, str],
-             warn: _Once | None = None) -> Plan:
+def plan_for(
+    prompt: Prompt, audio_dir: Path | None, voices: Mapping[str, str], warn: _Once | None = None
+) -> Plan:
     """Recording in the citizen's language, its voice, then the language of the text."""
     for lang in dict.fromkeys((prompt.lang, prompt.written_in)):
         path = None
@@ -187,11 +188,18 @@ def wav_seconds(data: bytes) -> float:
 
 def synthesize(text: str, voice: str, espeak: str = "espeak-ng", timeout: float = 10.0) -> bytes:
     """espeak-ng's WAV for the text. The text goes on stdin, so it never shows in `ps`."""
-    done = subprocess.run([espeak, "-b", "1", "-v", voice, "--stdout"], input=text.encode(),
-                          capture_output=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        [espeak, "-b", "1", "-v", voice, "--stdout"],
+        input=text.encode(),
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
     if done.returncode != 0 or len(done.stdout) <= 44:
-        raise OSError(f"espeak-ng voice {voice!r} failed (exit {done.returncode}): "
-                      f"{done.stderr.decode(errors='replace').strip()[-200:]}")
+        raise OSError(
+            f"espeak-ng voice {voice!r} failed (exit {done.returncode}): "
+            f"{done.stderr.decode(errors='replace').strip()[-200:]}"
+        )
     return done.stdout
 
 
@@ -273,8 +281,9 @@ class Spoken:
 class MockSpeech(SpeechEngine):
     """Records what would be said, with the source the real engine would pick."""
 
-    def __init__(self, audio_dir: Path | None = None,
-                 voices: Mapping[str, str] = DEFAULT_VOICES) -> None:
+    def __init__(
+        self, audio_dir: Path | None = None, voices: Mapping[str, str] = DEFAULT_VOICES
+    ) -> None:
         self.audio_dir, self.voices = audio_dir, dict(voices)
         self.spoken: list[Spoken] = []
         self.stops = 0
@@ -286,8 +295,9 @@ class MockSpeech(SpeechEngine):
 
     def speak(self, prompt: Prompt) -> None:
         plan = self.plan(prompt)
-        self.spoken.append(Spoken(prompt.key, prompt.lang, prompt.text, plan.source, plan.lang,
-                                  self.volume))
+        self.spoken.append(
+            Spoken(prompt.key, prompt.lang, prompt.text, plan.source, plan.lang, self.volume)
+        )
         self._speaking = plan.source != "none"
 
     def stop(self) -> None:
@@ -313,9 +323,15 @@ class AudioSpeech(SpeechEngine):
     espeak-ng, None for recordings only.
     """
 
-    def __init__(self, audio_dir: Path | None, *, players: Sequence[Sequence[str]] = (),
-                 espeak: str | None = None, voices: Mapping[str, str] | None = None,
-                 tts_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        audio_dir: Path | None,
+        *,
+        players: Sequence[Sequence[str]] = (),
+        espeak: str | None = None,
+        voices: Mapping[str, str] | None = None,
+        tts_timeout: float = 10.0,
+    ) -> None:
         self.audio_dir = audio_dir
         self.players = [list(p) for p in players]
         self.espeak = espeak
@@ -417,12 +433,18 @@ class AudioSpeech(SpeechEngine):
             if plan.path is not None:
                 data = plan.path.read_bytes()
             else:
-                data = synthesize(prompt.text, plan.voice or "", self.espeak or "espeak-ng",
-                                  self.tts_timeout)
+                data = synthesize(
+                    prompt.text, plan.voice or "", self.espeak or "espeak-ng", self.tts_timeout
+                )
             data = scale_wav(data, self._volume)
         except (OSError, EOFError, wave.Error, subprocess.SubprocessError) as exc:
-            self._warn(f"source:{plan.source}:{plan.lang}", "speech %s in %s unavailable: %s",
-                       plan.source, plan.lang, exc)
+            self._warn(
+                f"source:{plan.source}:{plan.lang}",
+                "speech %s in %s unavailable: %s",
+                plan.source,
+                plan.lang,
+                exc,
+            )
             return
         limit = wav_seconds(data) + 5.0  # a hung player must not hold the worker forever
         while self.players and self._current(generation):
@@ -435,8 +457,9 @@ class AudioSpeech(SpeechEngine):
                 return  # keep the last one: a sound device may appear later
             self.players.pop(0)
 
-    def _run_player(self, command: list[str], data: bytes, generation: int,
-                    limit: float) -> str | None:
+    def _run_player(
+        self, command: list[str], data: bytes, generation: int, limit: float
+    ) -> str | None:
         """None when the player ran to its end or was stopped by us, else the problem."""
         temp = None
         args = list(command)
@@ -451,8 +474,11 @@ class AudioSpeech(SpeechEngine):
                     return None
                 try:
                     proc = subprocess.Popen(
-                        args, stdin=subprocess.DEVNULL if temp else subprocess.PIPE,
-                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                        args,
+                        stdin=subprocess.DEVNULL if temp else subprocess.PIPE,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE,
+                    )
                 except OSError as exc:
                     return str(exc)
                 self._proc = proc
@@ -476,8 +502,14 @@ class AudioSpeech(SpeechEngine):
                     os.unlink(temp)
 
 
-def make_speech(kind: str, audio_dir: Path | None, *, players: Sequence[Sequence[str]] | None = None,
-                espeak: str | None = None, voices: Mapping[str, str] | None = None) -> SpeechEngine:
+def make_speech(
+    kind: str,
+    audio_dir: Path | None,
+    *,
+    players: Sequence[Sequence[str]] | None = None,
+    espeak: str | None = None,
+    voices: Mapping[str, str] | None = None,
+) -> SpeechEngine:
     """The engine for the `speech` setting: auto, espeak, mock or off."""
     if kind == "off":
         return NullSpeech()
@@ -489,8 +521,12 @@ def make_speech(kind: str, audio_dir: Path | None, *, players: Sequence[Sequence
     if espeak is None:
         level = logging.WARNING if kind == "espeak" else logging.INFO
         log.log(level, "espeak-ng not found: only recorded prompts will be spoken")
-    return AudioSpeech(audio_dir, players=find_players() if players is None else players,
-                       espeak=espeak, voices=voices)
+    return AudioSpeech(
+        audio_dir,
+        players=find_players() if players is None else players,
+        espeak=espeak,
+        voices=voices,
+    )
 
 
 # --- policy ----------------------------------------------------------------------------
@@ -523,16 +559,24 @@ class PromptPlayer:
     default_volume: float = 1.0
     outcomes: list[str] = field(default_factory=list, repr=False)  # last few, for diagnostics
 
-    def say(self, key: str, lang: str, text: str, personal: bool = False,
-            text_lang: str | None = None, dynamic: bool = False) -> str:
+    def say(
+        self,
+        key: str,
+        lang: str,
+        text: str,
+        personal: bool = False,
+        text_lang: str | None = None,
+        dynamic: bool = False,
+    ) -> str:
         """Stop the previous prompt and speak this one: 'spoken', 'muted', 'withheld' or 'empty'."""
         self.engine.stop()
         outcome = self._say(key, lang, nfc(text), personal, text_lang, dynamic)
         self.outcomes = [*self.outcomes[-9:], outcome]
         return outcome
 
-    def say_key(self, key: str, lang: str | None = None, personal: bool = False,
-                **values: object) -> str:
+    def say_key(
+        self, key: str, lang: str | None = None, personal: bool = False, **values: object
+    ) -> str:
         """Look the prompt up in the translator (which must be given) and say it."""
         if self.translator is None:
             raise ValueError("PromptPlayer.say_key needs a translator")
@@ -541,8 +585,9 @@ class PromptPlayer:
         text = self.translator.tr(key, lang, **values)
         return self.say(key, lang, text, personal, text_lang, dynamic=bool(values))
 
-    def _say(self, key: str, lang: str, text: str, personal: bool, text_lang: str | None,
-             dynamic: bool) -> str:
+    def _say(
+        self, key: str, lang: str, text: str, personal: bool, text_lang: str | None, dynamic: bool
+    ) -> str:
         if not key:
             return "empty"
         volume = self.session.volume if self.session is not None else self.default_volume

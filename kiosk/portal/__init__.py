@@ -23,5 +23,13 @@ from kiosk.portal.faults import Faults
 from kiosk.portal.server import API_PREFIX, MAX_BODY, STATUSES, ReferencePortal
 from kiosk.portal.store import RecordedRequest, StoredDossier
 
-__all__ = ["API_PREFIX", "FAULT_KINDS", "MAX_BODY", "STATUSES", "Faults", "RecordedRequest",
-           "ReferencePortal", "StoredDossier"]
+__all__ = [
+    "API_PREFIX",
+    "FAULT_KINDS",
+    "MAX_BODY",
+    "STATUSES",
+    "Faults",
+    "RecordedRequest",
+    "ReferencePortal",
+    "StoredDossier",
+]

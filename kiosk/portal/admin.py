@@ -23,25 +23,48 @@ class PortalAdmin:
     def close(self) -> None:
         self._session.close()
 
-    def _call(self, method: str, path: str, json: Any = None,
-              params: dict[str, Any] | None = None) -> Any:
-        response = self._session.request(method, f"{self.base_url}/_admin/{path}", json=json,
-                                         params=params, timeout=self.timeout)
+    def _call(
+        self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        response = self._session.request(
+            method, f"{self.base_url}/_admin/{path}", json=json, params=params, timeout=self.timeout
+        )
         if response.status_code == 404:
             raise KeyError(path)
         if response.status_code != 200:
             raise ValueError(f"admin {method} {path}: {response.status_code} {response.text}")
         return response.json()
 
-    def requests(self, key: str | None = None, *, path: str | None = None,
-                 method: str | None = None, after: int = 0) -> list[RecordedRequest]:
+    def requests(
+        self,
+        key: str | None = None,
+        *,
+        path: str | None = None,
+        method: str | None = None,
+        after: int = 0,
+    ) -> list[RecordedRequest]:
         params = {k: v for k, v in (("key", key), ("path", path), ("method", method)) if v}
         params["after"] = after
         rows = self._call("GET", "requests", params=params)["requests"]
-        return [RecordedRequest(
-            r["id"], r["at"], r["method"], r["path"], r["query"], r["kiosk_id"],
-            r["idempotency_key"], r["headers"], base64.b64decode(r["body_b64"]), r["body_size"],
-            r["status"], r["outcome"], r["fault"], r["error"]) for r in rows]
+        return [
+            RecordedRequest(
+                r["id"],
+                r["at"],
+                r["method"],
+                r["path"],
+                r["query"],
+                r["kiosk_id"],
+                r["idempotency_key"],
+                r["headers"],
+                base64.b64decode(r["body_b64"]),
+                r["body_size"],
+                r["status"],
+                r["outcome"],
+                r["fault"],
+                r["error"],
+            )
+            for r in rows
+        ]
 
     def clear_requests(self) -> None:
         self._call("DELETE", "requests")
@@ -53,8 +76,9 @@ class PortalAdmin:
         return next((d for d in self.dossiers() if d.code == code), None)
 
     def set_status(self, code: str, status: str, message: dict[str, str] | None = None) -> None:
-        self._call("PUT", f"dossiers/{quote(code, safe='')}/status",
-                   {"status": status, "message": message})
+        self._call(
+            "PUT", f"dossiers/{quote(code, safe='')}/status", {"status": status, "message": message}
+        )
 
     def get_faults(self) -> Faults:
         return Faults.from_json(self._call("GET", "faults"))
@@ -68,12 +92,14 @@ class PortalAdmin:
         self._call("PUT", f"kiosks/{quote(kiosk_id, safe='')}", {"secret": secret})
 
     def revoke_kiosk(self, kiosk_id: str, revoked: bool = True) -> None:
-        self._call("POST", f"kiosks/{quote(kiosk_id, safe='')}/"
-                   + ("revoke" if revoked else "unrevoke"))
+        self._call(
+            "POST", f"kiosks/{quote(kiosk_id, safe='')}/" + ("revoke" if revoked else "unrevoke")
+        )
 
     def disable_kiosk(self, kiosk_id: str, disabled: bool = True) -> None:
-        self._call("POST", f"kiosks/{quote(kiosk_id, safe='')}/"
-                   + ("disable" if disabled else "enable"))
+        self._call(
+            "POST", f"kiosks/{quote(kiosk_id, safe='')}/" + ("disable" if disabled else "enable")
+        )
 
     def add_token(self, token: str) -> None:
         self._call("PUT", f"tokens/{quote(token, safe='')}")
@@ -81,8 +107,9 @@ class PortalAdmin:
     def remove_token(self, token: str) -> None:
         self._call("DELETE", f"tokens/{quote(token, safe='')}")
 
-    def upsert_procedure(self, procedure: dict[str, Any],
-                         updated_at: str | None = None) -> dict[str, Any]:
+    def upsert_procedure(
+        self, procedure: dict[str, Any], updated_at: str | None = None
+    ) -> dict[str, Any]:
         body = dict(procedure)
         if updated_at is not None:
             body["updated_at"] = updated_at
@@ -93,6 +120,14 @@ class PortalAdmin:
 
 
 def _dossier(d: dict[str, Any]) -> StoredDossier:
-    return StoredDossier(d["code"], d["client_ref"], d["kiosk_id"],
-                         base64.b64decode(d["body_b64"]), d["received_at"],
-                         d["expected_result_date"], d["status"], d["updated_at"], d["message"])
+    return StoredDossier(
+        d["code"],
+        d["client_ref"],
+        d["kiosk_id"],
+        base64.b64decode(d["body_b64"]),
+        d["received_at"],
+        d["expected_result_date"],
+        d["status"],
+        d["updated_at"],
+        d["message"],
+    )

@@ -44,8 +44,14 @@ class Faults:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "rate_limit_rate", "drop_rate", "hang_rate",
-                     "drop_after_store_rate", "hang_after_store_rate"):
+        for name in (
+            "error_rate",
+            "rate_limit_rate",
+            "drop_rate",
+            "hang_rate",
+            "drop_after_store_rate",
+            "hang_after_store_rate",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
@@ -81,8 +87,11 @@ class FaultPlan:
     @property
     def faults(self) -> Faults:
         with self._lock:
-            return replace(self._faults, endpoints=list(self._faults.endpoints),
-                           script=list(self._faults.script))
+            return replace(
+                self._faults,
+                endpoints=list(self._faults.endpoints),
+                script=list(self._faults.script),
+            )
 
     def set(self, faults: Faults) -> None:
         with self._lock:
@@ -101,10 +110,14 @@ class FaultPlan:
                 kind = f.script.pop(0)
                 return (None if kind == "ok" else kind), delay
             draw = self._rng.random()
-            for kind, rate in (("error", f.error_rate), ("rate_limit", f.rate_limit_rate),
-                               ("drop", f.drop_rate), ("hang", f.hang_rate),
-                               ("drop_after_store", f.drop_after_store_rate),
-                               ("hang_after_store", f.hang_after_store_rate)):
+            for kind, rate in (
+                ("error", f.error_rate),
+                ("rate_limit", f.rate_limit_rate),
+                ("drop", f.drop_rate),
+                ("hang", f.hang_rate),
+                ("drop_after_store", f.drop_after_store_rate),
+                ("hang_after_store", f.hang_after_store_rate),
+            ):
                 if draw < rate:
                     if kind == "error":
                         kind = self._rng.choice(("error500", "error502", "error503"))

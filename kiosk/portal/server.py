@@ -45,8 +45,17 @@ SKEW_LIMIT = 300.0
 STATUSES = ("received", "processing", "needs_info", "completed", "rejected")
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-_LOGGED_HEADERS = ("authorization", "content-type", "content-length", "idempotency-key",
-                   "x-kiosk-id", "x-timestamp", "x-signature", "user-agent", "connection")
+_LOGGED_HEADERS = (
+    "authorization",
+    "content-type",
+    "content-length",
+    "idempotency-key",
+    "x-kiosk-id",
+    "x-timestamp",
+    "x-signature",
+    "user-agent",
+    "connection",
+)
 
 
 def iso_ms(moment: datetime) -> str:
@@ -83,8 +92,9 @@ class Answer:
         return json.dumps(self.payload, ensure_ascii=False).encode("utf-8")
 
 
-def _error(status: int, error: str, details: list[dict[str, str]] | None = None,
-           **headers: str) -> Answer:
+def _error(
+    status: int, error: str, details: list[dict[str, str]] | None = None, **headers: str
+) -> Answer:
     payload: dict[str, Any] = {"error": error}
     if details is not None:
         payload["details"] = details
@@ -197,8 +207,12 @@ class _Handler(BaseHTTPRequestHandler):
             reason = HTTPStatus(answer.status).phrase
         except ValueError:
             reason = "Unknown"
-        lines = [f"HTTP/1.1 {answer.status} {reason}", f"Server: {self.server_version}",
-                 f"Date: {formatdate(self.server.portal.now().timestamp(), usegmt=True)}", f"Content-Length: {len(body)}"]
+        lines = [
+            f"HTTP/1.1 {answer.status} {reason}",
+            f"Server: {self.server_version}",
+            f"Date: {formatdate(self.server.portal.now().timestamp(), usegmt=True)}",
+            f"Content-Length: {len(body)}",
+        ]
         if body:
             lines.append(f"Content-Type: {answer.content_type}")
         lines.extend(f"{k}: {v}" for k, v in answer.headers.items())
@@ -259,8 +273,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         answer = portal._handle(req, endpoint, param)
         if kind == "drop_after_store":
-            portal._log(req, answer.status, "dropped_after_store", kind, answer.error,
-                        answer.kiosk_id)
+            portal._log(
+                req, answer.status, "dropped_after_store", kind, answer.error, answer.kiosk_id
+            )
             self._drop()
         elif kind == "hang_after_store":
             portal._log(req, answer.status, "late", kind, answer.error, answer.kiosk_id)
@@ -345,9 +360,12 @@ class ReferencePortal:
         self._server = _Server((self.host, self.port), _Handler)
         self._server.portal = self
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="reference-portal", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="reference-portal",
+            daemon=True,
+        )
         self._thread.start()
         log.info("reference portal listening on %s", self.url)
         return self.url
@@ -458,15 +476,22 @@ class ReferencePortal:
             return _error(503, "unavailable", **retry)
         if kind == "error502":
             # What a gateway in front of a portal sends: HTML, not the contract's JSON.
-            return Answer(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>",
-                          content_type="text/html")
+            return Answer(
+                502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html"
+            )
         if kind == "error500":
             return _error(500, "internal_error")
         return None
 
     # --- inspection -----------------------------------------------------------------------
-    def requests(self, key: str | None = None, *, path: str | None = None,
-                 method: str | None = None, after: int = 0) -> list[RecordedRequest]:
+    def requests(
+        self,
+        key: str | None = None,
+        *,
+        path: str | None = None,
+        method: str | None = None,
+        after: int = 0,
+    ) -> list[RecordedRequest]:
         """Every request received (optionally only one Idempotency-Key, path or method)."""
         return self.store.requests(key=key, path=path, method=method, after=after)
 
@@ -516,8 +541,9 @@ class ReferencePortal:
                 log.warning("procedure %s: updated_at %r is not a date-time", item["code"], given)
             self.upsert_procedure(item, updated_at=given if moment is not None else None)
 
-    def upsert_procedure(self, procedure: dict[str, Any],
-                         updated_at: str | None = None) -> dict[str, Any]:
+    def upsert_procedure(
+        self, procedure: dict[str, Any], updated_at: str | None = None
+    ) -> dict[str, Any]:
         """Add or change a procedure; updated_at defaults to now (after any as_of served)."""
         if not isinstance(procedure.get("code"), str):
             raise ValueError("a procedure needs a string 'code'")
@@ -536,8 +562,7 @@ class ReferencePortal:
     def catalogue(self) -> list[dict[str, Any]]:
         """Every procedure as served (with updated_at), by code."""
         with self._lock:
-            return sorted((doc for _, doc in self._procedures.values()),
-                          key=lambda d: d["code"])
+            return sorted((doc for _, doc in self._procedures.values()), key=lambda d: d["code"])
 
     def _procedures_answer(self, query: str) -> Answer:
         since_values = parse_qs(query).get("since")
@@ -546,29 +571,33 @@ class ReferencePortal:
             # An unencoded "+" in the offset arrives as a space.
             since = parse_datetime(since_values[0].replace(" ", "+"))
             if since is None:
-                return _error(400, "invalid_since",
-                              [{"field": "since", "message": "must be an RFC 3339 date-time"}])
+                return _error(
+                    400,
+                    "invalid_since",
+                    [{"field": "since", "message": "must be an RFC 3339 date-time"}],
+                )
         with self._lock:
             as_of = self.now()
             self._last_as_of = max(self._last_as_of, as_of)
-            items = [doc for moment, doc in self._procedures.values()
-                     if since is None or moment > since]
+            items = [
+                doc for moment, doc in self._procedures.values() if since is None or moment > since
+            ]
         items.sort(key=lambda d: d["code"])
         return Answer(200, {"as_of": iso_us(as_of), "procedures": items})
 
     # --- the contract ---------------------------------------------------------------------
     def _route(self, req: _Request) -> tuple[str, str | None] | Answer:
-        rest = req.path[len(API_PREFIX):]
+        rest = req.path[len(API_PREFIX) :]
         if rest == "/health":
             endpoint, method, param = "health", "GET", None
         elif rest == "/procedures":
             endpoint, method, param = "procedures", "GET", None
         elif rest.startswith("/attachments/") and rest.count("/") == 2:
-            endpoint, method, param = "attachments", "PUT", rest[len("/attachments/"):]
+            endpoint, method, param = "attachments", "PUT", rest[len("/attachments/") :]
         elif rest == "/dossiers":
             endpoint, method, param = "dossiers", "POST", None
         elif rest.startswith("/dossiers/") and rest.count("/") == 2:
-            endpoint, method, param = "status", "GET", rest[len("/dossiers/"):]
+            endpoint, method, param = "status", "GET", rest[len("/dossiers/") :]
         else:
             return _error(404, "not_found")
         if req.method != method:
@@ -590,8 +619,9 @@ class ReferencePortal:
         if kiosk is None or not stamp or not signature:
             return None, _error(401, "bad_signature")
         message = "\n".join((req.method, req.path, stamp, hashlib.sha256(req.body).hexdigest()))
-        expected = hmac.new(kiosk.secret.encode("utf-8"), message.encode("utf-8"),
-                            hashlib.sha256).hexdigest()
+        expected = hmac.new(
+            kiosk.secret.encode("utf-8"), message.encode("utf-8"), hashlib.sha256
+        ).hexdigest()
         if not hmac.compare_digest(expected, signature):
             return None, _error(401, "bad_signature")
         if not _TIMESTAMP_RE.match(stamp):
@@ -627,19 +657,28 @@ class ReferencePortal:
 
     def _put_attachment(self, req: _Request, kiosk_id: str, sha256: str) -> Answer:
         if not SHA256_RE.match(sha256):
-            return _error(400, "invalid_sha256",
-                          [{"field": "sha256", "message": "must be 64 lower-case hex digits"}])
+            return _error(
+                400,
+                "invalid_sha256",
+                [{"field": "sha256", "message": "must be 64 lower-case hex digits"}],
+            )
         content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if content_type not in ATTACHMENT_TYPES:
             return _error(415, "unsupported_media_type")
         actual = hashlib.sha256(req.body).hexdigest()
         if actual != sha256:
-            return _error(422, "hash_mismatch",
-                          [{"field": "sha256", "message": f"the body hashes to {actual}"}])
-        created = self.store.put_attachment(sha256, content_type, req.body, kiosk_id,
-                                            iso_ms(self.now()))
-        return Answer(201 if created else 200, {"sha256": sha256, "size": len(req.body),
-                                                "content_type": content_type})
+            return _error(
+                422,
+                "hash_mismatch",
+                [{"field": "sha256", "message": f"the body hashes to {actual}"}],
+            )
+        created = self.store.put_attachment(
+            sha256, content_type, req.body, kiosk_id, iso_ms(self.now())
+        )
+        return Answer(
+            201 if created else 200,
+            {"sha256": sha256, "size": len(req.body), "content_type": content_type},
+        )
 
     def _post_dossier(self, req: _Request, kiosk_id: str) -> Answer:
         key = req.headers.get("Idempotency-Key")
@@ -649,18 +688,30 @@ class ReferencePortal:
             doc = json.loads(req.body)
         except ValueError:  # also UnicodeDecodeError
             return _error(400, "invalid_json")
-        if isinstance(doc, dict) and isinstance(doc.get("client_ref"), str) \
-                and doc["client_ref"] != key:
+        if (
+            isinstance(doc, dict)
+            and isinstance(doc.get("client_ref"), str)
+            and doc["client_ref"] != key
+        ):
             return _error(400, "idempotency_key_mismatch")
-        known = self._procedures.get(doc.get("procedure_code")) if isinstance(doc, dict) \
-            and isinstance(doc.get("procedure_code"), str) else None
-        same_version = known is not None and known[1].get("version") == doc.get(
-            "procedure_version")
-        details = validate_dossier(doc, kiosk_id=kiosk_id,
-                                   attachment_size=self.store.attachment_size,
-                                   procedure=known[1] if same_version and known else None)
-        if self.check_procedures and isinstance(doc, dict) and known is None \
-                and isinstance(doc.get("procedure_code"), str):
+        known = (
+            self._procedures.get(doc.get("procedure_code"))
+            if isinstance(doc, dict) and isinstance(doc.get("procedure_code"), str)
+            else None
+        )
+        same_version = known is not None and known[1].get("version") == doc.get("procedure_version")
+        details = validate_dossier(
+            doc,
+            kiosk_id=kiosk_id,
+            attachment_size=self.store.attachment_size,
+            procedure=known[1] if same_version and known else None,
+        )
+        if (
+            self.check_procedures
+            and isinstance(doc, dict)
+            and known is None
+            and isinstance(doc.get("procedure_code"), str)
+        ):
             details.append({"field": "procedure_code", "message": "unknown procedure"})
         if details:
             return _error(422, "validation_failed", details)
@@ -677,10 +728,15 @@ class ReferencePortal:
             if not isinstance(days, int):
                 days = self.default_processing_days
             stored = self.store.insert_dossier(
-                prefix=self.code_prefix, client_ref=key, kiosk_id=kiosk_id,
-                canonical=canonical, body=req.body, received_at=iso_ms(received),
+                prefix=self.code_prefix,
+                client_ref=key,
+                kiosk_id=kiosk_id,
+                canonical=canonical,
+                body=req.body,
+                received_at=iso_ms(received),
                 year=received.astimezone(VIETNAM).year,
-                expected_result_date=expected_result_date(received, days))
+                expected_result_date=expected_result_date(received, days),
+            )
         return Answer(201, stored.receipt())
 
     def _status(self, kiosk_id: str, raw_code: str) -> Answer:
@@ -689,15 +745,31 @@ class ReferencePortal:
             return _error(404, "not_found")  # another kiosk's code is not disclosed
         return Answer(200, stored.status_doc())
 
-    def _log(self, req: _Request, status: int | None, outcome: str, fault: str | None,
-             error: str | None, kiosk_id: str | None = None) -> int:
+    def _log(
+        self,
+        req: _Request,
+        status: int | None,
+        outcome: str,
+        fault: str | None,
+        error: str | None,
+        kiosk_id: str | None = None,
+    ) -> int:
         headers = {name: req.headers[name] for name in _LOGGED_HEADERS if name in req.headers}
         return self.store.log_request(
-            at=time.time(), method=req.method, path=req.path, query=req.query,
+            at=time.time(),
+            method=req.method,
+            path=req.path,
+            query=req.query,
             kiosk_id=kiosk_id or req.headers.get("X-Kiosk-Id"),
-            idempotency_key=req.headers.get("Idempotency-Key"), headers=headers,
-            body=req.body if self.record_bodies else b"", body_size=req.size, status=status,
-            outcome=outcome, fault=fault, error=error)
+            idempotency_key=req.headers.get("Idempotency-Key"),
+            headers=headers,
+            body=req.body if self.record_bodies else b"",
+            body_size=req.size,
+            status=status,
+            outcome=outcome,
+            fault=fault,
+            error=error,
+        )
 
     # --- admin API (not part of the contract) ---------------------------------------------
     def _admin(self, req: _Request) -> Answer:
@@ -707,7 +779,7 @@ class ReferencePortal:
             data = None
         if not isinstance(data, dict):
             return _error(400, "invalid_json")
-        parts = [unquote(p) for p in req.path[len(ADMIN_PREFIX) + 1:].split("/")]
+        parts = [unquote(p) for p in req.path[len(ADMIN_PREFIX) + 1 :].split("/")]
         query = {k: v[0] for k, v in parse_qs(req.query).items()}
         try:
             return self._admin_route(req.method, parts, query, data)
@@ -716,13 +788,17 @@ class ReferencePortal:
         except (ValueError, TypeError) as exc:
             return _error(422, "invalid", [{"field": "", "message": str(exc)}])
 
-    def _admin_route(self, method: str, parts: list[str], query: dict[str, str],
-                     data: Any) -> Answer:
+    def _admin_route(
+        self, method: str, parts: list[str], query: dict[str, str], data: Any
+    ) -> Answer:
         match method, parts:
             case "GET", ["requests"]:
-                found = self.requests(query.get("key"), path=query.get("path"),
-                                      method=query.get("method"),
-                                      after=int(query.get("after", 0)))
+                found = self.requests(
+                    query.get("key"),
+                    path=query.get("path"),
+                    method=query.get("method"),
+                    after=int(query.get("after", 0)),
+                )
                 return Answer(200, {"requests": [request_json(r) for r in found]})
             case "DELETE", ["requests"]:
                 self.clear_requests()
@@ -741,8 +817,12 @@ class ReferencePortal:
                 self.add_kiosk(kiosk_id, data["secret"])
                 return Answer(200, {})
             case "POST", ["kiosks", kiosk_id, action]:
-                flags = {"revoke": ("revoked", True), "unrevoke": ("revoked", False),
-                         "disable": ("disabled", True), "enable": ("disabled", False)}
+                flags = {
+                    "revoke": ("revoked", True),
+                    "unrevoke": ("revoked", False),
+                    "disable": ("disabled", True),
+                    "enable": ("disabled", False),
+                }
                 if action not in flags:
                     raise KeyError(action)
                 name, value = flags[action]
@@ -763,15 +843,33 @@ class ReferencePortal:
 
 
 def request_json(r: RecordedRequest) -> dict[str, Any]:
-    return {"id": r.id, "at": r.at, "method": r.method, "path": r.path, "query": r.query,
-            "kiosk_id": r.kiosk_id, "idempotency_key": r.idempotency_key,
-            "headers": r.headers, "body_b64": base64.b64encode(r.body).decode("ascii"),
-            "body_size": r.body_size, "status": r.status, "outcome": r.outcome,
-            "fault": r.fault, "error": r.error}
+    return {
+        "id": r.id,
+        "at": r.at,
+        "method": r.method,
+        "path": r.path,
+        "query": r.query,
+        "kiosk_id": r.kiosk_id,
+        "idempotency_key": r.idempotency_key,
+        "headers": r.headers,
+        "body_b64": base64.b64encode(r.body).decode("ascii"),
+        "body_size": r.body_size,
+        "status": r.status,
+        "outcome": r.outcome,
+        "fault": r.fault,
+        "error": r.error,
+    }
 
 
 def dossier_json(d: StoredDossier) -> dict[str, Any]:
-    return {"code": d.code, "client_ref": d.client_ref, "kiosk_id": d.kiosk_id,
-            "body_b64": base64.b64encode(d.body).decode("ascii"), "received_at": d.received_at,
-            "expected_result_date": d.expected_result_date, "status": d.status,
-            "updated_at": d.updated_at, "message": d.message}
+    return {
+        "code": d.code,
+        "client_ref": d.client_ref,
+        "kiosk_id": d.kiosk_id,
+        "body_b64": base64.b64encode(d.body).decode("ascii"),
+        "received_at": d.received_at,
+        "expected_result_date": d.expected_result_date,
+        "status": d.status,
+        "updated_at": d.updated_at,
+        "message": d.message,
+    }

@@ -80,41 +80,72 @@ class StoredDossier:
     message: dict[str, str] | None
 
     def receipt(self) -> dict[str, Any]:
-        return {"dossier_code": self.code, "status": "received",
-                "received_at": self.received_at,
-                "expected_result_date": self.expected_result_date}
+        return {
+            "dossier_code": self.code,
+            "status": "received",
+            "received_at": self.received_at,
+            "expected_result_date": self.expected_result_date,
+        }
 
     def status_doc(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"dossier_code": self.code, "status": self.status,
-                               "updated_at": self.updated_at}
+        doc: dict[str, Any] = {
+            "dossier_code": self.code,
+            "status": self.status,
+            "updated_at": self.updated_at,
+        }
         if self.message:
             doc["message"] = self.message
         return doc
 
 
-_DOSSIER_COLS = ("code, client_ref, kiosk_id, body, received_at, expected_result_date, status, "
-                 "updated_at, message")
-_REQUEST_COLS = ("id, at, method, path, query, kiosk_id, idempotency_key, headers, body, "
-                 "body_size, status, outcome, fault, error")
+_DOSSIER_COLS = (
+    "code, client_ref, kiosk_id, body, received_at, expected_result_date, status, "
+    "updated_at, message"
+)
+_REQUEST_COLS = (
+    "id, at, method, path, query, kiosk_id, idempotency_key, headers, body, "
+    "body_size, status, outcome, fault, error"
+)
 
 
 def _dossier(row: tuple) -> StoredDossier:
-    return StoredDossier(row[0], row[1], row[2], bytes(row[3]), row[4], row[5], row[6], row[7],
-                         json.loads(row[8]) if row[8] else None)
+    return StoredDossier(
+        row[0],
+        row[1],
+        row[2],
+        bytes(row[3]),
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        json.loads(row[8]) if row[8] else None,
+    )
 
 
 def _request(row: tuple) -> RecordedRequest:
-    return RecordedRequest(row[0], row[1], row[2], row[3], row[4], row[5], row[6],
-                           json.loads(row[7]), bytes(row[8]), row[9], row[10], row[11],
-                           row[12], row[13])
+    return RecordedRequest(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        json.loads(row[7]),
+        bytes(row[8]),
+        row[9],
+        row[10],
+        row[11],
+        row[12],
+        row[13],
+    )
 
 
 class PortalStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.lock = threading.RLock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False,
-                                   isolation_level=None)
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -145,15 +176,19 @@ class PortalStore:
     # kiosks and tokens
     def load_credentials(self) -> tuple[dict[str, tuple[str, bool, bool]], set[str]]:
         with self.lock:
-            kiosks = {r[0]: (r[1], bool(r[2]), bool(r[3])) for r in
-                      self._db.execute("SELECT kiosk_id, secret, revoked, disabled FROM kiosks")}
+            kiosks = {
+                r[0]: (r[1], bool(r[2]), bool(r[3]))
+                for r in self._db.execute("SELECT kiosk_id, secret, revoked, disabled FROM kiosks")
+            }
             tokens = {r[0] for r in self._db.execute("SELECT token FROM tokens")}
             return kiosks, tokens
 
     def save_kiosk(self, kiosk_id: str, secret: str, revoked: bool, disabled: bool) -> None:
         with self.lock:
-            self._write("INSERT OR REPLACE INTO kiosks VALUES (?, ?, ?, ?)",
-                        (kiosk_id, secret, int(revoked), int(disabled)))
+            self._write(
+                "INSERT OR REPLACE INTO kiosks VALUES (?, ?, ?, ?)",
+                (kiosk_id, secret, int(revoked), int(disabled)),
+            )
             self._commit()
 
     def save_token(self, token: str, present: bool) -> None:
@@ -167,22 +202,27 @@ class PortalStore:
     # attachments
     def attachment_size(self, sha256: str) -> int | None:
         with self.lock:
-            row = self._db.execute("SELECT size FROM attachments WHERE sha256 = ?",
-                                   (sha256,)).fetchone()
+            row = self._db.execute(
+                "SELECT size FROM attachments WHERE sha256 = ?", (sha256,)
+            ).fetchone()
             return row[0] if row else None
 
     def attachment(self, sha256: str) -> tuple[str, bytes] | None:
         with self.lock:
-            row = self._db.execute("SELECT content_type, data FROM attachments WHERE sha256 = ?",
-                                   (sha256,)).fetchone()
+            row = self._db.execute(
+                "SELECT content_type, data FROM attachments WHERE sha256 = ?", (sha256,)
+            ).fetchone()
             return (row[0], bytes(row[1])) if row else None
 
-    def put_attachment(self, sha256: str, content_type: str, data: bytes, kiosk_id: str,
-                       now: str) -> bool:
+    def put_attachment(
+        self, sha256: str, content_type: str, data: bytes, kiosk_id: str, now: str
+    ) -> bool:
         """True when newly stored (left uncommitted: the request log commits it)."""
         with self.lock:
-            cur = self._write("INSERT OR IGNORE INTO attachments VALUES (?, ?, ?, ?, ?, ?)",
-                              (sha256, content_type, len(data), data, kiosk_id, now))
+            cur = self._write(
+                "INSERT OR IGNORE INTO attachments VALUES (?, ?, ?, ?, ?, ?)",
+                (sha256, content_type, len(data), data, kiosk_id, now),
+            )
             return cur.rowcount == 1
 
     # dossiers
@@ -190,13 +230,15 @@ class PortalStore:
         with self.lock:
             row = self._db.execute(
                 f"SELECT {_DOSSIER_COLS}, canonical FROM dossiers WHERE client_ref = ?",
-                (client_ref,)).fetchone()
+                (client_ref,),
+            ).fetchone()
             return (_dossier(row), row[9]) if row else None
 
     def dossier(self, code: str) -> StoredDossier | None:
         with self.lock:
-            row = self._db.execute(f"SELECT {_DOSSIER_COLS} FROM dossiers WHERE code = ?",
-                                   (code,)).fetchone()
+            row = self._db.execute(
+                f"SELECT {_DOSSIER_COLS} FROM dossiers WHERE code = ?", (code,)
+            ).fetchone()
             return _dossier(row) if row else None
 
     def dossiers(self) -> list[StoredDossier]:
@@ -204,27 +246,55 @@ class PortalStore:
             rows = self._db.execute(f"SELECT {_DOSSIER_COLS} FROM dossiers ORDER BY seq")
             return [_dossier(r) for r in rows]
 
-    def insert_dossier(self, *, prefix: str, client_ref: str, kiosk_id: str, canonical: str,
-                       body: bytes, received_at: str, year: int,
-                       expected_result_date: str | None) -> StoredDossier:
+    def insert_dossier(
+        self,
+        *,
+        prefix: str,
+        client_ref: str,
+        kiosk_id: str,
+        canonical: str,
+        body: bytes,
+        received_at: str,
+        year: int,
+        expected_result_date: str | None,
+    ) -> StoredDossier:
         """Store a new dossier (uncommitted until the request log line commits it)."""
         with self.lock:
             seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM dossiers").fetchone()[0]
             code = f"{prefix}-{year}-{seq:06d}"
-            self._write(f"INSERT INTO dossiers (seq, canonical, {_DOSSIER_COLS}) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, NULL)",
-                        (seq, canonical, code, client_ref, kiosk_id, body, received_at,
-                         expected_result_date, received_at))
-            return StoredDossier(code, client_ref, kiosk_id, body, received_at,
-                                 expected_result_date, "received", received_at, None)
+            self._write(
+                f"INSERT INTO dossiers (seq, canonical, {_DOSSIER_COLS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, NULL)",
+                (
+                    seq,
+                    canonical,
+                    code,
+                    client_ref,
+                    kiosk_id,
+                    body,
+                    received_at,
+                    expected_result_date,
+                    received_at,
+                ),
+            )
+            return StoredDossier(
+                code,
+                client_ref,
+                kiosk_id,
+                body,
+                received_at,
+                expected_result_date,
+                "received",
+                received_at,
+                None,
+            )
 
-    def set_status(self, code: str, status: str, message: dict[str, str] | None,
-                   now: str) -> bool:
+    def set_status(self, code: str, status: str, message: dict[str, str] | None, now: str) -> bool:
         with self.lock:
-            cur = self._write("UPDATE dossiers SET status = ?, message = ?, updated_at = ? "
-                              "WHERE code = ?",
-                              (status, json.dumps(message, ensure_ascii=False) if message
-                               else None, now, code))
+            cur = self._write(
+                "UPDATE dossiers SET status = ?, message = ?, updated_at = ? WHERE code = ?",
+                (status, json.dumps(message, ensure_ascii=False) if message else None, now, code),
+            )
             self._commit()
             return cur.rowcount == 1
 
@@ -232,40 +302,77 @@ class PortalStore:
     def procedures(self) -> dict[str, tuple[str, str]]:
         """code -> (canonical JSON without updated_at, updated_at)."""
         with self.lock:
-            return {r[0]: (r[1], r[2]) for r in
-                    self._db.execute("SELECT code, doc, updated_at FROM procedures")}
+            return {
+                r[0]: (r[1], r[2])
+                for r in self._db.execute("SELECT code, doc, updated_at FROM procedures")
+            }
 
     def save_procedure(self, code: str, doc: str, updated_at: str) -> None:
         with self.lock:
-            self._write("INSERT OR REPLACE INTO procedures VALUES (?, ?, ?)",
-                        (code, doc, updated_at))
+            self._write(
+                "INSERT OR REPLACE INTO procedures VALUES (?, ?, ?)", (code, doc, updated_at)
+            )
             self._commit()
 
     # request log
-    def log_request(self, *, at: float, method: str, path: str, query: str,
-                    kiosk_id: str | None, idempotency_key: str | None, headers: dict[str, str],
-                    body: bytes, body_size: int, status: int | None, outcome: str,
-                    fault: str | None, error: str | None) -> int:
+    def log_request(
+        self,
+        *,
+        at: float,
+        method: str,
+        path: str,
+        query: str,
+        kiosk_id: str | None,
+        idempotency_key: str | None,
+        headers: dict[str, str],
+        body: bytes,
+        body_size: int,
+        status: int | None,
+        outcome: str,
+        fault: str | None,
+        error: str | None,
+    ) -> int:
         """Append one line and commit it with whatever the handler stored before it."""
         with self.lock:
             cur = self._write(
                 "INSERT INTO requests (at, method, path, query, kiosk_id, idempotency_key, "
                 "headers, body, body_size, status, outcome, fault, error) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (at, method, path, query, kiosk_id, idempotency_key,
-                 json.dumps(headers, ensure_ascii=False), body, body_size, status, outcome,
-                 fault, error))
+                (
+                    at,
+                    method,
+                    path,
+                    query,
+                    kiosk_id,
+                    idempotency_key,
+                    json.dumps(headers, ensure_ascii=False),
+                    body,
+                    body_size,
+                    status,
+                    outcome,
+                    fault,
+                    error,
+                ),
+            )
             self._commit()
             return int(cur.lastrowid or 0)
 
     def update_request(self, request_id: int, *, status: int | None, outcome: str) -> None:
         with self.lock:
-            self._write("UPDATE requests SET status = ?, outcome = ? WHERE id = ?",
-                        (status, outcome, request_id))
+            self._write(
+                "UPDATE requests SET status = ?, outcome = ? WHERE id = ?",
+                (status, outcome, request_id),
+            )
             self._commit()
 
-    def requests(self, *, key: str | None = None, path: str | None = None,
-                 method: str | None = None, after: int = 0) -> list[RecordedRequest]:
+    def requests(
+        self,
+        *,
+        key: str | None = None,
+        path: str | None = None,
+        method: str | None = None,
+        after: int = 0,
+    ) -> list[RecordedRequest]:
         sql = f"SELECT {_REQUEST_COLS} FROM requests WHERE id > ?"
         params: list[Any] = [after]
         for column, value in (("idempotency_key", key), ("path", path), ("method", method)):

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -55,9 +57,17 @@ class _Collector:
     def add(self, field: str, message: str) -> None:
         self.details.append({"field": field, "message": message})
 
-    def string(self, obj: dict, key: str, prefix: str, *, required: bool,
-               nullable: bool = False, pattern: re.Pattern[str] | None = None,
-               enum: tuple[str, ...] | None = None) -> None:
+    def string(
+        self,
+        obj: dict,
+        key: str,
+        prefix: str,
+        *,
+        required: bool,
+        nullable: bool = False,
+        pattern: re.Pattern[str] | None = None,
+        enum: tuple[str, ...] | None = None,
+    ) -> None:
         name = prefix + key
         if key not in obj:
             if required:
@@ -126,8 +136,14 @@ def validate_dossier(
     if applicant is not None:
         p = "applicant."
         c.string(applicant, "id_number", p, required=True, pattern=re.compile(r"^[0-9]{12}$"))
-        c.string(applicant, "old_id_number", p, required=False, nullable=True,
-                 pattern=re.compile(r"^[0-9]{9}$"))
+        c.string(
+            applicant,
+            "old_id_number",
+            p,
+            required=False,
+            nullable=True,
+            pattern=re.compile(r"^[0-9]{9}$"),
+        )
         c.string(applicant, "full_name", p, required=True)
         if "date_of_birth" not in applicant:
             c.add(p + "date_of_birth", "required")
@@ -152,8 +168,9 @@ def validate_dossier(
     return c.details
 
 
-def _check_attachments(c: _Collector, items: Any,
-                       attachment_size: Callable[[str], int | None]) -> None:
+def _check_attachments(
+    c: _Collector, items: Any, attachment_size: Callable[[str], int | None]
+) -> None:
     if not isinstance(items, list):
         c.add("attachments", "must be an array")
         return

@@ -55,8 +55,11 @@ def contrast(a: QColor, b: QColor) -> float:
 def _over(fg: QColor, bg: QColor) -> QColor:
     """A translucent colour as it shows on its background."""
     a = fg.alphaF()
-    return QColor.fromRgbF(fg.redF() * a + bg.redF() * (1 - a), fg.greenF() * a + bg.greenF() * (1 - a),
-                           fg.blueF() * a + bg.blueF() * (1 - a))
+    return QColor.fromRgbF(
+        fg.redF() * a + bg.redF() * (1 - a),
+        fg.greenF() * a + bg.greenF() * (1 - a),
+        fg.blueF() * a + bg.blueF() * (1 - a),
+    )
 
 
 def _background(widget: QWidget) -> QColor:
@@ -64,9 +67,12 @@ def _background(widget: QWidget) -> QColor:
     w: QWidget | None = widget
     while w is not None:
         color = w.palette().color(w.backgroundRole())
-        if color.alpha() == 255 and (w.autoFillBackground() or w.testAttribute(
-                Qt.WidgetAttribute.WA_StyledBackground) or w.parentWidget() is None
-                or isinstance(w, QAbstractButton | QLineEdit)):
+        if color.alpha() == 255 and (
+            w.autoFillBackground()
+            or w.testAttribute(Qt.WidgetAttribute.WA_StyledBackground)
+            or w.parentWidget() is None
+            or isinstance(w, QAbstractButton | QLineEdit)
+        ):
             return color
         w = w.parentWidget()
     return QColor("white")
@@ -102,8 +108,9 @@ def _visible_text(widget: QWidget) -> str:
     return ""
 
 
-def audit_widget_tree(root: QWidget, screen: str, size: str, lang: str, translator,
-                      font_family: str) -> list[Violation]:
+def audit_widget_tree(
+    root: QWidget, screen: str, size: str, lang: str, translator, font_family: str
+) -> list[Violation]:
     out: list[Violation] = []
 
     def add(rule: str, widget: QWidget, detail: str) -> None:

@@ -41,8 +41,13 @@ class CameraBridge(QObject):
     _result_ready = Signal(str, int)
     _error_ready = Signal(str, str, int)
 
-    def __init__(self, camera_factory: Callable[[], Camera], parent: QObject | None = None,
-                 decode_every: int = 2, interpret_text: Callable[[str], object] = interpret) -> None:
+    def __init__(
+        self,
+        camera_factory: Callable[[], Camera],
+        parent: QObject | None = None,
+        decode_every: int = 2,
+        interpret_text: Callable[[str], object] = interpret,
+    ) -> None:
         super().__init__(parent)
         self._camera_factory = camera_factory
         self._decode_every = decode_every
@@ -107,8 +112,9 @@ class CameraBridge(QObject):
         self.failed.emit(key, detail)
 
 
-def bridge_factory(camera_factory: Callable[[], Camera],
-                   decode_every: int = 2) -> Callable[[QObject | None], CameraBridge]:
+def bridge_factory(
+    camera_factory: Callable[[], Camera], decode_every: int = 2
+) -> Callable[[QObject | None], CameraBridge]:
     """What screens expect in `app.extras["camera_bridge"]`: parent -> a new bridge."""
 
     def make(parent: QObject | None = None) -> CameraBridge:

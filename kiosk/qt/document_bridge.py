@@ -51,8 +51,9 @@ class DocumentBridge(QObject):
         self._generation += 1
         self._stop.clear()
         self._capture.clear()
-        self._thread = threading.Thread(target=self._run, args=(self._generation,),
-                                        name="document-camera", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(self._generation,), name="document-camera", daemon=True
+        )
         self._thread.start()
 
     def capture(self) -> None:
@@ -103,8 +104,9 @@ class DocumentBridge(QObject):
             self.failed.emit(key, detail)
 
 
-def document_bridge_factory(camera_factory: Callable[[], Camera]
-                            ) -> Callable[[QObject | None], DocumentBridge]:
+def document_bridge_factory(
+    camera_factory: Callable[[], Camera],
+) -> Callable[[QObject | None], DocumentBridge]:
     def make(parent: QObject | None = None) -> DocumentBridge:
         return DocumentBridge(camera_factory, parent)
 

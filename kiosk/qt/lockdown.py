@@ -122,8 +122,7 @@ class KioskLock(QObject):
     exited = Signal()
     dialog_opened = Signal(object)
 
-    def __init__(self, window: QWidget, clerks: ClerkService,
-                 tr: Callable[[str], str]) -> None:
+    def __init__(self, window: QWidget, clerks: ClerkService, tr: Callable[[str], str]) -> None:
         super().__init__(window)
         self.window = window
         self.clerks = clerks

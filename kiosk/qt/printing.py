@@ -62,7 +62,9 @@ class SystemPrinter(Printer):
         except (PrinterOffline, PrinterFailed) as exc:
             return PrinterStatus.from_error(exc)
         if info.state() in (QPrinter.PrinterState.Error, QPrinter.PrinterState.Aborted):
-            return PrinterStatus(False, KEY_OFFLINE, f"printer {info.printerName()} reports an error")
+            return PrinterStatus(
+                False, KEY_OFFLINE, f"printer {info.printerName()} reports an error"
+            )
         return PrinterStatus(True)
 
     def print_pdf(self, pdf: bytes, job_name: str) -> None:
@@ -141,13 +143,16 @@ class SystemPrinter(Printer):
     @staticmethod
     def _set_page(printer: QPrinter, width_pt: float, height_pt: float) -> None:
         size = QPageSize(
-            QSizeF(width_pt, height_pt), QPageSize.Unit.Point, "",
+            QSizeF(width_pt, height_pt),
+            QPageSize.Unit.Point,
+            "",
             QPageSize.SizeMatchPolicy.FuzzyMatch,
         )
         # A printer that lacks the size keeps its own paper; the page is then fitted.
         printer.setPageSize(size)
         printer.setPageOrientation(
-            QPageLayout.Orientation.Landscape if width_pt > height_pt
+            QPageLayout.Orientation.Landscape
+            if width_pt > height_pt
             else QPageLayout.Orientation.Portrait
         )
         printer.setPageMargins(QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Point)
@@ -170,6 +175,8 @@ def _fit(area: QRectF, aspect: float) -> QRectF:
     else:
         height = width / aspect
     return QRectF(
-        area.x() + (area.width() - width) / 2, area.y() + (area.height() - height) / 2,
-        width, height,
+        area.x() + (area.width() - width) / 2,
+        area.y() + (area.height() - height) / 2,
+        width,
+        height,
     )

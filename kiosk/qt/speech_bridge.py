@@ -35,8 +35,9 @@ def install_speech(window: Any, app_ctx: Any) -> PromptPlayer:
     """Build the engine from the settings and hook it into the window (see MainWindow)."""
     settings = app_ctx.settings
     engine = make_speech(settings.speech, resource("audio"))
-    player = PromptPlayer(engine, app_ctx.session, headphones=settings.headphones,
-                          translator=app_ctx.translator)
+    player = PromptPlayer(
+        engine, app_ctx.session, headphones=settings.headphones, translator=app_ctx.translator
+    )
     window.prompt_hooks.append(prompt_hook(player))
     if hasattr(window, "reset_hooks"):
         window.reset_hooks.append(player.reset)

@@ -33,30 +33,38 @@ class SyncBridge(QObject):
     _state_from_worker = Signal(object)
     _catalogue_from_worker = Signal(object)
 
-    def __init__(self, outbox: Outbox, parent: QObject | None = None,
-                 **worker_options: Any) -> None:
+    def __init__(
+        self, outbox: Outbox, parent: QObject | None = None, **worker_options: Any
+    ) -> None:
         """worker_options go to SyncWorker (catalogue, overlay_path, intervals, ...)."""
         super().__init__(parent)
         # Queued on purpose: the worker thread emits, this object's thread delivers.
         self._state_from_worker.connect(self._on_state, Qt.ConnectionType.QueuedConnection)
-        self._catalogue_from_worker.connect(self._on_catalogue,
-                                            Qt.ConnectionType.QueuedConnection)
+        self._catalogue_from_worker.connect(self._on_catalogue, Qt.ConnectionType.QueuedConnection)
         self.outbox = outbox
-        self.worker = SyncWorker(outbox, on_state=self._state_from_worker.emit,
-                                 on_catalogue=self._catalogue_from_worker.emit,
-                                 **worker_options)
+        self.worker = SyncWorker(
+            outbox,
+            on_state=self._state_from_worker.emit,
+            on_catalogue=self._catalogue_from_worker.emit,
+            **worker_options,
+        )
         self._state: SyncState | None = None
         self._app_ctx: Any = None
 
     @classmethod
-    def from_context(cls, app_ctx: Any, parent: QObject | None = None,
-                     **worker_options: Any) -> SyncBridge:
+    def from_context(
+        cls, app_ctx: Any, parent: QObject | None = None, **worker_options: Any
+    ) -> SyncBridge:
         """The outbox and worker for a running kiosk (kiosk.context.AppContext); portal
         catalogue updates replace app_ctx.catalogue on the UI thread."""
         s = app_ctx.settings
         portal = PortalConfig.from_settings(s)
-        outbox = Outbox(app_ctx.store, app_ctx.dossiers, portal,
-                        lease_seconds=max(300.0, portal.request_budget * 3))
+        outbox = Outbox(
+            app_ctx.store,
+            app_ctx.dossiers,
+            portal,
+            lease_seconds=max(300.0, portal.request_budget * 3),
+        )
         worker_options.setdefault("catalogue", app_ctx.catalogue)
         worker_options.setdefault("overlay_path", s.data_dir / OVERLAY_NAME)
         bridge = cls(outbox, parent, **worker_options)
@@ -138,9 +146,13 @@ class ClerkBar(QWidget):
     delivery, and in plain words what to do when the portal refuses the kiosk or the clock
     is wrong. `tr(key, **values)` translates (e.g. ViewContext.tr)."""
 
-    def __init__(self, bridge: SyncBridge | None, tr: Callable[..., str],
-                 parent: QWidget | None = None,
-                 now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        bridge: SyncBridge | None,
+        tr: Callable[..., str],
+        parent: QWidget | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.tr_ = tr
         self._now = now or (lambda: datetime.now(UTC).replace(tzinfo=None))
@@ -149,9 +161,10 @@ class ClerkBar(QWidget):
         self.setStyleSheet(
             "#clerkBar { background: #eef2f5; border-top: 1px solid #c8d0d8; }"
             "#clerkBar QLabel { font-size: 15px; color: #1d2a36; }"
-            "#clerkBar QLabel[level=\"alert\"] { color: #a4161a; font-weight: bold; }"
-            "#clerkBar QLabel[level=\"warn\"] { color: #8a5a00; font-weight: bold; }"
-            "#clerkBar QLabel[level=\"ok\"] { color: #1b6e3a; font-weight: bold; }")
+            '#clerkBar QLabel[level="alert"] { color: #a4161a; font-weight: bold; }'
+            '#clerkBar QLabel[level="warn"] { color: #8a5a00; font-weight: bold; }'
+            '#clerkBar QLabel[level="ok"] { color: #1b6e3a; font-weight: bold; }'
+        )
         row = QHBoxLayout(self)
         row.setContentsMargins(16, 4, 16, 4)
         row.setSpacing(24)
@@ -203,27 +216,43 @@ class ClerkBar(QWidget):
             text = tr("outbox.bar.waiting", n=status.waiting)
             if status.oldest_waiting_since is not None:
                 age = (now - status.oldest_waiting_since).total_seconds()
-                text += " " + tr("outbox.bar.waiting_since",
-                                 time=format_time(status.oldest_waiting_since, now),
-                                 age=format_age(age, tr))
+                text += " " + tr(
+                    "outbox.bar.waiting_since",
+                    time=format_time(status.oldest_waiting_since, now),
+                    age=format_age(age, tr),
+                )
             self.waiting.setText(text)
         last = status.last_success_at if status else None
-        self.last.setText(tr("outbox.bar.last_success",
-                             time=format_time(last, now) if last else tr("outbox.bar.never")))
+        self.last.setText(
+            tr(
+                "outbox.bar.last_success",
+                time=format_time(last, now) if last else tr("outbox.bar.never"),
+            )
+        )
         alerts = []
         if status is not None:
             if status.auth_alert is not None:
                 alerts.append(tr(status.auth_alert.key))
             if status.clock_alert is not None:
-                alerts.append(tr(status.clock_alert.key,
-                                 minutes=round(abs(status.clock_alert.offset_seconds) / 60)))
+                alerts.append(
+                    tr(
+                        status.clock_alert.key,
+                        minutes=round(abs(status.clock_alert.offset_seconds) / 60),
+                    )
+                )
             if status.needs_clerk:
                 alerts.append(tr("outbox.bar.needs_clerk", n=status.needs_clerk))
             if status.other_identity:
                 alerts.append(tr("outbox.alert.other_identity", n=status.other_identity))
         self.alert.setText("  ".join(alerts))
         self.alert.setVisible(bool(alerts))
-        self._level(self.alert, "alert" if status is not None and (
-            status.auth_alert or status.clock_alert) else "warn")
-        self._level(self.waiting, "warn" if state is not None and state.online is False
-                    and status is not None and status.waiting else "")
+        self._level(
+            self.alert,
+            "alert" if status is not None and (status.auth_alert or status.clock_alert) else "warn",
+        )
+        self._level(
+            self.waiting,
+            "warn"
+            if state is not None and state.online is False and status is not None and status.waiting
+            else "",
+        )

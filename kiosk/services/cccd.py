@@ -22,7 +22,18 @@ from kiosk.services.receipt_code import ReceiptCode, code_from_uri
 from kiosk.services.text import fold, nfc
 
 # Digit 4 of the ID: century of birth, even = male, odd = female.
-_CENTURY = {0: 1900, 1: 1900, 2: 2000, 3: 2000, 4: 2100, 5: 2100, 6: 2200, 7: 2200, 8: 1800, 9: 1800}
+_CENTURY = {
+    0: 1900,
+    1: 1900,
+    2: 2000,
+    3: 2000,
+    4: 2100,
+    5: 2100,
+    6: 2200,
+    7: 2200,
+    8: 1800,
+    9: 1800,
+}
 _ID = re.compile(r"[0-9]{12}")
 _OLD_ID = re.compile(r"[0-9]{9}")
 _DATE = re.compile(r"[0-9]{8}")
@@ -120,9 +131,7 @@ def parse(text: str, today: date | None = None) -> CitizenRecord | CccdError:
     if birth > today:
         return CccdError("scan.cccd.bad_date", "date of birth is in the future", raw)
     if issue is not None and not birth <= issue <= today:
-        return CccdError(
-            "scan.cccd.bad_date", "issue date is before birth or in the future", raw
-        )
+        return CccdError("scan.cccd.bad_date", "issue date is before birth or in the future", raw)
 
     sex = "male" if fold(sex_text) == "nam" else "female"
     digit = int(id_number[3])

@@ -70,8 +70,9 @@ def check_pin(pin: str, stored: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
-    actual = hashlib.scrypt(pin.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r),
-                            p=int(p), dklen=32)
+    actual = hashlib.scrypt(
+        pin.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32
+    )
     return hmac.compare_digest(actual, base64.b64decode(digest))
 
 
@@ -100,8 +101,9 @@ class ClerkService:
         self.store = store
         self.machine = machine
 
-    def create(self, username: str, display_name: str, role: str, pin: str,
-               by: ClerkInfo | None = None) -> ClerkInfo:
+    def create(
+        self, username: str, display_name: str, role: str, pin: str, by: ClerkInfo | None = None
+    ) -> ClerkInfo:
         if role not in ROLES:
             raise ClerkError(f"role {role!r}: one of {', '.join(ROLES)}")
         if not valid_pin(pin):
@@ -112,40 +114,72 @@ class ClerkService:
         def write(s) -> ClerkInfo:
             if s.scalars(select(Clerk).where(Clerk.username == username)).first():
                 raise ClerkError(f"user {username!r} exists already")
-            clerk = Clerk(username=username, display_name=display_name, role=role,
-                          pin_hash=hash_pin(pin), failed_pins=0, active=True, created_at=utcnow())
+            clerk = Clerk(
+                username=username,
+                display_name=display_name,
+                role=role,
+                pin_hash=hash_pin(pin),
+                failed_pins=0,
+                active=True,
+                created_at=utcnow(),
+            )
             s.add(clerk)
             s.flush()
-            s.add(AuditEntry(at=utcnow(), clerk_id=by.id if by else None, action="clerk.create",
-                             detail=f"{username} ({role})", machine=self.machine))
+            s.add(
+                AuditEntry(
+                    at=utcnow(),
+                    clerk_id=by.id if by else None,
+                    action="clerk.create",
+                    detail=f"{username} ({role})",
+                    machine=self.machine,
+                )
+            )
             return _info(clerk)
 
         return self.store.write_sync(write)
 
     def any_admin(self) -> bool:
-        return self.store.read(lambda s: s.scalars(
-            select(Clerk.id).where(Clerk.role == "admin", Clerk.active.is_(True))).first()) is not None
+        return (
+            self.store.read(
+                lambda s: s.scalars(
+                    select(Clerk.id).where(Clerk.role == "admin", Clerk.active.is_(True))
+                ).first()
+            )
+            is not None
+        )
 
     def list(self) -> list[ClerkInfo]:
-        return self.store.read(lambda s: [_info(c) for c in s.scalars(
-            select(Clerk).where(Clerk.active.is_(True)).order_by(Clerk.username))])
+        return self.store.read(
+            lambda s: [
+                _info(c)
+                for c in s.scalars(
+                    select(Clerk).where(Clerk.active.is_(True)).order_by(Clerk.username)
+                )
+            ]
+        )
 
-    def verify(self, username: str, pin: str, now: datetime | None = None,
-               action: str = "clerk.login") -> ClerkInfo:
+    def verify(
+        self, username: str, pin: str, now: datetime | None = None, action: str = "clerk.login"
+    ) -> ClerkInfo:
         """The clerk, or BadPin / Locked. Every outcome is audited."""
         now = now or utcnow()
 
         def write(s) -> tuple[ClerkInfo | None, ClerkError | None]:
-            clerk = s.scalars(select(Clerk).where(Clerk.username == username,
-                                                  Clerk.active.is_(True))).first()
+            clerk = s.scalars(
+                select(Clerk).where(Clerk.username == username, Clerk.active.is_(True))
+            ).first()
             if clerk is None:
                 s.add(AuditEntry(at=now, action=f"{action}.unknown_user", machine=self.machine))
                 return None, BadPin("unknown user", MAX_WRONG_PINS)
             if clerk.locked_until and clerk.locked_until > now:
-                s.add(AuditEntry(at=now, clerk_id=clerk.id, action=f"{action}.locked",
-                                 machine=self.machine))
-                return None, Locked(f"{username} locked until {clerk.locked_until:%H:%M:%S} UTC",
-                                    clerk.locked_until)
+                s.add(
+                    AuditEntry(
+                        at=now, clerk_id=clerk.id, action=f"{action}.locked", machine=self.machine
+                    )
+                )
+                return None, Locked(
+                    f"{username} locked until {clerk.locked_until:%H:%M:%S} UTC", clerk.locked_until
+                )
             if check_pin(pin, clerk.pin_hash):
                 clerk.failed_pins = 0
                 clerk.locked_until = None
@@ -155,12 +189,20 @@ class ClerkService:
             if clerk.failed_pins >= MAX_WRONG_PINS:
                 clerk.locked_until = now + timedelta(minutes=LOCK_MINUTES)
                 clerk.failed_pins = 0
-                s.add(AuditEntry(at=now, clerk_id=clerk.id, action=f"{action}.lockout",
-                                 machine=self.machine))
-                return None, Locked(f"{username}: {MAX_WRONG_PINS} wrong PINs, locked for "
-                                    f"{LOCK_MINUTES} minutes", clerk.locked_until)
-            s.add(AuditEntry(at=now, clerk_id=clerk.id, action=f"{action}.bad_pin",
-                             machine=self.machine))
+                s.add(
+                    AuditEntry(
+                        at=now, clerk_id=clerk.id, action=f"{action}.lockout", machine=self.machine
+                    )
+                )
+                return None, Locked(
+                    f"{username}: {MAX_WRONG_PINS} wrong PINs, locked for {LOCK_MINUTES} minutes",
+                    clerk.locked_until,
+                )
+            s.add(
+                AuditEntry(
+                    at=now, clerk_id=clerk.id, action=f"{action}.bad_pin", machine=self.machine
+                )
+            )
             return None, BadPin("wrong PIN", MAX_WRONG_PINS - clerk.failed_pins)
 
         info, error = self.store.write_sync(write)
@@ -178,16 +220,37 @@ class ClerkService:
             row = s.get(Clerk, clerk.id)
             row.pin_hash = hash_pin(new_pin)
             row.failed_pins, row.locked_until = 0, None
-            s.add(AuditEntry(at=utcnow(), clerk_id=by.id, action="clerk.change_pin",
-                             detail=clerk.username, machine=self.machine))
+            s.add(
+                AuditEntry(
+                    at=utcnow(),
+                    clerk_id=by.id,
+                    action="clerk.change_pin",
+                    detail=clerk.username,
+                    machine=self.machine,
+                )
+            )
 
         self.store.write_sync(write)
 
-    def audit(self, clerk: ClerkInfo | None, action: str, dossier_id: int | None = None,
-              detail: str | None = None) -> None:
-        self.store.write_sync(lambda s: s.add(AuditEntry(
-            at=utcnow(), clerk_id=clerk.id if clerk else None, action=action,
-            dossier_id=dossier_id, detail=detail, machine=self.machine)))
+    def audit(
+        self,
+        clerk: ClerkInfo | None,
+        action: str,
+        dossier_id: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.store.write_sync(
+            lambda s: s.add(
+                AuditEntry(
+                    at=utcnow(),
+                    clerk_id=clerk.id if clerk else None,
+                    action=action,
+                    dossier_id=dossier_id,
+                    detail=detail,
+                    machine=self.machine,
+                )
+            )
+        )
 
     def audit_trail(self, dossier_id: int | None = None, limit: int = 200) -> list[AuditEntry]:
         stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)

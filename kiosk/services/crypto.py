@@ -52,12 +52,15 @@ class KeyRing:
         return cls({1: AESGCM.generate_key(bit_length=256)}, 1, secrets.token_bytes(32))
 
     def to_json(self) -> str:
-        return json.dumps({
-            "format": 1,
-            "current": self.current,
-            "keys": {str(k): _b64(v) for k, v in self.keys.items()},
-            "index_key": _b64(self.index_key),
-        }, indent=1)
+        return json.dumps(
+            {
+                "format": 1,
+                "current": self.current,
+                "keys": {str(k): _b64(v) for k, v in self.keys.items()},
+                "index_key": _b64(self.index_key),
+            },
+            indent=1,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> KeyRing:
@@ -101,7 +104,9 @@ class DataCipher:
     def encrypt(self, plaintext: bytes, context: str) -> bytes:
         nonce = os.urandom(12)
         head = MAGIC + self.ring.current.to_bytes(2, "big")
-        return head + nonce + self._aead[self.ring.current].encrypt(nonce, plaintext, context.encode())
+        return (
+            head + nonce + self._aead[self.ring.current].encrypt(nonce, plaintext, context.encode())
+        )
 
     def decrypt(self, blob: bytes, context: str) -> bytes:
         if blob[:2] != MAGIC or len(blob) < 16 + 16:
@@ -113,7 +118,9 @@ class DataCipher:
         try:
             return aead.decrypt(blob[4:16], blob[16:], context.encode())
         except InvalidTag:
-            raise DataKeyError("data does not open with this key (wrong key file or damaged data)") from None
+            raise DataKeyError(
+                "data does not open with this key (wrong key file or damaged data)"
+            ) from None
 
     def encrypt_text(self, text: str | None, context: str) -> bytes | None:
         return None if text is None else self.encrypt(nfc(text).encode("utf-8"), context)

@@ -306,7 +306,12 @@ def _edge_support(
             n = -n  # inward
         pts = a[None, :] + t[:, None] * d[None, :]
         far_out = pts - n * 2 * offset
-        ok = (far_out[:, 0] >= 0) & (far_out[:, 0] <= w - 1) & (far_out[:, 1] >= 0) & (far_out[:, 1] <= h - 1)
+        ok = (
+            (far_out[:, 0] >= 0)
+            & (far_out[:, 0] <= w - 1)
+            & (far_out[:, 1] >= 0)
+            & (far_out[:, 1] <= h - 1)
+        )
         if ok.sum() < 6:
             continue
         # a step shows at two distances; a line (or a side a little off a line) does not
@@ -314,7 +319,9 @@ def _edge_support(
         for dist in (offset, 2 * offset):
             ii = np.clip(np.round(pts[ok] + n * dist).astype(int), 0, [w - 1, h - 1])
             oo = np.round(pts[ok] - n * dist).astype(int)
-            diff = lab[ii[:, 1], ii[:, 0]].astype(np.float32) - lab[oo[:, 1], oo[:, 0]].astype(np.float32)
+            diff = lab[ii[:, 1], ii[:, 0]].astype(np.float32) - lab[oo[:, 1], oo[:, 0]].astype(
+                np.float32
+            )
             step = np.minimum(step, np.linalg.norm(diff, axis=1))
         worst = min(worst, float(np.mean(step >= threshold)))
         medians.append(float(np.median(step)))
@@ -342,8 +349,10 @@ def _paper_like(hsv: np.ndarray, q: np.ndarray) -> bool:
 
 def _touches_border(q: np.ndarray, w: int, h: int, margin: float) -> bool:
     return bool(
-        np.any(q[:, 0] <= margin) or np.any(q[:, 1] <= margin)
-        or np.any(q[:, 0] >= w - 1 - margin) or np.any(q[:, 1] >= h - 1 - margin)
+        np.any(q[:, 0] <= margin)
+        or np.any(q[:, 1] <= margin)
+        or np.any(q[:, 0] >= w - 1 - margin)
+        or np.any(q[:, 1] >= h - 1 - margin)
     )
 
 
@@ -379,8 +388,9 @@ def _detect(
     def variants():
         yield lambda: edge_variant(_canny_auto(blurred))
         # closing erases ink (text, table rules) so the page is one flat bright area
-        closed = cv2.morphologyEx(gray, cv2.MORPH_CLOSE,
-                                  cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9)))
+        closed = cv2.morphologyEx(
+            gray, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9))
+        )
         yield lambda: edge_variant(_canny_otsu(cv2.GaussianBlur(closed, (5, 5), 0)))
         if fast:
             return
@@ -400,8 +410,11 @@ def _detect(
     best: tuple[float, float, np.ndarray, float, float] | None = None
     for variant in variants():
         for q in variant():
-            if (q.min() < -margin or np.any(q[:, 0] > w - 1 + margin)
-                    or np.any(q[:, 1] > h - 1 + margin)):
+            if (
+                q.min() < -margin
+                or np.any(q[:, 0] > w - 1 + margin)
+                or np.any(q[:, 1] > h - 1 + margin)
+            ):
                 continue  # no one can see a corner outside the frame
             area = abs(cv2.contourArea(q.astype(np.float32)))
             if area > max_area or not _angles_ok(q):
@@ -415,8 +428,12 @@ def _detect(
             if best is None or score > best[0] * 1.02:
                 best = (score, area, q, contrast, support)
         # a large page with clear edges all round from a cheap variant needs no other
-        if (best is not None and best[1] >= 0.15 * w * h and best[4] >= 0.95
-                and best[3] >= 2 * params.min_edge_contrast):
+        if (
+            best is not None
+            and best[1] >= 0.15 * w * h
+            and best[4] >= 0.95
+            and best[3] >= 2 * params.min_edge_contrast
+        ):
             break
 
     if best is None:
@@ -580,7 +597,9 @@ def estimate_aspect(
         f0 = w / (2 * math.tan(math.radians(assumed_hfov_deg) / 2))
         sigma0 = 0.3 * f0  # webcams span roughly 55-80 degrees
         # refined corners are typically within half a pixel at 720p (see the benchmark)
-        sigma_c = corner_sigma_px if corner_sigma_px is not None else max(0.3, 0.5 * max(w, h) / 1280)
+        sigma_c = (
+            corner_sigma_px if corner_sigma_px is not None else max(0.3, 0.5 * max(w, h) / 1280)
+        )
         # a fixed seed: the same quad always gives the same answer
         jitter = np.random.default_rng(12345).normal(0, sigma_c, (64, 4, 2))
         fs = _focal_from(*_zhang_terms(q[None] + jitter, centre))
@@ -639,8 +658,9 @@ def _flatten(
     bx, by = eps * ow, eps * oh
     dst = np.float32([[-bx, -by], [ow + bx, -by], [ow + bx, oh + by], [-bx, oh + by]])
     hom = cv2.getPerspectiveTransform(q, dst)
-    page = cv2.warpPerspective(frame, hom, (ow, oh), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
+    page = cv2.warpPerspective(
+        frame, hom, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     return page, est
 
 
@@ -774,15 +794,27 @@ def process(
     metrics["frame_level"] = round(frame_level, 1)
     if det.quad is None:
         if frame_level < params.dark_frame_level:
-            refuse("too_dark", f"frame 95th-percentile brightness {frame_level:.0f} "
-                               f"< {params.dark_frame_level:.0f}")
+            refuse(
+                "too_dark",
+                f"frame 95th-percentile brightness {frame_level:.0f} "
+                f"< {params.dark_frame_level:.0f}",
+            )
         elif det.paper_touches_border:
-            refuse("cut_off", f"no page outline; a paper-like region of "
-                              f"{det.paper_fraction:.0%} of the frame runs into its edge")
+            refuse(
+                "cut_off",
+                f"no page outline; a paper-like region of "
+                f"{det.paper_fraction:.0%} of the frame runs into its edge",
+            )
         else:
-            refuse("no_page", "no four-sided page outline found"
-                   + (f" (largest paper-like region {det.paper_fraction:.0%} of the frame)"
-                      if det.paper_fraction >= 0.02 else ""))
+            refuse(
+                "no_page",
+                "no four-sided page outline found"
+                + (
+                    f" (largest paper-like region {det.paper_fraction:.0%} of the frame)"
+                    if det.paper_fraction >= 0.02
+                    else ""
+                ),
+            )
         return DocResult(False, reasons, None, None, metrics)
 
     quad = det.quad
@@ -794,8 +826,7 @@ def process(
     extent = quad.extent((fw, fh))
     metrics["page_extent"] = round(extent, 3)
     if extent < params.too_far_extent:
-        refuse("too_far", f"page spans {extent:.0%} of the frame "
-                          f"(min {params.too_far_extent:.0%})")
+        refuse("too_far", f"page spans {extent:.0%} of the frame (min {params.too_far_extent:.0%})")
 
     raw, est = _flatten(frame, quad, focal_px=focal_px, params=params)
     metrics["aspect"] = round(est.ratio, 4)
@@ -812,13 +843,19 @@ def process(
     if sharp is not None:
         metrics["sharpness"] = round(sharp, 3)
         if sharp < params.min_sharpness:
-            refuse("blurred", f"sharpness {sharp:.2f} < {params.min_sharpness:.2f} "
-                              "(normalised Laplacian variance)")
+            refuse(
+                "blurred",
+                f"sharpness {sharp:.2f} < {params.min_sharpness:.2f} "
+                "(normalised Laplacian variance)",
+            )
     glare = glare_fraction(raw)
     metrics["glare_fraction"] = round(glare, 4)
     if glare >= params.glare_min_fraction:
-        refuse("glare", f"blown-out highlight covers {glare:.1%} of the page "
-                        f"(max {params.glare_min_fraction:.1%})")
+        refuse(
+            "glare",
+            f"blown-out highlight covers {glare:.1%} of the page "
+            f"(max {params.glare_min_fraction:.1%})",
+        )
 
     image = correct_lighting(raw, grayscale=grayscale)
     if grayscale:
@@ -873,13 +910,16 @@ class LivePageTracker:
     def update(self, frame: np.ndarray) -> TrackState:
         frame = _check_frame(frame)
         h, w = frame.shape[:2]
-        det = _detect(frame, self.params, work_long_side=self.work_long_side,
-                      refine=False, fast=True)
+        det = _detect(
+            frame, self.params, work_long_side=self.work_long_side, refine=False, fast=True
+        )
         quad = det.quad
         if quad is None:
             self.reset()
             return TrackState(None, False, 0, "cut_off" if det.paper_touches_border else "no_page")
-        moved = self._last is None or quad.max_distance(self._last) > self.tolerance * math.hypot(w, h)
+        moved = self._last is None or quad.max_distance(self._last) > self.tolerance * math.hypot(
+            w, h
+        )
         self._steady = 1 if moved else self._steady + 1
         self._last = quad
         if det.touches_border:
@@ -913,19 +953,30 @@ class Attachment:
 
     def reference(self) -> dict[str, object]:
         """The entry for a dossier's `attachments` list."""
-        return {"sha256": self.sha256, "content_type": self.content_type,
-                "size": self.size, "document_key": self.document_key}
+        return {
+            "sha256": self.sha256,
+            "content_type": self.content_type,
+            "size": self.size,
+            "document_key": self.document_key,
+        }
 
 
 # (JPEG quality, long side) tried in order until the result fits
 _LADDER: tuple[tuple[int, int], ...] = (
-    (85, 2000), (75, 2000), (65, 1800), (55, 1600), (50, 1400), (45, 1200), (40, 1000),
+    (85, 2000),
+    (75, 2000),
+    (65, 1800),
+    (55, 1600),
+    (50, 1400),
+    (45, 1200),
+    (40, 1000),
 )
 
 
 def _jpeg(img: np.ndarray, quality: int) -> bytes:
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality,
-                                         cv2.IMWRITE_JPEG_OPTIMIZE, 1])
+    ok, buf = cv2.imencode(
+        ".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_OPTIMIZE, 1]
+    )
     if not ok:
         raise ValueError("JPEG encoding failed")
     return buf.tobytes()
@@ -951,15 +1002,25 @@ def _pdf(pages: Sequence[tuple[bytes, int, int, bool]]) -> bytes:
         content, image = 4 + 3 * i, 5 + 3 * i
         s = 842.0 / max(w, h)
         pw, ph = w * s, h * s
-        objs.append((f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {pw:.2f} {ph:.2f}] "
-                     f"/Resources << /XObject << /Im0 {image} 0 R >> >> "
-                     f"/Contents {content} 0 R >>").encode())
+        objs.append(
+            (
+                f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {pw:.2f} {ph:.2f}] "
+                f"/Resources << /XObject << /Im0 {image} 0 R >> >> "
+                f"/Contents {content} 0 R >>"
+            ).encode()
+        )
         draw = f"q {pw:.2f} 0 0 {ph:.2f} 0 0 cm /Im0 Do Q".encode()
         objs.append(b"<< /Length %d >>\nstream\n" % len(draw) + draw + b"\nendstream")
         cs = "/DeviceRGB" if colour else "/DeviceGray"
-        objs.append((f"<< /Type /XObject /Subtype /Image /Width {w} /Height {h} "
-                     f"/ColorSpace {cs} /BitsPerComponent 8 /Filter /DCTDecode "
-                     f"/Length {len(data)} >>\nstream\n").encode() + data + b"\nendstream")
+        objs.append(
+            (
+                f"<< /Type /XObject /Subtype /Image /Width {w} /Height {h} "
+                f"/ColorSpace {cs} /BitsPerComponent 8 /Filter /DCTDecode "
+                f"/Length {len(data)} >>\nstream\n"
+            ).encode()
+            + data
+            + b"\nendstream"
+        )
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objs, 1):
@@ -984,8 +1045,9 @@ def encode_attachment(
     Pages may be BGR or grayscale (kept gray, which is smaller)."""
     if not images:
         raise ValueError("no pages to encode")
-    pages = [img if img.ndim == 2 and img.dtype == np.uint8 else _check_frame(img)
-             for img in images]
+    pages = [
+        img if img.ndim == 2 and img.dtype == np.uint8 else _check_frame(img) for img in images
+    ]
     size = 0
     for quality, long_side in _LADDER:
         parts: list[tuple[bytes, int, int, bool]] = []
@@ -1004,12 +1066,19 @@ def encode_attachment(
                 data, ctype = _pdf(parts), "application/pdf"
             size = len(data)
             if size < max_bytes:
-                return Attachment(document_key, ctype, data, size,
-                                  hashlib.sha256(data).hexdigest(), len(pages))
+                return Attachment(
+                    document_key, ctype, data, size, hashlib.sha256(data).hexdigest(), len(pages)
+                )
         else:
             size = total
-        log.info("attachment %s: over %d bytes at quality %d / %d px, trying smaller",
-                 document_key, max_bytes, quality, long_side)
+        log.info(
+            "attachment %s: over %d bytes at quality %d / %d px, trying smaller",
+            document_key,
+            max_bytes,
+            quality,
+            long_side,
+        )
     raise AttachmentTooLarge(
         f"{len(pages)} page(s): still {size} bytes or more at JPEG quality {_LADDER[-1][0]}, "
-        f"{_LADDER[-1][1]} px; the limit is {max_bytes}")
+        f"{_LADDER[-1][1]} px; the limit is {max_bytes}"
+    )

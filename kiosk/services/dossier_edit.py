@@ -68,8 +68,9 @@ RETRYABLE = (QUEUED, AUTH_BLOCKED)
 APPLICANT_FIELDS: tuple[cat.Field, ...] = (
     cat.Field("full_name", "text", True, {"vi": "Họ và tên", "en": "Full name"}, max_length=100),
     cat.Field("id_number", "id_number", True, {"vi": "Số định danh cá nhân", "en": "ID number"}),
-    cat.Field("date_of_birth", "date", True, {"vi": "Ngày sinh", "en": "Date of birth"},
-              max_today=True),
+    cat.Field(
+        "date_of_birth", "date", True, {"vi": "Ngày sinh", "en": "Date of birth"}, max_today=True
+    ),
     cat.Field("address", "text", False, {"vi": "Nơi thường trú", "en": "Address"}),
     cat.Field("phone", "phone", False, {"vi": "Số điện thoại", "en": "Phone number"}),
 )
@@ -176,15 +177,32 @@ def parse_field_errors(text: str | None) -> list[dict[str, str]]:
         data = data.get("details") or ([data] if "field" in data else [])
     if not isinstance(data, list):
         return []
-    return [{"field": str(d.get("field", "")), "message": str(d.get("message", ""))}
-            for d in data if isinstance(d, dict)]
+    return [
+        {"field": str(d.get("field", "")), "message": str(d.get("message", ""))}
+        for d in data
+        if isinstance(d, dict)
+    ]
 
 
-def _audit(session: Session, clerk: ClerkInfo | None, action: str, dossier_id: int,
-           detail: str | None, machine: str) -> None:
+def _audit(
+    session: Session,
+    clerk: ClerkInfo | None,
+    action: str,
+    dossier_id: int,
+    detail: str | None,
+    machine: str,
+) -> None:
     # Same row ClerkService.audit writes, but inside the change's own transaction.
-    session.add(AuditEntry(at=utcnow(), clerk_id=clerk.id if clerk else None, action=action,
-                           dossier_id=dossier_id, detail=detail, machine=machine))
+    session.add(
+        AuditEntry(
+            at=utcnow(),
+            clerk_id=clerk.id if clerk else None,
+            action=action,
+            dossier_id=dossier_id,
+            detail=detail,
+            machine=machine,
+        )
+    )
 
 
 def _locked_row(session: Session, dossier_id: int) -> Dossier:
@@ -205,30 +223,53 @@ class DossierEditor:
     # Reading ----------------------------------------------------------------
     def detail(self, dossier_id: int) -> DossierDetail:
         def read(s: Session) -> DossierDetail:
-            row = s.scalars(select(Dossier).where(Dossier.id == dossier_id).options(
-                selectinload(Dossier.attachments), selectinload(Dossier.attempts))).first()
+            row = s.scalars(
+                select(Dossier)
+                .where(Dossier.id == dossier_id)
+                .options(selectinload(Dossier.attachments), selectinload(Dossier.attempts))
+            ).first()
             if row is None:
                 raise EditError("clerk.dossier.err.gone", f"no dossier {dossier_id}")
             prints = s.execute(
-                select(ReceiptPrint, Clerk.username).outerjoin(Clerk, Clerk.id == ReceiptPrint.clerk_id)
-                .where(ReceiptPrint.dossier_id == dossier_id).order_by(ReceiptPrint.id)).all()
+                select(ReceiptPrint, Clerk.username)
+                .outerjoin(Clerk, Clerk.id == ReceiptPrint.clerk_id)
+                .where(ReceiptPrint.dossier_id == dossier_id)
+                .order_by(ReceiptPrint.id)
+            ).all()
             audit = s.execute(
-                select(AuditEntry, Clerk.username).outerjoin(Clerk, Clerk.id == AuditEntry.clerk_id)
-                .where(AuditEntry.dossier_id == dossier_id).order_by(AuditEntry.id)).all()
+                select(AuditEntry, Clerk.username)
+                .outerjoin(Clerk, Clerk.id == AuditEntry.clerk_id)
+                .where(AuditEntry.dossier_id == dossier_id)
+                .order_by(AuditEntry.id)
+            ).all()
             return DossierDetail(
-                id=row.id, receipt_code=row.receipt_code, client_ref=row.client_ref,
-                state=row.state, procedure_code=row.procedure_code,
-                procedure_version=row.procedure_version, language=row.language,
-                confirmed_at=row.confirmed_at, assisted_by=row.assisted_by,
-                receipt_printed=bool(row.receipt_printed), dossier_code=row.dossier_code,
-                next_attempt_at=row.next_attempt_at, attempt_count=int(row.attempt_count or 0),
-                last_error=row.last_error, applicant=self.dossiers.applicant(row),
+                id=row.id,
+                receipt_code=row.receipt_code,
+                client_ref=row.client_ref,
+                state=row.state,
+                procedure_code=row.procedure_code,
+                procedure_version=row.procedure_version,
+                language=row.language,
+                confirmed_at=row.confirmed_at,
+                assisted_by=row.assisted_by,
+                receipt_printed=bool(row.receipt_printed),
+                dossier_code=row.dossier_code,
+                next_attempt_at=row.next_attempt_at,
+                attempt_count=int(row.attempt_count or 0),
+                last_error=row.last_error,
+                applicant=self.dossiers.applicant(row),
                 answers=self.dossiers.answers(row),
                 field_errors=parse_field_errors(row.field_errors),
-                attachments=[AttachmentLine(a.document_key, a.content_type, int(a.size),
-                                            bool(a.uploaded)) for a in row.attachments],
-                attempts=[AttemptLine(a.at, a.outcome, a.status_code, a.error) for a in row.attempts],
-                prints=[PrintLine(p.at, bool(p.ok), p.printer, p.error, user) for p, user in prints],
+                attachments=[
+                    AttachmentLine(a.document_key, a.content_type, int(a.size), bool(a.uploaded))
+                    for a in row.attachments
+                ],
+                attempts=[
+                    AttemptLine(a.at, a.outcome, a.status_code, a.error) for a in row.attempts
+                ],
+                prints=[
+                    PrintLine(p.at, bool(p.ok), p.printer, p.error, user) for p, user in prints
+                ],
                 audit=[AuditLine(e.at, e.action, user, e.detail) for e, user in audit],
             )
 
@@ -242,8 +283,13 @@ class DossierEditor:
         raw: dict[str, str] = {}
         a = detail.applicant
         if a is not None:
-            card = {"full_name": a.full_name, "id_number": a.id_number,
-                    "date_of_birth": a.date_of_birth, "address": a.address, "phone": a.phone}
+            card = {
+                "full_name": a.full_name,
+                "id_number": a.id_number,
+                "date_of_birth": a.date_of_birth,
+                "address": a.address,
+                "phone": a.phone,
+            }
             for f in APPLICANT_FIELDS:
                 raw[f"applicant.{f.key}"] = cat.to_raw_text(f, card.get(f.key))
         proc = self.procedure(detail)
@@ -255,8 +301,10 @@ class DossierEditor:
         """Validate every field of the form; nothing is written."""
         proc = self.procedure(detail)
         if proc is None:
-            raise EditError("clerk.dossier.err.no_procedure",
-                            f"procedure {detail.procedure_code} is not in the catalogue")
+            raise EditError(
+                "clerk.dossier.err.no_procedure",
+                f"procedure {detail.procedure_code} is not in the catalogue",
+            )
         errors: dict[str, str] = {}
         values: dict[str, Any] = {}
         for f in APPLICANT_FIELDS:
@@ -275,39 +323,56 @@ class DossierEditor:
         if not errors and detail.applicant is not None:
             old = detail.applicant
             applicant = Applicant(
-                id_number=values["id_number"], full_name=values["full_name"],
-                date_of_birth=date.fromisoformat(values["date_of_birth"]), sex=old.sex,
-                address=values["address"], old_id_number=old.old_id_number,
-                phone=values["phone"], id_source=old.id_source)
+                id_number=values["id_number"],
+                full_name=values["full_name"],
+                date_of_birth=date.fromisoformat(values["date_of_birth"]),
+                sex=old.sex,
+                address=values["address"],
+                old_id_number=old.old_id_number,
+                phone=values["phone"],
+                id_source=old.id_source,
+            )
         return Checked(applicant, fields, errors)
 
     # Actions ----------------------------------------------------------------
-    def resubmit(self, dossier_id: int, raw: dict[str, str], clerk: ClerkInfo,
-                 lang: str = "vi") -> Checked:
+    def resubmit(
+        self, dossier_id: int, raw: dict[str, str], clerk: ClerkInfo, lang: str = "vi"
+    ) -> Checked:
         """Re-freeze a corrected needs_clerk dossier and queue it; returns the check result
         (nothing is written when it has errors)."""
         detail = self.detail(dossier_id)
         if not detail.editable:
-            raise EditError("clerk.dossier.err.not_editable",
-                            f"dossier {dossier_id} is {detail.state}, not needs_clerk")
+            raise EditError(
+                "clerk.dossier.err.not_editable",
+                f"dossier {dossier_id} is {detail.state}, not needs_clerk",
+            )
         checked = self.check(detail, raw, lang)
         if not checked.ok:
             return checked
         proc = self.procedure(detail)
         attachments = self._attachments(dossier_id)
-        changed = sorted(k for k, v in self.raw_values(detail).items()
-                         if nfc(raw.get(k, "")).strip() != v)
+        changed = sorted(
+            k for k, v in self.raw_values(detail).items() if nfc(raw.get(k, "")).strip() != v
+        )
 
         def write(s: Session) -> None:
             row = _locked_row(s, dossier_id)
             if row.state != NEEDS_CLERK:  # the outbox or another clerk moved it meanwhile
-                raise EditError("clerk.dossier.err.not_editable",
-                                f"dossier {dossier_id} is {row.state}, not needs_clerk")
+                raise EditError(
+                    "clerk.dossier.err.not_editable",
+                    f"dossier {dossier_id} is {row.state}, not needs_clerk",
+                )
             draft = DossierDraft(
-                procedure_code=row.procedure_code, procedure_version=proc.version,
-                language=row.language, applicant=checked.applicant, fields=checked.fields,
-                consent_version=row.consent_version, consent_given_at=row.consent_given_at,
-                attachments=attachments, assisted_by=row.assisted_by)
+                procedure_code=row.procedure_code,
+                procedure_version=proc.version,
+                language=row.language,
+                applicant=checked.applicant,
+                fields=checked.fields,
+                consent_version=row.consent_version,
+                consent_given_at=row.consent_given_at,
+                attachments=attachments,
+                assisted_by=row.assisted_by,
+            )
             body = serialise_body(draft, row.client_ref, row.kiosk_id, row.confirmed_at)
             c, now = self.cipher, utcnow()
             row.procedure_version = proc.version
@@ -321,10 +386,18 @@ class DossierEditor:
             row.waiting_since = row.waiting_since or now
             row.lease_owner, row.lease_until = None, None
             s.execute(delete(NameToken).where(NameToken.dossier_id == dossier_id))
-            s.add_all(NameToken(dossier_id=dossier_id, token_index=t)
-                      for t in c.name_indexes(checked.applicant.full_name))
-            _audit(s, clerk, "dossier.resubmit", dossier_id,
-                   "changed: " + (", ".join(changed) or "nothing"), self.machine)
+            s.add_all(
+                NameToken(dossier_id=dossier_id, token_index=t)
+                for t in c.name_indexes(checked.applicant.full_name)
+            )
+            _audit(
+                s,
+                clerk,
+                "dossier.resubmit",
+                dossier_id,
+                "changed: " + (", ".join(changed) or "nothing"),
+                self.machine,
+            )
 
         self.store.write_sync(write)
         log.info("dossier %s corrected and queued again", detail.receipt_code)
@@ -338,13 +411,17 @@ class DossierEditor:
             try:
                 data = read_attachment_file(self.dossiers.attachments_dir, self.cipher, a.file_name)
             except (OSError, DataKeyError) as exc:
-                raise EditError("clerk.dossier.err.attachment",
-                                f"attachment {a.document_key} of dossier {dossier_id} "
-                                f"cannot be read ({type(exc).__name__})") from exc
+                raise EditError(
+                    "clerk.dossier.err.attachment",
+                    f"attachment {a.document_key} of dossier {dossier_id} "
+                    f"cannot be read ({type(exc).__name__})",
+                ) from exc
             draft = AttachmentDraft(a.document_key, a.content_type, data)
             if draft.sha256 != a.sha256:
-                raise EditError("clerk.dossier.err.attachment",
-                                f"attachment {a.document_key} of dossier {dossier_id} is damaged")
+                raise EditError(
+                    "clerk.dossier.err.attachment",
+                    f"attachment {a.document_key} of dossier {dossier_id} is damaged",
+                )
             drafts.append(draft)
         return drafts
 
@@ -352,8 +429,9 @@ class DossierEditor:
         def write(s: Session) -> None:
             row = _locked_row(s, dossier_id)
             if row.state not in RETRYABLE:
-                raise EditError("clerk.dossier.err.not_retryable",
-                                f"dossier {dossier_id} is {row.state}")
+                raise EditError(
+                    "clerk.dossier.err.not_retryable", f"dossier {dossier_id} is {row.state}"
+                )
             before = row.state
             row.state, row.next_attempt_at = QUEUED, utcnow()
             _audit(s, clerk, "dossier.retry_now", dossier_id, f"was {before}", self.machine)
@@ -364,8 +442,10 @@ class DossierEditor:
         def write(s: Session) -> None:
             row = _locked_row(s, dossier_id)
             if row.state != NEEDS_CLERK:
-                raise EditError("clerk.dossier.err.not_editable",
-                                f"dossier {dossier_id} is {row.state}, not needs_clerk")
+                raise EditError(
+                    "clerk.dossier.err.not_editable",
+                    f"dossier {dossier_id} is {row.state}, not needs_clerk",
+                )
             row.state, row.next_attempt_at = HANDLED, None
             row.lease_owner, row.lease_until = None, None
             _audit(s, clerk, "dossier.mark_handled", dossier_id, None, self.machine)
@@ -382,5 +462,7 @@ class DossierEditor:
             raise
         self._audit_only(clerk, "dossier.reprint", dossier_id, None)
 
-    def _audit_only(self, clerk: ClerkInfo, action: str, dossier_id: int, detail: str | None) -> None:
+    def _audit_only(
+        self, clerk: ClerkInfo, action: str, dossier_id: int, detail: str | None
+    ) -> None:
         self.store.write_sync(lambda s: _audit(s, clerk, action, dossier_id, detail, self.machine))

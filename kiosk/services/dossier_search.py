@@ -96,13 +96,17 @@ def classify(text: str) -> tuple[str, str]:
     return KIND_NAME, text
 
 
-def local_day_bounds(day_from: date | None, day_to: date | None,
-                     tz: tzinfo | None = None) -> tuple[datetime | None, datetime | None]:
+def local_day_bounds(
+    day_from: date | None, day_to: date | None, tz: tzinfo | None = None
+) -> tuple[datetime | None, datetime | None]:
     """Naive-UTC [start, end) for local days (the store keeps UTC)."""
 
     def utc(d: date) -> datetime:
-        local = datetime.combine(d, time()).replace(tzinfo=tz) if tz else \
-            datetime.combine(d, time()).astimezone()
+        local = (
+            datetime.combine(d, time()).replace(tzinfo=tz)
+            if tz
+            else datetime.combine(d, time()).astimezone()
+        )
         return local.astimezone(UTC).replace(tzinfo=None)
 
     start = utc(day_from) if day_from else None
@@ -157,8 +161,12 @@ class DossierSearch:
         for word in words:
             # Counted up to a cap: past it a word is simply "common", and counting the
             # 40 000 entries of "nguyen" would cost more than the search itself.
-            capped = select(NameToken.dossier_id).where(NameToken.token_index == word) \
-                .limit(COUNT_CAP).subquery()
+            capped = (
+                select(NameToken.dossier_id)
+                .where(NameToken.token_index == word)
+                .limit(COUNT_CAP)
+                .subquery()
+            )
             counts[word] = int(session.scalar(select(func.count()).select_from(capped)) or 0)
             if counts[word] == 0:
                 return stmt.where(Dossier.id.is_(None))  # a word no dossier has
@@ -171,8 +179,9 @@ class DossierSearch:
         if counts[ordered[0]] >= COUNT_CAP:  # every word is common: many dossiers match
             return stmt.where(*(has(w, Dossier.id) for w in ordered))
         first = aliased(NameToken)
-        driver = select(first.dossier_id).where(first.token_index == ordered[0],
-                                                *(has(w, first.dossier_id) for w in ordered[1:]))
+        driver = select(first.dossier_id).where(
+            first.token_index == ordered[0], *(has(w, first.dossier_id) for w in ordered[1:])
+        )
         return stmt.where(Dossier.id.in_(driver))
 
     def page(self, query: SearchQuery, after: Cursor | None = None) -> Page:
@@ -180,16 +189,28 @@ class DossierSearch:
         size = max(1, min(query.page_size, 200))
 
         def read(s: Session) -> Page:
-            stmt = select(Dossier.id, Dossier.receipt_code, Dossier.procedure_code, Dossier.state,
-                          Dossier.confirmed_at, Dossier.receipt_printed, Dossier.attempt_count,
-                          Dossier.assisted_by, Dossier.dossier_code, Dossier.applicant_enc)
+            stmt = select(
+                Dossier.id,
+                Dossier.receipt_code,
+                Dossier.procedure_code,
+                Dossier.state,
+                Dossier.confirmed_at,
+                Dossier.receipt_printed,
+                Dossier.attempt_count,
+                Dossier.assisted_by,
+                Dossier.dossier_code,
+                Dossier.applicant_enc,
+            )
             if words:
                 stmt = self._name_filter(s, stmt, words)
             stmt = stmt.where(*where)
             if after is not None:
-                stmt = stmt.where(or_(Dossier.confirmed_at < after.confirmed_at,
-                                      and_(Dossier.confirmed_at == after.confirmed_at,
-                                           Dossier.id < after.id)))
+                stmt = stmt.where(
+                    or_(
+                        Dossier.confirmed_at < after.confirmed_at,
+                        and_(Dossier.confirmed_at == after.confirmed_at, Dossier.id < after.id),
+                    )
+                )
             stmt = stmt.order_by(Dossier.confirmed_at.desc(), Dossier.id.desc()).limit(size + 1)
             found = s.execute(stmt).all()
             more = len(found) > size
@@ -214,6 +235,15 @@ class DossierSearch:
         name = ""
         if r.applicant_enc is not None:
             name = self.cipher.decrypt_json(r.applicant_enc, APPLICANT_CTX).get("full_name", "")
-        return DossierRow(r.id, r.receipt_code, r.procedure_code, r.state, r.confirmed_at,
-                          bool(r.receipt_printed), int(r.attempt_count or 0), r.assisted_by,
-                          r.dossier_code, name)
+        return DossierRow(
+            r.id,
+            r.receipt_code,
+            r.procedure_code,
+            r.state,
+            r.confirmed_at,
+            bool(r.receipt_printed),
+            int(r.attempt_count or 0),
+            r.assisted_by,
+            r.dossier_code,
+            name,
+        )

@@ -69,10 +69,14 @@ class Applicant:
     @classmethod
     def from_contract(cls, data: dict[str, Any]) -> Applicant:
         return cls(
-            id_number=data["id_number"], full_name=data["full_name"],
-            date_of_birth=date.fromisoformat(data["date_of_birth"]), sex=data.get("sex"),
-            address=data.get("address"), old_id_number=data.get("old_id_number"),
-            phone=data.get("phone"), id_source=data.get("id_source", "qr_scan"),
+            id_number=data["id_number"],
+            full_name=data["full_name"],
+            date_of_birth=date.fromisoformat(data["date_of_birth"]),
+            sex=data.get("sex"),
+            address=data.get("address"),
+            old_id_number=data.get("old_id_number"),
+            phone=data.get("phone"),
+            id_source=data.get("id_source", "qr_scan"),
         )
 
 
@@ -108,7 +112,9 @@ class Confirmed:
     confirmed_at: datetime
 
 
-def serialise_body(draft: DossierDraft, client_ref: str, kiosk_id: str, confirmed_at: datetime) -> bytes:
+def serialise_body(
+    draft: DossierDraft, client_ref: str, kiosk_id: str, confirmed_at: datetime
+) -> bytes:
     body = {
         "client_ref": client_ref,
         "kiosk_id": kiosk_id,
@@ -120,11 +126,18 @@ def serialise_body(draft: DossierDraft, client_ref: str, kiosk_id: str, confirme
         "applicant": draft.applicant.to_contract(),
         "fields": {k: nfc(v) if isinstance(v, str) else v for k, v in draft.fields.items()},
         "attachments": [
-            {"sha256": a.sha256, "content_type": a.content_type, "size": len(a.data),
-             "document_key": a.document_key}
+            {
+                "sha256": a.sha256,
+                "content_type": a.content_type,
+                "size": len(a.data),
+                "document_key": a.document_key,
+            }
             for a in draft.attachments
         ],
-        "consent": {"given_at": rfc3339(draft.consent_given_at), "text_version": draft.consent_version},
+        "consent": {
+            "given_at": rfc3339(draft.consent_given_at),
+            "text_version": draft.consent_version,
+        },
     }
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -132,7 +145,9 @@ def serialise_body(draft: DossierDraft, client_ref: str, kiosk_id: str, confirme
 def next_value(session: Session, name: str) -> int:
     """Increment a shared counter; the row lock serialises machines on PostgreSQL."""
     row = session.execute(
-        update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
+        update(Counter)
+        .where(Counter.name == name)
+        .values(value=Counter.value + 1)
         .returning(Counter.value)
     ).scalar_one_or_none()
     if row is None:
@@ -152,7 +167,7 @@ def write_attachment_file(folder: Path, cipher: DataCipher, att: AttachmentDraft
     try:
         view = memoryview(blob)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -164,8 +179,14 @@ def read_attachment_file(folder: Path, cipher: DataCipher, name: str) -> bytes:
 
 
 class DossierService:
-    def __init__(self, store: Store, cipher: DataCipher, kiosk_id: str, receipt_prefix: str,
-                 attachments_dir: Path) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cipher: DataCipher,
+        kiosk_id: str,
+        receipt_prefix: str,
+        attachments_dir: Path,
+    ) -> None:
         self.store = store
         self.cipher = cipher
         self.kiosk_id = kiosk_id
@@ -180,7 +201,9 @@ class DossierService:
         return self.store.write_sync(lambda s: self._confirm(s, draft))
 
     def _confirm(self, session: Session, draft: DossierDraft) -> Confirmed:
-        files = [write_attachment_file(self.attachments_dir, self.cipher, a) for a in draft.attachments]
+        files = [
+            write_attachment_file(self.attachments_dir, self.cipher, a) for a in draft.attachments
+        ]
         if files:
             fsync_dir(self.attachments_dir)
         confirmed_at = (utcnow() + timedelta(seconds=self.clock_offset())).replace(microsecond=0)
@@ -191,34 +214,52 @@ class DossierService:
         applicant = draft.applicant.to_contract()
         c = self.cipher
         dossier = Dossier(
-            client_ref=client_ref, receipt_code=code, kiosk_id=self.kiosk_id,
-            procedure_code=draft.procedure_code, procedure_version=draft.procedure_version,
-            language=draft.language, assisted_by=draft.assisted_by, confirmed_at=confirmed_at,
-            consent_version=draft.consent_version, consent_given_at=draft.consent_given_at,
+            client_ref=client_ref,
+            receipt_code=code,
+            kiosk_id=self.kiosk_id,
+            procedure_code=draft.procedure_code,
+            procedure_version=draft.procedure_version,
+            language=draft.language,
+            assisted_by=draft.assisted_by,
+            confirmed_at=confirmed_at,
+            consent_version=draft.consent_version,
+            consent_given_at=draft.consent_given_at,
             id_source=draft.applicant.id_source,
             applicant_enc=c.encrypt_json(applicant, APPLICANT_CTX),
             answers_enc=c.encrypt_json(draft.fields, ANSWERS_CTX),
-            body_enc=c.encrypt(body, BODY_CTX), body_sha256=hashlib.sha256(body).hexdigest(),
+            body_enc=c.encrypt(body, BODY_CTX),
+            body_sha256=hashlib.sha256(body).hexdigest(),
             id_index=c.id_index(draft.applicant.id_number),
-            state=QUEUED, next_attempt_at=confirmed_at, waiting_since=confirmed_at,
+            state=QUEUED,
+            next_attempt_at=confirmed_at,
+            waiting_since=confirmed_at,
             attempt_count=0,
         )
         dossier.attachments = [
-            Attachment(document_key=a.document_key, sha256=a.sha256, content_type=a.content_type,
-                       size=len(a.data), file_name=name)
+            Attachment(
+                document_key=a.document_key,
+                sha256=a.sha256,
+                content_type=a.content_type,
+                size=len(a.data),
+                file_name=name,
+            )
             for a, name in zip(draft.attachments, files, strict=True)
         ]
         session.add(dossier)
         session.flush()
-        session.add_all(NameToken(dossier_id=dossier.id, token_index=t)
-                        for t in c.name_indexes(draft.applicant.full_name))
+        session.add_all(
+            NameToken(dossier_id=dossier.id, token_index=t)
+            for t in c.name_indexes(draft.applicant.full_name)
+        )
         return Confirmed(dossier.id, client_ref, code, confirmed_at)
 
     # Reading back ---------------------------------------------------------------
     def applicant(self, dossier: Dossier) -> Applicant | None:
         if dossier.applicant_enc is None:
             return None
-        return Applicant.from_contract(self.cipher.decrypt_json(dossier.applicant_enc, APPLICANT_CTX))
+        return Applicant.from_contract(
+            self.cipher.decrypt_json(dossier.applicant_enc, APPLICANT_CTX)
+        )
 
     def answers(self, dossier: Dossier) -> dict[str, Any]:
         if dossier.answers_enc is None:
@@ -236,6 +277,9 @@ class DossierService:
 
     def _one(self, where) -> Dossier | None:
         """A dossier with its attachments and attempts loaded, usable after the session."""
-        stmt = select(Dossier).where(where).options(
-            selectinload(Dossier.attachments), selectinload(Dossier.attempts))
+        stmt = (
+            select(Dossier)
+            .where(where)
+            .options(selectinload(Dossier.attachments), selectinload(Dossier.attempts))
+        )
         return self.store.read(lambda s: s.scalars(stmt).first())

@@ -89,8 +89,7 @@ class Translator:
         """Per language: (translated keys, keys in the vi catalogue)."""
         base = set(self.catalogues.get(FALLBACK, {}))
         return {
-            lang: (len(base & set(self.catalogues.get(lang, {}))), len(base))
-            for lang in LANGUAGES
+            lang: (len(base & set(self.catalogues.get(lang, {}))), len(base)) for lang in LANGUAGES
         }
 
 

@@ -73,8 +73,9 @@ class SetupState:
         return "; ".join(self.missing)
 
 
-def setup_state(store: Store | None, key_path: Path, secret: str, token: str,
-                demo: bool = False) -> SetupState:
+def setup_state(
+    store: Store | None, key_path: Path, secret: str, token: str, demo: bool = False
+) -> SetupState:
     """Whether this machine may serve citizens. A demo always may (it says so on screen)."""
     if demo:
         return SetupState(True)
@@ -116,8 +117,9 @@ class CrashGuard:
         kept = [t for t in self._load() if now - t < 86400]
         self._save([*kept, now])
         if tripped:
-            log.error("%d unclean exits within %.0f s: staying out of service", self.limit,
-                      self.window_s)
+            log.error(
+                "%d unclean exits within %.0f s: staying out of service", self.limit, self.window_s
+            )
         return tripped
 
     def clean_exit(self) -> None:
@@ -146,8 +148,11 @@ flatten = flatten_table
 
 def write_settings_file(path: Path, values: dict[str, Any]) -> None:
     """Merge `values` (flat setting names) into the TOML settings file, owner-only (0600)."""
-    write_config(path, values,
-                 "Written by `kiosk setup`. Holds the portal secret: keep it owner-only (0600).")
+    write_config(
+        path,
+        values,
+        "Written by `kiosk setup`. Holds the portal secret: keep it owner-only (0600).",
+    )
 
 
 # --- the data key -------------------------------------------------------------------------
@@ -155,8 +160,12 @@ def write_settings_file(path: Path, values: dict[str, Any]) -> None:
 
 def newest_encrypted(store: Store) -> bytes | None:
     """The applicant ciphertext of the newest not-purged dossier, to test a key against."""
-    stmt = (select(Dossier.applicant_enc).where(Dossier.applicant_enc.is_not(None))
-            .order_by(Dossier.id.desc()).limit(1))
+    stmt = (
+        select(Dossier.applicant_enc)
+        .where(Dossier.applicant_enc.is_not(None))
+        .order_by(Dossier.id.desc())
+        .limit(1)
+    )
     return store.read(lambda s: s.scalars(stmt).first())
 
 
@@ -195,8 +204,10 @@ def import_key(source: Path, key_path: Path, store: Store | None) -> Path | None
     ring = read_key_file(source)
     blob = newest_encrypted(store) if store is not None else None
     if not ring_opens(ring, blob):
-        raise DataKeyError("the imported key does not open the dossiers in this database: "
-                           "it is not this centre's key")
+        raise DataKeyError(
+            "the imported key does not open the dossiers in this database: "
+            "it is not this centre's key"
+        )
     aside: Path | None = None
     if key_path.exists():
         old = read_key_file(key_path)

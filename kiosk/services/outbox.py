@@ -106,9 +106,15 @@ class PortalConfig:
     @classmethod
     def from_settings(cls, settings: Any) -> PortalConfig:
         """From kiosk.config.Settings (or anything with the same attribute names)."""
-        return cls(settings.portal_url, settings.kiosk_id, settings.secret,
-                   settings.portal_token, float(settings.portal_connect_timeout),
-                   float(settings.portal_read_timeout), settings.portal_ca_bundle or "")
+        return cls(
+            settings.portal_url,
+            settings.kiosk_id,
+            settings.secret,
+            settings.portal_token,
+            float(settings.portal_connect_timeout),
+            float(settings.portal_read_timeout),
+            settings.portal_ca_bundle or "",
+        )
 
     @property
     def request_budget(self) -> float:
@@ -141,8 +147,9 @@ class Backoff:
         """The longest wait `delay` can give."""
         return max(self.cap, self.retry_after_cap * 1.1 + 0.05)
 
-    def delay(self, attempt: int, retry_after: float | None = None,
-              rng: random.Random | None = None) -> float:
+    def delay(
+        self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None
+    ) -> float:
         rng = rng or random
         d = self.ceiling(attempt)
         wait = d / 2 + rng.uniform(0, d / 2)
@@ -189,13 +196,20 @@ class OutboxStatus:
             return rfc3339(moment) if moment else None
 
         return {
-            "counts": dict(self.counts), "waiting": self.waiting,
+            "counts": dict(self.counts),
+            "waiting": self.waiting,
             "oldest_waiting_since": iso(self.oldest_waiting_since),
-            "last_success_at": iso(self.last_success_at), "needs_clerk": self.needs_clerk,
-            "auth_alert": None if self.auth_alert is None else {
-                "error": self.auth_alert.error, "status": self.auth_alert.status,
-                "since": iso(self.auth_alert.since)},
-            "clock_offset_seconds": None if self.clock_alert is None
+            "last_success_at": iso(self.last_success_at),
+            "needs_clerk": self.needs_clerk,
+            "auth_alert": None
+            if self.auth_alert is None
+            else {
+                "error": self.auth_alert.error,
+                "status": self.auth_alert.status,
+                "since": iso(self.auth_alert.since),
+            },
+            "clock_offset_seconds": None
+            if self.clock_alert is None
             else round(self.clock_alert.offset_seconds, 1),
             "other_identity": self.other_identity,
         }
@@ -347,7 +361,7 @@ def local_owner_alive(owner: str, prefix: str | None = None) -> bool:
     prefix = prefix or machine_prefix()
     if not owner.startswith(prefix):
         return True  # another machine: only its lease expiry tells
-    pid_text, _, start = owner[len(prefix):].partition(":")
+    pid_text, _, start = owner[len(prefix) :].partition(":")
     if not pid_text.isdigit():
         return True
     pid = int(pid_text)
@@ -370,8 +384,10 @@ def _lease_margin(lease_seconds: float) -> float:
 
 def _check_lease(lease_seconds: float, portal: PortalConfig) -> None:
     if lease_seconds - _lease_margin(lease_seconds) <= portal.request_budget:
-        raise ValueError(f"lease_seconds ({lease_seconds}) must leave room for one whole "
-                         f"request (connect + read timeout = {portal.request_budget} s)")
+        raise ValueError(
+            f"lease_seconds ({lease_seconds}) must leave room for one whole "
+            f"request (connect + read timeout = {portal.request_budget} s)"
+        )
 
 
 # --- the outbox ----------------------------------------------------------------------------------
@@ -477,10 +493,17 @@ class Outbox:
             if old is not None:
                 old.close()
             client = PortalClient(
-                portal.url, portal.kiosk_id, portal.secret, portal.token,
-                connect_timeout=portal.connect_timeout, read_timeout=portal.read_timeout,
-                ca_bundle=portal.ca_bundle or None, clock_offset=self.clock_offset,
-                clock=self.portal_clock, user_agent=f"commune-kiosk/{self.worker_id}")
+                portal.url,
+                portal.kiosk_id,
+                portal.secret,
+                portal.token,
+                connect_timeout=portal.connect_timeout,
+                read_timeout=portal.read_timeout,
+                ca_bundle=portal.ca_bundle or None,
+                clock_offset=self.clock_offset,
+                clock=self.portal_clock,
+                user_agent=f"commune-kiosk/{self.worker_id}",
+            )
             local.client, local.generation = client, generation
             with self._lock:
                 self._clients.append(client)
@@ -507,8 +530,10 @@ class Outbox:
         self.clock_offset = skew
         if changed:
             if abs(skew) > CLOCK_ALERT_SECONDS:
-                log.warning("this machine's clock is %.0f s off the portal's; signing "
-                            "corrects for it", -skew)
+                log.warning(
+                    "this machine's clock is %.0f s off the portal's; signing corrects for it",
+                    -skew,
+                )
 
             def save(session: Session) -> None:
                 session.merge(Meta(key=self._clock_key, value=f"{skew:.3f}"))
@@ -519,9 +544,12 @@ class Outbox:
         offset = self.clock_offset
         if abs(offset) <= CLOCK_ALERT_SECONDS:
             return None
-        return ClockAlert(offset, "outbox.alert.clock",
-                          f"this machine's clock is {abs(offset) / 60:.0f} min "
-                          f"{'behind' if offset > 0 else 'ahead of'} the portal's")
+        return ClockAlert(
+            offset,
+            "outbox.alert.clock",
+            f"this machine's clock is {abs(offset) / 60:.0f} min "
+            f"{'behind' if offset > 0 else 'ahead of'} the portal's",
+        )
 
     # --- authentication block --------------------------------------------------------------
     def _auth_blocks(self, session: Session) -> dict[str, dict[str, Any]]:
@@ -556,8 +584,11 @@ class Outbox:
             blocks = self._auth_blocks(session)
             since = blocks.get(fingerprint, {}).get("since") or _iso(now)
             blocks[fingerprint] = {
-                "error": error.error, "status": error.status, "since": since,
-                "probe_at": _iso(now + timedelta(seconds=self.auth_probe_interval))}
+                "error": error.error,
+                "status": error.status,
+                "since": since,
+                "probe_at": _iso(now + timedelta(seconds=self.auth_probe_interval)),
+            }
             value = json.dumps(blocks, sort_keys=True)
             if row is None:
                 session.add(Meta(key=AUTH_META, value=value))
@@ -565,8 +596,11 @@ class Outbox:
                 row.value = value
 
         self.store.write_sync(write)
-        log.warning("portal refuses this kiosk's credentials (HTTP %s %s): sending stopped",
-                    error.status, error.error)
+        log.warning(
+            "portal refuses this kiosk's credentials (HTTP %s %s): sending stopped",
+            error.status,
+            error.error,
+        )
 
     def _clear_auth_block(self) -> int:
         """These credentials work: drop their block and queue the blocked dossiers again."""
@@ -582,8 +616,11 @@ class Outbox:
                 # Blocks of other credentials stay while a machine still probes with them
                 # (it renews probe_at); forgotten ones are dropped after a day.
                 stale = now - timedelta(days=1)
-                blocks = {k: v for k, v in blocks.items()
-                          if (_parse_utc(v.get("probe_at")) or now) >= stale}
+                blocks = {
+                    k: v
+                    for k, v in blocks.items()
+                    if (_parse_utc(v.get("probe_at")) or now) >= stale
+                }
                 if blocks:
                     row.value = json.dumps(blocks, sort_keys=True)
                 else:
@@ -591,7 +628,8 @@ class Outbox:
             result = session.execute(
                 update(Dossier)
                 .where(Dossier.state == AUTH_BLOCKED, Dossier.kiosk_id == kiosk_id)
-                .values(state=QUEUED, next_attempt_at=now))
+                .values(state=QUEUED, next_attempt_at=now)
+            )
             return result.rowcount or 0
 
         requeued = self.store.write_sync(write)
@@ -619,11 +657,13 @@ class Outbox:
             return None
         error = str(mine.get("error", ""))
         known = ("unauthorized", "bad_signature", "clock_skew", "revoked", "kiosk_disabled")
-        return AuthAlert(error, int(mine.get("status") or 401),
-                         _parse_utc(mine.get("since")) or self.clock(),
-                         f"outbox.alert.auth.{error}" if error in known else "outbox.alert.auth",
-                         f"the portal refuses this kiosk's credentials (HTTP "
-                         f"{mine.get('status')} {error})")
+        return AuthAlert(
+            error,
+            int(mine.get("status") or 401),
+            _parse_utc(mine.get("since")) or self.clock(),
+            f"outbox.alert.auth.{error}" if error in known else "outbox.alert.auth",
+            f"the portal refuses this kiosk's credentials (HTTP {mine.get('status')} {error})",
+        )
 
     def _with_clock_retry(self, call: Callable[[PortalClient], Any]) -> Any:
         """A clock_skew 401: measure the skew on /health, correct signing, retry once."""
@@ -642,14 +682,21 @@ class Outbox:
         different clocks agree on when a lease has expired; on SQLite (one machine) ours."""
         if self.store.is_sqlite:
             return self.clock()
-        return session.execute(text("SELECT CAST(timezone('UTC', now()) AS timestamp)")).scalar_one()
+        return session.execute(
+            text("SELECT CAST(timezone('UTC', now()) AS timestamp)")
+        ).scalar_one()
 
     def _dead_local_owners(self, session: Session, now: datetime) -> list[str]:
         owners = session.scalars(
-            select(Dossier.lease_owner).distinct()
-            .where(Dossier.state == SENDING, Dossier.lease_until >= now,
-                   Dossier.lease_owner.startswith(self._machine, autoescape=True),
-                   Dossier.lease_owner != self.worker_id)).all()
+            select(Dossier.lease_owner)
+            .distinct()
+            .where(
+                Dossier.state == SENDING,
+                Dossier.lease_until >= now,
+                Dossier.lease_owner.startswith(self._machine, autoescape=True),
+                Dossier.lease_owner != self.worker_id,
+            )
+        ).all()
         return [o for o in owners if o and not local_owner_alive(o, self._machine)]
 
     def _claim(self, session: Session, limit: int) -> Claim:
@@ -675,8 +722,12 @@ class Outbox:
         for condition in wanted:
             if condition is None or len(ids) >= limit:
                 continue
-            query = (select(d.id).where(condition, d.kiosk_id == self._portal.kiosk_id)
-                     .order_by(d.next_attempt_at, d.id).limit(limit - len(ids)))
+            query = (
+                select(d.id)
+                .where(condition, d.kiosk_id == self._portal.kiosk_id)
+                .order_by(d.next_attempt_at, d.id)
+                .limit(limit - len(ids))
+            )
             if ids:
                 query = query.where(d.id.not_in(ids))
             if not self.store.is_sqlite:
@@ -687,19 +738,30 @@ class Outbox:
         if dead:
             log.info("taking over dossiers leased by %d stopped process(es)", len(dead))
         session.execute(
-            update(_DOSSIERS).where(_DOSSIERS.c.id.in_(ids))
-            .values(state=SENDING, lease_owner=self.worker_id,
-                    lease_until=lease_now + timedelta(seconds=self.lease_seconds)))
+            update(_DOSSIERS)
+            .where(_DOSSIERS.c.id.in_(ids))
+            .values(
+                state=SENDING,
+                lease_owner=self.worker_id,
+                lease_until=lease_now + timedelta(seconds=self.lease_seconds),
+            )
+        )
         # Plain rows, not ORM objects: this runs for every batch.
-        rows = {r.id: ClaimedDossier(r.id, r.client_ref, r.body_enc, r.attempt_count)
-                for r in session.execute(select(d.id, d.client_ref, d.body_enc,
-                                                d.attempt_count).where(d.id.in_(ids)))}
+        rows = {
+            r.id: ClaimedDossier(r.id, r.client_ref, r.body_enc, r.attempt_count)
+            for r in session.execute(
+                select(d.id, d.client_ref, d.body_enc, d.attempt_count).where(d.id.in_(ids))
+            )
+        }
         a = _ATTACHMENTS.c
-        for r in session.execute(select(a.id, a.dossier_id, a.sha256, a.content_type,
-                                        a.file_name, a.uploaded)
-                                 .where(a.dossier_id.in_(ids)).order_by(a.id)):
+        for r in session.execute(
+            select(a.id, a.dossier_id, a.sha256, a.content_type, a.file_name, a.uploaded)
+            .where(a.dossier_id.in_(ids))
+            .order_by(a.id)
+        ):
             rows[r.dossier_id].attachments.append(
-                ClaimedAttachment(r.id, r.sha256, r.content_type, r.file_name, bool(r.uploaded)))
+                ClaimedAttachment(r.id, r.sha256, r.content_type, r.file_name, bool(r.uploaded))
+            )
         return Claim([rows[i] for i in ids], claimed_at)
 
     def claim(self, limit: int | None = None) -> list[ClaimedDossier]:
@@ -759,8 +821,12 @@ class Outbox:
         """Send dossiers this worker has leased (at monotonic time `claimed_at`), `senders`
         at a time. A refusal of the credentials, a request without any answer or a
         request to slow down stops the batch: what was not started goes back untouched."""
-        deadline = claimed_at + self.lease_seconds - _lease_margin(self.lease_seconds) \
+        deadline = (
+            claimed_at
+            + self.lease_seconds
+            - _lease_margin(self.lease_seconds)
             - self._portal.request_budget
+        )
         halt = threading.Event()
         lock = threading.Lock()
         committed: list[Future[None]] = []
@@ -799,8 +865,9 @@ class Outbox:
 
         if self.senders > 1 and len(claimed) > 1:
             if self._senders_pool is None:
-                self._senders_pool = ThreadPoolExecutor(self.senders,
-                                                        thread_name_prefix="outbox-send")
+                self._senders_pool = ThreadPoolExecutor(
+                    self.senders, thread_name_prefix="outbox-send"
+                )
             outcomes = list(self._senders_pool.map(send, claimed))
         else:
             outcomes = [send(d) for d in claimed]
@@ -810,11 +877,16 @@ class Outbox:
             future.result()  # reported only once committed
         kinds = [o.kind for o in outcomes]
         return BatchReport(
-            claimed=len(claimed), delivered=kinds.count("delivered"),
-            needs_clerk=kinds.count("needs_clerk"), transient=kinds.count("transient"),
-            released=kinds.count("released"), auth_blocked=bool(flags["auth"]),
-            offline=bool(flags["offline"]), paused_for=float(flags["pause"]),
-            delivered_ids=tuple(o.dossier_id for o in outcomes if o.kind == "delivered"))
+            claimed=len(claimed),
+            delivered=kinds.count("delivered"),
+            needs_clerk=kinds.count("needs_clerk"),
+            transient=kinds.count("transient"),
+            released=kinds.count("released"),
+            auth_blocked=bool(flags["auth"]),
+            offline=bool(flags["offline"]),
+            paused_for=float(flags["pause"]),
+            delivered_ids=tuple(o.dossier_id for o in outcomes if o.kind == "delivered"),
+        )
 
     def _check_budget(self, deadline: float) -> None:
         if self._stopping.is_set() or time.monotonic() > deadline:
@@ -825,8 +897,11 @@ class Outbox:
         try:
             body = self.dossiers.body(dossier)
         except Exception as exc:  # a damaged or foreign-key ciphertext: only a person can help
-            log.error("dossier %s: stored body cannot be decrypted (%s)", dossier.client_ref,
-                      type(exc).__name__)
+            log.error(
+                "dossier %s: stored body cannot be decrypted (%s)",
+                dossier.client_ref,
+                type(exc).__name__,
+            )
             return self._needs_clerk(outcome, "stored body cannot be decrypted", [], None)
         try:
             delivered = self._deliver(dossier, body, deadline, outcome)
@@ -841,8 +916,11 @@ class Outbox:
             self._note_auth_block(exc)
             return outcome
         except Transient as exc:
-            outcome.status, outcome.error, outcome.retry_after = exc.status, exc.detail, \
-                exc.retry_after
+            outcome.status, outcome.error, outcome.retry_after = (
+                exc.status,
+                exc.detail,
+                exc.retry_after,
+            )
             outcome.attempts.append(_AttemptRow("transient", exc.status, exc.detail))
             return outcome
         except NotFound as exc:  # a wrong portal URL: keep the dossier, retry later
@@ -860,39 +938,63 @@ class Outbox:
         outcome.attempts.append(_AttemptRow("delivered", outcome.status, None))
         return outcome
 
-    def _needs_clerk(self, outcome: _Outcome, error: str, details: list[dict[str, str]],
-                     status: int | None) -> _Outcome:
+    def _needs_clerk(
+        self, outcome: _Outcome, error: str, details: list[dict[str, str]], status: int | None
+    ) -> _Outcome:
         outcome.kind, outcome.error, outcome.field_errors = "needs_clerk", error, details
         outcome.status = status
         outcome.attempts.append(_AttemptRow("needs_clerk", status, error))
-        log.warning("dossier %s needs a clerk: %s (fields: %s)", outcome.dossier_id, error,
-                    ", ".join(d.get("field", "") for d in details) or "-")
+        log.warning(
+            "dossier %s needs a clerk: %s (fields: %s)",
+            outcome.dossier_id,
+            error,
+            ", ".join(d.get("field", "") for d in details) or "-",
+        )
         return outcome
 
-    def _upload(self, dossier: ClaimedDossier, attachment: ClaimedAttachment, index: int,
-                deadline: float,
-                outcome: _Outcome) -> None:
+    def _upload(
+        self,
+        dossier: ClaimedDossier,
+        attachment: ClaimedAttachment,
+        index: int,
+        deadline: float,
+        outcome: _Outcome,
+    ) -> None:
         try:
-            data = read_attachment_file(self.dossiers.attachments_dir, self.dossiers.cipher,
-                                        attachment.file_name)
+            data = read_attachment_file(
+                self.dossiers.attachments_dir, self.dossiers.cipher, attachment.file_name
+            )
         except Exception as exc:
-            raise _NeedsClerk("attachment file missing or unreadable",
-                              [{"field": f"attachments[{index}]",
-                                "message": f"the kiosk cannot read the file "
-                                           f"({type(exc).__name__})"}], None) from None
+            raise _NeedsClerk(
+                "attachment file missing or unreadable",
+                [
+                    {
+                        "field": f"attachments[{index}]",
+                        "message": f"the kiosk cannot read the file ({type(exc).__name__})",
+                    }
+                ],
+                None,
+            ) from None
         self._check_budget(deadline)
         try:
             self._with_clock_retry(
-                lambda c: c.upload_attachment(attachment.sha256, data, attachment.content_type))
+                lambda c: c.upload_attachment(attachment.sha256, data, attachment.content_type)
+            )
         except Permanent as exc:
-            details = [{"field": f"attachments[{index}]", "message": f"upload refused: "
-                        f"HTTP {exc.status} {exc.error}"}] + exc.details
-            raise _NeedsClerk(f"attachment refused: HTTP {exc.status} {exc.error}", details,
-                              exc.status) from None
+            details = [
+                {
+                    "field": f"attachments[{index}]",
+                    "message": f"upload refused: HTTP {exc.status} {exc.error}",
+                }
+            ] + exc.details
+            raise _NeedsClerk(
+                f"attachment refused: HTTP {exc.status} {exc.error}", details, exc.status
+            ) from None
         outcome.uploaded.append(attachment.id)
 
-    def _deliver(self, dossier: ClaimedDossier, body: bytes, deadline: float,
-                 outcome: _Outcome) -> Delivered:
+    def _deliver(
+        self, dossier: ClaimedDossier, body: bytes, deadline: float, outcome: _Outcome
+    ) -> Delivered:
         attachments = list(dossier.attachments)
         for index, attachment in enumerate(attachments):
             if not attachment.uploaded:
@@ -903,27 +1005,33 @@ class Outbox:
         except Permanent as exc:
             missing = self._missing_attachments(exc, body, attachments)
             if not missing:
-                raise _NeedsClerk(f"HTTP {exc.status} {exc.error}", exc.details,
-                                  exc.status) from None
+                raise _NeedsClerk(
+                    f"HTTP {exc.status} {exc.error}", exc.details, exc.status
+                ) from None
             # The portal lost (or never got) an attachment we thought uploaded: upload it
             # again and retry once before asking a clerk.
-            outcome.attempts.append(_AttemptRow("attachment_missing", exc.status,
-                                                f"HTTP {exc.status} {exc.error}"))
-            log.info("dossier %s: portal does not have %d attachment(s); uploading again",
-                     dossier.client_ref, len(missing))
+            outcome.attempts.append(
+                _AttemptRow("attachment_missing", exc.status, f"HTTP {exc.status} {exc.error}")
+            )
+            log.info(
+                "dossier %s: portal does not have %d attachment(s); uploading again",
+                dossier.client_ref,
+                len(missing),
+            )
             for index, attachment in missing:
                 self._upload(dossier, attachment, index, deadline, outcome)
             self._check_budget(deadline)
             try:
-                return self._with_clock_retry(
-                    lambda c: c.submit_dossier(body, dossier.client_ref))
+                return self._with_clock_retry(lambda c: c.submit_dossier(body, dossier.client_ref))
             except Permanent as again:
-                raise _NeedsClerk(f"HTTP {again.status} {again.error}", again.details,
-                                  again.status) from None
+                raise _NeedsClerk(
+                    f"HTTP {again.status} {again.error}", again.details, again.status
+                ) from None
 
     @staticmethod
-    def _missing_attachments(exc: Permanent, body: bytes, attachments: list[ClaimedAttachment]
-                             ) -> list[tuple[int, ClaimedAttachment]]:
+    def _missing_attachments(
+        exc: Permanent, body: bytes, attachments: list[ClaimedAttachment]
+    ) -> list[tuple[int, ClaimedAttachment]]:
         """The attachments a 422 calls unknown, when that is all it complains about."""
         if exc.status != 422 or not exc.details:
             return []
@@ -949,8 +1057,9 @@ class Outbox:
         return found
 
     # --- recording -----------------------------------------------------------------------------
-    def _record(self, outcomes: list[_Outcome],
-                attempt_counts: dict[int, int] | None = None) -> None:
+    def _record(
+        self, outcomes: list[_Outcome], attempt_counts: dict[int, int] | None = None
+    ) -> None:
         """Write these outcomes and wait until they are committed."""
         for o in outcomes:
             if attempt_counts and o.dossier_id in attempt_counts:
@@ -973,8 +1082,11 @@ class Outbox:
             if not self._pending:
                 return self._flush
             now = time.monotonic()
-            if not (force or len(self._pending) >= GROUP_COMMIT_MAX
-                    or now - self._flushed_at >= GROUP_COMMIT_WAIT):
+            if not (
+                force
+                or len(self._pending) >= GROUP_COMMIT_MAX
+                or now - self._flushed_at >= GROUP_COMMIT_WAIT
+            ):
                 return None
             self._flush_started = False
             self._flushed_at = now
@@ -1000,19 +1112,29 @@ class Outbox:
         rows: dict[str, list[dict[str, Any]]] = {}
         attempts: list[dict[str, Any]] = []
         for o in outcomes:
-            attempts.extend({"dossier_id": o.dossier_id, "at": now, "outcome": a.outcome,
-                             "status_code": a.status, "error": a.error, "worker": me}
-                            for a in o.attempts)
+            attempts.extend(
+                {
+                    "dossier_id": o.dossier_id,
+                    "at": now,
+                    "outcome": a.outcome,
+                    "status_code": a.status,
+                    "error": a.error,
+                    "worker": me,
+                }
+                for a in o.attempts
+            )
             row: dict[str, Any] = {"_id": o.dossier_id, "_inc": 1 if o.attempts else 0}
             if o.kind == "delivered":
                 r = o.delivered
                 assert r is not None
-                row.update(code=r.dossier_code, erd=_parse_date(r.expected_result_date),
-                           pstatus=r.status or "received",
-                           pat=_parse_utc(r.received_at) or now)
+                row.update(
+                    code=r.dossier_code,
+                    erd=_parse_date(r.expected_result_date),
+                    pstatus=r.status or "received",
+                    pat=_parse_utc(r.received_at) or now,
+                )
             elif o.kind == "needs_clerk":
-                row.update(err=o.error, ferr=json.dumps(o.field_errors or [],
-                                                        ensure_ascii=False))
+                row.update(err=o.error, ferr=json.dumps(o.field_errors or [], ensure_ascii=False))
             elif o.kind == "auth_blocked":
                 row.update(err=o.error)
             elif o.kind == "transient":
@@ -1021,37 +1143,70 @@ class Outbox:
             rows.setdefault(o.kind, []).append(row)
         statements = {
             # What the portal says is true whoever holds the lease now.
-            "delivered": update(_DOSSIERS).where(d.id == bindparam("_id"), d.state != DELIVERED)
-            .values(state=DELIVERED, dossier_code=bindparam("code"), delivered_at=now,
-                    expected_result_date=bindparam("erd"), portal_status=bindparam("pstatus"),
-                    portal_status_at=bindparam("pat"), last_error=None, field_errors=None,
-                    next_attempt_at=None, attempt_count=bump, **free),
-            "needs_clerk": update(_DOSSIERS).where(mine).values(
-                state=NEEDS_CLERK, last_error=bindparam("err"), next_attempt_at=None,
-                field_errors=bindparam("ferr"), attempt_count=bump, **free),
-            "auth_blocked": update(_DOSSIERS).where(mine).values(
-                state=AUTH_BLOCKED, last_error=bindparam("err"), next_attempt_at=now,
-                attempt_count=bump, **free),
-            "transient": update(_DOSSIERS).where(mine).values(
-                state=QUEUED, last_error=bindparam("err"), next_attempt_at=bindparam("nxt"),
-                attempt_count=bump, **free),
+            "delivered": update(_DOSSIERS)
+            .where(d.id == bindparam("_id"), d.state != DELIVERED)
+            .values(
+                state=DELIVERED,
+                dossier_code=bindparam("code"),
+                delivered_at=now,
+                expected_result_date=bindparam("erd"),
+                portal_status=bindparam("pstatus"),
+                portal_status_at=bindparam("pat"),
+                last_error=None,
+                field_errors=None,
+                next_attempt_at=None,
+                attempt_count=bump,
+                **free,
+            ),
+            "needs_clerk": update(_DOSSIERS)
+            .where(mine)
+            .values(
+                state=NEEDS_CLERK,
+                last_error=bindparam("err"),
+                next_attempt_at=None,
+                field_errors=bindparam("ferr"),
+                attempt_count=bump,
+                **free,
+            ),
+            "auth_blocked": update(_DOSSIERS)
+            .where(mine)
+            .values(
+                state=AUTH_BLOCKED,
+                last_error=bindparam("err"),
+                next_attempt_at=now,
+                attempt_count=bump,
+                **free,
+            ),
+            "transient": update(_DOSSIERS)
+            .where(mine)
+            .values(
+                state=QUEUED,
+                last_error=bindparam("err"),
+                next_attempt_at=bindparam("nxt"),
+                attempt_count=bump,
+                **free,
+            ),
             # Released: back as it was, due at once.
-            "released": update(_DOSSIERS).where(mine).values(
-                state=QUEUED, attempt_count=bump, **free),
+            "released": update(_DOSSIERS)
+            .where(mine)
+            .values(state=QUEUED, attempt_count=bump, **free),
         }
         uploaded = [i for o in outcomes for i in o.uploaded]
         if uploaded:
-            session.execute(update(_ATTACHMENTS).where(_ATTACHMENTS.c.id.in_(uploaded))
-                            .values(uploaded=True))
+            session.execute(
+                update(_ATTACHMENTS).where(_ATTACHMENTS.c.id.in_(uploaded)).values(uploaded=True)
+            )
         if attempts:
             session.execute(insert(_ATTEMPTS), attempts)
         for kind, params in rows.items():
             session.execute(statements[kind], params)
         if "delivered" in rows:
             # These credentials work: dossiers stopped by an earlier refusal go again.
-            session.execute(update(_DOSSIERS).where(
-                d.state == AUTH_BLOCKED, d.kiosk_id == kiosk_id)
-                .values(state=QUEUED, next_attempt_at=now))
+            session.execute(
+                update(_DOSSIERS)
+                .where(d.state == AUTH_BLOCKED, d.kiosk_id == kiosk_id)
+                .values(state=QUEUED, next_attempt_at=now)
+            )
 
     def release_mine(self) -> int:
         """Hand back every dossier this worker still leases (clean shutdown)."""
@@ -1060,16 +1215,19 @@ class Outbox:
 
         def write(session: Session) -> int:
             result = session.execute(
-                update(Dossier).where(Dossier.state == SENDING, Dossier.lease_owner == me)
-                .values(state=QUEUED, lease_owner=None, lease_until=None))
+                update(Dossier)
+                .where(Dossier.state == SENDING, Dossier.lease_owner == me)
+                .values(state=QUEUED, lease_owner=None, lease_until=None)
+            )
             return result.rowcount or 0
 
         return self.store.write_sync(write)
 
     # --- what is going on ---------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        rows = self.store.read(lambda s: s.execute(
-            select(Dossier.state, func.count()).group_by(Dossier.state)).all())
+        rows = self.store.read(
+            lambda s: s.execute(select(Dossier.state, func.count()).group_by(Dossier.state)).all()
+        )
         counts = dict.fromkeys(STATES, 0)
         counts.update(dict(rows))
         return counts
@@ -1079,10 +1237,18 @@ class Outbox:
 
         def read(session: Session) -> tuple:
             rows = session.execute(
-                select(Dossier.state, func.count(), func.min(Dossier.waiting_since),
-                       func.max(Dossier.delivered_at)).group_by(Dossier.state)).all()
-            other = session.scalar(select(func.count()).where(
-                Dossier.state.in_(WAITING_STATES), Dossier.kiosk_id != kiosk_id))
+                select(
+                    Dossier.state,
+                    func.count(),
+                    func.min(Dossier.waiting_since),
+                    func.max(Dossier.delivered_at),
+                ).group_by(Dossier.state)
+            ).all()
+            other = session.scalar(
+                select(func.count()).where(
+                    Dossier.state.in_(WAITING_STATES), Dossier.kiosk_id != kiosk_id
+                )
+            )
             return rows, other or 0
 
         rows, other = self.store.read(read)
@@ -1095,8 +1261,16 @@ class Outbox:
                 oldest = since if oldest is None else min(oldest, since)
             if state == DELIVERED and delivered_at is not None:
                 last = delivered_at
-        return OutboxStatus(counts, sum(counts[s] for s in WAITING_STATES), oldest, last,
-                            counts[NEEDS_CLERK], self.auth_alert(), self.clock_alert(), other)
+        return OutboxStatus(
+            counts,
+            sum(counts[s] for s in WAITING_STATES),
+            oldest,
+            last,
+            counts[NEEDS_CLERK],
+            self.auth_alert(),
+            self.clock_alert(),
+            other,
+        )
 
     health = status  # the clerk bar and the CLI call it either way
 
@@ -1105,10 +1279,16 @@ class Outbox:
         kiosk_id = self._portal.kiosk_id
 
         def read(session: Session) -> tuple:
-            retry = session.scalar(select(func.min(Dossier.next_attempt_at)).where(
-                Dossier.state == QUEUED, Dossier.kiosk_id == kiosk_id))
-            lease = session.scalar(select(func.min(Dossier.lease_until)).where(
-                Dossier.state == SENDING, Dossier.kiosk_id == kiosk_id))
+            retry = session.scalar(
+                select(func.min(Dossier.next_attempt_at)).where(
+                    Dossier.state == QUEUED, Dossier.kiosk_id == kiosk_id
+                )
+            )
+            lease = session.scalar(
+                select(func.min(Dossier.lease_until)).where(
+                    Dossier.state == SENDING, Dossier.kiosk_id == kiosk_id
+                )
+            )
             blocks = self._auth_blocks(session)
             return retry, lease, blocks
 
@@ -1122,16 +1302,26 @@ class Outbox:
     def has_work(self) -> bool:
         """Anything still to deliver under this identity (queued, sending, auth_blocked)?"""
         kiosk_id = self._portal.kiosk_id
-        return bool(self.store.read(lambda s: s.scalar(select(func.count()).where(
-            Dossier.state.in_(WAITING_STATES), Dossier.kiosk_id == kiosk_id))))
+        return bool(
+            self.store.read(
+                lambda s: s.scalar(
+                    select(func.count()).where(
+                        Dossier.state.in_(WAITING_STATES), Dossier.kiosk_id == kiosk_id
+                    )
+                )
+            )
+        )
 
     # --- portal status of delivered dossiers ---------------------------------------------------
     def refresh_status(self, dossier_id: int) -> StatusInfo | None:
         """Ask the portal for a delivered dossier's status and store it. None when the
         dossier is unknown or not delivered yet. Raises the client's typed errors
         (Transient, AuthBlocked, NotFound) for the caller to show with their `key`."""
-        found = self.store.read(lambda s: s.execute(
-            select(Dossier.dossier_code).where(Dossier.id == dossier_id)).first())
+        found = self.store.read(
+            lambda s: s.execute(
+                select(Dossier.dossier_code).where(Dossier.id == dossier_id)
+            ).first()
+        )
         if found is None or not found[0]:
             return None
         code = found[0]
@@ -1144,8 +1334,13 @@ class Outbox:
         message = json.dumps(status.message, ensure_ascii=False) if status.message else None
 
         def write(session: Session) -> None:
-            session.execute(update(Dossier).where(Dossier.id == dossier_id).values(
-                portal_status=status.status, portal_status_at=updated, portal_message=message))
+            session.execute(
+                update(Dossier)
+                .where(Dossier.id == dossier_id)
+                .values(
+                    portal_status=status.status, portal_status_at=updated, portal_message=message
+                )
+            )
 
         self.store.write_sync(write)
         return StatusInfo(dossier_id, code, status.status, updated, dict(status.message))
@@ -1158,15 +1353,24 @@ class Outbox:
         def pick(session: Session) -> list[int]:
             row = session.get(Meta, STATUS_CURSOR_META)
             cursor = int(row.value) if row is not None and row.value.isdigit() else 0
-            base = select(Dossier.id).where(
-                Dossier.state == DELIVERED, Dossier.dossier_code.is_not(None),
-                Dossier.kiosk_id == kiosk_id,
-                or_(Dossier.portal_status.is_(None),
-                    Dossier.portal_status.not_in(FINAL_PORTAL_STATUSES))).order_by(Dossier.id)
+            base = (
+                select(Dossier.id)
+                .where(
+                    Dossier.state == DELIVERED,
+                    Dossier.dossier_code.is_not(None),
+                    Dossier.kiosk_id == kiosk_id,
+                    or_(
+                        Dossier.portal_status.is_(None),
+                        Dossier.portal_status.not_in(FINAL_PORTAL_STATUSES),
+                    ),
+                )
+                .order_by(Dossier.id)
+            )
             ids = list(session.scalars(base.where(Dossier.id > cursor).limit(limit)).all())
             if len(ids) < limit:
-                ids += [i for i in session.scalars(base.limit(limit - len(ids))).all()
-                        if i not in ids]
+                ids += [
+                    i for i in session.scalars(base.limit(limit - len(ids))).all() if i not in ids
+                ]
             return ids
 
         ids = self.store.read(pick)
@@ -1196,14 +1400,19 @@ class Outbox:
         merged = catalogue.merge_remote(answer.procedures, answer.as_of)
         merged.save_overlay(overlay_path)
         report = merged.merge_report
-        log.info("catalogue refreshed: %d added, %d updated, %d withdrawn, %d skipped",
-                 len(report.added), len(report.updated), len(report.withdrawn),
-                 len(report.skipped))
+        log.info(
+            "catalogue refreshed: %d added, %d updated, %d withdrawn, %d skipped",
+            len(report.added),
+            len(report.updated),
+            len(report.withdrawn),
+            len(report.skipped),
+        )
         return merged
 
 
-def drain_all(outbox: Outbox, *, timeout: float = 60.0,
-              on_batch: Callable[[BatchReport], None] | None = None) -> OutboxStatus:
+def drain_all(
+    outbox: Outbox, *, timeout: float = 60.0, on_batch: Callable[[BatchReport], None] | None = None
+) -> OutboxStatus:
     """Run batches on this thread until nothing is waiting or `timeout` passes (tests,
     simple tools). The sync worker does the same with waits and wake-ups."""
     deadline = time.monotonic() + timeout
@@ -1215,7 +1424,7 @@ def drain_all(outbox: Outbox, *, timeout: float = 60.0,
         if report.claimed == 0:
             due = outbox.next_due()
             pause = report.paused_for or (
-                (due - outbox.clock()).total_seconds() if due is not None else 0.05)
+                (due - outbox.clock()).total_seconds() if due is not None else 0.05
+            )
             time.sleep(min(max(pause, 0.01), 0.25, max(0.0, deadline - time.monotonic())))
     return outbox.status()
-

@@ -143,22 +143,26 @@ class PortalError(Exception):
 class Transient(PortalError):
     key = "portal.error.transient"
 
-    def __init__(self, status: int | None, retry_after: float | None, ambiguous: bool,
-                 detail: str) -> None:
+    def __init__(
+        self, status: int | None, retry_after: float | None, ambiguous: bool, detail: str
+    ) -> None:
         super().__init__(detail, status)
         self.retry_after = retry_after
         self.ambiguous = ambiguous
 
     def __repr__(self) -> str:
-        return (f"Transient(status={self.status}, retry_after={self.retry_after}, "
-                f"ambiguous={self.ambiguous}, detail={self.detail!r})")
+        return (
+            f"Transient(status={self.status}, retry_after={self.retry_after}, "
+            f"ambiguous={self.ambiguous}, detail={self.detail!r})"
+        )
 
 
 class Permanent(PortalError):
     key = "portal.error.permanent"
 
-    def __init__(self, status: int, error: str, details: list[dict[str, str]],
-                 detail: str = "") -> None:
+    def __init__(
+        self, status: int, error: str, details: list[dict[str, str]], detail: str = ""
+    ) -> None:
         super().__init__(detail or f"HTTP {status} {error}", status)
         self.error = error
         self.details = details
@@ -174,8 +178,9 @@ class AuthBlocked(PortalError):
 
     @property
     def key(self) -> str:  # type: ignore[override]
-        return f"portal.error.auth.{self.error}" if self.error in AUTH_ERRORS else \
-            "portal.error.auth"
+        return (
+            f"portal.error.auth.{self.error}" if self.error in AUTH_ERRORS else "portal.error.auth"
+        )
 
     def __repr__(self) -> str:
         return f"AuthBlocked(status={self.status}, error={self.error!r})"
@@ -209,8 +214,12 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        linked = [getattr(current, "reason", None), current.__cause__, current.__context__,
-                  *current.args]
+        linked = [
+            getattr(current, "reason", None),
+            current.__cause__,
+            current.__context__,
+            *current.args,
+        ]
         todo.extend(e for e in linked if isinstance(e, BaseException))
 
 
@@ -236,8 +245,11 @@ def _details(payload: Any) -> list[dict[str, str]]:
     items = payload.get("details") if isinstance(payload, dict) else None
     if not isinstance(items, list):
         return []
-    return [{"field": str(i.get("field", "")), "message": str(i.get("message", ""))}
-            for i in items if isinstance(i, dict)]
+    return [
+        {"field": str(i.get("field", "")), "message": str(i.get("message", ""))}
+        for i in items
+        if isinstance(i, dict)
+    ]
 
 
 class PortalClient:
@@ -288,12 +300,24 @@ class PortalClient:
         return self._clock() + self.clock_offset
 
     # --- plumbing -------------------------------------------------------------------------
-    def _send(self, method: str, path: str, *, body: bytes = b"", query: str = "",
-              headers: dict[str, str] | None = None, signed: bool = True) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes = b"",
+        query: str = "",
+        headers: dict[str, str] | None = None,
+        signed: bool = True,
+    ) -> requests.Response:
         url = self.base_url + path + (f"?{query}" if query else "")
-        request = requests.Request(method, url, data=body or None,
-                                   headers={"User-Agent": self._user_agent, **(headers or {})},
-                                   auth=self._auth if signed else _Bearer(None))
+        request = requests.Request(
+            method,
+            url,
+            data=body or None,
+            headers={"User-Agent": self._user_agent, **(headers or {})},
+            auth=self._auth if signed else _Bearer(None),
+        )
         prepared = self.session.prepare_request(request)
         if signed:
             # Sign what goes on the wire: the path after requests has prepared the URL, and
@@ -310,10 +334,12 @@ class PortalClient:
             # Proxy and CA settings from the environment, looked up once: scanning
             # os.environ on every call cost more than the rest of a request.
             self._settings = self.session.merge_environment_settings(
-                prepared.url, {}, False, self.verify, None)
+                prepared.url, {}, False, self.verify, None
+            )
         try:
-            return self.session.send(prepared, timeout=self.timeout, allow_redirects=False,
-                                     **self._settings)
+            return self.session.send(
+                prepared, timeout=self.timeout, allow_redirects=False, **self._settings
+            )
         except requests.RequestException as exc:
             error = transport_error(exc)
             log.info("%s %s: no answer (%s)", method, path, error.detail)
@@ -342,8 +368,9 @@ class PortalClient:
             # The portal (or its gateway) says it did not take the request on.
             raise Transient(status, retry_after, False, f"HTTP {status}")
         if status >= 500:
-            raise Transient(status, retry_after, True,
-                            f"HTTP {status}: the portal may have acted on it")
+            raise Transient(
+                status, retry_after, True, f"HTTP {status}: the portal may have acted on it"
+            )
         # Redirects and unlisted codes: likely a misconfigured URL or a captive portal.
         # Keep the dossier queued rather than calling it rejected.
         raise Transient(status, retry_after, True, f"unexpected HTTP {status}")
@@ -378,23 +405,38 @@ class PortalClient:
             raise TypeError("body_bytes must be the stored bytes of the dossier")
         if not client_ref:
             raise ValueError("client_ref is required")
-        response = self._send("POST", "/dossiers", body=body_bytes,
-                              headers={"Content-Type": "application/json",
-                                       "Idempotency-Key": client_ref})
+        response = self._send(
+            "POST",
+            "/dossiers",
+            body=body_bytes,
+            headers={"Content-Type": "application/json", "Idempotency-Key": client_ref},
+        )
         payload = self._check(response, f"dossier {client_ref}")
         if not isinstance(payload, dict) or not isinstance(payload.get("dossier_code"), str):
             raise self._malformed(response, f"dossier {client_ref}")
         replay = response.status_code == 200
-        log.info("dossier %s delivered as %s (HTTP %s)", client_ref, payload["dossier_code"],
-                 response.status_code)
-        return Delivered(payload["dossier_code"], str(payload.get("received_at", "")),
-                         payload.get("expected_result_date"), replay,
-                         str(payload.get("status", "received")))
+        log.info(
+            "dossier %s delivered as %s (HTTP %s)",
+            client_ref,
+            payload["dossier_code"],
+            response.status_code,
+        )
+        return Delivered(
+            payload["dossier_code"],
+            str(payload.get("received_at", "")),
+            payload.get("expected_result_date"),
+            replay,
+            str(payload.get("status", "received")),
+        )
 
     def upload_attachment(self, sha256: str, data: bytes, content_type: str) -> Uploaded:
         """PUT /attachments/{sha256} (idempotent). 413/415/422 raise Permanent."""
-        response = self._send("PUT", f"/attachments/{quote(sha256, safe='')}", body=data,
-                              headers={"Content-Type": content_type})
+        response = self._send(
+            "PUT",
+            f"/attachments/{quote(sha256, safe='')}",
+            body=data,
+            headers={"Content-Type": content_type},
+        )
         self._check(response, f"attachment {sha256[:12]}")
         return Uploaded(sha256, response.status_code == 201)
 
@@ -404,10 +446,12 @@ class PortalClient:
         if not isinstance(payload, dict) or not isinstance(payload.get("status"), str):
             raise self._malformed(response, f"status {code}")
         message = payload.get("message")
-        return DossierStatus(str(payload.get("dossier_code", code)), payload["status"],
-                             str(payload.get("updated_at", "")),
-                             {str(k): str(v) for k, v in message.items()}
-                             if isinstance(message, dict) else {})
+        return DossierStatus(
+            str(payload.get("dossier_code", code)),
+            payload["status"],
+            str(payload.get("updated_at", "")),
+            {str(k): str(v) for k, v in message.items()} if isinstance(message, dict) else {},
+        )
 
     def procedures(self, since: str | datetime | None = None) -> Catalogue:
         """The catalogue, or only what changed after `since` (the previous as_of)."""
@@ -416,8 +460,12 @@ class PortalClient:
         query = f"since={quote(since, safe='')}" if since else ""
         response = self._send("GET", "/procedures", query=query)
         payload = self._check(response, "procedures")
-        if not isinstance(payload, dict) or not isinstance(payload.get("procedures"), list) \
-                or not isinstance(payload.get("as_of"), str):
+        if (
+            not isinstance(payload, dict)
+            or not isinstance(payload.get("procedures"), list)
+            or not isinstance(payload.get("as_of"), str)
+        ):
             raise self._malformed(response, "procedures")
-        return Catalogue(payload["as_of"], [p for p in payload["procedures"]
-                                            if isinstance(p, dict)])
+        return Catalogue(
+            payload["as_of"], [p for p in payload["procedures"] if isinstance(p, dict)]
+        )

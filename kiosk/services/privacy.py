@@ -56,8 +56,11 @@ from kiosk.services.store import Store
 
 log = logging.getLogger(__name__)
 
-ENCRYPTED_COLUMNS = (("applicant_enc", APPLICANT_CTX), ("answers_enc", ANSWERS_CTX),
-                     ("body_enc", BODY_CTX))
+ENCRYPTED_COLUMNS = (
+    ("applicant_enc", APPLICANT_CTX),
+    ("answers_enc", ANSWERS_CTX),
+    ("body_enc", BODY_CTX),
+)
 TERMINAL = (DELIVERED, HANDLED)
 WITHDRAWABLE = (QUEUED, NEEDS_CLERK, AUTH_BLOCKED)
 ORPHAN_GRACE_S = 86400  # a file younger than this may belong to a confirm in progress
@@ -149,15 +152,26 @@ def checkpoint(store: Store) -> None:
         raw.close()
 
 
-def purge_dossiers(store: Store, attachments_dir: Path, where: Any, now: datetime,
-                   receipts_dir: Path | None = None, batch: int = 200) -> PurgeResult:
+def purge_dossiers(
+    store: Store,
+    attachments_dir: Path,
+    where: Any,
+    now: datetime,
+    receipts_dir: Path | None = None,
+    batch: int = 200,
+) -> PurgeResult:
     result = PurgeResult()
     while True:
+
         def write(s: Session) -> tuple[list[str], list[str]]:
             _secure_delete(s)
-            rows = s.scalars(select(Dossier).where(where, Dossier.purged_at.is_(None))
-                             .options(selectinload(Dossier.attachments))
-                             .order_by(Dossier.id).limit(batch)).all()
+            rows = s.scalars(
+                select(Dossier)
+                .where(where, Dossier.purged_at.is_(None))
+                .options(selectinload(Dossier.attachments))
+                .order_by(Dossier.id)
+                .limit(batch)
+            ).all()
             files: list[str] = []
             for d in rows:
                 files += _clear(s, d, now)
@@ -176,9 +190,14 @@ def purge_dossiers(store: Store, attachments_dir: Path, where: Any, now: datetim
     return result
 
 
-def purge_expired(store: Store, attachments_dir: Path, retention_days: int,
-                  now: datetime | None = None, receipts_dir: Path | None = None,
-                  batch: int = 200) -> PurgeResult:
+def purge_expired(
+    store: Store,
+    attachments_dir: Path,
+    retention_days: int,
+    now: datetime | None = None,
+    receipts_dir: Path | None = None,
+    batch: int = 200,
+) -> PurgeResult:
     """Purge dossiers delivered (or closed by a clerk) more than retention_days ago."""
     now = now or utcnow()
     cutoff = now - timedelta(days=retention_days)
@@ -200,8 +219,11 @@ def sweep_orphan_files(store: Store, attachments_dir: Path, grace_s: float = ORP
         return 0
     known = set(store.read(lambda s: s.scalars(select(Attachment.file_name)).all()))
     limit = datetime.now().timestamp() - grace_s
-    orphans = [p.name for p in attachments_dir.glob("*.bin")
-               if p.name not in known and p.stat().st_mtime < limit]
+    orphans = [
+        p.name
+        for p in attachments_dir.glob("*.bin")
+        if p.name not in known and p.stat().st_mtime < limit
+    ]
     return _remove_files(attachments_dir, orphans)
 
 
@@ -209,13 +231,18 @@ def sweep_orphan_files(store: Store, attachments_dir: Path, grace_s: float = ORP
 
 
 def dossiers_of(store: Store, cipher: DataCipher, id_number: str) -> list[Dossier]:
-    stmt = (select(Dossier).where(Dossier.id_index == cipher.id_index(id_number))
-            .options(selectinload(Dossier.attachments)).order_by(Dossier.id))
+    stmt = (
+        select(Dossier)
+        .where(Dossier.id_index == cipher.id_index(id_number))
+        .options(selectinload(Dossier.attachments))
+        .order_by(Dossier.id)
+    )
     return store.read(lambda s: list(s.scalars(stmt)))
 
 
-def export_citizen(dossiers: DossierService, id_number: str,
-                   with_files: bool = True) -> dict[str, Any]:
+def export_citizen(
+    dossiers: DossierService, id_number: str, with_files: bool = True
+) -> dict[str, Any]:
     """Everything this kiosk holds about one ID number, decrypted (JSON-ready)."""
     out = []
     for d in dossiers_of(dossiers.store, dossiers.cipher, id_number):
@@ -237,8 +264,12 @@ def export_citizen(dossiers: DossierService, id_number: str,
             "attachments": [],
         }
         for a in d.attachments:
-            entry: dict[str, Any] = {"document_key": a.document_key, "content_type": a.content_type,
-                                     "size": a.size, "sha256": a.sha256}
+            entry: dict[str, Any] = {
+                "document_key": a.document_key,
+                "content_type": a.content_type,
+                "size": a.size,
+                "sha256": a.sha256,
+            }
             if with_files:
                 from kiosk.services.dossiers import read_attachment_file
 
@@ -262,9 +293,15 @@ class EraseResult:
     files_removed: int = 0
 
 
-def erase_citizen(store: Store, cipher: DataCipher, attachments_dir: Path, id_number: str,
-                  withdraw_undelivered: bool = False, receipts_dir: Path | None = None,
-                  now: datetime | None = None) -> EraseResult:
+def erase_citizen(
+    store: Store,
+    cipher: DataCipher,
+    attachments_dir: Path,
+    id_number: str,
+    withdraw_undelivered: bool = False,
+    receipts_dir: Path | None = None,
+    now: datetime | None = None,
+) -> EraseResult:
     """Purge every dossier of this ID number now (a deletion request).
 
     Refused (PrivacyError, nothing changed) when a dossier is being sent right now, or
@@ -275,18 +312,24 @@ def erase_citizen(store: Store, cipher: DataCipher, attachments_dir: Path, id_nu
 
     def write(s: Session) -> tuple[list[str], list[str], list[str]]:
         _secure_delete(s)
-        rows = s.scalars(select(Dossier).where(Dossier.id_index == index)
-                         .options(selectinload(Dossier.attachments))).all()
+        rows = s.scalars(
+            select(Dossier)
+            .where(Dossier.id_index == index)
+            .options(selectinload(Dossier.attachments))
+        ).all()
         sending = [d.receipt_code for d in rows if d.state == SENDING]
         if sending:
-            raise PrivacyError(f"{len(sending)} dossier(s) are being sent right now "
-                               f"({', '.join(sending)}); try again in a few minutes")
+            raise PrivacyError(
+                f"{len(sending)} dossier(s) are being sent right now "
+                f"({', '.join(sending)}); try again in a few minutes"
+            )
         pending = [d for d in rows if d.state in WITHDRAWABLE]
         if pending and not withdraw_undelivered:
             raise PrivacyError(
                 f"{len(pending)} dossier(s) are not delivered yet "
                 f"({', '.join(d.receipt_code for d in pending)}): erasing them withdraws the "
-                "application; repeat with --withdraw-undelivered to confirm")
+                "application; repeat with --withdraw-undelivered to confirm"
+            )
         files: list[str] = []
         withdrawn = []
         for d in rows:
@@ -322,16 +365,23 @@ def _key_id(blob: bytes) -> int | None:
     return int.from_bytes(blob[2:4], "big") if blob[:2] == MAGIC and len(blob) > 4 else None
 
 
-def reencrypt(store: Store, cipher: DataCipher, attachments_dir: Path, batch: int = 100,
-              progress: Callable[[str, int], None] | None = None) -> RotateResult:
+def reencrypt(
+    store: Store,
+    cipher: DataCipher,
+    attachments_dir: Path,
+    batch: int = 100,
+    progress: Callable[[str, int], None] | None = None,
+) -> RotateResult:
     """Re-encrypt every value and attachment file not under the current key, in batches."""
     current = cipher.ring.current
     result = RotateResult(current)
     last_id = 0
     while True:
+
         def write(s: Session, after: int = last_id) -> tuple[int, int]:
-            rows = s.scalars(select(Dossier).where(Dossier.id > after).order_by(Dossier.id)
-                             .limit(batch)).all()
+            rows = s.scalars(
+                select(Dossier).where(Dossier.id > after).order_by(Dossier.id).limit(batch)
+            ).all()
             changed = 0
             for d in rows:
                 for column, context in ENCRYPTED_COLUMNS:
@@ -391,8 +441,9 @@ def keys_in_use(store: Store, attachments_dir: Path) -> set[int]:
     return used
 
 
-def drop_old_keys(store: Store, cipher: DataCipher, attachments_dir: Path,
-                  key_path: Path) -> list[int]:
+def drop_old_keys(
+    store: Store, cipher: DataCipher, attachments_dir: Path, key_path: Path
+) -> list[int]:
     """Remove every key but the current one from the key file, once nothing uses them."""
     ring = cipher.ring
     old = sorted(k for k in ring.keys if k != ring.current)
@@ -400,17 +451,25 @@ def drop_old_keys(store: Store, cipher: DataCipher, attachments_dir: Path,
         return []
     still = keys_in_use(store, attachments_dir) - {ring.current}
     if still:
-        raise PrivacyError(f"data still encrypted with key(s) {sorted(still)}: run the "
-                           "re-encryption first (on every machine that holds attachment files)")
+        raise PrivacyError(
+            f"data still encrypted with key(s) {sorted(still)}: run the "
+            "re-encryption first (on every machine that holds attachment files)"
+        )
     new_ring = KeyRing({ring.current: ring.keys[ring.current]}, ring.current, ring.index_key)
     write_private(key_path, new_ring.to_json().encode("ascii"))
     cipher.__init__(new_ring)  # the caller's cipher no longer knows the dropped keys
     return old
 
 
-def rotate_key(store: Store, cipher: DataCipher, attachments_dir: Path, key_path: Path,
-               drop_old: bool = True, batch: int = 100,
-               progress: Callable[[str, int], None] | None = None) -> RotateResult:
+def rotate_key(
+    store: Store,
+    cipher: DataCipher,
+    attachments_dir: Path,
+    key_path: Path,
+    drop_old: bool = True,
+    batch: int = 100,
+    progress: Callable[[str, int], None] | None = None,
+) -> RotateResult:
     """New data key; re-encrypt everything under it; then (drop_old) forget the old keys.
 
     The key file is rewritten with old and new keys BEFORE any data changes, so a crash at
@@ -426,14 +485,21 @@ def rotate_key(store: Store, cipher: DataCipher, attachments_dir: Path, key_path
     return result
 
 
-def scheduled_purge(store: Store, attachments_dir: Path, retention_days: int,
-                    receipts_dir: Path | None, machine: str) -> PurgeResult:
+def scheduled_purge(
+    store: Store,
+    attachments_dir: Path,
+    retention_days: int,
+    receipts_dir: Path | None,
+    machine: str,
+) -> PurgeResult:
     """The daily purge the running kiosk does, audited when it removed anything."""
     from kiosk.services.clerks import ClerkService
 
     result = purge_expired(store, attachments_dir, retention_days, receipts_dir=receipts_dir)
     if result.count:
         ClerkService(store, machine).audit(
-            None, "privacy.purge",
-            detail=f"{result.count} dossiers past {retention_days} days after delivery")
+            None,
+            "privacy.purge",
+            detail=f"{result.count} dossiers past {retention_days} days after delivery",
+        )
     return result

@@ -84,7 +84,9 @@ def load_groups(path: Path | None = None, pictogram_dir: Path | None = None) -> 
             raise QueueGroupsError(f"{where}.letter: one capital letter A-Z, got {letter!r}")
         if not isinstance(picto, str) or not (pictogram_dir / f"{picto}.svg").exists():
             raise QueueGroupsError(f"{where}.pictogram: no {picto}.svg in {pictogram_dir}")
-        if not (isinstance(title, dict) and isinstance(title.get(FALLBACK), str) and title[FALLBACK]):
+        if not (
+            isinstance(title, dict) and isinstance(title.get(FALLBACK), str) and title[FALLBACK]
+        ):
             raise QueueGroupsError(f"{where}.title: needs at least a Vietnamese title ('vi')")
         groups.append(ServiceGroup(key, {k: str(v) for k, v in title.items()}, letter, picto))
     for attr in ("key", "letter"):
@@ -149,9 +151,20 @@ class GroupStats:
 
 
 def _ticket(row: QueueTicket, ahead: int = 0) -> Ticket:
-    return Ticket(row.id, row.number, row.service_group, row.priority, row.language,
-                  row.issued_at, row.state, row.called_at, row.counter, row.clerk_id,
-                  row.finished_at, ahead)
+    return Ticket(
+        row.id,
+        row.number,
+        row.service_group,
+        row.priority,
+        row.language,
+        row.issued_at,
+        row.state,
+        row.called_at,
+        row.counter,
+        row.clerk_id,
+        row.finished_at,
+        ahead,
+    )
 
 
 def _call_order():
@@ -170,8 +183,14 @@ def seconds_between(session: Session, start, end):
 
 
 class QueueService:
-    def __init__(self, store: Store, groups: list[ServiceGroup], machine: str = "",
-                 clock=utcnow, tz: tzinfo | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        groups: list[ServiceGroup],
+        machine: str = "",
+        clock=utcnow,
+        tz: tzinfo | None = None,
+    ) -> None:
         self.store = store
         self.groups = {g.key: g for g in groups}
         self.machine = machine
@@ -197,17 +216,31 @@ class QueueService:
 
         def write(s: Session) -> Ticket:
             seq = next_value(s, f"queue:{day.isoformat()}:{group.letter}")
-            row = QueueTicket(day=day, service_group=group.key, number=f"{group.letter}{seq:03d}",
-                              priority=priority, language=lang, issued_at=now, state=WAITING)
+            row = QueueTicket(
+                day=day,
+                service_group=group.key,
+                number=f"{group.letter}{seq:03d}",
+                priority=priority,
+                language=lang,
+                issued_at=now,
+                state=WAITING,
+            )
             s.add(row)
             s.flush()
             # Ahead: every waiting priority ticket, and for a priority ticket only those.
             before = QueueTicket.id < row.id
             has_priority = QueueTicket.priority.is_not(None)
-            ahead = s.scalar(select(func.count()).select_from(QueueTicket).where(
-                QueueTicket.day == day, QueueTicket.state == WAITING,
-                QueueTicket.service_group == group.key, QueueTicket.id != row.id,
-                (has_priority & before) if priority else or_(has_priority, before)))
+            ahead = s.scalar(
+                select(func.count())
+                .select_from(QueueTicket)
+                .where(
+                    QueueTicket.day == day,
+                    QueueTicket.state == WAITING,
+                    QueueTicket.service_group == group.key,
+                    QueueTicket.id != row.id,
+                    (has_priority & before) if priority else or_(has_priority, before),
+                )
+            )
             return _ticket(row, int(ahead or 0))
 
         # Two machines making the first ticket of a day's group both insert its counter
@@ -221,36 +254,53 @@ class QueueService:
                 log.info("queue counter created concurrently; taking the number again")
         raise AssertionError("unreachable")
 
-    def ticket_data(self, ticket: Ticket, commune_name: str, lang: str | None = None,
-                    demo: bool = False) -> TicketData:
+    def ticket_data(
+        self, ticket: Ticket, commune_name: str, lang: str | None = None, demo: bool = False
+    ) -> TicketData:
         group = self.group(ticket.group)
-        return TicketData(number=ticket.number, service_group=dict(group.titles),
-                          issued_at=ticket.issued_at.replace(tzinfo=UTC).astimezone(self.tz),
-                          waiting_ahead=ticket.waiting_ahead, priority=ticket.is_priority,
-                          commune_name=commune_name, lang=lang or ticket.language, demo=demo)
+        return TicketData(
+            number=ticket.number,
+            service_group=dict(group.titles),
+            issued_at=ticket.issued_at.replace(tzinfo=UTC).astimezone(self.tz),
+            waiting_ahead=ticket.waiting_ahead,
+            priority=ticket.is_priority,
+            commune_name=commune_name,
+            lang=lang or ticket.language,
+            demo=demo,
+        )
 
-    def print_ticket(self, ticket: Ticket, receipts: ReceiptService, lang: str | None = None) -> None:
+    def print_ticket(
+        self, ticket: Ticket, receipts: ReceiptService, lang: str | None = None
+    ) -> None:
         """Print on the receipt printer; raises PrinterError (the ticket stays valid)."""
         data = self.ticket_data(ticket, receipts.commune_name, lang, receipts.demo)
         pdf = build_ticket_pdf(data, receipts.paper, receipts.translator)
         receipts.printer.print_pdf(pdf, f"ticket-{ticket.number}")
 
     # Counters ---------------------------------------------------------------
-    def call_next(self, counter: str, clerk_id: int | None = None,
-                  groups: list[str] | None = None) -> Ticket | None:
+    def call_next(
+        self, counter: str, clerk_id: int | None = None, groups: list[str] | None = None
+    ) -> Ticket | None:
         """Finish the counter's current ticket and call the next waiting one (or None)."""
         counter = _counter(counter)
         day, now = self.today(), self.clock()
 
         def write(s: Session) -> Ticket | None:
-            for current in s.scalars(select(QueueTicket).where(
-                    QueueTicket.day == day, QueueTicket.state == CALLED,
-                    QueueTicket.counter == counter)):
+            for current in s.scalars(
+                select(QueueTicket).where(
+                    QueueTicket.day == day,
+                    QueueTicket.state == CALLED,
+                    QueueTicket.counter == counter,
+                )
+            ):
                 current.state, current.finished_at = DONE, now
-            stmt = (select(QueueTicket)
-                    .where(QueueTicket.day == day, QueueTicket.state == WAITING)
-                    .order_by(*_call_order()).limit(1)
-                    .with_for_update(skip_locked=True))  # no-op on SQLite
+            stmt = (
+                select(QueueTicket)
+                .where(QueueTicket.day == day, QueueTicket.state == WAITING)
+                .order_by(*_call_order())
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )  # no-op on SQLite
             if groups:
                 stmt = stmt.where(QueueTicket.service_group.in_(groups))
             row = s.scalars(stmt).first()
@@ -288,29 +338,46 @@ class QueueService:
 
     # Reading ----------------------------------------------------------------
     def current(self, counter: str) -> Ticket | None:
-        stmt = (select(QueueTicket).where(QueueTicket.day == self.today(),
-                                          QueueTicket.state == CALLED,
-                                          QueueTicket.counter == _counter(counter))
-                .order_by(QueueTicket.called_at.desc()).limit(1))
+        stmt = (
+            select(QueueTicket)
+            .where(
+                QueueTicket.day == self.today(),
+                QueueTicket.state == CALLED,
+                QueueTicket.counter == _counter(counter),
+            )
+            .order_by(QueueTicket.called_at.desc())
+            .limit(1)
+        )
         row = self.store.read(lambda s: s.scalars(stmt).first())
         return _ticket(row) if row else None
 
     def waiting_counts(self) -> dict[str, int]:
-        stmt = (select(QueueTicket.service_group, func.count())
-                .where(QueueTicket.day == self.today(), QueueTicket.state == WAITING)
-                .group_by(QueueTicket.service_group))
+        stmt = (
+            select(QueueTicket.service_group, func.count())
+            .where(QueueTicket.day == self.today(), QueueTicket.state == WAITING)
+            .group_by(QueueTicket.service_group)
+        )
         counts = dict(self.store.read(lambda s: s.execute(stmt).all()))
         return {key: int(counts.get(key, 0)) for key in self.groups}
 
     def recent_calls(self, limit: int = 6) -> list[Call]:
         """The last `limit` calls of the day, newest first (what the call display shows)."""
-        stmt = (select(QueueTicket.id, QueueTicket.number, QueueTicket.counter,
-                       QueueTicket.called_at, QueueTicket.priority)
-                .where(QueueTicket.day == self.today(), QueueTicket.called_at.is_not(None))
-                .order_by(QueueTicket.called_at.desc(), QueueTicket.id.desc()).limit(limit))
+        stmt = (
+            select(
+                QueueTicket.id,
+                QueueTicket.number,
+                QueueTicket.counter,
+                QueueTicket.called_at,
+                QueueTicket.priority,
+            )
+            .where(QueueTicket.day == self.today(), QueueTicket.called_at.is_not(None))
+            .order_by(QueueTicket.called_at.desc(), QueueTicket.id.desc())
+            .limit(limit)
+        )
         rows = self.store.read(lambda s: s.execute(stmt).all())
-        return [Call(r.id, r.number, r.counter or "", r.called_at, r.priority is not None)
-                for r in rows]
+        return [
+            Call(r.id, r.number, r.counter or "", r.called_at, r.priority is not None) for r in rows
+        ]
 
     def stats(self, day: date | None = None) -> list[GroupStats]:
         """Per group: tickets issued, waiting, served, skipped and waiting times."""
@@ -319,12 +386,19 @@ class QueueService:
         def read(s: Session) -> list[GroupStats]:
             wait = seconds_between(s, QueueTicket.issued_at, QueueTicket.called_at)
             called = QueueTicket.called_at.is_not(None)
-            stmt = (select(QueueTicket.service_group, func.count(),
-                           func.sum(_flag(QueueTicket.state == WAITING)),
-                           func.sum(_flag(called & (QueueTicket.state != SKIPPED))),
-                           func.sum(_flag(QueueTicket.state == SKIPPED)),
-                           func.avg(wait), func.max(wait))
-                    .where(QueueTicket.day == day).group_by(QueueTicket.service_group))
+            stmt = (
+                select(
+                    QueueTicket.service_group,
+                    func.count(),
+                    func.sum(_flag(QueueTicket.state == WAITING)),
+                    func.sum(_flag(called & (QueueTicket.state != SKIPPED))),
+                    func.sum(_flag(QueueTicket.state == SKIPPED)),
+                    func.avg(wait),
+                    func.max(wait),
+                )
+                .where(QueueTicket.day == day)
+                .group_by(QueueTicket.service_group)
+            )
             found = {r[0]: r for r in s.execute(stmt)}
             out = []
             for key in [*self.groups, *sorted(set(found) - set(self.groups))]:
@@ -332,8 +406,17 @@ class QueueService:
                 if r is None:
                     out.append(GroupStats(key, 0, 0, 0, 0, None, None))
                     continue
-                out.append(GroupStats(key, int(r[1]), int(r[2] or 0), int(r[3] or 0),
-                                      int(r[4] or 0), _float(r[5]), _float(r[6])))
+                out.append(
+                    GroupStats(
+                        key,
+                        int(r[1]),
+                        int(r[2] or 0),
+                        int(r[3] or 0),
+                        int(r[4] or 0),
+                        _float(r[5]),
+                        _float(r[6]),
+                    )
+                )
             return out
 
         return self.store.read(read)

@@ -42,9 +42,7 @@ def check_char(payload: str) -> str:
 def validate_prefix(prefix: str) -> str:
     prefix = prefix.upper()
     if not 2 <= len(prefix) <= 6 or any(ch not in _VALUE for ch in prefix):
-        raise ReceiptCodeError(
-            f"receipt prefix {prefix!r} must be 2-6 characters from {ALPHABET}"
-        )
+        raise ReceiptCodeError(f"receipt prefix {prefix!r} must be 2-6 characters from {ALPHABET}")
     return prefix
 
 

@@ -36,9 +36,17 @@ def add_working_days(start: date, days: int) -> date:
 
 
 class ReceiptService:
-    def __init__(self, dossiers: DossierService, catalogue: Catalogue, translator: Translator,
-                 printer: Printer, commune_name: str, status_url: str, paper: str,
-                 demo: bool = False) -> None:
+    def __init__(
+        self,
+        dossiers: DossierService,
+        catalogue: Catalogue,
+        translator: Translator,
+        printer: Printer,
+        commune_name: str,
+        status_url: str,
+        paper: str,
+        demo: bool = False,
+    ) -> None:
         self.dossiers = dossiers
         self.catalogue = catalogue
         self.translator = translator
@@ -90,9 +98,16 @@ class ReceiptService:
             log.warning("receipt %s not printed: %s", dossier.receipt_code, exc.detail)
 
         def record(session) -> None:
-            session.add(ReceiptPrint(dossier_id=dossier_id, at=utcnow(), printer=self.printer.name,
-                                     ok=error is None, error=error.detail if error else None,
-                                     clerk_id=clerk_id))
+            session.add(
+                ReceiptPrint(
+                    dossier_id=dossier_id,
+                    at=utcnow(),
+                    printer=self.printer.name,
+                    ok=error is None,
+                    error=error.detail if error else None,
+                    clerk_id=clerk_id,
+                )
+            )
             row = session.get(Dossier, dossier_id)
             if error is None:
                 row.receipt_printed = True
@@ -100,4 +115,3 @@ class ReceiptService:
         self.dossiers.store.write_sync(record)
         if error is not None:
             raise error
-

@@ -174,19 +174,43 @@ class _Paper:
 
 _PAPERS: dict[str, _Paper] = {
     "80mm": _Paper(
-        ROLL_WIDTH, None, (ROLL_WIDTH - ROLL_PRINTABLE) / 2, 3 * mm, 6 * mm,
-        base=8.5, code=20, ticket=64, qr=34 * mm, roll=True,
+        ROLL_WIDTH,
+        None,
+        (ROLL_WIDTH - ROLL_PRINTABLE) / 2,
+        3 * mm,
+        6 * mm,
+        base=8.5,
+        code=20,
+        ticket=64,
+        qr=34 * mm,
+        roll=True,
         # Thermal heads print black or nothing: grey would turn into dither noise.
         secondary_color=colors.black,
     ),
     "a5": _Paper(
-        A5[0], A5[1], 12 * mm, 10 * mm, 10 * mm,
-        base=9, code=24, ticket=96, qr=32 * mm, roll=False,
+        A5[0],
+        A5[1],
+        12 * mm,
+        10 * mm,
+        10 * mm,
+        base=9,
+        code=24,
+        ticket=96,
+        qr=32 * mm,
+        roll=False,
         secondary_color=_SECONDARY_GREY,
     ),
     "a4": _Paper(
-        A4[0], A4[1], 20 * mm, 18 * mm, 18 * mm,
-        base=11, code=28, ticket=130, qr=44 * mm, roll=False,
+        A4[0],
+        A4[1],
+        20 * mm,
+        18 * mm,
+        18 * mm,
+        base=11,
+        code=28,
+        ticket=130,
+        qr=44 * mm,
+        roll=False,
         secondary_color=_SECONDARY_GREY,
     ),
 }
@@ -208,16 +232,18 @@ class _Styles:
             kw.setdefault("leading", size * lead)
             # bulletFontName defaults to Helvetica, which has no Vietnamese glyphs.
             return ParagraphStyle(
-                name, fontName=font, fontSize=size, bulletFontName=font, bulletFontSize=size,
+                name,
+                fontName=font,
+                fontSize=size,
+                bulletFontName=font,
+                bulletFontSize=size,
                 **kw,
             )
 
         self.header = style("header", b + 2, FONT_BOLD, alignment=TA_CENTER)
         self.address = style("address", b - 0.5, alignment=TA_CENTER)
         self.title = style("title", b + 3, FONT_BOLD, alignment=TA_CENTER, spaceBefore=4)
-        self.title2 = style(
-            "title2", b, alignment=TA_CENTER, textColor=paper.secondary_color
-        )
+        self.title2 = style("title2", b, alignment=TA_CENTER, textColor=paper.secondary_color)
         self.label = style("label", b - 1, FONT_BOLD, spaceBefore=3)
         self.value = style("value", b, alignment=TA_LEFT)
         self.value_bold = style("value_bold", b + 0.5, FONT_BOLD)
@@ -230,15 +256,29 @@ class _Styles:
         self.doc = style("doc", b, leftIndent=b * 2, bulletIndent=0)
         self.doc2 = style("doc2", b - 0.5, leftIndent=b * 2, textColor=paper.secondary_color)
         self.banner = style(
-            "banner", b, FONT_BOLD, alignment=TA_CENTER, textColor=colors.white,
-            backColor=colors.black, borderPadding=(2, 2, 3, 2), spaceBefore=2, spaceAfter=5,
+            "banner",
+            b,
+            FONT_BOLD,
+            alignment=TA_CENTER,
+            textColor=colors.white,
+            backColor=colors.black,
+            borderPadding=(2, 2, 3, 2),
+            spaceBefore=2,
+            spaceAfter=5,
         )
         self.ticket = style(
             "ticket", paper.ticket, FONT_BOLD, alignment=TA_CENTER, leading=paper.ticket * 1.1
         )
         self.priority = style(
-            "priority", b + 4, FONT_BOLD, alignment=TA_CENTER, textColor=colors.white,
-            backColor=colors.black, borderPadding=(2, 2, 3, 2), spaceBefore=4, spaceAfter=4,
+            "priority",
+            b + 4,
+            FONT_BOLD,
+            alignment=TA_CENTER,
+            textColor=colors.white,
+            backColor=colors.black,
+            borderPadding=(2, 2, 3, 2),
+            spaceBefore=4,
+            spaceAfter=4,
         )
 
 
@@ -320,9 +360,12 @@ class QrFlowable(Flowable):
 
 def _rule(paper: _Paper) -> HRFlowable:
     return HRFlowable(
-        width="100%", thickness=0.6 if paper.roll else 0.4,
+        width="100%",
+        thickness=0.6 if paper.roll else 0.4,
         color=colors.black if paper.roll else colors.Color(0.6, 0.6, 0.6),
-        dash=(2, 2) if paper.roll else None, spaceBefore=4, spaceAfter=3,
+        dash=(2, 2) if paper.roll else None,
+        spaceBefore=4,
+        spaceAfter=3,
     )
 
 
@@ -347,8 +390,11 @@ def _render_roll(paper: _Paper, story: list[Flowable], title: str, out: io.Bytes
         flat.extend(item._content if isinstance(item, KeepTogether) else [item])
     width = paper.frame_width
     canvas = Canvas(
-        out, pagesize=(paper.width, 100), pageCompression=1,
-        initialFontName=FONT, initialFontSize=paper.base,  # else Helvetica is referenced
+        out,
+        pagesize=(paper.width, 100),
+        pageCompression=1,
+        initialFontName=FONT,
+        initialFontSize=paper.base,  # else Helvetica is referenced
     )
     height = 0.0
     for i, item in enumerate(flat):
@@ -359,8 +405,15 @@ def _render_roll(paper: _Paper, story: list[Flowable], title: str, out: io.Bytes
     canvas.setPageSize((paper.width, height))
     _metadata(canvas, title)
     frame = Frame(
-        paper.margin_x, paper.margin_bottom, width, height - paper.margin_top - paper.margin_bottom,
-        leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0, showBoundary=0,
+        paper.margin_x,
+        paper.margin_bottom,
+        width,
+        height - paper.margin_top - paper.margin_bottom,
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+        showBoundary=0,
     )
     frame.addFromList(flat, canvas)
     if flat:  # cannot happen unless a flowable changes size between wraps
@@ -374,15 +427,29 @@ def _render_sheet(
 ) -> None:
     assert paper.height is not None
     doc = BaseDocTemplate(
-        out, pagesize=(paper.width, paper.height), leftMargin=paper.margin_x,
-        rightMargin=paper.margin_x, topMargin=paper.margin_top,
-        bottomMargin=paper.margin_bottom, title=title, author="", subject="",
-        creator="commune-kiosk", pageCompression=1,
-        initialFontName=FONT, initialFontSize=paper.base,  # else Helvetica is referenced
+        out,
+        pagesize=(paper.width, paper.height),
+        leftMargin=paper.margin_x,
+        rightMargin=paper.margin_x,
+        topMargin=paper.margin_top,
+        bottomMargin=paper.margin_bottom,
+        title=title,
+        author="",
+        subject="",
+        creator="commune-kiosk",
+        pageCompression=1,
+        initialFontName=FONT,
+        initialFontSize=paper.base,  # else Helvetica is referenced
     )
     frame = Frame(
-        doc.leftMargin, doc.bottomMargin, doc.width, doc.height,
-        leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0,
+        doc.leftMargin,
+        doc.bottomMargin,
+        doc.width,
+        doc.height,
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
     )
 
     def on_page(canvas: Canvas, _doc: BaseDocTemplate) -> None:
@@ -433,15 +500,17 @@ def _rows_table(
     table = Table(
         [[label, values] for label, values in rows],
         colWidths=[width * 0.36, width * 0.64],
-        style=TableStyle([
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LEFTPADDING", (0, 0), (-1, -1), 0),
-            ("RIGHTPADDING", (0, 0), (0, -1), 6),
-            ("RIGHTPADDING", (1, 0), (1, -1), 0),
-            ("TOPPADDING", (0, 0), (-1, -1), 3),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-            ("LINEBELOW", (0, 0), (-1, -2), 0.3, colors.Color(0.75, 0.75, 0.75)),
-        ]),
+        style=TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (0, -1), 6),
+                ("RIGHTPADDING", (1, 0), (1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+                ("LINEBELOW", (0, 0), (-1, -2), 0.3, colors.Color(0.75, 0.75, 0.75)),
+            ]
+        ),
         hAlign="LEFT",
     )
     return [table]
@@ -502,28 +571,34 @@ def build_receipt_pdf(data: ReceiptData, size: Size | str, translator: Translato
         story.append(Spacer(1, 2))
         story.append(QrFlowable(data.status_url, paper.qr))
         story += _bilingual(
-            labels.vi("receipt.scan_status"), labels.other("receipt.scan_status"),
-            styles.center_small, styles.center_small,
+            labels.vi("receipt.scan_status"),
+            labels.other("receipt.scan_status"),
+            styles.center_small,
+            styles.center_small,
         )
     else:
         # Sheet: code and time on the left, QR on the right, in one box.
         pad = 6
         qr_width = paper.qr + 2 * pad
         scan = _bilingual(
-            labels.vi("receipt.scan_status"), labels.other("receipt.scan_status"),
-            styles.center_small, styles.center_small,
+            labels.vi("receipt.scan_status"),
+            labels.other("receipt.scan_status"),
+            styles.center_small,
+            styles.center_small,
         )
         top = Table(
             [[[*code_block, Spacer(1, 6), *scan], QrFlowable(data.status_url, paper.qr)]],
             colWidths=[paper.frame_width - qr_width, qr_width],
-            style=TableStyle([
-                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                ("LEFTPADDING", (0, 0), (-1, -1), pad),
-                ("RIGHTPADDING", (0, 0), (-1, -1), pad),
-                ("TOPPADDING", (0, 0), (-1, -1), pad),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), pad),
-                ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
-            ]),
+            style=TableStyle(
+                [
+                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), pad),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), pad),
+                    ("TOPPADDING", (0, 0), (-1, -1), pad),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), pad),
+                    ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
+                ]
+            ),
         )
         story.append(Spacer(1, 4))
         story.append(top)
@@ -535,8 +610,10 @@ def build_receipt_pdf(data: ReceiptData, size: Size | str, translator: Translato
     story.append(_rule(paper))
     if data.receipt_not_final:
         story += _bilingual(
-            labels.vi("receipt.not_final"), labels.other("receipt.not_final"),
-            styles.note, styles.value2,
+            labels.vi("receipt.not_final"),
+            labels.other("receipt.not_final"),
+            styles.note,
+            styles.value2,
         )
     story += _bilingual(
         labels.vi("receipt.keep"), labels.other("receipt.keep"), styles.note, styles.value2
@@ -560,7 +637,9 @@ def _receipt_rows(
     data: ReceiptData, labels: _Labels, styles: _Styles, paper: _Paper, lang: str
 ) -> list[tuple[Flowable, list[Flowable]]]:
     title_vi = _pick(data.procedure_title, FALLBACK)
-    title_other = _pair(title_vi, _pick(data.procedure_title, lang))[1] if lang != FALLBACK else None
+    title_other = (
+        _pair(title_vi, _pick(data.procedure_title, lang))[1] if lang != FALLBACK else None
+    )
     procedure = _bilingual(title_vi, title_other, styles.value_bold, styles.value2)
     if data.procedure_code:
         procedure.append(_p(data.procedure_code, styles.value2))
@@ -583,8 +662,14 @@ def _receipt_rows(
 
     return [
         (_label(labels, "receipt.procedure", styles, paper), procedure),
-        (_label(labels, "receipt.applicant", styles, paper), [_p(data.applicant_name, styles.value_bold)]),
-        (_label(labels, "receipt.id_number", styles, paper), [_p(mask_id(data.id_number), styles.value)]),
+        (
+            _label(labels, "receipt.applicant", styles, paper),
+            [_p(data.applicant_name, styles.value_bold)],
+        ),
+        (
+            _label(labels, "receipt.id_number", styles, paper),
+            [_p(mask_id(data.id_number), styles.value)],
+        ),
         (_label(labels, "receipt.fee", styles, paper), fee),
         (_label(labels, "receipt.expected_date", styles, paper), expected),
         (_label(labels, "receipt.dossier_code", styles, paper), dossier),
@@ -600,9 +685,7 @@ def _documents(data: ReceiptData, labels: _Labels, styles: _Styles, lang: str) -
         return out
     for i, doc in enumerate(data.documents, start=1):
         name_vi = _pick(doc, FALLBACK)
-        item: list[Flowable] = [
-            Paragraph(escape(name_vi), styles.doc, bulletText=f"{i}.")
-        ]
+        item: list[Flowable] = [Paragraph(escape(name_vi), styles.doc, bulletText=f"{i}.")]
         if lang != FALLBACK:
             other = _pair(name_vi, _pick(doc, lang))[1]
             if other:
@@ -635,8 +718,7 @@ def build_ticket_pdf(data: TicketData, size: Size | str, translator: Translator)
         story.append(_p(labels.joined("ticket.priority"), styles.priority))
     group_vi = _pick(data.service_group, FALLBACK)
     group_other = (
-        _pair(group_vi, _pick(data.service_group, data.lang))[1]
-        if data.lang != FALLBACK else None
+        _pair(group_vi, _pick(data.service_group, data.lang))[1] if data.lang != FALLBACK else None
     )
     bold_center = ParagraphStyle("group", parent=styles.center, fontName=FONT_BOLD)
     story += _bilingual(group_vi, group_other, bold_center, styles.title2)
@@ -645,13 +727,16 @@ def build_ticket_pdf(data: TicketData, size: Size | str, translator: Translator)
     story += _bilingual(
         labels.vi("ticket.waiting_ahead", count=ahead),
         labels.other("ticket.waiting_ahead", count=ahead),
-        styles.center, styles.title2,
+        styles.center,
+        styles.title2,
     )
     story.append(_p(format_datetime(data.issued_at), styles.center_small))
     story.append(Spacer(1, 3))
     story += _bilingual(
-        labels.vi("ticket.wait_note"), labels.other("ticket.wait_note"),
-        styles.center_small, styles.center_small,
+        labels.vi("ticket.wait_note"),
+        labels.other("ticket.wait_note"),
+        styles.center_small,
+        styles.center_small,
     )
     watermark = labels.joined("receipt.demo_short") if data.demo else None
     return _render(paper, story, number, watermark)

@@ -62,8 +62,7 @@ class StatusError(Exception):
 
 
 class StatusService:
-    def __init__(self, store: Store,
-                 refresh: Callable[[int], object] | None = None) -> None:
+    def __init__(self, store: Store, refresh: Callable[[int], object] | None = None) -> None:
         """`refresh(dossier_id)` asks the portal and stores the answer (the outbox's)."""
         self.store = store
         self.refresh = refresh
@@ -88,32 +87,56 @@ class StatusService:
         return self._view(dossier, fresh)
 
     def _by_code(self, code: str) -> Dossier | None:
-        return self.store.read(lambda s: s.scalars(
-            select(Dossier).where(Dossier.receipt_code == code)).first())
+        return self.store.read(
+            lambda s: s.scalars(select(Dossier).where(Dossier.receipt_code == code)).first()
+        )
 
     @staticmethod
     def _view(d: Dossier, fresh: bool) -> StatusView:
-        base = {"receipt_code": d.receipt_code, "procedure_code": d.procedure_code,
-                "confirmed_at": d.confirmed_at, "dossier_code": d.dossier_code,
-                "expected_result_date": d.expected_result_date}
+        base = {
+            "receipt_code": d.receipt_code,
+            "procedure_code": d.procedure_code,
+            "confirmed_at": d.confirmed_at,
+            "dossier_code": d.dossier_code,
+            "expected_result_date": d.expected_result_date,
+        }
         if d.state in (QUEUED, SENDING, AUTH_BLOCKED):
             return StatusView(status=WAITING, as_of=None, fresh=False, **base)
         if d.state in (NEEDS_CLERK, HANDLED):
             return StatusView(status="needs_clerk", as_of=None, fresh=False, **base)
         status = d.portal_status if d.portal_status in PORTAL_STATES else "received"
         message = json.loads(d.portal_message) if d.portal_message else {}
-        return StatusView(status=status, as_of=d.portal_status_at or d.delivered_at, fresh=fresh,
-                          message=message, **base)
+        return StatusView(
+            status=status,
+            as_of=d.portal_status_at or d.delivered_at,
+            fresh=fresh,
+            message=message,
+            **base,
+        )
 
     # Ratings ------------------------------------------------------------------------
-    def rate(self, face: int, reason: str | None = None, procedure_code: str | None = None,
-             lang: str = "vi") -> None:
+    def rate(
+        self,
+        face: int,
+        reason: str | None = None,
+        procedure_code: str | None = None,
+        lang: str = "vi",
+    ) -> None:
         if face not in FACES:
             raise ValueError(f"face must be one of {FACES}")
         if reason is not None and reason not in REASONS:
             raise ValueError(f"reason must be one of {REASONS}")
         now = utcnow()
         local_day = datetime.now().date()
-        self.store.write_sync(lambda s: s.add(Rating(
-            day=local_day, at=now, procedure_code=procedure_code, face=face, reason=reason,
-            language=lang)))
+        self.store.write_sync(
+            lambda s: s.add(
+                Rating(
+                    day=local_day,
+                    at=now,
+                    procedure_code=procedure_code,
+                    face=face,
+                    reason=reason,
+                    language=lang,
+                )
+            )
+        )

@@ -77,7 +77,9 @@ class Store:
     def __init__(self, url: str, migrate: bool = True) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.write_engine = make_engine(url, writer=True) if url.startswith("sqlite") else self.engine
+        self.write_engine = (
+            make_engine(url, writer=True) if url.startswith("sqlite") else self.engine
+        )
         if migrate:
             self.migrate()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

@@ -234,8 +234,9 @@ class SyncWorker(threading.Thread):
                 self._next_catalogue = now + (self.catalogue_interval or float("inf"))
                 self.catalogue = merged
                 changed = merged.merge_report
-                if self.on_catalogue is not None and (changed.added or changed.updated
-                                                      or changed.withdrawn):
+                if self.on_catalogue is not None and (
+                    changed.added or changed.updated or changed.withdrawn
+                ):
                     self.on_catalogue(merged)
         if now >= self._next_status and self.status_interval:
             try:
@@ -254,8 +255,7 @@ class SyncWorker(threading.Thread):
         except Exception as exc:
             log.warning("sync worker: cannot read the outbox (%s)", type(exc).__name__)
             status = self._state.status
-        self._state = SyncState(self._online, status, running, self._last_error,
-                                self._delivered)
+        self._state = SyncState(self._online, status, running, self._last_error, self._delivered)
         if self.on_state is not None:
             try:
                 self.on_state(self._state)

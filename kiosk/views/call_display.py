@@ -54,10 +54,19 @@ def _no_announce(_text: str, _lang: str) -> None:
 
 
 class CallDisplay(QWidget):
-    def __init__(self, queue: QueueService, translator: Translator,
-                 tasks: TaskRunner | None = None, announce: Announce = _no_announce,
-                 lang: str = "vi", announce_langs: Sequence[str] = ("vi",), rows: int = 6,
-                 poll_ms: int = 1500, title: str = "", scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        queue: QueueService,
+        translator: Translator,
+        tasks: TaskRunner | None = None,
+        announce: Announce = _no_announce,
+        lang: str = "vi",
+        announce_langs: Sequence[str] = ("vi",),
+        rows: int = 6,
+        poll_ms: int = 1500,
+        title: str = "",
+        scale: float = 1.0,
+    ) -> None:
         super().__init__()
         self.queue, self.translator = queue, translator
         self.tasks = tasks or TaskRunner(self)
@@ -173,8 +182,11 @@ class CallDisplay(QWidget):
         if announce:
             self._busy = False
         keys = [(c.ticket_id, c.called_at) for c in calls]
-        fresh = [] if self.seen is None else [c for c, k in zip(calls, keys, strict=True)
-                                              if k not in self.seen]
+        fresh = (
+            []
+            if self.seen is None
+            else [c for c, k in zip(calls, keys, strict=True) if k not in self.seen]
+        )
         if announce:  # a redraw (language change) must not mark calls as seen
             self.seen = (self.seen or set()) | set(keys)
         self.calls = calls
@@ -198,8 +210,9 @@ class CallDisplay(QWidget):
 
     def _announce(self, call: Call) -> None:
         for lang in self.announce_langs:
-            text = self.translator.tr("clerk.call.announce", lang, number=call.number,
-                                      counter=call.counter)
+            text = self.translator.tr(
+                "clerk.call.announce", lang, number=call.number, counter=call.counter
+            )
             try:
                 self.announce(text, lang)
             except Exception:  # speech must never stop the display

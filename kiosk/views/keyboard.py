@@ -83,8 +83,12 @@ def vowel_cluster(word: str) -> list[int]:
     """Indexes of the vowels of the (last) syllable; the u of qu- and i of gi- are consonants."""
     bases = _bases(word)
     idx = [i for i, b in enumerate(bases) if b in VOWELS]
-    if len(bases) > 2 and bases[0] in "qg" and bases[1] == ("u" if bases[0] == "q" else "i") \
-            and any(i > 1 for i in idx):
+    if (
+        len(bases) > 2
+        and bases[0] in "qg"
+        and bases[1] == ("u" if bases[0] == "q" else "i")
+        and any(i > 1 for i in idx)
+    ):
         idx.remove(1)
     if not idx:
         return []
@@ -296,8 +300,9 @@ class VietKeyboard(QWidget):
 
     done = Signal()
 
-    def __init__(self, tr: Callable[[str], str], parent: QWidget | None = None,
-                 telex: bool = False) -> None:
+    def __init__(
+        self, tr: Callable[[str], str], parent: QWidget | None = None, telex: bool = False
+    ) -> None:
         super().__init__(parent)
         self.tr = tr
         self.setObjectName("vietKeyboard")
@@ -323,8 +328,13 @@ class VietKeyboard(QWidget):
             for button in keys.values():
                 full = button.full_height
                 if compact:
-                    height = COMPACT_TONE_H if isinstance(button, ToneKey) else \
-                        COMPACT_KEY_H if full <= KEY_H else full * COMPACT_KEY_H // KEY_H
+                    height = (
+                        COMPACT_TONE_H
+                        if isinstance(button, ToneKey)
+                        else COMPACT_KEY_H
+                        if full <= KEY_H
+                        else full * COMPACT_KEY_H // KEY_H
+                    )
                 else:
                     height = full
                 if button.key_size.height() != height:
@@ -334,8 +344,14 @@ class VietKeyboard(QWidget):
         self.adjustSize()
 
     # Building ------------------------------------------------------------------------
-    def _key(self, key_id: str, units: float, store: dict[str, KeyButton],
-             unit: int = UNIT, height: int = KEY_H) -> KeyButton:
+    def _key(
+        self,
+        key_id: str,
+        units: float,
+        store: dict[str, KeyButton],
+        unit: int = UNIT,
+        height: int = KEY_H,
+    ) -> KeyButton:
         width = int(unit * units + GAP * (units - 1))
         if key_id.startswith("tone."):
             button: KeyButton = ToneKey(key_id, key_id[5:], width, TONE_H)
@@ -435,8 +451,11 @@ class VietKeyboard(QWidget):
         self.pages.setCurrentIndex(1 if numeric else 0)
         for i in range(self.pages.count()):
             # Only the page shown counts for the height, so the number pad takes less room.
-            policy = QSizePolicy.Policy.Preferred if i == self.pages.currentIndex() \
+            policy = (
+                QSizePolicy.Policy.Preferred
+                if i == self.pages.currentIndex()
                 else QSizePolicy.Policy.Ignored
+            )
             self.pages.widget(i).setSizePolicy(policy, policy)
         self.adjustSize()
         self.num_keys["/"].setVisible(self.kind in SLASH_KINDS)
@@ -507,8 +526,12 @@ class VietKeyboard(QWidget):
             if self.shift == 1:
                 self.shift = 0
                 self._show_shift()
-        if self.telex and self.mode == "text" and ch.isalpha() and self._compose(
-                lambda word: telex(word, ch)):
+        if (
+            self.telex
+            and self.mode == "text"
+            and ch.isalpha()
+            and self._compose(lambda word: telex(word, ch))
+        ):
             return
         self._edit().insert(nfc(ch))
 

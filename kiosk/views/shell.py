@@ -34,8 +34,11 @@ log = logging.getLogger(__name__)
 
 HOME = "home"
 _USER_INPUT = {
-    QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin, QEvent.Type.KeyPress,
-    QEvent.Type.TabletPress, QEvent.Type.Wheel,
+    QEvent.Type.MouseButtonPress,
+    QEvent.Type.TouchBegin,
+    QEvent.Type.KeyPress,
+    QEvent.Type.TabletPress,
+    QEvent.Type.Wheel,
 }
 
 

@@ -39,5 +39,10 @@ def shipped_font_lacks(text: str) -> list[str]:
     from PySide6.QtGui import QRawFont
 
     fonts = [QRawFont(str(p), 20) for p in sorted(resource("fonts").glob("*.ttf"))]
-    return sorted({ch for ch in text if not ch.isspace()
-                   and not any(f.supportsCharacter(ord(ch)) for f in fonts)})
+    return sorted(
+        {
+            ch
+            for ch in text
+            if not ch.isspace() and not any(f.supportsCharacter(ord(ch)) for f in fonts)
+        }
+    )

@@ -20,9 +20,14 @@ class CallDisplayPreview(Screen):
     def __init__(self, vc) -> None:
         super().__init__(vc)
         self.body.setContentsMargins(0, 0, 0, 0)
-        self.display = CallDisplay(desk(vc.app).queue, vc.app.translator, vc.tasks,
-                                   lang=vc.app.session.lang, scale=0.45,
-                                   title=vc.app.settings.commune_name)
+        self.display = CallDisplay(
+            desk(vc.app).queue,
+            vc.app.translator,
+            vc.tasks,
+            lang=vc.app.session.lang,
+            scale=0.45,
+            title=vc.app.settings.commune_name,
+        )
         self.body.addWidget(self.display, 1)
 
     def enter(self, state) -> None:

@@ -157,8 +157,9 @@ class ClerkScreen(Screen):
         super().retranslate()
         clerk = self.desk.clerk
         if clerk is not None:
-            self.who.setText(self.tr("clerk.header", name=clerk.display_name,
-                                     counter=self.desk.counter))
+            self.who.setText(
+                self.tr("clerk.header", name=clerk.display_name, counter=self.desk.counter)
+            )
         self.who.setVisible(clerk is not None)
         self.desk_button.setText(self.tr("clerk.nav.desk"))
         self.desk_button.setVisible(clerk is not None and self.show_desk_button)
@@ -194,7 +195,8 @@ class AssistBanner(QWidget):
         self.setStyleSheet(
             "QWidget#assistBanner { background: #ffd84d; }"
             "QLabel { background: transparent; color: #111111; font-weight: bold; }"
-            "QPushButton { min-height: 64px; padding: 4px 16px; background: #ffffff; }")
+            "QPushButton { min-height: 64px; padding: 4px 16px; background: #ffffff; }"
+        )
         row = QHBoxLayout(self)
         row.setContentsMargins(24, 6, 24, 6)
         self.label = Text("")
@@ -241,8 +243,9 @@ class AssistBanner(QWidget):
 
     def retranslate(self) -> None:
         clerk = self.desk.clerk
-        self.label.setText(self.vc.tr("clerk.assist.banner",
-                                      name=clerk.display_name if clerk else ""))
+        self.label.setText(
+            self.vc.tr("clerk.assist.banner", name=clerk.display_name if clerk else "")
+        )
         self.desk_button.setText(self.vc.tr("clerk.assist.back_to_desk"))
         self.end_button.setText(self.vc.tr("clerk.assist.end"))
 

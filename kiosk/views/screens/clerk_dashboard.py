@@ -51,8 +51,14 @@ def _chart(title: str) -> QChart:
     return chart
 
 
-def _axes(chart: QChart, series, categories: list[str], maximum: float,
-          horizontal: bool = False, value_title: str = "") -> None:
+def _axes(
+    chart: QChart,
+    series,
+    categories: list[str],
+    maximum: float,
+    horizontal: bool = False,
+    value_title: str = "",
+) -> None:
     cats = QBarCategoryAxis()
     cats.append(categories)
     cats.setLabelsFont(_font(11))
@@ -103,8 +109,9 @@ class ClerkDashboardScreen(ClerkScreen):
         col.setContentsMargins(0, 0, 0, 0)
         self.kpis = QGridLayout()
         self.kpi: dict[str, Text] = {}
-        for i, key in enumerate(("waiting", "attention", "failures", "oldest", "not_printed",
-                                 "rating")):
+        for i, key in enumerate(
+            ("waiting", "attention", "failures", "oldest", "not_printed", "rating")
+        ):
             label = Text("")
             label.setObjectName(f"kpi_{key}")
             self.kpis.addWidget(label, i // 3, i % 3)
@@ -172,13 +179,17 @@ class ClerkDashboardScreen(ClerkScreen):
         mean = sum(f * n for f, n in data.faces.items()) / rated if rated else None
         texts = {
             "waiting": tr("clerk.dash.kpi.waiting", n=st.get(QUEUED, 0) + st.get(SENDING, 0)),
-            "attention": tr("clerk.dash.kpi.attention", needs=st.get(NEEDS_CLERK, 0),
-                            blocked=st.get(AUTH_BLOCKED, 0)),
+            "attention": tr(
+                "clerk.dash.kpi.attention",
+                needs=st.get(NEEDS_CLERK, 0),
+                blocked=st.get(AUTH_BLOCKED, 0),
+            ),
             "failures": tr("clerk.dash.kpi.failures", n=data.failures, days=DAYS),
             "oldest": tr("clerk.dash.kpi.oldest", at=fmt_time(data.oldest_waiting)),
             "not_printed": tr("clerk.dash.kpi.not_printed", n=data.not_printed, days=DAYS),
-            "rating": tr("clerk.dash.kpi.rating", mean="—" if mean is None else f"{mean:.1f}",
-                         n=rated),
+            "rating": tr(
+                "clerk.dash.kpi.rating", mean="—" if mean is None else f"{mean:.1f}", n=rated
+            ),
         }
         for key, text in texts.items():
             self.kpi[key].setText(text)
@@ -191,8 +202,12 @@ class ClerkDashboardScreen(ClerkScreen):
         series = QBarSeries()
         series.append(_bar_set(tr("clerk.dash.dossiers"), [n for _, n in data.per_day], BLUE))
         chart.addSeries(series)
-        _axes(chart, series, [d.strftime("%d/%m") for d, _ in data.per_day],
-              max([n for _, n in data.per_day] or [0]))
+        _axes(
+            chart,
+            series,
+            [d.strftime("%d/%m") for d, _ in data.per_day],
+            max([n for _, n in data.per_day] or [0]),
+        )
         chart.legend().setVisible(False)
         self._set("per_day", chart)
 
@@ -209,8 +224,13 @@ class ClerkDashboardScreen(ClerkScreen):
             title = proc.title(lang) if proc else code
             return title if len(title) <= 28 else title[:26] + "…"
 
-        _axes(chart, series, [short(c) for c, _ in top] or ["—"],
-              max([n for _, n in top] or [0]), horizontal=True)
+        _axes(
+            chart,
+            series,
+            [short(c) for c, _ in top] or ["—"],
+            max([n for _, n in top] or [0]),
+            horizontal=True,
+        )
         chart.legend().setVisible(False)
         self._set("per_procedure", chart)
 
@@ -223,17 +243,22 @@ class ClerkDashboardScreen(ClerkScreen):
         series.append(_bar_set(tr("clerk.dash.avg_wait"), avg, BLUE))
         series.append(_bar_set(tr("clerk.dash.max_wait"), longest, ORANGE))
         chart.addSeries(series)
-        _axes(chart, series, [groups[g.group].letter if g.group in groups else g.group
-                              for g in data.queue] or ["—"],
-              max(longest or [0]), value_title=tr("clerk.dash.minutes"))
+        _axes(
+            chart,
+            series,
+            [groups[g.group].letter if g.group in groups else g.group for g in data.queue] or ["—"],
+            max(longest or [0]),
+            value_title=tr("clerk.dash.minutes"),
+        )
         chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
         self._set("queue", chart)
 
         # Satisfaction: mean face per day (1 very unhappy .. 4 very happy).
         chart = _chart(tr("clerk.dash.rating"))
         series = QBarSeries()
-        series.append(_bar_set(tr("clerk.dash.mean_face"),
-                               [m or 0 for _, m, _ in data.rating_days], GREEN))
+        series.append(
+            _bar_set(tr("clerk.dash.mean_face"), [m or 0 for _, m, _ in data.rating_days], GREEN)
+        )
         chart.addSeries(series)
         _axes(chart, series, [d.strftime("%d/%m") for d, _, _ in data.rating_days], 4)
         chart.axes(Qt.Orientation.Vertical)[0].setRange(0, 4)
@@ -265,8 +290,9 @@ class ClerkDashboardScreen(ClerkScreen):
 
     def _written(self, files) -> None:
         self.report_files = files
-        self.message.setText(self.tr("clerk.dash.report_written", pdf=str(files.pdf),
-                                     csv=files.csv.name))
+        self.message.setText(
+            self.tr("clerk.dash.report_written", pdf=str(files.pdf), csv=files.csv.name)
+        )
 
     def print_report(self) -> None:
         d, app = self.desk, self.vc.app
@@ -274,12 +300,14 @@ class ClerkDashboardScreen(ClerkScreen):
 
         def work():
             try:
-                print_daily_report(self._report(today), app.receipts.printer, app.translator,
-                                   app.receipts.paper)
+                print_daily_report(
+                    self._report(today), app.receipts.printer, app.translator, app.receipts.paper
+                )
             except Exception as exc:
                 d.audit("report.print.failed", detail=getattr(exc, "detail", type(exc).__name__))
                 raise
             d.audit("report.print", detail=today.isoformat())
 
-        self.vc.tasks.run(work, lambda _: self.message.setText(self.tr("clerk.dash.printed")),
-                          self._failed)
+        self.vc.tasks.run(
+            work, lambda _: self.message.setText(self.tr("clerk.dash.printed")), self._failed
+        )

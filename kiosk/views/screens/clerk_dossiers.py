@@ -134,11 +134,15 @@ class ClerkDossiersScreen(ClerkScreen):
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(True)
         header = self.table.horizontalHeader()
-        for col, mode in enumerate((QHeaderView.ResizeMode.ResizeToContents,
-                                    QHeaderView.ResizeMode.Stretch,
-                                    QHeaderView.ResizeMode.Stretch,
-                                    QHeaderView.ResizeMode.ResizeToContents,
-                                    QHeaderView.ResizeMode.ResizeToContents)):
+        for col, mode in enumerate(
+            (
+                QHeaderView.ResizeMode.ResizeToContents,
+                QHeaderView.ResizeMode.Stretch,
+                QHeaderView.ResizeMode.Stretch,
+                QHeaderView.ResizeMode.ResizeToContents,
+                QHeaderView.ResizeMode.ResizeToContents,
+            )
+        ):
             header.setSectionResizeMode(col, mode)
         self.table.cellClicked.connect(self._open_row)
         self.body.addWidget(self.table, 1)
@@ -188,8 +192,9 @@ class ClerkDossiersScreen(ClerkScreen):
         self.date_from.setPlaceholderText(self.tr("clerk.list.from"))
         self.date_to.setPlaceholderText(self.tr("clerk.list.to"))
         self.not_printed.setText(self.tr("clerk.list.only_not_printed"))
-        self.table.setHorizontalHeaderLabels([self.tr(f"clerk.list.col.{c}") for c in (
-            "code", "name", "procedure", "state", "time")])
+        self.table.setHorizontalHeaderLabels(
+            [self.tr(f"clerk.list.col.{c}") for c in ("code", "name", "procedure", "state", "time")]
+        )
         self.prev_button.setText(self.tr("clerk.list.prev"))
         self.next_button.setText(self.tr("clerk.list.next"))
         self._filling = False
@@ -207,16 +212,22 @@ class ClerkDossiersScreen(ClerkScreen):
             button.setChecked(k == key)
         days = dict(DATE_PRESETS)[key]
         today = date.today()
-        self.date_from.setText("" if days is None else (today - timedelta(days=days)).strftime("%d/%m/%Y"))
+        self.date_from.setText(
+            "" if days is None else (today - timedelta(days=days)).strftime("%d/%m/%Y")
+        )
         self.date_to.setText("" if days is None else today.strftime("%d/%m/%Y"))
         self.run_search()
 
     def query(self) -> SearchQuery:
-        return SearchQuery(text=self.search.text(), state=self.state_filter.currentData(),
-                           procedure_code=self.procedure_filter.currentData(),
-                           date_from=_parse_day(self.date_from.text()),
-                           date_to=_parse_day(self.date_to.text()),
-                           not_printed=self.not_printed.isChecked(), page_size=PAGE_SIZE)
+        return SearchQuery(
+            text=self.search.text(),
+            state=self.state_filter.currentData(),
+            procedure_code=self.procedure_filter.currentData(),
+            date_from=_parse_day(self.date_from.text()),
+            date_to=_parse_day(self.date_to.text()),
+            not_printed=self.not_printed.isChecked(),
+            page_size=PAGE_SIZE,
+        )
 
     # Loading -----------------------------------------------------------------
     def run_search(self) -> None:
@@ -265,9 +276,14 @@ class ClerkDossiersScreen(ClerkScreen):
         self.page = page
         lang = self.vc.app.session.lang
         catalogue = self.vc.app.catalogue
-        hint = {KIND_RECEIPT: "clerk.list.by_code", KIND_ID: "clerk.list.by_id",
-                KIND_NAME: "clerk.list.by_name"}.get(page.kind, "clerk.list.all")
-        self.hint.setText(self.tr(hint) + " " + (self.tr("clerk.list.none") if not page.rows else ""))
+        hint = {
+            KIND_RECEIPT: "clerk.list.by_code",
+            KIND_ID: "clerk.list.by_id",
+            KIND_NAME: "clerk.list.by_name",
+        }.get(page.kind, "clerk.list.all")
+        self.hint.setText(
+            self.tr(hint) + " " + (self.tr("clerk.list.none") if not page.rows else "")
+        )
         self.table.setRowCount(len(page.rows))
         self.row_ids = []
         for r, row in enumerate(page.rows):
@@ -278,8 +294,13 @@ class ClerkDossiersScreen(ClerkScreen):
             code = row.receipt_code
             if not row.receipt_printed:
                 code += "\n" + self.tr("clerk.list.not_printed")
-            cells = (code, row.full_name, title, self.tr(f"clerk.state.{row.state}"),
-                     fmt_time(row.confirmed_at))
+            cells = (
+                code,
+                row.full_name,
+                title,
+                self.tr(f"clerk.state.{row.state}"),
+                fmt_time(row.confirmed_at),
+            )
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if (c == 0 and not row.receipt_printed) or (c == 2 and "\n" in text):
@@ -336,8 +357,12 @@ class ClerkDossierScreen(ClerkScreen):
         self.reprint_button.clicked.connect(self.reprint)
         self.edit_button.clicked.connect(self.edit)
         self.handled_button.clicked.connect(self.mark_handled)
-        for button in (self.retry_button, self.reprint_button, self.edit_button,
-                       self.handled_button):
+        for button in (
+            self.retry_button,
+            self.reprint_button,
+            self.edit_button,
+            self.handled_button,
+        ):
             actions.addWidget(button)
         actions.addStretch(1)
         actions.addWidget(self.back_button)
@@ -417,18 +442,28 @@ class ClerkDossierScreen(ClerkScreen):
         if proc is None or not proc.verified:
             title += " — " + tr("clerk.list.unverified")
         self.title.setText(tr("clerk.detail.title_code", code=detail.receipt_code))
-        self._pairs([
-            (tr("clerk.list.col.procedure"), f"{title} ({detail.procedure_code})"),
-            (tr("clerk.list.col.state"), tr(f"clerk.state.{detail.state}")),
-            (tr("clerk.detail.confirmed"), fmt_time(detail.confirmed_at)),
-            (tr("clerk.detail.receipt"), tr("clerk.detail.printed") if detail.receipt_printed
-             else tr("clerk.list.not_printed"), "ok" if detail.receipt_printed else "mark"),
-            (tr("clerk.detail.dossier_code"), detail.dossier_code or tr("clerk.detail.pending")),
-            (tr("clerk.detail.assisted_by"), detail.assisted_by or "—"),
-            (tr("clerk.detail.next_attempt"), fmt_time(detail.next_attempt_at)),
-            (tr("clerk.detail.attempts"), str(detail.attempt_count)),
-            (tr("clerk.detail.last_error"), detail.last_error or "—"),
-        ])
+        self._pairs(
+            [
+                (tr("clerk.list.col.procedure"), f"{title} ({detail.procedure_code})"),
+                (tr("clerk.list.col.state"), tr(f"clerk.state.{detail.state}")),
+                (tr("clerk.detail.confirmed"), fmt_time(detail.confirmed_at)),
+                (
+                    tr("clerk.detail.receipt"),
+                    tr("clerk.detail.printed")
+                    if detail.receipt_printed
+                    else tr("clerk.list.not_printed"),
+                    "ok" if detail.receipt_printed else "mark",
+                ),
+                (
+                    tr("clerk.detail.dossier_code"),
+                    detail.dossier_code or tr("clerk.detail.pending"),
+                ),
+                (tr("clerk.detail.assisted_by"), detail.assisted_by or "—"),
+                (tr("clerk.detail.next_attempt"), fmt_time(detail.next_attempt_at)),
+                (tr("clerk.detail.attempts"), str(detail.attempt_count)),
+                (tr("clerk.detail.last_error"), detail.last_error or "—"),
+            ]
+        )
         if detail.field_errors:
             self._section("clerk.detail.portal_errors")
             self._lines([f"{e['field']}: {e['message']}" for e in detail.field_errors], "")
@@ -437,9 +472,22 @@ class ClerkDossierScreen(ClerkScreen):
         if a is None:
             self.content.addWidget(Text(tr("clerk.detail.purged"), "hint"))
         else:
-            self._pairs([(f.label(lang), v) for f, v in zip(APPLICANT_FIELDS, (
-                a.full_name, a.id_number, a.date_of_birth.strftime("%d/%m/%Y"), a.address or "",
-                a.phone or ""), strict=True)])
+            self._pairs(
+                [
+                    (f.label(lang), v)
+                    for f, v in zip(
+                        APPLICANT_FIELDS,
+                        (
+                            a.full_name,
+                            a.id_number,
+                            a.date_of_birth.strftime("%d/%m/%Y"),
+                            a.address or "",
+                            a.phone or "",
+                        ),
+                        strict=True,
+                    )
+                ]
+            )
         self._section("clerk.detail.answers")
         pairs = []
         for f in proc.fields if proc else ():
@@ -452,32 +500,61 @@ class ClerkDossierScreen(ClerkScreen):
                 value = tr("clerk.yes") if value else tr("clerk.no")
             pairs.append((f.label(lang), "" if value is None else str(value)))
         known = {f.key for f in proc.fields} if proc else set()
-        pairs += [(k, json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v)
-                  for k, v in detail.answers.items() if k not in known]
+        pairs += [
+            (k, json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v)
+            for k, v in detail.answers.items()
+            if k not in known
+        ]
         if pairs:
             self._pairs(pairs)
         else:
             self._lines([], "clerk.detail.nothing")
         self._section("clerk.detail.attachments")
-        self._lines([tr("clerk.detail.attachment_line", document=a.document_key, kind=a.content_type,
-                        kb=max(1, a.size // 1024),
-                        sent=tr("clerk.yes") if a.uploaded else tr("clerk.no"))
-                     for a in detail.attachments], "clerk.detail.nothing")
+        self._lines(
+            [
+                tr(
+                    "clerk.detail.attachment_line",
+                    document=a.document_key,
+                    kind=a.content_type,
+                    kb=max(1, a.size // 1024),
+                    sent=tr("clerk.yes") if a.uploaded else tr("clerk.no"),
+                )
+                for a in detail.attachments
+            ],
+            "clerk.detail.nothing",
+        )
         self._section("clerk.detail.history")
-        self._lines([f"{fmt_time(t.at)} · {t.outcome}"
-                     + (f" · {t.status_code}" if t.status_code else "")
-                     + (f" · {t.error}" if t.error else "") for t in detail.attempts],
-                    "clerk.detail.no_attempts")
+        self._lines(
+            [
+                f"{fmt_time(t.at)} · {t.outcome}"
+                + (f" · {t.status_code}" if t.status_code else "")
+                + (f" · {t.error}" if t.error else "")
+                for t in detail.attempts
+            ],
+            "clerk.detail.no_attempts",
+        )
         self._section("clerk.detail.prints")
-        self._lines([f"{fmt_time(p.at)} · " + (tr("clerk.detail.printed") if p.ok else
-                                                 tr("clerk.list.not_printed"))
-                     + f" · {p.printer}" + (f" · {p.clerk}" if p.clerk else "")
-                     + (f" · {p.error}" if p.error else "") for p in detail.prints],
-                    "clerk.detail.nothing")
+        self._lines(
+            [
+                f"{fmt_time(p.at)} · "
+                + (tr("clerk.detail.printed") if p.ok else tr("clerk.list.not_printed"))
+                + f" · {p.printer}"
+                + (f" · {p.clerk}" if p.clerk else "")
+                + (f" · {p.error}" if p.error else "")
+                for p in detail.prints
+            ],
+            "clerk.detail.nothing",
+        )
         self._section("clerk.detail.audit")
-        self._lines([f"{fmt_time(e.at)} · {e.action}" + (f" · {e.clerk}" if e.clerk else "")
-                     + (f" · {e.detail}" if e.detail else "") for e in detail.audit],
-                    "clerk.detail.nothing")
+        self._lines(
+            [
+                f"{fmt_time(e.at)} · {e.action}"
+                + (f" · {e.clerk}" if e.clerk else "")
+                + (f" · {e.detail}" if e.detail else "")
+                for e in detail.audit
+            ],
+            "clerk.detail.nothing",
+        )
         self.content.addStretch(1)
 
     def _failed(self, error: Exception) -> None:
@@ -492,20 +569,28 @@ class ClerkDossierScreen(ClerkScreen):
 
     def retry_now(self) -> None:
         d, dossier_id = self.desk, self.dossier_id
-        self.vc.tasks.run(lambda: d.editor.retry_now(dossier_id, d.clerk),
-                          lambda _: (self.vc.app.notify_outbox(),
-                                     self._done("clerk.detail.retried")), self._failed)
+        self.vc.tasks.run(
+            lambda: d.editor.retry_now(dossier_id, d.clerk),
+            lambda _: (self.vc.app.notify_outbox(), self._done("clerk.detail.retried")),
+            self._failed,
+        )
 
     def reprint(self) -> None:
         d, dossier_id, receipts = self.desk, self.dossier_id, self.vc.app.receipts
         self.message.setText(self.tr("clerk.detail.printing"))
-        self.vc.tasks.run(lambda: d.editor.reprint(receipts, dossier_id, d.clerk),
-                          lambda _: self._done("clerk.detail.reprinted"), self._failed)
+        self.vc.tasks.run(
+            lambda: d.editor.reprint(receipts, dossier_id, d.clerk),
+            lambda _: self._done("clerk.detail.reprinted"),
+            self._failed,
+        )
 
     def mark_handled(self) -> None:
         d, dossier_id = self.desk, self.dossier_id
-        self.vc.tasks.run(lambda: d.editor.mark_handled(dossier_id, d.clerk),
-                          lambda _: self._done("clerk.detail.marked"), self._failed)
+        self.vc.tasks.run(
+            lambda: d.editor.mark_handled(dossier_id, d.clerk),
+            lambda _: self._done("clerk.detail.marked"),
+            self._failed,
+        )
 
     def edit(self) -> None:
         if self.detail is not None and self.detail.editable:
@@ -579,11 +664,16 @@ class ClerkDossierEditScreen(ClerkScreen):
         fields = [(f"applicant.{f.key}", f) for f in APPLICANT_FIELDS]
         fields += [(f"fields.{f.key}", f) for f in (proc.fields if proc else ())]
         for r, (path, f) in enumerate(fields):
-            label = Text(f.label(lang) + ("" if f.required else " " + self.tr("clerk.edit.optional")))
+            label = Text(
+                f.label(lang) + ("" if f.required else " " + self.tr("clerk.edit.optional"))
+            )
             if f.type in ("choice", "checkbox"):
                 edit = QComboBox()
-                options = ([(c.key, c.label(lang)) for c in f.choices] if f.type == "choice"
-                           else [("1", self.tr("clerk.yes")), ("0", self.tr("clerk.no"))])
+                options = (
+                    [(c.key, c.label(lang)) for c in f.choices]
+                    if f.type == "choice"
+                    else [("1", self.tr("clerk.yes")), ("0", self.tr("clerk.no"))]
+                )
                 if not f.required:
                     edit.addItem("—", "")
                 for key, text in options:
@@ -619,8 +709,9 @@ class ClerkDossierEditScreen(ClerkScreen):
         self.save_button.setEnabled(False)
         d, dossier_id, raw = self.desk, self.detail.id, self.values()
         lang = self.vc.app.session.lang
-        self.vc.tasks.run(lambda: d.editor.resubmit(dossier_id, raw, d.clerk, lang),
-                          self._saved, self._failed)
+        self.vc.tasks.run(
+            lambda: d.editor.resubmit(dossier_id, raw, d.clerk, lang), self._saved, self._failed
+        )
 
     def _saved(self, checked) -> None:
         self.vc.app.notify_outbox()

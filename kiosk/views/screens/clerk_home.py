@@ -52,13 +52,13 @@ class ClerkHomeScreen(ClerkScreen):
         if self.desk.clerk is None:
             return
         self.tiles["settings"].setVisible(self.desk.clerk.is_admin)
-        self.vc.tasks.run(lambda: self.desk.reports.outbox_states(), self._counts,
-                          lambda _e: None)
+        self.vc.tasks.run(lambda: self.desk.reports.outbox_states(), self._counts, lambda _e: None)
 
     def _counts(self, states: dict[str, int]) -> None:
         n = states.get(NEEDS_CLERK, 0) + states.get(AUTH_BLOCKED, 0)
-        self.attention.setText(self.tr("clerk.home.attention", n=n) if n else
-                               self.tr("clerk.home.all_well"))
+        self.attention.setText(
+            self.tr("clerk.home.attention", n=n) if n else self.tr("clerk.home.all_well")
+        )
 
     def retranslate(self) -> None:
         super().retranslate()

@@ -135,17 +135,24 @@ class ClerkQueueScreen(ClerkScreen):
         """Each group's toggle also says how many are waiting for it."""
         lang = self.vc.app.session.lang
         for key, button in self.group_buttons.items():
-            button.setText(self.tr("clerk.queue.waiting_line",
-                                   group=self.desk.queue.groups[key].title(lang),
-                                   n=self.waiting.get(key, 0)))
+            button.setText(
+                self.tr(
+                    "clerk.queue.waiting_line",
+                    group=self.desk.queue.groups[key].title(lang),
+                    n=self.waiting.get(key, 0),
+                )
+            )
 
     def refresh(self) -> None:
         if self._loading or self.desk.clerk is None:
             return
         self._loading = True
         q, counter = self.desk.queue, self.desk.counter
-        self.vc.tasks.run(lambda: (q.current(counter), q.waiting_counts(), q.recent_calls(6)),
-                          self._loaded, self._failed_load)
+        self.vc.tasks.run(
+            lambda: (q.current(counter), q.waiting_counts(), q.recent_calls(6)),
+            self._loaded,
+            self._failed_load,
+        )
 
     def _failed_load(self, error: Exception) -> None:
         self._loading = False
@@ -159,9 +166,16 @@ class ClerkQueueScreen(ClerkScreen):
         self._group_texts()
         clear_layout(self.calls_box)
         for call in calls:
-            self.calls_box.addWidget(Text(self.tr(
-                "clerk.queue.call_line", number=call.number, counter=call.counter,
-                at=fmt_time(call.called_at, with_date=False))))
+            self.calls_box.addWidget(
+                Text(
+                    self.tr(
+                        "clerk.queue.call_line",
+                        number=call.number,
+                        counter=call.counter,
+                        at=fmt_time(call.called_at, with_date=False),
+                    )
+                )
+            )
         if not calls:
             self.calls_box.addWidget(Text(self.tr("clerk.queue.no_calls"), "hint"))
 
@@ -171,8 +185,9 @@ class ClerkQueueScreen(ClerkScreen):
         self.number.setText(ticket.number if has else "—")
         if has:
             wait = (ticket.called_at - ticket.issued_at).total_seconds() // 60
-            info = self.tr("clerk.queue.ticket_info", at=fmt_time(ticket.issued_at, False),
-                           minutes=int(wait))
+            info = self.tr(
+                "clerk.queue.ticket_info", at=fmt_time(ticket.issued_at, False), minutes=int(wait)
+            )
             if ticket.is_priority:
                 info = self.tr(f"clerk.priority.{ticket.priority}") + " · " + info
             self.current_info.setText(info)
@@ -200,8 +215,10 @@ class ClerkQueueScreen(ClerkScreen):
 
         def work():
             ticket = d.queue.call_next(counter, clerk.id, groups or None)
-            d.audit("queue.call_next", detail=f"{ticket.number} -> {counter}" if ticket
-                    else f"none waiting -> {counter}")
+            d.audit(
+                "queue.call_next",
+                detail=f"{ticket.number} -> {counter}" if ticket else f"none waiting -> {counter}",
+            )
             return ticket
 
         self.call_button.setEnabled(False)

@@ -101,8 +101,11 @@ class QueueTakeScreen(Screen):
             try:
                 queue.print_ticket(ticket, app.receipts, lang)
             except Exception as exc:  # the number is valid even when the ticket did not print
-                log.warning("ticket %s not printed: %s", ticket.number,
-                            getattr(exc, "detail", type(exc).__name__))
+                log.warning(
+                    "ticket %s not printed: %s",
+                    ticket.number,
+                    getattr(exc, "detail", type(exc).__name__),
+                )
                 error = getattr(exc, "key", "receipt.printer.failed")
             return ticket, error
 
@@ -111,9 +114,15 @@ class QueueTakeScreen(Screen):
     def _taken(self, result) -> None:
         self.busy = False
         ticket, error = result
-        self.vc.nav.replace("queue_ticket", number=ticket.number, group=ticket.group,
-                            ahead=ticket.waiting_ahead, priority=ticket.priority,
-                            printed=error is None, print_error=error)
+        self.vc.nav.replace(
+            "queue_ticket",
+            number=ticket.number,
+            group=ticket.group,
+            ahead=ticket.waiting_ahead,
+            priority=ticket.priority,
+            printed=error is None,
+            print_error=error,
+        )
 
     def _failed(self, error: Exception) -> None:
         log.error("ticket not taken: %s", getattr(error, "detail", type(error).__name__))
@@ -126,8 +135,10 @@ class QueueTakeScreen(Screen):
         self._priority(None)
 
 
-@register("queue_ticket", sample=lambda vc: {"number": "A012", "group": "civil_status",
-                                             "ahead": 4, "printed": True})
+@register(
+    "queue_ticket",
+    sample=lambda vc: {"number": "A012", "group": "civil_status", "ahead": 4, "printed": True},
+)
 class QueueTicketScreen(Screen):
     title_key = "clerk.ticket.title"
     prompt_key = "clerk.ticket.prompt"

@@ -69,12 +69,22 @@ def ensure_sample_data(app) -> ClerkDesk:
         proc = app.catalogue.get(code)
         id_number, name = SAMPLE_PEOPLE[i % len(SAMPLE_PEOPLE)]
         draft = DossierDraft(
-            procedure_code=proc.code, procedure_version=proc.version, language="vi",
-            applicant=Applicant(id_number, name, date(1988, 3, 14), "female",
-                                "Thôn Nà Pò, xã Đồng Văn", phone="0912345678"),
+            procedure_code=proc.code,
+            procedure_version=proc.version,
+            language="vi",
+            applicant=Applicant(
+                id_number,
+                name,
+                date(1988, 3, 14),
+                "female",
+                "Thôn Nà Pò, xã Đồng Văn",
+                phone="0912345678",
+            ),
             fields={f.key: sample_value(f) for f in proc.fields},
-            consent_version="consent-2026-1", consent_given_at=utcnow().replace(microsecond=0),
-            assisted_by="mai" if i == 3 else None)
+            consent_version="consent-2026-1",
+            consent_given_at=utcnow().replace(microsecond=0),
+            assisted_by="mai" if i == 3 else None,
+        )
         ids.append(app.dossiers.confirm(draft).id)
     now = utcnow()
 
@@ -88,25 +98,55 @@ def ensure_sample_data(app) -> ClerkDesk:
                 row.delivered_at = row.confirmed_at + timedelta(minutes=3)
             elif n == 2:
                 row.state, row.attempt_count = NEEDS_CLERK, 1
-                row.field_errors = json.dumps([{"field": "fields.phone",
-                                                "message": "phone number is not in use"}])
-                s.add(Attempt(dossier_id=dossier_id, at=row.confirmed_at, outcome="rejected",
-                              status_code=422, error="422 invalid: fields.phone", worker="k1"))
+                row.field_errors = json.dumps(
+                    [{"field": "fields.phone", "message": "phone number is not in use"}]
+                )
+                s.add(
+                    Attempt(
+                        dossier_id=dossier_id,
+                        at=row.confirmed_at,
+                        outcome="rejected",
+                        status_code=422,
+                        error="422 invalid: fields.phone",
+                        worker="k1",
+                    )
+                )
             elif n == 4:
                 row.state, row.attempt_count = AUTH_BLOCKED, 2
-                s.add(Attempt(dossier_id=dossier_id, at=row.confirmed_at, outcome="auth",
-                              status_code=401, error="401 bad signature", worker="k1"))
+                s.add(
+                    Attempt(
+                        dossier_id=dossier_id,
+                        at=row.confirmed_at,
+                        outcome="auth",
+                        status_code=401,
+                        error="401 bad signature",
+                        worker="k1",
+                    )
+                )
             else:
                 row.state = QUEUED
         today = date.today()
         for n, face in enumerate((4, 4, 3, 4, 2, 4, 3, 1, 4, 3, 4, 4)):
-            s.add(Rating(day=today - timedelta(days=n % 5), at=now, face=face,
-                         procedure_code=SAMPLE_PROCEDURES[n % 3], language="vi"))
+            s.add(
+                Rating(
+                    day=today - timedelta(days=n % 5),
+                    at=now,
+                    face=face,
+                    procedure_code=SAMPLE_PROCEDURES[n % 3],
+                    language="vi",
+                )
+            )
 
     app.store.write_sync(shape)
-    for group, priority in (("civil_status", None), ("civil_status", "elderly"),
-                            ("certification", None), ("business", None),
-                            ("civil_status", None), ("social", "pregnant"), ("results", None)):
+    for group, priority in (
+        ("civil_status", None),
+        ("civil_status", "elderly"),
+        ("certification", None),
+        ("business", None),
+        ("civil_status", None),
+        ("social", "pregnant"),
+        ("results", None),
+    ):
         d.queue.take(group, priority)
     for counter in ("1", "3", "2"):
         d.queue.call_next(counter)
@@ -125,7 +165,9 @@ def sample_login(vc, admin: bool = True) -> ClerkDesk:
     """Sample data, and the admin (or a clerk) logged in at counter 2 (no PIN check)."""
     d = ensure_sample_data(vc.app)
     username = "admin" if admin else "mai"
-    row = vc.app.store.read(lambda s: s.scalars(select(Clerk).where(Clerk.username == username)).one())
+    row = vc.app.store.read(
+        lambda s: s.scalars(select(Clerk).where(Clerk.username == username)).one()
+    )
     d.clerk = ClerkInfo(row.id, row.username, row.display_name, row.role)
     d.counter = "2"
     return d
@@ -133,5 +175,8 @@ def sample_login(vc, admin: bool = True) -> ClerkDesk:
 
 def sample_needs_clerk(vc) -> int:
     sample_login(vc)
-    return vc.app.store.read(lambda s: s.scalars(
-        select(Dossier.id).where(Dossier.state == NEEDS_CLERK).order_by(Dossier.id)).first())
+    return vc.app.store.read(
+        lambda s: s.scalars(
+            select(Dossier.id).where(Dossier.state == NEEDS_CLERK).order_by(Dossier.id)
+        ).first()
+    )

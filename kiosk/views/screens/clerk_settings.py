@@ -55,8 +55,12 @@ def settings_path(env: dict[str, str] | None = None) -> Path:
 def save_settings(path: Path, changes: dict[str, Any]) -> None:
     """Merge `changes` into the settings file as the kiosk will read it (SettingsError
     names a wrong setting; the old file then stays as it was)."""
-    write_settings_file(path, changes, "Kiosk settings (see kiosk/config.py). Written by the "
-                        "admin settings screen;\nedits by hand are kept, comments are not.")
+    write_settings_file(
+        path,
+        changes,
+        "Kiosk settings (see kiosk/config.py). Written by the "
+        "admin settings screen;\nedits by hand are kept, comments are not.",
+    )
 
 
 def changed_settings(current: Any, form: dict[str, Any]) -> dict[str, Any]:
@@ -93,8 +97,13 @@ class Preview(QLabel):
         self.setStyleSheet("background: #1a1a1a; color: #ffffff; border-radius: 12px;")
 
     def show_frame(self, image: QImage) -> None:
-        self.setPixmap(QPixmap.fromImage(image).scaled(
-            self.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+        self.setPixmap(
+            QPixmap.fromImage(image).scaled(
+                self.size(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.FastTransformation,
+            )
+        )
 
 
 def _sample(vc) -> dict:
@@ -245,8 +254,9 @@ class ClerkSettingsScreen(ClerkScreen):
         for name, label in self.labels.items():
             label.setText(self.tr(f"clerk.settings.{name}"))
         for name in SECRETS:
-            self.secret_state[name].setText(MASK if name in self.saved_secrets
-                                            else self.tr("clerk.settings.not_set"))
+            self.secret_state[name].setText(
+                MASK if name in self.saved_secrets else self.tr("clerk.settings.not_set")
+            )
             self.edits[name].setPlaceholderText(self.tr("clerk.settings.replace"))
         self.edits["printer_target"].setPlaceholderText(self.tr("clerk.settings.printer_target"))
         self.preview_button.setText(self.tr("clerk.settings.preview"))
@@ -309,8 +319,12 @@ class ClerkSettingsScreen(ClerkScreen):
         form = self.form()
         bad = [n for n in INT_SETTINGS if not isinstance(form[n], int)]
         if bad:
-            self.message.setText(self.tr("clerk.settings.invalid",
-                                         detail=", ".join(self.tr(f"clerk.settings.{n}") for n in bad)))
+            self.message.setText(
+                self.tr(
+                    "clerk.settings.invalid",
+                    detail=", ".join(self.tr(f"clerk.settings.{n}") for n in bad),
+                )
+            )
             return
         changes = changed_settings(settings, form)
         if not changes:
@@ -358,23 +372,28 @@ class ClerkSettingsScreen(ClerkScreen):
         def work():
             try:
                 printer = make_printer(kind, target, app.settings.receipts_dir)
-                pdf = build_receipt_pdf(sample_receipt(app.session.lang), app.settings.paper,
-                                        app.translator)
+                pdf = build_receipt_pdf(
+                    sample_receipt(app.session.lang), app.settings.paper, app.translator
+                )
                 printer.print_pdf(pdf, "test-print")
             except Exception as exc:
-                d.audit("settings.test_print.failed",
-                        detail=f"{kind}: {getattr(exc, 'detail', exc)}"[:200])
+                d.audit(
+                    "settings.test_print.failed",
+                    detail=f"{kind}: {getattr(exc, 'detail', exc)}"[:200],
+                )
                 raise
             d.audit("settings.test_print", detail=kind)
 
         def failed(error: Exception) -> None:
             key = getattr(error, "key", None)
-            self.message.setText(self.tr(key) if key else
-                                 self.tr("clerk.settings.test_failed", detail=str(error)))
+            self.message.setText(
+                self.tr(key) if key else self.tr("clerk.settings.test_failed", detail=str(error))
+            )
 
         self.message.setText(self.tr("clerk.detail.printing"))
-        self.vc.tasks.run(work, lambda _: self.message.setText(self.tr("clerk.settings.test_ok")),
-                          failed)
+        self.vc.tasks.run(
+            work, lambda _: self.message.setText(self.tr("clerk.settings.test_ok")), failed
+        )
 
     def wipe(self) -> None:
         super().wipe()

@@ -33,16 +33,20 @@ class PageView(CameraView):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self.image is not None and not self.image.isNull():
             scaled = QPixmap.fromImage(self.image).scaled(
-                self.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation)
+                self.size(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
             x0 = (self.width() - scaled.width()) / 2
             y0 = (self.height() - scaled.height()) / 2
             painter.drawPixmap(int(x0), int(y0), scaled)
             if self.outline is not None:
                 quad, fw, fh, ready = self.outline
                 k = scaled.width() / fw
-                points = [QPointF(x0 + px * k, y0 + py * k) for px, py in
-                          (quad.tl, quad.tr, quad.br, quad.bl)]
+                points = [
+                    QPointF(x0 + px * k, y0 + py * k)
+                    for px, py in (quad.tl, quad.tr, quad.br, quad.bl)
+                ]
                 painter.setPen(QPen(QColor("#2e9e44" if ready else "#ffd84d"), 8))
                 painter.drawPolygon(QPolygonF(points))
         painter.end()
@@ -167,9 +171,13 @@ class DocumentScreen(Screen):
         if result.ok:
             self.stop_camera()
             image = frame_to_qimage(result.image)
-            self.preview.setPixmap(QPixmap.fromImage(image).scaled(
-                self.preview.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation))
+            self.preview.setPixmap(
+                QPixmap.fromImage(image).scaled(
+                    self.preview.size(),
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
             self.view.show_frame(image)
             self.view.outline = None
             self.hint.setText(self.tr("document.approve"))
@@ -188,14 +196,12 @@ class DocumentScreen(Screen):
             return
         self.use.setEnabled(False)  # one tap, one attachment
         key, image = self.document.key, self.result.image
-        self.vc.tasks.run(lambda: encode_attachment([image], key), self._encoded,
-                          self._not_encoded)
+        self.vc.tasks.run(lambda: encode_attachment([image], key), self._encoded, self._not_encoded)
 
     def _encoded(self, att) -> None:
         self.use.setEnabled(True)
         session = self.vc.app.session
-        session.attachments = [a for a in session.attachments
-                               if a.document_key != att.document_key]
+        session.attachments = [a for a in session.attachments if a.document_key != att.document_key]
         session.attachments.append(AttachmentDraft(att.document_key, att.content_type, att.data))
         self.next_step()
 
@@ -232,8 +238,13 @@ class DocumentScreen(Screen):
         lang = self.vc.app.session.lang
         self.title.setText(self.tr("document.title", document=doc.title(lang)))
         self.title.setVisible(True)
-        self.step.setText(self.tr("document.step", n=self.state.get("index", 0) + 1,
-                                  total=len(proc.required_documents)))
+        self.step.setText(
+            self.tr(
+                "document.step",
+                n=self.state.get("index", 0) + 1,
+                total=len(proc.required_documents),
+            )
+        )
         if self.result is None:
             self.hint.setText(self.tr("document.hint"))
         if self.error_key:
@@ -241,7 +252,9 @@ class DocumentScreen(Screen):
         self.take.setText(self.tr("document.take"))
         self.use.setText(self.tr("document.use"))
         self.retake.setText(self.tr("document.retake"))
-        self.skip.setText(self.tr("document.skip") if doc.required is False
-                          else self.tr("document.bring_to_clerk"))
+        self.skip.setText(
+            self.tr("document.skip")
+            if doc.required is False
+            else self.tr("document.bring_to_clerk")
+        )
         self._buttons()
-

@@ -48,8 +48,10 @@ class CameraView(QLabel):
         area = QRectF(self.rect())
         if self.image is not None and not self.image.isNull():
             scaled = QPixmap.fromImage(self.image).scaled(
-                self.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation)
+                self.size(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
             x = (self.width() - scaled.width()) / 2
             y = (self.height() - scaled.height()) / 2
             painter.drawPixmap(int(x), int(y), scaled)
@@ -140,9 +142,14 @@ class IdentifyScreen(Screen):
             self.stop_camera()
             citizen = result.citizen
             self.vc.app.session.applicant = Applicant(
-                id_number=citizen.id_number, full_name=citizen.full_name,
-                date_of_birth=citizen.date_of_birth, sex=citizen.sex, address=citizen.address,
-                old_id_number=citizen.old_id_number, id_source="qr_scan")
+                id_number=citizen.id_number,
+                full_name=citizen.full_name,
+                date_of_birth=citizen.date_of_birth,
+                sex=citizen.sex,
+                address=citizen.address,
+                old_id_number=citizen.old_id_number,
+                id_source="qr_scan",
+            )
             self.vc.app.session.scan_warnings = list(citizen.warnings)
             self.vc.nav.go("identify_confirm")
         elif kind == "receipt":
@@ -170,8 +177,13 @@ class IdentifyScreen(Screen):
 
 
 def _sample_confirm(vc) -> dict:
-    vc.app.session.applicant = Applicant("001190012345", "Nguyễn Thị Hồng Nhung", date(1990, 5, 6),
-                                         "female", "Thôn Nà Pò, xã Đồng Văn, tỉnh Quảng Ninh")
+    vc.app.session.applicant = Applicant(
+        "001190012345",
+        "Nguyễn Thị Hồng Nhung",
+        date(1990, 5, 6),
+        "female",
+        "Thôn Nà Pò, xã Đồng Văn, tỉnh Quảng Ninh",
+    )
     return {}
 
 

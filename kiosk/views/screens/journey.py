@@ -76,7 +76,9 @@ class ProceduresScreen(Screen):
         keys = [None, *self.vc.app.catalogue.categories()]
         per_row = (len(keys) + 1) // 2
         for i, key in enumerate(keys):
-            label = self.tr(f"catalogue.category.{key}") if key else self.tr("journey.procedures.all")
+            label = (
+                self.tr(f"catalogue.category.{key}") if key else self.tr("journey.procedures.all")
+            )
             button = BigButton(label, "primary" if key == self.category else "category")
             button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             button.clicked.connect(lambda _=False, k=key: self._choose_category(k))
@@ -160,9 +162,12 @@ class ProcedureScreen(Screen):
         fee = format_vnd(proc.fee_vnd) if proc.fee_vnd else self.tr("journey.procedure.free")
         facts = [
             (self.tr("journey.procedure.fee"), fee if proc.fee_vnd is not None else "—"),
-            (self.tr("journey.procedure.days"),
-             self.tr("journey.procedure.days_value", n=proc.processing_days)
-             if proc.processing_days is not None else "—"),
+            (
+                self.tr("journey.procedure.days"),
+                self.tr("journey.procedure.days_value", n=proc.processing_days)
+                if proc.processing_days is not None
+                else "—",
+            ),
         ]
         for label, value in facts:
             self.facts.addWidget(Text(f"<b>{label}:</b> {value}"))
@@ -172,8 +177,9 @@ class ProcedureScreen(Screen):
                 self.facts.addWidget(Text(f"• {doc.title(lang)}"))
         else:
             self.facts.addWidget(Text("• " + self.tr("journey.procedure.no_documents")))
-        self.facts.addWidget(Text(f"<b>{self.tr('journey.procedure.legal')}:</b> {proc.legal_basis(lang)}",
-                                  "hint"))
+        self.facts.addWidget(
+            Text(f"<b>{self.tr('journey.procedure.legal')}:</b> {proc.legal_basis(lang)}", "hint")
+        )
         self.facts.addStretch(1)
         self.start.setVisible(self.state.get("mode", "submit") == "submit" and not proc.withdrawn)
         self.start.setText(self.tr("journey.procedure.start"))
@@ -231,8 +237,9 @@ MANUAL_FIELDS = (
 
 
 def _manual_field(key: str, kind: str) -> cat.Field:
-    return cat.Field(key=key, type=kind, required=True, labels={"vi": key},
-                     max_today=kind == "date")
+    return cat.Field(
+        key=key, type=kind, required=True, labels={"vi": key}, max_today=kind == "date"
+    )
 
 
 @register("manual_entry", sample=lambda vc: {})
@@ -317,7 +324,9 @@ class ManualEntryScreen(Screen):
         values, ok = {}, True
         lang = self.vc.app.session.lang
         for key, kind, _label in MANUAL_FIELDS:
-            value, error = cat.validate_value(_manual_field(key, kind), self.inputs[key].text(), lang)
+            value, error = cat.validate_value(
+                _manual_field(key, kind), self.inputs[key].text(), lang
+            )
             self.errors[key].setText(self.tr(error) if error else "")
             self.inputs[key].setProperty("invalid", bool(error))
             self.inputs[key].style().polish(self.inputs[key])
@@ -327,9 +336,13 @@ class ManualEntryScreen(Screen):
             from datetime import date
 
             self.vc.app.session.applicant = Applicant(
-                id_number=values["id_number"], full_name=nfc(values["full_name"]),
-                date_of_birth=date.fromisoformat(values["date_of_birth"]), sex=self.sex,
-                address=nfc(values["address"]), id_source="manual")
+                id_number=values["id_number"],
+                full_name=nfc(values["full_name"]),
+                date_of_birth=date.fromisoformat(values["date_of_birth"]),
+                sex=self.sex,
+                address=nfc(values["address"]),
+                id_source="manual",
+            )
             self.vc.nav.go("form", index=0)
 
     def wipe(self) -> None:
@@ -354,9 +367,14 @@ def go_after_fields(vc, proc) -> None:
 def _card_values(applicant: Applicant | None) -> dict:
     if applicant is None:
         return {}
-    return {"full_name": applicant.full_name, "id_number": applicant.id_number,
-            "date_of_birth": applicant.date_of_birth, "sex": applicant.sex,
-            "address": applicant.address, "old_id_number": applicant.old_id_number}
+    return {
+        "full_name": applicant.full_name,
+        "id_number": applicant.id_number,
+        "date_of_birth": applicant.date_of_birth,
+        "sex": applicant.sex,
+        "address": applicant.address,
+        "old_id_number": applicant.old_id_number,
+    }
 
 
 def _sample_form(vc) -> dict:
@@ -423,20 +441,28 @@ class FormScreen(Screen):
         raw = session.raw_answers.get(field.key)
         if raw is None:
             raw = cat.prefill_text(field, _card_values(session.applicant))
-        hint = field.hint(lang) or (self.tr(f"journey.form.hint.{field.type}")
-                                    if field.type in ("date", "phone", "id_number") else "")
+        hint = field.hint(lang) or (
+            self.tr(f"journey.form.hint.{field.type}")
+            if field.type in ("date", "phone", "id_number")
+            else ""
+        )
         if hint:
             self.question_box.addWidget(Text(hint, "hint"))
         if field.type in ("choice", "checkbox"):
-            options = ([(c.key, c.label(lang)) for c in field.choices] if field.type == "choice"
-                       else [("yes", self.tr("journey.form.yes")), ("no", self.tr("journey.form.no"))])
+            options = (
+                [(c.key, c.label(lang)) for c in field.choices]
+                if field.type == "choice"
+                else [("yes", self.tr("journey.form.yes")), ("no", self.tr("journey.form.no"))]
+            )
             for key, label in options:
                 button = BigButton(label, "primary" if raw == key else "")
                 button.setObjectName(f"choice_{key}")
                 button.clicked.connect(lambda _=False, k=key: self._choose(k))
                 self.question_box.addWidget(button)
                 self.choice_buttons[key] = button
-            self.next.setVisible(bool(raw) and field.type == "choice" and raw in self.choice_buttons)
+            self.next.setVisible(
+                bool(raw) and field.type == "choice" and raw in self.choice_buttons
+            )
         else:
             self.edit = QLineEdit(raw)
             self.edit.setObjectName("answer")
@@ -500,8 +526,13 @@ def _sample_review(vc) -> dict:
     s = vc.app.session
     proc = vc.app.catalogue.get(SAMPLE_CODE)
     s.procedure_code, s.procedure_version = proc.code, proc.version
-    s.applicant = Applicant("001190012345", "Nguyễn Thị Hồng Nhung", date(1990, 5, 6), "female",
-                            "Thôn Nà Pò, xã Đồng Văn, Quảng Ninh")
+    s.applicant = Applicant(
+        "001190012345",
+        "Nguyễn Thị Hồng Nhung",
+        date(1990, 5, 6),
+        "female",
+        "Thôn Nà Pò, xã Đồng Văn, Quảng Ninh",
+    )
     for f in proc.fields:
         if f.type == "choice":
             s.raw_answers[f.key] = f.choices[0].key
@@ -563,9 +594,11 @@ class ReviewScreen(Screen):
         self.rows.addWidget(Text(proc.title(lang)), row, 1)
         a = session.applicant
         if a is not None:
-            for label, value in ((self.tr("journey.manual.full_name"), a.full_name),
-                                 (self.tr("journey.manual.id_number"), a.id_number),
-                                 (self.tr("journey.manual.date_of_birth"), format_date(a.date_of_birth))):
+            for label, value in (
+                (self.tr("journey.manual.full_name"), a.full_name),
+                (self.tr("journey.manual.id_number"), a.id_number),
+                (self.tr("journey.manual.date_of_birth"), format_date(a.date_of_birth)),
+            ):
                 row += 1
                 self.rows.addWidget(Text(f"<b>{label}</b>"), row, 0)
                 self.rows.addWidget(Text(value), row, 1)
@@ -581,7 +614,9 @@ class ReviewScreen(Screen):
             self.rows.addWidget(Text(shown or "—"), row, 1)
             change = BigButton(self.tr("journey.review.change"))
             change.setObjectName(f"change_{field.key}")
-            change.clicked.connect(lambda _=False, i=i: self.vc.nav.go("form", index=i, review=True))
+            change.clicked.connect(
+                lambda _=False, i=i: self.vc.nav.go("form", index=i, review=True)
+            )
             self.rows.addWidget(change, row, 2)
         self._documents(proc, row)
 
@@ -590,14 +625,18 @@ class ReviewScreen(Screen):
         have = {a.document_key for a in self.vc.app.session.attachments}
         for i, doc in enumerate(proc.required_documents):
             row += 1
-            state = self.tr("journey.review.photo_taken") if doc.key in have \
+            state = (
+                self.tr("journey.review.photo_taken")
+                if doc.key in have
                 else self.tr("journey.review.photo_missing")
+            )
             self.rows.addWidget(Text(f"<b>{doc.title(lang)}</b>"), row, 0)
             self.rows.addWidget(Text(state), row, 1)
             change = BigButton(self.tr("journey.review.change"))
             change.setObjectName(f"change_doc_{doc.key}")
-            change.clicked.connect(lambda _=False, i=i: self.vc.nav.go("document", index=i,
-                                                                       review=True))
+            change.clicked.connect(
+                lambda _=False, i=i: self.vc.nav.go("document", index=i, review=True)
+            )
             self.rows.addWidget(change, row, 2)
         return row
 
@@ -610,10 +649,16 @@ class ReviewScreen(Screen):
         session = self.vc.app.session
         proc = _procedure(self.vc, session.procedure_code)
         draft = DossierDraft(
-            procedure_code=proc.code, procedure_version=proc.version, language=session.lang,
-            applicant=session.applicant, fields=dict(session.answers),
-            consent_version=session.consent_version, consent_given_at=session.consent_given_at,
-            attachments=list(session.attachments), assisted_by=session.assisted_by)
+            procedure_code=proc.code,
+            procedure_version=proc.version,
+            language=session.lang,
+            applicant=session.applicant,
+            fields=dict(session.answers),
+            consent_version=session.consent_version,
+            consent_given_at=session.consent_given_at,
+            attachments=list(session.attachments),
+            assisted_by=session.assisted_by,
+        )
         app = self.vc.app
         self.vc.tasks.run(lambda: app.dossiers.confirm(draft), self._confirmed, self._failed)
 
@@ -668,13 +713,22 @@ class PrintingScreen(Screen):
 
     def _done(self, outcome: tuple[str, object]) -> None:
         error_key, expected = outcome
-        self.vc.nav.replace("done", receipt_code=self.state.get("receipt_code"),
-                            printed=not error_key, print_error=error_key, expected_date=expected)
+        self.vc.nav.replace(
+            "done",
+            receipt_code=self.state.get("receipt_code"),
+            printed=not error_key,
+            print_error=error_key,
+            expected_date=expected,
+        )
 
     def _crashed(self, error: Exception) -> None:
         log.error("receipt step failed: %s", type(error).__name__, exc_info=error)
-        self.vc.nav.replace("done", receipt_code=self.state.get("receipt_code"), printed=False,
-                            print_error="receipt.printer.failed")
+        self.vc.nav.replace(
+            "done",
+            receipt_code=self.state.get("receipt_code"),
+            printed=False,
+            print_error="receipt.printer.failed",
+        )
 
 
 @register("done", sample=lambda vc: {"receipt_code": "QN01-000123-J", "printed": True})
@@ -737,8 +791,12 @@ class DoneScreen(Screen):
         expected = self.state.get("expected_date")
         # Spelt out character by character so a voice reads "Q N 0 1", not a word.
         spelt = " ".join(ch for ch in code if ch != "-")
-        player.say_key("journey.done.spoken", code=spelt, procedure=title,
-                       expected=format_date(expected) if expected else self.tr("journey.done.no_date"))
+        player.say_key(
+            "journey.done.spoken",
+            code=spelt,
+            procedure=title,
+            expected=format_date(expected) if expected else self.tr("journey.done.no_date"),
+        )
 
     def _rate(self) -> None:
         code = self.vc.app.session.procedure_code

@@ -117,12 +117,22 @@ class StatusLookupScreen(Screen):
 
 
 def _sample_result(vc) -> dict:
-    return {"view": StatusView(
-        receipt_code="QN01-000123-J", status="needs_info", procedure_code="1.001193",
-        confirmed_at=datetime(2026, 11, 20, 2, 30), as_of=datetime(2026, 11, 22, 8, 0),
-        fresh=False, dossier_code="QN-2026-000123", expected_result_date=date(2026, 11, 24),
-        message={"vi": "Cần bổ sung bản sao giấy chứng sinh.",
-                 "en": "Please bring a copy of the birth certificate."})}
+    return {
+        "view": StatusView(
+            receipt_code="QN01-000123-J",
+            status="needs_info",
+            procedure_code="1.001193",
+            confirmed_at=datetime(2026, 11, 20, 2, 30),
+            as_of=datetime(2026, 11, 22, 8, 0),
+            fresh=False,
+            dossier_code="QN-2026-000123",
+            expected_result_date=date(2026, 11, 24),
+            message={
+                "vi": "Cần bổ sung bản sao giấy chứng sinh.",
+                "en": "Please bring a copy of the birth certificate.",
+            },
+        )
+    }
 
 
 @register("status_result", sample=_sample_result)
@@ -196,7 +206,6 @@ class RatingScreen(Screen):
     title_key = "rating.title"
     prompt_key = "rating.prompt"
 
-
     def __init__(self, vc) -> None:
         super().__init__(vc)
         faces = QHBoxLayout()
@@ -244,8 +253,11 @@ class RatingScreen(Screen):
         service = _status_service(self.vc)
         session = self.vc.app.session
         code = self.state.get("procedure_code")
-        self.vc.tasks.run(lambda: service.rate(face, reason, code, session.lang),
-                          lambda _: self._thanked(), lambda _e: self._thanked())
+        self.vc.tasks.run(
+            lambda: service.rate(face, reason, code, session.lang),
+            lambda _: self._thanked(),
+            lambda _e: self._thanked(),
+        )
 
     def _thanked(self) -> None:
         self.thanks.setText(self.tr("rating.thanks"))

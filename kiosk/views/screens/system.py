@@ -9,8 +9,7 @@ from kiosk.views.registry import register
 from kiosk.views.widgets import Pictogram, Text
 
 
-@register("out_of_service", audience="system",
-          sample=lambda vc: {"reason": "setup"})
+@register("out_of_service", audience="system", sample=lambda vc: {"reason": "setup"})
 class OutOfServiceScreen(Screen):
     """Shown before setup is done, after repeated crashes, or when the store is broken."""
 
