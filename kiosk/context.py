@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kiosk.config import Settings
@@ -15,6 +16,7 @@ from kiosk.services.catalogue import Catalogue, load_default_catalogue
 from kiosk.services.crypto import DataCipher, load_or_create_keyring
 from kiosk.services.dossiers import DossierService
 from kiosk.services.i18n import Translator
+from kiosk.services.langpacks import Overlay, PackStore, apply_installed
 from kiosk.services.receipt_service import ReceiptService
 from kiosk.services.session import CitizenSession
 from kiosk.services.store import Store
@@ -33,6 +35,8 @@ class AppContext:
     catalogue: Catalogue
     printer: Printer
     receipts: ReceiptService
+    packs: PackStore = field(default_factory=lambda: PackStore(Path("/nonexistent")))
+    pack_overlay: Overlay = field(default_factory=Overlay)
     extras: dict[str, Any] = field(default_factory=dict)  # devices and services added by parts
 
     def tr(self, key: str, **values: object) -> str:
@@ -43,6 +47,12 @@ class AppContext:
         sync = self.extras.get("sync")
         if sync is not None:
             sync.wake()
+
+    def audio_dirs(self) -> list[Path]:
+        """Folders of recorded prompts: installed language packs first, then the shipped."""
+        from kiosk.paths import resource
+
+        return [*self.pack_overlay.audio_dirs.values(), resource("audio")]
 
     def close(self) -> None:
         self.store.close()
@@ -57,6 +67,8 @@ def build_context(settings: Settings) -> AppContext:
         store, cipher, settings.kiosk_id, settings.receipt_prefix, settings.attachments_dir
     )
     catalogue = load_default_catalogue(overlay=settings.data_dir / "catalogue-overlay.json")
+    packs = PackStore(settings.language_packs_dir)
+    pack_overlay = apply_installed(packs, translator, catalogue)
     printer = make_printer(settings.printer, settings.printer_target, settings.receipts_dir)
     receipts = ReceiptService(
         dossiers,
@@ -78,4 +90,6 @@ def build_context(settings: Settings) -> AppContext:
         catalogue,
         printer,
         receipts,
+        packs,
+        pack_overlay,
     )
