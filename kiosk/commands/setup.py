@@ -179,8 +179,6 @@ def ask_admin(
     from kiosk.services.installation import authenticate_admin
 
     clerks = ClerkService(store, machine=machine)
-    if (username is None or pin is None) and not has_terminal():
-        raise SetupFailed("cli.setup.no_terminal", EXIT_NO_TERMINAL)
     username = username or ask(cli, cli.tr("cli.setup.ask.admin_user"))
     pin = pin if pin is not None else read_line(cli.tr("cli.setup.ask.admin_pin") + ": ", True)
     try:
