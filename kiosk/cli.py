@@ -63,6 +63,8 @@ def _translate_help(parser: argparse.ArgumentParser, cli: Cli) -> None:
         return value
 
     parser.description = text(parser.description)
+    for group in parser._action_groups:
+        group.title = text(group.title)
     for action in parser._actions:
         action.help = text(action.help)
         if isinstance(action, argparse._SubParsersAction):
