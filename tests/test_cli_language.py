@@ -329,3 +329,24 @@ def test_a_wrong_setting_names_its_variable(tmp_path, monkeypatch, capsys):
         f"lấy từ tệp cài đặt {config}" in out
         and f"sửa portal_url trong tệp cài đặt {config}" in out
     )
+
+
+# --- the demo's start -----------------------------------------------------------------------
+
+
+def test_the_demo_prints_the_same_pin_at_each_start_and_a_clean_log(tmp_path):
+    env = _env(tmp_path, KIOSK_DEMO="1", KIOSK_CAMERA="device", KIOSK_CAMERA_INDEX="97")
+    pins = []
+    for _ in range(2):
+        done = _kiosk("run", "--windowed", "--exit-when-ready", env=env)
+        assert done.returncode == 0, done.stderr
+        assert "[ WARN" not in done.stdout + done.stderr
+        [line] = [x for x in done.stdout.splitlines() if "demo-admin" in x]
+        assert "BẢN TRÌNH DIỄN" in line
+        pins.append(re.search(r"mã PIN (\d{6,12})", line).group(1))
+    assert pins[0] == pins[1]
+    assert (tmp_path / "data" / "demo-admin.pin").read_text().strip() == pins[0]
+    log = (tmp_path / "data" / "logs" / "kiosk.log").read_text(encoding="utf-8")
+    first = log.splitlines()[:5]
+    assert not any("alembic.runtime.plugins" in line for line in first), first
+    assert pins[0] not in log  # the PIN is printed for the person at the terminal only
