@@ -314,8 +314,10 @@ def _interactive(args, cli: Cli, current) -> tuple[dict[str, Any], dict[str, str
     return values, {}, args.import_key
 
 
-def _validate(cli: Cli, path: Path, values: dict[str, Any]):
-    """The settings the kiosk will load once `values` are in the file at `path`."""
+def _validate(cli: Cli, path: Path, values: dict[str, Any], origin):
+    """The settings the kiosk will load once `values` are in the file at `path`. A problem
+    is reported as coming from `origin` (the answers or the setup file), not from the
+    trial copy this checks."""
     from kiosk.config import SettingsError
     from kiosk.services.installation import write_settings_file
 
@@ -326,6 +328,8 @@ def _validate(cli: Cli, path: Path, values: dict[str, Any]):
         try:
             write_settings_file(trial, values)
         except SettingsError as exc:
+            if exc.name in values:
+                exc.origin = origin
             raise SetupFailed("cli.setup.settings", message=cli.settings_error(exc)) from None
         except (TypeError, tomllib.TOMLDecodeError) as exc:
             raise SetupFailed("cli.setup.settings", message=str(exc)) from None
@@ -333,6 +337,7 @@ def _validate(cli: Cli, path: Path, values: dict[str, Any]):
 
 
 def setup(args, cli: Cli) -> int:
+    from kiosk.config import Source
     from kiosk.services.clerks import ClerkService
     from kiosk.services.crypto import DataKeyError, load_or_create_keyring
     from kiosk.services.installation import (
@@ -354,7 +359,8 @@ def setup(args, cli: Cli) -> int:
         values, admin_fields, key_source = _from_file(args, cli, current)
     else:
         values, admin_fields, key_source = _interactive(args, cli, current)
-    new = _validate(cli, path, values)
+    origin = Source("file", str(args.from_file)) if args.from_file else Source("argument")
+    new = _validate(cli, path, values, origin)
     if new.demo:
         raise SetupFailed("cli.setup.demo_setting", source=new.source("demo"))
     new.data_dir.mkdir(parents=True, exist_ok=True)
