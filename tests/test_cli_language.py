@@ -350,3 +350,14 @@ def test_the_demo_prints_the_same_pin_at_each_start_and_a_clean_log(tmp_path):
     first = log.splitlines()[:5]
     assert not any("alembic.runtime.plugins" in line for line in first), first
     assert pins[0] not in log  # the PIN is printed for the person at the terminal only
+
+
+def test_setup_status_says_what_is_missing(tmp_path, monkeypatch, capsys):
+    kiosk_env(monkeypatch, tmp_path)
+    assert run_cli("--lang", "en", "setup", "--status") == 1
+    out = capsys.readouterr().out
+    assert "not set up yet" in out and "no data key at" in out and "portal_token" in out
+    set_up_kiosk(monkeypatch, tmp_path)
+    capsys.readouterr()
+    assert run_cli("setup", "--status") == 0
+    assert "đã được thiết lập" in capsys.readouterr().out

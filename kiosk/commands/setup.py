@@ -233,8 +233,18 @@ def status(args, cli: Cli) -> int:
         )
     finally:
         store.close()
-    cli.say("cli.setup.status.done" if state.done else "cli.setup.status.not_done")
-    return 0 if state.done else 1
+    if state.done:
+        cli.say("cli.setup.status.done")
+        return 0
+    from kiosk.commands.doctor import Doctor
+
+    doctor = Doctor(settings, cli=cli)  # doctor's setup check says what is missing
+    try:
+        [check] = doctor.run(["setup"])
+    finally:
+        doctor.close()
+    cli.say("cli.setup.status.not_done", detail=check.detail)
+    return 1
 
 
 def export(args, cli: Cli) -> int:
