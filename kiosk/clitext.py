@@ -99,6 +99,19 @@ class Cli:
 
     def settings_error(self, exc) -> str:
         """A SettingsError as one sentence: what is wrong, where it came from, what to do."""
+        from dataclasses import fields
+
+        from kiosk.config import Settings
+
+        if exc.name == "KIOSK_CONFIG":
+            key = (
+                "cli.settings.config_missing"
+                if exc.origin.kind == "env"
+                else "cli.settings.config_bad"
+            )
+            return self.tr(key, path=exc.value, error=exc.allowed)
+        if exc.name not in {f.name for f in fields(Settings)}:
+            return self.tr("cli.settings.unknown", name=exc.name, source=exc.origin)
         allowed_key = f"cli.allowed.{exc.name}"
         allowed = self.tr(allowed_key) if self.translator.has(allowed_key, "vi") else exc.allowed
         return self.tr(

@@ -361,3 +361,15 @@ def test_setup_status_says_what_is_missing(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert run_cli("setup", "--status") == 0
     assert "đã được thiết lập" in capsys.readouterr().out
+
+
+def test_a_misspelt_setting_and_a_missing_settings_file(tmp_path, monkeypatch, capsys):
+    config = kiosk_env(monkeypatch, tmp_path)
+    config.write_text('portal_ulr = "https://portal.example.gov.vn/api/v1"\n', encoding="utf-8")
+    assert run_cli("--lang", "en", "doctor", "--only", "disk") == 1
+    out = capsys.readouterr().out
+    assert f"The setting portal_ulr (from the settings file {config}) does not exist" in out
+    monkeypatch.setenv("KIOSK_CONFIG", str(tmp_path / "nowhere.toml"))
+    assert run_cli("doctor", "--only", "disk") == 1
+    out = capsys.readouterr().out
+    assert "nowhere.toml" in out and "KIOSK_CONFIG chỉ tới không tồn tại" in out
