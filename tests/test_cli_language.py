@@ -373,3 +373,33 @@ def test_a_misspelt_setting_and_a_missing_settings_file(tmp_path, monkeypatch, c
     assert run_cli("doctor", "--only", "disk") == 1
     out = capsys.readouterr().out
     assert "nowhere.toml" in out and "KIOSK_CONFIG chỉ tới không tồn tại" in out
+
+
+def _help_texts(parser, prefix: str = "kiosk") -> dict[str, str]:
+    """Every help text and description of `parser` and its sub-commands, by where it is."""
+    import argparse
+
+    texts = {f"{prefix}: description": parser.description or ""}
+    for action in parser._actions:
+        if action.help and action.help != argparse.SUPPRESS:
+            texts[f"{prefix} {'/'.join(action.option_strings) or action.dest}"] = action.help
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                texts[f"{prefix} {choice.dest}: help"] = choice.help or ""
+            for name, sub in action.choices.items():
+                texts.update(_help_texts(sub, f"{prefix} {name}"))
+    return texts
+
+
+def test_every_commands_help_is_in_both_languages():
+    from kiosk.cli import build_parser
+
+    vi = _help_texts(build_parser(Cli.for_language("vi")))
+    en = _help_texts(build_parser(Cli.for_language("en")))
+    assert vi.keys() == en.keys()
+    untranslated = [where for where, text in vi.items() if text and text == en[where]]
+    raw_keys = [where for where, text in {**vi, **en}.items() if text.startswith("cli.")]
+    # A command's help texts are catalogue keys (help="cli.<command>...") with their text
+    # in resources/i18n/vi/cli.json and en/cli.json (or a file of the command's own).
+    assert not untranslated and not raw_keys, (untranslated, raw_keys)
+    assert vi["kiosk doctor: help"].startswith("kiểm tra camera")
