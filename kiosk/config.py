@@ -165,6 +165,12 @@ class Settings:
         choices=("auto", "device", "sim", "none"),
     )
     camera_index: int = _setting(0, "OpenCV device index")
+    microphone: str = _setting(
+        "alsa",
+        "microphone: alsa (arecord) or simulated (plays a sample)",
+        choices=("alsa", "simulated"),
+    )
+    microphone_device: str = _setting("default", "ALSA capture device for the microphone")
     camera_width: int = _setting(1280, "capture width", check=_positive)
     camera_height: int = _setting(720, "capture height", check=_positive)
     camera_sim_source: str = _setting(
