@@ -76,15 +76,20 @@ def _settings() -> Any:
         return None
 
 
-def _services(settings: Any) -> tuple[Any, Any]:
-    """The store and the dossier service, without the rest of the app."""
-    from kiosk.services.crypto import DataCipher, load_or_create_keyring
+def _services(settings: Any, create_key: bool = False) -> tuple[Any, Any]:
+    """The store and the dossier service, without the rest of the app. The data key is
+    made only for a brand-new folder (`outbox seed`); otherwise it is read and checked,
+    and a missing or wrong one stops the command (exit 2) before anything changes."""
+    from kiosk.services.crypto import DataKeyError
+    from kiosk.services.datakey import open_store
     from kiosk.services.dossiers import DossierService
-    from kiosk.services.store import Store
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.database_url)
-    cipher = DataCipher(load_or_create_keyring(settings.data_key_path))
+    try:
+        store, cipher = open_store(settings, create_key=create_key)
+    except DataKeyError as exc:
+        from kiosk.cli_messages import key_failure
+
+        raise SystemExit(key_failure("outbox", exc)) from None
     return store, DossierService(
         store, cipher, settings.kiosk_id, settings.receipt_prefix, settings.attachments_dir
     )
@@ -319,7 +324,7 @@ def handle_seed(args: argparse.Namespace) -> int:
         print("outbox: --count must be 0 or more", file=sys.stderr)
         return 2
     rng = random.Random(args.seed)
-    store, dossiers = _services(settings)
+    store, dossiers = _services(settings, create_key=True)
     start = time.perf_counter()
     try:
         for _ in range(args.count):

@@ -64,13 +64,11 @@ class _Env:
 
     def __init__(self) -> None:
         from kiosk.config import load_settings
-        from kiosk.services.crypto import DataCipher, load_or_create_keyring
+        from kiosk.services.datakey import open_store
         from kiosk.services.dossiers import DossierService
-        from kiosk.services.store import Store
 
         self.settings = s = load_settings()
-        self.store = Store(s.database_url)
-        self.cipher = DataCipher(load_or_create_keyring(s.data_key_path, create=False))
+        self.store, self.cipher = open_store(s)
         self.dossiers = DossierService(
             self.store, self.cipher, s.kiosk_id, s.receipt_prefix, s.attachments_dir
         )
@@ -88,7 +86,11 @@ def _run(fn, args) -> int:
 
     try:
         env = _Env()
-    except (SettingsError, DataKeyError) as exc:
+    except DataKeyError as exc:
+        from kiosk.cli_messages import key_failure
+
+        return key_failure("kiosk privacy", exc)
+    except SettingsError as exc:
         print(f"kiosk privacy: {exc}", file=sys.stderr)
         return 2
     try:

@@ -82,6 +82,11 @@ def register(subparsers) -> None:
     p.add_argument(
         "--status", action="store_true", help="say whether this kiosk is set up; exit 0 if it is"
     )
+    p.add_argument(
+        "--wipe-demo",
+        action="store_true",
+        help="erase a demo run's data (database, key, attachments) from the data folder first",
+    )
     p.set_defaults(func=handle)
 
 
@@ -202,6 +207,75 @@ def export(args) -> int:
     return 0
 
 
+def prepare_data_folder(new, key_source: Path | None, wipe_demo: bool):
+    """The store of a kiosk being set up, with its data key decided and checked.
+
+    A data folder with demo data is refused (its demo admin and printed PIN must never
+    become production accounts) unless `wipe_demo`. The key: imported, the one here
+    (checked against the database), or a new one only where the database holds no
+    encrypted data and no other key's check value.
+    """
+    from kiosk.cli_messages import message
+    from kiosk.services import datakey
+    from kiosk.services.crypto import DataCipher, DataKeyError, load_or_create_keyring
+    from kiosk.services.hardening import SetupRefused, has_demo_data, wipe_data_folder
+    from kiosk.services.installation import import_key, newest_encrypted, ring_opens, setup_state
+    from kiosk.services.store import Store
+
+    new.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        ring = None
+        if key_source is not None:
+            ring = load_or_create_keyring(key_source)
+        elif new.data_key_path.exists():
+            ring = load_or_create_keyring(new.data_key_path)
+        cipher = DataCipher(ring) if ring is not None else None
+        store = Store(new.database_url, cipher=cipher, attachments_dir=new.attachments_dir)
+    except DataKeyError as exc:
+        raise SetupFailed(str(exc)) from None
+    try:
+        if has_demo_data(store):
+            if not wipe_demo:
+                raise SetupFailed(message("security.setup.demo_data"))
+            store.close()
+            try:
+                removed = wipe_data_folder(new)
+            except SetupRefused as exc:
+                raise SetupFailed(str(exc)) from None
+            print(message("security.setup.demo_wiped", files=", ".join(removed)))
+            store = Store(new.database_url, attachments_dir=new.attachments_dir)
+        if setup_state(store, new.data_key_path, new.secret, new.portal_token).done:
+            raise SetupFailed("this kiosk is set up already (python -m kiosk doctor checks it)")
+        check = datakey.stored_check(new.database_url)
+        if key_source is not None:
+            aside = import_key(key_source, new.data_key_path, store)
+            if aside:
+                print(f"the previous key of this machine was kept as {aside}")
+        elif new.data_key_path.exists():
+            ring = load_or_create_keyring(new.data_key_path)
+            if not ring_opens(ring, newest_encrypted(store)):
+                raise SetupFailed(
+                    "the database holds dossiers this machine's key cannot "
+                    "open: import the centre's key with --import-key FILE"
+                )
+            datakey.verify(ring, check, new.data_key_path)
+        elif newest_encrypted(store) is not None or check is not None:
+            raise SetupFailed(
+                "the database already holds dossiers or another machine's key check (a "
+                "shared centre database?): import the centre's key with --import-key FILE"
+            )
+        else:
+            load_or_create_keyring(new.data_key_path, create=True)
+        datakey.record_check(store, DataCipher(load_or_create_keyring(new.data_key_path)))
+    except DataKeyError as exc:
+        store.close()
+        raise SetupFailed(str(exc)) from None
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
 def _answers(args, current) -> tuple[dict[str, Any], dict[str, str], Path | None]:
     """(settings values, admin fields, key to import)."""
     if args.from_file:
@@ -249,18 +323,11 @@ def _validate(path: Path, values: dict[str, Any]):
 
 def setup(args) -> int:
     from kiosk.services.clerks import ClerkError, ClerkService
-    from kiosk.services.crypto import DataKeyError, load_or_create_keyring
     from kiosk.services.installation import (
-        import_key,
         mark_setup_done,
-        newest_encrypted,
-        read_key_file,
-        ring_opens,
-        setup_state,
         weak_pin,
         write_settings_file,
     )
-    from kiosk.services.store import Store
 
     path = config_path(args)
     current = _settings(path)
@@ -270,32 +337,8 @@ def setup(args) -> int:
         raise SetupFailed("kiosk_id: choose this service point's own identity, not the demo's")
     if new.demo:
         raise SetupFailed("demo = true in the settings: a production kiosk is not a demo")
-    new.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(new.database_url)
+    store = prepare_data_folder(new, key_source, getattr(args, "wipe_demo", False))
     try:
-        if setup_state(store, new.data_key_path, new.secret, new.portal_token).done:
-            raise SetupFailed("this kiosk is set up already (python -m kiosk doctor checks it)")
-        # The data key: the centre's (imported), the one here, or a new one.
-        try:
-            if key_source is not None:
-                aside = import_key(key_source, new.data_key_path, store)
-                if aside:
-                    print(f"the previous key of this machine was kept as {aside}")
-            elif new.data_key_path.exists():
-                if not ring_opens(read_key_file(new.data_key_path), newest_encrypted(store)):
-                    raise SetupFailed(
-                        "the database holds dossiers this machine's key cannot "
-                        "open: import the centre's key with --import-key FILE"
-                    )
-            elif newest_encrypted(store) is not None:
-                raise SetupFailed(
-                    "the database already holds dossiers (a shared centre "
-                    "database?): import the centre's key with --import-key FILE"
-                )
-            else:
-                load_or_create_keyring(new.data_key_path)
-        except DataKeyError as exc:
-            raise SetupFailed(str(exc)) from None
         # The admin: the first one, or (joining a centre) an existing one says yes.
         clerks = ClerkService(store, machine=new.kiosk_id)
         if clerks.any_admin():
