@@ -1,9 +1,11 @@
-"""`python -m kiosk portal`: run the reference portal (the contract under /api/v1, an admin
-API under /_admin) on 127.0.0.1, for demos, manual tests and benchmarks."""
+"""`python -m kiosk portal`: run the reference portal (the contract under /api/v1, and only
+with --admin-token an admin API under /_admin) on 127.0.0.1, for demos, manual tests and
+benchmarks."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def _kiosk_pair(text: str) -> tuple[str, str]:
@@ -67,11 +69,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-record-bodies", action="store_true", help="log requests without their bodies"
     )
-    p.add_argument("--no-admin", action="store_true", help="disable the /_admin API")
+    p.add_argument(
+        "--admin-token",
+        default=os.environ.get("KIOSK_PORTAL_ADMIN_TOKEN") or None,
+        help="serve the /_admin API (off by default), only to requests carrying this token "
+        "(also KIOSK_PORTAL_ADMIN_TOKEN); it shows every recorded request: tests only",
+    )
+    p.add_argument("--no-admin", action="store_true", help="(the default) no /_admin API")
     p.add_argument("--cert", default=None, help="serve HTTPS with this PEM certificate")
     p.add_argument("--key", default=None, help="private key for --cert")
     p.add_argument("--log-level", default="WARNING")
-    f = p.add_argument_group("fault injection (also changeable at run time: PUT /_admin/faults)")
+    f = p.add_argument_group(
+        "fault injection (with --admin-token also changeable at run time: PUT /_admin/faults)"
+    )
     f.add_argument("--error-rate", type=float, default=0.0, help="share answered 500/502/503")
     f.add_argument("--rate-limit-rate", type=float, default=0.0, help="share answered 429")
     f.add_argument(
@@ -165,7 +175,8 @@ def run_portal(args: argparse.Namespace) -> int:
             record_bodies=not args.no_record_bodies,
             certfile=args.cert,
             keyfile=args.key,
-            admin=not args.no_admin,
+            admin=bool(args.admin_token) and not args.no_admin,
+            admin_token=args.admin_token,
         )
     except (ValueError, OSError) as exc:
         print(f"portal: {exc}")
