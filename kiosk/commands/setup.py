@@ -187,13 +187,12 @@ def status(args) -> int:
 
 def export(args) -> int:
     from kiosk.services.installation import export_key
-    from kiosk.services.store import Store
 
     path = config_path(args)
     settings = _settings(path)
     if not settings.data_key_path.exists():
         raise SetupFailed(f"no data key at {settings.data_key_path}")
-    store = Store(settings.database_url)
+    store = _open_with_key(settings)
     try:
         clerks, admin = ask_admin(store, settings.kiosk_id, "key.export", args.admin)
         export_key(settings.data_key_path, args.export_key)
@@ -266,13 +265,29 @@ def prepare_data_folder(new, key_source: Path | None, wipe_demo: bool):
             )
         else:
             load_or_create_keyring(new.data_key_path, create=True)
-        datakey.record_check(store, DataCipher(load_or_create_keyring(new.data_key_path)))
+        store.cipher = DataCipher(load_or_create_keyring(new.data_key_path))
+        datakey.record_check(store, store.cipher)
+        from kiosk.services.clerks import ClerkService
+
+        ClerkService(store).wrap_legacy_hashes()
     except DataKeyError as exc:
         store.close()
         raise SetupFailed(str(exc)) from None
     except BaseException:
         store.close()
         raise
+    return store
+
+
+def _open_with_key(settings):
+    """The store opened with its data key (PIN hashes are keyed with it)."""
+    from kiosk.services.crypto import DataKeyError
+    from kiosk.services.datakey import open_store
+
+    try:
+        store, _cipher = open_store(settings)
+    except DataKeyError as exc:
+        raise SetupFailed(str(exc)) from None
     return store
 
 

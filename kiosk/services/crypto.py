@@ -156,6 +156,11 @@ class DataCipher:
     def decrypt_json(self, blob: bytes, context: str) -> object:
         return json.loads(self.decrypt(blob, context))
 
+    def derive(self, label: str) -> bytes:
+        """A secret for another purpose (e.g. keying PIN hashes), from the index key, which
+        stays the same across rotations and on every machine of a centre."""
+        return hmac.new(self.ring.index_key, f"derive:{label}".encode(), hashlib.sha256).digest()
+
     def check_value(self) -> dict[str, object]:
         """Values that show whether a key file is the one this data was written with,
         without revealing anything about the keys (HMAC of a fixed label)."""

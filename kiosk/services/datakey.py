@@ -182,6 +182,9 @@ def open_store(settings, create_key: bool = False, migrate: bool = True):
             record_check(store, cipher)
         else:
             ensure_check(store, cipher)
+        from kiosk.services.clerks import ClerkService
+
+        ClerkService(store).wrap_legacy_hashes()  # PIN hashes keyed from now on
         if getattr(settings, "demo", False):
             from kiosk.services.hardening import mark_demo
 

@@ -84,7 +84,7 @@ class Store:
         """`cipher` and `attachments_dir` are needed only by migrations that re-encrypt
         existing data (0003); a store without data migrates without them."""
         self.url = url
-        self._cipher = cipher
+        self.cipher = cipher  # the data key's cipher, when opened with it
         self._attachments_dir = attachments_dir
         self.engine = make_engine(url)
         self.write_engine = (
@@ -106,7 +106,7 @@ class Store:
         with self.write_engine.begin() as conn:
             cfg = alembic_config(self.url)
             cfg.attributes["connection"] = conn
-            cfg.attributes["cipher"] = self._cipher
+            cfg.attributes["cipher"] = self.cipher
             cfg.attributes["attachments_dir"] = self._attachments_dir
             cfg.attributes["after_commit"] = after_commit
             command.upgrade(cfg, "head")

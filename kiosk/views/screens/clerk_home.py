@@ -1,5 +1,5 @@
 """The clerk's desk: the queue, the dossier list, the dashboard, helping a citizen, and
-(admins only) the kiosk's settings."""
+(admins only) the kiosk's settings and the clerk accounts."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ TILES = (
     ("dashboard", "processing", "clerk_dashboard"),
     ("assist", "help_clerk", None),
     ("settings", "form_field", "clerk_settings"),
+    ("accounts", "signature_certification", "clerk_accounts"),
 )
+ADMIN_TILES = ("settings", "accounts")
 
 
 def _sample(vc) -> dict:
@@ -51,7 +53,8 @@ class ClerkHomeScreen(ClerkScreen):
         super().enter(state)
         if self.desk.clerk is None:
             return
-        self.tiles["settings"].setVisible(self.desk.clerk.is_admin)
+        for key in ADMIN_TILES:
+            self.tiles[key].setVisible(self.desk.clerk.is_admin)
         self.vc.tasks.run(lambda: self.desk.reports.outbox_states(), self._counts, lambda _e: None)
 
     def _counts(self, states: dict[str, int]) -> None:
