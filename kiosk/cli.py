@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kiosk.services.hardening import private_umask
+
+    private_umask()  # everything this process writes is owner-only (personal data)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.self_test:

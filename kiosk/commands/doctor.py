@@ -38,6 +38,9 @@ CHECKS = (
     "fonts",
     "audio",
     "logs",
+    "file_modes",
+    "key_state",
+    "https",
 )
 
 AUTH_FIX = {
@@ -215,6 +218,21 @@ class Doctor:
                 "`kiosk setup --import-key FILE`.",
             )
         return Check("data_key", OK, f"{path} (owner-only), key {ring.current}")
+
+    def check_file_modes(self) -> Check:
+        from kiosk.security_checks import file_modes
+
+        return file_modes(self)
+
+    def check_key_state(self) -> Check:
+        from kiosk.security_checks import key_state
+
+        return key_state(self)
+
+    def check_https(self) -> Check:
+        from kiosk.security_checks import https_rule
+
+        return https_rule(self)
 
     def check_disk(self) -> Check:
         folder = self.s.data_dir
@@ -420,9 +438,10 @@ class Doctor:
                 "Have a new roll ready.",
             )
         if s.printer == "pdf" and not s.demo:
+            # FAIL: every receipt (names, masked ID numbers) stays on disk (README, Printing).
             return Check(
                 "printer",
-                WARN,
+                FAIL,
                 f"{printer.name}: the PDF folder printer keeps every "
                 "receipt (names, masked ID numbers) on disk",
                 'For service use the thermal printer (printer = "escpos") or the system printer.',

@@ -183,8 +183,12 @@ def open_store(settings, create_key: bool = False, migrate: bool = True):
         else:
             ensure_check(store, cipher)
         from kiosk.services.clerks import ClerkService
+        from kiosk.services.hardening import tighten
 
-        ClerkService(store).wrap_legacy_hashes()  # PIN hashes keyed from now on
+        ClerkService(store).wrap_legacy_hashes()
+        tighten(
+            settings
+        )  # folder 0700; database, WAL/SHM, keys, attachments 0600  # PIN hashes keyed from now on
         if getattr(settings, "demo", False):
             from kiosk.services.hardening import mark_demo
 

@@ -188,7 +188,7 @@ def write_attachment_file(folder: Path, cipher: DataCipher, att: AttachmentDraft
 
 
 def write_encrypted_file(folder: Path, name: str, blob: bytes) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner-only, like its files
     path = folder / name
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
