@@ -877,6 +877,9 @@ def _bound_date(bound: str | float | None, today: date) -> date | None:
     return date.fromisoformat(str(bound))
 
 
+MAX_NUMBER_CHARS = 40  # a number typed at a kiosk: digits, separators, a sign
+
+
 def validate_value(
     field: Field, raw_text: str | None, lang: str = FALLBACK_LANG, today: date | None = None
 ) -> tuple[Any, str | None]:
@@ -943,6 +946,8 @@ def validate_value(
         return value.isoformat(), None
 
     if field.type == "number":
+        if len(text) > MAX_NUMBER_CHARS:  # int() of thousands of digits raises (and is slow)
+            return None, ERR_NUMBER_INVALID
         compact = text.replace(" ", "") if field.decimals else text
         number: int | float
         if field.decimals == 0:

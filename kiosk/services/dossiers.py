@@ -8,6 +8,7 @@ transaction that names them commits.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -196,8 +197,11 @@ def write_encrypted_file(folder: Path, name: str, blob: bytes) -> str:
         while view:
             view = view[os.write(fd, view) :]
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        path.unlink(missing_ok=True)  # a partial file (disk full) goes at once
+        raise
+    os.close(fd)
     return name
 
 
@@ -234,13 +238,31 @@ class DossierService:
         self.clock_offset: Callable[[], float] = lambda: 0.0
 
     def confirm(self, draft: DossierDraft) -> Confirmed:
-        """Save the dossier to the outbox; when this returns, it is on disk for good."""
-        return self.store.write_sync(lambda s: self._confirm(s, draft))
+        """Save the dossier to the outbox; when this returns, it is on disk for good.
 
-    def _confirm(self, session: Session, draft: DossierDraft) -> Confirmed:
-        files = [
-            write_attachment_file(self.attachments_dir, self.cipher, a) for a in draft.attachments
-        ]
+        When it fails (a full disk at any step, the commit itself), the attachment files
+        it wrote are removed at once: no encrypted copy of the citizen's papers is left
+        behind for the orphan sweep a day later."""
+        written: list[str] = []
+        future = self.store.write(lambda s: self._confirm(s, draft, written))
+        try:
+            return future.result(60)
+        except BaseException:
+            # Only once the writer has given up (rolled back): a confirm still running
+            # may yet commit and keeps its files.
+            if future.done() and future.exception() is not None:
+                for name in written:
+                    with contextlib.suppress(OSError):  # else the orphan sweep takes it
+                        (self.attachments_dir / name).unlink(missing_ok=True)
+            raise
+
+    def _confirm(
+        self, session: Session, draft: DossierDraft, written: list[str] | None = None
+    ) -> Confirmed:
+        written = [] if written is None else written
+        for a in draft.attachments:
+            written.append(write_attachment_file(self.attachments_dir, self.cipher, a))
+        files = list(written)
         if files:
             fsync_dir(self.attachments_dir)
         confirmed_at = (utcnow() + timedelta(seconds=self.clock_offset())).replace(microsecond=0)

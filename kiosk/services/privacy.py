@@ -233,10 +233,36 @@ def sweep_orphan_files(store: Store, attachments_dir: Path, grace_s: float = ORP
 # --- a citizen's requests -------------------------------------------------------------------
 
 
+def citizen_filter(store: Store, cipher: DataCipher, id_number: str) -> Any:
+    """The dossiers of one citizen, by a 12-digit ID number (its blind index) or an old
+    9-digit one. The old number has no index: the not-yet-purged dossiers are decrypted
+    one by one (a kiosk holds thousands, not millions), and every dossier of the 12-digit
+    numbers found is included too."""
+    number = id_number.strip()
+    if len(number) != 9:
+        return Dossier.id_index == cipher.id_index(number)
+    found: set[str] = set()
+    rows = store.read(
+        lambda s: s.execute(
+            select(Dossier.client_ref, Dossier.applicant_enc, Dossier.id_index).where(
+                Dossier.applicant_enc.is_not(None)
+            )
+        ).all()
+    )
+    for client_ref, blob, index in rows:
+        try:
+            applicant = cipher.decrypt_json(blob, row_ctx(APPLICANT_CTX, client_ref))
+        except DataKeyError:
+            continue  # reported where it is read; never matched
+        if isinstance(applicant, dict) and applicant.get("old_id_number") == number:
+            found.add(index)
+    return Dossier.id_index.in_(sorted(i for i in found if i))
+
+
 def dossiers_of(store: Store, cipher: DataCipher, id_number: str) -> list[Dossier]:
     stmt = (
         select(Dossier)
-        .where(Dossier.id_index == cipher.id_index(id_number))
+        .where(citizen_filter(store, cipher, id_number))
         .options(selectinload(Dossier.attachments))
         .order_by(Dossier.id)
     )
@@ -329,14 +355,12 @@ def erase_citizen(
     when one is not delivered yet and `withdraw_undelivered` is not set.
     """
     now = now or utcnow()
-    index = cipher.id_index(id_number)
+    where = citizen_filter(store, cipher, id_number)
 
     def write(s: Session) -> tuple[list[str], list[str], list[str]]:
         _secure_delete(s)
         rows = s.scalars(
-            select(Dossier)
-            .where(Dossier.id_index == index)
-            .options(selectinload(Dossier.attachments))
+            select(Dossier).where(where).options(selectinload(Dossier.attachments))
         ).all()
         sending = [d.receipt_code for d in rows if d.state == SENDING]
         if sending:
