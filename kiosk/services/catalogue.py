@@ -26,7 +26,7 @@ from typing import Any
 
 from kiosk.files import write_atomic
 from kiosk.services.i18n import FALLBACK, LANGUAGES
-from kiosk.services.text import fold, nfc, tokens
+from kiosk.services.text import fold, nfc, strip_invisible, tokens
 
 log = logging.getLogger(__name__)
 
@@ -888,7 +888,9 @@ def validate_value(
     checkbox -> bool, choice -> the choice key. Returns (value, None) or
     (None, error_key); an empty optional field gives (None, None)."""
     today = today or date.today()
-    text = nfc(raw_text or "").strip()
+    # Control and format characters (NUL, ESC, bidi, zero-width) never belong in a
+    # dossier: dropped before anything else looks at the text.
+    text = nfc(strip_invisible(raw_text or "")).strip()
 
     if field.type == "checkbox":
         folded = fold(text)

@@ -14,13 +14,12 @@ or digits). The raw payload is kept on the record.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
 from kiosk.services.provinces import PROVINCE_CODES
 from kiosk.services.receipt_code import ReceiptCode, code_from_uri
-from kiosk.services.text import fold, nfc
+from kiosk.services.text import fold, nfc, strip_invisible
 
 # Digit 4 of the ID: century of birth, even = male, odd = female.
 _CENTURY = {
@@ -166,16 +165,6 @@ def parse(text: str, today: date | None = None) -> CitizenRecord | CccdError:
         issue_date=issue,
         raw=raw,
         warnings=warnings,
-    )
-
-
-def strip_invisible(text: str) -> str:
-    """`text` without control, format, surrogate, private-use or unassigned characters
-    (tabs and line breaks become spaces)."""
-    return "".join(
-        " " if ch in "\t\n\r" else ch
-        for ch in text
-        if ch in "\t\n\r" or unicodedata.category(ch)[0] != "C"
     )
 
 
