@@ -114,9 +114,30 @@ def test_item7_admin_deactivates_and_reactivates_a_clerk_on_screen(
         assert ctx.tr("security.accounts.inactive") in screen.rows["mai"]["label"].text()
         qtbot.mouseClick(screen.rows["mai"]["toggle"], Qt.MouseButton.LeftButton)
         assert d.clerks.verify("mai", CLERK_PIN).username == "mai"
+        # Locked out after wrong PINs: the admin unlocks on screen.
+        past = utcnow() - timedelta(hours=1)
+        for i in range(5):
+            with pytest.raises((BadPin, Locked)):
+                d.clerks.verify("mai", "0000", now=past + timedelta(seconds=61 * i))
+        d.clerks.store.write_sync(
+            lambda s: s.execute(
+                Clerk.__table__.update()
+                .where(Clerk.username == "mai")
+                .values(locked_until=utcnow() + timedelta(minutes=5))
+            )
+        )
+        screen.refresh()
+        assert (
+            ctx.tr("security.accounts.locked", until="")[:8] in screen.rows["mai"]["label"].text()
+        )
+        qtbot.mouseClick(screen.rows["mai"]["unlock"], Qt.MouseButton.LeftButton)
+        assert screen.message.text() == ctx.tr("security.accounts.done.unlock", name="mai")
+        assert "unlock" not in screen.rows["mai"]
+        assert d.clerks.verify("mai", CLERK_PIN).username == "mai"
         actions = [(e.action, e.clerk_id, e.detail) for e in _audit(ctx.store)]
         assert ("clerk.deactivate", admin.id, "mai") in actions
         assert ("clerk.reactivate", admin.id, "mai") in actions
+        assert ("clerk.unlock", admin.id, "mai") in actions
         # A clerk does not see the tile, and the screen sends them home.
         d.clerk = d.clerks.verify("mai", CLERK_PIN)
         window.nav.go("clerk_home")
