@@ -3,7 +3,7 @@ on other accounts (never their own); every change is audited by the service."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QGridLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
 from kiosk.services.clerks import AccountState, ClerkError
 from kiosk.views.registry import register
@@ -27,8 +27,12 @@ class ClerkAccountsScreen(ClerkScreen):
         self.message = Text("", "hint")
         self.body.addWidget(self.message)
         inner = QWidget()
-        self.grid = QGridLayout(inner)
+        column = QVBoxLayout(inner)
+        self.grid = QGridLayout()
         self.grid.setColumnStretch(0, 1)
+        self.grid.setVerticalSpacing(12)
+        column.addLayout(self.grid)
+        column.addStretch(1)  # the rows at the top, not spread over the screen
         self.body.addWidget(scroll(inner), 1)
         self.rows: dict[str, dict[str, QWidget]] = {}
         self.accounts: list[AccountState] = []
