@@ -438,7 +438,7 @@ class Doctor:
                 "Have a new roll ready.",
             )
         if s.printer == "pdf" and not s.demo:
-            # FAIL: every receipt (names, masked ID numbers) stays on disk (README, Printing).
+            # FAIL: every receipt (names, masked ID numbers) stays on disk (README, Security).
             return Check(
                 "printer",
                 FAIL,
