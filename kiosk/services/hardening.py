@@ -114,10 +114,10 @@ def protected_paths(settings) -> list[tuple[Path, int]]:
     if keys.is_dir():
         items.append((keys, DIR_MODE))
         items += [(p, FILE_MODE) for p in keys.iterdir() if p.is_file()]
-    att = settings.attachments_dir
-    if att.is_dir():
-        items.append((att, DIR_MODE))
-        items += [(p, FILE_MODE) for p in att.iterdir() if p.is_file()]
+    for folder in (settings.attachments_dir, settings.receipts_dir):
+        if folder.is_dir():  # attachments; the PDF printer's receipts (names on them)
+            items.append((folder, DIR_MODE))
+            items += [(p, FILE_MODE) for p in folder.iterdir() if p.is_file()]
     return items
 
 
