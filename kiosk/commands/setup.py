@@ -226,14 +226,20 @@ def _settings(cli: Cli, path: Path | None = None):
 
 
 def status(args, cli: Cli) -> int:
+    from kiosk.services.datakey import database_exists
     from kiosk.services.installation import setup_state
     from kiosk.services.store import Store
 
     settings = _settings(cli, config_path(args))
-    store = Store(settings.database_url)
+    # Only read: no database made, none migrated (an upgrade may need the data key).
+    store = Store(settings.database_url, migrate=False)
     try:
         state = setup_state(
-            store, settings.data_key_path, settings.secret, settings.portal_token, settings.demo
+            store if database_exists(settings.database_url) else None,
+            settings.data_key_path,
+            settings.secret,
+            settings.portal_token,
+            settings.demo,
         )
     finally:
         store.close()
