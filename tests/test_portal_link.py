@@ -13,7 +13,7 @@ from sqlalchemy import update
 from kiosk.services.catalogue import load_default_catalogue
 from kiosk.services.catalogue_refresh import CatalogueRefresher
 from kiosk.services.models import DELIVERED, Dossier
-from kiosk.services.portal_client import AuthBlocked
+from kiosk.services.portal_client import AuthBlocked, url_problem
 from kiosk.services.portal_link import PortalLink
 from kiosk.services.status_poll import StatusPoller
 from tests.outbox_helpers import TOKEN, new_portal, open_kiosk, portal_config, seed
@@ -120,3 +120,22 @@ def test_catalogue_refresher_alone(kiosk, portal, tmp_path):
     merged = refresher.refresh(load_default_catalogue(overlay=overlay), overlay)
     assert merged.last_as_of and overlay.exists()
     refresher.link.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://portal.example.gov.vn/api/v1", None),
+        ("http://127.0.0.1:8400/api/v1", None),
+        ("http://localhost:8400/api/v1", None),
+        ("http://[::1]:8400/api/v1", None),
+        ("http://127.8.9.10/api/v1", None),
+        ("http://portal.example.gov.vn/api/v1", "delivery.url.https_required"),
+        ("http://10.0.0.5/api/v1", "delivery.url.https_required"),
+        ("http://localhost.example.com/api/v1", "delivery.url.https_required"),
+        ("ftp://portal.example.gov.vn/", "delivery.url.invalid"),
+        ("https:///api/v1", "delivery.url.invalid"),
+    ],
+)
+def test_url_rule(url, problem):
+    assert url_problem(url) == problem

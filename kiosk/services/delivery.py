@@ -382,7 +382,9 @@ class SendContext:
 
     def check(self) -> None:
         """Raise Release when the worker is stopping or the lease is too short now."""
-        if self._delivery.stopping or time.monotonic() > self.deadline:
+        now = time.monotonic()
+        cut = self._delivery.link.deadline  # the caller's own end (outbox drain --timeout)
+        if self._delivery.stopping or now > self.deadline or (cut is not None and now >= cut):
             raise Release
 
     def call(self, fn: Callable[[PortalClient], Any]) -> Any:

@@ -138,7 +138,7 @@ class DossierKind(DeliveryKind):
             raise NeedsClerk("stored body cannot be decrypted") from None
         ref = item.client_ref
         try:
-            return ctx.call(lambda c: c.submit_dossier(body, ref))
+            answer = ctx.call(lambda c: c.submit_dossier(body, ref))
         except Permanent as exc:
             missing = self._missing_attachments(exc, body, item.parts)
             if not missing:
@@ -153,7 +153,12 @@ class DossierKind(DeliveryKind):
             )
             for part in missing:
                 ctx.send_part(part)
-            return ctx.call(lambda c: c.submit_dossier(body, ref))
+            answer = ctx.call(lambda c: c.submit_dossier(body, ref))
+        if answer.ignored:
+            # Delivered all the same (the dossier_code is what matters): the clerk can see
+            # which fields of the receipt the portal got wrong.
+            ctx.note("malformed_answer", None, "ignored: " + ", ".join(answer.ignored))
+        return answer
 
     def delivered_values(self, answer: Delivered, now: datetime) -> dict[str, Any]:
         if not isinstance(answer.dossier_code, str) or not answer.dossier_code:

@@ -214,6 +214,10 @@ class Outbox:
         check_lease(self.delivery.lease_seconds, new.request_budget)
         self.link.set_portal(new)
 
+    def set_deadline(self, deadline: float | None) -> None:
+        """A monotonic time no portal request may outlive (None: only each request's own)."""
+        self.link.deadline = deadline
+
     def request_stop(self) -> None:
         """Make a running batch hand back its unsent dossiers after the current request
         (and any later batch, until `allow_sending`)."""

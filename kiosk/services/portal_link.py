@@ -15,7 +15,11 @@ sync worker's /health probe) goes through one `PortalLink`:
   same transaction.
 - The clock: the offset measured on /health is applied to signing and kept in the
   database, per machine, so a restart keeps it; beyond two minutes the clerk is told.
+- `deadline`: a monotonic time no request may outlive (`outbox drain --timeout`).
 
+The portal URL must be https:// unless its host is loopback
+(kiosk.services.portal_client.url_problem): otherwise nothing is sent, the gate stays
+closed and `auth_alert` says what to do.
 No Qt here.
 """
 
@@ -39,8 +43,10 @@ from kiosk.services.portal_client import (
     AUTH_ERRORS,
     AuthBlocked,
     Health,
+    InsecureURL,
     PortalClient,
     PortalError,
+    url_problem,
 )
 from kiosk.services.store import Store
 
@@ -165,6 +171,7 @@ class PortalLink:
         self.clock = clock
         self.portal_clock = portal_clock
         self.on_unblocked: Callable[[Session, datetime], int] | None = None
+        self.deadline: float | None = None  # monotonic: no request outlives it
         self._blind = blind
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -219,6 +226,7 @@ class PortalLink:
                 self._clients.append(client)
         client = local.client
         client.clock_offset = self.clock_offset
+        client.deadline = self.deadline
         return client
 
     def close(self) -> None:
@@ -285,6 +293,8 @@ class PortalLink:
 
     def gate(self) -> str:
         """'open' (send), 'probe' (try the credentials once) or 'closed' (wait)."""
+        if url_problem(self._portal.url) is not None:
+            return "closed"  # nothing goes in clear: the clerk is told (auth_alert)
         blocks = self.store.read(auth_blocks)
         mine = blocks.get(self._fingerprint)
         if mine is None:
@@ -373,6 +383,11 @@ class PortalLink:
         return True
 
     def auth_alert(self) -> AuthAlert | None:
+        """Why sending stopped: the portal refuses the credentials, or the URL would send
+        them in clear (error "insecure_url", key delivery.url.*)."""
+        if url_problem(self._portal.url) is not None:
+            insecure = InsecureURL(self._portal.url)
+            return AuthAlert("insecure_url", 0, self.clock(), insecure.key, insecure.detail)
         mine = self.store.read(self.my_block)
         if mine is None:
             return None
