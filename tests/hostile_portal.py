@@ -109,6 +109,19 @@ def declared(size: int) -> Behaviour:
     return behave
 
 
+def truncated(status: int = 201) -> Behaviour:
+    """Announces 1000 bytes, sends 12, closes."""
+
+    def behave(request: Request, conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(
+            _head(status, {"Content-Type": "application/json", "Content-Length": "1000"})
+            + b'{"dossier_c'
+        )
+        conn.shutdown(socket.SHUT_WR)
+
+    return behave
+
+
 def gzip_bomb(inflated: int) -> bytes:
     """gzip data of `inflated` zero bytes (1 GiB makes about 1 MB)."""
     packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)

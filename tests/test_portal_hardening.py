@@ -37,6 +37,7 @@ from tests.hostile_portal import (
     endless,
     gzip_bomb,
     per_request,
+    truncated,
 )
 from tests.outbox_helpers import (
     DRAIN_FAST,
@@ -131,6 +132,15 @@ def test_item_3_outbox_drain_timeout_ends_on_time_and_leaves_nothing_sending(
     assert all(d.lease_owner is None for d in rows)
     tried = [d for d in rows if d.attempts]
     assert tried and all(a.outcome == "transient" for d in tried for a in d.attempts)
+
+
+def test_item_3_an_answer_cut_short_is_a_transient_error(hostile):
+    hostile.on("POST", "/dossiers", truncated())
+    c = client(hostile.url)
+    with pytest.raises(Transient, match="broken off") as caught:
+        c.submit_dossier(b"{}", "ref-1")
+    assert caught.value.ambiguous
+    c.close()
 
 
 # --- item 4: answers read with a cap ---------------------------------------------------------

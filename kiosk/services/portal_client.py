@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
@@ -47,6 +48,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -620,6 +622,8 @@ class PortalClient:
                 prepared, timeout=timeout, allow_redirects=False, **self._settings
             )
             content = read_capped(response, limit, deadline)
+            if watch.expired:  # cut at the deadline: what came may be a part only
+                raise Transient(None, None, True, f"no whole answer within {self.budget:g} s")
             return Answer(response.status_code, response.headers, content)
         except requests.RequestException as exc:
             error = (
@@ -636,6 +640,18 @@ class PortalClient:
         except Transient as exc:
             log.info("%s %s: no answer (%s)", method, path, exc.detail)
             raise
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException) as exc:
+            # The answer broke off (shorter than announced, cut by the watchdog, garbled).
+            error = Transient(
+                None,
+                None,
+                True,
+                f"no whole answer within {self.budget:g} s"
+                if watch.expired
+                else f"answer broken off ({type(exc).__name__})",
+            )
+            log.info("%s %s: no answer (%s)", method, path, error.detail)
+            raise error from exc
         except OSError as exc:  # the watchdog shut the socket while the body was read
             error = Transient(None, None, True, f"no whole answer within {self.budget:g} s")
             log.info("%s %s: no answer (%s)", method, path, type(exc).__name__)
