@@ -253,3 +253,18 @@ def test_a_stop_request_releases_the_rest_of_the_batch(kiosk, portal):
     assert len(portal.requests(path="/api/v1/dossiers", method="POST")) == 1
     assert sorted(d.state for d in all_dossiers(kiosk)) == [DELIVERED, QUEUED, QUEUED, QUEUED]
     delivery.close()
+
+
+def test_a_body_that_cannot_be_read_goes_to_a_clerk_before_any_upload(kiosk, portal):
+    (dossier_id,) = seed(kiosk, 1, attachment_every=1)
+    kiosk.store.write_sync(
+        lambda s: s.execute(
+            update(Dossier).where(Dossier.id == dossier_id).values(body_enc=b"\x00" * 64)
+        )
+    )
+    delivery = make_delivery(kiosk, portal.url)
+    assert delivery.run_once().needs_clerk == 1
+    (row,) = all_dossiers(kiosk)
+    assert row.state == NEEDS_CLERK and row.last_error == "stored body cannot be decrypted"
+    assert portal.requests() == []  # not even the attachment went
+    delivery.close()

@@ -58,21 +58,33 @@ to attempts: only status codes, portal error names and field names.
 
            def load(self, session, ids):          # plain rows, once per claim
                ...return {id: row}
-           def send(self, item, ctx):             # the request from the stored bytes
-               body = self.services.cipher.decrypt(item.data.body_enc, ...)
-               return ctx.call(lambda c: c.submit_payment(body, item.data.client_ref))
+           def prepare(self, item):               # the request from the stored bytes
+               return self.services.cipher.decrypt(item.data.body_enc, ...)
+           def send(self, item, ctx):
+               return ctx.call(lambda c: c.submit_payment(item.request, item.data.client_ref))
            def delivered_values(self, answer, now):   # how the answer is recorded
                return {"payment_code": answer.code, "delivered_at": now}
 
-   `send` raises the client's typed errors (kiosk.services.portal_client) or
-   `NeedsClerk(error, details)`; it may catch `Permanent` to repair and retry once
-   (the dossier kind uploads an attachment the portal lost), or re-raise it as a
-   `Transient` where the contract says so (a payment whose dossier the portal does not
-   know yet). `delivered_values` must accept only a well-formed answer: validate in the
-   client, and raise `ValueError` here for anything still wrong, which is recorded as a
-   per-item transient error. `attempt_values(item_id)` names the attempts row's owner
-   (by default `{"dossier_id": item_id}` in the `attempts` table; override both
-   `attempts_table` and it for a kind with attempts of its own).
+   `load` joins what the request needs from the item it depends on (the dossier's
+   client_ref and code for a payment); `self.services` is the DossierService (its
+   `cipher`, `attachments_dir`). `send` makes every portal request through `ctx.call`
+   (it checks the lease and the caller's deadline first, and retries a clock_skew
+   refusal once) and raises the client's typed errors (kiosk.services.portal_client) or
+   `NeedsClerk(error, details)`; it may catch `Permanent` to repair and retry once (the
+   dossier kind uploads an attachment the portal lost; `ctx.note(...)` adds a row to the
+   attempt's history), or turn it into a `Transient` where the contract says so:
+
+       except Permanent as exc:   # 422 on dossier_client_ref only: the dossier is not known yet
+           if exc.status == 422 and [d["field"] for d in exc.details] == ["dossier_client_ref"]:
+               raise Transient(422, None, False, "dossier not known at the portal yet") from None
+           raise
+
+   `delivered_values` must accept only a well-formed answer: validate it in the client
+   (as `submit_dossier` does), and raise `ValueError` here for anything still wrong: it
+   becomes that item's transient error, never the batch's. Attempts go to the `attempts`
+   table with `{"dossier_id": item_id}` by default, which fits dossiers only: a kind with
+   its own id space sets `attempts_table` (same columns, its own owner column) and
+   `attempt_values(item_id)`. `Outbox.status()` counts dossiers; a new kind shows its own.
 
 3. A part (sent inside its parent's lease, no state of its own) is a `PartKind` with
    `name`, `load(session, parent_ids) -> {parent_id: [Part]}`, `send(part, ctx)` and
@@ -236,6 +248,7 @@ class Item:
     attempt_count: int
     data: Any
     parts: list[Part] = field(default_factory=list)
+    request: Any = None  # what the kind's `prepare` made from the stored bytes
 
     # The dossier kind's fields, for callers that knew claimed dossiers.
     @property
@@ -281,8 +294,14 @@ class DeliveryKind:
         """Plain data for these claimed ids (read in the claim transaction)."""
         raise NotImplementedError
 
+    def prepare(self, item: Item) -> Any:
+        """The request material from the stored bytes (e.g. the decrypted body), before
+        any part is sent: raise NeedsClerk here when it cannot be read. Optional."""
+        return None
+
     def send(self, item: Item, ctx: SendContext) -> Any:
-        """Send the item (its parts are done already) and return the portal's answer."""
+        """Send the item (its parts are done already; `item.request` is what `prepare`
+        returned) and return the portal's answer."""
         raise NotImplementedError
 
     def delivered_values(self, answer: Any, now: datetime) -> dict[str, Any]:
@@ -736,6 +755,7 @@ class Delivery:
         outcome = Outcome(item.id, "transient", item.kind)
         ctx = SendContext(self, item, deadline, outcome)
         try:
+            item.request = kind.prepare(item)
             for part in item.parts:
                 if not part.done:
                     ctx.send_part(part)

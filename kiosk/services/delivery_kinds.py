@@ -126,9 +126,9 @@ class DossierKind(DeliveryKind):
     def label(self, item: Item) -> str:
         return f"dossier {item.client_ref}"
 
-    def send(self, item: Item, ctx: SendContext) -> Delivered:
+    def prepare(self, item: Item) -> bytes:
         try:
-            body = self.services.body(item.data)
+            return self.services.body(item.data)
         except Exception as exc:  # a damaged or foreign-key ciphertext: only a person can help
             log.error(
                 "dossier %s: stored body cannot be decrypted (%s)",
@@ -136,6 +136,9 @@ class DossierKind(DeliveryKind):
                 type(exc).__name__,
             )
             raise NeedsClerk("stored body cannot be decrypted") from None
+
+    def send(self, item: Item, ctx: SendContext) -> Delivered:
+        body = item.request
         ref = item.client_ref
         try:
             answer = ctx.call(lambda c: c.submit_dossier(body, ref))
