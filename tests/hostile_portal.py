@@ -122,6 +122,15 @@ def truncated(status: int = 201) -> Behaviour:
     return behave
 
 
+def raw(status: int, data: bytes, content_type: str = "application/octet-stream") -> Behaviour:
+    def behave(request: Request, conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(
+            _head(status, {"Content-Type": content_type, "Content-Length": str(len(data))}) + data
+        )
+
+    return behave
+
+
 def gzip_bomb(inflated: int) -> bytes:
     """gzip data of `inflated` zero bytes (1 GiB makes about 1 MB)."""
     packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
