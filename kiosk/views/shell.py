@@ -28,6 +28,7 @@ from kiosk.services.i18n import LANGUAGES
 from kiosk.views import registry
 from kiosk.views.base import Screen, ViewContext
 from kiosk.views.keyboard import KeyboardController, VietKeyboard
+from kiosk.views.listen import ListenHelper
 from kiosk.views.widgets import BigButton, Text, scroll
 
 log = logging.getLogger(__name__)
@@ -281,6 +282,7 @@ class MainWindow(QMainWindow):
         self.idle.idle.connect(self._on_idle)
         self.nav.changed.connect(self._show)
         self.nav.session_reset.connect(self.reset_session)
+        self.listen = ListenHelper(self, app_ctx)  # long press speaks; listen-first mode
         self.prompt_hooks: list = []  # callables (screen) -> None, e.g. speech
         self.reset_hooks: list = []  # callables () -> None, run when a session ends
         self.start_hooks: list = []  # callables () -> None, run by start() (e.g. sync)
@@ -332,6 +334,7 @@ class MainWindow(QMainWindow):
         previous = self.current_screen()
         if previous is not None:
             previous.leave()
+        self.listen.disarm()
         widget = self.screen(name)
         widget.enter(self.nav.state())
         if self.nav.current != name:
