@@ -71,6 +71,21 @@ def _settings(cli: Cli) -> Any:
         return None
 
 
+def _url_allowed(settings: Any) -> bool:
+    """False (with the reason printed, in the kiosk's language, Vietnamese and English)
+    when the portal URL would send the token and personal data in clear."""
+    from kiosk.services.i18n import Translator
+    from kiosk.services.portal_client import url_problem
+
+    problem = url_problem(settings.portal_url)
+    if problem is None:
+        return True
+    translator = Translator.from_resources(lang=settings.lang)
+    for lang in dict.fromkeys((settings.lang, "vi", "en")):
+        print(f"outbox: {translator.tr(problem, lang)}", file=sys.stderr)
+    return False
+
+
 def _services(settings: Any) -> tuple[Any, Any]:
     """The store and the dossier service, without the rest of the app."""
     from kiosk.services.crypto import DataCipher, load_or_create_keyring
@@ -134,6 +149,8 @@ def handle_drain(args: argparse.Namespace) -> int:
     settings = _settings(cli)
     if settings is None:
         return 2
+    if not _url_allowed(settings):
+        return 2
     logging.basicConfig(
         level=logging.WARNING,
         stream=sys.stderr,
@@ -172,6 +189,8 @@ def handle_drain(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
     start = time.monotonic()
+    # No request outlives --timeout: a portal that answers slowly is cut off on time.
+    outbox.set_deadline(start + args.timeout)
     worker.start()
     last_line = 0.0
     empty = False
