@@ -213,14 +213,8 @@ class TopBar(QWidget):
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.lang_buttons: dict[str, QPushButton] = {}
-        for lang in offered_languages(vc.app):
-            button = QPushButton(vc.app.translator.tr("lang.self", lang))
-            button.setObjectName("langButton")
-            button.setCheckable(True)
-            button.clicked.connect(lambda _=False, lang=lang: self.language_chosen.emit(lang))
-            self.group.addButton(button)
-            self.lang_buttons[lang] = button
-            row.addWidget(button)
+        self.lang_row = row
+        self.refresh_languages()
         self.repeat_button = QPushButton()
         self.repeat_button.setObjectName("barButton")
         self.repeat_button.clicked.connect(self.repeat)
@@ -234,6 +228,23 @@ class TopBar(QWidget):
         self.clerk_button.clicked.connect(lambda: vc.nav.go("clerk_login"))
         row.addWidget(self.clerk_button)
         col.addLayout(row)
+
+    def refresh_languages(self) -> None:
+        """One button per offered language (again after language packs were installed)."""
+        vc = self.vc
+        for button in self.lang_buttons.values():
+            self.group.removeButton(button)
+            self.lang_row.removeWidget(button)
+            button.deleteLater()
+        self.lang_buttons = {}
+        for i, lang in enumerate(offered_languages(vc.app), start=1):
+            button = QPushButton(vc.app.translator.tr("lang.self", lang))
+            button.setObjectName("langButton")
+            button.setCheckable(True)
+            button.clicked.connect(lambda _=False, lang=lang: self.language_chosen.emit(lang))
+            self.group.addButton(button)
+            self.lang_buttons[lang] = button
+            self.lang_row.insertWidget(i, button)
 
     def retranslate(self) -> None:
         self.place.setText(self.vc.app.settings.commune_name)
