@@ -15,6 +15,7 @@ from kiosk.services.catalogue import Catalogue, load_default_catalogue
 from kiosk.services.crypto import DataCipher, load_or_create_keyring
 from kiosk.services.dossiers import DossierService
 from kiosk.services.i18n import Translator
+from kiosk.services.journey import Journey
 from kiosk.services.receipt_service import ReceiptService
 from kiosk.services.session import CitizenSession
 from kiosk.services.store import Store
@@ -33,6 +34,7 @@ class AppContext:
     catalogue: Catalogue
     printer: Printer
     receipts: ReceiptService
+    journey: Journey
     extras: dict[str, Any] = field(default_factory=dict)  # devices and services added by parts
 
     def tr(self, key: str, **values: object) -> str:
@@ -43,6 +45,11 @@ class AppContext:
         sync = self.extras.get("sync")
         if sync is not None:
             sync.wake()
+
+    def end_visit(self, lang: str | None = None) -> None:
+        """The citizen is gone (Cancel, idle, Done): forget them, start a new visit."""
+        self.session.wipe(lang or self.settings.lang)
+        self.journey.wipe(self.session.visit)
 
     def close(self) -> None:
         self.store.close()
@@ -68,14 +75,22 @@ def build_context(settings: Settings) -> AppContext:
         settings.paper,
         settings.demo,
     )
+    session = CitizenSession(lang=settings.lang)
+    journey = Journey(
+        catalogue,
+        dossiers,
+        language=lambda: session.lang,
+        assisted_by=lambda: session.assisted_by,
+    )
     return AppContext(
         settings,
         translator,
         store,
         cipher,
         dossiers,
-        CitizenSession(lang=settings.lang),
+        session,
         catalogue,
         printer,
         receipts,
+        journey,
     )

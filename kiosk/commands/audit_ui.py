@@ -51,7 +51,7 @@ def run_audit(langs: list[str], only: list[str] | None = None) -> list:
                         translator = ctx.translator
                         translator.missing.clear()
                         translator.fallbacks.clear()
-                        ctx.session.wipe(lang)
+                        ctx.end_visit(lang)
                         window.set_language(lang)
                         window.show_sample(spec.name)
                         settle(app)

@@ -78,7 +78,7 @@ def render_all(
                 window = MainWindow(ctx, tasks)
                 install_speech(window, ctx)  # so the top bar has its sound buttons
                 window.resize(width, height)
-                ctx.session.wipe(lang)
+                ctx.end_visit(lang)
                 window.set_language(lang)
                 window.show_sample(spec.name)
                 window.show()

@@ -273,7 +273,7 @@ def check_screens(folder: Path) -> list[Result]:
                     )
                 )
             finally:
-                ctx.session.wipe(settings.lang)
+                ctx.end_visit()
         window.close()
         window.deleteLater()
         app.processEvents()

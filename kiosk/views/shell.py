@@ -398,7 +398,7 @@ class MainWindow(QMainWindow):
         for widget in self.screens.values():
             widget.wipe()
         app = self.vc.app
-        app.session.wipe(app.settings.lang)
+        app.end_visit()
         for hook in self.reset_hooks:
             hook()
         self.top.retranslate()
