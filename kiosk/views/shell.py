@@ -53,6 +53,7 @@ class Navigator(QObject):
         self.home_name = home
         self.home_state: dict[str, Any] = {}
         self.history: list[tuple[str, dict[str, Any]]] = []
+        self.entries = 0  # counts every screen shown: a background result names its entry
 
     @property
     def current(self) -> str | None:
@@ -60,6 +61,10 @@ class Navigator(QObject):
 
     def go(self, name: str, **state: Any) -> None:
         self.history.append((name, state))
+        self._changed(name)
+
+    def _changed(self, name: str) -> None:
+        self.entries += 1
         self.changed.emit(name)
 
     def replace(self, name: str, **state: Any) -> None:
@@ -70,12 +75,12 @@ class Navigator(QObject):
     def back(self) -> None:
         if len(self.history) > 1:
             self.history.pop()
-            self.changed.emit(self.history[-1][0])
+            self._changed(self.history[-1][0])
 
     def home(self) -> None:
         """Back to the start, keeping the session (used after a finished journey too)."""
         self.history = [(self.home_name, dict(self.home_state))]
-        self.changed.emit(self.home_name)
+        self._changed(self.home_name)
 
     def cancel(self) -> None:
         """Discard everything not confirmed and go home."""
@@ -247,6 +252,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Kiosk")
         self.nav = Navigator(start)
         self.vc = ViewContext(app_ctx, self.nav, tasks or TaskRunner(self))
+        # Results of background work go only to the visit and screen entry that asked.
+        self.vc.tasks.owner = lambda: (app_ctx.session.visit, self.nav.entries)
         self.screens: dict[str, Screen] = {}
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -337,6 +344,7 @@ class MainWindow(QMainWindow):
         """Show a screen with its registered sample data (screenshots, audit, self-test)."""
         sample = registry.spec(name).sample(self.vc)
         self.nav.history = [(name, sample)]
+        self.nav.entries += 1
         self._show(name)
         return self.screens[name]
 

@@ -639,7 +639,7 @@ class ClerkDossierEditScreen(ClerkScreen):
         self.busy = False
 
     def enter(self, state) -> None:
-        self.detail = None
+        self.detail, self.busy = None, False  # a save for an earlier entry is not awaited
         super().enter(state)
         if self.desk.clerk is None or state.get("dossier_id") is None:
             return

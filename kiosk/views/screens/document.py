@@ -106,6 +106,8 @@ class DocumentScreen(JourneyScreen):
 
     def enter(self, state) -> None:
         self.result, self.error_key = None, None
+        self.take.setEnabled(True)  # a photo taken for an earlier entry is not awaited
+        self.use.setEnabled(True)
         super().enter(state)
         self.start_camera()
 

@@ -600,7 +600,8 @@ class ReviewScreen(JourneyScreen):
             return
         self.busy = True
         self.confirm.setEnabled(False)
-        self.vc.tasks.run(self.journey.confirm, self._confirmed, self._failed)
+        # Saved is saved: the receipt follows even if the citizen tapped Back meanwhile.
+        self.vc.tasks.run(self.journey.confirm, self._confirmed, self._failed, until="visit")
 
     def _confirmed(self, confirmed) -> None:
         self.vc.app.notify_outbox()
