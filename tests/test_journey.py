@@ -232,7 +232,7 @@ def test_search_ignores_diacritics(kiosk, qtbot):
 
 
 def test_prompts_of_a_journey_in_order_and_language(kiosk, qtbot):
-    engine = kiosk.vc.app.extras["speech"].engine
+    engine = kiosk.vc.app.speech.engine
     taps = Taps(qtbot)
     taps(kiosk.top.lang_buttons["en"])
     start_procedure(kiosk, taps, MARITAL)
@@ -260,7 +260,7 @@ def test_prompts_of_a_journey_in_order_and_language(kiosk, qtbot):
 
 
 def test_done_screen_reads_the_receipt_but_not_the_id(kiosk, qtbot):
-    engine = kiosk.vc.app.extras["speech"].engine
+    engine = kiosk.vc.app.speech.engine
     taps = Taps(qtbot)
     start_procedure(kiosk, taps, MARITAL)
     taps(screen(kiosk).manual_button)
@@ -278,7 +278,7 @@ def test_done_screen_reads_the_receipt_but_not_the_id(kiosk, qtbot):
 
 
 def test_volume_button_steps_down_mutes_and_resets_with_the_session(kiosk, qtbot):
-    player = kiosk.vc.app.extras["speech"]
+    player = kiosk.vc.app.speech
     engine = player.engine
     session = kiosk.vc.app.session
     button = kiosk.top.volume_button

@@ -58,7 +58,7 @@ def win(kiosk_qapp, data_dir, qtbot):
 
 
 def ask_status(win, qtbot, slow: SlowStatus) -> None:
-    win.vc.app.extras["status"] = slow
+    win.vc.app.status = slow
     taps = Taps(qtbot)
     taps(screen(win).tiles["home.status"])
     lookup = screen(win)

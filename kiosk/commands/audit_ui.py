@@ -19,7 +19,7 @@ def register(subparsers) -> None:
 def run_audit(langs: list[str], only: list[str] | None = None) -> list:
     from kiosk.config import load_settings
     from kiosk.context import build_context
-    from kiosk.qt.app import ensure_app
+    from kiosk.qt.app import ensure_app, system_printer
     from kiosk.qt.audit import Violation, audit_widget_tree
     from kiosk.qt.speech_bridge import install_speech
     from kiosk.qt.tasks import TaskRunner
@@ -33,7 +33,7 @@ def run_audit(langs: list[str], only: list[str] | None = None) -> list:
         settings = load_settings(
             env={}, config_path=Path(tmp) / "none.toml", data_dir=tmp, demo="true", speech="mock"
         )
-        ctx = build_context(settings)
+        ctx = build_context(settings, system_printer)
         tasks = TaskRunner()
         tasks.inline = True
         try:

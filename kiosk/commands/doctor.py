@@ -377,12 +377,13 @@ class Doctor:
 
     def check_printer(self) -> Check:
         from kiosk.hardware.printers import make_printer
+        from kiosk.qt.app import system_printer
 
         s = self.s
         if s.printer == "system":
             _gui_app()  # Qt's printer list needs an application
         try:
-            printer = make_printer(s.printer, s.printer_target, s.receipts_dir)
+            printer = make_printer(s.printer, s.printer_target, s.receipts_dir, system_printer)
         except ValueError as exc:
             return Check(
                 "printer",

@@ -98,6 +98,7 @@ def open_kiosk(settings, crashed: bool = False):
     from dataclasses import replace
 
     from kiosk.context import build_context
+    from kiosk.qt.app import system_printer
     from kiosk.services.installation import setup_state
 
     temp = Path(tempfile.mkdtemp(prefix="kiosk-run-"))
@@ -108,7 +109,7 @@ def open_kiosk(settings, crashed: bool = False):
     real_key = settings.data_key_path.exists() or settings.demo
     used = settings if real_key else replace(settings, key_file=str(temp / "unused.key"))
     try:
-        ctx = build_context(used)
+        ctx = build_context(used, system_printer)
     except Exception:
         log.exception("cannot open the store or the data key")
         fallback = replace(

@@ -223,7 +223,7 @@ def check_database(folder: Path) -> str:
 def check_screens(folder: Path) -> list[Result]:
     from kiosk.config import load_settings
     from kiosk.context import build_context
-    from kiosk.qt.app import ensure_app
+    from kiosk.qt.app import ensure_app, system_printer
     from kiosk.qt.tasks import TaskRunner
     from kiosk.views import registry
     from kiosk.views.shell import MainWindow
@@ -240,7 +240,7 @@ def check_screens(folder: Path) -> list[Result]:
         camera="sim",
         speech="off",
     )
-    ctx = build_context(settings)
+    ctx = build_context(settings, system_printer)
     tasks = TaskRunner()
     tasks.inline = True
     results = [

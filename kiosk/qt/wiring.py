@@ -28,11 +28,10 @@ def install_camera(app_ctx: Any) -> None:
     scanner = camera_factory(s.camera, *size, card)
     pages = camera_factory(s.camera, *size, page)
     if scanner is None or pages is None:
-        app_ctx.extras.pop("camera_bridge", None)
-        app_ctx.extras.pop("document_bridge", None)
+        app_ctx.camera = app_ctx.document_camera = None
         return
-    app_ctx.extras["camera_bridge"] = bridge_factory(scanner)
-    app_ctx.extras["document_bridge"] = document_bridge_factory(pages)
+    app_ctx.camera = bridge_factory(scanner)
+    app_ctx.document_camera = document_bridge_factory(pages)
 
 
 def install_sync(window: Any, app_ctx: Any) -> None:
@@ -43,9 +42,9 @@ def install_sync(window: Any, app_ctx: Any) -> None:
     from kiosk.views import registry
 
     sync = SyncBridge.from_context(app_ctx, parent=window)
-    app_ctx.extras["sync"] = sync
+    app_ctx.sync = sync
     app_ctx.dossiers.clock_offset = lambda: sync.outbox.clock_offset
-    app_ctx.extras["status"] = StatusService(app_ctx.store, refresh=sync.refresh_status)
+    app_ctx.status = StatusService(app_ctx.store, refresh=sync.refresh_status)
     bar = ClerkBar(sync, lambda key, **v: app_ctx.translator.tr(key, app_ctx.session.lang, **v))
     window.centralWidget().layout().addWidget(bar)
     window.clerk_bar = bar

@@ -239,7 +239,7 @@ class TopBar(QWidget):
         session = self.vc.app.session
         level = "off" if session.muted else VOLUME_NAMES.get(session.volume, "loud")
         self.volume_button.setText(self.vc.tr(f"shell.volume.{level}"))
-        speech = self.vc.app.extras.get("speech") is not None
+        speech = self.vc.app.speech is not None
         self.volume_button.setVisible(speech)
         self.repeat_button.setVisible(speech)
         for lang, button in self.lang_buttons.items():
@@ -363,7 +363,7 @@ class MainWindow(QMainWindow):
 
     def next_volume(self) -> None:
         """Loud, medium, quiet, off, loud…; the session's choice, reset when it ends."""
-        player = self.vc.app.extras.get("speech")
+        player = self.vc.app.speech
         session = self.vc.app.session
         if player is None:
             return

@@ -127,7 +127,7 @@ class DocumentScreen(JourneyScreen):
         self.reason.clear()
         self.preview.clear()
         self.stop_camera()
-        factory = self.vc.app.extras.get("document_bridge")
+        factory = self.vc.app.document_camera
         if factory is None:
             self.camera_failed("document.no_camera", "no camera configured")
             return
@@ -183,7 +183,7 @@ class DocumentScreen(JourneyScreen):
             reason = result.reasons[0]
             log.info("document photo refused: %s", reason.detail)
             self.reason.setText(self.tr(reason.key))
-            player = self.vc.app.extras.get("speech")
+            player = self.vc.app.speech
             if player is not None:
                 player.say_key(reason.key)
         self._buttons()

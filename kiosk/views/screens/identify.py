@@ -104,7 +104,7 @@ class IdentifyScreen(JourneyScreen):
         self.start_camera()
 
     def start_camera(self) -> None:
-        factory = self.vc.app.extras.get("camera_bridge")
+        factory = self.vc.app.camera
         if factory is None:
             self.camera_failed("identify.no_camera", "no camera configured")
             return

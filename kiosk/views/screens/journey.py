@@ -718,11 +718,11 @@ class DoneScreen(Screen):
         self.finish.setText(self.tr("journey.done.finish"))
         self.rate.setText(self.tr("home.rate"))
         self.read_aloud.setText(self.tr("journey.done.read_aloud"))
-        self.read_aloud.setVisible(self.vc.app.extras.get("speech") is not None)
+        self.read_aloud.setVisible(self.vc.app.speech is not None)
 
     def speak_receipt(self) -> None:
         """The receipt's essentials, aloud: code, procedure, expected date; never the ID."""
-        player = self.vc.app.extras.get("speech")
+        player = self.vc.app.speech
         code = self.state.get("receipt_code", "")
         if player is None or not code:
             return
