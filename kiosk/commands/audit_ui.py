@@ -19,8 +19,8 @@ def register(subparsers) -> None:
 def run_audit(langs: list[str], only: list[str] | None = None) -> list:
     from kiosk.config import load_settings
     from kiosk.context import build_context
+    from kiosk.qa.audit import Violation, audit_widget_tree
     from kiosk.qt.app import ensure_app, system_printer
-    from kiosk.qt.audit import Violation, audit_widget_tree
     from kiosk.qt.speech_bridge import install_speech
     from kiosk.qt.tasks import TaskRunner
     from kiosk.views import registry

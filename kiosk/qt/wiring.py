@@ -37,9 +37,10 @@ def install_camera(app_ctx: Any) -> None:
 def install_sync(window: Any, app_ctx: Any) -> None:
     """The sync worker (started with the window), status look-ups through it, and the
     clerk bar, shown on the clerk's screens."""
-    from kiosk.qt.sync_bridge import ClerkBar, SyncBridge
+    from kiosk.qt.sync_bridge import SyncBridge
     from kiosk.services.status import StatusService
     from kiosk.views import registry
+    from kiosk.views.clerk_bar import ClerkBar
 
     sync = SyncBridge.from_context(app_ctx, parent=window)
     app_ctx.sync = sync
