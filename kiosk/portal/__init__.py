@@ -1,5 +1,6 @@
-"""A reference implementation of the provincial portal's kiosk intake API, for tests,
-demos and benchmarks (`python -m kiosk portal`).
+"""A reference implementation of the provincial portal's kiosk intake API
+(docs/portal-api.yaml), for tests, demos and benchmarks (`python -m kiosk portal`). A test
+double: the packaged kiosk does not ship it (kiosk.spec).
 
 Besides the contract under /api/v1 it serves an admin API under /_admin (JSON, no auth,
 not part of the contract; `kiosk.portal.admin.PortalAdmin` wraps it):
