@@ -316,9 +316,6 @@ class ClerkDossiersScreen(ClerkScreen):
         if 0 <= row < len(self.row_ids):
             self.vc.nav.go("clerk_dossier", dossier_id=self.row_ids[row])
 
-    def open_dossier(self, dossier_id: int) -> None:
-        self.vc.nav.go("clerk_dossier", dossier_id=dossier_id)
-
     def wipe(self) -> None:
         super().wipe()
         self.search.clear()
