@@ -31,6 +31,22 @@ def leave_steps(vc, name: str, **state: Any) -> None:
         vc.nav.go(name, **state)
 
 
+def sample_at(vc, code: str, screen: str, key: str = "") -> dict[str, Any]:
+    """Sample state for screenshots and the audit: the journey on procedure `code`, at the
+    step of `screen`, everything before it given."""
+    from datetime import UTC, datetime
+
+    from kiosk.services.journey import CONSENT, TYPE_IDENTITY
+
+    journey: Journey = vc.app.journey
+    journey.choose(code)
+    if screen != CONSENT:
+        journey.consent(datetime.now(UTC))
+    if screen == TYPE_IDENTITY:
+        return {"step": journey.type_instead()}
+    return {"step": journey.flow.jump(Step(screen, key))}
+
+
 class JourneyScreen(Screen):
     """A screen that shows one step of the citizen's journey."""
 

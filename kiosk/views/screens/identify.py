@@ -14,12 +14,14 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
 
 from kiosk.services.dossiers import Applicant
+from kiosk.services.journey import CONFIRM_IDENTITY, IDENTIFY
 from kiosk.services.receipts import format_date
 from kiosk.views.registry import register
-from kiosk.views.steps import JourneyScreen, show_step
+from kiosk.views.steps import JourneyScreen, sample_at, show_step
 from kiosk.views.widgets import BigButton, Pictogram, Text
 
 log = logging.getLogger(__name__)
+SAMPLE_CODE = "1.001193"  # birth registration: the sample for screenshots
 
 
 class CameraView(QLabel):
@@ -66,7 +68,7 @@ class CameraView(QLabel):
 
 
 def _sample(vc) -> dict:
-    return {}
+    return sample_at(vc, SAMPLE_CODE, IDENTIFY)
 
 
 @register("identify", sample=_sample)
@@ -177,6 +179,7 @@ class IdentifyScreen(JourneyScreen):
 
 
 def _sample_confirm(vc) -> dict:
+    state = sample_at(vc, SAMPLE_CODE, CONFIRM_IDENTITY)
     vc.app.journey.identified(
         Applicant(
             "001190012345",
@@ -186,7 +189,7 @@ def _sample_confirm(vc) -> dict:
             "Thôn Nà Pò, xã Đồng Văn, tỉnh Quảng Ninh",
         )
     )
-    return {}
+    return state
 
 
 @register("identify_confirm", sample=_sample_confirm)

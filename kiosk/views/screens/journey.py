@@ -25,12 +25,12 @@ from kiosk.services import catalogue as cat
 from kiosk.services.consent import CONSENT_KEY
 from kiosk.services.dossiers import Applicant
 from kiosk.services.flow import Step
-from kiosk.services.journey import DOCUMENT, QUESTION, REVIEW
+from kiosk.services.journey import CONSENT, DOCUMENT, QUESTION, REVIEW, TYPE_IDENTITY
 from kiosk.services.receipts import format_date, format_vnd
 from kiosk.services.text import nfc
 from kiosk.views.base import Screen
 from kiosk.views.registry import register
-from kiosk.views.steps import JourneyScreen, leave_steps, show_step
+from kiosk.views.steps import JourneyScreen, leave_steps, sample_at, show_step
 from kiosk.views.widgets import BigButton, Pictogram, Text, Tile, clear_layout, scroll
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class ProcedureScreen(Screen):
 
 
 # ----------------------------------------------------------------------------- consent
-@register("consent", sample=lambda vc: {})
+@register("consent", sample=lambda vc: sample_at(vc, SAMPLE_CODE, CONSENT))
 class ConsentScreen(JourneyScreen):
     """Asks before anything about the citizen is kept; its version goes with the dossier."""
 
@@ -242,7 +242,7 @@ def _manual_field(key: str, kind: str) -> cat.Field:
     )
 
 
-@register("manual_entry", sample=lambda vc: {})
+@register("manual_entry", sample=lambda vc: sample_at(vc, SAMPLE_CODE, TYPE_IDENTITY))
 class ManualEntryScreen(JourneyScreen):
     """Typing the card's data when there is no camera or the card will not scan."""
 
