@@ -7,15 +7,19 @@ kiosk gets everything: camera, speech, status look-ups, the sync worker.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kiosk.hardware.camera import camera_factory
 from kiosk.paths import resource
 
+if TYPE_CHECKING:
+    from kiosk.context import AppContext
+    from kiosk.views.shell import MainWindow
+
 log = logging.getLogger(__name__)
 
 
-def install_camera(app_ctx: Any) -> None:
+def install_camera(app_ctx: AppContext) -> None:
     """The ID-card scanner and the document camera (one device; in the demo, two
     simulated ones: an ID card and a document photographed at an angle)."""
     from kiosk.qt.camera_bridge import bridge_factory
@@ -34,7 +38,7 @@ def install_camera(app_ctx: Any) -> None:
     app_ctx.document_camera = document_bridge_factory(pages)
 
 
-def install_sync(window: Any, app_ctx: Any) -> None:
+def install_sync(window: MainWindow, app_ctx: AppContext) -> None:
     """The sync worker (started with the window), status look-ups through it, and the
     clerk bar, shown on the clerk's screens."""
     from kiosk.qt.sync_bridge import SyncBridge
@@ -58,7 +62,7 @@ def install_sync(window: Any, app_ctx: Any) -> None:
     window.start_hooks.append(sync.start)
 
 
-def wire(window: Any, app_ctx: Any) -> None:
+def wire(window: MainWindow, app_ctx: AppContext) -> None:
     """Everything a running kiosk adds to the bare window."""
     from kiosk.qt.speech_bridge import install_speech
 
