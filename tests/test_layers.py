@@ -1,6 +1,7 @@
 """Services and hardware stay free of Qt, and so does the context that builds them."""
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -58,28 +59,47 @@ def forbidden_imports(source: str, module: str) -> list[str]:
     ]
 
 
-def test_no_import_of_qt_anywhere_in_services_and_hardware():
+def scan_trees() -> tuple[int, list[str]]:
     problems, files = [], 0
     for folder in QT_FREE:
         for path in sorted((ROOT / folder).rglob("*.py")):
             module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
             problems += forbidden_imports(path.read_text(encoding="utf-8"), module)
             files += 1
+    return files, problems
+
+
+SAMPLE = (
+    "import os\n"
+    "def make():\n"
+    "    if True:\n"
+    "        from kiosk.qt.printing import SystemPrinter\n"
+    "    import PySide6.QtGui\n"
+    "    from . import qt\n"
+    "    importlib.import_module('PySide6.QtCore')\n"
+)
+
+
+def in_fresh_python(expression: str):
+    """Evaluate `expression` (JSON-able) with this module in a new interpreter: CPython
+    3.11's ast.parse can fail with "AST constructor recursion depth mismatch" late in a
+    long test session."""
+    code = f"import json, tests.test_layers as t; print(json.dumps({expression}))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_no_import_of_qt_anywhere_in_services_and_hardware():
+    files, problems = in_fresh_python("t.scan_trees()")
     assert files > 30  # the trees were really read
     assert problems == []
 
 
 def test_the_check_sees_imports_inside_functions_and_branches():
-    source = (
-        "import os\n"
-        "def make():\n"
-        "    if True:\n"
-        "        from kiosk.qt.printing import SystemPrinter\n"
-        "    import PySide6.QtGui\n"
-        "    from . import qt\n"
-        "    importlib.import_module('PySide6.QtCore')\n"
-    )
-    found = forbidden_imports(source, "kiosk.printers")
+    found = in_fresh_python("t.forbidden_imports(t.SAMPLE, 'kiosk.printers')")
     assert [p.split(" imports ")[1] for p in found] == [
         "kiosk.qt.printing",
         "kiosk.qt.printing.SystemPrinter",
@@ -87,7 +107,8 @@ def test_the_check_sees_imports_inside_functions_and_branches():
         "kiosk.qt",
         "PySide6.QtCore",
     ]
-    assert forbidden_imports("from kiosk.services import qtext\n", "kiosk.services.x") == []
+    clean = "t.forbidden_imports('from kiosk.services import qtext', 'kiosk.services.x')"
+    assert in_fresh_python(clean) == []
 
 
 def test_services_and_hardware_import_no_qt():
