@@ -31,6 +31,31 @@ sys.path.insert(0, str(ROOT))
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
+@pytest.fixture(autouse=True)
+def _windows_stop_their_workers():
+    """After each test, every kiosk window a test opened stops its sync worker and speech
+    thread, as the running kiosk does at exit: threads left from earlier tests must not
+    run on into later ones."""
+    yield
+    if "PySide6.QtWidgets" not in sys.modules:
+        return
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    for widget in app.topLevelWidgets():
+        ctx = getattr(getattr(widget, "vc", None), "app", None)
+        if ctx is None:
+            continue
+        sync = getattr(ctx, "sync", None)
+        if sync is not None and hasattr(sync, "stop"):
+            sync.stop(5.0)
+        engine = getattr(getattr(ctx, "speech", None), "engine", None)
+        if engine is not None:
+            engine.close()
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "data"
