@@ -21,7 +21,7 @@ def pki(name: str = "CSCA Test") -> TestPki:
 def big_jpeg(min_bytes: int = 40_000) -> bytes:
     """A noisy JPEG larger than 32 KB: its tail needs READ BINARY with odd INS."""
     rng = np.random.default_rng(7)
-    pixels = rng.integers(0, 255, (400, 300, 3), dtype=np.uint8)
+    pixels = rng.integers(0, 255, (240, 180, 3), dtype=np.uint8)
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, "JPEG", quality=95)
     data = out.getvalue()

@@ -4,9 +4,11 @@
 and of files, GET CHALLENGE, EXTERNAL AUTHENTICATE, READ BINARY with even and odd INS,
 short and extended lengths, end-of-file answers 6282/6B00). It is used in process by
 `kiosk.hardware.cardreader.SimulatedReader` and over the real PC/SC stack by
-`VpcdServer`, which speaks vpcd's socket protocol (the `vsmartcard-vpcd` pcscd driver:
+`VpcdClient`, which speaks vpcd's socket protocol (the `vsmartcard-vpcd` pcscd driver:
 2-byte big-endian length, then an APDU, or one control byte 0 off / 1 on / 2 reset /
-4 ATR). `TestPki` and `make_card` make test cards, their SOD, Document Signer and CSCA
+4 ATR). vpcd 0.8 (Debian 12) cannot run in its reverse mode (`DEVICENAME host:port`):
+when the card side disconnects it calls select() on an invalid socket and pcscd aborts,
+so the card side always connects to vpcd. `TestPki` and `make_card` make test cards, their SOD, Document Signer and CSCA
 with `cryptography`; nothing here is a real citizen's data.
 """
 
@@ -19,6 +21,7 @@ import os
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -393,9 +396,18 @@ def make_card(
 VPCD_OFF, VPCD_ON, VPCD_RESET, VPCD_ATR = 0, 1, 2, 4
 
 
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+
+
 def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
     buf = b""
     while len(buf) < size:
+        if _QUICKACK is not None:
+            # vpcd writes the length and the APDU separately and Nagle holds the APDU
+            # until the length is acknowledged: acknowledge at once (Linux forgets the
+            # flag after each read), or every APDU waits for the 40 ms delayed ACK.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
         part = sock.recv(size - len(buf))
         if not part:
             return None
@@ -425,96 +437,77 @@ def serve_vpcd_connection(sock: socket.socket, card: EmulatedIdCard, on_apdu=Non
         sock.sendall(struct.pack(">H", len(answer)) + answer)
 
 
-class VpcdServer:
-    """The card side of vpcd's reverse mode: pcscd's vpcd driver configured with
-    `DEVICENAME 127.0.0.1:PORT` connects here (vpcd then opens no listening socket).
-    The driver also polls PORT+1 for its second slot, which stays empty.
+class VpcdClient:
+    """The card side of vpcd: vpcd (pcscd's driver, `DEVICENAME /dev/null:PORT` in its
+    reader.conf) listens on PORT and a card "is on the reader" while a client is connected.
 
-    `insert(card)` / `remove()` place and take away the card; `pull_after=N` takes it
-    away after N APDUs. Bound to 127.0.0.1 only."""
+    `insert(card)` connects and serves the card, `remove()` disconnects (the citizen took
+    the card away), `pull_after=N` disconnects after N APDUs, `hook(n)` runs before the
+    n-th APDU is answered. `connect` makes the socket (tests open it inside the network
+    namespace their pcscd runs in)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 35963,
+        connect=None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self._connect = connect or (lambda: socket.create_connection((host, port), 2.0))
         self.card: EmulatedIdCard | None = None
         self.pull_after: int | None = None
+        self.hook = None
         self.apdus = 0
-        self._lock = threading.Lock()
-        self._conns: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._listeners = []
-        first = self._listen(host, port)
-        self.port = first.getsockname()[1]
-        second = self._listen(host, self.port + 1)
-        for index, listener in enumerate((first, second)):
-            t = threading.Thread(target=self._accept, args=(listener, index), daemon=True)
-            t.start()
-
-    def _listen(self, host: str, port: int) -> socket.socket:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((host, port))
-        s.listen(4)
-        s.settimeout(0.2)
-        self._listeners.append(s)
-        return s
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
 
     def insert(self, card: EmulatedIdCard) -> None:
-        with self._lock:
-            card.reset()
-            self.card = card
-            self.apdus = 0
+        self.remove()
+        card.reset()
+        self.card = card
+        self.apdus = 0
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                sock = self._connect()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        self._thread = threading.Thread(target=self._serve, args=(sock, card), daemon=True)
+        self._thread.start()
 
     def remove(self) -> None:
-        with self._lock:
-            self.card = None
-            conns, self._conns = self._conns, []
-        for c in conns:
+        sock, self._sock = self._sock, None
+        self.card = None
+        if sock is not None:
             with contextlib.suppress(OSError):
-                c.shutdown(socket.SHUT_RDWR)
-            c.close()
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5)
 
     def _count(self) -> bool:
         self.apdus += 1
-        if self.pull_after is not None and self.apdus > self.pull_after:
-            threading.Thread(target=self.remove, daemon=True).start()
-            return False
-        return True
+        if self.hook is not None:
+            self.hook(self.apdus)
+        return self.pull_after is None or self.apdus <= self.pull_after
 
-    def _accept(self, listener: socket.socket, slot: int) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            card = self.card if slot == 0 else None
-            if card is None:
-                conn.close()  # vpcd reads an empty ATR: no card in this slot
-                continue
-            with self._lock:
-                self._conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn, card), daemon=True).start()
-
-    def _serve(self, conn: socket.socket, card: EmulatedIdCard) -> None:
+    def _serve(self, sock: socket.socket, card: EmulatedIdCard) -> None:
         try:
-            serve_vpcd_connection(conn, card, self._count)
+            serve_vpcd_connection(sock, card, self._count)
         except OSError:
             pass
         finally:
-            with self._lock:
-                if conn in self._conns:
-                    self._conns.remove(conn)
-            conn.close()
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
     def close(self) -> None:
-        self._stop.set()
         self.remove()
-        for s in self._listeners:
-            s.close()
-
-
-def vpcd_connect(card: EmulatedIdCard, host: str = "127.0.0.1", port: int = 35963) -> None:
-    """The classic mode (vpcd listening, as Debian's default reader.conf sets it up):
-    connect and serve until vpcd closes the connection."""
-    with socket.create_connection((host, port)) as sock:
-        serve_vpcd_connection(sock, card)

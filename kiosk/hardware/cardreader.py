@@ -81,14 +81,13 @@ class _PcscConnection:
         if hresult != scard.SCARD_S_SUCCESS:
             self._fail(hresult)
         if len(response) < 2:
-            raise CardRemovedError("the card answered without a status word")
+            raise CardRemovedError(f"{self.reader_name}: the card answered nothing (taken away)")
         return bytes(response[:-2]), (response[-2] << 8) | response[-1]
 
     def _fail(self, hresult: int):
         from smartcard import scard
 
         message = scard.SCardGetErrorMessage(hresult)
-        self._card = None
         if hresult in (scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED) or hresult in (
             scard.SCARD_E_READER_UNAVAILABLE,
             scard.SCARD_E_UNKNOWN_READER,
@@ -103,7 +102,8 @@ class _PcscConnection:
         from smartcard import scard
 
         if self._card is not None:
-            scard.SCardDisconnect(self._card, scard.SCARD_LEAVE_CARD)
+            # Also after an error: pcscd keeps the reader's state until the handle goes.
+            scard.SCardDisconnect(self._card, scard.SCARD_RESET_CARD)
             self._card = None
         if self._context is not None:
             scard.SCardReleaseContext(self._context)
