@@ -151,7 +151,7 @@ def test_sod_verification_levels():
     groups = {n: files[lds.FID[f"DG{n}"]] for n in (1, 2, 13)}
     assert pa.verify(sod, groups, [good.csca_cert]).level == pa.VERIFIED
     none = pa.verify(sod, groups, [])
-    assert (none.level, none.reason) == (pa.UNVERIFIED, "no_trust_store")
+    assert (none.level, none.reason) == (pa.UNVERIFIED, "no_trust_anchor")
     other = pa.verify(sod, groups, [pki("CSCA Other").csca_cert])
     assert (other.level, other.reason) == (pa.UNVERIFIED, "unknown_csca")
     altered = dict(groups)
@@ -182,7 +182,7 @@ def test_expired_document_signer_is_unverified():
     sod = pa.parse_sod(card.files[lds.FID["SOD"]])
     groups = {n: card.files[lds.FID[f"DG{n}"]] for n in (1, 2, 13)}
     result = pa.verify(sod, groups, [old.csca_cert])
-    assert (result.level, result.reason) == (pa.UNVERIFIED, "signer_outside_validity")
+    assert (result.level, result.reason) == (pa.UNVERIFIED, "expired_signer")
 
 
 def test_trust_store_from_folder_file_and_master_list(tmp_path):

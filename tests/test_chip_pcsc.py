@@ -117,3 +117,62 @@ def test_pcscd_stopped_mid_session(pcsc):
     assert gone.value.key == "chip.error.reader_gone"
     with pytest.raises(NoReaderError):
         PcscReader().readers()
+
+
+def _cli(*args, env_extra=None):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk", "chip", "read", "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_cli_prints_fields_and_level_through_pcscd(pcsc, tmp_path):
+    import json
+
+    good = pki()
+    csca = tmp_path / "csca.pem"
+    csca.write_bytes(good.csca_pem())
+    ident = ["--id", "011190001234", "--dob", "1990-05-17", "--reader", "Virtual PCD"]
+    pcsc.insert(make_card(pki=good))
+    verified = _cli(*ident, "--csca", str(csca))
+    assert verified.returncode == 0, verified.stderr
+    out = json.loads(verified.stdout)
+    assert out["level"] == "chip_verified"
+    assert out["mrz"]["document_number"] == "190001234"
+    assert out["dg13"]["full_name"] == "Lò Thị Mai" and out["dg13"]["mother_name"]
+    assert [g["matched"] for g in out["data_groups"]] == [True, True, True]
+    assert "data" not in json.dumps(out["portrait"])
+
+    unverified = _cli(*ident)
+    assert unverified.returncode == 0
+    assert json.loads(unverified.stdout)["unverified_reason"] == "no_trust_anchor"
+
+    pcsc.insert(make_card(pki=good, tamper=13))
+    invalid = _cli(*ident, "--csca", str(csca))
+    assert invalid.returncode == 2
+    out = json.loads(invalid.stdout)
+    assert out["level"] == "chip_invalid" and "dg13" not in out
+
+    pcsc.remove()
+    failed = _cli(*ident, "--timeout", "1")
+    assert failed.returncode == 1
+    assert json.loads(failed.stdout)["error"] == "chip.error.no_card"
+
+
+def test_doctor_lists_readers_and_fails_on_virtual_reader_in_production(pcsc, settings):
+    from dataclasses import replace
+
+    from kiosk.commands.doctor import FAIL, WARN, check_card_reader
+
+    production = check_card_reader(settings)
+    assert production.status == FAIL and "Virtual PCD 00 00" in production.detail
+    demo = check_card_reader(replace(settings, demo=True))
+    assert demo.status == WARN and "2 reader(s)" in demo.detail

@@ -89,7 +89,7 @@ def test_unknown_csca_and_no_trust_store_are_unverified():
     assert (result.level, result.unverified_reason) == (pa.UNVERIFIED, "unknown_csca")
     assert result.dg13.full_name == "Lò Thị Mai"  # the data is kept, marked unverified
     bare = _read(make_card(pki=pki()), [])
-    assert bare.unverified_reason == "no_trust_store"
+    assert bare.unverified_reason == "no_trust_anchor"
 
 
 def test_card_pulled_mid_read_raises_a_clear_error():

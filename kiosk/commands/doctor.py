@@ -32,6 +32,7 @@ CHECKS = (
     "crashes",
     "camera",
     "printer",
+    "card_reader",
     "portal",
     "clock",
     "token",
@@ -135,6 +136,9 @@ class Doctor:
         return results
 
     # Checks ------------------------------------------------------------------------------
+    def check_card_reader(self) -> Check:
+        return check_card_reader(self.s)
+
     def check_setup(self) -> Check:
         from kiosk.services.clerks import ClerkService
         from kiosk.services.installation import DEMO_ADMIN, setup_state
@@ -582,6 +586,56 @@ class Doctor:
             f"{s.log_max_bytes / 2**20:.1f} MB x {s.log_backups + 1} files "
             f"(at most {cap / 2**20:.1f} MB)",
         )
+
+
+def check_card_reader(s, list_readers: Callable[[], list[str]] | None = None) -> Check:
+    """The PC/SC readers pcscd lists; FAIL on a virtual (vpcd) reader outside demo mode:
+    anyone who reaches its port could present a forged chip."""
+    from kiosk.hardware.cardreader import NoReaderError, PcscReader
+    from kiosk.services.icao9303.pa import load_trust_store
+
+    if s.card_reader == "none":
+        return Check("card_reader", WARN, "chip reading switched off (card_reader = none)", "")
+    if s.card_reader == "sim":
+        status = WARN if s.demo else FAIL
+        return Check(
+            "card_reader",
+            status,
+            "simulated card reader (card_reader = sim): it holds a demo card only",
+            "Set card_reader = auto and plug in a PC/SC contactless reader.",
+        )
+    try:
+        names = (list_readers or PcscReader().readers)()
+    except NoReaderError as exc:
+        names, error = [], exc.detail
+    else:
+        error = ""
+    virtual = [n for n in names if "virtual pcd" in n.lower()]
+    if virtual and not s.demo:
+        return Check(
+            "card_reader",
+            FAIL,
+            f"virtual reader in production: {', '.join(virtual)}",
+            "Remove the vsmartcard-vpcd package (apt-get remove vsmartcard-vpcd) and restart "
+            "pcscd: its reader accepts cards from the network.",
+        )
+    if not names:
+        return Check(
+            "card_reader",
+            WARN,
+            error or "no PC/SC reader: identity comes from the QR code only",
+            "Plug in a contactless (NFC) PC/SC reader; check `systemctl status pcscd`.",
+        )
+    trust = load_trust_store(s.chip_csca) if s.chip_csca else []
+    detail = f"{len(names)} reader(s): {', '.join(names)}; {len(trust)} CSCA certificate(s)"
+    if not trust:
+        return Check(
+            "card_reader",
+            WARN,
+            detail + ": chips are read as chip_unverified",
+            "Set chip_csca to the CSCA certificates or master list the province provides.",
+        )
+    return Check("card_reader", OK, detail)
 
 
 def _probe_folder(folder: Path) -> str | None:

@@ -301,6 +301,28 @@ class Person:
         )
 
 
+def demo_person() -> Person:
+    """The citizen of the sample QR code (resources/samples/cccd_sample.png), invented."""
+    return Person(
+        id_number="001190012345",
+        full_name="Nguyễn Thị Hồng Nhung",
+        surname_mrz="NGUYEN",
+        given_mrz="THI HONG NHUNG",
+        date_of_birth=date(1990, 2, 1),
+        sex="female",
+        ethnicity="Kinh",
+        religion="Không",
+        place_of_origin="Xã Đông Hưng, Thái Bình",
+        place_of_residence="Số 12, Ngõ 34, Phường Dịch Vọng, Quận Cầu Giấy, Hà Nội",
+        identifying_marks="Sẹo chấm C:2cm dưới sau đuôi mắt phải",
+        issue_date=date(2021, 8, 15),
+        expiry_date=date(2030, 2, 1),
+        father_name="Nguyễn Văn Hùng",
+        mother_name="Trần Thị Lan",
+        old_id_number="012345678",
+    )
+
+
 def sample_portrait(kind: str = "jpeg", width: int = 240, height: int = 320) -> bytes:
     """A drawn head-and-shoulders picture (not a person), JPEG or JPEG 2000."""
     import cv2

@@ -284,7 +284,7 @@ def verify(
         return PaResult(INVALID, "the SOD's signature does not match", checks)
     result = PaResult(UNVERIFIED, "", checks, signer_subject=ds.subject.rfc4514_string())
     if not trust:
-        result.reason = "no_trust_store"
+        result.reason = "no_trust_anchor"
         return result
     anchor = None
     for csca in trust:
@@ -301,10 +301,10 @@ def verify(
         return result
     result.csca_subject = anchor.subject.rfc4514_string()
     if not _valid_now(ds, now):
-        result.reason = "signer_outside_validity"
+        result.reason = "expired_signer"
         return result
     if not _valid_now(anchor, now):
-        result.reason = "csca_outside_validity"
+        result.reason = "expired_csca"
         return result
     result.level = VERIFIED
     return result

@@ -102,6 +102,7 @@ class ChipIdentity:
     reader_name: str = ""
     signer: str = ""
     csca: str = ""
+    sod_sha256: str = ""
 
     @property
     def verified(self) -> bool:
@@ -137,6 +138,7 @@ class ChipIdentity:
             "dg15_present": self.has_dg15,
             "document_signer": self.signer or None,
             "csca": self.csca or None,
+            "sod_sha256": self.sod_sha256 or None,
             "bac_attempts": self.bac_attempts,
             "read_seconds": round(self.seconds, 3),
             "reader": self.reader_name,
@@ -264,6 +266,7 @@ class ChipReader:
                     reader_name=conn.reader_name,
                     signer=result.signer_subject,
                     csca=result.csca_subject,
+                    sod_sha256=pa.digest("sha256", sod_raw).hex(),
                 )
             except lds.LdsError as exc:
                 raise ChipReadError(f"genuine chip, unreadable content: {exc}") from exc

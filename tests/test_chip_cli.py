@@ -1,0 +1,66 @@
+"""`kiosk chip read` with the simulated card, and doctor's card-reader check."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(*args, env_extra=None):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk", "chip", "read", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def test_without_id_the_qr_is_scanned_first():
+    sample = ROOT / "resources" / "samples" / "cccd_sample.png"
+    done = _run(
+        "--sim",
+        "--json",
+        env_extra={"KIOSK_CAMERA": "sim", "KIOSK_CAMERA_SIM_SOURCE": str(sample)},
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["level"] == "chip_verified"  # the demo card's own test CSCA
+    assert out["dg13"]["id_number"] == "001190012345"
+    assert out["dg13"]["full_name"] == "Nguyễn Thị Hồng Nhung"
+
+
+def test_text_output_and_wrong_birth_date():
+    ok = _run("--sim", "--id", "001190012345", "--dob", "1990-02-01")
+    assert ok.returncode == 0 and "level: chip_verified" in ok.stdout
+    assert "DG13  sha256" in ok.stdout and "matched" in ok.stdout
+    refused = _run("--sim", "--json", "--id", "001190012345", "--dob", "1990-02-02")
+    assert refused.returncode == 1
+    assert json.loads(refused.stdout)["error"] == "chip.error.bac"
+    bad = _run("--sim", "--id", "12345", "--dob", "1990-02-01")
+    assert bad.returncode == 1 and "12-digit" in bad.stderr
+
+
+def test_doctor_card_reader_check(settings, tmp_path):
+    from kiosk.commands.doctor import FAIL, OK, WARN, check_card_reader
+    from tests.chip_helpers import pki
+
+    real = ["ACS ACR1252 1S CL Reader [ACR1252 Dual Reader PICC] 00 00"]
+    assert check_card_reader(settings, lambda: real).status == WARN  # no CSCA configured
+    (tmp_path / "vn.pem").write_bytes(pki().csca_pem())
+    trusted = replace(settings, chip_csca=str(tmp_path))
+    check = check_card_reader(trusted, lambda: real)
+    assert check.status == OK and "1 CSCA certificate" in check.detail
+    virtual = ["Virtual PCD 00 00", "Virtual PCD 00 01"]
+    assert check_card_reader(trusted, lambda: virtual).status == FAIL
+    assert check_card_reader(replace(trusted, demo=True), lambda: virtual).status == OK
+    assert check_card_reader(replace(settings, card_reader="sim")).status == FAIL
+    assert check_card_reader(settings, lambda: []).status == WARN
