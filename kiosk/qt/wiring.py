@@ -35,6 +35,17 @@ def install_camera(app_ctx: Any) -> None:
     app_ctx.extras["document_bridge"] = document_bridge_factory(pages)
 
 
+def install_chip_reader(app_ctx: Any) -> None:
+    """The ID card's chip reader (PC/SC, the simulated demo card, or none)."""
+    from kiosk.services.chip_identity import build_chip_service
+
+    try:
+        app_ctx.extras["chip"] = build_chip_service(app_ctx.settings)
+    except Exception as exc:  # a broken trust store or reader must not stop the kiosk
+        log.warning("card reader unavailable: %s", type(exc).__name__)
+        app_ctx.extras.pop("chip", None)
+
+
 def install_sync(window: Any, app_ctx: Any) -> None:
     """The sync worker (started with the window), status look-ups through it, and the
     clerk bar, shown on the clerk's screens."""
@@ -63,5 +74,6 @@ def wire(window: Any, app_ctx: Any) -> None:
     from kiosk.qt.speech_bridge import install_speech
 
     install_camera(app_ctx)
+    install_chip_reader(app_ctx)
     install_speech(window, app_ctx)
     install_sync(window, app_ctx)

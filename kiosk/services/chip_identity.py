@@ -105,3 +105,63 @@ def assurance_of(identity: ChipIdentity | None) -> str:
     if identity is None or identity.level == pa.INVALID:
         return QR_ONLY
     return identity.level
+
+
+def apply_chip(applicant, identity: ChipIdentity):
+    """The applicant with the chip's identity: id_source `chip`, the assurance of contract
+    1.1, and the name, date of birth, sex and residence from DG13 (signed data) where the
+    chip has them. A chip_invalid identity changes nothing."""
+    from dataclasses import replace
+
+    if identity.level == pa.INVALID:
+        return applicant
+    dg13 = identity.dg13
+    changes: dict = {
+        "id_source": "chip",
+        "identity_assurance": {
+            "level": identity.level,
+            "unverified_reason": identity.unverified_reason or None,
+            "chip_sod_sha256": identity.sod_sha256 or None,
+            "checked_by": None,
+        },
+    }
+    if dg13 is not None:
+        if dg13.full_name:
+            changes["full_name"] = dg13.full_name
+        if dg13.date_of_birth:
+            changes["date_of_birth"] = dg13.date_of_birth
+        if dg13.sex:
+            changes["sex"] = dg13.sex
+        if dg13.place_of_residence:
+            changes["address"] = dg13.place_of_residence
+        if dg13.old_id_number:
+            changes["old_id_number"] = dg13.old_id_number
+    return replace(applicant, **changes)
+
+
+def record_clerk_check(applicant, clerk_username: str):
+    """A clerk compared the person with the chip's portrait (PIN checked by the caller).
+    The chip's level is kept as it was."""
+    from dataclasses import replace
+
+    assurance = dict(applicant.identity_assurance or {"level": QR_ONLY})
+    assurance["checked_by"] = clerk_username
+    return replace(applicant, identity_assurance=assurance)
+
+
+# DG13 values a procedure's question may ask for (catalogue `prefill` names). Religion and
+# ethnicity are sensitive: they reach a screen or a dossier only through such a question.
+CHIP_PREFILL = (
+    "ethnicity",
+    "religion",
+    "place_of_origin",
+    "father_name",
+    "mother_name",
+    "spouse_name",
+)
+
+
+def chip_values(identity: ChipIdentity | None) -> dict[str, object]:
+    if identity is None or identity.dg13 is None or identity.level == pa.INVALID:
+        return {}
+    return {name: getattr(identity.dg13, name) for name in CHIP_PREFILL}

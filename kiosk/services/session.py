@@ -19,6 +19,8 @@ class CitizenSession:
     consent_version: str | None = None
     consent_given_at: datetime | None = None
     applicant: Any = None  # kiosk.services.dossiers.Applicant once identified
+    chip: Any = None  # kiosk.services.icao9303.reader.ChipIdentity: memory only, this visit
+    chip_note: str | None = None  # why the chip was not used (a chip.json key), if so
     scan_warnings: list[str] = field(default_factory=list)
     answers: dict[str, Any] = field(default_factory=dict)
     raw_answers: dict[str, str] = field(default_factory=dict)
@@ -29,5 +31,7 @@ class CitizenSession:
     muted: bool = False
 
     def wipe(self, default_lang: str) -> None:
+        if self.chip is not None:
+            self.chip.wipe()  # the portrait and DG13 go with the visit
         fresh = CitizenSession(lang=default_lang, assisted_by=self.assisted_by)
         self.__dict__.update(fresh.__dict__)

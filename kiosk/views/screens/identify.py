@@ -151,7 +151,9 @@ class IdentifyScreen(Screen):
                 id_source="qr_scan",
             )
             self.vc.app.session.scan_warnings = list(citizen.warnings)
-            self.vc.nav.go("identify_confirm")
+            from kiosk.views.screens.chip import after_qr_scan
+
+            after_qr_scan(self.vc, citizen.issue_date)  # the card's chip next, if a reader
         elif kind == "receipt":
             self.status.setText(self.tr("identify.is_receipt"))
         elif kind == "invalid_cccd":
@@ -230,6 +232,9 @@ class IdentifyConfirmScreen(Screen):
             (self.tr("journey.manual.address"), a.address or "—"),
         ]
         html = "".join(f"<p><b>{label}:</b> {value}</p>" for label, value in rows)
+        note = self.vc.app.session.chip_note  # why the card's chip was not used
+        if note:
+            html += f"<p><i>{self.tr(note)}</i></p>"
         self.details.setText(html)
 
     def wipe(self) -> None:

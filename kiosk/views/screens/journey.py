@@ -364,7 +364,9 @@ def go_after_fields(vc, proc) -> None:
         vc.nav.go("review")
 
 
-def _card_values(applicant: Applicant | None) -> dict:
+def _card_values(applicant: Applicant | None, chip=None) -> dict:
+    from kiosk.services.chip_identity import chip_values
+
     if applicant is None:
         return {}
     return {
@@ -374,6 +376,7 @@ def _card_values(applicant: Applicant | None) -> dict:
         "sex": applicant.sex,
         "address": applicant.address,
         "old_id_number": applicant.old_id_number,
+        **chip_values(chip),  # DG13 fields, only for questions that ask for them
     }
 
 
@@ -440,7 +443,7 @@ class FormScreen(Screen):
         self.step.setText(self.tr("journey.form.step", n=index + 1, total=len(proc.fields)))
         raw = session.raw_answers.get(field.key)
         if raw is None:
-            raw = cat.prefill_text(field, _card_values(session.applicant))
+            raw = cat.prefill_text(field, _card_values(session.applicant, session.chip))
         hint = field.hint(lang) or (
             self.tr(f"journey.form.hint.{field.type}")
             if field.type in ("date", "phone", "id_number")
