@@ -87,7 +87,7 @@ def handle_read(args) -> int:
         return EXIT_FAILED
     service = build_chip_service(settings, kind="sim" if args.sim else "pcsc", name=args.reader)
     if args.csca is not None:
-        service.trust = pa.load_trust_store(args.csca) + (service.trust if args.sim else [])
+        service.trust = pa.load_trust_store(args.csca)
     if args.timeout:
         service.timeout_s = args.timeout
     if args.id_number or args.dob:

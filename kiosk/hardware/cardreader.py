@@ -130,14 +130,14 @@ class PcscReader:
         return context
 
     def readers(self, quiet: bool = False) -> list[str]:
-        from smartcard import scard
-
         try:
             context = self._context()
         except NoReaderError:
             if quiet:
                 return []
             raise
+        from smartcard import scard
+
         try:
             hresult, names = scard.SCardListReaders(context, [])
             if hresult == scard.SCARD_E_NO_READERS_AVAILABLE:
@@ -158,10 +158,10 @@ class PcscReader:
     def wait_for_card(
         self, timeout: float, cancel: threading.Event | None = None
     ) -> _PcscConnection:
-        from smartcard import scard
-
         deadline = time.monotonic() + timeout
         context = self._context()
+        from smartcard import scard
+
         try:
             while True:
                 hresult, names = scard.SCardListReaders(context, [])

@@ -50,7 +50,11 @@ class ChipService:
         if self.reader is None:
             raise NoReaderError("no card reader is configured")
         keys = access_keys(id_number, birth, issued, expiry)
-        chip = ChipReader(self.reader, self.trust, wait_s=self.timeout_s, read_s=self.timeout_s)
+        trust = list(self.trust)
+        if isinstance(self.reader, DemoReader):
+            self.reader.prepare()
+            trust += self.reader.trust_anchors
+        chip = ChipReader(self.reader, trust, wait_s=self.timeout_s, read_s=self.timeout_s)
         return chip.read(keys, progress=progress, cancel=cancel)
 
     def read_for(self, citizen, expiry: date | None = None, progress=None, cancel=None):
@@ -68,15 +72,22 @@ def matches_qr(identity: ChipIdentity, citizen) -> bool:
     return citizen.id_number in numbers
 
 
-def demo_reader() -> tuple[SimulatedReader, list]:
-    """The simulated reader with the demo card on it (the card of the sample QR code), and
-    the test CSCA that signed it."""
-    from kiosk.hardware.card_emulator import TestPki, demo_person, make_card
+class DemoReader(SimulatedReader):
+    """The simulated reader with the demo card on it (the card of the sample QR code). The
+    card and the test CSCA that signed it are made on the first read, not at start-up."""
 
-    pki = TestPki(csca_name="CSCA Demo (not for citizens)")
-    reader = SimulatedReader("Simulated reader (demo card)")
-    reader.insert(make_card(demo_person(), pki=pki))
-    return reader, [pki.csca_cert]
+    def __init__(self) -> None:
+        super().__init__("Simulated reader (demo card)")
+        self.trust_anchors: list = []
+
+    def prepare(self) -> None:
+        if self.trust_anchors:
+            return
+        from kiosk.hardware.card_emulator import TestPki, demo_person, make_card
+
+        pki = TestPki(csca_name="CSCA Demo (not for citizens)")
+        self.insert(make_card(demo_person(), pki=pki))
+        self.trust_anchors = [pki.csca_cert]
 
 
 def build_chip_service(settings, kind: str | None = None, name: str | None = None) -> ChipService:
@@ -96,8 +107,7 @@ def build_chip_service(settings, kind: str | None = None, name: str | None = Non
             return ChipService(None, trust, timeout, "none")
         kind = "sim"
     if kind == "sim":
-        reader, demo_trust = demo_reader()
-        return ChipService(reader, trust + demo_trust, timeout, "sim")
+        return ChipService(DemoReader(), trust, timeout, "sim")
     return ChipService(None, trust, timeout, "none")
 
 

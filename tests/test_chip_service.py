@@ -1,0 +1,79 @@
+"""The chip service the journey uses: reader choice from the settings, the applicant's
+identity assurance, what a procedure may prefill, and the portal's check of contract 1.1."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from kiosk.hardware.card_emulator import demo_person
+from kiosk.portal.validation import validate_dossier
+from kiosk.services import chip_identity
+from kiosk.services.dossiers import Applicant
+from kiosk.services.session import CitizenSession
+from tests.chip_helpers import pki
+from tests.portal_helpers import make_dossier
+
+
+def test_reader_choice_from_settings(settings, tmp_path):
+    (tmp_path / "csca.pem").write_bytes(pki().csca_pem())
+    none = chip_identity.build_chip_service(replace(settings, card_reader="none"))
+    assert not none.available
+    sim = chip_identity.build_chip_service(
+        replace(settings, card_reader="sim", chip_csca=str(tmp_path))
+    )
+    assert sim.available and sim.kind == "sim" and len(sim.trust) == 1
+    # auto: no pcscd here -> no reader in production, the demo card in demo mode
+    if not chip_identity.PcscReader().readers(quiet=True):
+        assert chip_identity.build_chip_service(settings).kind == "none"
+        assert chip_identity.build_chip_service(replace(settings, demo=True)).kind == "sim"
+
+
+def test_demo_card_reads_verified_and_fills_the_applicant(settings):
+    service = chip_identity.build_chip_service(replace(settings, card_reader="sim"))
+    person = demo_person()
+    identity = service.read(person.id_number, person.date_of_birth, person.issue_date)
+    assert identity.verified
+    qr = Applicant(person.id_number, "NGUYEN THI HONG NHUNG", person.date_of_birth, "female")
+    assert chip_identity.matches_qr(identity, qr)
+    applicant = chip_identity.apply_chip(qr, identity)
+    assert applicant.id_source == "chip" and applicant.full_name == "Nguyễn Thị Hồng Nhung"
+    assert applicant.address == person.place_of_residence
+    assert applicant.identity_assurance["level"] == "chip_verified"
+    checked = chip_identity.record_clerk_check(applicant, "lan")
+    assert checked.identity_assurance == {**applicant.identity_assurance, "checked_by": "lan"}
+    values = chip_identity.chip_values(identity)
+    assert values["ethnicity"] == "Kinh" and values["mother_name"] == "Trần Thị Lan"
+    contract = checked.to_contract()
+    assert Applicant.from_contract(contract) == checked
+    other = Applicant("001190099999", "X", date(1990, 2, 1))
+    assert not chip_identity.matches_qr(identity, other)
+    session = CitizenSession()
+    session.chip = identity
+    session.wipe("vi")
+    assert session.chip is None and identity.portrait is None and identity.dg13 is None
+
+
+def test_portal_accepts_chip_identity_and_checks_its_level():
+    def details(applicant):
+        doc = make_dossier(applicant={**make_dossier()["applicant"], **applicant})
+        return [
+            d["field"]
+            for d in validate_dossier(
+                doc, kiosk_id=doc["kiosk_id"], attachment_size=lambda _s: None
+            )
+        ]
+
+    good = {
+        "id_source": "chip",
+        "identity_assurance": {
+            "level": "chip_verified",
+            "unverified_reason": None,
+            "chip_sod_sha256": "ab" * 32,
+            "checked_by": "lan",
+        },
+    }
+    assert details(good) == []
+    bad = {"id_source": "chip", "identity_assurance": {"level": "chip_invalid"}}
+    assert details(bad) == ["applicant.identity_assurance.level"]
+    assert details({"id_source": "nfc"}) == ["applicant.id_source"]
