@@ -82,12 +82,27 @@ def test_expiry_candidates_try_the_law_then_its_neighbours():
 def test_td1_mrz_of_a_vietnamese_card_round_trips():
     mrz = lds.build_td1("011190001234", "900517", "F", "300517", "LO", "THI MAI")
     assert sm.check_digit("190001234") == "2"  # 1*7+9*3+0+0+0+1*1+2*7+3*3+4*1 = 62
-    assert mrz[:30] == "IDVNM1900012342011190001234" + sm.check_digit("011190001234") + "<<"
+    assert mrz[:30] == "IDVNM1900012342011190001234<<" + sm.check_digit("011190001234")
     parsed = lds.parse_dg1(lds.build_dg1(mrz))
     assert parsed.document_number == "190001234"
     assert parsed.id_number == "011190001234"
     assert (parsed.birth_yymmdd, parsed.expiry_yymmdd, parsed.sex) == ("900517", "300517", "F")
     assert parsed.name == "LO THI MAI"
+
+
+def test_a_published_cccd_mrz_parses_and_matches_the_rules():
+    """The MRZ of a 2021 CCCD (001093047064, born 05/01/1993, issued 24/07/2021, valid to
+    05/01/2033) as a Vietnamese eKYC SDK's demo shows it: the BAC document number is the
+    last 9 digits, and the expiry is the law's (age 40 for a card issued at 28)."""
+    mrz = "IDVNM0930470641001093047064<<29301054M3301052VNM<<<<<<<<<<<8" + "UNG<<HOANG<HIEP".ljust(
+        30, "<"
+    )
+    parsed = lds.parse_dg1(lds.build_dg1(mrz))
+    assert (parsed.document_number, parsed.id_number) == ("093047064", "001093047064")
+    assert sm.check_digit("093047064") == mrz[14]
+    assert expiry.expiry_for(date(1993, 1, 5), date(2021, 7, 24)) == date(2033, 1, 5)
+    assert expiry.yymmdd(date(2033, 1, 5)) == parsed.expiry_yymmdd
+    assert lds.build_td1("001093047064", "930105", "M", "330105", "UNG", "HOANG HIEP") == mrz
 
 
 def test_dg13_fields_as_vietnamese_readers_parse_them():

@@ -145,12 +145,15 @@ def parse_dg1(data: bytes) -> Mrz:
 
 
 def build_td1(id_number: str, birth: str, sex: str, expiry: str, surname: str, given: str) -> str:
-    """The TD1 MRZ as Vietnamese cards print it: last 9 digits as the document number, the
-    full 12-digit number in the optional data."""
+    """The TD1 MRZ as a 2021 CCCD prints it: the last 9 digits of the 12-digit number as
+    the document number (with its check digit), then the 12-digit number, '<<' and its
+    check digit in the optional data, e.g. `IDVNM0930470641001093047064<<2` for
+    001093047064 (a card's MRZ published in a Vietnamese eKYC SDK's demo; every check
+    digit of that sample verifies)."""
     from kiosk.services.icao9303.sm import check_digit
 
     doc = id_number[-9:]
-    opt = (id_number + check_digit(id_number)).ljust(15, "<")
+    opt = id_number + "<<" + check_digit(id_number)
     l1 = f"IDVNM{doc}{check_digit(doc)}{opt}"
     l2_head = f"{birth}{check_digit(birth)}{sex}{expiry}{check_digit(expiry)}VNM"
     l2_head = l2_head.ljust(29, "<")

@@ -70,11 +70,16 @@ def access_keys(
     expiry_date: date | None = None,
     today: date | None = None,
 ) -> list[AccessKey]:
-    """Keys to try, most likely first. The document number in a Vietnamese card's MRZ is
-    the last 9 digits of the 12-digit number (the full number follows in the optional
-    data); the full number is tried after, as ICAO 9303-11 derives keys for a longer
-    document number. The expiry is the one given (a clerk typed it) or the law's
-    candidates (`expiry.candidates`)."""
+    """Keys to try, most likely first.
+
+    The document number in a CCCD's MRZ is the last 9 digits of the 12-digit number, the
+    full number following in the optional data (a 2021 card's MRZ published in a
+    Vietnamese eKYC SDK's demo, `IDVNM0930470641001093047064<<2`, see lds.build_td1;
+    Vietnamese NFC SDKs likewise take the 12-digit number and derive the key). For the 2024
+    Căn cước card we found no published MRZ; its chip profile is the same TD1/LDS1 one, so
+    the same rule is tried first, then the full 12-digit number (ICAO 9303's key for a
+    document number longer than 9 characters). The expiry is the one given (a clerk typed
+    it) or the law's candidates (`expiry.candidates`)."""
     birth_s = expiry.yymmdd(birth)
     expiries = (
         [expiry.yymmdd(expiry_date)] if expiry_date else expiry.candidates(birth, issued, today)
