@@ -64,3 +64,44 @@ def test_doctor_card_reader_check(settings, tmp_path):
     assert check_card_reader(replace(trusted, demo=True), lambda: virtual).status == OK
     assert check_card_reader(replace(settings, card_reader="sim")).status == FAIL
     assert check_card_reader(settings, lambda: []).status == WARN
+
+
+def test_emulate_speaks_vpcd_protocol_to_a_vpcd_socket():
+    """`kiosk chip emulate` as vpcd's card side: vpcd (here a stand-in on 127.0.0.1) asks
+    for the ATR and sends APDUs, each message prefixed with its 2-byte length."""
+    import socket
+    import struct
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(60)
+    port = server.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk", "chip", "emulate", "--vpcd", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        conn, _ = server.accept()
+        conn.settimeout(30)
+
+        def ask(message: bytes) -> bytes:
+            conn.sendall(struct.pack(">H", len(message)) + message)
+            size = struct.unpack(">H", conn.recv(2, socket.MSG_WAITALL))[0]
+            return conn.recv(size, socket.MSG_WAITALL)
+
+        conn.sendall(b"\x00\x01\x01")  # power on: no answer
+        atr = ask(b"\x04")
+        assert atr[0] == 0x3B and len(atr) > 4
+        assert ask(bytes.fromhex("00A4040C07A0000002471001")) == b"\x90\x00"
+        challenge = ask(bytes.fromhex("0084000008"))
+        assert len(challenge) == 10 and challenge[-2:] == b"\x90\x00"
+        assert ask(bytes.fromhex("00B0000004")) == b"\x69\x82"  # no reading before BAC
+        conn.close()
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        server.close()

@@ -135,10 +135,14 @@ def handle_emulate(args) -> int:
     host, _, port = args.vpcd.rpartition(":")
     client = VpcdClient(host or "127.0.0.1", int(port))
     pki = TestPki(csca_name="CSCA Demo (not for citizens)")
-    client.insert(make_card(demo_person(), pki=pki))
+    try:
+        client.insert(make_card(demo_person(), pki=pki))
+    except OSError as exc:
+        print(f"cannot reach vpcd at {args.vpcd}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"demo card on vpcd {args.vpcd}; Ctrl+C takes it away", file=sys.stderr)
     try:
-        threading.Event().wait()
+        client.wait()  # until vpcd (pcscd) closes the connection
     except KeyboardInterrupt:
         pass
     finally:

@@ -531,5 +531,11 @@ class VpcdClient:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
+    def wait(self, timeout: float | None = None) -> None:
+        """Until vpcd closes the connection (or `timeout`)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
     def close(self) -> None:
         self.remove()
