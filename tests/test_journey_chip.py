@@ -180,3 +180,49 @@ def test_no_reader_says_so(kiosk_qapp, data_dir, qtbot):
         for widget in win.screens.values():
             widget.leave()
         ctx.close()
+
+
+CHIP_PREFILLED = {
+    "code": "9.000101",
+    "version": 1,
+    "title": {"vi": "Thủ tục thử: hỏi dân tộc và tên cha", "en": "Test: ethnicity and father"},
+    "summary": {"vi": "Thử."},
+    "category": "civil_status",
+    "fee_vnd": 0,
+    "fields": [
+        {"key": "ethnicity", "type": "text", "label": {"vi": "Dân tộc"}, "prefill": "ethnicity"},
+        {
+            "key": "father",
+            "type": "text",
+            "label": {"vi": "Họ tên cha"},
+            "prefill": "father_name",
+        },
+    ],
+}
+
+
+def test_chip_fields_prefill_only_the_questions_that_ask(chip_kiosk, qtbot):
+    win, reader = chip_kiosk.win, chip_kiosk.reader
+    app = win.vc.app
+    app.catalogue = app.catalogue.merge_remote([CHIP_PREFILLED], "2026-11-23T04:40:00Z")
+    reader.insert(make_card(demo_person(), pki=pki()))
+    taps = Taps(qtbot)
+    taps(screen(win).tiles["home.submit"])
+    tile = screen(win).tile_for("9.000101")
+    assert tile is not None
+    taps(tile)
+    taps(screen(win).start)
+    taps(screen(win).agree)
+    qtbot.waitUntil(lambda: screen(win).name == "chip_confirm", timeout=20000)
+    taps(screen(win).yes)
+    form = screen(win)
+    assert form.field.key == "ethnicity" and form.edit.text() == "Kinh"
+    taps(form.next)
+    form = screen(win)
+    assert form.field.key == "father" and form.edit.text() == "Nguyễn Văn Hùng"
+    taps(form.next)
+    taps(screen(win).confirm)
+    row = dossiers(win)[0]
+    assert app.dossiers.answers(row) == {"ethnicity": "Kinh", "father": "Nguyễn Văn Hùng"}
+    body = app.dossiers.body(app.dossiers.get(row.id)).decode()
+    assert "Không" not in body  # religion: no question asked for it
