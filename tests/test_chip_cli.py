@@ -50,20 +50,30 @@ def test_text_output_and_wrong_birth_date():
 
 
 def test_doctor_card_reader_check(settings, tmp_path):
-    from kiosk.commands.doctor import FAIL, OK, WARN, check_card_reader
+    from kiosk.commands.doctor import FAIL, OK, WARN, Check, Doctor, check_card_reader
     from tests.chip_helpers import pki
 
+    def check(s, names=None):
+        doctor = Doctor(s)
+        listed = (lambda: names) if names is not None else None
+        status, key, values = check_card_reader(doctor, listed)
+        return doctor.explain(Check("card_reader", status, key, values))
+
     real = ["ACS ACR1252 1S CL Reader [ACR1252 Dual Reader PICC] 00 00"]
-    assert check_card_reader(settings, lambda: real).status == WARN  # no CSCA configured
+    no_csca = check(settings, real)
+    assert no_csca.status == WARN and "chip_unverified" in no_csca.detail and no_csca.fix
     (tmp_path / "vn.pem").write_bytes(pki().csca_pem())
     trusted = replace(settings, chip_csca=str(tmp_path))
-    check = check_card_reader(trusted, lambda: real)
-    assert check.status == OK and "1 CSCA certificate" in check.detail
+    ok = check(trusted, real)
+    assert ok.status == OK and "ACR1252" in ok.detail and "1" in ok.detail
     virtual = ["Virtual PCD 00 00", "Virtual PCD 00 01"]
-    assert check_card_reader(trusted, lambda: virtual).status == FAIL
-    assert check_card_reader(replace(trusted, demo=True), lambda: virtual).status == OK
-    assert check_card_reader(replace(settings, card_reader="sim")).status == FAIL
-    assert check_card_reader(settings, lambda: []).status == WARN
+    refused = check(trusted, virtual)
+    assert refused.status == FAIL and "Virtual PCD 00 00" in refused.detail
+    assert "vsmartcard-vpcd" in refused.fix
+    assert check(replace(trusted, demo=True), virtual).status == OK
+    assert check(replace(settings, card_reader="sim")).status == FAIL
+    assert check(replace(settings, card_reader="sim", demo=True)).status == WARN
+    assert check(settings, []).status == WARN
 
 
 def test_emulate_speaks_vpcd_protocol_to_a_vpcd_socket():

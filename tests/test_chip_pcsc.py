@@ -170,9 +170,10 @@ def test_cli_prints_fields_and_level_through_pcscd(pcsc, tmp_path):
 def test_doctor_lists_readers_and_fails_on_virtual_reader_in_production(pcsc, settings):
     from dataclasses import replace
 
-    from kiosk.commands.doctor import FAIL, WARN, check_card_reader
+    from kiosk.commands.doctor import FAIL, WARN, Check, Doctor
 
-    production = check_card_reader(settings)
+    production = Doctor(settings).run(["card_reader"])[0]
+    assert isinstance(production, Check)
     assert production.status == FAIL and "Virtual PCD 00 00" in production.detail
-    demo = check_card_reader(replace(settings, demo=True))
-    assert demo.status == WARN and "2 reader(s)" in demo.detail
+    demo = Doctor(replace(settings, demo=True)).run(["card_reader"])[0]
+    assert demo.status == WARN and "Virtual PCD 00 01" in demo.detail
