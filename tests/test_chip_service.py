@@ -9,8 +9,9 @@ from datetime import date
 from kiosk.hardware.card_emulator import demo_person
 from kiosk.portal.validation import validate_dossier
 from kiosk.services import chip_identity
+from kiosk.services.catalogue import load_default_catalogue
 from kiosk.services.dossiers import Applicant
-from kiosk.services.session import CitizenSession
+from kiosk.services.journey import Journey
 from tests.chip_helpers import pki
 from tests.portal_helpers import make_dossier
 
@@ -48,10 +49,11 @@ def test_demo_card_reads_verified_and_fills_the_applicant(settings):
     assert Applicant.from_contract(contract) == checked
     other = Applicant("001190099999", "X", date(1990, 2, 1))
     assert not chip_identity.matches_qr(identity, other)
-    session = CitizenSession()
-    session.chip = identity
-    session.wipe("vi")
-    assert session.chip is None and identity.portrait is None and identity.dg13 is None
+    # The journey's session holds it; a new dossier or the end of the visit wipes it.
+    journey = Journey(load_default_catalogue(), dossiers=None)
+    journey.session.chip = identity
+    journey.wipe()
+    assert journey.session.chip is None and identity.portrait is None and identity.dg13 is None
 
 
 def test_portal_accepts_chip_identity_and_checks_its_level():

@@ -14,7 +14,7 @@ from kiosk.hardware.card_emulator import demo_person, make_card
 from kiosk.hardware.cardreader import SimulatedReader
 from kiosk.qt.tasks import TaskRunner
 from kiosk.qt.wiring import install_camera
-from kiosk.services.chip_identity import ChipService
+from kiosk.services.chip_identity import ChipService, use_chip_reader
 from kiosk.services.clerks import ClerkService
 from kiosk.views.shell import MainWindow
 from tests.chip_helpers import pki
@@ -36,7 +36,7 @@ def chip_kiosk(kiosk_qapp, data_dir, qtbot):
     ctx = build_context(settings)
     install_camera(ctx)
     reader = SimulatedReader()
-    ctx.extras["chip"] = ChipService(reader, [pki().csca_cert], timeout_s=1.0, kind="sim")
+    use_chip_reader(ctx, ChipService(reader, [pki().csca_cert], timeout_s=1.0, kind="sim"))
     tasks = TaskRunner()
     tasks.inline = True
     win = MainWindow(ctx, tasks)
@@ -82,7 +82,7 @@ def test_chip_read_shows_portrait_and_dossier_carries_assurance(chip_kiosk, qtbo
     assert CARD_NAME in confirm.details.text()
     assert "Kinh" not in confirm.details.text() and "Không" not in confirm.details.text()
     assert confirm.level.text() == app.tr("chip.confirm.verified")
-    assert app.session.chip.dg13.father_name == "Nguyễn Văn Hùng"  # in memory only
+    assert app.journey.session.chip.dg13.father_name == "Nguyễn Văn Hùng"  # in memory only
     # A clerk compares the person with the photo and confirms with their PIN.
     taps(confirm.clerk)
     confirm.clerk_user.setText("lan")
@@ -120,9 +120,9 @@ def test_chip_read_shows_portrait_and_dossier_carries_assurance(chip_kiosk, qtbo
     finally:
         portal.stop()
     # The visit ends: the chip's data is gone from memory and from the screens.
-    chip = app.session.chip
+    chip = app.journey.session.chip
     taps(screen(win).finish)
-    assert app.session.chip is None and chip.portrait is None and chip.dg13 is None
+    assert app.journey.session.chip is None and chip.portrait is None and chip.dg13 is None
     assert win.screens["chip_confirm"].portrait.pixmap().isNull()
 
 
@@ -143,7 +143,7 @@ def test_tampered_chip_stops_and_calls_a_clerk(chip_kiosk, qtbot):
     s = scan(win, taps, qtbot, "chip_read")
     qtbot.waitUntil(lambda: s.invalid, timeout=20000)
     assert s.title.text() == win.vc.app.tr("chip.invalid.title")
-    assert win.vc.app.session.chip is None
+    assert win.vc.app.journey.session.chip is None
     assert not s.skip.isVisible() and not s.back_button.isVisible()
 
 
@@ -166,7 +166,7 @@ def test_no_reader_says_so(kiosk_qapp, data_dir, qtbot):
     )
     ctx = build_context(settings)
     install_camera(ctx)
-    ctx.extras["chip"] = ChipService(None)
+    use_chip_reader(ctx, ChipService(None))
     tasks = TaskRunner()
     tasks.inline = True
     win = MainWindow(ctx, tasks)

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from kiosk.hardware.cardreader import CardReader, NoReaderError, PcscReader, SimulatedReader
+from kiosk.services.flow import Stage, Step
 from kiosk.services.icao9303 import pa
 from kiosk.services.icao9303.reader import ChipIdentity, ChipReader, access_keys
+from kiosk.services.journey import CONFIRM_IDENTITY, Assurance
 
 log = logging.getLogger(__name__)
 
@@ -175,3 +177,77 @@ def chip_values(identity: ChipIdentity | None) -> dict[str, object]:
     if identity is None or identity.dg13 is None or identity.level == pa.INVALID:
         return {}
     return {name: getattr(identity.dg13, name) for name in CHIP_PREFILL}
+
+
+# ----------------------------------------------------------------------------- journey
+CHIP_READ = "chip_read"  # "place your card on the reader", progress
+CHIP_CONFIRM = "chip_confirm"  # "is this you?" with the chip's portrait
+NO_READER = "chip.note.no_reader"
+TIMEOUT = "chip.note.timeout"
+FAILED = "chip.note.failed"
+SKIPPED = "chip.note.skipped"
+OTHER_CARD = "chip.note.other_card"
+
+
+class ChipStage(Stage):
+    """The card's chip after its QR code (inserted after the journey's `identify` stage,
+    which then leaves 'is this you?' to this stage): the read, then 'is this you?' with
+    the chip's portrait, or with the QR code's data and a note saying why not."""
+
+    name = "chip"
+
+    def steps(self, session) -> Sequence[Step]:
+        if not session.chip_reader or session.typing:
+            return ()
+        confirm = CHIP_CONFIRM if session.chip is not None else CONFIRM_IDENTITY
+        return (Step(CHIP_READ), Step(confirm))
+
+    def done(self, step: Step, session) -> bool:
+        if step.screen == CHIP_READ:
+            return session.chip is not None or session.chip_note is not None
+        return session.applicant is not None
+
+    def undo(self, step: Step, session) -> None:
+        # Back from the read, or "this is not me": scan the card again.
+        if session.chip is not None:
+            session.chip.wipe()
+        session.chip = None
+        session.chip_note = None
+        session.applicant, session.warnings = None, ()
+        session.assurance = Assurance.NONE
+
+
+def use_chip_reader(app_ctx, service: ChipService) -> None:
+    """Give the kiosk this chip reader and its step in the journey."""
+    app_ctx.chip = service
+    journey = app_ctx.journey
+    if ChipStage.name not in journey.flow.names():
+        journey.flow.insert(ChipStage(), after="identify")
+    journey.chip_reader = service.available
+    journey.session.chip_reader = service.available
+
+
+def accept(journey, identity: ChipIdentity) -> bool:
+    """Keep a chip read for the journey's applicant: True when accepted (the same card as
+    the QR code, not chip_invalid); otherwise the identity is wiped and a note says why."""
+    session = journey.session
+    if identity.level == pa.INVALID or session.applicant is None:
+        identity.wipe()
+        return False
+    if not matches_qr(identity, session.applicant):
+        identity.wipe()
+        session.chip_note = OTHER_CARD
+        return False
+    session.chip = identity
+    session.chip_note = None
+    journey.identified(apply_chip(session.applicant, identity), session.warnings)
+    return True
+
+
+def without_chip(journey, note: str) -> None:
+    """Go on with the QR code's data; `note` (a tr key) says why."""
+    session = journey.session
+    if session.chip is not None:
+        session.chip.wipe()
+    session.chip = None
+    session.chip_note = note

@@ -19,59 +19,47 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QProgressBar, QVBo
 
 from kiosk.hardware.cardreader import NoCardError, NoReaderError
 from kiosk.services import chip_identity
+from kiosk.services.chip_identity import (
+    CHIP_CONFIRM,
+    CHIP_READ,
+    NO_READER,
+    SKIPPED,
+    TIMEOUT,
+    ChipService,
+    DemoReader,
+    use_chip_reader,
+    without_chip,
+)
+from kiosk.services.flow import Step
 from kiosk.services.icao9303 import pa
 from kiosk.services.icao9303.reader import BacRefusedError, ChipTimeoutError, decode_portrait
 from kiosk.services.receipts import format_date
-from kiosk.views.base import Screen
 from kiosk.views.registry import register
+from kiosk.views.steps import JourneyScreen, sample_at
 from kiosk.views.widgets import BigButton, Pictogram, Text
 
 log = logging.getLogger(__name__)
-
-NO_READER, TIMEOUT, FAILED, SKIPPED, OTHER_CARD = (
-    "chip.note.no_reader",
-    "chip.note.timeout",
-    "chip.note.failed",
-    "chip.note.skipped",
-    "chip.note.other_card",
-)
+SAMPLE_CODE = "1.001193"  # birth registration: the sample for screenshots
 
 
-def continue_with_qr(vc, note: str) -> None:
-    """Go on with the QR code's data, saying why the chip is not used."""
-    session = vc.app.session
-    if session.chip is not None:
-        session.chip.wipe()
-        session.chip = None
-    session.chip_note = note
-    vc.nav.replace("identify_confirm")
+def _demo_applicant():
+    from kiosk.hardware.card_emulator import demo_person
+    from kiosk.services.dossiers import Applicant
 
-
-def after_qr_scan(vc, issue_date: date | None) -> None:
-    """Called when the QR code of an ID card was read: the chip next, if there is a reader."""
-    session = vc.app.session
-    session.chip_note = None
-    service = vc.app.extras.get("chip")
-    if service is None:
-        vc.nav.go("identify_confirm")  # this kiosk does not use chips at all
-    elif not service.available:
-        session.chip_note = NO_READER
-        vc.nav.go("identify_confirm")
-    else:
-        vc.nav.go("chip_read", issued=issue_date.isoformat() if issue_date else None)
+    p = demo_person()
+    return p, Applicant(p.id_number, p.full_name, p.date_of_birth, p.sex, p.place_of_residence)
 
 
 def _sample_read(vc) -> dict:
-    from kiosk.services.dossiers import Applicant
+    if vc.app.chip is None or not vc.app.chip.available:
+        use_chip_reader(vc.app, ChipService(DemoReader(), kind="sim"))
+    state = sample_at(vc, SAMPLE_CODE, CHIP_READ)
+    vc.app.journey.identified(_demo_applicant()[1])
+    return {**state, "sample": True}
 
-    vc.app.session.applicant = Applicant(
-        "001190012345", "Nguyễn Thị Hồng Nhung", date(1990, 2, 1), "female"
-    )
-    return {"issued": "2021-08-15", "sample": True}
 
-
-@register("chip_read", sample=_sample_read)
-class ChipReadScreen(Screen):
+@register(CHIP_READ, sample=_sample_read)
+class ChipReadScreen(JourneyScreen):
     title_key = "chip.read.title"
     prompt_key = "chip.read.prompt"
 
@@ -104,14 +92,14 @@ class ChipReadScreen(Screen):
         self.retry = BigButton("", pictogram="repeat_audio")
         self.retry.clicked.connect(lambda: self.start_read())
         self.skip = BigButton("", pictogram="confirm")
-        self.skip.clicked.connect(lambda: continue_with_qr(self.vc, SKIPPED))
+        self.skip.clicked.connect(lambda: self.go_on_without_chip(SKIPPED))
         nav = self.nav_row()
         nav.insertWidget(2, self.retry)
         nav.insertWidget(3, self.skip)
         self.body.addLayout(nav)
         self.error_key: str | None = None
         self.invalid = False
-        self._visit = 0
+        self._ticket = 0
         self._cancel: threading.Event | None = None
         self._fraction = 0.0
         self.timer = QTimer(self)
@@ -128,20 +116,28 @@ class ChipReadScreen(Screen):
             self._fraction = 0.6
             self._show_progress()
             return
+        if self.journey.session.applicant is None:
+            self.go_back()  # Back from 'is this you?' ("not me"): scan the card again
+            return
         self.start_read()
 
+    def go_on_without_chip(self, note: str) -> None:
+        self._stop()
+        without_chip(self.journey, note)
+        self.go_next()
+
     def start_read(self, expiry: date | None = None) -> None:
-        service = self.vc.app.extras.get("chip")
-        applicant = self.vc.app.session.applicant
+        service = self.vc.app.chip
+        session = self.journey.session
+        applicant = session.applicant
         if service is None or not service.available or applicant is None:
-            continue_with_qr(self.vc, NO_READER)
+            self.go_on_without_chip(NO_READER)
             return
         self._stop()
         self.error_key = None
         self._set_mode("reading")
         self.retranslate()
-        self._visit += 1
-        visit = self._visit
+        ticket = self._ticket
         cancel = threading.Event()
         self._cancel = cancel
         self._fraction = 0.0
@@ -156,54 +152,45 @@ class ChipReadScreen(Screen):
         def work():
             return service.read(number, birth, issue_date, expiry, progress, cancel)
 
+        def mine() -> bool:  # the answer belongs to this read of this visit's journey
+            return ticket == self._ticket and self.journey.session is session
+
         self.vc.tasks.run(
             work,
-            lambda identity: self._done(visit, identity),
-            lambda error: self._failed(visit, error),
+            lambda identity: self._done(identity) if mine() else identity.wipe(),
+            lambda error: self._failed(error) if mine() else None,
         )
 
     def _show_progress(self) -> None:
         self.progress.setValue(int(self._fraction * 100))
 
     def _stop(self) -> None:
-        self._visit += 1  # a late answer of the previous read is dropped
+        self._ticket += 1  # a late answer of an earlier read is dropped
         if self._cancel is not None:
             self._cancel.set()
             self._cancel = None
         self.timer.stop()
 
-    def _done(self, visit: int, identity) -> None:
-        if visit != self._visit:
-            identity.wipe()
-            return
+    def _done(self, identity) -> None:
         self.timer.stop()
         self._cancel = None
-        session = self.vc.app.session
         if identity.level == pa.INVALID:
             identity.wipe()
-            self.invalid = True
+            self.invalid = True  # stop here, keep nothing, a clerk must see the card
             self._set_mode("invalid")
             self.retranslate()
             return
-        if session.applicant is None or not chip_identity.matches_qr(identity, session.applicant):
-            identity.wipe()
-            continue_with_qr(self.vc, OTHER_CARD)
-            return
-        session.chip = identity
-        session.chip_note = None
-        session.applicant = chip_identity.apply_chip(session.applicant, identity)
-        self.vc.nav.replace("chip_confirm")
+        chip_identity.accept(self.journey, identity)  # or a note: another card's chip
+        self.go_next()
 
-    def _failed(self, visit: int, error: Exception) -> None:
-        if visit != self._visit:
-            return
+    def _failed(self, error: Exception) -> None:
         self.timer.stop()
         self._cancel = None
         log.info("chip not read: %s", type(error).__name__)
         if isinstance(error, NoReaderError):
-            continue_with_qr(self.vc, NO_READER)
+            self.go_on_without_chip(NO_READER)
         elif isinstance(error, NoCardError | ChipTimeoutError):
-            continue_with_qr(self.vc, TIMEOUT)
+            self.go_on_without_chip(TIMEOUT)
         else:
             self.error_key = getattr(error, "key", "chip.error.protocol")
             self._set_mode("bac" if isinstance(error, BacRefusedError) else "failed")
@@ -220,8 +207,7 @@ class ChipReadScreen(Screen):
 
     def _set_mode(self, mode: str) -> None:
         self.mode = mode
-        reading = mode == "reading"
-        self.progress.setVisible(reading)
+        self.progress.setVisible(mode == "reading")
         for w in (self.expiry_label, self.expiry, self.expiry_button):
             w.setVisible(mode == "bac")
         self.retry.setVisible(mode in ("failed", "bac"))
@@ -262,27 +248,27 @@ class ChipReadScreen(Screen):
 
 
 def _sample_confirm(vc) -> dict:
-    from kiosk.hardware.card_emulator import demo_person, make_card
+    from kiosk.hardware.card_emulator import make_card
     from kiosk.hardware.cardreader import SimulatedReader
-    from kiosk.services.dossiers import Applicant
     from kiosk.services.icao9303.reader import ChipReader, access_keys
 
-    person = demo_person()
+    if vc.app.chip is None or not vc.app.chip.available:
+        use_chip_reader(vc.app, ChipService(DemoReader(), kind="sim"))
+    person, applicant = _demo_applicant()
     reader = SimulatedReader()
     reader.insert(make_card(person))
     identity = ChipReader(reader).read(
         access_keys(person.id_number, person.date_of_birth, person.issue_date)
     )
-    session = vc.app.session
-    session.applicant = chip_identity.apply_chip(
-        Applicant(person.id_number, person.full_name, person.date_of_birth, "female"), identity
-    )
-    session.chip = identity
-    return {}
+    journey = vc.app.journey
+    sample_at(vc, SAMPLE_CODE, CHIP_READ)
+    journey.identified(applicant)
+    chip_identity.accept(journey, identity)
+    return {"step": journey.flow.jump(Step(CHIP_CONFIRM))}
 
 
-@register("chip_confirm", sample=_sample_confirm)
-class ChipConfirmScreen(Screen):
+@register(CHIP_CONFIRM, sample=_sample_confirm)
+class ChipConfirmScreen(JourneyScreen):
     """'Is this you?' with the chip's portrait; a clerk may confirm with their PIN."""
 
     title_key = "chip.confirm.title"
@@ -322,9 +308,9 @@ class ChipConfirmScreen(Screen):
         row.addLayout(side, 1)
         self.body.addLayout(row, 1)
         self.yes = BigButton("", "primary", pictogram="confirm")
-        self.yes.clicked.connect(lambda: self.vc.nav.go("form", index=0))
+        self.yes.clicked.connect(self.go_next)
         self.no = BigButton("")
-        self.no.clicked.connect(self.not_me)
+        self.no.clicked.connect(self.go_back)  # "not me": the chip stage forgets, scan again
         self.clerk = BigButton("", pictogram="help_clerk")
         self.clerk.clicked.connect(self.open_clerk_check)
         nav = self.nav_row(back=False)
@@ -336,8 +322,10 @@ class ChipConfirmScreen(Screen):
 
     def enter(self, state) -> None:
         self.clerk_message = None
+        for w in (self.clerk_user, self.clerk_pin, self.clerk_ok):
+            w.setVisible(False)
         super().enter(state)
-        chip = self.vc.app.session.chip
+        chip = self.journey.session.chip
         self.portrait.clear()
         if chip is not None and chip.portrait is not None:
             try:
@@ -355,14 +343,6 @@ class ChipConfirmScreen(Screen):
                     )
                 )
 
-    def not_me(self) -> None:
-        session = self.vc.app.session
-        if session.chip is not None:
-            session.chip.wipe()
-            session.chip = None
-        session.applicant = None
-        self.vc.nav.go("identify")
-
     def open_clerk_check(self) -> None:
         for w in (self.clerk_user, self.clerk_pin, self.clerk_ok):
             w.setVisible(True)
@@ -374,13 +354,12 @@ class ChipConfirmScreen(Screen):
         username, pin = self.clerk_user.text().strip(), self.clerk_pin.text()
         self.clerk_pin.clear()
         clerks = ClerkService(self.vc.app.store, machine=self.vc.app.settings.kiosk_id)
+        session = self.journey.session
 
         def done(info) -> None:
-            session = self.vc.app.session
-            if session.applicant is not None:
-                session.applicant = chip_identity.record_clerk_check(
-                    session.applicant, info.username
-                )
+            if self.journey.session is not session or session.applicant is None:
+                return  # the visit ended meanwhile
+            session.applicant = chip_identity.record_clerk_check(session.applicant, info.username)
             self.clerk_message = ("chip.clerk.done", {"clerk": info.display_name})
             for w in (self.clerk_user, self.clerk_pin, self.clerk_ok):
                 w.setVisible(False)
@@ -409,7 +388,7 @@ class ChipConfirmScreen(Screen):
         self.clerk_status.setText(
             self.tr(self.clerk_message[0], **self.clerk_message[1]) if self.clerk_message else ""
         )
-        session = self.vc.app.session
+        session = self.journey.session
         a, chip = session.applicant, session.chip
         if a is None or chip is None:
             self.details.clear()
