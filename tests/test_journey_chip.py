@@ -205,6 +205,7 @@ def test_chip_fields_prefill_only_the_questions_that_ask(chip_kiosk, qtbot):
     win, reader = chip_kiosk.win, chip_kiosk.reader
     app = win.vc.app
     app.catalogue = app.catalogue.merge_remote([CHIP_PREFILLED], "2026-11-23T04:40:00Z")
+    app.journey.catalogue = app.catalogue
     reader.insert(make_card(demo_person(), pki=pki()))
     taps = Taps(qtbot)
     taps(screen(win).tiles["home.submit"])
