@@ -79,3 +79,51 @@ def test_portal_accepts_chip_identity_and_checks_its_level():
     bad = {"id_source": "chip", "identity_assurance": {"level": "chip_invalid"}}
     assert details(bad) == ["applicant.identity_assurance.level"]
     assert details({"id_source": "nfc"}) == ["applicant.id_source"]
+
+
+def test_chip_stage_order_without_a_window(settings):
+    """Scan → chip read → 'is this you?' with the portrait (or with the QR's data and a
+    note) → questions; Back from either confirmation scans again."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from kiosk.services.journey import Assurance
+
+    person = demo_person()
+    service = chip_identity.build_chip_service(replace(settings, card_reader="sim"))
+    journey = Journey(load_default_catalogue(), dossiers=None)
+    ctx = SimpleNamespace(journey=journey, chip=None)
+    chip_identity.use_chip_reader(ctx, service)
+    assert ctx.chip is service and "chip" in journey.flow.names()
+    journey.choose("1.004873")
+    journey.consent(datetime.now(UTC))
+    assert journey.next().screen == "consent"
+    assert journey.next().screen == "identify"
+    qr = Applicant(person.id_number, person.full_name, person.date_of_birth, "female")
+    journey.identified(qr)
+    assert journey.next().screen == "chip_read"
+    assert journey.next().screen == "chip_read"  # not done until read or given up
+    identity = service.read(person.id_number, person.date_of_birth, person.issue_date)
+    assert chip_identity.accept(journey, identity)
+    assert journey.session.assurance == Assurance.CHIP
+    assert journey.next().screen == "chip_confirm"
+    assert journey.raw("current_status") == ""  # no chip value for an unrelated question
+    # "Not me": back to the read, which has forgotten the chip and the applicant.
+    assert journey.back().screen == "chip_read"
+    assert journey.session.chip is None and identity.portrait is None
+    assert journey.session.applicant is None
+    assert journey.back().screen == "identify"
+    journey.identified(qr)
+    assert journey.next().screen == "chip_read"
+    chip_identity.without_chip(journey, chip_identity.TIMEOUT)
+    assert journey.next().screen == "identify_confirm"
+    assert journey.session.assurance == Assurance.CARD_QR
+    assert journey.next().screen == "form"
+    # Without a reader the journey is the QR's as before.
+    chip_identity.use_chip_reader(ctx, chip_identity.ChipService(None))
+    journey.choose("1.004873")
+    journey.consent(datetime.now(UTC))
+    journey.next()
+    journey.next()
+    journey.identified(qr)
+    assert journey.next().screen == "identify_confirm"
