@@ -194,6 +194,22 @@ class Settings:
         choices=("auto", "espeak", "mock", "off"),
     )
     headphones: bool = _setting(False, "headphones attached: personal data may be spoken")
+    card_reader: str = _setting(
+        "auto",
+        "ID-card chip reader: auto (a PC/SC reader if pcscd lists one; in demo mode else "
+        "the simulated card), pcsc, sim (the emulated demo card, never for citizens), none",
+        choices=("auto", "pcsc", "sim", "none"),
+    )
+    card_reader_name: str = _setting("", "part of the PC/SC reader's name; empty = any reader")
+    chip_csca: str = _setting(
+        "",
+        "CSCA trust store for the chip's passive authentication: a folder of certificates "
+        "(PEM/DER), one certificate file or an ICAO master list; empty = chips read as "
+        "chip_unverified",
+    )
+    chip_timeout_s: float = _setting(
+        15.0, "seconds to wait for the card and read its chip", check=_positive
+    )
 
     # Data protection and upkeep
     retention_days: int = _setting(

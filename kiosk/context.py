@@ -32,6 +32,7 @@ from kiosk.services.studio import Studio
 
 if TYPE_CHECKING:  # for the types only: numpy and the clerk services load when used
     from kiosk.hardware.speech import PromptPlayer
+    from kiosk.services.chip_identity import ChipService
     from kiosk.services.clerk_desk import ClerkDesk
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class AppContext:
     camera: CameraFeedFactory | None = None  # the ID-card and receipt scanner
     document_camera: CameraFeedFactory | None = None  # photos of documents
     sync: SyncWorker | None = None
+    chip: ChipService | None = None  # the ID card's chip reader (kiosk.services.chip_identity)
 
     def tr(self, key: str, **values: object) -> str:
         return self.translator.tr(key, self.session.lang, **values)

@@ -16,6 +16,8 @@ APT_PACKAGES=(
   espeak-ng         # spoken prompts in Vietnamese and English
   poppler-utils     # pdftoppm / pdftotext: looking at receipts, PDF text checks
   postgresql        # the shared centre database, and its tests
+  pcscd vsmartcard-vpcd  # ID-card chip reader service; vpcd: the virtual reader for tests
+  swig libpcsclite-dev gcc python3-dev  # to build pyscard (no Linux wheel on PyPI)
 )
 
 missing=()

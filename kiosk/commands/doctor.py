@@ -343,20 +343,41 @@ def check_printer(d: Doctor) -> Result:
     return OK, "cli.doctor.printer.ok", values
 
 
-def check_card_reader(d: Doctor) -> Result:
-    """PC/SC readers for the chip of the ID card, when the PC/SC library is installed."""
-    try:
-        from smartcard.System import readers
-    except Exception:
-        return OK, "cli.doctor.card_reader.no_library", {}
+def check_card_reader(d: Doctor, list_readers: Callable[[], list[str]] | None = None) -> Result:
+    """PC/SC readers for the chip of the ID card, when the PC/SC library is installed.
+    FAIL on a virtual (vsmartcard-vpcd) reader or the simulated card outside demo mode:
+    anyone who reaches vpcd's port could present a forged chip."""
+    s = d.s
+    if s.card_reader == "none":
+        return WARN, "chip.doctor.off", {}
+    if s.card_reader == "sim":
+        return (WARN if s.demo else FAIL), "chip.doctor.sim", {}
+    if list_readers is None:
+        try:
+            from smartcard.System import readers  # noqa: F401
+        except Exception:
+            return OK, "cli.doctor.card_reader.no_library", {}
+        from kiosk.hardware.cardreader import PcscReader
+
+        list_readers = PcscReader().readers
+    from kiosk.hardware.cardreader import NoReaderError
+    from kiosk.services.icao9303.pa import load_trust_store
+
     try:
         with quiet_stderr():
-            names = [str(r) for r in readers()]
-    except Exception as exc:  # pcscd not running, no permission
-        return WARN, "cli.doctor.card_reader.no_service", {"error": f"{type(exc).__name__}"}
+            names = list_readers()
+    except NoReaderError:  # pcscd not running, no permission
+        return WARN, "cli.doctor.card_reader.no_service", {"error": "pcscd"}
+    virtual = [n for n in names if "virtual pcd" in n.lower()]
+    if virtual and not s.demo:
+        return FAIL, "chip.doctor.virtual", {"readers": ", ".join(virtual)}
     if not names:
         return WARN, "cli.doctor.card_reader.none", {}
-    return OK, "cli.doctor.card_reader.ok", {"readers": ", ".join(names)}
+    cscas = len(load_trust_store(s.chip_csca)) if s.chip_csca else 0
+    values = {"readers": ", ".join(names), "cscas": cscas}
+    if not cscas:
+        return WARN, "chip.doctor.no_csca", values
+    return OK, "chip.doctor.ok", values
 
 
 def check_portal(d: Doctor) -> Result:

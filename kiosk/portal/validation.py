@@ -152,7 +152,23 @@ def validate_dossier(
         c.string(applicant, "sex", p, required=False, enum=("male", "female"))
         c.string(applicant, "address", p, required=False)
         c.string(applicant, "phone", p, required=False, nullable=True)
-        c.string(applicant, "id_source", p, required=False, enum=("qr_scan", "manual"))
+        c.string(applicant, "id_source", p, required=False, enum=("qr_scan", "manual", "chip"))
+        assurance = (
+            c.object(applicant, "identity_assurance", p)
+            if "identity_assurance" in (applicant)
+            else None
+        )
+        if assurance is not None:
+            q = p + "identity_assurance."
+            c.string(
+                assurance,
+                "level",
+                q,
+                required=True,
+                enum=("qr", "chip_unverified", "chip_verified"),
+            )
+            for key in ("unverified_reason", "chip_sod_sha256", "checked_by"):
+                c.string(assurance, key, q, required=False, nullable=True)
 
     fields = c.object(doc, "fields")
     if fields is not None and procedure is not None:

@@ -38,6 +38,19 @@ def install_camera(app_ctx: AppContext) -> None:
     app_ctx.document_camera = document_bridge_factory(pages)
 
 
+def install_chip_reader(app_ctx: AppContext) -> None:
+    """The ID card's chip reader (PC/SC, the simulated demo card, or none), and its step
+    in the journey after the card's QR code."""
+    from kiosk.services.chip_identity import build_chip_service, use_chip_reader
+
+    try:
+        service = build_chip_service(app_ctx.settings)
+    except Exception as exc:  # a broken trust store or reader must not stop the kiosk
+        log.warning("card reader unavailable: %s", type(exc).__name__)
+        return
+    use_chip_reader(app_ctx, service)
+
+
 def install_sync(window: MainWindow, app_ctx: AppContext) -> None:
     """The sync worker (started with the window), status look-ups through it, and the
     clerk bar, shown on the clerk's screens."""
@@ -74,5 +87,6 @@ def wire(window: MainWindow, app_ctx: AppContext) -> None:
     from kiosk.qt.speech_bridge import install_speech
 
     install_camera(app_ctx)
+    install_chip_reader(app_ctx)
     install_speech(window, app_ctx)
     install_sync(window, app_ctx)

@@ -47,6 +47,13 @@ PREFILL_NAMES: tuple[str, ...] = (
     "address",
     "old_id_number",
     "issue_date",
+    # From the card's chip only (DG13), when it was read in this visit.
+    "ethnicity",
+    "religion",
+    "place_of_origin",
+    "father_name",
+    "mother_name",
+    "spouse_name",
 )
 LEVELS: tuple[str, ...] = ("commune", "district", "province")
 CATEGORIES: tuple[str, ...] = ("civil_status", "certification", "business", "social", "agriculture")
@@ -64,6 +71,12 @@ _PREFILL_TYPES: dict[str, tuple[str, ...]] = {
     "issue_date": ("date",),
     "sex": ("choice",),
     "address": ("text",),
+    "ethnicity": ("text",),
+    "religion": ("text",),
+    "place_of_origin": ("text",),
+    "father_name": ("text",),
+    "mother_name": ("text",),
+    "spouse_name": ("text",),
 }
 
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")

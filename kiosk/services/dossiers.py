@@ -74,7 +74,9 @@ class Applicant:
     address: str | None = None
     old_id_number: str | None = None
     phone: str | None = None
-    id_source: str = "qr_scan"  # qr_scan | manual
+    id_source: str = "qr_scan"  # qr_scan | manual | chip
+    # Contract 1.1: {level, unverified_reason, chip_sod_sha256, checked_by}; None = QR/manual.
+    identity_assurance: dict[str, Any] | None = None
 
     def to_contract(self) -> dict[str, Any]:
         return {
@@ -86,6 +88,11 @@ class Applicant:
             **({"address": nfc(self.address)} if self.address else {}),
             "phone": self.phone or None,
             "id_source": self.id_source,
+            **(
+                {"identity_assurance": dict(self.identity_assurance)}
+                if self.identity_assurance
+                else {}
+            ),
         }
 
     @classmethod
@@ -99,6 +106,7 @@ class Applicant:
             old_id_number=data.get("old_id_number"),
             phone=data.get("phone"),
             id_source=data.get("id_source", "qr_scan"),
+            identity_assurance=data.get("identity_assurance"),
         )
 
 

@@ -57,7 +57,11 @@ class Assurance(StrEnum):
     CHIP = "chip"  # the card's chip, signature checked
 
 
-_ASSURANCE_OF_SOURCE = {"manual": Assurance.TYPED, "qr_scan": Assurance.CARD_QR}
+_ASSURANCE_OF_SOURCE = {
+    "manual": Assurance.TYPED,
+    "qr_scan": Assurance.CARD_QR,
+    "chip": Assurance.CHIP,
+}
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,10 @@ class JourneySession:
     attachments: dict[str, AttachmentDraft] = field(default_factory=dict)  # by document key
     fee: Fee | None = None
     confirmed: Confirmed | None = None
+    # The card's chip (kiosk.services.chip_identity.ChipStage), in memory for this dossier:
+    chip_reader: bool = False  # a reader reads the chip after the scan and confirms identity
+    chip: Any = None  # the chip's ChipIdentity (portrait, DG13) once read and accepted
+    chip_note: str | None = None  # why the chip was not used (a tr key), if so
 
 
 class JourneyError(RuntimeError):
@@ -127,6 +135,8 @@ class IdentifyStage(Stage[JourneySession]):
     def steps(self, session: JourneySession) -> Sequence[Step]:
         if session.typing:
             return (Step(IDENTIFY), Step(TYPE_IDENTITY))
+        if session.chip_reader:
+            return (Step(IDENTIFY),)  # the chip stage reads the card, then asks 'is this you?'
         return (Step(IDENTIFY), Step(CONFIRM_IDENTITY))
 
     def done(self, step: Step, session: JourneySession) -> bool:
@@ -201,6 +211,7 @@ class Journey:
         self.flow: Flow[JourneySession] = Flow(self.session, journey_stages())
         self._lock = threading.Lock()
         self._confirming = False
+        self.chip_reader = False  # set by chip_identity.use_chip_reader
 
     # Reading ---------------------------------------------------------------------------
     @property
@@ -226,7 +237,12 @@ class Journey:
         if key in self.session.raw:
             return self.session.raw[key]
         f = self.field(key)
-        return cat.prefill_text(f, card_values(self.session.applicant)) if f else ""
+        if f is None:
+            return ""
+        from kiosk.services.chip_identity import chip_values
+
+        values = {**card_values(self.session.applicant), **chip_values(self.session.chip)}
+        return cat.prefill_text(f, values)
 
     # Telling ---------------------------------------------------------------------------
     def choose(self, code: str) -> None:
@@ -346,6 +362,9 @@ class Journey:
             self._reset(JourneySession(visit=self.session.visit if visit is None else visit))
 
     def _reset(self, session: JourneySession) -> None:
+        if self.session.chip is not None:
+            self.session.chip.wipe()  # the chip's portrait and fields go with the dossier
+        session.chip_reader = self.chip_reader
         self.session = session
         self.flow.session = session
         self.flow.reset()

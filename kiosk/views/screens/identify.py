@@ -153,7 +153,8 @@ class IdentifyScreen(JourneyScreen):
                 id_source="qr_scan",
             )
             self.journey.identified(applicant, citizen.warnings)
-            self.go_next()
+            # The chip step (if any) needs the issue date for the card's expiry.
+            self.go_next(issued=citizen.issue_date.isoformat() if citizen.issue_date else None)
         elif kind == "receipt":
             self.status.setText(self.tr("identify.is_receipt"))
         elif kind == "invalid_cccd":
@@ -235,6 +236,12 @@ class IdentifyConfirmScreen(JourneyScreen):
             (self.tr("journey.manual.address"), a.address or "—"),
         ]
         html = "".join(f"<p><b>{label}:</b> {value}</p>" for label, value in rows)
+        note = self.journey.session.chip_note  # why the card's chip was not used
+        chip = self.vc.app.chip
+        if note is None and chip is not None and not chip.available:
+            note = "chip.note.no_reader"
+        if note:
+            html += f"<p><i>{self.tr(note)}</i></p>"
         self.details.setText(html)
 
     def wipe(self) -> None:
