@@ -437,15 +437,27 @@ class FeedbackOutbox:
     ) -> None:
         self.service = service
         self.store = service.store
-        self.worker_id = worker_id or f"fb-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        from kiosk.services.outbox import default_worker_id
+
+        self.worker_id = worker_id or default_worker_id()
         self.lease_seconds = lease_seconds
         self.batch_size = batch_size
         self.backoff = backoff
 
     def claim(self) -> list[int]:
+        from kiosk.services.outbox import local_owner_alive
+
         now = self.service.clock()
 
         def write(s: Session) -> list[int]:
+            # A holder that died on this machine (kill -9) is seen at once; one on another
+            # machine only when its lease expires.
+            held = s.execute(
+                select(Feedback.id, Feedback.lease_owner).where(
+                    Feedback.state == SENDING, Feedback.lease_until >= now
+                )
+            ).all()
+            orphans = [i for i, owner in held if owner and not local_owner_alive(owner)]
             rows = s.scalars(
                 select(Feedback)
                 .where(
@@ -453,6 +465,7 @@ class FeedbackOutbox:
                         (Feedback.state == QUEUED)
                         & (Feedback.next_attempt_at.is_(None) | (Feedback.next_attempt_at <= now)),
                         (Feedback.state == SENDING) & (Feedback.lease_until < now),
+                        Feedback.id.in_(orphans),
                     )
                 )
                 .order_by(Feedback.created_at)

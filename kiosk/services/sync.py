@@ -59,10 +59,12 @@ class SyncWorker(threading.Thread):
         idle_interval: float = 30.0,
         state_interval: float = 1.0,
         name: str = "outbox-sync",
+        extra_round: Callable[..., Any] | None = None,
     ) -> None:
         """`catalogue` + `overlay_path`: refresh the catalogue every `catalogue_interval`
         seconds (None: never); `status_interval`: poll delivered dossiers' status (None:
-        never); `offline_retry`: first and longest wait between /health probes offline."""
+        never); `offline_retry`: first and longest wait between /health probes offline;
+        `extra_round(client)`: more work for each idle pass (feedback, notices)."""
         super().__init__(name=name, daemon=True)
         self.outbox = outbox
         self.on_state = on_state
@@ -72,6 +74,7 @@ class SyncWorker(threading.Thread):
         self.catalogue_interval = catalogue_interval
         self.status_interval = status_interval
         self.status_batch = status_batch
+        self.extra_round = extra_round
         self.offline_retry = offline_retry
         self.idle_interval = idle_interval
         self.state_interval = state_interval
@@ -244,6 +247,11 @@ class SyncWorker(threading.Thread):
             except PortalError as exc:
                 log.info("status polling failed: %s", exc.detail)
             self._next_status = time.monotonic() + self.status_interval
+        if self.extra_round is not None:
+            try:
+                self.extra_round(self.outbox._client())
+            except PortalError as exc:
+                log.info("feedback and notices: %s", exc.detail)
 
     def _publish(self, force: bool = False, running: bool = True) -> None:
         now = time.monotonic()
