@@ -21,6 +21,7 @@ from kiosk.services.receipt_service import ReceiptService
 from kiosk.services.session import CitizenSession
 from kiosk.services.store import Store
 from kiosk.services.studio import Studio
+from kiosk.services.twoway import TwoWay, build_two_way
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class AppContext:
     studio: Studio
     pack_overlay: Overlay = field(default_factory=Overlay)
     studio_overlay: Overlay = field(default_factory=Overlay)
+    two_way: TwoWay | None = None  # notices and citizens' feedback
     extras: dict[str, Any] = field(default_factory=dict)  # devices and services added by parts
 
     def tr(self, key: str, **values: object) -> str:
@@ -105,6 +107,9 @@ def build_context(settings: Settings) -> AppContext:
         receipts,
         packs,
         studio,
+    )
+    ctx.two_way = build_two_way(
+        store, cipher, settings.kiosk_id, settings.data_dir, settings.attachments_dir
     )
     ctx.apply_language_work()
     return ctx

@@ -67,6 +67,7 @@ class SyncBridge(QObject):
         )
         worker_options.setdefault("catalogue", app_ctx.catalogue)
         worker_options.setdefault("overlay_path", s.data_dir / OVERLAY_NAME)
+        worker_options.setdefault("extra_round", getattr(app_ctx, "two_way", None))
         bridge = cls(outbox, parent, **worker_options)
         bridge._app_ctx = app_ctx
         return bridge
