@@ -20,6 +20,8 @@ TILES = (
     ("settings", "form_field", "clerk_settings"),
     ("studio", "language", "studio"),
     ("roles", "language", "studio_roles"),
+    ("notices", "notices", "clerk_notices"),
+    ("feedback", "feedback", "clerk_feedback"),
 )
 
 
