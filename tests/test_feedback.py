@@ -228,3 +228,54 @@ def test_feedback_is_delivered_exactly_once_through_faults(world):
         bodies = {r.body for r in portal.requests(v.client_ref) if r.body}
         assert len(bodies) == 1
     assert any(r.fault == "drop_after_store" for r in portal.requests(method="POST"))
+
+
+def test_privacy_tools_cover_feedback(world):
+    """The orphan sweep keeps voice files, key rotation re-encrypts them (old keys can then
+    be dropped), export includes the voice, erase removes it, the retention purge too."""
+    import os
+
+    from kiosk.services import privacy
+    from kiosk.services.dossiers import DossierService
+
+    portal, kiosk, client = world
+    folder = kiosk.data_dir / "attachments"
+    view = kiosk.feedback.confirm(
+        FeedbackDraft(
+            topic="land", language="vi", identity="card", applicant=CITIZEN, recording=voice(3.0)
+        )
+    )
+    [path] = _files(kiosk)
+    old = path.stat().st_mtime - 3 * 86400
+    os.utime(path, (old, old))
+    assert privacy.sweep_orphan_files(kiosk.store, folder) == 0 and path.exists()
+
+    key_path = kiosk.data_dir / "keys" / "data.key"
+    before = path.read_bytes()
+    result = privacy.rotate_key(kiosk.store, kiosk.cipher, folder, key_path)
+    assert result.dropped and result.files >= 1 and path.read_bytes() != before
+    assert kiosk.feedback.recording(view.id)[:4] == b"RIFF"
+    assert kiosk.feedback.text(view.id) is None and kiosk.feedback.body(view.id)
+
+    dossiers = DossierService(kiosk.store, kiosk.cipher, "K", "QN01", folder)
+    exported = privacy.export_citizen(dossiers, CITIZEN.id_number)
+    [item] = exported["feedback"]
+    assert item["slip_code"] == view.slip_code and item["recording_wav_base64"]
+    erased = privacy.erase_citizen(
+        kiosk.store, kiosk.cipher, folder, CITIZEN.id_number, withdraw_undelivered=True
+    )
+    assert erased.feedback_erased == 1 and _files(kiosk) == []
+
+
+def test_retention_purge_of_the_kiosk_includes_feedback(world):
+    from kiosk.services import privacy
+    from kiosk.services.dossiers import utcnow
+
+    portal, kiosk, client = world
+    kiosk.feedback.confirm(FeedbackDraft(topic="roads", language="vi", recording=voice(3.0)))
+    FeedbackOutbox(kiosk.feedback).drain(client)
+    privacy.purge_expired(kiosk.store, kiosk.data_dir / "attachments", 30, now=utcnow())
+    assert len(_files(kiosk)) == 1  # within the retention period
+    later = utcnow() + timedelta(days=31)
+    privacy.purge_expired(kiosk.store, kiosk.data_dir / "attachments", 30, now=later)
+    assert _files(kiosk) == []

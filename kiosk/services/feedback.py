@@ -351,7 +351,9 @@ class FeedbackService:
         )
         return [self._view(r) for r in rows]
 
-    def export_citizen(self, id_number: str) -> list[dict[str, Any]]:
+    def export_citizen(self, id_number: str, with_files: bool = True) -> list[dict[str, Any]]:
+        import base64
+
         out = []
         for v in self.of_citizen(id_number):
             out.append(
@@ -366,6 +368,9 @@ class FeedbackService:
                     "answer": v.answer,
                 }
             )
+            voice = self.recording(v.id) if with_files else None
+            if voice is not None:
+                out[-1]["recording_wav_base64"] = base64.b64encode(voice).decode("ascii")
         return out
 
     def erase_citizen(self, id_number: str) -> int:
@@ -575,3 +580,80 @@ class FeedbackOutbox:
             last_error=None,
         )
         return DELIVERED
+
+
+# --- privacy: retention, orphan files, key rotation -------------------------------------------
+
+ENCRYPTED_COLUMNS = (
+    ("text_enc", TEXT_CTX),
+    ("applicant_enc", APPLICANT_CTX),
+    ("phone_enc", PHONE_CTX),
+    ("body_enc", BODY_CTX),
+    ("answer_enc", ANSWER_CTX),
+)
+
+
+def _key_id(blob: bytes) -> int | None:
+    from kiosk.services.crypto import MAGIC
+
+    return int.from_bytes(blob[2:4], "big") if blob[:2] == MAGIC and len(blob) > 4 else None
+
+
+def recording_files(store: Store) -> list[str]:
+    """The voice files feedback rows name (the orphan sweep must keep them)."""
+    return store.read(
+        lambda s: list(
+            s.scalars(select(Feedback.recording_file).where(Feedback.recording_file.is_not(None)))
+        )
+    )
+
+
+def purge_feedback(store: Store, attachments_dir: Path, cutoff: datetime) -> int:
+    """Retention: the personal data of feedback created before `cutoff` and delivered (or
+    closed) is removed; the row (codes, topic, state) stays for the status look-up."""
+    service = FeedbackService(store, None, "", attachments_dir)  # type: ignore[arg-type]
+    return service.purge_older_than(cutoff)
+
+
+def reencrypt_feedback(store: Store, cipher: DataCipher, attachments_dir: Path) -> tuple[int, int]:
+    """Values and voice files not under the current key, re-encrypted: (values, files)."""
+    from kiosk.files import write_atomic
+
+    current = cipher.ring.current
+
+    def write(s: Session) -> int:
+        changed = 0
+        for row in s.scalars(select(Feedback)):
+            for column, context in ENCRYPTED_COLUMNS:
+                blob = getattr(row, column)
+                if blob is not None and _key_id(blob) != current:
+                    setattr(row, column, cipher.reencrypt(blob, context, cipher))
+                    changed += 1
+        return changed
+
+    values = store.write_sync(write)
+    files = 0
+    for name in recording_files(store):
+        path = attachments_dir / name
+        if path.exists():
+            blob = path.read_bytes()
+            if _key_id(blob) != current:
+                write_atomic(path, cipher.reencrypt(blob, FILE_CTX, cipher))
+                files += 1
+    return values, files
+
+
+def feedback_keys_in_use(store: Store, attachments_dir: Path) -> set[int]:
+    used: set[int] = set()
+    for column, _ctx in ENCRYPTED_COLUMNS:
+        col = getattr(Feedback, column)
+        blobs = store.read(lambda s, c=col: list(s.scalars(select(c).where(c.is_not(None)))))
+        used |= {k for b in blobs if (k := _key_id(b)) is not None}
+    for name in recording_files(store):
+        path = attachments_dir / name
+        if path.exists():
+            with open(path, "rb") as fh:
+                k = _key_id(fh.read(4))
+            if k is not None:
+                used.add(k)
+    return used
