@@ -154,3 +154,63 @@ def test_notices_endpoint_needs_a_signature(world):
     answer = requests.get(portal.url + "/notices", timeout=5)
     assert answer.status_code == 401
     assert json.loads(answer.content)["error"] == "unauthorized"
+
+
+def test_the_demo_portal_publishes_its_sample_notices(tmp_path):
+    """`kiosk portal --notices FILE` (what scripts/kiosk-demo runs) publishes them, and the
+    admin API publishes and withdraws one over HTTP."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.outbox_helpers import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kiosk",
+            "portal",
+            "--port",
+            "0",
+            "--db",
+            str(tmp_path / "p.db"),
+            "--token",
+            "T",
+            "--kiosk",
+            "K1:S1",
+            "--notices",
+            str(ROOT / "resources" / "samples" / "notices.json"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("portal listening on "), proc.stderr.read()
+        api = line.split()[-1]
+        base = api.rsplit("/api/v1", 1)[0]
+        import requests
+
+        from kiosk.services.portal_client import PortalClient
+        from kiosk.services.portal_notices import fetch_notices
+
+        with PortalClient(api, "K1", "S1", "T") as client:
+            feed = fetch_notices(client)
+            assert sorted(n["id"] for n in feed.notices) == ["demo-hop-dan", "demo-tiem-phong"]
+            answer = requests.put(
+                base + "/_admin/notices",
+                json=notice("admin-one"),
+                timeout=5,
+            )
+            assert answer.status_code == 200 and answer.json()["version"] == 1
+            assert requests.post(base + "/_admin/notices/admin-one/withdraw", timeout=5).ok
+            [changed] = fetch_notices(client, feed.as_of).notices
+            assert changed["id"] == "admin-one" and changed["withdrawn"] is True
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
