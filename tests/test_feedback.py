@@ -193,6 +193,7 @@ def test_feedback_is_delivered_exactly_once_through_faults(world):
             error_rate=0.2,
             drop_rate=0.1,
             endpoints=["attachments", "feedback"],
+            retry_after=None,
             seed=7,
         )
     )
@@ -279,3 +280,16 @@ def test_retention_purge_of_the_kiosk_includes_feedback(world):
     later = utcnow() + timedelta(days=31)
     privacy.purge_expired(kiosk.store, kiosk.data_dir / "attachments", 30, now=later)
     assert _files(kiosk) == []
+
+
+def test_retry_after_is_honoured_and_a_missing_endpoint_keeps_feedback_queued(world):
+    from kiosk.services.dossiers import utcnow
+
+    portal, kiosk, client = world
+    view = kiosk.feedback.confirm(FeedbackDraft(topic="other", language="vi", text="Góp ý"))
+    portal.set_faults(Faults(script=["rate_limit"], retry_after=120, endpoints=["feedback"]))
+    report = FeedbackOutbox(kiosk.feedback, backoff=(0.0, 0.0)).run_once(client)
+    assert report.retry == 1
+    row = kiosk.store.read(lambda s: s.get(Feedback, view.id))
+    assert row.state == "queued" and row.next_attempt_at >= utcnow() + timedelta(seconds=100)
+    assert FeedbackOutbox(kiosk.feedback).run_once(client).claimed == 0  # not due yet

@@ -562,6 +562,9 @@ class FeedbackOutbox:
         except (Transient, NotFound, PortalError) as exc:
             base, cap = self.backoff
             delay = min(cap, base * 2 ** min(attempts, 20)) * (0.5 + secrets.randbelow(1000) / 1000)
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after:  # the portal said when: never earlier
+                delay = max(delay, float(retry_after))
             self._finish(
                 feedback_id,
                 state=QUEUED,
