@@ -46,9 +46,9 @@ class FeedbackKiosk:
         self.store.close()
 
 
-def open_feedback_kiosk(data_dir: Path) -> FeedbackKiosk:
+def open_feedback_kiosk(data_dir: Path, db_url: str | None = None) -> FeedbackKiosk:
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(f"sqlite:///{data_dir / 'kiosk.db'}")
+    store = Store(db_url or f"sqlite:///{data_dir / 'kiosk.db'}")
     cipher = DataCipher(load_or_create_keyring(data_dir / "keys" / "data.key"))
     return FeedbackKiosk(
         store,

@@ -293,3 +293,37 @@ def test_retry_after_is_honoured_and_a_missing_endpoint_keeps_feedback_queued(wo
     row = kiosk.store.read(lambda s: s.get(Feedback, view.id))
     assert row.state == "queued" and row.next_attempt_at >= utcnow() + timedelta(seconds=100)
     assert FeedbackOutbox(kiosk.feedback).run_once(client).claimed == 0  # not due yet
+
+
+def test_two_machines_on_one_database_deliver_each_feedback_once(tmp_path, db_url):
+    """Two senders of one centre (SQLite file or PostgreSQL) share the queue: every
+    feedback is claimed by one of them and reaches the portal once."""
+    import threading
+
+    portal = new_portal(tmp_path)
+    a = open_feedback_kiosk(tmp_path / "a", db_url)
+    b = open_feedback_kiosk(tmp_path / "a", db_url)
+    try:
+        for n in range(20):
+            a.feedback.confirm(FeedbackDraft(topic="water", language="vi", text=f"số {n}"))
+        outboxes = [
+            FeedbackOutbox(k.feedback, f"machine-{i}", batch_size=3) for i, k in enumerate((a, b))
+        ]
+
+        def run(outbox):
+            with new_client(portal.url) as client:
+                while outbox.run_once(client).claimed:
+                    pass
+
+        threads = [threading.Thread(target=run, args=(o,)) for o in outboxes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert a.feedback.counts() == {"delivered": 20}
+        assert len(portal.feedback.feedbacks()) == 20
+        assert len(portal.requests(method="POST")) == 20  # no feedback was sent twice
+    finally:
+        a.close()
+        b.close()
+        portal.stop()

@@ -475,6 +475,7 @@ class FeedbackOutbox:
                 )
                 .order_by(Feedback.created_at)
                 .limit(self.batch_size)
+                .with_for_update(skip_locked=True)  # PostgreSQL: other machines skip these
             ).all()
             for row in rows:
                 row.state = SENDING

@@ -312,7 +312,7 @@ class Feedback(Base):
     topic: Mapped[str] = mapped_column(String(24))
     language: Mapped[str] = mapped_column(String(16))
     anonymous: Mapped[bool] = mapped_column(Boolean)
-    identity: Mapped[str] = mapped_column(String(8))  # card, phone, anonymous
+    identity: Mapped[str] = mapped_column(String(12))  # card, phone, anonymous
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     text_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     applicant_enc: Mapped[bytes | None] = mapped_column(LargeBinary)

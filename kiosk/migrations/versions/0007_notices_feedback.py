@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.Column("topic", sa.String(24), nullable=False),
         sa.Column("language", sa.String(16), nullable=False),
         sa.Column("anonymous", sa.Boolean(), nullable=False),
-        sa.Column("identity", sa.String(8), nullable=False),
+        sa.Column("identity", sa.String(12), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("text_enc", sa.LargeBinary(), nullable=True),
         sa.Column("applicant_enc", sa.LargeBinary(), nullable=True),
