@@ -129,7 +129,8 @@ class ClerkFeedbackScreen(ClerkScreen):
                 fmt_time(v.created_at),
                 self.tr(f"feedback.citizen.topic.{v.topic}"),
                 self.tr(f"clerk.feedback.identity.{v.identity}"),
-                self.tr(f"cli.outbox.state.{v.state}"),
+                self.tr(f"cli.outbox.state.{v.state}")
+                + (f" ({v.last_error})" if v.last_error and v.state != "delivered" else ""),
                 " · ".join(x for x in (v.feedback_code, v.portal_status) if x),
                 answer,
             )
