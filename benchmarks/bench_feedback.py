@@ -34,7 +34,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         store = Store(f"sqlite:///{folder / 'kiosk.db'}")
-        cipher = DataCipher(load_or_create_keyring(folder / "data.key"))
+        cipher = DataCipher(load_or_create_keyring(folder / "data.key", create=True))
         service = FeedbackService(store, cipher, "BENCH-K1", folder / "attachments")
         text_ms, voice_ms = [], []
         for n in range(args.count):

@@ -49,7 +49,7 @@ class FeedbackKiosk:
 def open_feedback_kiosk(data_dir: Path, db_url: str | None = None) -> FeedbackKiosk:
     data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(db_url or f"sqlite:///{data_dir / 'kiosk.db'}")
-    cipher = DataCipher(load_or_create_keyring(data_dir / "keys" / "data.key"))
+    cipher = DataCipher(load_or_create_keyring(data_dir / "keys" / "data.key", create=True))
     return FeedbackKiosk(
         store,
         cipher,

@@ -48,7 +48,7 @@ def test_seed_sync_once_and_notices_json(tmp_path):
                 "priority": "urgent",
             }
         )
-        done = kiosk_cmd(env, "sync", "--once")
+        done = kiosk_cmd(env, "sync", "--once", "--json")
         assert done.returncode == 0, done.stderr
         summary = last_json(done.stdout)
         assert summary["feedback"]["delivered"] == 6
@@ -63,7 +63,7 @@ def test_seed_sync_once_and_notices_json(tmp_path):
         [notice] = json.loads(shown.stdout)
         assert notice["id"] == "hop-thon" and notice["title"]["en"] == "Village meeting"
         # A second round sends nothing again.
-        again = last_json(kiosk_cmd(env, "sync", "--once").stdout)
+        again = last_json(kiosk_cmd(env, "sync", "--once", "--json").stdout)
         assert again["feedback"]["delivered"] == 0
         assert len(portal.requests(method="POST", path="/api/v1/feedback")) == 6
         # Either code finds the feedback; the answer shows.

@@ -180,6 +180,8 @@ def test_the_demo_portal_publishes_its_sample_notices(tmp_path):
             "T",
             "--kiosk",
             "K1:S1",
+            "--admin-token",
+            "ADM",
             "--notices",
             str(ROOT / "resources" / "samples" / "notices.json"),
         ],
@@ -205,10 +207,16 @@ def test_the_demo_portal_publishes_its_sample_notices(tmp_path):
             answer = requests.put(
                 base + "/_admin/notices",
                 json=notice("admin-one"),
+                headers={"X-Admin-Token": "ADM"},
                 timeout=5,
             )
-            assert answer.status_code == 200 and answer.json()["version"] == 1
-            assert requests.post(base + "/_admin/notices/admin-one/withdraw", timeout=5).ok
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["version"] == 1
+            assert requests.post(
+                base + "/_admin/notices/admin-one/withdraw",
+                headers={"X-Admin-Token": "ADM"},
+                timeout=5,
+            ).ok
             [changed] = fetch_notices(client, feed.as_of).notices
             assert changed["id"] == "admin-one" and changed["withdrawn"] is True
     finally:

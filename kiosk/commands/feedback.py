@@ -39,16 +39,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     w.set_defaults(func=handle_show)
 
 
-def services(settings: Any) -> Any:
-    from kiosk.services.crypto import DataCipher, load_or_create_keyring
-    from kiosk.services.store import Store
+def services(settings: Any, cli: Any = None, create_key: bool = False) -> Any:
+    """Notices and feedback over the kiosk's store, the data key opened and checked."""
+    from kiosk.commands.outbox import _services
     from kiosk.services.twoway import build_two_way
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.database_url)
-    cipher = DataCipher(load_or_create_keyring(settings.data_key_path))
+    if cli is None:
+        from kiosk.clitext import Cli, cli_language
+
+        cli = Cli.for_language(cli_language())
+    store, dossiers = _services(cli, settings, create_key=create_key)
     return build_two_way(
-        store, cipher, settings.kiosk_id, settings.data_dir, settings.attachments_dir
+        store, dossiers.cipher, settings.kiosk_id, settings.data_dir, settings.attachments_dir
     )
 
 
@@ -75,7 +77,7 @@ def handle_status(args: argparse.Namespace) -> int:
     settings = _settings(cli)
     if settings is None:
         return 2
-    two_way = services(settings)
+    two_way = services(settings, cli)
     try:
         counts = two_way.feedback.counts()
     finally:
@@ -96,7 +98,7 @@ def handle_drain(args: argparse.Namespace) -> int:
     settings = _settings(cli)
     if settings is None:
         return 2
-    two_way = services(settings)
+    two_way = services(settings, cli)
     outbox = two_way.outbox
     outbox.lease_seconds = args.lease_seconds
     outbox.backoff = (0.2, args.backoff_cap)
@@ -131,7 +133,7 @@ def handle_show(args: argparse.Namespace) -> int:
     settings = _settings(cli)
     if settings is None:
         return 2
-    two_way = services(settings)
+    two_way = services(settings, cli)
     try:
         view = two_way.feedback.find(args.code)
         if view is None:
@@ -167,7 +169,7 @@ def seed_feedback(settings: Any, count: int, seed: int | None) -> int:
     from kiosk.services.feedback import TOPICS, FeedbackDraft
 
     rng = random.Random(seed)
-    two_way = services(settings)
+    two_way = services(settings, create_key=True)
     take = synthetic_voice(rng, 2.5)
     try:
         for n in range(count):

@@ -21,16 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle_notices(args: argparse.Namespace) -> int:
-    from kiosk.commands.outbox import _settings
+    from kiosk.commands.outbox import _services, _settings
     from kiosk.services.notices import NoticeService
-    from kiosk.services.store import Store
 
     cli = cli_of(args)
     settings = _settings(cli)
     if settings is None:
         return 2
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.database_url)
+    store, _dossiers = _services(cli, settings)
     try:
         service = NoticeService(store, settings.data_dir / "notice-media")
         if args.refresh:

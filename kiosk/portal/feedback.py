@@ -23,8 +23,6 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS notices (
     id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL,
     changed_at TEXT NOT NULL, changed_us INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS media (
-    sha256 TEXT PRIMARY KEY, content_type TEXT NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS feedback (
     seq INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, client_ref TEXT NOT NULL UNIQUE,
     kiosk_id TEXT NOT NULL, canonical TEXT NOT NULL, body BLOB NOT NULL,
@@ -70,22 +68,12 @@ class PortalFeedback:
         if content_type not in MEDIA_TYPES:
             raise ValueError(f"content_type must be one of {', '.join(MEDIA_TYPES)}")
         sha = hashlib.sha256(data).hexdigest()
-        with self.store.lock:
-            self.store._write(
-                "INSERT OR IGNORE INTO media VALUES (?, ?, ?)", (sha, content_type, data)
-            )
-            self.store._commit()
+        self.store.put_media(sha, content_type, data, self.iso(self.now()))
         return sha
 
     def media(self, sha256: str) -> tuple[str, bytes] | None:
-        """A published medium, else an uploaded feedback recording, else None."""
-        with self.store.lock:
-            row = self.store._db.execute(
-                "SELECT content_type, data FROM media WHERE sha256 = ?", (sha256,)
-            ).fetchone()
-        if row:
-            return row[0], bytes(row[1])
-        return None
+        """A published medium (the portal's media table), else None."""
+        return self.store.media(sha256)
 
     def corrupt_media(self, sha256: str, data: bytes) -> None:
         """Serve other bytes under a hash (tests: a kiosk must check what it fetched)."""

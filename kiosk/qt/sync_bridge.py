@@ -32,6 +32,8 @@ class SyncBridge(QObject):
     catalogue_changed = Signal(object)
     _state_from_worker = Signal(object)
     _catalogue_from_worker = Signal(object)
+    language_packs_changed = Signal(object)  # a PackRefresh that installed or removed packs
+    _packs_from_worker = Signal(object)
 
     def __init__(
         self, outbox: Outbox, parent: QObject | None = None, **worker_options: Any
@@ -41,6 +43,8 @@ class SyncBridge(QObject):
         # Queued on purpose: the worker thread emits, this object's thread delivers.
         self._state_from_worker.connect(self._on_state, Qt.ConnectionType.QueuedConnection)
         self._catalogue_from_worker.connect(self._on_catalogue, Qt.ConnectionType.QueuedConnection)
+        self._packs_from_worker.connect(self._on_packs, Qt.ConnectionType.QueuedConnection)
+        self.packs_pending = False  # installed packs wait for the next citizen to be applied
         self.outbox = outbox
         self.worker = SyncWorker(
             outbox,
@@ -67,10 +71,40 @@ class SyncBridge(QObject):
         )
         worker_options.setdefault("catalogue", app_ctx.catalogue)
         worker_options.setdefault("overlay_path", s.data_dir / OVERLAY_NAME)
-        worker_options.setdefault("extra_round", getattr(app_ctx, "two_way", None))
         bridge = cls(outbox, parent, **worker_options)
         bridge._app_ctx = app_ctx
+        if getattr(app_ctx, "packs", None) is not None:
+            from kiosk.services.langpacks import known_items
+            from kiosk.services.pack_sync import language_pack_task
+
+            bridge.worker.periodic.append(
+                language_pack_task(
+                    outbox.link.call,
+                    app_ctx.packs,
+                    lambda: known_items(app_ctx.translator, app_ctx.catalogue),
+                    done=bridge._packs_from_worker.emit,
+                )
+            )
+        two_way = getattr(app_ctx, "two_way", None)
+        if two_way is not None:
+            from kiosk.services.sync import Periodic
+
+            # Every idle pass: feedback waiting is sent at once; the notices and the
+            # answers keep their own intervals inside TwoWay.
+            bridge.worker.periodic.append(
+                Periodic(
+                    "notices and feedback", 0.0, lambda: two_way(outbox.link.client()), retry=60.0
+                )
+            )
         return bridge
+
+    def apply_pending_language_work(self) -> bool:
+        """Between two citizens: use the packs the worker installed (never mid-visit)."""
+        if not self.packs_pending or self._app_ctx is None:
+            return False
+        self.packs_pending = False
+        self._app_ctx.apply_language_work()
+        return True
 
     # --- control ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -110,6 +144,12 @@ class SyncBridge(QObject):
     def _on_state(self, state: SyncState) -> None:
         self._state = state
         self.state_changed.emit(state)
+
+    @Slot(object)
+    def _on_packs(self, result: Any) -> None:
+        if getattr(result, "changed", False):
+            self.packs_pending = True
+            self.language_packs_changed.emit(result)
 
     @Slot(object)
     def _on_catalogue(self, catalogue: Any) -> None:

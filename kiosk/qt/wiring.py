@@ -57,6 +57,13 @@ def install_sync(window: Any, app_ctx: Any) -> None:
     bar.setVisible(False)
     window.start_hooks.append(sync.start)
 
+    def language_work() -> None:
+        # Packs the worker installed are used between two citizens, never mid-visit.
+        if sync.apply_pending_language_work() and hasattr(window.top, "refresh_languages"):
+            window.top.refresh_languages()
+
+    window.reset_hooks.append(language_work)
+
 
 def wire(window: Any, app_ctx: Any) -> None:
     """Everything a running kiosk adds to the bare window."""

@@ -27,6 +27,7 @@ class CitizenSession:
     confirmed_receipt: str | None = None
     volume: float = 1.0
     muted: bool = False
+    listen_first: bool = False  # "listen first": a first tap speaks a button, a second acts
 
     def wipe(self, default_lang: str) -> None:
         fresh = CitizenSession(lang=default_lang, assisted_by=self.assisted_by)

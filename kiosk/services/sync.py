@@ -41,6 +41,20 @@ class SyncState:
     at: datetime = field(default_factory=utcnow)
 
 
+@dataclass
+class Periodic:
+    """Other work the worker does once the outbox is idle, every `interval` seconds (the
+    language packs, the notices…): `run()` talks to the portal; `done(result)` is told
+    what it found. A PortalError waits `retry` seconds before the next try."""
+
+    name: str
+    interval: float
+    run: Callable[[], Any]
+    done: Callable[[Any], None] | None = None
+    retry: float = 300.0
+    due: float = 0.0  # time.monotonic() of the next run; 0: as soon as possible
+
+
 class SyncWorker(threading.Thread):
     """Start with `.start()`, stop with `.stop()`; `.wake()` after a confirm."""
 
@@ -58,13 +72,12 @@ class SyncWorker(threading.Thread):
         offline_retry: tuple[float, float] = (1.0, 60.0),
         idle_interval: float = 30.0,
         state_interval: float = 1.0,
+        periodic: list[Periodic] | None = None,
         name: str = "outbox-sync",
-        extra_round: Callable[..., Any] | None = None,
     ) -> None:
         """`catalogue` + `overlay_path`: refresh the catalogue every `catalogue_interval`
         seconds (None: never); `status_interval`: poll delivered dossiers' status (None:
-        never); `offline_retry`: first and longest wait between /health probes offline;
-        `extra_round(client)`: more work for each idle pass (feedback, notices)."""
+        never); `offline_retry`: first and longest wait between /health probes offline."""
         super().__init__(name=name, daemon=True)
         self.outbox = outbox
         self.on_state = on_state
@@ -74,10 +87,10 @@ class SyncWorker(threading.Thread):
         self.catalogue_interval = catalogue_interval
         self.status_interval = status_interval
         self.status_batch = status_batch
-        self.extra_round = extra_round
         self.offline_retry = offline_retry
         self.idle_interval = idle_interval
         self.state_interval = state_interval
+        self.periodic = list(periodic or [])
         self._stop_event = threading.Event()
         self._wake = threading.Event()
         self._online: bool | None = None
@@ -219,7 +232,7 @@ class SyncWorker(threading.Thread):
         if due is not None:
             wait = min(wait, max(0.02, (due - self.outbox.clock()).total_seconds()))
         now = time.monotonic()
-        for moment in (self._next_catalogue, self._next_status):
+        for moment in (self._next_catalogue, self._next_status, *(p.due for p in self.periodic)):
             wait = min(wait, max(0.02, moment - now))
         return wait
 
@@ -247,11 +260,25 @@ class SyncWorker(threading.Thread):
             except PortalError as exc:
                 log.info("status polling failed: %s", exc.detail)
             self._next_status = time.monotonic() + self.status_interval
-        if self.extra_round is not None:
+        for task in self.periodic:
+            if time.monotonic() < task.due:
+                continue
             try:
-                self.extra_round(self.outbox._client())
+                result = task.run()
             except PortalError as exc:
-                log.info("feedback and notices: %s", exc.detail)
+                log.info("%s: %s", task.name, exc.detail)
+                task.due = time.monotonic() + task.retry
+                continue
+            except Exception:
+                log.exception("sync worker: %s failed", task.name)
+                task.due = time.monotonic() + task.retry
+                continue
+            task.due = time.monotonic() + task.interval
+            if task.done is not None:
+                try:
+                    task.done(result)
+                except Exception:
+                    log.exception("sync worker: %s: the result could not be used", task.name)
 
     def _publish(self, force: bool = False, running: bool = True) -> None:
         now = time.monotonic()

@@ -28,6 +28,7 @@ from kiosk.services.i18n import LANGUAGES
 from kiosk.views import registry
 from kiosk.views.base import Screen, ViewContext
 from kiosk.views.keyboard import KeyboardController, VietKeyboard
+from kiosk.views.listen import ListenHelper
 from kiosk.views.widgets import BigButton, Text, scroll
 
 log = logging.getLogger(__name__)
@@ -212,14 +213,8 @@ class TopBar(QWidget):
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.lang_buttons: dict[str, QPushButton] = {}
-        for lang in offered_languages(vc.app):
-            button = QPushButton(vc.app.translator.tr("lang.self", lang))
-            button.setObjectName("langButton")
-            button.setCheckable(True)
-            button.clicked.connect(lambda _=False, lang=lang: self.language_chosen.emit(lang))
-            self.group.addButton(button)
-            self.lang_buttons[lang] = button
-            row.addWidget(button)
+        self.lang_row = row
+        self.refresh_languages()
         self.repeat_button = QPushButton()
         self.repeat_button.setObjectName("barButton")
         self.repeat_button.clicked.connect(self.repeat)
@@ -233,6 +228,23 @@ class TopBar(QWidget):
         self.clerk_button.clicked.connect(lambda: vc.nav.go("clerk_login"))
         row.addWidget(self.clerk_button)
         col.addLayout(row)
+
+    def refresh_languages(self) -> None:
+        """One button per offered language (again after language packs were installed)."""
+        vc = self.vc
+        for button in self.lang_buttons.values():
+            self.group.removeButton(button)
+            self.lang_row.removeWidget(button)
+            button.deleteLater()
+        self.lang_buttons = {}
+        for i, lang in enumerate(offered_languages(vc.app), start=1):
+            button = QPushButton(vc.app.translator.tr("lang.self", lang))
+            button.setObjectName("langButton")
+            button.setCheckable(True)
+            button.clicked.connect(lambda _=False, lang=lang: self.language_chosen.emit(lang))
+            self.group.addButton(button)
+            self.lang_buttons[lang] = button
+            self.lang_row.insertWidget(i, button)
 
     def retranslate(self) -> None:
         self.place.setText(self.vc.app.settings.commune_name)
@@ -281,6 +293,7 @@ class MainWindow(QMainWindow):
         self.idle.idle.connect(self._on_idle)
         self.nav.changed.connect(self._show)
         self.nav.session_reset.connect(self.reset_session)
+        self.listen = ListenHelper(self, app_ctx)  # long press speaks; listen-first mode
         self.prompt_hooks: list = []  # callables (screen) -> None, e.g. speech
         self.reset_hooks: list = []  # callables () -> None, run when a session ends
         self.start_hooks: list = []  # callables () -> None, run by start() (e.g. sync)
@@ -332,6 +345,7 @@ class MainWindow(QMainWindow):
         previous = self.current_screen()
         if previous is not None:
             previous.leave()
+        self.listen.disarm()
         widget = self.screen(name)
         widget.enter(self.nav.state())
         if self.nav.current != name:

@@ -27,6 +27,7 @@ from kiosk.services.receipts import format_date, format_vnd
 from kiosk.services.text import nfc
 from kiosk.views.base import Screen
 from kiosk.views.registry import register
+from kiosk.views.spoken import speak_receipt
 from kiosk.views.widgets import BigButton, Pictogram, Text, Tile, clear_layout, scroll
 
 log = logging.getLogger(__name__)
@@ -791,11 +792,18 @@ class DoneScreen(Screen):
         expected = self.state.get("expected_date")
         # Spelt out character by character so a voice reads "Q N 0 1", not a word.
         spelt = " ".join(ch for ch in code if ch != "-")
-        player.say_key(
-            "journey.done.spoken",
-            code=spelt,
-            procedure=title,
-            expected=format_date(expected) if expected else self.tr("journey.done.no_date"),
+        speak_receipt(
+            player,
+            session.lang,
+            code,
+            session.procedure_code,
+            expected,
+            lambda: player.say_key(
+                "journey.done.spoken",
+                code=spelt,
+                procedure=title,
+                expected=format_date(expected) if expected else self.tr("journey.done.no_date"),
+            ),
         )
 
     def _rate(self) -> None:
