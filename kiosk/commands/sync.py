@@ -156,12 +156,14 @@ def _two_way(settings: Any, store: Any, cipher: Any, outbox: Any):
     )
 
     def step(_round, _report):
-        done = two_way(outbox.link.client(), force=True)
+        # Feedback was delivered with the dossiers by the round's deliver step.
+        done = two_way(outbox.link.client(), force=True, deliver=False)
+        counts = two_way.feedback.counts()
         result = {
             "feedback": {
-                "delivered": done.feedback.delivered,
-                "needs_clerk": done.feedback.needs_clerk,
-                "waiting": done.feedback.retry,
+                "delivered": counts.get("delivered", 0),
+                "needs_clerk": counts.get("needs_clerk", 0),
+                "waiting": counts.get("queued", 0) + counts.get("sending", 0),
                 "answers_checked": done.answers_checked,
             }
         }

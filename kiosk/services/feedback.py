@@ -442,7 +442,7 @@ class FeedbackOutbox:
     ) -> None:
         self.service = service
         self.store = service.store
-        from kiosk.services.outbox import default_worker_id
+        from kiosk.services.delivery import default_worker_id
 
         self.worker_id = worker_id or default_worker_id()
         self.lease_seconds = lease_seconds
@@ -450,7 +450,7 @@ class FeedbackOutbox:
         self.backoff = backoff
 
     def claim(self) -> list[int]:
-        from kiosk.services.outbox import local_owner_alive
+        from kiosk.services.delivery import local_owner_alive
 
         now = self.service.clock()
 

@@ -328,6 +328,7 @@ class Feedback(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    field_errors: Mapped[str | None] = mapped_column(Text)  # JSON from the portal
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -337,3 +338,21 @@ class Feedback(Base):
     portal_status_at: Mapped[datetime | None] = mapped_column(DateTime)
     answer_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     purged_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_feedback_state_next", "state", "next_attempt_at"),)
+
+
+class FeedbackAttempt(Base):
+    """One delivery attempt of a feedback (as `attempts` is for dossiers)."""
+
+    __tablename__ = "feedback_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feedback_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    outcome: Mapped[str] = mapped_column(String(24))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)  # never personal data
+    worker: Mapped[str | None] = mapped_column(String(64))

@@ -1,6 +1,7 @@
-"""The sync worker's part for two-way information: deliver citizens' feedback (every pass,
-it is cheap when nothing waits), refresh notices and poll the answers to delivered feedback
-(on their own intervals). No Qt; called on the sync worker's thread with its PortalClient.
+"""The sync worker's part for two-way information: refresh notices and poll the answers to
+delivered feedback (on their own intervals). Feedback itself is delivered by the outbox's
+one delivery state machine (kiosk.services.feedback_delivery); `FeedbackOutbox` here is the
+same exactly-once protocol for tools and tests that hold only a PortalClient. No Qt.
 """
 
 from __future__ import annotations
@@ -51,12 +52,15 @@ class TwoWay:
         self._next_notices = 0.0
         self._next_answers = 0.0
 
-    def __call__(self, client: Any, *, force: bool = False) -> RoundReport:
+    def __call__(self, client: Any, *, force: bool = False, deliver: bool = True) -> RoundReport:
+        """`deliver=False` where the outbox's delivery already sends feedback (the sync
+        worker, `sync --once`): then only notices and answers are fetched here."""
         report = RoundReport()
-        try:
-            report.feedback = self.outbox.drain(client)
-        except PortalError as exc:
-            report.errors.append(f"feedback: {exc.detail}")
+        if deliver:
+            try:
+                report.feedback = self.outbox.drain(client)
+            except PortalError as exc:
+                report.errors.append(f"feedback: {exc.detail}")
         if report.feedback.auth_blocked:
             return report
         now = time.monotonic()

@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.DateTime(), nullable=True),
         sa.Column("attempt_count", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("field_errors", sa.Text(), nullable=True),
         sa.Column("lease_owner", sa.String(64), nullable=True),
         sa.Column("lease_until", sa.DateTime(), nullable=True),
         sa.Column("feedback_code", sa.String(64), nullable=True),
@@ -78,9 +79,30 @@ def upgrade() -> None:
     op.create_index("ix_feedback_id_index", "feedback", ["id_index"])
     op.create_index("ix_feedback_state", "feedback", ["state"])
     op.create_index("ix_feedback_feedback_code", "feedback", ["feedback_code"])
+    op.create_index("ix_feedback_state_next", "feedback", ["state", "next_attempt_at"])
+    op.create_table(
+        "feedback_attempts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("feedback_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("outcome", sa.String(24), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("worker", sa.String(64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["feedback_id"],
+            ["feedback.id"],
+            name=op.f("fk_feedback_attempts_feedback_id_feedback"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_feedback_attempts")),
+    )
+    op.create_index("ix_feedback_attempts_at", "feedback_attempts", ["at"])
+    op.create_index("ix_feedback_attempts_feedback_id", "feedback_attempts", ["feedback_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("feedback_attempts")
     op.drop_table("feedback")
     op.drop_index("ix_notices_source_ref", "notices")
     op.drop_table("notices")
