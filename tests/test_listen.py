@@ -47,7 +47,7 @@ def kiosk(kiosk_qapp, data_dir, qtbot):
 
 def engine(win):
     app = win.vc.app
-    player = getattr(app, "speech", None) or app.extras["speech"]
+    player = app.speech
     return player.engine
 
 

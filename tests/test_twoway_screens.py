@@ -39,7 +39,7 @@ def kiosk(kiosk_qapp, tmp_path, qtbot):
 
 
 def spoken(ctx):
-    return ctx.extras["speech"].engine.spoken
+    return ctx.speech.engine.spoken
 
 
 def test_portal_notice_shown_spoken_and_withdrawn(kiosk, qtbot):

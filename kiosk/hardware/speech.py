@@ -594,7 +594,7 @@ class AudioSettings(Protocol):
     muted: bool
 
 
-class Catalogue(Protocol):
+class PromptTranslator(Protocol):
     """The translator's part PromptPlayer uses (kiosk.services.i18n.Translator)."""
 
     def tr(self, key: str, lang: str | None = None, **values: object) -> str: ...
@@ -609,7 +609,7 @@ class PromptPlayer:
     engine: SpeechEngine
     session: AudioSettings | None = None
     headphones: bool = False
-    translator: Catalogue | None = None
+    translator: PromptTranslator | None = None
     default_volume: float = 1.0
     outcomes: list[str] = field(default_factory=list, repr=False)  # last few, for diagnostics
 

@@ -94,9 +94,7 @@ class ListenHelper(QObject):
         return "", lang
 
     def speak(self, button: QAbstractButton) -> None:
-        player = getattr(self.app, "speech", None)
-        if player is None and hasattr(self.app, "extras"):
-            player = self.app.extras.get("speech")
+        player = self.app.speech
         lang = self.app.session.lang
         text = self.label_of(button)
         key, written = self.key_of(text, lang)

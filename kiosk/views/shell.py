@@ -62,6 +62,7 @@ class Navigator(QObject):
         self.home_name = home
         self.home_state: dict[str, Any] = {}
         self.history: list[tuple[str, dict[str, Any]]] = []
+        self.entries = 0  # counts every screen shown: a background result names its entry
 
     @property
     def current(self) -> str | None:
@@ -69,6 +70,10 @@ class Navigator(QObject):
 
     def go(self, name: str, **state: Any) -> None:
         self.history.append((name, state))
+        self._changed(name)
+
+    def _changed(self, name: str) -> None:
+        self.entries += 1
         self.changed.emit(name)
 
     def replace(self, name: str, **state: Any) -> None:
@@ -79,12 +84,12 @@ class Navigator(QObject):
     def back(self) -> None:
         if len(self.history) > 1:
             self.history.pop()
-            self.changed.emit(self.history[-1][0])
+            self._changed(self.history[-1][0])
 
     def home(self) -> None:
         """Back to the start, keeping the session (used after a finished journey too)."""
         self.history = [(self.home_name, dict(self.home_state))]
-        self.changed.emit(self.home_name)
+        self._changed(self.home_name)
 
     def cancel(self) -> None:
         """Discard everything not confirmed and go home."""
@@ -254,7 +259,7 @@ class TopBar(QWidget):
         session = self.vc.app.session
         level = "off" if session.muted else VOLUME_NAMES.get(session.volume, "loud")
         self.volume_button.setText(self.vc.tr(f"shell.volume.{level}"))
-        speech = self.vc.app.extras.get("speech") is not None
+        speech = self.vc.app.speech is not None
         self.volume_button.setVisible(speech)
         self.repeat_button.setVisible(speech)
         for lang, button in self.lang_buttons.items():
@@ -267,6 +272,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Kiosk")
         self.nav = Navigator(start)
         self.vc = ViewContext(app_ctx, self.nav, tasks or TaskRunner(self))
+        # Results of background work go only to the visit and screen entry that asked.
+        self.vc.tasks.owner = lambda: (app_ctx.session.visit, self.nav.entries)
         self.screens: dict[str, Screen] = {}
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -359,6 +366,7 @@ class MainWindow(QMainWindow):
         """Show a screen with its registered sample data (screenshots, audit, self-test)."""
         sample = registry.spec(name).sample(self.vc)
         self.nav.history = [(name, sample)]
+        self.nav.entries += 1
         self._show(name)
         return self.screens[name]
 
@@ -377,7 +385,7 @@ class MainWindow(QMainWindow):
 
     def next_volume(self) -> None:
         """Loud, medium, quiet, off, loud…; the session's choice, reset when it ends."""
-        player = self.vc.app.extras.get("speech")
+        player = self.vc.app.speech
         session = self.vc.app.session
         if player is None:
             return
@@ -420,7 +428,7 @@ class MainWindow(QMainWindow):
         for widget in self.screens.values():
             widget.wipe()
         app = self.vc.app
-        app.session.wipe(app.settings.lang)
+        app.end_visit()
         for hook in self.reset_hooks:
             hook()
         self.top.retranslate()

@@ -301,7 +301,7 @@ class ClerkNoticesScreen(ClerkScreen):
         import tempfile
         from pathlib import Path
 
-        player = getattr(self.vc.app, "speech", None) or self.vc.app.extras.get("speech")
+        player = self.vc.app.speech
         if player is None or self.take is None:
             return
         path = Path(tempfile.gettempdir()) / "kiosk-notice-take.wav"

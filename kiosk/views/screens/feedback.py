@@ -43,7 +43,7 @@ IDENTITY_PICTOGRAMS = {"card": "identify_card", "phone": "phone", "anonymous": "
 
 
 def _player(vc):
-    return getattr(vc.app, "speech", None) or vc.app.extras.get("speech")
+    return vc.app.speech
 
 
 def _clock(seconds: float) -> str:
@@ -521,7 +521,7 @@ class FeedbackCardScreen(Screen):
     def enter(self, state) -> None:
         super().enter(state)
         self.status.setText(self.tr("feedback.citizen.card.hint"))
-        factory = self.vc.app.extras.get("camera_bridge")
+        factory = self.vc.app.camera
         if factory is None:
             self.status.setText(self.tr("identify.no_camera"))
             return
@@ -720,7 +720,7 @@ class FeedbackStatusScreen(Screen):
 def lookup_feedback(screen, two_way, text: str) -> None:
     """From the status look-up: find the feedback by either code, ask the portal for its
     answer when online (the answer's recording is fetched and checked), and show it."""
-    sync = screen.vc.app.extras.get("sync")
+    sync = screen.vc.app.sync
 
     def work():
         view = two_way.feedback.find(text)
@@ -729,7 +729,7 @@ def lookup_feedback(screen, two_way, text: str) -> None:
         outbox = getattr(sync, "outbox", None)
         if outbox is not None and view.feedback_code:
             try:
-                client = outbox._client()
+                client = outbox.link.client()
                 view = two_way.feedback.refresh_status(client, view.id) or view
                 fetch_answer_media(two_way, client, view)
             except Exception as exc:  # offline: show what the kiosk knows

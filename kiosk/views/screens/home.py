@@ -54,9 +54,7 @@ class HomeScreen(Screen):
     def set_listen_first(self, on: bool) -> None:
         self.vc.app.session.listen_first = on
         self.retranslate()
-        player = getattr(self.vc.app, "speech", None) or getattr(self.vc.app, "extras", {}).get(
-            "speech"
-        )
+        player = self.vc.app.speech
         if player is not None:
             player.say_key("home.listen_first_on" if on else "home.listen_first_off")
 

@@ -194,7 +194,7 @@ class NoticeScreen(Screen):
     def speak(self) -> str:
         """The recording in the citizen's language first, else the text spoken by the
         engine (espeak-ng for vi/en; silence for a language it has no voice for)."""
-        player = getattr(self.vc.app, "speech", None) or self.vc.app.extras.get("speech")
+        player = self.vc.app.speech
         tw, n = two_way(self.vc), self.notice
         if player is None or n is None or tw is None:
             return "none"

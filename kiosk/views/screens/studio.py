@@ -206,7 +206,7 @@ class StudioScreen(_StudioScreen):
     def offer(self) -> None:
         """A reviewer offers this commune's approved work to the province (contract 1.1)."""
         app, lang = self.vc.app, self.lang()
-        sync = getattr(app, "sync", None) or getattr(app, "extras", {}).get("sync")
+        sync = app.sync
         if not lang or sync is None:
             self.message.setText(self.tr("studio.offer.offline"))
             return
@@ -416,7 +416,7 @@ class StudioItemScreen(_StudioScreen):
 
     def _refused(self, key: str) -> None:
         self.message.setText(self.tr(key))
-        player = getattr(self.vc.app, "speech", None) or self.vc.app.extras.get("speech")
+        player = self.vc.app.speech
         if player is not None:
             player.say_key(key)
 
@@ -428,7 +428,7 @@ class StudioItemScreen(_StudioScreen):
         import tempfile
         from pathlib import Path
 
-        player = getattr(self.vc.app, "speech", None) or self.vc.app.extras.get("speech")
+        player = self.vc.app.speech
         if player is None:
             return
         if self.take is not None:
