@@ -108,11 +108,14 @@ class SyncBridge(QObject):
         if two_way is not None:
             from kiosk.services.sync import Periodic
 
-            # Every idle pass: feedback waiting is sent at once; the notices and the
-            # answers keep their own intervals inside TwoWay.
+            # Feedback goes with the dossiers (the outbox delivers it); the notices and
+            # the answers are fetched here, on their own intervals inside TwoWay.
             bridge.worker.periodic.append(
                 Periodic(
-                    "notices and feedback", 0.0, lambda: two_way(outbox.link.client()), retry=60.0
+                    "notices and answers",
+                    60.0,
+                    lambda: two_way(outbox.link.client(), deliver=False),
+                    retry=60.0,
                 )
             )
         return bridge
