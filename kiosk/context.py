@@ -29,6 +29,7 @@ from kiosk.services.session import CitizenSession
 from kiosk.services.status import StatusService
 from kiosk.services.store import Store
 from kiosk.services.studio import Studio
+from kiosk.services.twoway import TwoWay, build_two_way
 
 if TYPE_CHECKING:  # for the types only: numpy and the clerk services load when used
     from kiosk.hardware.speech import PromptPlayer
@@ -88,6 +89,7 @@ class AppContext:
     studio: Studio
     pack_overlay: Overlay = field(default_factory=Overlay)
     studio_overlay: Overlay = field(default_factory=Overlay)
+    two_way: TwoWay | None = None  # notices and citizens' feedback
     # Devices and workers the Qt side adds when it wires a window (None: not available).
     speech: PromptPlayer | None = None
     camera: CameraFeedFactory | None = None  # the ID-card and receipt scanner
@@ -183,6 +185,9 @@ def build_context(
         status=StatusService(store),
         packs=packs,
         studio=studio,
+    )
+    ctx.two_way = build_two_way(
+        store, cipher, settings.kiosk_id, settings.data_dir, settings.attachments_dir
     )
     ctx.apply_language_work()
     return ctx

@@ -58,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--count", type=int, required=True, help="cli.outbox.opt.count")
     e.add_argument("--attachments", type=int, default=0, help="cli.outbox.opt.attachments")
     e.add_argument("--seed", type=int, default=None, help="cli.outbox.opt.seed")
+    e.add_argument(
+        "--kind", choices=("dossier", "feedback"), default="dossier", help="cli.outbox.opt.kind"
+    )
     e.set_defaults(func=handle_seed)
 
 
@@ -340,6 +343,14 @@ def handle_seed(args: argparse.Namespace) -> int:
     if args.count < 0:
         cli.error("cli.outbox.count_negative")
         return 2
+    if getattr(args, "kind", "dossier") == "feedback":
+        from kiosk.commands.feedback import seed_feedback
+
+        start = time.perf_counter()
+        seed_feedback(settings, args.count, args.seed)
+        elapsed = time.perf_counter() - start
+        print(json.dumps({"seeded": args.count, "elapsed": round(elapsed, 3)}), flush=True)
+        return 0
     rng = random.Random(args.seed)
     store, dossiers = _services(cli, settings, create_key=True)
     start = time.perf_counter()

@@ -76,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="cli.portal.opt.admin_token",
     )
     p.add_argument("--no-admin", action="store_true", help="cli.portal.opt.no_admin")
+    p.add_argument("--notices", default=None, help="cli.portal.opt.notices")
     p.add_argument("--cert", default=None, help="cli.portal.opt.cert")
     p.add_argument("--key", default=None, help="cli.portal.opt.key")
     p.add_argument("--log-level", default="WARNING")
@@ -181,6 +182,16 @@ def run_portal(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         cli_of(args).say("cli.portal.error", error=exc)
         return 2
+    if getattr(args, "notices", None):
+        import json
+        from pathlib import Path
+
+        try:
+            for notice in json.loads(Path(args.notices).read_text(encoding="utf-8")):
+                portal.feedback.publish_notice(notice)
+        except (OSError, ValueError) as exc:
+            cli_of(args).say("cli.portal.error", error=exc)
+            return 2
     if not args.token or not args.kiosk:
         cli_of(args).say("cli.portal.no_identities")
     try:

@@ -1,7 +1,8 @@
 """`python -m kiosk sync --once`: one whole sync round, then exit.
 
 Checks the portal (and the clock), delivers every dossier that is due, refreshes the status
-of delivered dossiers and the procedure catalogue, and prints one line in the kiosk's
+of delivered dossiers and the procedure catalogue, delivers citizens' feedback, refreshes
+the notices and the answers to feedback, and prints one line in the kiosk's
 language (`--json`: one JSON object instead). For a scheduled task on a machine where the
 kiosk window is not running, or to check an installation.
 
@@ -82,6 +83,7 @@ def _run(args: argparse.Namespace, settings: Any, translator: Any) -> int:
             outbox, catalogue=catalogue, overlay_path=overlay, timeout=args.timeout
         )
         sync_round.steps.append(("language_packs", _language_packs(settings, outbox)))
+        sync_round.steps.append(("two_way", _two_way(settings, store, dossiers.cipher, outbox)))
         report = sync_round.run()
     finally:
         if outbox is not None:
@@ -99,6 +101,7 @@ def _run(args: argparse.Namespace, settings: Any, translator: Any) -> int:
                     "statuses": report.statuses,
                     "catalogue": report.catalogue,
                     "language_packs": str(report.steps.get("language_packs", "off")),
+                    **report.steps.get("two_way", {}),
                     "problem": report.problem,
                     "detail": report.detail,
                     "seconds": round(report.seconds, 3),
@@ -140,5 +143,36 @@ def _language_packs(settings: Any, outbox: Any):
             outbox.link.call, PackStore(settings.language_packs_dir), known
         )
         return found.summary()
+
+    return step
+
+
+def _two_way(settings: Any, store: Any, cipher: Any, outbox: Any):
+    """The round's step for citizens' feedback (delivered exactly once) and notices."""
+    from kiosk.services.twoway import build_two_way
+
+    two_way = build_two_way(
+        store, cipher, settings.kiosk_id, settings.data_dir, settings.attachments_dir
+    )
+
+    def step(_round, _report):
+        # Feedback was delivered with the dossiers by the round's deliver step.
+        done = two_way(outbox.link.client(), force=True, deliver=False)
+        counts = two_way.feedback.counts()
+        result = {
+            "feedback": {
+                "delivered": counts.get("delivered", 0),
+                "needs_clerk": counts.get("needs_clerk", 0),
+                "waiting": counts.get("queued", 0) + counts.get("sending", 0),
+                "answers_checked": done.answers_checked,
+            }
+        }
+        if done.notices is not None:
+            result["notices"] = {
+                "stored": done.notices.stored,
+                "refused": done.notices.refused,
+                "shown": len(two_way.notices.visible()),
+            }
+        return result
 
     return step

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, unquote
 
 from kiosk.portal.catalogue import VIETNAM, expected_result_date, load_procedure_files
 from kiosk.portal.faults import PRE_KINDS, FaultPlan, Faults
+from kiosk.portal.feedback import PortalFeedback
 from kiosk.portal.store import PortalStore, RecordedRequest, StoredDossier
 from kiosk.portal.validation import (
     ATTACHMENT_TYPES,
@@ -360,6 +361,7 @@ class ReferencePortal:
         self._procedures: dict[str, tuple[datetime, dict[str, Any]]] = {}
         self._last_as_of = datetime.min.replace(tzinfo=UTC)
         self._load_procedures(procedures)
+        self.feedback = PortalFeedback(self.store, self.now, iso_us, code_prefix)
 
     # --- life cycle -------------------------------------------------------------------
     @property
@@ -614,6 +616,10 @@ class ReferencePortal:
             endpoint, method, param = "dossiers", "POST", None
         elif rest.startswith("/dossiers/") and rest.count("/") == 2:
             endpoint, method, param = "status", "GET", rest[len("/dossiers/") :]
+        elif rest in ("/notices", "/feedback"):
+            endpoint, method, param = rest[1:], "GET" if rest == "/notices" else "POST", None
+        elif rest.startswith("/feedback/") and rest.count("/") == 2:
+            endpoint, method, param = "feedback_status", "GET", rest[len("/feedback/") :]
         elif rest.startswith("/media/") and rest.count("/") == 2:
             endpoint, method, param = "media", "GET", rest[len("/media/") :]
         elif rest == "/language-packs":
@@ -672,6 +678,8 @@ class ReferencePortal:
             answer = self._put_attachment(req, kiosk_id, param or "")
         elif endpoint == "dossiers":
             answer = self._post_dossier(req, kiosk_id)
+        elif endpoint in ("notices", "feedback", "feedback_status"):
+            answer = self._feedback_area(req, kiosk_id, endpoint, param or "")
         elif endpoint == "media":
             answer = self._get_media(param or "")
         elif endpoint == "language_packs":
@@ -821,6 +829,15 @@ class ReferencePortal:
             )
         return Answer(201, stored.receipt())
 
+    def _feedback_area(self, req: _Request, kiosk_id: str, endpoint: str, param: str) -> Answer:
+        area = self.feedback
+        if endpoint == "notices":
+            return Answer(*area.notices_answer(req.query))
+        if endpoint == "feedback":
+            key = req.headers.get("Idempotency-Key")
+            return Answer(*area.post_feedback(req.body, key, kiosk_id, canonical_json))
+        return Answer(*area.feedback_status(kiosk_id, unquote(param)))
+
     def _status(self, kiosk_id: str, raw_code: str) -> Answer:
         stored = self.store.dossier(unquote(raw_code))
         if stored is None or stored.kiosk_id != kiosk_id:
@@ -862,15 +879,24 @@ class ReferencePortal:
         return bool(expected) and hmac.compare_digest(given.encode(), expected)
 
     def _admin(self, req: _Request) -> Answer:
+        parts = [unquote(p) for p in req.path[len(ADMIN_PREFIX) + 1 :].split("/")]
+        query = {k: v[0] for k, v in parse_qs(req.query).items()}
+        if parts == ["media"]:
+            ctype = (req.headers.get("Content-Type") or "").split(";")[0].strip()
+            try:
+                return Answer(*self.feedback.admin("PUT", parts, {}, req.body, ctype))
+            except ValueError as exc:
+                return _error(422, "invalid", [{"field": "", "message": str(exc)}])
         try:
             data = json.loads(req.body) if req.body else {}
         except ValueError:
             data = None
         if not isinstance(data, dict):
             return _error(400, "invalid_json")
-        parts = [unquote(p) for p in req.path[len(ADMIN_PREFIX) + 1 :].split("/")]
-        query = {k: v[0] for k, v in parse_qs(req.query).items()}
         try:
+            handled = self.feedback.admin(req.method, parts, data, req.body, "")
+            if handled is not None:
+                return Answer(*handled)
             return self._admin_route(req.method, parts, query, data)
         except KeyError as exc:
             return _error(404, "not_found", [{"field": "", "message": str(exc)}])

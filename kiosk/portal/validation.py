@@ -17,7 +17,7 @@ UUID_RE = re.compile(
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-ATTACHMENT_TYPES = ("image/jpeg", "image/png", "application/pdf")
+ATTACHMENT_TYPES = ("image/jpeg", "image/png", "application/pdf", "audio/wav", "audio/ogg")
 
 Detail = dict[str, str]
 

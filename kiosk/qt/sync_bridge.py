@@ -104,6 +104,20 @@ class SyncBridge(QObject):
                     done=lambda result, mail=bridge._mail: mail.put("packs", result),
                 )
             )
+        two_way = getattr(app_ctx, "two_way", None)
+        if two_way is not None:
+            from kiosk.services.sync import Periodic
+
+            # Feedback goes with the dossiers (the outbox delivers it); the notices and
+            # the answers are fetched here, on their own intervals inside TwoWay.
+            bridge.worker.periodic.append(
+                Periodic(
+                    "notices and answers",
+                    60.0,
+                    lambda: two_way(outbox.link.client(), deliver=False),
+                    retry=60.0,
+                )
+            )
         return bridge
 
     def apply_pending_language_work(self) -> bool:

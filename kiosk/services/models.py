@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -267,3 +268,91 @@ class Translation(Base):
     note: Mapped[str | None] = mapped_column(Text)
     recording: Mapped[str | None] = mapped_column(String(64))  # sha256 of the WAV
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Notice(Base):
+    """A notice shown on the home screen: from the portal (`source` portal, the highest
+    version of an id wins) or posted by a clerk for this centre only (`source` local; never
+    sent anywhere). Texts and recordings are public: not encrypted. `audio` maps a language
+    to the sha256 of a recording kept in the notice media folder."""
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_source_ref", "source", "ref", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(8))  # portal, local
+    ref: Mapped[str] = mapped_column(String(128))  # the portal's id, or a local uuid
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)  # JSON lang -> text
+    body: Mapped[str] = mapped_column(Text)  # JSON lang -> text
+    pictogram: Mapped[str | None] = mapped_column(String(64))
+    audio: Mapped[str] = mapped_column(Text, default="{}")  # JSON lang -> sha256
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    valid_from: Mapped[datetime] = mapped_column(DateTime)
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime)
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    seen: Mapped[bool] = mapped_column(Boolean, default=False)
+    posted_by: Mapped[str | None] = mapped_column(String(64))  # clerk username (local)
+
+
+class Feedback(Base):
+    """A citizen's report or petition, delivered through its own outbox state machine:
+    the recording first (PUT /attachments), then the frozen body (POST /feedback).
+
+    Anonymous feedback keeps no identity and no phone (`applicant_enc`, `phone_enc` stay
+    empty). The voice message is an encrypted file in the attachments folder."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_ref: Mapped[str] = mapped_column(String(36), unique=True)
+    slip_code: Mapped[str] = mapped_column(String(24), unique=True)
+    kiosk_id: Mapped[str] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(String(24))
+    language: Mapped[str] = mapped_column(String(16))
+    anonymous: Mapped[bool] = mapped_column(Boolean)
+    identity: Mapped[str] = mapped_column(String(12))  # card, phone, anonymous
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    text_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    applicant_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    body_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    id_index: Mapped[str | None] = mapped_column(String(32), index=True)
+    recording_file: Mapped[str | None] = mapped_column(String(128))
+    recording_sha256: Mapped[str | None] = mapped_column(String(64))
+    recording_seconds: Mapped[float | None] = mapped_column(Float)
+    recording_uploaded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    state: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    field_errors: Mapped[str | None] = mapped_column(Text)  # JSON from the portal
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+    feedback_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    portal_status: Mapped[str | None] = mapped_column(String(16))
+    portal_status_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answer_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_feedback_state_next", "state", "next_attempt_at"),)
+
+
+class FeedbackAttempt(Base):
+    """One delivery attempt of a feedback (as `attempts` is for dossiers)."""
+
+    __tablename__ = "feedback_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feedback_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    outcome: Mapped[str] = mapped_column(String(24))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)  # never personal data
+    worker: Mapped[str | None] = mapped_column(String(64))

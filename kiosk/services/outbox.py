@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import kiosk.services.delivery_kinds  # noqa: F401  (registers the dossier and attachment kinds)
+import kiosk.services.delivery_kinds
+import kiosk.services.feedback_delivery  # noqa: F401  (registers feedback and its recording)
 from kiosk.services.catalogue_refresh import CatalogueRefresher
 from kiosk.services.delivery import (
     Backoff,

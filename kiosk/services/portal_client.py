@@ -58,7 +58,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 log = logging.getLogger(__name__)
 
 EMPTY_BODY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-ATTACHMENT_TYPES = ("image/jpeg", "image/png", "application/pdf")
+ATTACHMENT_TYPES = ("image/jpeg", "image/png", "application/pdf", "audio/wav", "audio/ogg")
 AUTH_ERRORS = ("unauthorized", "bad_signature", "clock_skew", "revoked", "kiosk_disabled")
 PERMANENT_STATUSES = (400, 409, 413, 415, 422)
 PORTAL_STATUSES = ("received", "processing", "needs_info", "completed", "rejected")

@@ -210,6 +210,11 @@ def purge_expired(
         (Dossier.state == HANDLED) & (Dossier.confirmed_at < cutoff),
     )
     result = purge_dossiers(store, attachments_dir, where, now, receipts_dir, batch)
+    from kiosk.services.feedback import purge_feedback
+
+    purged_feedback = purge_feedback(store, attachments_dir, cutoff)
+    if purged_feedback:
+        log.info("retention purge: %d feedback", purged_feedback)
     result.files_removed += sweep_orphan_files(store, attachments_dir)
     if result.count:
         log.info("retention purge: %d dossiers, %d files", result.count, result.files_removed)
@@ -220,7 +225,10 @@ def sweep_orphan_files(store: Store, attachments_dir: Path, grace_s: float = ORP
     """Attachment files no row names (a purge or delete that crashed after its commit)."""
     if not attachments_dir.is_dir():
         return 0
+    from kiosk.services.feedback import recording_files
+
     known = set(store.read(lambda s: s.scalars(select(Attachment.file_name)).all()))
+    known |= set(recording_files(store))  # citizens' voice feedback lives here too
     limit = datetime.now().timestamp() - grace_s
     orphans = [
         p.name
@@ -288,7 +296,17 @@ def export_citizen(
                 "error": "unreadable: the stored data does not open as this dossier's",
             }
         out.append(item)
-    return {"format": 1, "exported_at": utcnow().isoformat() + "Z", "dossiers": out}
+    from kiosk.services.feedback import FeedbackService
+
+    feedback = FeedbackService(
+        dossiers.store, dossiers.cipher, dossiers.kiosk_id, dossiers.attachments_dir
+    ).export_citizen(id_number, with_files)
+    return {
+        "format": 1,
+        "exported_at": utcnow().isoformat() + "Z",
+        "dossiers": out,
+        "feedback": feedback,
+    }
 
 
 def _export_one(dossiers: DossierService, d: Dossier, with_files: bool) -> dict[str, Any]:
@@ -338,6 +356,7 @@ class EraseResult:
     purged: list[str] = field(default_factory=list)  # receipt codes
     withdrawn: list[str] = field(default_factory=list)  # never delivered, now never will be
     files_removed: int = 0
+    feedback_erased: int = 0
 
 
 def erase_citizen(
@@ -389,6 +408,11 @@ def erase_citizen(
     codes, withdrawn, files = store.write_sync(write)
     result = EraseResult(codes, withdrawn)
     result.files_removed = _remove_files(attachments_dir, files)
+    from kiosk.services.feedback import FeedbackService
+
+    result.feedback_erased = FeedbackService(store, cipher, "", attachments_dir).erase_citizen(
+        id_number
+    )
     _remove_receipts(receipts_dir, codes)
     if codes:
         checkpoint(store)
@@ -462,6 +486,11 @@ def reencrypt(
         if result.files:
             with contextlib.suppress(OSError):  # not possible on every platform
                 fsync_dir(attachments_dir)
+    from kiosk.services.feedback import reencrypt_feedback
+
+    values, files = reencrypt_feedback(store, cipher, attachments_dir)
+    result.values += values
+    result.files += files
     return result
 
 
@@ -487,7 +516,9 @@ def keys_in_use(store: Store, attachments_dir: Path) -> set[int]:
                     k = _key_id(fh.read(4))
                 if k is not None:
                     used.add(k)
-    return used
+    from kiosk.services.feedback import feedback_keys_in_use
+
+    return used | feedback_keys_in_use(store, attachments_dir)
 
 
 def drop_old_keys(

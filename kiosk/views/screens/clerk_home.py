@@ -22,6 +22,8 @@ TILES = (
     ("studio", "language", "studio"),
     ("roles", "language", "studio_roles"),
     ("accounts", "signature_certification", "clerk_accounts"),
+    ("notices", "notices", "clerk_notices"),
+    ("feedback", "feedback", "clerk_feedback"),
 )
 ADMIN_TILES = ("settings", "roles", "accounts")
 
@@ -52,13 +54,14 @@ class ClerkHomeScreen(ClerkScreen):
         self.body.addLayout(self.grid, 1)
 
     def _place(self, keys: list[str]) -> None:
-        """The shown tiles, in order and without gaps: 3 a row, 4 when more than 6."""
-        columns = 4 if len(keys) > 6 else 3
+        """The shown tiles, in order and without gaps: 3 a row, 4 when more than 6, 5 when
+        more than 8 (two rows always fit the smallest screen)."""
+        columns = 5 if len(keys) > 8 else 4 if len(keys) > 6 else 3
         for tile in self.tiles.values():
             self.grid.removeWidget(tile)
         for i, key in enumerate(keys):
             self.grid.addWidget(self.tiles[key], i // columns, i % columns)
-        for column in range(4):
+        for column in range(5):
             self.grid.setColumnStretch(column, 1 if column < columns else 0)
 
     def enter(self, state) -> None:

@@ -16,6 +16,8 @@ TILES = (
     ("home.queue", "queue_ticket", "queue_take", {}),
     ("home.learn", "learn_procedure", "procedures", {"mode": "learn"}),
     ("home.rate", "rate_service", "rating", {}),
+    ("notices.citizen.tile", "notices", "notices", {}),
+    ("feedback.citizen.tile", "feedback", "feedback_topic", {}),
 )
 
 
@@ -71,3 +73,9 @@ class HomeScreen(Screen):
         )
         for key, tile in self.tiles.items():
             tile.setText(self.tr(key))
+        notices = self.tiles.get("notices.citizen.tile")
+        two_way = getattr(self.vc.app, "two_way", None)
+        if notices is not None and two_way is not None:
+            count = two_way.notices.new_count()  # a small indexed read
+            if count:
+                notices.setText(self.tr("notices.citizen.tile_new", n=count))

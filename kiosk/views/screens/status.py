@@ -15,6 +15,11 @@ from kiosk.views.screens.identify import CameraView
 from kiosk.views.widgets import BigButton, Pictogram, Text, Tile, clear_layout
 
 
+def looks_like_feedback(text: str) -> bool:
+    """A feedback slip code (GY-...) or the portal's feedback code (PA-...)."""
+    return "".join(text.split()).upper().startswith(("GY-", "PA-"))
+
+
 @register("status_lookup", sample=lambda vc: {})
 class StatusLookupScreen(Screen):
     """Scan the receipt's QR code or type its code."""
@@ -72,7 +77,8 @@ class StatusLookupScreen(Screen):
         self._stop()
 
     def on_scanned(self, result) -> None:
-        if getattr(result, "kind", None) == "receipt":
+        raw = getattr(result, "raw", "") or ""
+        if getattr(result, "kind", None) == "receipt" or looks_like_feedback(raw):
             self._stop()
             self.lookup(result.raw)
         else:
@@ -85,6 +91,12 @@ class StatusLookupScreen(Screen):
         if self.busy:
             return
         self.busy = True
+        two_way = getattr(self.vc.app, "two_way", None)
+        if two_way is not None and looks_like_feedback(text):
+            from kiosk.views.screens.feedback import lookup_feedback
+
+            lookup_feedback(self, two_way, text)
+            return
         service = self.vc.app.status
         self.vc.tasks.run(lambda: service.lookup(text), self._found, self._failed)
 

@@ -1,0 +1,381 @@
+"""The clerk's side of two-way information: the feedback sent from this centre (state,
+codes, answers; never anyone's identity, and nothing of it for anonymous feedback), and the
+notices (list, post a local notice with a recorded message, withdraw one)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QPlainTextEdit,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+)
+
+from kiosk.services.dossiers import utcnow
+from kiosk.services.notices import NoticeError
+from kiosk.services.recording import TakeRefused
+from kiosk.views.registry import register
+from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
+from kiosk.views.screens.clerk_samples import sample_login
+from kiosk.views.screens.notices import sample_notices, two_way
+from kiosk.views.widgets import BigButton, Text, pictogram_pixmap
+
+log = logging.getLogger(__name__)
+
+NOTICE_PICTOGRAMS = (
+    "notices",
+    "meeting",
+    "topic_health",
+    "topic_education",
+    "topic_water",
+    "topic_electricity",
+    "topic_roads",
+    "topic_land",
+    "topic_social_support",
+    "topic_security",
+    "warning",
+)
+
+
+def _table(columns: int, name: str) -> QTableWidget:
+    table = QTableWidget(0, columns)
+    table.setObjectName(name)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setWordWrap(True)
+    header = table.horizontalHeader()
+    for i in range(columns):
+        header.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(columns - 1, QHeaderView.ResizeMode.Stretch)
+    return table
+
+
+def _sample_feedback(vc) -> dict:
+    from kiosk.services.feedback import FeedbackDraft
+    from kiosk.services.portal_notices import FeedbackStatus
+
+    sample_login(vc)
+    tw = two_way(vc)
+    if tw is not None and not tw.feedback.list():
+        a = tw.feedback.confirm(
+            FeedbackDraft(topic="roads", language="tyz", text="Đường vào thôn bị sạt lở.")
+        )
+        tw.feedback.confirm(
+            FeedbackDraft(
+                topic="water", language="vi", identity="phone", phone="0912345678", text="Nước đục"
+            )
+        )
+        tw.feedback.store.write_sync(lambda s: _delivered(s, a.id))
+        tw.feedback.save_status(
+            a.id,
+            FeedbackStatus(
+                "PA-QN-2026-000042",
+                "answered",
+                "2026-12-01T08:00:00Z",
+                {"text": {"vi": "Đã cử người sửa đường."}, "audio": {}},
+            ),
+        )
+    return {}
+
+
+def _delivered(session, feedback_id: int) -> None:
+    from kiosk.services.models import Feedback
+
+    row = session.get(Feedback, feedback_id)
+    row.state, row.feedback_code, row.delivered_at = "delivered", "PA-QN-2026-000042", utcnow()
+
+
+@register("clerk_feedback", audience="clerk", sample=_sample_feedback)
+class ClerkFeedbackScreen(ClerkScreen):
+    title_key = "clerk.feedback.title"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        self.summary = Text("", "hint")
+        self.body.addWidget(self.summary)
+        self.table = _table(7, "feedbackTable")
+        self.body.addWidget(self.table, 1)
+
+    def enter(self, state) -> None:
+        super().enter(state)
+        if self.desk.clerk is None:
+            return
+        tw = two_way(self.vc)
+        if tw is not None:
+            self.vc.tasks.run(tw.feedback.list, self._show, self._failed)
+
+    def _failed(self, error: Exception) -> None:
+        log.warning("feedback list failed: %s", type(error).__name__)
+        self.summary.setText(self.tr("clerk.err.generic"))
+
+    def _show(self, views) -> None:
+        self.table.setRowCount(len(views))
+        for row, v in enumerate(views):
+            answer = ((v.answer or {}).get("text") or {}).get("vi", "")
+            cells = (
+                v.slip_code,
+                fmt_time(v.created_at),
+                self.tr(f"feedback.citizen.topic.{v.topic}"),
+                self.tr(f"clerk.feedback.identity.{v.identity}"),
+                self.tr(f"cli.outbox.state.{v.state}")
+                + (f" ({v.last_error})" if v.last_error and v.state != "delivered" else ""),
+                " · ".join(x for x in (v.feedback_code, v.portal_status) if x),
+                answer,
+            )
+            for col, text in enumerate(cells):
+                self.table.setItem(row, col, QTableWidgetItem(text or ""))
+        self.summary.setText(self.tr("clerk.feedback.summary", n=len(views)))
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.table.setHorizontalHeaderLabels(
+            [
+                self.tr(f"clerk.feedback.col.{c}")
+                for c in ("slip", "at", "topic", "identity", "state", "portal", "answer")
+            ]
+        )
+
+
+def _sample_notices(vc) -> dict:
+    sample_login(vc)
+    sample_notices(vc)
+    return {}
+
+
+@register("clerk_notices", audience="clerk", sample=_sample_notices)
+class ClerkNoticesScreen(ClerkScreen):
+    title_key = "clerk.notices.title"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        self.table = _table(4, "noticesTable")
+        self.body.addWidget(self.table, 1)
+        form = QGridLayout()
+        form.setHorizontalSpacing(12)
+        self.title_edit = QLineEdit()
+        self.title_edit.setObjectName("noticeTitle")
+        self.title_edit.setMaxLength(200)
+        self.body_edit = QPlainTextEdit()
+        self.body_edit.setObjectName("noticeBody")
+        self.body_edit.setMaximumHeight(120)
+        self.pictogram = QComboBox()
+        for name in NOTICE_PICTOGRAMS:
+            self.pictogram.addItem(pictogram_pixmap(name, 48), name, name)
+        self.days = QSpinBox()
+        self.days.setRange(1, 365)
+        self.days.setValue(14)
+        self.urgent = BigButton("")
+        self.urgent.setObjectName("toggle")
+        self.urgent.setCheckable(True)
+        self.days_label = Text("")
+        form.addWidget(self.title_edit, 0, 0, 1, 4)
+        form.addWidget(self.body_edit, 1, 0, 1, 4)
+        form.addWidget(self.pictogram, 2, 0)
+        form.addWidget(self.days_label, 2, 1)
+        form.addWidget(self.days, 2, 2)
+        form.addWidget(self.urgent, 2, 3)
+        self.body.addLayout(form)
+        rec = QHBoxLayout()
+        self.record_button = BigButton("", "", "microphone")
+        self.record_button.clicked.connect(self.toggle_record)
+        self.timer_label = Text("")
+        self.play_button = BigButton("", "", "repeat_audio")
+        self.play_button.clicked.connect(self.play)
+        self.post_button = BigButton("", "primary")
+        self.post_button.clicked.connect(self.post)
+        self.withdraw_button = BigButton("", "danger")
+        self.withdraw_button.clicked.connect(self.withdraw)
+        for w in (self.record_button, self.timer_label, self.play_button):
+            rec.addWidget(w)
+        rec.addStretch(1)
+        rec.addWidget(self.post_button)
+        rec.addWidget(self.withdraw_button)
+        self.body.addLayout(rec)
+        self.message = Text("", "hint")
+        self.body.addWidget(self.message)
+        self.rows: list = []
+        self.take: bytes | None = None
+        self.microphone = None
+        self.clock = QTimer(self)
+        self.clock.setInterval(200)
+        self.clock.timeout.connect(self._tick)
+
+    def enter(self, state) -> None:
+        super().enter(state)
+        if self.desk.clerk is None:
+            return
+        self.refresh()
+
+    def refresh(self) -> None:
+        tw = two_way(self.vc)
+        if tw is not None:
+            self.vc.tasks.run(tw.notices.all, self._show, self._failed)
+
+    def _failed(self, error: Exception) -> None:
+        self.message.setText(self.error_text(error))
+
+    def _show(self, notices) -> None:
+        now = utcnow()
+        self.rows = notices
+        self.table.setRowCount(len(notices))
+        for row, n in enumerate(notices):
+            if n.withdrawn:
+                state = "withdrawn"
+            elif n.valid_to is not None and n.valid_to <= now:
+                state = "expired"
+            elif n.valid_from > now:
+                state = "future"
+            else:
+                state = "shown"
+            title = QTableWidgetItem(n.text("title", "vi"))
+            title.setIcon(pictogram_pixmap(n.pictogram or "notices", 48))
+            until = n.valid_to.strftime("%d/%m/%Y") if n.valid_to else "—"
+            cells = (
+                self.tr(f"clerk.notices.state.{state}"),
+                self.tr(f"clerk.notices.source.{n.source}")
+                + (" · " + self.tr("notices.citizen.urgent") if n.priority == "urgent" else ""),
+                f"{n.valid_from:%d/%m/%Y} – {until}",
+            )
+            for col, text in enumerate(cells):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+            self.table.setItem(row, 3, title)
+
+    # -- the recorded message
+    def _microphone(self):
+        if self.microphone is None:
+            from kiosk.hardware.microphone import make_microphone
+
+            s = self.vc.app.settings
+            self.microphone = make_microphone(s.microphone, s.microphone_device)
+        return self.microphone
+
+    def toggle_record(self) -> None:
+        mic = self._microphone()
+        if not mic.recording():
+            try:
+                mic.start()
+            except Exception as exc:
+                log.warning("microphone: %s", type(exc).__name__)
+                self.message.setText(self.tr("recording.err.no_microphone"))
+                return
+            self.take = None
+            self.clock.start()
+            self.record_button.setText(self.tr("feedback.citizen.stop"))
+            return
+        self.clock.stop()
+        self.record_button.setText(self.tr("clerk.notices.record"))
+
+        def finish():
+            from kiosk.services.recording import process_take
+
+            return process_take(mic.stop(), min_seconds=1.0, max_seconds=120).wav
+
+        self.vc.tasks.run(finish, self._took, self._take_failed)
+
+    def _took(self, wav: bytes) -> None:
+        self.take = wav
+        self.play_button.setEnabled(True)
+        self.message.setText(self.tr("studio.take_ok"))
+
+    def _take_failed(self, error: Exception) -> None:
+        key = error.key if isinstance(error, TakeRefused) else "recording.err.no_microphone"
+        self.message.setText(self.tr(key))
+
+    def _tick(self) -> None:
+        if self.microphone is not None and self.microphone.recording():
+            self.timer_label.setText(self.tr("studio.seconds", s=int(self.microphone.elapsed())))
+
+    def play(self) -> None:
+        import tempfile
+        from pathlib import Path
+
+        player = self.vc.app.speech
+        if player is None or self.take is None:
+            return
+        path = Path(tempfile.gettempdir()) / "kiosk-notice-take.wav"
+        path.write_bytes(self.take)  # a clerk's public announcement: not personal
+        player.play_file(path, "vi")
+
+    # -- posting and withdrawing
+    def post(self) -> None:
+        tw = two_way(self.vc)
+        now = utcnow()
+        kwargs = {
+            "title": self.title_edit.text(),
+            "body": self.body_edit.toPlainText(),
+            "pictogram": self.pictogram.currentData(),
+            "recording": self.take,
+            "valid_from": now,
+            "valid_to": now + timedelta(days=self.days.value()),
+            "priority": "urgent" if self.urgent.isChecked() else "normal",
+            "posted_by": self.desk.clerk.username,
+        }
+        self.vc.tasks.run(lambda: tw.notices.post_local(**kwargs), self._posted, self._refused)
+
+    def _posted(self, _notice) -> None:
+        self.desk.audit("notice.post")
+        self.title_edit.clear()
+        self.body_edit.clear()
+        self.take = None
+        self.play_button.setEnabled(False)
+        self.timer_label.setText("")
+        self.message.setText(self.tr("clerk.notices.posted"))
+        self.refresh()
+
+    def _refused(self, error: Exception) -> None:
+        if isinstance(error, NoticeError):
+            self.message.setText(self.tr(error.key))
+        else:
+            self.message.setText(self.error_text(error))
+
+    def withdraw(self) -> None:
+        row = self.table.currentRow()
+        if not 0 <= row < len(self.rows):
+            self.message.setText(self.tr("clerk.notices.pick"))
+            return
+        notice = self.rows[row]
+        if notice.source != "local":
+            self.message.setText(self.tr("clerk.notices.portal_only"))
+            return
+        tw = two_way(self.vc)
+        self.vc.tasks.run(
+            lambda: tw.notices.withdraw_local(notice.id), self._withdrawn, self._refused
+        )
+
+    def _withdrawn(self, done: bool) -> None:
+        if done:
+            self.desk.audit("notice.withdraw")
+        self.message.setText(self.tr("clerk.notices.withdrawn" if done else "clerk.notices.pick"))
+        self.refresh()
+
+    def leave(self) -> None:
+        self.clock.stop()
+        if self.microphone is not None:
+            self.microphone.close()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.table.setHorizontalHeaderLabels(
+            [self.tr(f"clerk.notices.col.{c}") for c in ("state", "source", "dates", "title")]
+        )
+        self.title_edit.setPlaceholderText(self.tr("clerk.notices.title_hint"))
+        self.body_edit.setPlaceholderText(self.tr("clerk.notices.body_hint"))
+        self.days_label.setText(self.tr("clerk.notices.days"))
+        self.urgent.setText(self.tr("notices.citizen.urgent"))
+        self.record_button.setText(self.tr("clerk.notices.record"))
+        self.play_button.setText(self.tr("studio.play"))
+        self.play_button.setEnabled(self.take is not None)
+        self.post_button.setText(self.tr("clerk.notices.post"))
+        self.withdraw_button.setText(self.tr("clerk.notices.withdraw"))
