@@ -216,9 +216,10 @@ class ScanWorker:
         confirmations: int = 2,
     ) -> None:
         if decoder is None:
-            from kiosk.hardware.decoders import QrPipeline
+            # Single frames first, then the fusion of this card's last frames (glare).
+            from kiosk.hardware.fusion import LiveQrDecoder
 
-            decoder = QrPipeline().decode
+            decoder = LiveQrDecoder().decode
         self.camera = camera
         self.on_result = on_result
         self.on_frame = on_frame

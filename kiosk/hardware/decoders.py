@@ -255,19 +255,25 @@ class QrPipeline:
         ]
 
     def decode(self, frame: np.ndarray) -> list[Decoded]:
+        return self.decode_regions(frame)[0]
+
+    def decode_regions(self, frame: np.ndarray) -> tuple[list[Decoded], list[np.ndarray]]:
+        """The codes read, and the corners (frame coordinates, 4×2, in the symbol's own
+        order: top-left, top-right, bottom-right, bottom-left) of symbols that were found
+        but could not be read: what multi-frame fusion aligns on."""
         gray = to_gray(frame)
         deadline = time.thread_time() + self.budget_ms / 1000
         found, failed = self._read(gray)
         if found:
-            return _dedupe(_with(found, "plain"))
+            return _dedupe(_with(found, "plain")), []
         regions: list[np.ndarray] = []
         for name, prepare, scale in [("", None, 1.0), *self._frame_passes]:
             if prepare is not None:
                 if time.thread_time() > deadline:
-                    return []
+                    return [], regions
                 found, failed = self._read(prepare(gray), try_downscale=scale == 1.0)
                 if found:
-                    return _dedupe(_with(found, name, scale))
+                    return _dedupe(_with(found, name, scale)), []
             for quad in failed:
                 quad = quad / scale
                 if len(regions) >= self.MAX_REGIONS or any(_overlaps(quad, r) for r in regions):
@@ -275,8 +281,8 @@ class QrPipeline:
                 regions.append(quad)
                 found = self._region(gray, quad, deadline)
                 if found:
-                    return _dedupe(found)
-        return []
+                    return _dedupe(found), []
+        return [], regions
 
     def texts(self, frame: np.ndarray) -> list[str]:
         return [d.text for d in self.decode(frame)]
