@@ -209,6 +209,91 @@ def _deblur_motion(gray: np.ndarray, length: int = 7, amount: float = 3.0) -> np
     return cv2.addWeighted(gray, 1 + amount, blurred, -amount, 0)
 
 
+def _code_window(gray: np.ndarray, side: int = 440) -> tuple[int, int, int, int]:
+    """A square around the most textured part of the frame, where a code too blurred
+    to be found is most likely to be: (x0, y0, x1, y1)."""
+    small = cv2.pyrDown(cv2.pyrDown(gray))
+    energy = cv2.magnitude(
+        cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
+    )
+    energy = cv2.boxFilter(energy, -1, (side // 8, side // 8))
+    _, _, _, (mx, my) = cv2.minMaxLoc(energy)
+    h, w = gray.shape
+    half = side // 2
+    cx, cy = (
+        min(max(mx * 4, half), max(half, w - half)),
+        min(max(my * 4, half), max(half, h - half)),
+    )
+    return max(0, cx - half), max(0, cy - half), min(w, cx + half), min(h, cy + half)
+
+
+def _line_psf(length: int, theta: float, shape: tuple[int, int]) -> np.ndarray:
+    """A motion-blur kernel (a line of `length` px at angle `theta`), wrapped around
+    the origin of an array of `shape` for the DFT."""
+    psf = np.zeros(shape, np.float32)
+    for t in np.linspace(-(length - 1) / 2, (length - 1) / 2, 4 * length):
+        psf[round(t * np.sin(theta)) % shape[0], round(t * np.cos(theta)) % shape[1]] += 1
+    return psf / psf.sum()
+
+
+def _gauss_psf(sigma: float, shape: tuple[int, int]) -> np.ndarray:
+    r = int(3 * sigma) + 1
+    k = cv2.getGaussianKernel(2 * r + 1, sigma)
+    kernel = (k @ k.T).astype(np.float32)
+    psf = np.zeros(shape, np.float32)
+    psf[: 2 * r + 1, : 2 * r + 1] = kernel
+    return np.roll(psf, (-r, -r), axis=(0, 1))
+
+
+def _wiener(spectrum: np.ndarray, psf: np.ndarray, k: float = 0.01) -> np.ndarray:
+    """Wiener deconvolution of an image given by its DFT (`spectrum`, complex output of
+    cv2.dft) by `psf` (same shape, centred on the origin)."""
+    h = cv2.dft(psf, flags=cv2.DFT_COMPLEX_OUTPUT)
+    hr, hi = h[..., 0], h[..., 1]
+    gr, gi = spectrum[..., 0], spectrum[..., 1]
+    den = hr * hr + hi * hi + k
+    restored = np.dstack([(gr * hr + gi * hi) / den, (gi * hr - gr * hi) / den])
+    out = cv2.idft(restored, flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+class Deblurrer:
+    """Wiener deconvolution of the most textured window of a frame, for motion blur
+    (a line along the direction the edges are weakest, several lengths and angles
+    around it) and defocus (Gaussian, several widths): what the pipeline tries last on
+    a frame where nothing was read. Yields (name, image, (x0, y0)) lazily, so a time
+    budget stops it between variants."""
+
+    LENGTHS = (7, 11, 15, 9, 13, 17, 5)
+    SIGMAS = (1.6, 2.4, 3.2)
+
+    def variants(self, gray: np.ndarray):
+        x0, y0, x1, y1 = _code_window(gray)
+        crop = gray[y0:y1, x0:x1]
+        h, w = crop.shape
+        # Reflected borders against ringing, up to a size the DFT is fast for.
+        ph, pw = cv2.getOptimalDFTSize(h + 32), cv2.getOptimalDFTSize(w + 32)
+        top, left = (ph - h) // 2, (pw - w) // 2
+        padded = cv2.copyMakeBorder(
+            crop, top, ph - h - top, left, pw - w - left, cv2.BORDER_REFLECT
+        ).astype(np.float32)
+        spectrum = cv2.dft(padded, flags=cv2.DFT_COMPLEX_OUTPUT)
+        shape = padded.shape
+        theta = _motion_direction(crop)
+
+        def cut(image: np.ndarray) -> np.ndarray:
+            return image[top : top + h, left : left + w]
+
+        for length in self.LENGTHS:
+            for dt in (0.0, -0.1, 0.1):
+                psf = _line_psf(length, theta + dt, shape)
+                yield "deblur-motion", cut(_wiener(spectrum, psf)), (x0, y0)
+            if length == 11:
+                for sigma in self.SIGMAS:
+                    psf = _gauss_psf(sigma, shape)
+                    yield "deblur-focus", cut(_wiener(spectrum, psf, 0.005)), (x0, y0)
+
+
 class QrPipeline:
     """The kiosk's decoder: fast plain pass, then targeted and whole-frame passes.
 
@@ -242,6 +327,7 @@ class QrPipeline:
             self._read = _zbar_read
             self.use_zbar = False
         self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
+        self._deblurrer = Deblurrer()
         # Ordered by reads per millisecond on the benchmark corpus.
         self._frame_passes: list[tuple[str, Callable[[np.ndarray], np.ndarray], float]] = [
             ("sharpen", lambda g: _sharpen(g, 1.0, 1.0), 1.0),
@@ -282,6 +368,12 @@ class QrPipeline:
                 found = self._region(gray, quad, deadline)
                 if found:
                     return _dedupe(found), []
+        for name, image, offset in self._deblurrer.variants(gray):
+            if time.thread_time() > deadline:
+                break
+            found, _ = self._read(image, try_downscale=False)
+            if found:
+                return _dedupe(_with(found, name, 1.0, offset)), []
         return [], regions
 
     def texts(self, frame: np.ndarray) -> list[str]:
