@@ -59,12 +59,6 @@ def run_kiosk(args) -> int:
     # Anything raised from here on leaves the start recorded: it counts as a crash.
     ctx, reason, cleanup = open_kiosk(settings, crashed)
     try:
-        if settings.demo and reason is None:
-            pin = ensure_demo_admin(ctx)
-            print(
-                f"kiosk: DEMO — admin 'demo-admin', PIN {pin} (Ctrl+Shift+Q leaves full screen)",
-                flush=True,
-            )
         window = build_window(ctx, reason)
         lock = None
         if settings.fullscreen and not getattr(args, "windowed", False):
@@ -74,12 +68,13 @@ def run_kiosk(args) -> int:
             window.resize(1280, 800)
             window.show()
         window.start()
+        if getattr(args, "exit_when_ready", False):
+            _after_first_paint(window, lambda: _report_ready(app, window))
         if reason is None:
             _schedule_purge(window, ctx)
         _exit_on_signals(app)
         log.info("kiosk started%s", f" out of service ({reason})" if reason else "")
-        if getattr(args, "exit_when_ready", False):
-            _report_ready(app, window)
+        _after_first_paint(window, lambda: _after_start(window, ctx, reason))
         code = app.exec()
     finally:
         ctx.close()
@@ -149,20 +144,90 @@ def build_window(ctx, reason: str | None):
     return window
 
 
+def _after_first_paint(window, callback) -> None:
+    """Call `callback` on the GUI thread right after the window's first paint (or after
+    a second, should no paint event reach the window). Callbacks run in the order they
+    were given, and stop once one of them has asked the app to quit."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    pending = getattr(window, "_first_paint_callbacks", None)
+    if pending is not None:
+        pending.append(callback)
+        return
+    pending = window._first_paint_callbacks = [callback]
+
+    def fire() -> None:
+        window.removeEventFilter(watcher)
+        while pending and not getattr(window, "_quitting", False):
+            pending.pop(0)()
+        pending.clear()
+
+    class Watcher(QObject):
+        def eventFilter(self, obj, event) -> bool:
+            if event.type() == QEvent.Type.Paint and not self.seen:
+                self.seen = True
+                QTimer.singleShot(0, fire)
+            return False
+
+    watcher = Watcher(window)
+    watcher.seen = False
+    window.installEventFilter(watcher)
+
+    def fallback() -> None:
+        if not watcher.seen:
+            watcher.seen = True
+            fire()
+
+    QTimer.singleShot(1000, fallback)
+
+
+def _after_start(window, ctx, reason: str | None) -> None:
+    """What the home screen does not need, once it is on screen: the QR decoder loaded
+    and warmed up in the background (the first scan is then as fast as any), and the
+    demo's admin account."""
+    if reason is not None:
+        return
+    from kiosk.hardware.decoders import warm_up
+
+    window.vc.tasks.run(warm_up, on_error=lambda exc: log.warning("decoder warm-up: %s", exc))
+    if ctx.settings.demo:
+        pin = ensure_demo_admin(ctx)
+        print(
+            f"kiosk: DEMO — admin 'demo-admin', PIN {pin} (Ctrl+Shift+Q leaves full screen)",
+            flush=True,
+        )
+
+
 def pin_home(window, name: str, **state) -> None:
     """Make `name` (with `state`) the only place home, cancel and the idle reset lead to."""
     window.nav.home_name = name
     window.nav.home_state = dict(state)
 
 
+class _LazyClerks:
+    """The clerk service, loaded when an admin first tries to leave full screen rather
+    than before the home screen is painted."""
+
+    def __init__(self, store, machine: str) -> None:
+        self._args = (store, machine)
+        self._service = None
+
+    def __getattr__(self, name: str):
+        if self._service is None:
+            from kiosk.services.clerks import ClerkService
+
+            store, machine = self._args
+            self._service = ClerkService(store, machine=machine)
+        return getattr(self._service, name)
+
+
 def lock_down(window, ctx):
     from PySide6.QtCore import Qt
 
     from kiosk.qt.lockdown import KioskLock
-    from kiosk.services.clerks import ClerkService
 
     window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
-    lock = KioskLock(window, ClerkService(ctx.store, machine=ctx.settings.kiosk_id), ctx.tr)
+    lock = KioskLock(window, _LazyClerks(ctx.store, ctx.settings.kiosk_id), ctx.tr)
     window.showFullScreen()
     return lock
 
@@ -207,7 +272,7 @@ def _schedule_purge(window, ctx) -> None:
     timer.setInterval(PURGE_EVERY_MS)
     timer.timeout.connect(purge)
     timer.start()
-    purge()
+    _after_first_paint(window, purge)  # the home screen first
 
 
 def _exit_on_signals(app) -> None:
@@ -229,16 +294,17 @@ def _exit_on_signals(app) -> None:
 
 
 def _report_ready(app, window) -> None:
-    """For the start-up benchmark: quit right after the home screen has been painted."""
+    """For the start-up benchmark and tests: called right after the first paint of the
+    home screen (before anything scheduled after it), prints the time since
+    KIOSK_BENCH_T0, writes the modules imported so far to KIOSK_BENCH_MODULES, quits."""
     import os
     import time
 
-    from PySide6.QtCore import QTimer
-
-    def ready() -> None:
-        window.grab()  # forces a full paint of the home screen
-        t0 = float(os.environ.get("KIOSK_BENCH_T0", "0") or 0)
-        print(f"ready {1000 * (time.time() - t0):.0f} ms" if t0 else "ready", flush=True)
-        app.exit(0)
-
-    QTimer.singleShot(0, ready)
+    window.grab()  # a full paint of the home screen, to be sure it is all there
+    t0 = float(os.environ.get("KIOSK_BENCH_T0", "0") or 0)
+    modules = os.environ.get("KIOSK_BENCH_MODULES")
+    if modules:
+        Path(modules).write_text("\n".join(sorted(sys.modules)), encoding="utf-8")
+    print(f"ready {1000 * (time.time() - t0):.0f} ms" if t0 else "ready", flush=True)
+    window._quitting = True
+    app.exit(0)

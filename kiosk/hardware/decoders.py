@@ -445,3 +445,16 @@ def decode_file(path: str) -> tuple[np.ndarray | None, list[Decoded]]:
     if image is None:
         return None, []
     return image, decode(image)
+
+
+def warm_up() -> None:
+    """Load OpenCV, numpy and zxing-cpp and run each pass once on a small frame, so the
+    citizen's first scan is not slowed by first-call costs. The kiosk calls this in the
+    background right after the home screen is painted."""
+    from kiosk.hardware.fusion import LiveQrDecoder
+
+    frame = np.full((120, 160), 235, np.uint8)
+    cv2.rectangle(frame, (40, 30), (100, 90), 20, -1)
+    pipeline = QrPipeline(budget_ms=50.0)
+    pipeline.decode(frame)
+    LiveQrDecoder(pipeline).decode(frame)
