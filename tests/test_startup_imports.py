@@ -26,6 +26,8 @@ NOT_BEFORE_HOME = (
     "reportlab",  # when a receipt or ticket is printed
     "PIL",
     "alembic",  # only when the schema differs from the migration scripts' head
+    "requests",  # the sync worker starts right after the first paint
+    "kiosk.services.outbox",
     "kiosk.services.clerks",  # when a clerk logs in
     "kiosk.services.receipts",
     "kiosk.services.docscan",

@@ -69,7 +69,7 @@ def run_kiosk(args) -> int:
             window.show()
         window.start()
         if getattr(args, "exit_when_ready", False):
-            _after_first_paint(window, lambda: _report_ready(app, window))
+            _after_first_paint(window, lambda: _report_ready(app, window), first=True)
         if reason is None:
             _schedule_purge(window, ctx)
         _exit_on_signals(app)
@@ -131,9 +131,11 @@ def build_window(ctx, reason: str | None):
 
     window = MainWindow(ctx)
     if reason is None:
-        from kiosk.qt.wiring import wire
+        from kiosk.qt.wiring import install_sync, wire
 
-        wire(window, ctx)
+        wire(window, ctx, sync=False)
+        # The sync worker (and the HTTP stack) once the home screen is on screen.
+        _after_first_paint(window, lambda: install_sync(window, ctx))
     elif reason == "crashed":
         # Out of service, but dossiers already confirmed still go out.
         from kiosk.qt.wiring import install_sync
@@ -144,15 +146,15 @@ def build_window(ctx, reason: str | None):
     return window
 
 
-def _after_first_paint(window, callback) -> None:
+def _after_first_paint(window, callback, first: bool = False) -> None:
     """Call `callback` on the GUI thread right after the window's first paint (or after
     a second, should no paint event reach the window). Callbacks run in the order they
-    were given, and stop once one of them has asked the app to quit."""
+    were given (`first`: before all others), and stop once one has asked the app to quit."""
     from PySide6.QtCore import QEvent, QObject, QTimer
 
     pending = getattr(window, "_first_paint_callbacks", None)
     if pending is not None:
-        pending.append(callback)
+        pending.insert(0, callback) if first else pending.append(callback)
         return
     pending = window._first_paint_callbacks = [callback]
 

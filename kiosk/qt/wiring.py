@@ -55,13 +55,18 @@ def install_sync(window: Any, app_ctx: Any) -> None:
 
     window.nav.changed.connect(follow)
     bar.setVisible(False)
-    window.start_hooks.append(sync.start)
+    if window.started:
+        sync.start()  # installed after the home screen was painted
+    else:
+        window.start_hooks.append(sync.start)
 
 
-def wire(window: Any, app_ctx: Any) -> None:
-    """Everything a running kiosk adds to the bare window."""
+def wire(window: Any, app_ctx: Any, sync: bool = True) -> None:
+    """Everything a running kiosk adds to the bare window (the sync worker apart, with
+    `sync=False`: the kiosk installs it right after the home screen is painted)."""
     from kiosk.qt.speech_bridge import install_speech
 
     install_camera(app_ctx)
     install_speech(window, app_ctx)
-    install_sync(window, app_ctx)
+    if sync:
+        install_sync(window, app_ctx)
