@@ -66,6 +66,9 @@ def _zxing(
         try_invert=try_invert,
         binarizer=binarizers[binarizer],
         return_errors=True,
+        # The payload as encoded (control characters, GS1 separators included), not a
+        # "human readable" rendering of it: the card parser sees what the card holds.
+        text_mode=zxingcpp.TextMode.Plain,
     )
     found, failed = [], []
     for r in results:
@@ -349,7 +352,7 @@ class QrPipeline:
         but could not be read: what multi-frame fusion aligns on."""
         gray = to_gray(frame)
         deadline = time.thread_time() + self.budget_ms / 1000
-        found, failed = self._read(gray)
+        found, failed = self._read(gray, try_invert=True)  # light on dark: only if no read
         if found:
             return _dedupe(_with(found, "plain")), []
         regions: list[np.ndarray] = []
@@ -368,6 +371,12 @@ class QrPipeline:
                 found = self._region(gray, quad, deadline)
                 if found:
                     return _dedupe(found), []
+        if self.use_zbar and time.thread_time() < deadline:
+            # zbar's own detector on the whole frame finds some damaged codes zxing does
+            # not; its text is trusted only in ASCII (it guesses non-UTF-8 charsets).
+            found = [d for d in decode_zbar(gray) if d.text.isascii()]
+            if found:
+                return _dedupe(_with(found, "zbar")), []
         for name, image, offset in self._deblurrer.variants(gray):
             if time.thread_time() > deadline:
                 break
