@@ -11,10 +11,11 @@ symbol's own order) are warped onto one square, so every module lands on the sam
 whatever the card's position, rotation or tilt in each frame. The last few squares of a
 steady card are kept, and their fusion is decoded:
 
-- the median of each pixel over the frames where it is not saturated: glare raises
-  pixels towards white, so the saturated ones are the glared ones;
 - the per-pixel minimum: additive glare never darkens, so the darkest value of each
-  pixel is the one least touched by glare.
+  pixel is the one least touched by glare;
+- an average of the frames, each with its local brightness removed and its contrast
+  normalised, weighted by that contrast: washed-out (flat) areas count for little;
+- the median of each pixel over the frames where it is not saturated.
 
 A card that moves on (its size changes, or no symbol is found for a while) clears the
 kept frames, so different cards are never fused. Fusion has its own processor-time
@@ -189,7 +190,13 @@ class LiveQrDecoder:
     def _fused(self) -> list[Decoded]:
         deadline = time.thread_time() + self.fusion_budget_ms / 1000
         stack = np.stack([p.square for p in self._patches])
-        for name, make in (("fused-median", _median_unsaturated), ("fused-min", _minimum)):
+        # The minimum first: cheap (a tenth of the median's sort) and, glare being
+        # additive, the one that reads most often.
+        for name, make in (
+            ("fused-min", _minimum),
+            ("fused-contrast", _contrast_weighted),
+            ("fused-median", _median_unsaturated),
+        ):
             if time.thread_time() > deadline:
                 return []
             image = make(stack)
@@ -279,6 +286,23 @@ def _median_unsaturated(stack: np.ndarray) -> np.ndarray:
     n_ok = (ordered < SATURATED).sum(axis=0)
     index = np.maximum(n_ok - 1, 0) // 2
     return np.take_along_axis(ordered, index[None], axis=0)[0]
+
+
+def _contrast_weighted(stack: np.ndarray, sigma: float = 12.0) -> np.ndarray:
+    """Each frame with its local brightness taken away and its local contrast brought to
+    one, then averaged with weights by that contrast: where glare washes a frame out
+    (bright, flat) it counts for little, where the modules stand out it counts most,
+    and averaging the good frames also averages their noise away."""
+    total = np.zeros(stack.shape[1:], np.float32)
+    weights = np.full(stack.shape[1:], 1e-3, np.float32)
+    for square in stack:
+        f = square.astype(np.float32)
+        mean = cv2.GaussianBlur(f, (0, 0), sigma)
+        var = np.maximum(cv2.GaussianBlur(f * f, (0, 0), sigma) - mean * mean, 0.0)
+        weight = np.where(square >= SATURATED, 0.0, var)
+        total += weight * (f - mean) / np.sqrt(var + 1.0)
+        weights += weight
+    return np.clip(128.0 + 60.0 * total / weights, 0, 255).astype(np.uint8)
 
 
 def _minimum(stack: np.ndarray) -> np.ndarray:
