@@ -87,12 +87,17 @@ class LiveQrDecoder:
         quad = self._pick(regions)
         if quad is not None:
             self._add(gray, quad)
-        elif not self._track(gray) and not self._restart(gray, regions):
-            # No whole symbol in view, and the kept one cannot be followed here.
+        elif not self._track(gray):
+            # The kept symbol cannot be followed into this frame (a strong smear, say):
+            # skip the frame and keep what was gathered; only a symbol lost for several
+            # frames in a row is given up for a new one.
             self._misses += 1
-            if self._misses >= self.forget_after:
-                self.reset()
-            return []
+            if not self._patches or self._misses >= self.forget_after:
+                if not self._restart(gray, regions):
+                    self.reset()
+                    return []
+            else:
+                return []
         self._misses = 0
         if len(self._patches) < self.min_frames:
             return []
@@ -140,9 +145,7 @@ class LiveQrDecoder:
         return max(good, key=lambda qs: qs[1])[0] if good else None
 
     def _restart(self, gray: np.ndarray, regions: list[np.ndarray]) -> bool:
-        """The kept symbol is lost: start again from the largest symbol in view."""
-        if not self._patches:
-            return False
+        """The kept symbol is lost (or none was kept): start from the largest in view."""
         self._patches.clear()
         quad = self._pick(regions, follow=False)
         if quad is None:
@@ -249,7 +252,7 @@ def _align(square: np.ndarray, reference: np.ndarray) -> np.ndarray | None:
     except cv2.error:
         return None
     warp[:, 2] *= 2
-    if cc < 0.5 or np.abs(warp[:, 2]).max() > SIDE * 0.3:
+    if cc < 0.35 or np.abs(warp[:, 2]).max() > SIDE * 0.3:
         return None
     return warp
 
