@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kiosk.config import Settings
@@ -15,9 +16,11 @@ from kiosk.services.catalogue import Catalogue, load_default_catalogue
 from kiosk.services.crypto import DataCipher, load_or_create_keyring
 from kiosk.services.dossiers import DossierService
 from kiosk.services.i18n import Translator
+from kiosk.services.langpacks import Overlay, PackStore, apply_installed, apply_procedure_texts
 from kiosk.services.receipt_service import ReceiptService
 from kiosk.services.session import CitizenSession
 from kiosk.services.store import Store
+from kiosk.services.studio import Studio
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,10 @@ class AppContext:
     catalogue: Catalogue
     printer: Printer
     receipts: ReceiptService
+    packs: PackStore
+    studio: Studio
+    pack_overlay: Overlay = field(default_factory=Overlay)
+    studio_overlay: Overlay = field(default_factory=Overlay)
     extras: dict[str, Any] = field(default_factory=dict)  # devices and services added by parts
 
     def tr(self, key: str, **values: object) -> str:
@@ -43,6 +50,22 @@ class AppContext:
         sync = self.extras.get("sync")
         if sync is not None:
             sync.wake()
+
+    def apply_language_work(self) -> None:
+        """Texts and recordings by precedence: this kiosk's approved studio work, then the
+        installed language packs, then the shipped and portal texts. Called at start and
+        when a reviewer approves, so approved work reaches citizens at once."""
+        self.pack_overlay = apply_installed(self.packs, self.translator, self.catalogue)
+        self.studio_overlay = self.studio.approved()
+        self.translator.add_pack_strings(self.studio_overlay.strings)
+        apply_procedure_texts(self.catalogue, self.studio_overlay)
+
+    def audio_dirs(self) -> list[Path]:
+        """Folders of recorded prompts, by the same precedence as the texts."""
+        from kiosk.paths import resource
+
+        studio = list(dict.fromkeys(self.studio_overlay.audio_dirs.values()))
+        return [*studio, *self.pack_overlay.audio_dirs.values(), resource("audio")]
 
     def close(self) -> None:
         self.store.close()
@@ -57,6 +80,8 @@ def build_context(settings: Settings) -> AppContext:
         store, cipher, settings.kiosk_id, settings.receipt_prefix, settings.attachments_dir
     )
     catalogue = load_default_catalogue(overlay=settings.data_dir / "catalogue-overlay.json")
+    packs = PackStore(settings.language_packs_dir)
+    studio = Studio(store, translator.catalogues["vi"], catalogue, settings.data_dir)
     printer = make_printer(settings.printer, settings.printer_target, settings.receipts_dir)
     receipts = ReceiptService(
         dossiers,
@@ -68,7 +93,7 @@ def build_context(settings: Settings) -> AppContext:
         settings.paper,
         settings.demo,
     )
-    return AppContext(
+    ctx = AppContext(
         settings,
         translator,
         store,
@@ -78,4 +103,8 @@ def build_context(settings: Settings) -> AppContext:
         catalogue,
         printer,
         receipts,
+        packs,
+        studio,
     )
+    ctx.apply_language_work()
+    return ctx

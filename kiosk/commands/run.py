@@ -13,6 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
+from kiosk.clitext import cli_of
 from kiosk.config import SettingsError, load_settings
 
 log = logging.getLogger(__name__)
@@ -22,22 +23,19 @@ PURGE_EVERY_MS = 24 * 3600 * 1000
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("run", help="start the kiosk window (the default)")
-    p.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
-    p.add_argument(
-        "--exit-when-ready",
-        action="store_true",
-        help="print the start-up time once the home screen is shown, then quit",
-    )
+    p = subparsers.add_parser("run", help="cli.run.help")
+    p.add_argument("--windowed", action="store_true", help="cli.run.opt.windowed")
+    p.add_argument("--exit-when-ready", action="store_true", help="cli.run.opt.exit_when_ready")
     p.set_defaults(func=run_kiosk)
 
 
 def run_kiosk(args) -> int:
     limit_malloc_arenas()
+    cli = cli_of(args)
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"kiosk: cannot start: {exc}", file=sys.stderr)
+        cli.error("cli.run.bad_setting", message=cli.settings_error(exc))
         return 2
     from kiosk.logs import setup_logging
 
@@ -49,11 +47,7 @@ def run_kiosk(args) -> int:
     app = ensure_app()
     instance = SingleInstance(settings.data_dir)
     if not instance.acquire():
-        print(
-            f"kiosk: another kiosk is already running on the data folder {settings.data_dir} "
-            f"({instance.holder()}); not starting a second one.",
-            file=sys.stderr,
-        )
+        cli.error("cli.run.already_running", folder=settings.data_dir, holder=instance.holder())
         return EXIT_ALREADY_RUNNING
     guard = CrashGuard(settings.data_dir / CRASH_FILE)
     crashed = guard.start()
@@ -76,6 +70,8 @@ def run_kiosk(args) -> int:
         _exit_on_signals(app)
         log.info("kiosk started%s", f" out of service ({reason})" if reason else "")
         _after_first_paint(window, lambda: _after_start(window, ctx, reason))
+        if settings.demo and reason is None:
+            _after_first_paint(window, lambda: _demo_admin(ctx, cli), always=True)
         code = app.exec()
     finally:
         ctx.close()
@@ -148,23 +144,26 @@ def build_window(ctx, reason: str | None):
     return window
 
 
-def _after_first_paint(window, callback, first: bool = False) -> None:
+def _after_first_paint(window, callback, first: bool = False, always: bool = False) -> None:
     """Call `callback` on the GUI thread right after the window's first paint (or after
     a second, should no paint event reach the window). Callbacks run in the order they
-    were given (`first`: before all others), and stop once one has asked the app to quit."""
+    were given (`first`: before all others); once one has asked the app to quit, only
+    those marked `always` still run (no background work is started for nothing)."""
     from PySide6.QtCore import QEvent, QObject, QTimer
 
+    entry = (callback, always)
     pending = getattr(window, "_first_paint_callbacks", None)
     if pending is not None:
-        pending.insert(0, callback) if first else pending.append(callback)
+        pending.insert(0, entry) if first else pending.append(entry)
         return
-    pending = window._first_paint_callbacks = [callback]
+    pending = window._first_paint_callbacks = [entry]
 
     def fire() -> None:
         window.removeEventFilter(watcher)
-        while pending and not getattr(window, "_quitting", False):
-            pending.pop(0)()
-        pending.clear()
+        while pending:
+            call, also_when_quitting = pending.pop(0)
+            if also_when_quitting or not getattr(window, "_quitting", False):
+                call()
 
     class Watcher(QObject):
         def eventFilter(self, obj, event) -> bool:
@@ -187,19 +186,19 @@ def _after_first_paint(window, callback, first: bool = False) -> None:
 
 def _after_start(window, ctx, reason: str | None) -> None:
     """What the home screen does not need, once it is on screen: the QR decoder loaded
-    and warmed up in the background (the first scan is then as fast as any), and the
-    demo's admin account."""
+    and warmed up in the background (the first scan is then as fast as any)."""
     if reason is not None:
         return
     from kiosk.hardware.decoders import warm_up
 
     window.vc.tasks.run(warm_up, on_error=lambda exc: log.warning("decoder warm-up: %s", exc))
-    if ctx.settings.demo:
-        pin = ensure_demo_admin(ctx)
-        print(
-            f"kiosk: DEMO — admin 'demo-admin', PIN {pin} (Ctrl+Shift+Q leaves full screen)",
-            flush=True,
-        )
+
+
+def _demo_admin(ctx, cli) -> None:
+    """The demo's admin account and its PIN, printed once the home screen is on screen
+    (the clerk code is not needed before)."""
+    pin = ensure_demo_admin(ctx)
+    cli.say("cli.run.demo_pin", user="demo-admin", pin=pin)
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
@@ -270,20 +269,38 @@ def lock_down(window, ctx):
     return lock
 
 
+DEMO_PIN_FILE = "demo-admin.pin"
+
+
 def ensure_demo_admin(ctx) -> str:
-    """The demo's admin account with a fresh PIN each start (demo only, never production)."""
+    """The demo's admin account and its PIN (demo only, never production). The PIN is kept
+    in the demo's data folder (owner-only), so the one printed at each start stays valid;
+    a demo data folder without it gets a new one."""
     import secrets
 
-    from kiosk.services.clerks import ClerkService
-    from kiosk.services.installation import DEMO_ADMIN
+    from kiosk.files import write_atomic
+    from kiosk.services.clerks import ClerkService, check_pin
+    from kiosk.services.installation import DEMO_ADMIN, weak_pin
+    from kiosk.services.models import Clerk
 
     clerks = ClerkService(ctx.store, machine=ctx.settings.kiosk_id)
-    pin = f"{secrets.randbelow(10**6):06d}"
+    path = ctx.settings.data_dir / DEMO_PIN_FILE
+    try:
+        pin = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        pin = ""
+    if weak_pin(pin):
+        pin = ""
+        while not pin or weak_pin(pin):
+            pin = f"{secrets.randbelow(10**6):06d}"
+        write_atomic(path, (pin + "\n").encode("ascii"), mode=0o600)
     existing = next((c for c in clerks.list() if c.username == DEMO_ADMIN), None)
     if existing is None:
         clerks.create(DEMO_ADMIN, "Demo admin", "admin", pin)
     else:
-        clerks.change_pin(existing, pin, by=existing)
+        stored = ctx.store.read(lambda s: s.get(Clerk, existing.id).pin_hash)
+        if not check_pin(pin, stored):  # changed on the clerk screens, or a new file
+            clerks.change_pin(existing, pin, by=existing)
     return pin
 
 

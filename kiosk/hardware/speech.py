@@ -75,6 +75,8 @@ class Prompt:
     text_lang: str | None = None
     # Spoken with values filled in ({n}, {name}): a recording of the bare template is wrong.
     dynamic: bool = False
+    # A recording to play as it is (a take played back in the language studio).
+    path: Path | None = None
 
     @property
     def written_in(self) -> str:
@@ -128,15 +130,29 @@ def audit_recordings(audio_dir: Path) -> list[tuple[Path, str]]:
     return problems
 
 
+def audio_roots(audio_dir: Path | Sequence[Path] | None) -> list[Path]:
+    """The folders of recordings, first found first played: installed language packs
+    before the shipped resources/audio."""
+    if audio_dir is None:
+        return []
+    return [audio_dir] if isinstance(audio_dir, Path) else list(audio_dir)
+
+
 def plan_for(
-    prompt: Prompt, audio_dir: Path | None, voices: Mapping[str, str], warn: _Once | None = None
+    prompt: Prompt,
+    audio_dir: Path | Sequence[Path] | None,
+    voices: Mapping[str, str],
+    warn: _Once | None = None,
 ) -> Plan:
     """Recording in the citizen's language, its voice, then the language of the text."""
+    if prompt.path is not None:
+        problem = check_recording(prompt.path) if prompt.path.is_file() else "missing"
+        return Plan("recording", prompt.lang, path=prompt.path) if problem is None else Plan("none")
     for lang in dict.fromkeys((prompt.lang, prompt.written_in)):
-        path = None
-        if audio_dir is not None and not prompt.dynamic:
-            path = recording_path(audio_dir, lang, prompt.key)
-        if path is not None and path.is_file():
+        for root in audio_roots(audio_dir) if not prompt.dynamic else ():
+            path = recording_path(root, lang, prompt.key)
+            if path is None or not path.is_file():
+                continue
             problem = check_recording(path)
             if problem is None:
                 return Plan("recording", lang, path=path)
@@ -295,13 +311,16 @@ class Spoken:
     source: str  # recording | tts | none
     heard_lang: str | None  # the language actually played
     volume: float
+    path: Path | None = None  # the recording played, if any
 
 
 class MockSpeech(SpeechEngine):
     """Records what would be said, with the source the real engine would pick."""
 
     def __init__(
-        self, audio_dir: Path | None = None, voices: Mapping[str, str] = DEFAULT_VOICES
+        self,
+        audio_dir: Path | Sequence[Path] | None = None,
+        voices: Mapping[str, str] = DEFAULT_VOICES,
     ) -> None:
         self.audio_dir, self.voices = audio_dir, dict(voices)
         self.spoken: list[Spoken] = []
@@ -315,7 +334,15 @@ class MockSpeech(SpeechEngine):
     def speak(self, prompt: Prompt) -> None:
         plan = self.plan(prompt)
         self.spoken.append(
-            Spoken(prompt.key, prompt.lang, prompt.text, plan.source, plan.lang, self.volume)
+            Spoken(
+                prompt.key,
+                prompt.lang,
+                prompt.text,
+                plan.source,
+                plan.lang,
+                self.volume,
+                plan.path,
+            )
         )
         self._speaking = plan.source != "none"
 
@@ -344,7 +371,7 @@ class AudioSpeech(SpeechEngine):
 
     def __init__(
         self,
-        audio_dir: Path | None,
+        audio_dir: Path | Sequence[Path] | None,
         *,
         players: Sequence[Sequence[str]] = (),
         espeak: str | None = None,
@@ -523,7 +550,7 @@ class AudioSpeech(SpeechEngine):
 
 def make_speech(
     kind: str,
-    audio_dir: Path | None,
+    audio_dir: Path | Sequence[Path] | None,
     *,
     players: Sequence[Sequence[str]] | None = None,
     espeak: str | None = None,
@@ -618,6 +645,16 @@ class PromptPlayer:
             self._say_withheld(lang)
             return "withheld"
         self.engine.speak(Prompt(key, lang, text, personal, text_lang, dynamic))
+        return "spoken"
+
+    def play_file(self, path: Path, lang: str) -> str:
+        """Play a recording as it is (a take played back to the person who recorded it)."""
+        self.engine.stop()
+        volume = self.session.volume if self.session is not None else self.default_volume
+        if (self.session is not None and self.session.muted) or volume <= 0:
+            return "muted"
+        self.engine.set_volume(volume)
+        self.engine.speak(Prompt("recording.playback", lang, "", path=path))
         return "spoken"
 
     def _say_withheld(self, lang: str) -> None:

@@ -42,6 +42,14 @@ _USER_INPUT = {
 }
 
 
+def offered_languages(app) -> list[str]:
+    """The languages on the home screen: those set up for this kiosk and those that
+    language packs or the studio add, once each has its own texts for the home screen."""
+    added = [lang for lang in app.translator.languages() if lang not in LANGUAGES]
+    wanted = dict.fromkeys([*app.settings.languages, *added])
+    return [lang for lang in wanted if app.translator.offers(lang)]
+
+
 class Navigator(QObject):
     """Where the citizen is; screens call go/back/cancel, the window shows the result."""
 
@@ -204,7 +212,7 @@ class TopBar(QWidget):
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.lang_buttons: dict[str, QPushButton] = {}
-        for lang in vc.app.settings.languages:
+        for lang in offered_languages(vc.app):
             button = QPushButton(vc.app.translator.tr("lang.self", lang))
             button.setObjectName("langButton")
             button.setCheckable(True)
@@ -343,7 +351,7 @@ class MainWindow(QMainWindow):
 
     # Language, prompts -------------------------------------------------------
     def set_language(self, lang: str) -> None:
-        if lang not in LANGUAGES:
+        if lang not in self.vc.app.translator.languages():
             return
         self.vc.app.session.lang = lang
         self.top.retranslate()

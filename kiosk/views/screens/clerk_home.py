@@ -18,6 +18,8 @@ TILES = (
     ("dashboard", "processing", "clerk_dashboard"),
     ("assist", "help_clerk", None),
     ("settings", "form_field", "clerk_settings"),
+    ("studio", "language", "studio"),
+    ("roles", "language", "studio_roles"),
 )
 
 
@@ -51,7 +53,10 @@ class ClerkHomeScreen(ClerkScreen):
         super().enter(state)
         if self.desk.clerk is None:
             return
-        self.tiles["settings"].setVisible(self.desk.clerk.is_admin)
+        clerk = self.desk.clerk
+        self.tiles["settings"].setVisible(clerk.is_admin)
+        self.tiles["studio"].setVisible(clerk.has("translator") or clerk.has("reviewer"))
+        self.tiles["roles"].setVisible(clerk.is_admin)
         self.vc.tasks.run(lambda: self.desk.reports.outbox_states(), self._counts, lambda _e: None)
 
     def _counts(self, states: dict[str, int]) -> None:
