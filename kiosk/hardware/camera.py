@@ -206,7 +206,8 @@ class ScanWorker:
 
     - every frame goes to `on_frame(copy)` (the camera's own buffer may be reused);
     - every `decode_every`-th frame is decoded (grayscale) by `decoder`, which returns
-      the codes in view (str or objects with `.text`);
+      the codes in view (str or objects with `.text`); by default the live decoder
+      (kiosk/hardware/fusion.py), which fuses the card's last frames under glare;
     - a text is accepted when `confirmations` decoded frames showed it as the only code
       in view; counts belong to this worker only;
     - a decoder exception is logged and counted, and the scan goes on;

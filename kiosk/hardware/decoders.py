@@ -7,8 +7,10 @@ Shift-JIS guess; OpenCV is kept as a raw decoder for the benchmark.
 
 `QrPipeline.decode(frame)` runs a plain pass on the grayscale frame and, only when that
 finds nothing, a short sequence of preprocessing passes (contrast, sharpening,
-rescaling, glare handling), stopping at the first pass that reads a code or when the
-time budget of the frame is spent. All text is NFC-normalised.
+rescaling, glare handling, zbar's own detector, deblurring), stopping at the first pass
+that reads a code or when the time budget of the frame is spent. All text is
+NFC-normalised; control characters and GS1 separators come back as encoded.
+Reading across several frames (glare that moves) is kiosk/hardware/fusion.py.
 """
 
 from __future__ import annotations
@@ -309,6 +311,9 @@ class QrPipeline:
        (small codes), motion-direction sharpening, strong sharpening, sharpening then
        threshold (heavy blur), contrast equalisation (dim); regions they reveal go
        through step 2. Large codes and speed are covered by zxing's own downscaling.
+    4. zbar's detector on the whole frame (ASCII text only: zbar guesses charsets).
+    5. Deblurring (`Deblurrer`): Wiener deconvolution of the most textured window for
+       motion blur (along the estimated direction, several lengths) and defocus.
 
     `budget_ms` bounds the processor time spent on a frame: a live camera offers a
     fresh frame a few tens of milliseconds later, so a slow last resort is worth less
