@@ -259,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         f"max {ordered[-1]:.0%}; frames beyond 15 %: "
         f"{100 * sum(s > 0.15 for s in ordered) / len(ordered):.0f} %"
     )
+    blurs.sort()
+    print(
+        f"hand: motion blur per frame: median {statistics.median(blurs)} px, "
+        f"p90 {blurs[int(0.9 * len(blurs))]} px, max {blurs[-1]} px"
+    )
     print()
     print(
         f"{'decoder':<16}{'read <= 2 s':>12}{'median s':>10}{'misreads':>10}{'cpu ms/decode':>15}"
