@@ -15,7 +15,7 @@ import os
 import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -402,12 +402,3 @@ def load_settings(
     sources.update({name: _origin(source) for name, (_, _, source) in values.items()})
     object.__setattr__(settings, "_sources", sources)  # frozen: recorded once, here
     return settings
-
-
-def describe() -> list[tuple[str, str, str, str]]:
-    """(name, environment variable, default, help) for every setting, for docs and --help."""
-    rows = []
-    for f in fields(Settings):
-        default = f.default if f.default is not MISSING else f.default_factory()
-        rows.append((f.name, env_name(f), str(default), f.metadata["help"]))
-    return rows

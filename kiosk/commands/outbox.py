@@ -17,7 +17,7 @@ import json
 import sys
 from typing import Any
 
-from kiosk.clitext import Cli, cli_of
+from kiosk.clitext import Cli, cli_of, key_failure
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,15 +71,33 @@ def _settings(cli: Cli) -> Any:
         return None
 
 
-def _services(settings: Any) -> tuple[Any, Any]:
-    """The store and the dossier service, without the rest of the app."""
-    from kiosk.services.crypto import DataCipher, load_or_create_keyring
-    from kiosk.services.dossiers import DossierService
-    from kiosk.services.store import Store
+def _url_allowed(settings: Any) -> bool:
+    """False (with the reason printed, in the kiosk's language, Vietnamese and English)
+    when the portal URL would send the token and personal data in clear."""
+    from kiosk.services.i18n import Translator
+    from kiosk.services.portal_client import url_problem
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.database_url)
-    cipher = DataCipher(load_or_create_keyring(settings.data_key_path))
+    problem = url_problem(settings.portal_url)
+    if problem is None:
+        return True
+    translator = Translator.from_resources(lang=settings.lang)
+    for lang in dict.fromkeys((settings.lang, "vi", "en")):
+        print(f"outbox: {translator.tr(problem, lang)}", file=sys.stderr)
+    return False
+
+
+def _services(cli: Cli, settings: Any, create_key: bool = False) -> tuple[Any, Any]:
+    """The store and the dossier service, without the rest of the app. The data key is
+    made only for a brand-new folder (`outbox seed`); otherwise it is read and checked,
+    and a missing or wrong one stops the command (exit 2) before anything changes."""
+    from kiosk.services.crypto import DataKeyError
+    from kiosk.services.datakey import open_store
+    from kiosk.services.dossiers import DossierService
+
+    try:
+        store, cipher = open_store(settings, create_key=create_key)
+    except DataKeyError as exc:
+        raise SystemExit(key_failure(cli, "kiosk outbox", exc)) from None
     return store, DossierService(
         store, cipher, settings.kiosk_id, settings.receipt_prefix, settings.attachments_dir
     )
@@ -92,7 +110,7 @@ def handle_status(args: argparse.Namespace) -> int:
     settings = _settings(cli)
     if settings is None:
         return 2
-    store, dossiers = _services(settings)
+    store, dossiers = _services(cli, settings)
     try:
         outbox = Outbox(
             store,
@@ -134,12 +152,14 @@ def handle_drain(args: argparse.Namespace) -> int:
     settings = _settings(cli)
     if settings is None:
         return 2
+    if not _url_allowed(settings):
+        return 2
     logging.basicConfig(
         level=logging.WARNING,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    store, dossiers = _services(settings)
+    store, dossiers = _services(cli, settings)
     try:
         outbox = Outbox(
             store,
@@ -172,6 +192,8 @@ def handle_drain(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
     start = time.monotonic()
+    # No request outlives --timeout: a portal that answers slowly is cut off on time.
+    outbox.set_deadline(start + args.timeout)
     worker.start()
     last_line = 0.0
     empty = False
@@ -319,7 +341,7 @@ def handle_seed(args: argparse.Namespace) -> int:
         cli.error("cli.outbox.count_negative")
         return 2
     rng = random.Random(args.seed)
-    store, dossiers = _services(settings)
+    store, dossiers = _services(cli, settings, create_key=True)
     start = time.perf_counter()
     try:
         for _ in range(args.count):

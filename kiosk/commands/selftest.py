@@ -179,7 +179,7 @@ def check_receipt() -> str:
 
 
 def check_database(folder: Path) -> str:
-    from kiosk.services.crypto import DataCipher, load_or_create_keyring
+    from kiosk.services.crypto import DataCipher, KeyRing
     from kiosk.services.dossiers import (
         Applicant,
         AttachmentDraft,
@@ -189,13 +189,13 @@ def check_database(folder: Path) -> str:
     )
     from kiosk.services.store import Store, head_revision
 
+    cipher = DataCipher(KeyRing.generate())  # a throwaway folder: its own throwaway key
     store = Store(f"sqlite:///{folder / 'kiosk.db'}")
     try:
         if store.revision() != head_revision():
             raise AssertionError(
                 f"schema {store.revision()} after migrating, not {head_revision()}"
             )
-        cipher = DataCipher(load_or_create_keyring(folder / "keys" / "data.key"))
         service = DossierService(store, cipher, "SELFTEST", "ST01", folder / "attachments")
         scan = b"\xff\xd8\xff selftest scan"
         draft = DossierDraft(
@@ -232,7 +232,7 @@ def check_database(folder: Path) -> str:
 def check_screens(folder: Path) -> list[Result]:
     from kiosk.config import load_settings
     from kiosk.context import build_context
-    from kiosk.qt.app import ensure_app
+    from kiosk.qt.app import ensure_app, system_printer
     from kiosk.qt.tasks import TaskRunner
     from kiosk.views import registry
     from kiosk.views.shell import MainWindow
@@ -249,7 +249,7 @@ def check_screens(folder: Path) -> list[Result]:
         camera="sim",
         speech="off",
     )
-    ctx = build_context(settings)
+    ctx = build_context(settings, system_printer)
     tasks = TaskRunner()
     tasks.inline = True
     results = [
@@ -282,7 +282,7 @@ def check_screens(folder: Path) -> list[Result]:
                     )
                 )
             finally:
-                ctx.session.wipe(settings.lang)
+                ctx.end_visit()
         window.close()
         window.deleteLater()
         app.processEvents()

@@ -89,10 +89,16 @@ class LiveQrDecoder:
             self._add(gray, quad)
         elif not self._track(gray):
             # The kept symbol cannot be followed into this frame (a strong smear, say):
-            # skip the frame and keep what was gathered; only a symbol lost for several
-            # frames in a row is given up for a new one.
+            # skip the frame and keep what was gathered. Start again only with another
+            # whole symbol in view, or once the kept one is lost for several frames.
             self._misses += 1
-            if not self._patches or self._misses >= self.forget_after:
+            other = self._pick(regions, follow=False)
+            if other is not None and self._patches:
+                last = self._patches[-1]
+                away = float(np.linalg.norm(other.mean(0) - last.centre))
+                other = other if away > last.size else None  # elsewhere: another card
+            other = other is not None
+            if not self._patches or other or self._misses >= self.forget_after:
                 if not self._restart(gray, regions):
                     self.reset()
                     return []

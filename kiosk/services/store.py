@@ -95,8 +95,18 @@ def script_heads(folder: Path = MIGRATIONS / "versions") -> set[str]:
 
 
 class Store:
-    def __init__(self, url: str, migrate: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        migrate: bool = True,
+        cipher: object | None = None,
+        attachments_dir: Path | None = None,
+    ) -> None:
+        """`cipher` and `attachments_dir` are needed only by migrations that re-encrypt
+        existing data (0003); a store without data migrates without them."""
         self.url = url
+        self.cipher = cipher  # the data key's cipher, when opened with it
+        self._attachments_dir = attachments_dir
         self.engine = make_engine(url)
         self.write_engine = (
             make_engine(url, writer=True) if url.startswith("sqlite") else self.engine
@@ -118,10 +128,16 @@ class Store:
             return  # the schema is current: alembic is not even imported
         from alembic import command
 
+        after_commit: list[Callable[[], None]] = []
         with self.write_engine.begin() as conn:
             cfg = alembic_config(self.url)
             cfg.attributes["connection"] = conn
+            cfg.attributes["cipher"] = self.cipher
+            cfg.attributes["attachments_dir"] = self._attachments_dir
+            cfg.attributes["after_commit"] = after_commit
             command.upgrade(cfg, "head")
+        for step in after_commit:  # e.g. removing files the committed rows no longer name
+            step()
 
     def _revisions(self) -> set[str]:
         with self.engine.connect() as conn:
