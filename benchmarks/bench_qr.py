@@ -1,29 +1,39 @@
-"""QR decode benchmark: the kiosk pipeline against each raw decoder, on one corpus.
+"""QR decode benchmark on still frames: the scan command's pipeline against raw decoders.
 
-    .venv/bin/python benchmarks/bench_qr.py [--quick] [--per-kind N] [--seed S]
+    .venv/bin/python benchmarks/bench_qr.py [--quick] [--per-tag N] [--seed S] [--opencv]
 
-Builds a corpus of 1280×720 camera-like frames of a synthetic ID card with a CCCD QR
-code (fictitious citizens, UTF-8 payloads, QR versions 8-9 at level M), each kind of
-frame with randomised but realistic severities: clean, rotated, tilted, blurred,
-motion-blurred, noisy, dim, glare, JPEG artefacts, uneven light, combinations and tiny
-codes; plus negatives (no code, 1D/2D non-QR barcodes, QR-like noise, pure noise).
-Blur and motion are set in modules of the code, up to about 0.6 module (Gaussian sigma)
-and 2 modules (smear length): past those the module pattern is gone for any decoder.
-The seed is fixed, so every run builds the same frames; every decoder sees each frame.
+Builds a fresh corpus of 1280×720 camera-like frames of a synthetic ID card with a CCCD
+QR code (fictitious citizens, UTF-8 payloads, QR versions 8-9 at level M). The seed is
+new on every run (printed; `--seed S` rebuilds the same corpus), so the pipeline is never
+tuned to one set of frames. Every frame carries tags, and the report is per tag:
 
-Reported per decoder: decode rate on positives (the expected text among the results),
-misreads (a wrong text on a positive), false accepts (any text on a negative), and
-milliseconds per frame over all frames: wall clock (what a citizen waits, including
-whatever else the machine is doing) and the decoding thread's CPU time. The pipeline
-gets the camera's BGR frame (its conversion is timed); the raw decoders get grayscale.
-Single still frames: the live scanner also gets several frames a second and needs two
-agreeing reads.
+- glare: a specular spot saturating up to 15 % of the code (the saturated share is
+  measured on the frame: pixels where even a dark module is pushed to white). Level M
+  recovers about 15 % of the codewords, so these frames are decodable in principle;
+- glare-strong: 15-40 % of the code saturated. Undecodable by design on a still and
+  reported separately (not in the decodable rate): the live scanner fuses frames for
+  these (benchmarks/bench_qr_video.py);
+- blur: defocus up to 0.6 module (Gaussian sigma) or motion blur of 3 to 15 px;
+- perspective: rotation at any angle and a tilt of the card;
+- noise: sensor noise up to sigma 55;
+- low light: 6 to 25 % of the light, with noise;
+- JPEG: quality 4 to 14;
+- combined: two or three of the above at moderate strength.
+
+Negatives: no code, 1D/2D non-QR barcodes, QR look-alikes, pure noise, and real QR codes
+on the card that are not a valid card (a 10-digit ID, a sex that contradicts the ID, a web
+address). Reported: decodable-in-principle rate, misreads (a wrong text on a positive),
+negatives taken as valid cards (the scan command's `interpret` says "cccd" on a negative),
+and milliseconds per frame (wall clock and the thread's CPU time), median and p95.
+The pipeline is configured as the scan command configures it (`kiosk scan`); it gets the
+camera's BGR frame (its grayscale conversion is timed), the raw decoders get grayscale.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -41,24 +51,36 @@ sys.path.insert(0, str(ROOT / "tests"))
 import identity_helpers as synth  # noqa: E402
 
 from kiosk.hardware import decoders  # noqa: E402
+from kiosk.services.cccd import interpret  # noqa: E402
 
-Frame = tuple[np.ndarray, str | None]
-TARGET_RATE, TARGET_GAIN, TARGET_MEDIAN, TARGET_P95 = 95.0, 5.0, 10.0, 60.0
-
-
-def _centre(quad: np.ndarray) -> tuple[float, float]:
-    c = quad.mean(0)
-    return float(c[0]), float(c[1])
+TARGET_RATE, TARGET_MEDIAN = 99.5, 5.0
+GLARE_LIMIT = 0.15  # share of the code saturated that level M can still recover
+TAGS = ("glare", "blur", "perspective", "noise", "low light", "JPEG", "combined")
 
 
-def _scene(
+class Frame:
+    def __init__(
+        self, image: np.ndarray, expected: str | None, tags: tuple[str, ...], glare: float = 0.0
+    ) -> None:
+        self.image = image
+        self.expected = expected  # the QR text, or None on a negative
+        self.tags = tags
+        self.glare = glare  # share of the code saturated by glare
+        self.decodable = expected is not None and glare <= GLARE_LIMIT
+
+
+# ---------------------------------------------------------------- scenes
+
+
+def scene(
     rng: np.random.Generator,
-    module: tuple[float, float],
+    module: tuple[float, float] = (3.0, 5.5),
     angle: float = 8.0,
     tilt: tuple[float, float] = (0.0, 0.0),
+    payload: str | None = None,
 ) -> tuple[np.ndarray, str, np.ndarray]:
     citizen = synth.random_citizen(rng)
-    payload = citizen.payload()
+    payload = payload or citizen.payload()
     m = rng.uniform(*module)
     a = rng.uniform(-angle, angle) if angle < 180 else rng.uniform(0, 360)
     t = rng.uniform(*tilt) if tilt[1] else 0.0
@@ -66,86 +88,132 @@ def _scene(
     return frame, payload, quad
 
 
-def k_clean(rng):
-    f, p, _ = _scene(rng, (2.5, 6.0))
-    return synth.jpeg(synth.noise(f, 3, rng), 85), p
+def module_px(payload: str, quad: np.ndarray) -> float:
+    return float(np.linalg.norm(quad[1] - quad[0])) / synth.qr_modules(payload)
 
 
-def k_rotated(rng):
-    f, p, _ = _scene(rng, (2.5, 5.0), angle=360)
-    return synth.noise(f, 4, rng), p
+def quad_mask(shape: tuple[int, ...], quad: np.ndarray) -> np.ndarray:
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, np.round(quad).astype(np.int32), 1)
+    return mask.astype(bool)
 
 
-def k_tilted(rng):
-    f, p, _ = _scene(rng, (2.6, 5.0), angle=30, tilt=(0.25, 0.5))
-    return synth.noise(f, 4, rng), p
+def glare_spot(
+    frame: np.ndarray,
+    quad: np.ndarray,
+    centre: tuple[float, float],
+    radii: tuple[float, float],
+    strength: float,
+) -> tuple[np.ndarray, float]:
+    """A specular highlight (a saturating elliptic blob) and the share of the code it
+    saturates: pixels where the darkest modules plus the glare reach white."""
+    h, w = frame.shape[:2]
+    gy, gx = np.mgrid[0:h:4, 0:w:4].astype(np.float32)
+    blob = np.exp(-(((gx - centre[0]) / radii[0]) ** 2 + ((gy - centre[1]) / radii[1]) ** 2))
+    blob = cv2.resize(blob, (w, h), interpolation=cv2.INTER_LINEAR)
+    mask = quad_mask(frame.shape, quad)
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    dark = float(np.percentile(gray[mask], 10))
+    saturated = float(((dark + strength * blob[mask]) >= 245).mean())
+    out = np.clip(frame.astype(np.float32) + strength * blob[:, :, None], 0, 255)
+    return out.astype(np.uint8), saturated
 
 
-def k_blurred(rng):
-    # Defocus up to a Gaussian sigma of ~0.6 module: beyond it no decoder has anything
-    # left to read at the module period.
-    f, p, quad = _scene(rng, (3.0, 5.0))
-    module = float(np.linalg.norm(quad[1] - quad[0])) / synth.qr_modules(p)
-    return synth.gaussian_blur(f, module * rng.uniform(0.25, 0.62)), p
-
-
-def _smear(
-    rng: np.random.Generator, payload: str, quad: np.ndarray, modules: tuple[float, float]
-) -> int:
-    """A motion-blur length in pixels, as a number of the code's modules. Beyond about
-    two modules the finest module pattern is gone for any decoder."""
-    module = float(np.linalg.norm(quad[1] - quad[0])) / synth.qr_modules(payload)
-    return max(2, round(module * rng.uniform(*modules)))
-
-
-def k_motion(rng):
-    f, p, quad = _scene(rng, (3.0, 5.0))
-    return synth.motion_blur(f, _smear(rng, p, quad, (0.8, 2.1)), rng.uniform(0, 180)), p
-
-
-def k_noisy(rng):
-    f, p, _ = _scene(rng, (2.5, 5.0))
-    return synth.noise(f, rng.uniform(25, 55), rng), p
-
-
-def k_dim(rng):
-    f, p, _ = _scene(rng, (2.5, 5.0))
-    return synth.noise(synth.dim(f, rng.uniform(0.06, 0.2)), rng.uniform(1.5, 4), rng), p
-
-
-def k_glare(rng):
-    f, p, quad = _scene(rng, (3.0, 5.0))
+def random_glare(
+    frame: np.ndarray,
+    quad: np.ndarray,
+    rng: np.random.Generator,
+    share: tuple[float, float],
+    tries: int = 60,
+) -> tuple[np.ndarray, float]:
+    """A glare spot whose saturated share of the code falls within `share` (the spot's
+    size, shape, place and strength are drawn until it does)."""
     side = float(np.linalg.norm(quad[1] - quad[0]))
-    cx, cy = _centre(quad)
-    centre = (cx + rng.uniform(-0.4, 0.4) * side, cy + rng.uniform(-0.4, 0.4) * side)
-    return synth.glare(f, rng, centre, side * rng.uniform(0.2, 0.4), rng.uniform(180, 320)), p
+    cx, cy = quad.mean(0)
+    best: tuple[np.ndarray, float] | None = None
+    for _ in range(tries):
+        radius = side * rng.uniform(0.12, 0.5)
+        radii = (radius * rng.uniform(0.7, 1.5), radius * rng.uniform(0.6, 1.0))
+        centre = (cx + rng.uniform(-0.45, 0.45) * side, cy + rng.uniform(-0.45, 0.45) * side)
+        out, sat = glare_spot(frame, quad, centre, radii, rng.uniform(200, 420))
+        if share[0] <= sat <= share[1]:
+            return out, sat
+        if best is None or abs(sat - sum(share) / 2) < abs(best[1] - sum(share) / 2):
+            best = (out, sat)
+    assert best is not None
+    return best
 
 
-def k_jpeg(rng):
-    f, p, _ = _scene(rng, (2.5, 5.0))
-    return synth.jpeg(f, int(rng.integers(4, 14))), p
+def defocus(f, payload, quad, rng, strength=1.0):
+    return synth.gaussian_blur(f, module_px(payload, quad) * rng.uniform(0.25, 0.6) * strength)
 
 
-def k_uneven(rng):
-    f, p, quad = _scene(rng, (2.5, 5.0))
-    return synth.uneven_light(f, rng, rng.uniform(0.6, 0.9), _centre(quad)), p
+def motion(f, rng, lengths=(3, 15)):
+    return synth.motion_blur(f, int(rng.integers(lengths[0], lengths[1] + 1)), rng.uniform(0, 180))
 
 
-def k_combined(rng):
-    if rng.random() < 0.5:
-        f, p, _ = _scene(rng, (2.8, 5.0), angle=360, tilt=(0.1, 0.3))
-        f = synth.gaussian_blur(f, rng.uniform(0.8, 1.5))
-        f = synth.jpeg(synth.noise(f, rng.uniform(8, 20), rng), int(rng.integers(20, 50)))
-    else:
-        f, p, quad = _scene(rng, (3.0, 5.0))
-        f = synth.motion_blur(f, _smear(rng, p, quad, (0.6, 1.6)), rng.uniform(0, 180))
-        f = synth.noise(synth.dim(f, rng.uniform(0.15, 0.35)), rng.uniform(3, 8), rng)
-    return f, p
+def t_glare(rng):
+    f, p, quad = scene(rng)
+    f, sat = random_glare(f, quad, rng, (0.0, GLARE_LIMIT))
+    return Frame(synth.noise(f, 3, rng), p, ("glare",), sat)
 
 
-def k_tiny(rng):
-    f, p, _ = _scene(rng, (1.25, 2.1))
-    return synth.noise(f, 3, rng), p
+def t_glare_strong(rng):
+    f, p, quad = scene(rng)
+    f, sat = random_glare(f, quad, rng, (GLARE_LIMIT + 0.005, 0.40))
+    return Frame(synth.noise(f, 3, rng), p, ("glare-strong",), max(sat, GLARE_LIMIT + 0.001))
+
+
+def t_blur(rng):
+    f, p, quad = scene(rng, module=(3.5, 6.0))
+    f = defocus(f, p, quad, rng) if rng.random() < 0.4 else motion(f, rng)
+    return Frame(synth.noise(f, 2, rng), p, ("blur",))
+
+
+def t_perspective(rng):
+    f, p, _ = scene(rng, module=(2.6, 5.0), angle=360, tilt=(0.1, 0.5))
+    return Frame(synth.noise(f, 4, rng), p, ("perspective",))
+
+
+def t_noise(rng):
+    f, p, _ = scene(rng, module=(2.5, 5.0))
+    return Frame(synth.noise(f, rng.uniform(20, 55), rng), p, ("noise",))
+
+
+def t_low_light(rng):
+    f, p, _ = scene(rng, module=(2.5, 5.0))
+    f = synth.noise(synth.dim(f, rng.uniform(0.06, 0.25)), rng.uniform(1.5, 4), rng)
+    return Frame(f, p, ("low light",))
+
+
+def t_jpeg(rng):
+    f, p, _ = scene(rng, module=(2.5, 5.0))
+    return Frame(synth.jpeg(f, int(rng.integers(4, 15))), p, ("JPEG",))
+
+
+def t_combined(rng):
+    f, p, quad = scene(rng, module=(3.0, 5.5), angle=40, tilt=(0.0, 0.3))
+    tags = ["combined", "perspective"]
+    sat = 0.0
+    steps = rng.permutation(["glare", "blur", "noise", "low light", "JPEG"])[
+        : int(rng.integers(2, 4))
+    ]
+    if "glare" in steps:
+        f, sat = random_glare(f, quad, rng, (0.0, 0.10))
+        tags.append("glare")
+    if "blur" in steps:
+        f = defocus(f, p, quad, rng, 0.7) if rng.random() < 0.5 else motion(f, rng, (3, 9))
+        tags.append("blur")
+    if "low light" in steps:
+        f = synth.dim(f, rng.uniform(0.15, 0.35))
+        tags.append("low light")
+    if "noise" in steps:
+        tags.append("noise")
+    f = synth.noise(f, rng.uniform(8, 20) if "noise" in steps else 3, rng)
+    if "JPEG" in steps:
+        f = synth.jpeg(f, int(rng.integers(15, 40)))
+        tags.append("JPEG")
+    return Frame(f, p, tuple(tags), sat)
 
 
 def n_empty(rng):
@@ -153,7 +221,7 @@ def n_empty(rng):
     f, _ = synth.place(
         synth.background(rng), card, rng, rng.uniform(500, 1100), rng.uniform(-20, 20)
     )
-    return synth.noise(f, rng.uniform(2, 20), rng), None
+    return Frame(synth.noise(f, rng.uniform(2, 20), rng), None, ("neg-empty",))
 
 
 def n_barcodes(rng):
@@ -172,7 +240,7 @@ def n_barcodes(rng):
     h, w = img.shape
     y, x = int(rng.integers(0, 720 - h)), int(rng.integers(0, 1280 - w))
     f[y : y + h, x : x + w] = img[:, :, None]
-    return synth.noise(f, 4, rng), None
+    return Frame(synth.noise(f, 4, rng), None, ("neg-barcodes",))
 
 
 def n_qr_like(rng):
@@ -190,44 +258,58 @@ def n_qr_like(rng):
     h, w = img.shape
     y, x = int(rng.integers(0, 720 - h)), int(rng.integers(0, 1280 - w))
     f[y : y + h, x : x + w] = img[:, :, None]
-    return synth.noise(f, rng.uniform(2, 15), rng), None
+    return Frame(synth.noise(f, rng.uniform(2, 15), rng), None, ("neg-qr-like",))
 
 
 def n_noise(rng):
     f = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
-    return synth.gaussian_blur(f, rng.uniform(0, 2)), None
+    return Frame(synth.gaussian_blur(f, rng.uniform(0, 2)), None, ("neg-noise",))
 
 
-POSITIVE: dict[str, Callable] = {
-    "clean": k_clean,
-    "rotated": k_rotated,
-    "tilted": k_tilted,
-    "blurred": k_blurred,
-    "motion": k_motion,
-    "noisy": k_noisy,
-    "dim": k_dim,
-    "glare": k_glare,
-    "jpeg": k_jpeg,
-    "uneven": k_uneven,
-    "combined": k_combined,
-    "tiny": k_tiny,
+def n_not_a_card(rng):
+    """A real, readable QR on the card that is not a valid card: the decoder must read it
+    and the scan must not take it for a citizen's card."""
+    citizen = synth.random_citizen(rng)
+    good = citizen.payload().split("|")
+    choice = int(rng.integers(3))
+    if choice == 0:
+        good[0] = good[0][:10]  # a 10-digit "ID"
+    elif choice == 1:
+        good[4] = "Nam" if good[4] == "Nữ" else "Nữ"  # contradicts digit 4 of the ID
+    payload = "|".join(good) if choice < 2 else f"https://example.com/{good[0][:6]}"
+    f, _, _ = scene(rng, payload=payload)
+    return Frame(synth.noise(f, 3, rng), None, ("neg-not-a-card",))
+
+
+POSITIVE: dict[str, Callable[[np.random.Generator], Frame]] = {
+    "glare": t_glare,
+    "glare-strong": t_glare_strong,
+    "blur": t_blur,
+    "perspective": t_perspective,
+    "noise": t_noise,
+    "low light": t_low_light,
+    "JPEG": t_jpeg,
+    "combined": t_combined,
 }
-NEGATIVE: dict[str, Callable] = {
+NEGATIVE: dict[str, Callable[[np.random.Generator], Frame]] = {
     "neg-empty": n_empty,
     "neg-barcodes": n_barcodes,
     "neg-qr-like": n_qr_like,
     "neg-noise": n_noise,
+    "neg-not-a-card": n_not_a_card,
 }
 
 
-def corpus(per_kind: int, seed: int):
-    """Yields (kind, frame, expected text or None); the same frames for every seed."""
-    for index, (kind, make) in enumerate([*POSITIVE.items(), *NEGATIVE.items()]):
+def corpus(per_tag: int, seed: int):
+    """Yields Frames; the same frames for the same seed."""
+    for index, (name, make) in enumerate([*POSITIVE.items(), *NEGATIVE.items()]):
         rng = np.random.default_rng([seed, index])
-        count = per_kind if kind in POSITIVE else max(2, per_kind // 3)
+        count = per_tag if name in POSITIVE else max(3, per_tag // 3)
         for _ in range(count):
-            frame, expected = make(rng)
-            yield kind, frame, expected
+            yield make(rng)
+
+
+# ---------------------------------------------------------------- measuring
 
 
 class Stats:
@@ -235,135 +317,146 @@ class Stats:
         self.ms: list[float] = []
         self.cpu_ms: list[float] = []
         self.hits: dict[str, list[bool]] = defaultdict(list)
+        self.decodable: list[bool] = []
+        self.strong: list[bool] = []
         self.misreads = 0
-        self.false_accepts = 0
+        self.false_cards = 0  # negatives taken as a valid card
         self.stages: dict[str, int] = defaultdict(int)
 
-    def add(
-        self,
-        kind: str,
-        expected: str | None,
-        found: list[decoders.Decoded],
-        ms: float,
-        cpu_ms: float,
-    ):
+    def add(self, frame: Frame, found: list[decoders.Decoded], ms: float, cpu_ms: float) -> None:
         self.ms.append(ms)
         self.cpu_ms.append(cpu_ms)
         texts = [d.text for d in found]
-        if expected is None:
-            self.false_accepts += bool(texts)
+        if frame.expected is None:
+            self.false_cards += any(interpret(t).kind == "cccd" for t in texts)
             return
-        hit = expected in texts
-        self.hits[kind].append(hit)
-        self.misreads += sum(t != expected for t in texts)
+        hit = frame.expected in texts
+        for tag in frame.tags:
+            self.hits[tag].append(hit)
+        (self.decodable if frame.decodable else self.strong).append(hit)
+        self.misreads += sum(t != frame.expected for t in texts)
         for d in found:
-            if d.text == expected:
+            if d.text == frame.expected:
                 self.stages[d.stage] += 1
 
     @property
     def rate(self) -> float:
-        flat = [h for hits in self.hits.values() for h in hits]
-        return 100.0 * sum(flat) / max(1, len(flat))
+        return 100.0 * sum(self.decodable) / max(1, len(self.decodable))
 
     def pct(self, q: float, cpu: bool = False) -> float:
         ordered = sorted(self.cpu_ms if cpu else self.ms)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def scan_command_pipeline() -> decoders.QrPipeline:
+    """The pipeline `kiosk scan` uses for a still image."""
+    from kiosk.commands.scan import still_pipeline
+
+    return still_pipeline()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--quick", action="store_true", help="a small corpus (about 15 s)")
-    ap.add_argument("--per-kind", type=int, default=None, help="frames per positive kind")
-    ap.add_argument("--seed", type=int, default=20240601)
+    ap.add_argument("--quick", action="store_true", help="a small corpus (about 20 s)")
+    ap.add_argument("--per-tag", type=int, default=None, help="frames per positive kind")
+    ap.add_argument("--seed", type=int, default=None, help="default: a fresh one, printed")
+    ap.add_argument("--opencv", action="store_true", help="also run OpenCV's (slow) detector")
     args = ap.parse_args(argv)
-    per_kind = args.per_kind or (10 if args.quick else 40)
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    per_tag = args.per_tag or (12 if args.quick else 60)
     cv2.setNumThreads(1)  # per-frame latency as on a busy 2-core kiosk, and fair to all
 
-    pipeline = decoders.QrPipeline()
-    opencv = decoders.OpenCvDecoder()
+    pipeline = scan_command_pipeline()
     runners: dict[str, tuple[Callable, bool]] = {
         "pipeline": (pipeline.decode, False),
         "zxing-cpp": (decoders.decode_zxing, True),
         "pyzbar": (decoders.decode_zbar, True),
-        "opencv-aruco": (opencv, True),
     }
+    if args.opencv:
+        runners["opencv-aruco"] = (decoders.OpenCvDecoder(), True)
+    # One warm-up read per decoder: first-call costs are not a frame's.
+    warm = synth.card_scene(synth.SAMPLE_PAYLOAD, np.random.default_rng(0), 4.0)[0]
+    for run, wants_gray in runners.values():
+        run(cv2.cvtColor(warm, cv2.COLOR_BGR2GRAY) if wants_gray else warm)
     stats = {name: Stats() for name in runners}
+    glare_shares: list[float] = []
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     n_frames = 0
-    for kind, frame, expected in corpus(per_kind, args.seed):
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    for frame in corpus(per_tag, seed):
+        gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
         n_frames += 1
+        if "glare" in frame.tags or "glare-strong" in frame.tags:
+            glare_shares.append(frame.glare)
         for name, (run, wants_gray) in runners.items():
             t0, c0 = time.perf_counter(), time.thread_time()
             try:
-                found = run(gray if wants_gray else frame)
+                found = run(gray if wants_gray else frame.image)
             except Exception as exc:  # a raw decoder crashing counts as no read
-                print(f"  {name} raised {type(exc).__name__} on a {kind} frame", file=sys.stderr)
+                print(f"  {name} raised {type(exc).__name__} on {frame.tags}", file=sys.stderr)
                 found = []
             stats[name].add(
-                kind,
-                expected,
-                found,
-                (time.perf_counter() - t0) * 1000,
-                (time.thread_time() - c0) * 1000,
+                frame, found, (time.perf_counter() - t0) * 1000, (time.thread_time() - c0) * 1000
             )
 
-    kinds = list(POSITIVE)
-    n_pos = sum(len(v) for v in stats["pipeline"].hits.values())
+    pipe = stats["pipeline"]
+    n_pos = len(pipe.decodable) + len(pipe.strong)
     print(
-        f"QR benchmark: {n_frames} frames 1280x720 ({n_pos} with a CCCD QR, "
-        f"{n_frames - n_pos} negatives), seed {args.seed}, "
-        f"{time.perf_counter() - started:.0f} s"
+        f"QR stills: {n_frames} frames 1280x720 ({len(pipe.decodable)} decodable in principle, "
+        f"{len(pipe.strong)} with glare beyond error correction, {n_frames - n_pos} negatives), "
+        f"seed {seed} (rerun with --seed {seed}), {time.perf_counter() - started:.0f} s"
     )
     print(
         f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before and "
         f"{os.getloadavg()[0]:.1f} after the run (wall-clock times include other load)"
     )
+    if glare_shares:
+        low = [g for g in glare_shares if g <= GLARE_LIMIT]
+        print(
+            f"glare: {len(low)} frames with at most {GLARE_LIMIT:.0%} of the code saturated "
+            f"(max {max(low, default=0):.1%}), {len(glare_shares) - len(low)} beyond"
+        )
     print()
-    header = f"{'kind':<10}" + "".join(f"{name:>14}" for name in runners)
+    header = f"{'tag':<14}{'frames':>7}" + "".join(f"{name:>13}" for name in runners)
     print(header)
     print("-" * len(header))
-    for kind in kinds:
-        row = f"{kind:<10}"
+    for tag in (*TAGS, "glare-strong"):
+        hits = pipe.hits[tag]
+        row = f"{tag:<14}{len(hits):>7}"
         for name in runners:
-            hits = stats[name].hits[kind]
-            row += f"{100.0 * sum(hits) / max(1, len(hits)):>13.1f}%"
-        print(row)
+            h = stats[name].hits[tag]
+            row += f"{100.0 * sum(h) / max(1, len(h)):>12.1f}%"
+        print(row + ("   (undecodable by design)" if tag == "glare-strong" else ""))
     print("-" * len(header))
-    print(f"{'decoded':<10}" + "".join(f"{s.rate:>13.1f}%" for s in stats.values()))
-    print(f"{'misreads':<10}" + "".join(f"{s.misreads:>14}" for s in stats.values()))
-    print(f"{'false acc':<10}" + "".join(f"{s.false_accepts:>14}" for s in stats.values()))
     print(
-        f"{'median ms':<10}" + "".join(f"{statistics.median(s.ms):>14.1f}" for s in stats.values())
+        f"{'decodable':<14}{len(pipe.decodable):>7}"
+        + "".join(f"{s.rate:>12.1f}%" for s in stats.values())
     )
-    print(f"{'p95 ms':<10}" + "".join(f"{s.pct(0.95):>14.1f}" for s in stats.values()))
+    print(f"{'misreads':<21}" + "".join(f"{s.misreads:>13}" for s in stats.values()))
+    print(f"{'neg as card':<21}" + "".join(f"{s.false_cards:>13}" for s in stats.values()))
     print(
-        f"{'cpu med':<10}"
-        + "".join(f"{statistics.median(s.cpu_ms):>14.1f}" for s in stats.values())
+        f"{'median ms':<21}" + "".join(f"{statistics.median(s.ms):>13.1f}" for s in stats.values())
     )
-    print(f"{'cpu p95':<10}" + "".join(f"{s.pct(0.95, cpu=True):>14.1f}" for s in stats.values()))
+    print(f"{'p95 ms':<21}" + "".join(f"{s.pct(0.95):>13.1f}" for s in stats.values()))
+    print(
+        f"{'cpu median ms':<21}"
+        + "".join(f"{statistics.median(s.cpu_ms):>13.1f}" for s in stats.values())
+    )
+    print(
+        f"{'cpu p95 ms':<21}" + "".join(f"{s.pct(0.95, cpu=True):>13.1f}" for s in stats.values())
+    )
     print()
-    pipe = stats["pipeline"]
     print(
         "pipeline reads by pass: "
         + ", ".join(f"{k} {v}" for k, v in sorted(pipe.stages.items(), key=lambda kv: -kv[1]))
     )
-    best_name, best = max(
-        ((n, s) for n, s in stats.items() if n != "pipeline"), key=lambda ns: ns[1].rate
-    )
     checks = [
-        (f"pipeline >= {TARGET_RATE:.0f}% decoded", pipe.rate >= TARGET_RATE),
-        (
-            f"pipeline >= best raw ({best_name} {best.rate:.1f}%) + {TARGET_GAIN:.0f} points",
-            pipe.rate >= best.rate + TARGET_GAIN,
-        ),
+        (f"decodable frames read >= {TARGET_RATE}%", pipe.rate >= TARGET_RATE),
         ("zero misreads", pipe.misreads == 0),
-        ("zero false accepts on negatives", pipe.false_accepts == 0),
+        ("zero negatives taken as a valid card", pipe.false_cards == 0),
         (f"median <= {TARGET_MEDIAN:.0f} ms", statistics.median(pipe.ms) <= TARGET_MEDIAN),
-        (f"p95 <= {TARGET_P95:.0f} ms", pipe.pct(0.95) <= TARGET_P95),
     ]
     for label, ok in checks:
         print(f"  [{'PASS' if ok else 'FAIL'}] {label}")

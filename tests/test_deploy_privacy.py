@@ -300,7 +300,8 @@ def test_the_running_kiosk_purges_at_start(ctx, qtbot):
     qtbot.addWidget(window)
     window.vc.tasks.inline = True
     _schedule_purge(window, ctx)
-    assert ctx.dossiers.get(old.id).purged_at is not None
+    window.show()  # the first purge runs right after the home screen is painted
+    qtbot.waitUntil(lambda: ctx.dossiers.get(old.id).purged_at is not None, timeout=5000)
     from PySide6.QtCore import QTimer
 
     timers = [t for t in window.findChildren(QTimer) if t.interval() == PURGE_EVERY_MS]

@@ -189,9 +189,10 @@ def test_unknown_place_code_is_flagged_not_refused():
         ("", "scan.cccd.not_cccd"),
         ("hello world", "scan.cccd.not_cccd"),
         ("a|b|c", "scan.cccd.not_cccd"),
+        # Shaped like a card, but the ID number has the wrong length: a bad card.
         (
             "00119001234|012345678|Nguyễn Thị A|01021990|Nữ|Hà Nội, VN|15082021",
-            "scan.cccd.not_cccd",
+            "scan.cccd.bad_id",
         ),
         ("001190012345|Nguyễn Thị A|01021990|Hà Nội, VN|15082021", "scan.cccd.incomplete"),
         ("001190012345|01021990|Nữ|Số 1, Hà Nội|15082021", "scan.cccd.incomplete"),
@@ -226,6 +227,7 @@ def test_error_keys_have_vi_and_en_text():
         "scan.cccd.incomplete",
         "scan.cccd.bad_date",
         "scan.cccd.inconsistent",
+        "scan.cccd.bad_id",
         WARN_UNKNOWN_PLACE,
         WARN_NO_ISSUE_DATE,
         "scan.no_camera",
@@ -233,7 +235,9 @@ def test_error_keys_have_vi_and_en_text():
         "scan.other_qr",
     }
     for lang in ("vi", "en"):
-        catalogue = json.loads(resource("i18n", lang, "scan.json").read_text(encoding="utf-8"))
+        catalogue: dict[str, str] = {}
+        for path in resource("i18n", lang).glob("*.json"):
+            catalogue.update(json.loads(path.read_text(encoding="utf-8")))
         assert keys <= set(catalogue), lang
     vi = json.loads(resource("i18n", "vi", "scan.json").read_text(encoding="utf-8"))
     assert "thẻ" in vi["scan.cccd.not_cccd"]
@@ -260,6 +264,57 @@ def test_classify_kinds():
     assert classify("WIFI:S:cafe;T:WPA;P:secret;;", TODAY) == "other_qr"
     assert classify(SAMPLE_PAYLOAD.replace("Nữ", "Nam"), TODAY) == "invalid_cccd"
     assert classify(SAMPLE_PAYLOAD.replace("01021990", "31021990"), TODAY) == "invalid_cccd"
+
+
+CARD_10 = f"0011900123|012345678|Nguyễn Thị A|01021990|Nữ|{ADDRESS}|15082021"
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        # A 10-digit "ID" in a payload shaped like a card: a bad card, not some other QR.
+        (CARD_10, "the ID number has 10 digits, not 12"),
+        (CARD_10.replace("|Nữ|", "||"), "the ID number has 10 digits, not 12"),
+        (f"0011900123|Nguyễn Thị A|01021990|{ADDRESS}", "the ID number has 10 digits, not 12"),
+        ("0011900123|Nguyễn Thị A|01021990|Nữ", "the ID number has 10 digits, not 12"),
+        (
+            f"00119001234567|Nguyễn Thị A|01021990|Nữ|{ADDRESS}",
+            "the ID number has 14 digits, not 12",
+        ),
+        # Missing the sex or the address: a card with a field missing, with the reason.
+        (SAMPLE_PAYLOAD.replace("|Nữ|", "||"), "no Nam/Nữ field"),
+        (SAMPLE_PAYLOAD.replace("|Nữ|", "|"), "no Nam/Nữ field"),
+        (SAMPLE_PAYLOAD.replace(ADDRESS, ""), "no address field"),
+        (SAMPLE_PAYLOAD.replace(f"|{ADDRESS}", ""), "no address field"),
+    ],
+)
+def test_card_shaped_payloads_are_invalid_cards_with_the_reason(text, detail):
+    result = interpret(text, TODAY)
+    assert result.kind == "invalid_cccd"
+    assert result.error is not None and result.error.detail == detail
+    assert result.citizen is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a|b|c",
+        "0123456789|hello",  # a number and a word: not shaped like a card
+        "ORDER|0123456789|2",
+        "tel|0912345678|Nguyễn Văn A",  # a phone number and a name, nothing more
+    ],
+)
+def test_other_pipe_payloads_stay_other_qr(text):
+    assert classify(text, TODAY) == "other_qr"
+
+
+def test_payload_without_issue_date_is_accepted_with_a_warning():
+    # The 2024 card's QR layout is not published (see kiosk/services/cccd.py): a payload
+    # without an issue date is kept, and the clerk sees the warning.
+    result = interpret(SAMPLE_PAYLOAD.replace("|15082021", ""), TODAY)
+    assert result.kind == "cccd"
+    assert result.citizen.issue_date is None
+    assert result.citizen.warnings == [WARN_NO_ISSUE_DATE]
 
 
 def test_receipt_uri_with_bad_check_character_is_other_qr():

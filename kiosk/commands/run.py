@@ -10,6 +10,7 @@ In kiosk mode (full screen) the window is frameless and locked: only an admin PI
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 from kiosk.clitext import cli_of
@@ -29,6 +30,7 @@ def register(subparsers) -> None:
 
 
 def run_kiosk(args) -> int:
+    limit_malloc_arenas()
     cli = cli_of(args)
     try:
         settings = load_settings()
@@ -52,9 +54,6 @@ def run_kiosk(args) -> int:
     # Anything raised from here on leaves the start recorded: it counts as a crash.
     ctx, reason, cleanup = open_kiosk(settings, crashed)
     try:
-        if settings.demo and reason is None:
-            pin = ensure_demo_admin(ctx)
-            cli.say("cli.run.demo_pin", user="demo-admin", pin=pin)
         window = build_window(ctx, reason)
         lock = None
         if settings.fullscreen and not getattr(args, "windowed", False):
@@ -64,12 +63,15 @@ def run_kiosk(args) -> int:
             window.resize(1280, 800)
             window.show()
         window.start()
+        if getattr(args, "exit_when_ready", False):
+            _after_first_paint(window, lambda: _report_ready(app, window), first=True)
         if reason is None:
             _schedule_purge(window, ctx)
         _exit_on_signals(app)
         log.info("kiosk started%s", f" out of service ({reason})" if reason else "")
-        if getattr(args, "exit_when_ready", False):
-            _report_ready(app, window)
+        _after_first_paint(window, lambda: _after_start(window, ctx, reason))
+        if settings.demo and reason is None:
+            _after_first_paint(window, lambda: _demo_admin(ctx, cli), always=True)
         code = app.exec()
     finally:
         ctx.close()
@@ -139,10 +141,13 @@ def build_window(ctx, reason: str | None):
     from kiosk.views.shell import MainWindow
 
     window = MainWindow(ctx)
+    window.reset_hooks.append(release_memory)  # each citizen's session ends lean
     if reason is None:
-        from kiosk.qt.wiring import wire
+        from kiosk.qt.wiring import install_sync, wire
 
-        wire(window, ctx)
+        wire(window, ctx, sync=False)
+        # The sync worker (and the HTTP stack) once the home screen is on screen.
+        _after_first_paint(window, lambda: install_sync(window, ctx))
     elif reason == "crashed":
         # Out of service, but dossiers already confirmed still go out.
         from kiosk.qt.wiring import install_sync
@@ -153,20 +158,127 @@ def build_window(ctx, reason: str | None):
     return window
 
 
+def _after_first_paint(window, callback, first: bool = False, always: bool = False) -> None:
+    """Call `callback` on the GUI thread right after the window's first paint (or after
+    a second, should no paint event reach the window). Callbacks run in the order they
+    were given (`first`: before all others); once one has asked the app to quit, only
+    those marked `always` still run (no background work is started for nothing)."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    entry = (callback, always)
+    pending = getattr(window, "_first_paint_callbacks", None)
+    if pending is not None:
+        pending.insert(0, entry) if first else pending.append(entry)
+        return
+    pending = window._first_paint_callbacks = [entry]
+
+    def fire() -> None:
+        window.removeEventFilter(watcher)
+        while pending:
+            call, also_when_quitting = pending.pop(0)
+            if also_when_quitting or not getattr(window, "_quitting", False):
+                call()
+
+    class Watcher(QObject):
+        def eventFilter(self, obj, event) -> bool:
+            if event.type() == QEvent.Type.Paint and not self.seen:
+                self.seen = True
+                QTimer.singleShot(0, fire)
+            return False
+
+    watcher = Watcher(window)
+    watcher.seen = False
+    window.installEventFilter(watcher)
+
+    def fallback() -> None:
+        if not watcher.seen:
+            watcher.seen = True
+            fire()
+
+    QTimer.singleShot(1000, fallback)
+
+
+def _after_start(window, ctx, reason: str | None) -> None:
+    """What the home screen does not need, once it is on screen: the QR decoder loaded
+    and warmed up in the background (the first scan is then as fast as any)."""
+    if reason is not None:
+        return
+    from kiosk.hardware.decoders import warm_up
+
+    window.vc.tasks.run(warm_up, on_error=lambda exc: log.warning("decoder warm-up: %s", exc))
+
+
+def _demo_admin(ctx, cli) -> None:
+    """The demo's admin account and its PIN, printed once the home screen is on screen
+    (the clerk code is not needed before)."""
+    pin = ensure_demo_admin(ctx)
+    cli.say("cli.run.demo_pin", user="demo-admin", pin=pin)
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each thread that allocates its own malloc arena (up to 8 per core):
+    the camera, decoder, database and task threads would each keep one, mostly freed
+    memory the process never gives back. Two are enough for a kiosk. Call early, before
+    those threads start; nothing happens off glibc."""
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(-8, arenas)  # M_ARENA_MAX
+
+
+def release_memory() -> None:
+    """Hand the memory freed during a citizen's session (camera frames, the receipt's
+    PDF, the screens wiped) back to the system: the idle kiosk stays small."""
+    import gc
+
+    gc.collect()
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def _glibc():
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 (glibc only: musl has no malloc_trim)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
 def pin_home(window, name: str, **state) -> None:
     """Make `name` (with `state`) the only place home, cancel and the idle reset lead to."""
     window.nav.home_name = name
     window.nav.home_state = dict(state)
 
 
+class _LazyClerks:
+    """The clerk service, loaded when an admin first tries to leave full screen rather
+    than before the home screen is painted."""
+
+    def __init__(self, store, machine: str) -> None:
+        self._args = (store, machine)
+        self._service = None
+
+    def __getattr__(self, name: str):
+        if self._service is None:
+            from kiosk.services.clerks import ClerkService
+
+            store, machine = self._args
+            self._service = ClerkService(store, machine=machine)
+        return getattr(self._service, name)
+
+
 def lock_down(window, ctx):
     from PySide6.QtCore import Qt
 
     from kiosk.qt.lockdown import KioskLock
-    from kiosk.services.clerks import ClerkService
 
     window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
-    lock = KioskLock(window, ClerkService(ctx.store, machine=ctx.settings.kiosk_id), ctx.tr)
+    lock = KioskLock(window, _LazyClerks(ctx.store, ctx.settings.kiosk_id), ctx.tr)
     window.showFullScreen()
     return lock
 
@@ -229,7 +341,7 @@ def _schedule_purge(window, ctx) -> None:
     timer.setInterval(PURGE_EVERY_MS)
     timer.timeout.connect(purge)
     timer.start()
-    purge()
+    _after_first_paint(window, purge)  # the home screen first
 
 
 def _exit_on_signals(app) -> None:
@@ -251,16 +363,17 @@ def _exit_on_signals(app) -> None:
 
 
 def _report_ready(app, window) -> None:
-    """For the start-up benchmark: quit right after the home screen has been painted."""
+    """For the start-up benchmark and tests: called right after the first paint of the
+    home screen (before anything scheduled after it), prints the time since
+    KIOSK_BENCH_T0, writes the modules imported so far to KIOSK_BENCH_MODULES, quits."""
     import os
     import time
 
-    from PySide6.QtCore import QTimer
-
-    def ready() -> None:
-        window.grab()  # forces a full paint of the home screen
-        t0 = float(os.environ.get("KIOSK_BENCH_T0", "0") or 0)
-        print(f"ready {1000 * (time.time() - t0):.0f} ms" if t0 else "ready", flush=True)
-        app.exit(0)
-
-    QTimer.singleShot(0, ready)
+    window.grab()  # a full paint of the home screen, to be sure it is all there
+    t0 = float(os.environ.get("KIOSK_BENCH_T0", "0") or 0)
+    modules = os.environ.get("KIOSK_BENCH_MODULES")
+    if modules:
+        Path(modules).write_text("\n".join(sorted(sys.modules)), encoding="utf-8")
+    print(f"ready {1000 * (time.time() - t0):.0f} ms" if t0 else "ready", flush=True)
+    window._quitting = True
+    app.exit(0)

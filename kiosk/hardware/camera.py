@@ -14,10 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import cv2
-import numpy as np
+if TYPE_CHECKING:  # OpenCV and numpy load when a camera opens, not with the kiosk
+    import cv2
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class OpenCvCamera:
         self._capture: cv2.VideoCapture | None = None
 
     def open(self) -> None:
+        import cv2
+
         capture = cv2.VideoCapture(self.index)
         if not capture.isOpened():
             capture.release()
@@ -107,6 +110,8 @@ class SimulatedCamera:
         self._next_due = 0.0
 
     def open(self) -> None:
+        import cv2
+
         if self.source.is_dir():
             files = sorted(p for p in self.source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             self._images = [img for img in (_read_image(p) for p in files) if img is not None]
@@ -147,6 +152,8 @@ class SimulatedCamera:
         return frame.copy()
 
     def _read_video(self) -> np.ndarray:
+        import cv2
+
         assert self._video is not None
         ok, frame = self._video.read()
         if not ok and self.loop:
@@ -164,6 +171,9 @@ class SimulatedCamera:
 
 
 def _read_image(path: Path) -> np.ndarray | None:
+    import cv2
+    import numpy as np
+
     try:
         data = np.fromfile(str(path), dtype=np.uint8)  # also works for non-ASCII paths
     except OSError:
@@ -184,7 +194,7 @@ def camera_from_spec(
 
 # ---------------------------------------------------------------- the scan worker
 
-Decoder = Callable[[np.ndarray], Sequence[object]]
+Decoder = Callable[["np.ndarray"], Sequence[object]]
 
 
 def _text_of(item: object) -> str:
@@ -196,7 +206,8 @@ class ScanWorker:
 
     - every frame goes to `on_frame(copy)` (the camera's own buffer may be reused);
     - every `decode_every`-th frame is decoded (grayscale) by `decoder`, which returns
-      the codes in view (str or objects with `.text`);
+      the codes in view (str or objects with `.text`); by default the live decoder
+      (kiosk/hardware/fusion.py), which fuses the card's last frames under glare;
     - a text is accepted when `confirmations` decoded frames showed it as the only code
       in view; counts belong to this worker only;
     - a decoder exception is logged and counted, and the scan goes on;
@@ -216,9 +227,10 @@ class ScanWorker:
         confirmations: int = 2,
     ) -> None:
         if decoder is None:
-            from kiosk.hardware.decoders import QrPipeline
+            # Single frames first, then the fusion of this card's last frames (glare).
+            from kiosk.hardware.fusion import LiveQrDecoder
 
-            decoder = QrPipeline().decode
+            decoder = LiveQrDecoder().decode
         self.camera = camera
         self.on_result = on_result
         self.on_frame = on_frame
@@ -272,6 +284,8 @@ class ScanWorker:
             self.camera.close()
 
     def _decode(self, frame: np.ndarray) -> None:
+        import cv2
+
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         try:
             texts = {_text_of(item) for item in self.decoder(gray)}

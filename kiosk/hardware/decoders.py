@@ -7,8 +7,10 @@ Shift-JIS guess; OpenCV is kept as a raw decoder for the benchmark.
 
 `QrPipeline.decode(frame)` runs a plain pass on the grayscale frame and, only when that
 finds nothing, a short sequence of preprocessing passes (contrast, sharpening,
-rescaling, glare handling), stopping at the first pass that reads a code or when the
-time budget of the frame is spent. All text is NFC-normalised.
+rescaling, glare handling, zbar's own detector, deblurring), stopping at the first pass
+that reads a code or when the time budget of the frame is spent. All text is
+NFC-normalised; control characters and GS1 separators come back as encoded.
+Reading across several frames (glare that moves) is kiosk/hardware/fusion.py.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def _zxing(
         try_invert=try_invert,
         binarizer=binarizers[binarizer],
         return_errors=True,
+        # The payload as encoded (control characters, GS1 separators included), not a
+        # "human readable" rendering of it: the card parser sees what the card holds.
+        text_mode=zxingcpp.TextMode.Plain,
     )
     found, failed = [], []
     for r in results:
@@ -209,6 +214,91 @@ def _deblur_motion(gray: np.ndarray, length: int = 7, amount: float = 3.0) -> np
     return cv2.addWeighted(gray, 1 + amount, blurred, -amount, 0)
 
 
+def _code_window(gray: np.ndarray, side: int = 440) -> tuple[int, int, int, int]:
+    """A square around the most textured part of the frame, where a code too blurred
+    to be found is most likely to be: (x0, y0, x1, y1)."""
+    small = cv2.pyrDown(cv2.pyrDown(gray))
+    energy = cv2.magnitude(
+        cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
+    )
+    energy = cv2.boxFilter(energy, -1, (side // 8, side // 8))
+    _, _, _, (mx, my) = cv2.minMaxLoc(energy)
+    h, w = gray.shape
+    half = side // 2
+    cx, cy = (
+        min(max(mx * 4, half), max(half, w - half)),
+        min(max(my * 4, half), max(half, h - half)),
+    )
+    return max(0, cx - half), max(0, cy - half), min(w, cx + half), min(h, cy + half)
+
+
+def _line_psf(length: int, theta: float, shape: tuple[int, int]) -> np.ndarray:
+    """A motion-blur kernel (a line of `length` px at angle `theta`), wrapped around
+    the origin of an array of `shape` for the DFT."""
+    psf = np.zeros(shape, np.float32)
+    for t in np.linspace(-(length - 1) / 2, (length - 1) / 2, 4 * length):
+        psf[round(t * np.sin(theta)) % shape[0], round(t * np.cos(theta)) % shape[1]] += 1
+    return psf / psf.sum()
+
+
+def _gauss_psf(sigma: float, shape: tuple[int, int]) -> np.ndarray:
+    r = int(3 * sigma) + 1
+    k = cv2.getGaussianKernel(2 * r + 1, sigma)
+    kernel = (k @ k.T).astype(np.float32)
+    psf = np.zeros(shape, np.float32)
+    psf[: 2 * r + 1, : 2 * r + 1] = kernel
+    return np.roll(psf, (-r, -r), axis=(0, 1))
+
+
+def _wiener(spectrum: np.ndarray, psf: np.ndarray, k: float = 0.01) -> np.ndarray:
+    """Wiener deconvolution of an image given by its DFT (`spectrum`, complex output of
+    cv2.dft) by `psf` (same shape, centred on the origin)."""
+    h = cv2.dft(psf, flags=cv2.DFT_COMPLEX_OUTPUT)
+    hr, hi = h[..., 0], h[..., 1]
+    gr, gi = spectrum[..., 0], spectrum[..., 1]
+    den = hr * hr + hi * hi + k
+    restored = np.dstack([(gr * hr + gi * hi) / den, (gi * hr - gr * hi) / den])
+    out = cv2.idft(restored, flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+class Deblurrer:
+    """Wiener deconvolution of the most textured window of a frame, for motion blur
+    (a line along the direction the edges are weakest, several lengths and angles
+    around it) and defocus (Gaussian, several widths): what the pipeline tries last on
+    a frame where nothing was read. Yields (name, image, (x0, y0)) lazily, so a time
+    budget stops it between variants."""
+
+    LENGTHS = (7, 11, 15, 9, 13, 17, 5)
+    SIGMAS = (1.6, 2.4, 3.2)
+
+    def variants(self, gray: np.ndarray):
+        x0, y0, x1, y1 = _code_window(gray)
+        crop = gray[y0:y1, x0:x1]
+        h, w = crop.shape
+        # Reflected borders against ringing, up to a size the DFT is fast for.
+        ph, pw = cv2.getOptimalDFTSize(h + 32), cv2.getOptimalDFTSize(w + 32)
+        top, left = (ph - h) // 2, (pw - w) // 2
+        padded = cv2.copyMakeBorder(
+            crop, top, ph - h - top, left, pw - w - left, cv2.BORDER_REFLECT
+        ).astype(np.float32)
+        spectrum = cv2.dft(padded, flags=cv2.DFT_COMPLEX_OUTPUT)
+        shape = padded.shape
+        theta = _motion_direction(crop)
+
+        def cut(image: np.ndarray) -> np.ndarray:
+            return image[top : top + h, left : left + w]
+
+        for length in self.LENGTHS:
+            for dt in (0.0, -0.1, 0.1):
+                psf = _line_psf(length, theta + dt, shape)
+                yield "deblur-motion", cut(_wiener(spectrum, psf)), (x0, y0)
+            if length == 11:
+                for sigma in self.SIGMAS:
+                    psf = _gauss_psf(sigma, shape)
+                    yield "deblur-focus", cut(_wiener(spectrum, psf, 0.005)), (x0, y0)
+
+
 class QrPipeline:
     """The kiosk's decoder: fast plain pass, then targeted and whole-frame passes.
 
@@ -221,6 +311,9 @@ class QrPipeline:
        (small codes), motion-direction sharpening, strong sharpening, sharpening then
        threshold (heavy blur), contrast equalisation (dim); regions they reveal go
        through step 2. Large codes and speed are covered by zxing's own downscaling.
+    4. zbar's detector on the whole frame (ASCII text only: zbar guesses charsets).
+    5. Deblurring (`Deblurrer`): Wiener deconvolution of the most textured window for
+       motion blur (along the estimated direction, several lengths) and defocus.
 
     `budget_ms` bounds the processor time spent on a frame: a live camera offers a
     fresh frame a few tens of milliseconds later, so a slow last resort is worth less
@@ -242,6 +335,7 @@ class QrPipeline:
             self._read = _zbar_read
             self.use_zbar = False
         self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
+        self._deblurrer = Deblurrer()
         # Ordered by reads per millisecond on the benchmark corpus.
         self._frame_passes: list[tuple[str, Callable[[np.ndarray], np.ndarray], float]] = [
             ("sharpen", lambda g: _sharpen(g, 1.0, 1.0), 1.0),
@@ -255,19 +349,25 @@ class QrPipeline:
         ]
 
     def decode(self, frame: np.ndarray) -> list[Decoded]:
+        return self.decode_regions(frame)[0]
+
+    def decode_regions(self, frame: np.ndarray) -> tuple[list[Decoded], list[np.ndarray]]:
+        """The codes read, and the corners (frame coordinates, 4×2, in the symbol's own
+        order: top-left, top-right, bottom-right, bottom-left) of symbols that were found
+        but could not be read: what multi-frame fusion aligns on."""
         gray = to_gray(frame)
         deadline = time.thread_time() + self.budget_ms / 1000
-        found, failed = self._read(gray)
+        found, failed = self._read(gray, try_invert=True)  # light on dark: only if no read
         if found:
-            return _dedupe(_with(found, "plain"))
+            return _dedupe(_with(found, "plain")), []
         regions: list[np.ndarray] = []
         for name, prepare, scale in [("", None, 1.0), *self._frame_passes]:
             if prepare is not None:
                 if time.thread_time() > deadline:
-                    return []
+                    return [], regions
                 found, failed = self._read(prepare(gray), try_downscale=scale == 1.0)
                 if found:
-                    return _dedupe(_with(found, name, scale))
+                    return _dedupe(_with(found, name, scale)), []
             for quad in failed:
                 quad = quad / scale
                 if len(regions) >= self.MAX_REGIONS or any(_overlaps(quad, r) for r in regions):
@@ -275,8 +375,20 @@ class QrPipeline:
                 regions.append(quad)
                 found = self._region(gray, quad, deadline)
                 if found:
-                    return _dedupe(found)
-        return []
+                    return _dedupe(found), []
+        if self.use_zbar and time.thread_time() < deadline:
+            # zbar's own detector on the whole frame finds some damaged codes zxing does
+            # not; its text is trusted only in ASCII (it guesses non-UTF-8 charsets).
+            found = [d for d in decode_zbar(gray) if d.text.isascii()]
+            if found:
+                return _dedupe(_with(found, "zbar")), []
+        for name, image, offset in self._deblurrer.variants(gray):
+            if time.thread_time() > deadline:
+                break
+            found, _ = self._read(image, try_downscale=False)
+            if found:
+                return _dedupe(_with(found, name, 1.0, offset)), []
+        return [], regions
 
     def texts(self, frame: np.ndarray) -> list[str]:
         return [d.text for d in self.decode(frame)]
@@ -347,3 +459,16 @@ def decode_file(path: str) -> tuple[np.ndarray | None, list[Decoded]]:
     if image is None:
         return None, []
     return image, decode(image)
+
+
+def warm_up() -> None:
+    """Load OpenCV, numpy and zxing-cpp and run each pass once on a small frame, so the
+    citizen's first scan is not slowed by first-call costs. The kiosk calls this in the
+    background right after the home screen is painted."""
+    from kiosk.hardware.fusion import LiveQrDecoder
+
+    frame = np.full((120, 160), 235, np.uint8)
+    cv2.rectangle(frame, (40, 30), (100, 90), 20, -1)
+    pipeline = QrPipeline(budget_ms=50.0)
+    pipeline.decode(frame)
+    LiveQrDecoder(pipeline).decode(frame)

@@ -24,6 +24,7 @@ personal data (names, ID numbers, addresses) is only ever spoken into headphones
 
 from __future__ import annotations
 
+import array
 import contextlib
 import io
 import logging
@@ -31,6 +32,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import wave
@@ -39,8 +41,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
-
-import numpy as np
 
 from kiosk.services.i18n import FALLBACK
 from kiosk.services.text import nfc
@@ -171,34 +171,55 @@ def scale_wav(data: bytes, volume: float) -> bytes:
     """The WAV at `volume` (0..1) as 16-bit PCM, with a correct header.
 
     espeak-ng --stdout writes a placeholder length; rewriting fixes it for every player.
+    Plain Python (array), not numpy: the home screen's prompt plays while the kiosk
+    starts, and numpy is loaded later, with the camera.
     """
     with wave.open(io.BytesIO(data), "rb") as w:
         channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
         raw = w.readframes(w.getnframes())
     if width == 1:
-        samples = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
+        ints, shift = [b - 128 for b in raw], 8  # unsigned 8-bit, to 16-bit scale
     elif width == 2:
-        samples = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
+        ints, shift = _array("h", raw), 0
     elif width == 3:
-        b = np.frombuffer(raw[: len(raw) - len(raw) % 3], np.uint8).reshape(-1, 3).astype(np.int32)
-        value = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        samples = ((value << 8) >> 8).astype(np.float32) / 8388608.0  # sign-extend 24 bits
+        raw = raw[: len(raw) - len(raw) % 3]
+        ints = [
+            int.from_bytes(raw[i : i + 3], "little", signed=True) for i in range(0, len(raw), 3)
+        ]
+        shift = -8
     elif width == 4:
-        samples = np.frombuffer(raw, "<i4").astype(np.float32) / 2147483648.0
+        ints, shift = _array("i", raw), -16
     else:
         raise wave.Error(f"unsupported sample width {width}")
-    scaled = np.clip(np.round(samples * max(0.0, min(1.0, volume)) * 32768.0), -32768, 32767)
+    gain = max(0.0, min(1.0, volume)) * 2.0**shift
+    if gain == 1.0 and isinstance(ints, array.array) and ints.typecode == "h":
+        scaled = ints  # full volume, already 16-bit
+    else:
+        scaled = array.array("h", (max(-32768, min(32767, round(v * gain))) for v in ints))
+    if sys.byteorder == "big":
+        scaled.byteswap()
     out = io.BytesIO()
     with wave.open(out, "wb") as w:
         w.setnchannels(channels)
         w.setsampwidth(2)
         w.setframerate(rate)
-        w.writeframes(scaled.astype("<i2").tobytes())
+        w.writeframes(scaled.tobytes())
     return out.getvalue()
+
+
+def _array(code: str, raw: bytes) -> array.array:
+    """Little-endian samples as native integers."""
+    samples = array.array(code)
+    samples.frombytes(raw[: len(raw) - len(raw) % samples.itemsize])
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return samples
 
 
 def join_wavs(paths: Sequence[Path], gap_s: float = 0.12, rate: int = 16000) -> bytes:
     """Recordings one after the other, as one 16-bit mono WAV, with a short pause between."""
+    import numpy as np  # loaded with the first joined prompt, not with the kiosk
+
     parts: list[np.ndarray] = []
     for path in paths:
         with wave.open(str(path), "rb") as w:

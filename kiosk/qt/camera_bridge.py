@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage
 
@@ -21,9 +21,14 @@ from kiosk.hardware.camera import Camera, ScanWorker
 from kiosk.qt.guard import ThreadEmitter
 from kiosk.services.cccd import interpret
 
+if TYPE_CHECKING:  # numpy loads with the camera, after the home screen is painted
+    import numpy as np
+
 
 def frame_to_qimage(frame: np.ndarray) -> QImage:
     """A QImage that owns its pixels (the numpy buffer may be reused or freed)."""
+    import numpy as np
+
     frame = np.ascontiguousarray(frame)
     h, w = frame.shape[:2]
     if frame.ndim == 2:

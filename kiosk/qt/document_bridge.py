@@ -20,7 +20,6 @@ from PySide6.QtGui import QImage
 from kiosk.hardware.camera import Camera, CameraError
 from kiosk.qt.camera_bridge import frame_to_qimage
 from kiosk.qt.guard import ThreadEmitter
-from kiosk.services.docscan import LivePageTracker, process
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +68,8 @@ class DocumentBridge(QObject):
             self._thread = None
 
     def _run(self, generation: int) -> None:
+        from kiosk.services.docscan import LivePageTracker, process  # OpenCV: on first use
+
         tracker = LivePageTracker()
         try:
             camera = self._factory()

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QLockFile, QObject, Qt, Signal
 from PySide6.QtWidgets import (
@@ -24,8 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.services.clerks import BadPin, ClerkService, Locked, Throttled
 from kiosk.views.admin_exit import AdminExitDialog
+
+if TYPE_CHECKING:
+    from kiosk.services.clerks import ClerkService
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +141,8 @@ class KioskLock(QObject):
         return self.dialog
 
     def try_exit(self, username: str, pin: str) -> bool:
+        from kiosk.services.clerks import BadPin, Locked, Throttled  # clerk code: when asked
+
         dialog = self.dialog
         try:
             info = self.clerks.verify(username, pin, action="kiosk.unlock")

@@ -72,7 +72,10 @@ def install_sync(window: MainWindow, app_ctx: AppContext) -> None:
 
     window.nav.changed.connect(follow)
     bar.setVisible(False)
-    window.start_hooks.append(sync.start)
+    if window.started:
+        sync.start()  # installed after the home screen was painted
+    else:
+        window.start_hooks.append(sync.start)
 
     def language_work() -> None:
         # Packs the worker installed are used between two citizens, never mid-visit.
@@ -82,11 +85,13 @@ def install_sync(window: MainWindow, app_ctx: AppContext) -> None:
     window.reset_hooks.append(language_work)
 
 
-def wire(window: MainWindow, app_ctx: AppContext) -> None:
-    """Everything a running kiosk adds to the bare window."""
+def wire(window: MainWindow, app_ctx: AppContext, sync: bool = True) -> None:
+    """Everything a running kiosk adds to the bare window (the sync worker apart, with
+    `sync=False`: the kiosk installs it right after the home screen is painted)."""
     from kiosk.qt.speech_bridge import install_speech
 
     install_camera(app_ctx)
     install_chip_reader(app_ctx)
     install_speech(window, app_ctx)
-    install_sync(window, app_ctx)
+    if sync:
+        install_sync(window, app_ctx)

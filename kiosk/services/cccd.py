@@ -8,6 +8,22 @@ ID, the 9-digit old ID, 8-digit dates (first = birth, second = issue), Nam/Nữ,
 (letters only) and the address (the longest remaining text, preferring one with commas
 or digits). The raw payload is kept on the record.
 
+A payload shaped like a card (a number, a date, Nam/Nữ, a name) whose number is not 12
+digits, or that lacks the sex or the address, is an invalid card (`scan.cccd.bad_id`,
+`scan.cccd.incomplete`), never "some other QR code": the citizen is told the card could
+not be read properly, the clerk sees the reason.
+
+The issue date. The 2021 card's QR ends with the issue date (Circular 06/2021/TT-BCA;
+described by ICTnews, "Mã QR trên Căn cước công dân ghi những thông tin gì?", April 2021,
+and Báo Bà Rịa-Vũng Tàu, December 2022: "Số CCCD, số CMND 9 số; họ và tên; ngày sinh;
+giới tính; nơi thường trú; ngày cấp CCCD"). For the 2024 Căn cước card the only published
+description found is the draft circular on the card's design, art. 3 §4, as reported by
+LuatVietnam ("Giấy tờ có in mã QR", 2024): an 11×11 mm QR holding names and personal
+numbers of the head of household, parents, spouse and children, the old 9-digit number
+and cancelled numbers, and no issue date or field order. Until the final layout is
+sourced, a payload without an issue date is accepted with `WARN_NO_ISSUE_DATE` for the
+clerk rather than refused.
+
 `parse` never raises for any input: it returns a `CitizenRecord` or a `CccdError`.
 """
 
@@ -37,6 +53,7 @@ _CENTURY = {
 _ID = re.compile(r"[0-9]{12}")
 _OLD_ID = re.compile(r"[0-9]{9}")
 _DATE = re.compile(r"[0-9]{8}")
+_WRONG_ID = re.compile(r"[0-9]{9,11}|[0-9]{13,14}")
 _LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
 _MAX_FIELD = 300  # a longer field is not something printed on a card
 
@@ -111,6 +128,10 @@ def parse(text: str, today: date | None = None) -> CitizenRecord | CccdError:
             texts.append(f)
 
     if id_number is None:
+        wrong = _wrong_length_id(fields, texts, bool(dates), sex_text is not None)
+        if wrong is not None:
+            detail = f"the ID number has {len(wrong)} digits, not 12"
+            return CccdError("scan.cccd.bad_id", detail, raw)
         return CccdError("scan.cccd.not_cccd", "no 12-digit ID number field", raw)
     if not dates:
         return CccdError("scan.cccd.incomplete", "no date of birth field", raw)
@@ -166,6 +187,22 @@ def parse(text: str, today: date | None = None) -> CitizenRecord | CccdError:
         raw=raw,
         warnings=warnings,
     )
+
+
+def _wrong_length_id(
+    fields: list[str], texts: list[str], has_date: bool, has_sex: bool
+) -> str | None:
+    """The number of a payload shaped like a card whose ID number has the wrong length.
+
+    Shaped like a card: a field of 9 to 14 digits (not 12) and at least two of the other
+    card fields (a DDMMYYYY date, Nam/Nữ, a letters-only name). A phone number beside a
+    name, or an order number beside a word, stays some other QR code.
+    """
+    number = next((f for f in fields if _WRONG_ID.fullmatch(f)), None)
+    if number is None:
+        return None
+    has_name = any(_is_name(t) for t in texts)
+    return number if has_date + has_sex + has_name >= 2 else None
 
 
 def _is_name(text: str) -> bool:

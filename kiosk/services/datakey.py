@@ -143,6 +143,17 @@ def ensure_check(store, cipher: DataCipher) -> None:
         record_check(store, cipher)
 
 
+def _legacy_pin_hashes(store) -> bool:
+    """Whether a clerk's PIN hash is still unkeyed (what ClerkService.wrap_legacy_hashes
+    wraps): one indexed look-up instead of loading the clerk code at every start."""
+    from sqlalchemy import select
+
+    from kiosk.services.models import Clerk
+
+    query = select(Clerk.id).where(Clerk.pin_hash.like("scrypt$%")).limit(1)
+    return store.read(lambda s: s.scalar(query)) is not None
+
+
 def open_store(settings, create_key: bool = False, migrate: bool = True):
     """(Store, DataCipher) of these settings: the key opened (and only for a brand-new
     folder with `create_key`, made), the store migrated with it, the check recorded.
@@ -164,10 +175,12 @@ def open_store(settings, create_key: bool = False, migrate: bool = True):
             record_check(store, cipher)
         else:
             ensure_check(store, cipher)
-        from kiosk.services.clerks import ClerkService
         from kiosk.services.hardening import tighten
 
-        ClerkService(store).wrap_legacy_hashes()  # PIN hashes keyed from now on
+        if _legacy_pin_hashes(store):  # the clerk code loads only when there is work
+            from kiosk.services.clerks import ClerkService
+
+            ClerkService(store).wrap_legacy_hashes()  # PIN hashes keyed from now on
         tighten(settings)  # folder 0700; database, WAL/SHM, keys, attachments 0600
         if getattr(settings, "demo", False):
             from kiosk.services.hardening import mark_demo

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, timedelta
+from typing import TYPE_CHECKING
 
 from kiosk.hardware.printers import Printer, PrinterError
 from kiosk.services.catalogue import Catalogue
@@ -16,7 +17,9 @@ from kiosk.services.dossiers import DossierService, utcnow
 from kiosk.services.i18n import Translator
 from kiosk.services.models import Dossier, ReceiptPrint
 from kiosk.services.receipt_code import receipt_uri
-from kiosk.services.receipts import ReceiptData, build_receipt_pdf
+
+if TYPE_CHECKING:  # the PDF code (reportlab) loads with the first receipt printed
+    from kiosk.services.receipts import ReceiptData
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,8 @@ class ReceiptService:
         if expected is None and procedure and procedure.processing_days is not None:
             expected = add_working_days(confirmed_local.date(), procedure.processing_days)
         documents = [dict(d.titles) for d in procedure.required_documents] if procedure else []
+        from kiosk.services.receipts import ReceiptData
+
         return ReceiptData(
             commune_name=self.commune_name,
             procedure_code=dossier.procedure_code,
@@ -83,6 +88,8 @@ class ReceiptService:
         )
 
     def pdf(self, dossier: Dossier, lang: str | None = None) -> bytes:
+        from kiosk.services.receipts import build_receipt_pdf
+
         return build_receipt_pdf(self.receipt_data(dossier, lang), self.paper, self.translator)
 
     def print_receipt(self, dossier_id: int, clerk_id: int | None = None) -> None:

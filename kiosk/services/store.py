@@ -10,18 +10,18 @@ SQLAlchemy URL) is used as it is; its commit is durable by default.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,6 +63,8 @@ def make_engine(url: str, writer: bool = False) -> Engine:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -70,7 +72,26 @@ def alembic_config(url: str) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+_REVISION = re.compile(r"""^(down_revision|revision)\s*(?::[^=]*)?=\s*(.*)$""", re.M)
+_QUOTED = re.compile(r"""["']([^"']+)["']""")
+
+
+def script_heads(folder: Path = MIGRATIONS / "versions") -> set[str]:
+    """The head revisions of the migration scripts, read from their `revision` and
+    `down_revision` lines: knowing whether the schema is current costs no alembic
+    import (alembic is loaded only when there is something to migrate)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in folder.glob("*.py"):
+        for name, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            found = set(_QUOTED.findall(value))
+            (revisions if name == "revision" else parents).update(found)
+    return revisions - parents
 
 
 class Store:
@@ -102,6 +123,11 @@ class Store:
 
     # Schema ---------------------------------------------------------------
     def migrate(self) -> None:
+        heads = script_heads()
+        if heads and self._revisions() == heads:
+            return  # the schema is current: alembic is not even imported
+        from alembic import command
+
         after_commit: list[Callable[[], None]] = []
         with self.write_engine.begin() as conn:
             cfg = alembic_config(self.url)
@@ -113,9 +139,15 @@ class Store:
         for step in after_commit:  # e.g. removing files the committed rows no longer name
             step()
 
-    def revision(self) -> str | None:
+    def _revisions(self) -> set[str]:
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not inspect(conn).has_table("alembic_version"):
+                return set()
+            return {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+
+    def revision(self) -> str | None:
+        revisions = self._revisions()
+        return next(iter(revisions)) if len(revisions) == 1 else None
 
     # Sessions ---------------------------------------------------------------
     def _run_write(self, fn: Callable[[Session], T]) -> T:

@@ -21,11 +21,11 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from kiosk.files import write_atomic
-from kiosk.services.clerks import ClerkInfo, NotAllowed
 from kiosk.services.dossiers import utcnow
 from kiosk.services.langpacks import (
     KEY_NAME,
@@ -37,8 +37,10 @@ from kiosk.services.langpacks import (
     source_hash,
 )
 from kiosk.services.models import Translation
-from kiosk.services.recording import process_take
 from kiosk.services.text import nfc
+
+if TYPE_CHECKING:  # the clerk code and numpy load when a clerk records, not at start
+    from kiosk.services.clerks import ClerkInfo
 
 DRAFT, APPROVED, RETURNED = "draft", "approved", "returned"
 MISSING, STALE = "missing", "stale"  # shown states that no row stores
@@ -195,6 +197,8 @@ class Studio:
         """A translator's draft; `recording` (a take) is checked and kept, else the last one
         stays. Raises StudioError, or TakeRefused for a take that cannot be used."""
         if not by.has("translator"):
+            from kiosk.services.clerks import NotAllowed
+
             raise NotAllowed("the translator role is needed")
         if lang == "vi":
             raise StudioError("studio.err.vietnamese")
@@ -204,6 +208,8 @@ class Studio:
             raise StudioError("studio.err.too_long", f"{len(text)} characters")
         sha = None
         if recording is not None:
+            from kiosk.services.recording import process_take
+
             take = process_take(recording, max_seconds=60)
             sha = sha256(take.wav)
             write_atomic(self._recording_file(sha), take.wav)
@@ -239,6 +245,8 @@ class Studio:
     def review(self, lang: str, item: str, by: ClerkInfo, approve: bool, note: str = "") -> Entry:
         """A reviewer approves, or sends back with a note; never their own work."""
         if not by.has("reviewer"):
+            from kiosk.services.clerks import NotAllowed
+
             raise NotAllowed("the reviewer role is needed")
         it = self.item(item)
         row = self._row(lang, item)

@@ -304,6 +304,7 @@ class MainWindow(QMainWindow):
         self.prompt_hooks: list = []  # callables (screen) -> None, e.g. speech
         self.reset_hooks: list = []  # callables () -> None, run when a session ends
         self.start_hooks: list = []  # callables () -> None, run by start() (e.g. sync)
+        self.started = False
         self.top.retranslate()
 
     # Short screens -------------------------------------------------------------
@@ -409,6 +410,7 @@ class MainWindow(QMainWindow):
 
     # Idle and session --------------------------------------------------------
     def start(self) -> None:
+        self.started = True
         QApplication.instance().installEventFilter(self.idle)
         self.nav.home()
         self.idle.start()

@@ -1,0 +1,324 @@
+"""Reading a QR code from several camera frames when no single frame can be read.
+
+A ceiling light on a laminated card makes a glare spot that can wash out more of the
+code than error correction recovers, and a shaking hand blurs it. But glare moves over
+the card as the card moves, and the code does not: over a few frames every part of the
+code is seen without glare in at least one of them.
+
+`LiveQrDecoder.decode(gray)` runs the still pipeline (`QrPipeline`) on the frame; when
+that reads nothing, the symbols it found but could not read (their four corners, in the
+symbol's own order) are warped onto one square, so every module lands on the same pixel
+whatever the card's position, rotation or tilt in each frame. The last few squares of a
+steady card are kept, and their fusion is decoded:
+
+- the per-pixel minimum: additive glare never darkens, so the darkest value of each
+  pixel is the one least touched by glare;
+- an average of the frames, each with its local brightness removed and its contrast
+  normalised, weighted by that contrast: washed-out (flat) areas count for little;
+- the median of each pixel over the frames where it is not saturated.
+
+A card that moves on (its size changes, or no symbol is found for a while) clears the
+kept frames, so different cards are never fused. Fusion has its own processor-time
+budget per frame. No Qt here: kiosk/hardware/camera.py's ScanWorker calls `decode`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from kiosk.hardware.decoders import Decoded, QrPipeline, _zxing, to_gray
+
+log = logging.getLogger(__name__)
+
+SIDE = 336  # px: the fused square (about 6 px per module for the card's QR versions)
+MARGIN = 24  # px of quiet zone around it
+SATURATED = 236  # grey level from which a pixel is taken as washed out by glare
+
+
+@dataclass
+class _Patch:
+    square: np.ndarray  # the symbol warped onto SIDE×SIDE (plus MARGIN), uint8
+    quad: np.ndarray  # the symbol's corners in the frame
+    size: float  # the symbol's side in the frame, px
+    centre: np.ndarray  # the symbol's centre in the frame
+
+
+class LiveQrDecoder:
+    """The live camera's decoder: one frame at a time, fusing recent frames when needed.
+
+    `keep` frames are kept (the camera delivers several a second, so this is the last
+    second or so); fusion is tried once at least `min_frames` are kept, within
+    `fusion_budget_ms` of this thread's processor time.
+    """
+
+    def __init__(
+        self,
+        pipeline: QrPipeline | None = None,
+        keep: int = 8,
+        min_frames: int = 3,
+        fusion_budget_ms: float = 20.0,
+        forget_after: int = 6,
+    ) -> None:
+        self.pipeline = pipeline or QrPipeline()
+        self.keep = keep
+        self.min_frames = min_frames
+        self.fusion_budget_ms = fusion_budget_ms
+        self.forget_after = forget_after
+        self._patches: deque[_Patch] = deque(maxlen=keep)
+        self._misses = 0  # frames in a row without a symbol
+        self.fused_reads = 0
+
+    def reset(self) -> None:
+        self._patches.clear()
+        self._misses = 0
+
+    def decode(self, frame: np.ndarray) -> list[Decoded]:
+        gray = to_gray(frame)
+        found, regions = self.pipeline.decode_regions(gray)
+        if found:
+            self.reset()  # the card is readable: nothing to fuse
+            return found
+        quad = self._pick(regions)
+        if quad is not None:
+            self._add(gray, quad)
+        elif not self._track(gray):
+            # The kept symbol cannot be followed into this frame (a strong smear, say):
+            # skip the frame and keep what was gathered. Start again only with another
+            # whole symbol in view, or once the kept one is lost for several frames.
+            self._misses += 1
+            other = self._pick(regions, follow=False)
+            if other is not None and self._patches:
+                last = self._patches[-1]
+                away = float(np.linalg.norm(other.mean(0) - last.centre))
+                other = other if away > last.size else None  # elsewhere: another card
+            other = other is not None
+            if not self._patches or other or self._misses >= self.forget_after:
+                if not self._restart(gray, regions):
+                    self.reset()
+                    return []
+            else:
+                return []
+        self._misses = 0
+        if len(self._patches) < self.min_frames:
+            return []
+        found = self._fused()
+        if found:
+            self.fused_reads += 1
+        return found
+
+    def texts(self, frame: np.ndarray) -> list[str]:
+        return [d.text for d in self.decode(frame)]
+
+    # ------------------------------------------------------------ internals
+
+    def _pick(self, regions: list[np.ndarray], follow: bool = True) -> np.ndarray | None:
+        """The whole symbol among the found-but-unread regions: a convex, nearly square
+        quadrilateral (a lone finder pattern or a partial guess is smaller or skewed).
+        While a symbol is kept (`follow`), only one of its size near where it was: else
+        None, and the kept symbol is followed by alignment instead (see _track)."""
+        good = []
+        for quad in regions:
+            quad = np.asarray(quad, np.float32)
+            sides = [float(np.linalg.norm(quad[i] - quad[(i + 1) % 4])) for i in range(4)]
+            if min(sides) < 24 or max(sides) > 1.5 * min(sides):
+                continue
+            if not cv2.isContourConvex(quad.reshape(-1, 1, 2)):
+                continue
+            good.append((quad, float(np.mean(sides))))
+        if follow and self._patches:
+            last = self._patches[-1]
+            larger = [qs for qs in good if qs[1] > 1.25 * last.size]
+            if larger:
+                # A partial guess may have been kept; the whole symbol is larger.
+                self._patches.clear()
+                return max(larger, key=lambda qs: qs[1])[0]
+
+            def distance(quad: np.ndarray) -> float:
+                return float(np.linalg.norm(quad.mean(0) - last.centre))
+
+            near = [
+                quad
+                for quad, size in good
+                if abs(size - last.size) <= 0.2 * last.size and distance(quad) <= 0.75 * last.size
+            ]
+            return min(near, key=distance) if near else None
+        return max(good, key=lambda qs: qs[1])[0] if good else None
+
+    def _restart(self, gray: np.ndarray, regions: list[np.ndarray]) -> bool:
+        """The kept symbol is lost (or none was kept): start from the largest in view."""
+        self._patches.clear()
+        quad = self._pick(regions, follow=False)
+        if quad is None:
+            return False
+        self._add(gray, quad)
+        return True
+
+    def _add(self, gray: np.ndarray, quad: np.ndarray) -> None:
+        size = float(np.mean([np.linalg.norm(quad[i] - quad[(i + 1) % 4]) for i in range(4)]))
+        centre = quad.mean(0)
+        if self._patches:
+            last = self._patches[-1]
+            moved = float(np.linalg.norm(centre - last.centre))
+            if abs(size - last.size) > 0.2 * last.size or moved > 0.75 * last.size:
+                self._patches.clear()  # another card, or the card moved on: start again
+        self._patches.append(_Patch(_rectify(gray, quad), quad, size, centre))
+
+    def _track(self, gray: np.ndarray) -> bool:
+        """Follow the kept symbol into a frame where it was not found whole (glare on a
+        finder pattern, say): warp the frame where the symbol last was, then align that
+        square on the last kept one (ECC, affine, ignoring saturated pixels)."""
+        if not self._patches:
+            return False
+        last = self._patches[-1]
+        square = _rectify(gray, last.quad)
+        warp = _align(square, last.square)
+        if warp is None:
+            return False
+        aligned = cv2.warpAffine(
+            square,
+            warp,
+            square.shape[::-1],
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        # Where the canonical corners now lie in the frame: through the affine warp,
+        # then back through the rectifying homography.
+        corners = _CANON @ warp[:, :2].T + warp[:, 2]
+        to_frame = np.linalg.inv(_homography(last.quad))
+        quad = cv2.perspectiveTransform(corners[None].astype(np.float64), to_frame)[0]
+        quad = quad.astype(np.float32)
+        self._patches.append(_Patch(aligned, quad, last.size, quad.mean(0)))
+        return True
+
+    def _fused(self) -> list[Decoded]:
+        deadline = time.thread_time() + self.fusion_budget_ms / 1000
+        stack = np.stack([p.square for p in self._patches])
+        # The minimum first: cheap (a tenth of the median's sort) and, glare being
+        # additive, the one that reads most often.
+        for name, make in (
+            ("fused-min", _minimum),
+            ("fused-contrast", _contrast_weighted),
+            ("fused-median", _median_unsaturated),
+        ):
+            if time.thread_time() > deadline:
+                return []
+            image = make(stack)
+            for variant in (image, _local_threshold(image)):
+                found, _ = _zxing(variant, try_downscale=False)
+                if found:
+                    corners = tuple((int(x), int(y)) for x, y in self._patches[-1].quad)
+                    return [Decoded(d.text, corners, d.decoder, name) for d in found]
+                if time.thread_time() > deadline:
+                    return []
+        return []
+
+
+_CANON = np.float32(
+    [
+        [MARGIN, MARGIN],
+        [MARGIN + SIDE, MARGIN],
+        [MARGIN + SIDE, MARGIN + SIDE],
+        [MARGIN, MARGIN + SIDE],
+    ]
+)
+
+
+def _homography(quad: np.ndarray) -> np.ndarray:
+    return cv2.getPerspectiveTransform(np.asarray(quad, np.float32), _CANON)
+
+
+def _align(square: np.ndarray, reference: np.ndarray) -> np.ndarray | None:
+    """The rigid warp (2×3, reference coordinates to `square` coordinates) that lines
+    `square` up with `reference`: a shift by phase correlation, refined by ECC (rotation
+    and shift, saturated pixels ignored), at half size. None when it does not converge
+    or moves too far to be the same symbol."""
+    small, ref = cv2.pyrDown(square), cv2.pyrDown(reference)
+    mask = ((small < SATURATED) & (ref < SATURATED)).astype(np.uint8)
+    # On the modules' edges only: the glare spot is the brightest, largest thing in
+    # both images and would otherwise be what gets aligned.
+    small, ref = _edges(small), _edges(ref)
+    (dx, dy), _ = cv2.phaseCorrelate(ref, small, _window(small.shape))
+    warp = np.float32([[1, 0, dx], [0, 1, dy]])
+    try:
+        cc, warp = cv2.findTransformECC(
+            ref,
+            small,
+            warp,
+            cv2.MOTION_EUCLIDEAN,
+            (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4),
+            mask,
+            3,
+        )
+    except cv2.error:
+        return None
+    warp[:, 2] *= 2
+    if cc < 0.35 or np.abs(warp[:, 2]).max() > SIDE * 0.3:
+        return None
+    return warp
+
+
+def _edges(image: np.ndarray) -> np.ndarray:
+    """High-pass, saturation-free version of a square for alignment."""
+    f = image.astype(np.float32)
+    high = f - cv2.GaussianBlur(f, (0, 0), 4.0)
+    high[image >= SATURATED] = 0.0
+    return high
+
+
+_WINDOWS: dict[tuple[int, ...], np.ndarray] = {}
+
+
+def _window(shape: tuple[int, ...]) -> np.ndarray:
+    if shape not in _WINDOWS:
+        _WINDOWS[shape] = cv2.createHanningWindow(shape[::-1], cv2.CV_32F)
+    return _WINDOWS[shape]
+
+
+def _rectify(gray: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """The symbol inside `quad` warped onto a square with a quiet-zone margin."""
+    matrix = _homography(quad)
+    full = SIDE + 2 * MARGIN
+    return cv2.warpPerspective(
+        gray, matrix, (full, full), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def _median_unsaturated(stack: np.ndarray) -> np.ndarray:
+    """Per pixel, the median of the values below SATURATED (the lowest when all are)."""
+    ordered = np.sort(stack, axis=0)
+    n_ok = (ordered < SATURATED).sum(axis=0)
+    index = np.maximum(n_ok - 1, 0) // 2
+    return np.take_along_axis(ordered, index[None], axis=0)[0]
+
+
+def _contrast_weighted(stack: np.ndarray, sigma: float = 12.0) -> np.ndarray:
+    """Each frame with its local brightness taken away and its local contrast brought to
+    one, then averaged with weights by that contrast: where glare washes a frame out
+    (bright, flat) it counts for little, where the modules stand out it counts most,
+    and averaging the good frames also averages their noise away."""
+    total = np.zeros(stack.shape[1:], np.float32)
+    weights = np.full(stack.shape[1:], 1e-3, np.float32)
+    for square in stack:
+        f = square.astype(np.float32)
+        mean = cv2.GaussianBlur(f, (0, 0), sigma)
+        var = np.maximum(cv2.GaussianBlur(f * f, (0, 0), sigma) - mean * mean, 0.0)
+        weight = np.where(square >= SATURATED, 0.0, var)
+        total += weight * (f - mean) / np.sqrt(var + 1.0)
+        weights += weight
+    return np.clip(128.0 + 60.0 * total / weights, 0, 255).astype(np.uint8)
+
+
+def _minimum(stack: np.ndarray) -> np.ndarray:
+    return stack.min(axis=0)
+
+
+def _local_threshold(image: np.ndarray) -> np.ndarray:
+    return cv2.adaptiveThreshold(
+        image, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, 41, 2
+    )

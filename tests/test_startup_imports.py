@@ -1,0 +1,118 @@
+"""The home screen paints before anything it does not need is imported.
+
+A real kiosk process (the demo, as the start-up benchmark runs it) writes the modules
+imported at the first paint of its home screen; the camera's OpenCV and numpy, the
+receipt PDF code, alembic and the clerk code must not be among them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from kiosk.services.store import Store, head_revision, script_heads
+from kiosk.views import registry
+
+ROOT = Path(__file__).resolve().parent.parent
+
+NOT_BEFORE_HOME = (
+    "cv2",  # with the camera, in the background after the first paint
+    "numpy",
+    "zxingcpp",
+    "pyzbar",
+    "reportlab",  # when a receipt or ticket is printed
+    "PIL",
+    "alembic",  # only when the schema differs from the migration scripts' head
+    "requests",  # the sync worker starts right after the first paint
+    "kiosk.services.outbox",
+    "kiosk.services.clerks",  # when a clerk logs in
+    "kiosk.services.receipts",
+    "kiosk.services.docscan",
+    "kiosk.hardware.decoders",
+    "kiosk.hardware.fusion",
+)
+
+
+def _kiosk_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "KIOSK_DATA_DIR": str(tmp_path / "data"),
+        "QT_QPA_PLATFORM": "offscreen",
+        "KIOSK_FULLSCREEN": "0",
+        "KIOSK_DEMO": "1",
+        "KIOSK_BENCH_MODULES": str(tmp_path / "modules.txt"),
+    }
+
+
+def _modules_at_first_paint(tmp_path: Path) -> list[str]:
+    run = subprocess.run(
+        [sys.executable, "-m", "kiosk", "run", "--exit-when-ready"],
+        cwd=ROOT,
+        env=_kiosk_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return (tmp_path / "modules.txt").read_text(encoding="utf-8").split()
+
+
+def test_home_screen_paints_without_camera_printing_migration_or_clerk_code(tmp_path):
+    _modules_at_first_paint(tmp_path)  # the first start creates the database
+    modules = _modules_at_first_paint(tmp_path)
+    assert "kiosk.views.screens.home" in modules  # the list is the real one
+    loaded = [
+        m
+        for m in modules
+        if any(m == bad or m.startswith(bad + ".") for bad in NOT_BEFORE_HOME)
+        or m.startswith("kiosk.views.screens.clerk_")
+    ]
+    assert loaded == [], "imported before the home screen was painted: " + ", ".join(loaded)
+    screens = [m for m in modules if m.startswith("kiosk.views.screens.")]
+    assert screens == ["kiosk.views.screens.home"]
+
+
+def test_migration_heads_are_read_without_alembic():
+    assert script_heads() == {head_revision()}
+
+
+def test_a_current_database_opens_without_importing_alembic(tmp_path):
+    url = f"sqlite:///{tmp_path / 'kiosk.db'}"
+    Store(url).close()  # creates and migrates
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from kiosk.services.store import Store
+        store = Store({url!r})
+        print(store.revision(), "alembic" in sys.modules)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.split() == [head_revision(), "False"], out.stderr[-2000:]
+
+
+def test_an_older_schema_is_still_migrated(tmp_path):
+    from alembic import command
+
+    from kiosk.services.store import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'kiosk.db'}"
+    command.upgrade(alembic_config(url), "0001")  # a database from the first release
+    store = Store(url)
+    try:
+        assert store.revision() == head_revision() != "0001"
+    finally:
+        store.close()
+
+
+def test_the_screen_index_read_from_the_sources_matches_the_registry():
+    index = registry.source_index()
+    assert index is not None
+    registry.discover()
+    actual = {spec.name: spec.cls.__module__ for spec in registry.screens()}
+    assert index == actual
