@@ -29,12 +29,12 @@ from kiosk.services.session import CitizenSession
 from kiosk.services.status import StatusService
 from kiosk.services.store import Store
 from kiosk.services.studio import Studio
-from kiosk.services.twoway import TwoWay, build_two_way
 
 if TYPE_CHECKING:  # for the types only: numpy and the clerk services load when used
     from kiosk.hardware.speech import PromptPlayer
     from kiosk.services.chip_identity import ChipService
     from kiosk.services.clerk_desk import ClerkDesk
+    from kiosk.services.twoway import TwoWay
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +89,29 @@ class AppContext:
     studio: Studio
     pack_overlay: Overlay = field(default_factory=Overlay)
     studio_overlay: Overlay = field(default_factory=Overlay)
-    two_way: TwoWay | None = None  # notices and citizens' feedback
+    _two_way: TwoWay | None = None  # notices and citizens' feedback, built on first use
     # Devices and workers the Qt side adds when it wires a window (None: not available).
     speech: PromptPlayer | None = None
     camera: CameraFeedFactory | None = None  # the ID-card and receipt scanner
     document_camera: CameraFeedFactory | None = None  # photos of documents
     sync: SyncWorker | None = None
     chip: ChipService | None = None  # the ID card's chip reader (kiosk.services.chip_identity)
+
+    @property
+    def two_way(self) -> TwoWay:
+        """Notices and citizens' feedback, built on first use (its recording and network
+        code is not needed before the home screen is painted)."""
+        if self._two_way is None:
+            from kiosk.services.twoway import build_two_way
+
+            s = self.settings
+            self._two_way = build_two_way(
+                self.store, self.cipher, s.kiosk_id, s.data_dir, s.attachments_dir
+            )
+        return self._two_way
+
+    def two_way_if_built(self) -> TwoWay | None:
+        return self._two_way
 
     def tr(self, key: str, **values: object) -> str:
         return self.translator.tr(key, self.session.lang, **values)
@@ -185,9 +201,6 @@ def build_context(
         status=StatusService(store),
         packs=packs,
         studio=studio,
-    )
-    ctx.two_way = build_two_way(
-        store, cipher, settings.kiosk_id, settings.data_dir, settings.attachments_dir
     )
     ctx.apply_language_work()
     return ctx

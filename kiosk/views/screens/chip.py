@@ -58,7 +58,7 @@ def _sample_read(vc) -> dict:
     return {**state, "sample": True}
 
 
-@register(CHIP_READ, sample=_sample_read)
+@register("chip_read", sample=_sample_read)  # CHIP_READ
 class ChipReadScreen(JourneyScreen):
     title_key = "chip.read.title"
     prompt_key = "chip.read.prompt"
@@ -267,7 +267,7 @@ def _sample_confirm(vc) -> dict:
     return {"step": journey.flow.jump(Step(CHIP_CONFIRM))}
 
 
-@register(CHIP_CONFIRM, sample=_sample_confirm)
+@register("chip_confirm", sample=_sample_confirm)  # CHIP_CONFIRM
 class ChipConfirmScreen(JourneyScreen):
     """'Is this you?' with the chip's portrait; a clerk may confirm with their PIN."""
 

@@ -73,7 +73,7 @@ class HomeScreen(Screen):
         for key, tile in self.tiles.items():
             tile.setText(self.tr(key))
         notices = self.tiles.get("notices.citizen.tile")
-        two_way = getattr(self.vc.app, "two_way", None)
+        two_way = self.vc.app.two_way_if_built()  # never built for the first paint
         if notices is not None and two_way is not None:
             count = two_way.notices.new_count()  # a small indexed read
             if count:
