@@ -115,7 +115,9 @@ def test_setup_refuses_the_demo_identity_and_bad_values(tmp_path, monkeypatch, c
 
 def test_interactive_setup_asks_the_pin_twice_without_echo(tmp_path, monkeypatch):
     kiosk_env(monkeypatch, tmp_path)
-    typed = iter([KIOSK_ID, "http://127.0.0.1:9/api/v1", "", "DV01", "", ADMIN, "Hoàng Văn Tú"])
+    typed = iter(
+        [KIOSK_ID, "http://127.0.0.1:9/api/v1", "", "DV01", "", "", ADMIN, "Hoàng Văn Tú"]
+    )  # the sixth answer (empty): no fee account, cash only
     hidden = iter(
         [
             TOKEN,

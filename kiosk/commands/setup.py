@@ -226,7 +226,39 @@ def _answers(args, current) -> tuple[dict[str, Any], dict[str, str], Path | None
         if name == "kiosk_id" and default == "KIOSK-DEMO-01":
             default = ""
         values[name] = ask(label, default, secret=name in SECRET_NAMES)
+    values.update(ask_fee_account(current))
     return values, {}, args.import_key
+
+
+def ask_fee_account(current, lang: str = "en") -> dict[str, str]:
+    """The commune's fee account for VietQR transfers, asked until it is valid; Enter at
+    the first question keeps the current one (none: the kiosk offers cash only)."""
+    from kiosk.services.banks import default_banks, fee_account_problems
+    from kiosk.services.i18n import Translator
+
+    tr = Translator.from_resources()
+    while True:
+        bank_bin = input(
+            f"Fee account: bank BIN (6 digits; Enter = {current.fee_bank_bin or 'none, cash only'}"
+            ", ? = list): "
+        ).strip()
+        if bank_bin == "?":
+            for bank in default_banks().values():
+                print(f"  {bank.bin}  {bank.short_name}  {bank.name}")
+            continue
+        if not bank_bin:
+            return {}
+        account = input("Fee account number (6-19 digits): ").strip()
+        holder = input("Fee account holder's name: ").strip()
+        problems = fee_account_problems(bank_bin, account, holder)
+        if not problems:
+            return {
+                "fee_bank_bin": bank_bin,
+                "fee_account_number": account,
+                "fee_account_name": holder,
+            }
+        for _name, key in problems:
+            print(f"  {tr.tr(key, lang)}")
 
 
 def _validate(path: Path, values: dict[str, Any]):

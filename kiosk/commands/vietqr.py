@@ -29,10 +29,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from kiosk.services.banks import find_bank
     from kiosk.services.i18n import Translator
     from kiosk.services.vietqr import VietQRError, build_payload, qr_png
 
     translator = Translator.from_resources()
+    if len(args.bin.strip()) == 6 and find_bank(args.bin) is None:
+        print(
+            f"vietqr: {translator.tr('fees.bin_unknown', args.lang)} ({args.bin})", file=sys.stderr
+        )
+        return 2
     try:
         amount = int(args.amount.strip())
     except ValueError:
