@@ -92,6 +92,16 @@ def _fee_account(value: str) -> str | None:
     return None if ok else "empty (cash only) or 6-19 digits, no letters or spaces"
 
 
+def _statement_columns(value: str) -> str | None:
+    from kiosk.services.statements import StatementError, parse_mapping
+
+    try:
+        parse_mapping(value)
+    except StatementError:
+        return "empty (generic statement) or date=HEADER;amount=HEADER;description=HEADER[;reference=HEADER]"
+    return None
+
+
 def _kiosk_id(value: str) -> str | None:
     ok = 1 <= len(value) <= 64 and all(c.isalnum() or c in "-_." for c in value)
     return None if ok else "1-64 letters, digits, '-', '_' or '.'"
@@ -138,6 +148,9 @@ class Settings:
     fee_bank_bin: str = _setting("", "fee account: the bank's NAPAS BIN", check=_fee_bin)
     fee_account_number: str = _setting("", "fee account number", check=_fee_account)
     fee_account_name: str = _setting("", "fee account holder's name")
+    statement_columns: str = _setting(
+        "", "bank statement columns; empty = generic", check=_statement_columns
+    )
 
     # Citizen-facing behaviour
     lang: str = _setting("vi", "default language", choices=LANGUAGES)

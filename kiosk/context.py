@@ -15,6 +15,7 @@ from kiosk.services.catalogue import Catalogue, load_default_catalogue
 from kiosk.services.crypto import DataCipher, load_or_create_keyring
 from kiosk.services.dossiers import DossierService
 from kiosk.services.i18n import Translator
+from kiosk.services.payments import PaymentService, ground_keys_from
 from kiosk.services.receipt_service import ReceiptService
 from kiosk.services.session import CitizenSession
 from kiosk.services.store import Store
@@ -33,6 +34,7 @@ class AppContext:
     catalogue: Catalogue
     printer: Printer
     receipts: ReceiptService
+    payments: PaymentService | None = None  # fees; built with the context
     extras: dict[str, Any] = field(default_factory=dict)  # devices and services added by parts
 
     def tr(self, key: str, **values: object) -> str:
@@ -68,7 +70,7 @@ def build_context(settings: Settings) -> AppContext:
         settings.paper,
         settings.demo,
     )
-    return AppContext(
+    ctx = AppContext(
         settings,
         translator,
         store,
@@ -79,3 +81,8 @@ def build_context(settings: Settings) -> AppContext:
         printer,
         receipts,
     )
+    # The catalogue may be replaced by a portal update: look the grounds up each time.
+    ctx.payments = PaymentService(
+        store, settings.kiosk_id, lambda code: ground_keys_from(ctx.catalogue)(code)
+    )
+    return ctx

@@ -233,6 +233,55 @@ class Counter(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+# Payment records (fees). A record is `due` (the citizen chose transfer or cash at the
+# kiosk: awaiting a clerk's confirmation), `claimed` (an exemption the citizen claimed,
+# proof not yet seen), `recorded` (a clerk saw the cash, the transfer or the proof: this
+# is what goes to the portal) or `superseded` (replaced by a newer record of its dossier).
+PAY_DUE = "due"
+PAY_CLAIMED = "claimed"
+PAY_RECORDED = "recorded"
+PAY_SUPERSEDED = "superseded"
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_ref: Mapped[str] = mapped_column(String(36), unique=True)
+    dossier_id: Mapped[int] = mapped_column(
+        ForeignKey("dossiers.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    method: Mapped[str] = mapped_column(String(16))  # vietqr_transfer, cash, exempt
+    fee_vnd: Mapped[int] = mapped_column(BigInteger)  # the fee due
+    amount_vnd: Mapped[int] = mapped_column(BigInteger)  # paid; for exempt, the fee waived
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    copies: Mapped[int | None] = mapped_column(Integer)
+    exemption_ground: Mapped[str | None] = mapped_column(String(48))
+    supersedes: Mapped[str | None] = mapped_column(String(36))
+    e_receipt_number: Mapped[str | None] = mapped_column(String(64))
+    bank_reference: Mapped[str | None] = mapped_column(String(64))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"))
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+
+    # Delivery to the portal (recorded payments only): the body frozen when recorded.
+    delivery: Mapped[str | None] = mapped_column(String(16))  # queued, delivered, needs_clerk
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_payments_delivery_next", "delivery", "next_attempt_at"),
+        Index("ix_payments_dossier_status", "dossier_id", "status"),
+    )
+
+
 class Meta(Base):
     """Small facts about this installation (setup done, catalogue as_of, ...)."""
 
