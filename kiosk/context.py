@@ -85,4 +85,5 @@ def build_context(settings: Settings) -> AppContext:
     ctx.payments = PaymentService(
         store, settings.kiosk_id, lambda code: ground_keys_from(ctx.catalogue)(code)
     )
+    receipts.payments, receipts.fee_account = ctx.payments, settings.fee_account
     return ctx

@@ -40,6 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--lang", default="vi", choices=LANGS, help="citizen's language (default vi)"
     )
     parser.add_argument("--size", default="80mm", choices=SIZES, help="paper (default 80mm)")
+    parser.add_argument(
+        "--procedure",
+        metavar="CODE",
+        help="a procedure of the catalogue, with its fee and the VietQR code to pay it "
+        "(to the fee account of the settings, else the demo's)",
+    )
     parser.add_argument("--out", type=Path, help="write the PDF to this file")
     parser.add_argument(
         "--raster",
@@ -87,7 +93,11 @@ def handle(args: argparse.Namespace) -> int:
         pdf = build_ticket_pdf(sample_ticket(args.lang), args.size, translator)
         job_name = "ticket-A012"
     else:
-        data = sample_receipt(args.lang)
+        try:
+            data = sample_receipt(args.lang, procedure=args.procedure, fee_account=_fee_account())
+        except ValueError as exc:
+            print(f"receipt: {exc}", file=sys.stderr)
+            return 2
         pdf = build_receipt_pdf(data, args.size, translator)
         job_name = data.receipt_code
 
@@ -115,6 +125,16 @@ def handle(args: argparse.Namespace) -> int:
     if args.do_print:
         return _print(pdf, job_name, args, translator)
     return 0
+
+
+def _fee_account():
+    """The fee account of the settings when they can be read and have one."""
+    from kiosk.config import SettingsError, load_settings
+
+    try:
+        return load_settings().fee_account
+    except SettingsError:
+        return None
 
 
 def _print(pdf: bytes, job_name: str, args: argparse.Namespace, translator: Translator) -> int:

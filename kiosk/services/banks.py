@@ -94,3 +94,21 @@ def fee_account(bank_bin: str, account: str, holder: str) -> FeeAccount | None:
     bank = find_bank(bank_bin)
     assert bank is not None
     return FeeAccount(bank, account.strip(), holder.strip())
+
+
+def payment_payload(account: FeeAccount, amount_vnd: int, receipt_code: str) -> str:
+    """The VietQR payload to pay `amount_vnd` for a dossier: the receipt code is both the
+    purpose (what the bank statement shows) and the bill number."""
+    from kiosk.services.vietqr import build_payload
+
+    return build_payload(account.bank.bin, account.account, amount_vnd, receipt_code, receipt_code)
+
+
+def bank_line(account: FeeAccount) -> str:
+    return f"{account.bank.short_name} · {account.account} · {account.holder}"
+
+
+def demo_fee_account() -> FeeAccount:
+    account = fee_account(*DEMO_FEE_ACCOUNT)
+    assert account is not None
+    return account
