@@ -146,6 +146,38 @@ def ground_keys_from(catalogue) -> Callable[[str], set[str] | None]:
     return keys
 
 
+def fee_totals(s: Session, start: datetime, end: datetime) -> FeeTotals:
+    """Fees of the dossiers confirmed in [start, end), by their active payment record:
+    still due (or claimed), paid by method, exempted."""
+    rows = s.execute(
+        select(
+            Payment.status,
+            Payment.method,
+            func.count(Payment.id),
+            func.coalesce(func.sum(Payment.amount_vnd), 0),
+        )
+        .join(Dossier, Dossier.id == Payment.dossier_id)
+        .where(
+            Payment.status.in_(ACTIVE),
+            Dossier.confirmed_at >= start,
+            Dossier.confirmed_at < end,
+        )
+        .group_by(Payment.status, Payment.method)
+    ).all()
+    due = due_n = ex = ex_n = 0
+    paid: dict[str, int] = {}
+    paid_n: dict[str, int] = {}
+    for status, method, count, total in rows:
+        if status in (PAY_DUE, PAY_CLAIMED):
+            due, due_n = due + int(total), due_n + count
+        elif method == EXEMPT:
+            ex, ex_n = ex + int(total), ex_n + count
+        else:
+            paid[method] = paid.get(method, 0) + int(total)
+            paid_n[method] = paid_n.get(method, 0) + count
+    return FeeTotals(due, due_n, paid, paid_n, ex, ex_n)
+
+
 def payment_body(p: Payment, dossier_client_ref: str, kiosk_id: str) -> bytes:
     """PaymentIn (contract 1.1) of a recorded payment, serialised once."""
     body = {
@@ -238,37 +270,7 @@ class PaymentService:
 
     def totals(self, start: datetime, end: datetime) -> FeeTotals:
         """Fees of the dossiers confirmed in [start, end), by active record."""
-
-        def read(s: Session) -> FeeTotals:
-            rows = s.execute(
-                select(
-                    Payment.status,
-                    Payment.method,
-                    func.count(Payment.id),
-                    func.coalesce(func.sum(Payment.amount_vnd), 0),
-                )
-                .join(Dossier, Dossier.id == Payment.dossier_id)
-                .where(
-                    Payment.status.in_(ACTIVE),
-                    Dossier.confirmed_at >= start,
-                    Dossier.confirmed_at < end,
-                )
-                .group_by(Payment.status, Payment.method)
-            ).all()
-            due = due_n = ex = ex_n = 0
-            paid: dict[str, int] = {}
-            paid_n: dict[str, int] = {}
-            for status, method, count, total in rows:
-                if status in (PAY_DUE, PAY_CLAIMED):
-                    due, due_n = due + int(total), due_n + count
-                elif method == EXEMPT:
-                    ex, ex_n = ex + int(total), ex_n + count
-                else:
-                    paid[method] = paid.get(method, 0) + int(total)
-                    paid_n[method] = paid_n.get(method, 0) + count
-            return FeeTotals(due, due_n, paid, paid_n, ex, ex_n)
-
-        return self.store.read(read)
+        return self.store.read(lambda s: fee_totals(s, start, end))
 
     # At the kiosk ------------------------------------------------------------------
     def fee_due(
