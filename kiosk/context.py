@@ -86,4 +86,5 @@ def build_context(settings: Settings) -> AppContext:
         store, settings.kiosk_id, lambda code: ground_keys_from(ctx.catalogue)(code)
     )
     receipts.payments, receipts.fee_account = ctx.payments, settings.fee_account
+    ctx.payments.on_recorded = ctx.notify_outbox  # a recorded payment is due for the portal
     return ctx

@@ -4,6 +4,9 @@
     python -m kiosk outbox drain [--timeout S]      deliver until nothing waits (or time is up);
                                                     the last line is JSON with the counts
     python -m kiosk outbox seed --count N           enqueue N synthetic dossiers (tests, demos)
+    python -m kiosk outbox seed --count N --kind payment
+                                                    N synthetic dossiers, each with a recorded
+                                                    fee payment (sent once its dossier is in)
 
 Configured like the kiosk (kiosk.config: KIOSK_DATA_DIR, KIOSK_DB_URL, KIOSK_PORTAL_URL,
 KIOSK_PORTAL_TOKEN, KIOSK_ID, KIOSK_SECRET, ...).
@@ -63,6 +66,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--attachments", type=int, default=0, help="small PNG attachments per dossier (default 0)"
     )
     e.add_argument("--seed", type=int, default=None, help="random seed")
+    e.add_argument(
+        "--kind",
+        choices=("dossier", "payment"),
+        default="dossier",
+        help="payment: also record a cash payment of the fee for each dossier",
+    )
     e.set_defaults(func=handle_seed)
 
 
@@ -107,6 +116,7 @@ def handle_status(args: argparse.Namespace) -> int:
             ),
         )
         snapshot = outbox.status().to_json()
+        snapshot["payments"] = _payments(store, outbox, settings).counts()
     finally:
         store.close()
     if args.json:
@@ -157,8 +167,10 @@ def handle_drain(args: argparse.Namespace) -> int:
         print(f"outbox: {exc}", file=sys.stderr)
         store.close()
         return 2
+    payments = _payments(store, outbox, settings)
     worker = SyncWorker(
         outbox,
+        payments=payments,
         catalogue_interval=None,
         status_interval=None,
         offline_retry=(0.2, 5.0),
@@ -178,7 +190,7 @@ def handle_drain(args: argparse.Namespace) -> int:
     empty = False
     try:
         while not done.is_set():
-            empty = not outbox.has_work()
+            empty = not outbox.has_work() and not payments.has_pending()
             elapsed = time.monotonic() - start
             if empty or elapsed >= args.timeout:
                 break
@@ -199,6 +211,7 @@ def handle_drain(args: argparse.Namespace) -> int:
         worker.stop(timeout=60)
         elapsed = time.monotonic() - start
         status = outbox.status()
+        payment_counts = payments.counts()
         outbox.close()
         store.close()
     final = {
@@ -209,6 +222,7 @@ def handle_drain(args: argparse.Namespace) -> int:
         "elapsed": round(elapsed, 3),
         "online": worker.state.online,
         "auth_alert": status.auth_alert.error if status.auth_alert else None,
+        "payments": payment_counts,
     }
     print(json.dumps(final, sort_keys=True), flush=True)
     return 0 if empty else 1
@@ -308,6 +322,19 @@ def synthetic_draft(rng: Any, attachments: int = 0, procedure_version: int = 1) 
     )
 
 
+def _payments(store: Any, outbox: Any, settings: Any) -> Any:
+    from kiosk.services.payment_delivery import PaymentDelivery
+
+    return PaymentDelivery(
+        store,
+        outbox._client,
+        settings.kiosk_id,
+        worker_id=outbox.worker_id,
+        lease_seconds=outbox.lease_seconds,
+        backoff=outbox.backoff,
+    )
+
+
 def handle_seed(args: argparse.Namespace) -> int:
     import random
     import time
@@ -321,11 +348,23 @@ def handle_seed(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     store, dossiers = _services(settings)
     start = time.perf_counter()
+    payments = None
+    if args.kind == "payment":
+        from kiosk.services.payments import PaymentService
+
+        payments = PaymentService(store, settings.kiosk_id)
     try:
         for _ in range(args.count):
-            dossiers.confirm(synthetic_draft(rng, args.attachments))
+            confirmed = dossiers.confirm(synthetic_draft(rng, args.attachments))
+            if payments is not None:
+                # Marital status certification's fee, paid in cash at the counter.
+                payments.fee_due(confirmed.id, "cash", 5000)
+                payments.record(confirmed.id, "cash", None, e_receipt_number=None)
     finally:
         store.close()
     elapsed = time.perf_counter() - start
-    print(json.dumps({"seeded": args.count, "elapsed": round(elapsed, 3)}), flush=True)
+    print(
+        json.dumps({"seeded": args.count, "kind": args.kind, "elapsed": round(elapsed, 3)}),
+        flush=True,
+    )
     return 0

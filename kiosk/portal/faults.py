@@ -23,7 +23,7 @@ from typing import Any
 PRE_KINDS = ("error500", "error502", "error503", "rate_limit", "drop", "hang")
 POST_KINDS = ("drop_after_store", "hang_after_store")
 KINDS = PRE_KINDS + POST_KINDS
-ENDPOINTS = ("health", "procedures", "attachments", "dossiers", "status")
+ENDPOINTS = ("health", "procedures", "attachments", "dossiers", "status", "payments")
 
 
 @dataclass

@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS requests (
     headers TEXT NOT NULL, body BLOB NOT NULL, body_size INTEGER NOT NULL, status INTEGER,
     outcome TEXT NOT NULL, fault TEXT, error TEXT);
 CREATE INDEX IF NOT EXISTS requests_by_key ON requests (idempotency_key);
+CREATE TABLE IF NOT EXISTS payments (
+    seq INTEGER PRIMARY KEY, client_ref TEXT NOT NULL UNIQUE, kiosk_id TEXT NOT NULL,
+    dossier_client_ref TEXT NOT NULL, canonical TEXT NOT NULL, body BLOB NOT NULL,
+    received_at TEXT NOT NULL);
 """
 
 
@@ -288,6 +292,40 @@ class PortalStore:
                 received_at,
                 None,
             )
+
+    # payments
+    def payment_by_ref(self, client_ref: str) -> tuple[str, str, str] | None:
+        """(dossier_client_ref, canonical, received_at) of a recorded payment."""
+        with self.lock:
+            return self._db.execute(
+                "SELECT dossier_client_ref, canonical, received_at FROM payments "
+                "WHERE client_ref = ?",
+                (client_ref,),
+            ).fetchone()
+
+    def insert_payment(
+        self,
+        *,
+        client_ref: str,
+        kiosk_id: str,
+        dossier_client_ref: str,
+        canonical: str,
+        body: bytes,
+        received_at: str,
+    ) -> None:
+        """Store a payment (committed with the request's log line)."""
+        with self.lock:
+            self._write(
+                "INSERT INTO payments (client_ref, kiosk_id, dossier_client_ref, canonical, "
+                "body, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (client_ref, kiosk_id, dossier_client_ref, canonical, body, received_at),
+            )
+
+    def payments(self) -> list[dict[str, Any]]:
+        """Every recorded payment's body as received, oldest first."""
+        with self.lock:
+            rows = self._db.execute("SELECT body, received_at FROM payments ORDER BY seq")
+            return [dict(json.loads(body), _received_at=at) for body, at in rows]
 
     def set_status(self, code: str, status: str, message: dict[str, str] | None, now: str) -> bool:
         with self.lock:
