@@ -91,6 +91,11 @@ def answer_marital(win, taps):
     assert s.field.type == "phone"
     s.edit.setText("0912345678")
     taps(s.next)
+    # Marital status certification has a fee: no exemption, cash at the counter.
+    assert screen(win).name == "fee_exemption"
+    taps(screen(win).tiles[None])
+    assert screen(win).name == "fee_pay"
+    taps(screen(win).cash)
 
 
 def dossiers(win) -> list[Dossier]:
@@ -191,6 +196,8 @@ def test_back_from_every_step(kiosk, qtbot):
         taps(screen(kiosk).back_button)
     assert visited == [
         "review",
+        "fee_pay",
+        "fee_exemption",
         "form",
         "form",
         "form",

@@ -25,6 +25,7 @@ class CitizenSession:
     attachments: list[Any] = field(default_factory=list)
     assisted_by: str | None = None
     confirmed_receipt: str | None = None
+    fee: Any = None  # kiosk.services.fee_step.FeeStep while the fee step is answered
     volume: float = 1.0
     muted: bool = False
 

@@ -215,8 +215,12 @@ class DocumentScreen(Screen):
         self.stop_camera()
         index = self.state.get("index", 0)
         docs = self.procedure.required_documents
-        if self.state.get("review") or index + 1 >= len(docs):
+        if self.state.get("review"):
             self.vc.nav.go("review")
+        elif index + 1 >= len(docs):
+            from kiosk.views.screens.fees import go_to_review
+
+            go_to_review(self.vc)  # the fee step first, where the procedure has a fee
         else:
             self.vc.nav.go("document", index=index + 1)
 

@@ -361,7 +361,9 @@ def go_after_fields(vc, proc) -> None:
     if proc.required_documents:
         vc.nav.go("document", index=0)
     else:
-        vc.nav.go("review")
+        from kiosk.views.screens.fees import go_to_review
+
+        go_to_review(vc)  # the fee step first, where the procedure has a fee
 
 
 def _card_values(applicant: Applicant | None) -> dict:
@@ -618,7 +620,27 @@ class ReviewScreen(Screen):
                 lambda _=False, i=i: self.vc.nav.go("form", index=i, review=True)
             )
             self.rows.addWidget(change, row, 2)
-        self._documents(proc, row)
+        row = self._documents(proc, row)
+        self._fee(row)
+
+    def _fee(self, row: int) -> None:
+        from kiosk.views.screens.fees import fee_summary, go_to_review
+
+        text = fee_summary(self.vc)
+        if not text:
+            return
+        row += 1
+        self.rows.addWidget(Text(f"<b>{self.tr('fees.review.label')}</b>"), row, 0)
+        self.rows.addWidget(Text(text), row, 1)
+        change = BigButton(self.tr("journey.review.change"))
+        change.setObjectName("change_fee")
+
+        def again() -> None:
+            self.vc.app.session.fee = None
+            go_to_review(self.vc)
+
+        change.clicked.connect(again)
+        self.rows.addWidget(change, row, 2)
 
     def _documents(self, proc, row: int) -> int:
         lang = self.vc.app.session.lang
@@ -660,13 +682,28 @@ class ReviewScreen(Screen):
             assisted_by=session.assisted_by,
         )
         app = self.vc.app
-        self.vc.tasks.run(lambda: app.dossiers.confirm(draft), self._confirmed, self._failed)
 
-    def _confirmed(self, confirmed) -> None:
+        def work():
+            from kiosk.views.screens.fees import record_choice
+
+            confirmed = app.dossiers.confirm(draft)
+            try:  # the fee choice; the dossier is saved whatever happens here
+                method = record_choice(app, confirmed.id)
+            except Exception as exc:
+                log.error("fee choice not recorded: %s", type(exc).__name__)
+                method = None
+            return confirmed, method
+
+        self.vc.tasks.run(work, self._confirmed, self._failed)
+
+    def _confirmed(self, result) -> None:
+        from kiosk.views.screens.fees import after_confirm
+
+        confirmed, method = result
         self.vc.app.notify_outbox()
         session = self.vc.app.session
         session.confirmed_receipt = confirmed.receipt_code
-        self.vc.nav.go("printing", dossier_id=confirmed.id, receipt_code=confirmed.receipt_code)
+        after_confirm(self.vc, confirmed, method)
 
     def _failed(self, error: Exception) -> None:
         log.error("confirm failed: %s", type(error).__name__, exc_info=error)
