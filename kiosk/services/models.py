@@ -279,6 +279,7 @@ class Payment(Base):
     __table_args__ = (
         Index("ix_payments_delivery_next", "delivery", "next_attempt_at"),
         Index("ix_payments_dossier_status", "dossier_id", "status"),
+        Index("ix_payments_bank_reference", "bank_reference"),
     )
 
 

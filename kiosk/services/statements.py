@@ -45,6 +45,7 @@ _DATE_FORMATS = (
     "%d-%m-%Y",
 )
 _SQUASH = re.compile(r"[\s\-_.]+")
+_DIGITS = re.compile(r"(?=\d{6})")  # every place six digits start
 
 
 class StatementError(ValueError):
@@ -264,11 +265,21 @@ def match_rows(rows: list[StatementRow], awaiting: list[PaymentView]) -> Stateme
     """Pair each row with the awaiting fee whose receipt code its description holds and
     whose amount it equals; a dossier is matched at most once."""
     result = StatementResult()
-    codes = {squash(p.receipt_code): p for p in awaiting}
+    # Receipt codes end in six digits and a check character: index them by those seven,
+    # so a description is scanned once instead of once per awaiting fee.
+    by_tail: dict[str, list[tuple[str, PaymentView]]] = {}
+    for p in awaiting:
+        code = squash(p.receipt_code)
+        by_tail.setdefault(code[-7:], []).append((code, p))
     taken: set[int] = set()
     for row in rows:
         text = squash(row.description)
-        found = [p for code, p in codes.items() if code in text]
+        found = []
+        for match in _DIGITS.finditer(text):
+            start = match.start()
+            for code, p in by_tail.get(text[start : start + 7], ()):
+                if text[max(0, start - len(code) + 7) : start + 7] == code and p not in found:
+                    found.append(p)
         if not found:
             result.unmatched.append(Unmatched(row, "fees.statement.no_code"))
             continue

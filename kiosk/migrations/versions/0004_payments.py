@@ -58,9 +58,11 @@ def upgrade() -> None:
     op.create_index(op.f("ix_payments_recorded_at"), "payments", ["recorded_at"])
     op.create_index("ix_payments_delivery_next", "payments", ["delivery", "next_attempt_at"])
     op.create_index("ix_payments_dossier_status", "payments", ["dossier_id", "status"])
+    op.create_index("ix_payments_bank_reference", "payments", ["bank_reference"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_payments_bank_reference", "payments")
     op.drop_index("ix_payments_dossier_status", "payments")
     op.drop_index("ix_payments_delivery_next", "payments")
     op.drop_index(op.f("ix_payments_recorded_at"), "payments")
