@@ -278,3 +278,30 @@ def test_drain_killed_again_and_again_delivers_each_payment_once(tmp_path, kiosk
                 assert r.body == frozen[r.idempotency_key]
     finally:
         portal.stop()
+
+
+def test_a_refused_payment_goes_to_the_clerk_and_a_correction_replaces_it(tmp_path, kiosk):
+    portal = new_portal(tmp_path)
+    try:
+        [dossier_id] = seed(kiosk, 1)
+        payments = PaymentService(kiosk.store, KIOSK_ID)
+        bad = payments.record(dossier_id, CASH, None, amount_vnd=5000)
+        # A body the portal refuses (as a kiosk of another version might have made it).
+        body = json.loads(kiosk.store.read(lambda s: s.get(Payment, bad.id).body))
+        body["method"] = "barter"
+        raw = json.dumps(body).encode()
+        kiosk.store.write_sync(lambda s: setattr(s.get(Payment, bad.id), "body", raw))
+        outbox = fast_outbox(kiosk, portal.url)
+        _drain_dossiers(outbox)
+        delivery = _delivery(kiosk, outbox)
+        assert delivery.drain(5).needs_clerk == 1
+        [(code, reason)] = payments.delivery_problems()
+        assert code == kiosk.dossiers.get(dossier_id).receipt_code and "method" in reason
+        fixed = payments.record(dossier_id, CASH, None, amount_vnd=5000)
+        assert fixed.supersedes is None  # the portal never knew the refused one
+        assert payments.delivery_problems() == []
+        assert delivery.drain(5).delivered == 1
+        assert [p["client_ref"] for p in portal.payments()] == [fixed.client_ref]
+        outbox.close()
+    finally:
+        portal.stop()

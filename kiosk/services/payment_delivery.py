@@ -155,7 +155,7 @@ class PaymentDelivery:
                     and_(
                         older.dossier_id == Payment.dossier_id,
                         older.id < Payment.id,
-                        older.delivery.in_((QUEUED, NEEDS_CLERK)),
+                        older.delivery == QUEUED,
                     )
                 ),
             )

@@ -36,6 +36,7 @@ TRANSFER, CASH, EXEMPT = "vietqr_transfer", "cash", "exempt"
 METHODS = (TRANSFER, CASH, EXEMPT)
 ACTIVE = (PAY_DUE, PAY_CLAIMED, PAY_RECORDED)
 QUEUED, DELIVERED, NEEDS_CLERK = "queued", "delivered", "needs_clerk"
+REPLACED = "replaced"  # refused by the portal, then corrected by a clerk: never sent again
 TEXT_MAX = 64
 
 
@@ -268,6 +269,21 @@ class PaymentService:
             ]
         )
 
+    def delivery_problems(self, limit: int = 20) -> list[tuple[str, str]]:
+        """(receipt code, the portal's reason) of recorded payments the portal refused."""
+        return self.store.read(
+            lambda s: [
+                (code, error or "")
+                for code, error in s.execute(
+                    select(Dossier.receipt_code, Payment.last_error)
+                    .join(Dossier, Dossier.id == Payment.dossier_id)
+                    .where(Payment.delivery == NEEDS_CLERK)
+                    .order_by(Payment.id)
+                    .limit(limit)
+                )
+            ]
+        )
+
     def totals(self, start: datetime, end: datetime) -> FeeTotals:
         """Fees of the dossiers confirmed in [start, end), by active record."""
         return self.store.read(lambda s: fee_totals(s, start, end))
@@ -348,6 +364,12 @@ class PaymentService:
                 raise PaymentError("fees.reference_used", f"bank reference {bank_reference}")
             now = utcnow().replace(microsecond=0)
             corrected = current if current is not None and current.status == PAY_RECORDED else None
+            supersedes = corrected.client_ref if corrected is not None else None
+            if corrected is not None and corrected.delivery == NEEDS_CLERK:
+                # The portal refused it, so it knows nothing of it: the correction replaces
+                # what that one would have replaced, and the refused one is not sent again.
+                supersedes = corrected.supersedes
+                corrected.delivery = REPLACED
             p = Payment(
                 client_ref=str(uuid.uuid4()),
                 dossier_id=dossier_id,
@@ -358,7 +380,7 @@ class PaymentService:
                 quantity=current.quantity if current is not None else None,
                 copies=current.copies if current is not None else None,
                 exemption_ground=ground if method == EXEMPT else None,
-                supersedes=corrected.client_ref if corrected is not None else None,
+                supersedes=supersedes,
                 e_receipt_number=e_receipt_number,
                 bank_reference=bank_reference,
                 paid_at=paid_at if method != EXEMPT else None,

@@ -68,6 +68,11 @@ class ClerkFeesScreen(ClerkScreen):
         super().__init__(vc)
         self.hint = Text("", "hint")
         self.body.addWidget(self.hint)
+        self.delivery = Text("")
+        self.delivery.setObjectName("feeDelivery")
+        self.delivery.setProperty("alert", True)
+        self.delivery.setTextFormat(Qt.TextFormat.PlainText)
+        self.body.addWidget(self.delivery)
         self.table = QTableWidget(0, 5)
         self.table.setObjectName("feeTable")
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -192,6 +197,19 @@ class ClerkFeesScreen(ClerkScreen):
     def refresh(self) -> None:
         payments = self.vc.app.payments
         self.vc.tasks.run(lambda: payments.awaiting(), self._fill, self._failed)
+        self.vc.tasks.run(lambda: payments.delivery_problems(), self._problems, self._failed)
+
+    def _problems(self, problems: list[tuple[str, str]]) -> None:
+        """Payments the portal refused, and a portal that takes no payments yet."""
+        lines = [
+            self.tr("fees.clerk.refused", code=code, reason=reason) for code, reason in problems
+        ]
+        sync = self.vc.app.extras.get("sync")
+        delivery = getattr(getattr(sync, "worker", None), "payments", None)
+        if delivery is not None and getattr(delivery, "portal_too_old", False):
+            lines.insert(0, self.tr("fees.clerk.portal_too_old"))
+        self.delivery.setText("\n".join(lines))
+        self.delivery.setVisible(bool(lines))
 
     def _status(self, p) -> str:
         if p.method == EXEMPT:
