@@ -24,6 +24,7 @@ import platformdirs
 
 from kiosk.files import write_atomic
 from kiosk.services.i18n import LANGUAGES
+from kiosk.services.langpacks import LANG_TAG
 from kiosk.services.receipt_code import ReceiptCodeError, validate_prefix
 
 APP_NAME = "commune-kiosk"
@@ -76,8 +77,9 @@ def _prefix(value: str) -> str | None:
 
 
 def _languages(value: list[str]) -> str | None:
-    ok = value and "vi" in value and all(v in LANGUAGES for v in value)
-    return None if ok else f"a list containing vi, from {', '.join(LANGUAGES)}"
+    # Any language tag: a language added by a language pack needs no code change.
+    ok = value and "vi" in value and all(LANG_TAG.match(v) for v in value)
+    return None if ok else f"a list containing vi, of language tags such as {', '.join(LANGUAGES)}"
 
 
 def _fee_bin(value: str) -> str | None:
@@ -221,6 +223,10 @@ class Settings:
     @property
     def attachments_dir(self) -> Path:
         return self.data_dir / "attachments"
+
+    @property
+    def language_packs_dir(self) -> Path:
+        return self.data_dir / "language-packs"
 
     @property
     def fee_account(self):

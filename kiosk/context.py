@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kiosk.config import Settings
@@ -15,6 +16,7 @@ from kiosk.services.catalogue import Catalogue, load_default_catalogue
 from kiosk.services.crypto import DataCipher, load_or_create_keyring
 from kiosk.services.dossiers import DossierService
 from kiosk.services.i18n import Translator
+from kiosk.services.langpacks import Overlay, PackStore, apply_installed
 from kiosk.services.payments import PaymentService, ground_keys_from
 from kiosk.services.receipt_service import ReceiptService
 from kiosk.services.session import CitizenSession
@@ -34,6 +36,8 @@ class AppContext:
     catalogue: Catalogue
     printer: Printer
     receipts: ReceiptService
+    packs: PackStore = field(default_factory=lambda: PackStore(Path("/nonexistent")))
+    pack_overlay: Overlay = field(default_factory=Overlay)
     payments: PaymentService | None = None  # fees; built with the context
     extras: dict[str, Any] = field(default_factory=dict)  # devices and services added by parts
 
@@ -45,6 +49,12 @@ class AppContext:
         sync = self.extras.get("sync")
         if sync is not None:
             sync.wake()
+
+    def audio_dirs(self) -> list[Path]:
+        """Folders of recorded prompts: installed language packs first, then the shipped."""
+        from kiosk.paths import resource
+
+        return [*self.pack_overlay.audio_dirs.values(), resource("audio")]
 
     def close(self) -> None:
         self.store.close()
@@ -59,6 +69,8 @@ def build_context(settings: Settings) -> AppContext:
         store, cipher, settings.kiosk_id, settings.receipt_prefix, settings.attachments_dir
     )
     catalogue = load_default_catalogue(overlay=settings.data_dir / "catalogue-overlay.json")
+    packs = PackStore(settings.language_packs_dir)
+    pack_overlay = apply_installed(packs, translator, catalogue)
     printer = make_printer(settings.printer, settings.printer_target, settings.receipts_dir)
     receipts = ReceiptService(
         dossiers,
@@ -80,6 +92,8 @@ def build_context(settings: Settings) -> AppContext:
         catalogue,
         printer,
         receipts,
+        packs,
+        pack_overlay,
     )
     # The catalogue may be replaced by a portal update: look the grounds up each time.
     ctx.payments = PaymentService(

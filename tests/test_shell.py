@@ -127,8 +127,10 @@ def test_language_switch_redraws_and_lasts_until_reset(window, qtbot):
     assert home.title.text() == "Hello! What do you need today?"
     window.nav.go("out_of_service", reason="setup")
     assert window.current_screen().title.text() == "This kiosk is out of service"
-    qtbot.mouseClick(window.top.lang_buttons["tyz"], Qt.MouseButton.LeftButton)
-    # Tày falls back to Vietnamese string by string.
+    # Tày has no home-screen texts of its own yet (no language pack): not offered on the
+    # home screen, and set anyway it falls back to Vietnamese string by string.
+    assert "tyz" not in window.top.lang_buttons
+    window.set_language("tyz")
     assert window.current_screen().title.text() == "Máy tạm ngừng phục vụ"
     window.reset_session()
     assert window.vc.app.session.lang == "vi"

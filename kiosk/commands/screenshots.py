@@ -25,14 +25,23 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def handle(args) -> int:
-    from kiosk.services.i18n import LANGUAGES
+    import shutil
 
-    langs = list(LANGUAGES) if args.lang == "all" else [args.lang]
-    if any(lang not in LANGUAGES for lang in langs):
-        print(f"--lang: {args.lang!r}; allowed: {', '.join(LANGUAGES)} or all", file=sys.stderr)
+    from kiosk.config import load_settings
+    from kiosk.services.i18n import LANGUAGES
+    from kiosk.services.langpacks import PackStore
+
+    # The language packs installed on this kiosk are shown too (sample data stays apart).
+    packs = load_settings().language_packs_dir
+    known = [*LANGUAGES, *(p for p in PackStore(packs).languages() if p not in LANGUAGES)]
+    langs = known if args.lang == "all" else [args.lang]
+    if any(lang not in known for lang in langs):
+        print(f"--lang: {args.lang!r}; allowed: {', '.join(known)} or all", file=sys.stderr)
         return 2
     width, height = parse_size(args.size)
     with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as tmp:
+        if packs.is_dir():
+            shutil.copytree(packs, Path(tmp) / packs.name)
         written = render_all(Path(tmp), args.outdir, width, height, langs, args.only)
     for path in written:
         print(path)

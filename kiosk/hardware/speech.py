@@ -128,15 +128,26 @@ def audit_recordings(audio_dir: Path) -> list[tuple[Path, str]]:
     return problems
 
 
+def audio_roots(audio_dir: Path | Sequence[Path] | None) -> list[Path]:
+    """The folders of recordings, first found first played: installed language packs
+    before the shipped resources/audio."""
+    if audio_dir is None:
+        return []
+    return [audio_dir] if isinstance(audio_dir, Path) else list(audio_dir)
+
+
 def plan_for(
-    prompt: Prompt, audio_dir: Path | None, voices: Mapping[str, str], warn: _Once | None = None
+    prompt: Prompt,
+    audio_dir: Path | Sequence[Path] | None,
+    voices: Mapping[str, str],
+    warn: _Once | None = None,
 ) -> Plan:
     """Recording in the citizen's language, its voice, then the language of the text."""
     for lang in dict.fromkeys((prompt.lang, prompt.written_in)):
-        path = None
-        if audio_dir is not None and not prompt.dynamic:
-            path = recording_path(audio_dir, lang, prompt.key)
-        if path is not None and path.is_file():
+        for root in audio_roots(audio_dir) if not prompt.dynamic else ():
+            path = recording_path(root, lang, prompt.key)
+            if path is None or not path.is_file():
+                continue
             problem = check_recording(path)
             if problem is None:
                 return Plan("recording", lang, path=path)
@@ -282,7 +293,9 @@ class MockSpeech(SpeechEngine):
     """Records what would be said, with the source the real engine would pick."""
 
     def __init__(
-        self, audio_dir: Path | None = None, voices: Mapping[str, str] = DEFAULT_VOICES
+        self,
+        audio_dir: Path | Sequence[Path] | None = None,
+        voices: Mapping[str, str] = DEFAULT_VOICES,
     ) -> None:
         self.audio_dir, self.voices = audio_dir, dict(voices)
         self.spoken: list[Spoken] = []
@@ -325,7 +338,7 @@ class AudioSpeech(SpeechEngine):
 
     def __init__(
         self,
-        audio_dir: Path | None,
+        audio_dir: Path | Sequence[Path] | None,
         *,
         players: Sequence[Sequence[str]] = (),
         espeak: str | None = None,
@@ -504,7 +517,7 @@ class AudioSpeech(SpeechEngine):
 
 def make_speech(
     kind: str,
-    audio_dir: Path | None,
+    audio_dir: Path | Sequence[Path] | None,
     *,
     players: Sequence[Sequence[str]] | None = None,
     espeak: str | None = None,

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.qt.tasks import TaskRunner
-from kiosk.services.i18n import LANGUAGES
 from kiosk.views import registry
 from kiosk.views.base import Screen, ViewContext
 from kiosk.views.keyboard import KeyboardController, VietKeyboard
@@ -40,6 +39,13 @@ _USER_INPUT = {
     QEvent.Type.TabletPress,
     QEvent.Type.Wheel,
 }
+
+
+def offered_languages(app) -> list[str]:
+    """The languages on the home screen: those set up for this kiosk and those installed
+    language packs add, once each has its own texts for the home screen."""
+    wanted = dict.fromkeys([*app.settings.languages, *app.packs.languages()])
+    return [lang for lang in wanted if app.translator.offers(lang)]
 
 
 class Navigator(QObject):
@@ -204,7 +210,7 @@ class TopBar(QWidget):
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.lang_buttons: dict[str, QPushButton] = {}
-        for lang in vc.app.settings.languages:
+        for lang in offered_languages(vc.app):
             button = QPushButton(vc.app.translator.tr("lang.self", lang))
             button.setObjectName("langButton")
             button.setCheckable(True)
@@ -342,7 +348,7 @@ class MainWindow(QMainWindow):
 
     # Language, prompts -------------------------------------------------------
     def set_language(self, lang: str) -> None:
-        if lang not in LANGUAGES:
+        if lang not in self.vc.app.translator.languages():
             return
         self.vc.app.session.lang = lang
         self.top.retranslate()
