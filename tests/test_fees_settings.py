@@ -143,3 +143,23 @@ def test_admin_screen_refuses_letters_then_saves_the_account(
         assert load_settings(env={}, config_path=path).fee_account.bank.short_name == "Agribank"
     finally:
         ctx.close()
+
+
+def test_setup_from_a_file_takes_the_fee_account_and_refuses_a_bad_one(
+    tmp_path, monkeypatch, capsys
+):
+    from tests.deploy_helpers import kiosk_env, run_cli, set_up_kiosk, setup_file
+
+    kiosk_env(monkeypatch, tmp_path / "bad")
+    bad = setup_file(tmp_path / "bad", fee_bank_bin="970405", fee_account_number="35002O5")
+    assert run_cli("setup", "--from", str(bad)) == 1
+    assert "fee_account_number" in capsys.readouterr().err
+    config = set_up_kiosk(
+        monkeypatch,
+        tmp_path / "good",
+        fee_bank_bin="970405",
+        fee_account_number="3500205000123",
+        fee_account_name="UBND XA DONG VAN",
+    )
+    settings = load_settings(env={}, config_path=config)
+    assert settings.fee_account.account == "3500205000123"
