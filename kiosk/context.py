@@ -16,11 +16,12 @@ from kiosk.services.catalogue import Catalogue, load_default_catalogue
 from kiosk.services.crypto import DataCipher, load_or_create_keyring
 from kiosk.services.dossiers import DossierService
 from kiosk.services.i18n import Translator
-from kiosk.services.langpacks import Overlay, PackStore, apply_installed
+from kiosk.services.langpacks import Overlay, PackStore, apply_installed, apply_procedure_texts
 from kiosk.services.payments import PaymentService, ground_keys_from
 from kiosk.services.receipt_service import ReceiptService
 from kiosk.services.session import CitizenSession
 from kiosk.services.store import Store
+from kiosk.services.studio import Studio
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,10 @@ class AppContext:
     catalogue: Catalogue
     printer: Printer
     receipts: ReceiptService
-    packs: PackStore = field(default_factory=lambda: PackStore(Path("/nonexistent")))
+    packs: PackStore
+    studio: Studio
     pack_overlay: Overlay = field(default_factory=Overlay)
+    studio_overlay: Overlay = field(default_factory=Overlay)
     payments: PaymentService | None = None  # fees; built with the context
     extras: dict[str, Any] = field(default_factory=dict)  # devices and services added by parts
 
@@ -50,11 +53,21 @@ class AppContext:
         if sync is not None:
             sync.wake()
 
+    def apply_language_work(self) -> None:
+        """Texts and recordings by precedence: this kiosk's approved studio work, then the
+        installed language packs, then the shipped and portal texts. Called at start and
+        when a reviewer approves, so approved work reaches citizens at once."""
+        self.pack_overlay = apply_installed(self.packs, self.translator, self.catalogue)
+        self.studio_overlay = self.studio.approved()
+        self.translator.add_pack_strings(self.studio_overlay.strings)
+        apply_procedure_texts(self.catalogue, self.studio_overlay)
+
     def audio_dirs(self) -> list[Path]:
-        """Folders of recorded prompts: installed language packs first, then the shipped."""
+        """Folders of recorded prompts, by the same precedence as the texts."""
         from kiosk.paths import resource
 
-        return [*self.pack_overlay.audio_dirs.values(), resource("audio")]
+        studio = list(dict.fromkeys(self.studio_overlay.audio_dirs.values()))
+        return [*studio, *self.pack_overlay.audio_dirs.values(), resource("audio")]
 
     def close(self) -> None:
         self.store.close()
@@ -70,7 +83,7 @@ def build_context(settings: Settings) -> AppContext:
     )
     catalogue = load_default_catalogue(overlay=settings.data_dir / "catalogue-overlay.json")
     packs = PackStore(settings.language_packs_dir)
-    pack_overlay = apply_installed(packs, translator, catalogue)
+    studio = Studio(store, translator.catalogues["vi"], catalogue, settings.data_dir)
     printer = make_printer(settings.printer, settings.printer_target, settings.receipts_dir)
     receipts = ReceiptService(
         dossiers,
@@ -93,8 +106,9 @@ def build_context(settings: Settings) -> AppContext:
         printer,
         receipts,
         packs,
-        pack_overlay,
+        studio,
     )
+    ctx.apply_language_work()
     # The catalogue may be replaced by a portal update: look the grounds up each time.
     ctx.payments = PaymentService(
         store, settings.kiosk_id, lambda code: ground_keys_from(ctx.catalogue)(code)

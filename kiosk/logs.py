@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 
 _ID = re.compile(r"(?<!\d)(\d{12}|\d{9}|0\d{9})(?!\d)")
+# Libraries that log their own set-up at INFO on every start, burying the kiosk's first lines.
+QUIET = ("alembic.runtime.plugins",)
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
 
 
@@ -60,4 +62,6 @@ def setup_logging(
         handler.addFilter(PiiFilter())
         root.addHandler(handler)
     root.setLevel(level)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
     return path

@@ -14,11 +14,17 @@ from kiosk.views import registry
 from tests.deploy_helpers import ROOT
 
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    """These assertions read the English lines (the default is Vietnamese)."""
+    monkeypatch.setenv("KIOSK_LANG", "en")
+
+
 def test_self_test_passes_from_a_clean_home(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIOSK_", "XDG_"))}
     env.update(HOME=str(tmp_path), QT_QPA_PLATFORM="xcb")  # offscreen is forced anyway
     run = subprocess.run(
-        [sys.executable, "-m", "kiosk", "--self-test"],
+        [sys.executable, "-m", "kiosk", "--lang", "en", "--self-test"],
         cwd=tmp_path,
         env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,

@@ -139,8 +139,8 @@ def test_command_prints_the_payload_and_writes_the_image(tmp_path):
 
 def test_command_refuses_letters_in_the_account_with_a_clear_message():
     result = subprocess.run(
-        [sys.executable, "-m", "kiosk", "vietqr", "--bin", "970405", "--account", "35002O5123",
-         "--amount", "100000", "--lang", "vi"],
+        [sys.executable, "-m", "kiosk", "--lang", "vi", "vietqr", "--bin", "970405",
+         "--account", "35002O5123", "--amount", "100000"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 2

@@ -6,13 +6,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from kiosk.clitext import cli_of
+
 SIZES = ((1920, 1080), (1280, 800))
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("audit-ui", help="measure accessibility of every screen")
-    p.add_argument("--lang", default="all", help="a language code, or 'all' (default)")
-    p.add_argument("--only", nargs="*", help="screen names (default: all)")
+    p = subparsers.add_parser("audit-ui", help="cli.audit_ui.help")
+    p.add_argument("--lang", default="all", help="cli.audit_ui.lang")
+    p.add_argument("--only", nargs="*", help="cli.audit_ui.only")
     p.set_defaults(func=handle)
 
 
@@ -112,5 +114,6 @@ def handle(args) -> int:
         if line not in seen:
             seen.add(line)
             print(line)
-    print(f"{len(seen)} violation(s)", file=sys.stderr if seen else sys.stdout)
+    summary = cli_of(args).tr("cli.audit_ui.summary", count=len(seen))
+    print(summary, file=sys.stderr if seen else sys.stdout)
     return 1 if seen else 0

@@ -31,6 +31,7 @@ def register(subparsers) -> None:
     e = sub.add_parser("export", help="write the approved texts of a language as a pack")
     e.add_argument("--lang", required=True)
     e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--version", type=int, help="the pack's version (default: the next one)")
     sub.add_parser("list", help="the installed packs")
     r = sub.add_parser("restore", help="switch a language back to its previous version")
     r.add_argument("--lang", required=True)
@@ -126,9 +127,23 @@ def _import(args, tr, store, translator) -> int:
 
 
 def _export(args, tr, store, translator) -> int:
+    """This kiosk's approved studio work; without any, the installed pack as it is."""
+    from kiosk.config import load_settings
+    from kiosk.context import build_context
     from kiosk.services.langpacks import MANIFEST, build_pack
+    from kiosk.services.studio import StudioError
 
     inst = store.installed(args.lang)
+    version = args.version or (inst.version + 1 if inst else 1)
+    ctx = build_context(load_settings())
+    try:
+        ctx.studio.export_pack(args.lang, args.out, version)
+        print(tr("langpack.exported", language=args.lang, version=version, file=args.out))
+        return 0
+    except StudioError:
+        pass  # nothing approved here: hand on the installed pack
+    finally:
+        ctx.close()
     if inst is None:
         print(tr("langpack.nothing_to_export", language=args.lang), file=sys.stderr)
         return 1
@@ -142,7 +157,7 @@ def _export(args, tr, store, translator) -> int:
             inst.version,
             args.out,
             name=inst.name,
-            base_catalogue_version=m.get("base_catalogue_version", ""),
+            base_catalogue_version=m.get("base_catalogue_version") or "unknown",
             translators=m.get("translators", []),
             reviewers=m.get("reviewers", []),
             publisher=m.get("publisher"),

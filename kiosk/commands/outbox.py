@@ -9,7 +9,8 @@
                                                     fee payment (sent once its dossier is in)
 
 Configured like the kiosk (kiosk.config: KIOSK_DATA_DIR, KIOSK_DB_URL, KIOSK_PORTAL_URL,
-KIOSK_PORTAL_TOKEN, KIOSK_ID, KIOSK_SECRET, ...).
+KIOSK_PORTAL_TOKEN, KIOSK_ID, KIOSK_SECRET, ...). Messages and `status` are in the kiosk's
+language; the progress lines and the JSON lines are for scripts and stay as they are.
 """
 
 from __future__ import annotations
@@ -19,69 +20,60 @@ import json
 import sys
 from typing import Any
 
+from kiosk.clitext import Cli, cli_of
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "outbox",
-        help="outbox: status, drain (deliver now), seed (synthetic dossiers)",
-        description="Inspect and drive the outbox of dossiers waiting for the portal.",
+        help="cli.outbox.help",
+        description="cli.outbox.description",
     )
     sub = p.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
 
-    s = sub.add_parser("status", help="counts per state and alerts")
-    s.add_argument("--json", action="store_true", help="one JSON object")
+    s = sub.add_parser("status", help="cli.outbox.status.help")
+    s.add_argument("--json", action="store_true", help="cli.outbox.opt.json")
     s.set_defaults(func=handle_status)
 
-    d = sub.add_parser("drain", help="run the sync worker until the outbox is empty")
-    d.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
+    d = sub.add_parser("drain", help="cli.outbox.drain.help")
+    d.add_argument("--timeout", type=float, default=600.0, help="cli.outbox.opt.timeout")
     d.add_argument(
         "--lease-seconds",
         type=float,
         default=300.0,
-        help="how long a claimed dossier stays reserved to this process",
+        help="cli.outbox.opt.lease_seconds",
     )
-    d.add_argument("--batch", type=int, default=25, help="dossiers claimed at a time")
-    d.add_argument(
-        "--senders", type=int, default=1, help="dossiers sent at the same time (default 1)"
-    )
-    d.add_argument(
-        "--worker-id", default=None, help="lease owner name (default: host, boot, process)"
-    )
-    d.add_argument("--backoff-base", type=float, default=2.0, help="seconds")
-    d.add_argument("--backoff-cap", type=float, default=600.0, help="seconds")
+    d.add_argument("--batch", type=int, default=25, help="cli.outbox.opt.batch")
+    d.add_argument("--senders", type=int, default=1, help="cli.outbox.opt.senders")
+    d.add_argument("--worker-id", default=None, help="cli.outbox.opt.worker_id")
+    d.add_argument("--backoff-base", type=float, default=2.0, help="cli.opt.seconds")
+    d.add_argument("--backoff-cap", type=float, default=600.0, help="cli.opt.seconds")
     d.add_argument(
         "--probe-interval",
         type=float,
         default=300.0,
-        help="seconds between credential probes while the portal refuses them",
+        help="cli.outbox.opt.probe_interval",
     )
-    d.add_argument(
-        "--progress", type=float, default=1.0, help="seconds between progress lines (0: none)"
-    )
+    d.add_argument("--progress", type=float, default=1.0, help="cli.outbox.opt.progress")
     d.set_defaults(func=handle_drain)
 
-    e = sub.add_parser("seed", help="enqueue N synthetic valid dossiers (procedure 1.004873)")
-    e.add_argument("--count", type=int, required=True)
+    e = sub.add_parser("seed", help="cli.outbox.seed.help")
+    e.add_argument("--count", type=int, required=True, help="cli.outbox.opt.count")
+    e.add_argument("--attachments", type=int, default=0, help="cli.outbox.opt.attachments")
+    e.add_argument("--seed", type=int, default=None, help="cli.outbox.opt.seed")
     e.add_argument(
-        "--attachments", type=int, default=0, help="small PNG attachments per dossier (default 0)"
-    )
-    e.add_argument("--seed", type=int, default=None, help="random seed")
-    e.add_argument(
-        "--kind",
-        choices=("dossier", "payment"),
-        default="dossier",
-        help="payment: also record a cash payment of the fee for each dossier",
+        "--kind", choices=("dossier", "payment"), default="dossier", help="cli.outbox.opt.kind"
     )
     e.set_defaults(func=handle_seed)
 
 
-def _settings() -> Any:
+def _settings(cli: Cli) -> Any:
     from kiosk.config import SettingsError, load_settings
 
     try:
         return load_settings()
     except SettingsError as exc:
-        print(f"outbox: {exc}", file=sys.stderr)
+        cli.error("cli.outbox.error", message=cli.settings_error(exc))
         return None
 
 
@@ -102,7 +94,8 @@ def _services(settings: Any) -> tuple[Any, Any]:
 def handle_status(args: argparse.Namespace) -> int:
     from kiosk.services.outbox import Outbox, PortalConfig
 
-    settings = _settings()
+    cli = cli_of(args)
+    settings = _settings(cli)
     if settings is None:
         return 2
     store, dossiers = _services(settings)
@@ -122,14 +115,16 @@ def handle_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(snapshot, ensure_ascii=False, sort_keys=True))
     else:
+        names = {state: cli.tr(f"cli.outbox.state.{state}") for state in snapshot["counts"]}
+        width = max([len(n) for n in names.values()] + [14])
         for state, n in snapshot["counts"].items():
-            print(f"{state:<14} {n}")
-        print(f"oldest waiting since: {snapshot['oldest_waiting_since'] or '-'}")
-        print(f"last delivery:        {snapshot['last_success_at'] or '-'}")
+            print(f"{names[state]:<{width}} {n}")
+        cli.say("cli.outbox.oldest", at=snapshot["oldest_waiting_since"] or "-")
+        cli.say("cli.outbox.last_delivery", at=snapshot["last_success_at"] or "-")
         if snapshot["auth_alert"]:
-            print(f"ALERT: the portal refuses the credentials ({snapshot['auth_alert']['error']})")
+            cli.say("cli.outbox.alert.auth", error=snapshot["auth_alert"]["error"])
         if snapshot["clock_offset_seconds"] is not None:
-            print(f"ALERT: this machine's clock is off by {snapshot['clock_offset_seconds']} s")
+            cli.say("cli.outbox.alert.clock", seconds=snapshot["clock_offset_seconds"])
     return 0
 
 
@@ -142,7 +137,8 @@ def handle_drain(args: argparse.Namespace) -> int:
     from kiosk.services.outbox import Backoff, Outbox, PortalConfig
     from kiosk.services.sync import SyncWorker
 
-    settings = _settings()
+    cli = cli_of(args)
+    settings = _settings(cli)
     if settings is None:
         return 2
     logging.basicConfig(
@@ -164,7 +160,7 @@ def handle_drain(args: argparse.Namespace) -> int:
             auth_probe_interval=args.probe_interval,
         )
     except ValueError as exc:
-        print(f"outbox: {exc}", file=sys.stderr)
+        cli.error("cli.outbox.error", message=str(exc))
         store.close()
         return 2
     payments = _payments(store, outbox, settings)
@@ -339,11 +335,12 @@ def handle_seed(args: argparse.Namespace) -> int:
     import random
     import time
 
-    settings = _settings()
+    cli = cli_of(args)
+    settings = _settings(cli)
     if settings is None:
         return 2
     if args.count < 0:
-        print("outbox: --count must be 0 or more", file=sys.stderr)
+        cli.error("cli.outbox.count_negative")
         return 2
     rng = random.Random(args.seed)
     store, dossiers = _services(settings)

@@ -20,14 +20,11 @@ if TYPE_CHECKING:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "scan",
-        help="decode the QR code (CCCD, receipt) in image files",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="cli.scan.help",
+        description="cli.scan.description",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="image files (PNG, JPEG, ...)")
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON object per line (the default output)"
-    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="cli.scan.opt.files")
+    parser.add_argument("--json", action="store_true", help="cli.scan.opt.json")
     parser.set_defaults(func=handle)
 
 

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
+from kiosk.clitext import cli_of
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("screenshots", help="render every screen to PNG files")
-    p.add_argument("outdir", type=Path)
-    p.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT (default 1920x1080)")
-    p.add_argument("--lang", default="vi", help="a language code, or 'all'")
-    p.add_argument("--only", nargs="*", help="screen names to render (default: all)")
+    p = subparsers.add_parser("screenshots", help="cli.screenshots.help")
+    p.add_argument("outdir", type=Path, help="cli.screenshots.outdir")
+    p.add_argument("--size", default="1920x1080", help="cli.screenshots.size")
+    p.add_argument("--lang", default="vi", help="cli.screenshots.lang")
+    p.add_argument("--only", nargs="*", help="cli.screenshots.only")
     p.set_defaults(func=handle)
 
 
-def parse_size(text: str) -> tuple[int, int]:
+def parse_size(text: str) -> tuple[int, int] | None:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise SystemExit(f"--size: {text!r} is not WIDTHxHEIGHT") from None
+        return None
     return w, h
 
 
@@ -35,10 +36,15 @@ def handle(args) -> int:
     packs = load_settings().language_packs_dir
     known = [*LANGUAGES, *(p for p in PackStore(packs).languages() if p not in LANGUAGES)]
     langs = known if args.lang == "all" else [args.lang]
+    cli = cli_of(args)
     if any(lang not in known for lang in langs):
-        print(f"--lang: {args.lang!r}; allowed: {', '.join(known)} or all", file=sys.stderr)
+        cli.error("cli.screenshots.bad_lang", value=args.lang, allowed=", ".join(known))
         return 2
-    width, height = parse_size(args.size)
+    size = parse_size(args.size)
+    if size is None:
+        cli.error("cli.screenshots.bad_size", value=args.size)
+        return 2
+    width, height = size
     with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as tmp:
         if packs.is_dir():
             shutil.copytree(packs, Path(tmp) / packs.name)

@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from kiosk.clitext import Cli, cli_of
+
 SAMPLE_NAME = "Nguyễn Thị Hồng Nhung"  # in resources/samples/selftest_cccd.png
 SAMPLE_ID = "001190012345"
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("selftest", help="the same as --self-test")
+    p = subparsers.add_parser("selftest", help="cli.selftest.help")
     p.set_defaults(func=run_self_test)
 
 
@@ -40,6 +42,7 @@ class Result:
 def run_self_test(args=None, out: Callable[[str], None] = print) -> int:
     # Offscreen whatever the environment says: the self-test never needs a display.
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    cli = cli_of(args)
     _quiet_qt()
     started = time.perf_counter()
     results: list[Result] = []
@@ -53,18 +56,25 @@ def run_self_test(args=None, out: Callable[[str], None] = print) -> int:
             ("database", lambda: check_database(folder / "db")),
         ]
         for name, fn in checks:
-            results.append(_timed(name, fn, out))
+            results.append(_timed(name, fn, out, cli))
         try:
             for result in check_screens(folder / "screens"):
                 results.append(result)
-                _print(result, out)
+                _print(result, out, cli)
         except Exception as exc:
             result = Result("screens", False, _why(exc), 0.0)
             results.append(result)
-            _print(result, out)
+            _print(result, out, cli)
     failed = [r for r in results if not r.ok]
     total = time.perf_counter() - started
-    out(f"self-test: {len(results) - len(failed)} passed, {len(failed)} failed in {total:.1f} s")
+    out(
+        cli.tr(
+            "cli.selftest.summary",
+            passed=len(results) - len(failed),
+            failed=len(failed),
+            seconds=f"{total:.1f}",
+        )
+    )
     return 0 if not failed else 1
 
 
@@ -85,20 +95,19 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _print(result: Result, out: Callable[[str], None]) -> None:
-    out(
-        f"{'ok  ' if result.ok else 'FAIL'}  {result.name:<28} {result.detail} ({result.ms:.0f} ms)"
-    )
+def _print(result: Result, out: Callable[[str], None], cli: Cli) -> None:
+    status = cli.tr("cli.selftest.ok" if result.ok else "cli.selftest.fail")
+    out(f"{status:<4}  {result.name:<28} {result.detail} ({result.ms:.0f} ms)")
 
 
-def _timed(name: str, fn: Callable[[], str], out: Callable[[str], None]) -> Result:
+def _timed(name: str, fn: Callable[[], str], out: Callable[[str], None], cli: Cli) -> Result:
     t0 = time.perf_counter()
     try:
         result = Result(name, True, fn(), 0.0)
     except Exception as exc:
         result = Result(name, False, _why(exc), 0.0)
     result.ms = 1000 * (time.perf_counter() - t0)
-    _print(result, out)
+    _print(result, out, cli)
     return result
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 
+from kiosk.clitext import cli_of
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("translations", help="per-language coverage of texts and recordings")
-    p.add_argument("--missing", metavar="LANG", help="list the keys LANG still lacks")
-    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p = subparsers.add_parser("translations", help="cli.translations.help")
+    p.add_argument("--missing", metavar="LANG", help="cli.translations.opt.missing")
+    p.add_argument("--json", action="store_true", help="cli.translations.opt.json")
     p.set_defaults(func=handle)
 
 
@@ -57,12 +59,14 @@ def handle(args) -> int:
     if args.json:
         print(json.dumps(figures, ensure_ascii=False))
         return 0
-    print(f"{'lang':<6}{'strings':>18}{'procedure texts':>20}{'recorded prompts':>20}")
+    cli = cli_of(args)
+    heads = [cli.tr(f"cli.translations.head.{h}") for h in ("lang", "strings", "texts", "audio")]
+    print(f"{heads[0]:<6}{heads[1]:>18}{heads[2]:>22}{heads[3]:>22}")
     for lang, parts in figures.items():
         cells = [f"{a}/{b} ({100 * a // max(b, 1)}%)" for a, b in parts.values()]
-        print(f"{lang:<6}{cells[0]:>18}{cells[1]:>20}{cells[2]:>20}")
+        print(f"{lang:<6}{cells[0]:>18}{cells[1]:>22}{cells[2]:>22}")
     from kiosk.hardware.speech import audit_recordings
 
     for path, problem in audit_recordings(resource("audio")):
-        print(f"recording {path}: {problem}")
+        cli.say("cli.translations.bad_recording", path=path, problem=problem)
     return 0

@@ -7,37 +7,33 @@ image, so a payload can be checked with any bank app or decoder.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from kiosk.clitext import cli_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "vietqr",
-        help="print a VietQR payment payload (and write its QR image)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="cli.vietqr.help",
+        description="cli.vietqr.description",
     )
-    parser.add_argument("--bin", required=True, help="the bank's 6-digit NAPAS BIN")
-    parser.add_argument("--account", required=True, help="account number, 6-19 digits")
-    parser.add_argument("--amount", required=True, help="amount in whole VND")
-    parser.add_argument("--purpose", default="", help="purpose, e.g. the receipt code")
-    parser.add_argument("--bill", default="", help="bill number (default: the purpose)")
-    parser.add_argument("--png", type=Path, help="write the QR image to this PNG file")
-    parser.add_argument("--lang", default="en", help="language of error messages (vi, en)")
+    parser.add_argument("--bin", required=True, help="cli.vietqr.bin")
+    parser.add_argument("--account", required=True, help="cli.vietqr.account")
+    parser.add_argument("--amount", required=True, help="cli.vietqr.amount")
+    parser.add_argument("--purpose", default="", help="cli.vietqr.purpose")
+    parser.add_argument("--bill", default="", help="cli.vietqr.bill")
+    parser.add_argument("--png", type=Path, help="cli.vietqr.png")
     parser.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     from kiosk.services.banks import find_bank
-    from kiosk.services.i18n import Translator
     from kiosk.services.vietqr import VietQRError, build_payload, qr_png
 
-    translator = Translator.from_resources()
+    cli = cli_of(args)
     if len(args.bin.strip()) == 6 and find_bank(args.bin) is None:
-        print(
-            f"vietqr: {translator.tr('fees.bin_unknown', args.lang)} ({args.bin})", file=sys.stderr
-        )
+        cli.error("cli.vietqr.error", message=cli.tr("fees.bin_unknown"), detail=args.bin)
         return 2
     try:
         amount = int(args.amount.strip())
@@ -48,10 +44,10 @@ def handle(args: argparse.Namespace) -> int:
             args.bin, args.account, amount, args.purpose, args.bill or args.purpose
         )
     except VietQRError as exc:
-        print(f"vietqr: {translator.tr(exc.key, args.lang)} ({exc.detail})", file=sys.stderr)
+        cli.error("cli.vietqr.error", message=cli.tr(exc.key), detail=exc.detail)
         return 2
-    print(payload)
+    print(payload)  # the payload alone on stdout, for scripts
     if args.png:
         qr_png(payload, args.png)
-        print(f"wrote {args.png}", file=sys.stderr)
+        cli.error("cli.vietqr.wrote_png", path=args.png)  # stderr: stdout stays the payload
     return 0

@@ -75,6 +75,8 @@ class Prompt:
     text_lang: str | None = None
     # Spoken with values filled in ({n}, {name}): a recording of the bare template is wrong.
     dynamic: bool = False
+    # A recording to play as it is (a take played back in the language studio).
+    path: Path | None = None
 
     @property
     def written_in(self) -> str:
@@ -143,6 +145,9 @@ def plan_for(
     warn: _Once | None = None,
 ) -> Plan:
     """Recording in the citizen's language, its voice, then the language of the text."""
+    if prompt.path is not None:
+        problem = check_recording(prompt.path) if prompt.path.is_file() else "missing"
+        return Plan("recording", prompt.lang, path=prompt.path) if problem is None else Plan("none")
     for lang in dict.fromkeys((prompt.lang, prompt.written_in)):
         for root in audio_roots(audio_dir) if not prompt.dynamic else ():
             path = recording_path(root, lang, prompt.key)
@@ -287,6 +292,7 @@ class Spoken:
     source: str  # recording | tts | none
     heard_lang: str | None  # the language actually played
     volume: float
+    path: Path | None = None  # the recording played, if any
 
 
 class MockSpeech(SpeechEngine):
@@ -309,7 +315,15 @@ class MockSpeech(SpeechEngine):
     def speak(self, prompt: Prompt) -> None:
         plan = self.plan(prompt)
         self.spoken.append(
-            Spoken(prompt.key, prompt.lang, prompt.text, plan.source, plan.lang, self.volume)
+            Spoken(
+                prompt.key,
+                prompt.lang,
+                prompt.text,
+                plan.source,
+                plan.lang,
+                self.volume,
+                plan.path,
+            )
         )
         self._speaking = plan.source != "none"
 
@@ -612,6 +626,16 @@ class PromptPlayer:
             self._say_withheld(lang)
             return "withheld"
         self.engine.speak(Prompt(key, lang, text, personal, text_lang, dynamic))
+        return "spoken"
+
+    def play_file(self, path: Path, lang: str) -> str:
+        """Play a recording as it is (a take played back to the person who recorded it)."""
+        self.engine.stop()
+        volume = self.session.volume if self.session is not None else self.default_volume
+        if (self.session is not None and self.session.muted) or volume <= 0:
+            return "muted"
+        self.engine.set_volume(volume)
+        self.engine.speak(Prompt("recording.playback", lang, "", path=path))
         return "spoken"
 
     def _say_withheld(self, lang: str) -> None:

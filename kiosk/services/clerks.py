@@ -21,6 +21,7 @@ from kiosk.services.models import AuditEntry, Clerk
 from kiosk.services.store import Store
 
 ROLES = ("clerk", "admin")
+GRANTED_ROLES = ("translator", "reviewer")  # the language studio's, granted by an admin
 MAX_WRONG_PINS = 5
 LOCK_MINUTES = 5
 # scrypt cost: ~50 ms here, slow enough to make guessing a 6-digit PIN from a stolen
@@ -86,14 +87,19 @@ class ClerkInfo:
     username: str
     display_name: str
     role: str
+    extra_roles: frozenset[str] = frozenset()  # granted by an admin: translator, reviewer
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    def has(self, role: str) -> bool:
+        return role == self.role or role in self.extra_roles
+
 
 def _info(c: Clerk) -> ClerkInfo:
-    return ClerkInfo(c.id, c.username, c.display_name, c.role)
+    extra = frozenset(r for r in (c.extra_roles or "").split(",") if r)
+    return ClerkInfo(c.id, c.username, c.display_name, c.role, extra)
 
 
 class ClerkService:
@@ -257,3 +263,31 @@ class ClerkService:
         if dossier_id is not None:
             stmt = stmt.where(AuditEntry.dossier_id == dossier_id)
         return self.store.read(lambda s: list(s.scalars(stmt)))
+
+    def set_role(self, username: str, role: str, granted: bool, by: ClerkInfo) -> ClerkInfo:
+        """Grant or take back a studio role (translator, reviewer); admins only, audited."""
+        if role not in GRANTED_ROLES:
+            raise ClerkError(f"role {role!r}: one of {', '.join(GRANTED_ROLES)}")
+        if not by.is_admin:
+            raise NotAllowed("only an admin may grant roles")
+
+        def write(s) -> ClerkInfo:
+            clerk = s.scalars(select(Clerk).where(Clerk.username == username)).first()
+            if clerk is None:
+                raise ClerkError(f"no user {username!r}")
+            roles = {r for r in (clerk.extra_roles or "").split(",") if r}
+            roles = roles | {role} if granted else roles - {role}
+            clerk.extra_roles = ",".join(sorted(roles))
+            action = "clerk.role.grant" if granted else "clerk.role.revoke"
+            s.add(
+                AuditEntry(
+                    at=utcnow(),
+                    clerk_id=by.id,
+                    action=action,
+                    detail=f"{username} ({role})",
+                    machine=self.machine,
+                )
+            )
+            return _info(clerk)
+
+        return self.store.write_sync(write)

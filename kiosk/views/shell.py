@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.qt.tasks import TaskRunner
+from kiosk.services.i18n import LANGUAGES
 from kiosk.views import registry
 from kiosk.views.base import Screen, ViewContext
 from kiosk.views.keyboard import KeyboardController, VietKeyboard
@@ -42,9 +43,10 @@ _USER_INPUT = {
 
 
 def offered_languages(app) -> list[str]:
-    """The languages on the home screen: those set up for this kiosk and those installed
-    language packs add, once each has its own texts for the home screen."""
-    wanted = dict.fromkeys([*app.settings.languages, *app.packs.languages()])
+    """The languages on the home screen: those set up for this kiosk and those that
+    language packs or the studio add, once each has its own texts for the home screen."""
+    added = [lang for lang in app.translator.languages() if lang not in LANGUAGES]
+    wanted = dict.fromkeys([*app.settings.languages, *added])
     return [lang for lang in wanted if app.translator.offers(lang)]
 
 

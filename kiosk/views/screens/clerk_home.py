@@ -19,6 +19,8 @@ TILES = (
     ("fees", "reason_fees", "clerk_fees"),
     ("assist", "help_clerk", None),
     ("settings", "form_field", "clerk_settings"),
+    ("studio", "language", "studio"),
+    ("roles", "language", "studio_roles"),
 )
 
 
@@ -52,7 +54,10 @@ class ClerkHomeScreen(ClerkScreen):
         super().enter(state)
         if self.desk.clerk is None:
             return
-        self.tiles["settings"].setVisible(self.desk.clerk.is_admin)
+        clerk = self.desk.clerk
+        self.tiles["settings"].setVisible(clerk.is_admin)
+        self.tiles["studio"].setVisible(clerk.has("translator") or clerk.has("reviewer"))
+        self.tiles["roles"].setVisible(clerk.is_admin)
         self.vc.tasks.run(lambda: self.desk.reports.outbox_states(), self._counts, lambda _e: None)
 
     def _counts(self, states: dict[str, int]) -> None:
