@@ -89,7 +89,9 @@ def test_interactive_setup_asks_again_until_the_account_is_valid(monkeypatch, ca
 
     typed = iter(["?", "970405", "3500A05", "UBND XA", "970405", "3500205000123", "UBND XA"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(typed))
-    values = ask_fee_account(_load(tmp_path))
+    from kiosk.clitext import Cli
+
+    values = ask_fee_account(Cli.for_language("en"), _load(tmp_path))
     assert values == {
         "fee_bank_bin": "970405",
         "fee_account_number": "3500205000123",

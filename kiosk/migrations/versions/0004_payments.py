@@ -1,7 +1,7 @@
 """payments
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0006
 Create Date: 2026-12-06 17:00:00
 
 Fee payment records: what the citizen chose at the kiosk (awaiting confirmation), what a
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
