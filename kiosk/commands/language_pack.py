@@ -11,30 +11,34 @@ import sys
 import tempfile
 from pathlib import Path
 
+from kiosk.clitext import cli_of
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("language-pack", help="make, check, install and list language packs")
-    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    b = sub.add_parser("build", help="make a pack from a folder laid out like one")
-    b.add_argument("src", type=Path)
-    b.add_argument("--lang", required=True)
-    b.add_argument("--version", type=int, required=True)
-    b.add_argument("--out", type=Path, required=True)
-    b.add_argument("--name", help="the language's own name (default: its lang.self text)")
-    b.add_argument("--translator", action="append", default=[])
-    b.add_argument("--reviewer", action="append", default=[])
-    b.add_argument("--publisher")
-    v = sub.add_parser("verify", help="check a pack without installing it")
-    v.add_argument("file", type=Path)
-    i = sub.add_parser("import", help="install a pack (an admin's import: approved)")
-    i.add_argument("file", type=Path)
-    e = sub.add_parser("export", help="write the approved texts of a language as a pack")
-    e.add_argument("--lang", required=True)
-    e.add_argument("--out", type=Path, required=True)
-    e.add_argument("--version", type=int, help="the pack's version (default: the next one)")
-    sub.add_parser("list", help="the installed packs")
-    r = sub.add_parser("restore", help="switch a language back to its previous version")
-    r.add_argument("--lang", required=True)
+    p = subparsers.add_parser("language-pack", help="cli.language_pack.help")
+    sub = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, title="cli.language_pack.actions"
+    )
+    b = sub.add_parser("build", help="cli.language_pack.build")
+    b.add_argument("src", type=Path, help="cli.language_pack.src")
+    b.add_argument("--lang", required=True, help="cli.language_pack.lang")
+    b.add_argument("--version", type=int, required=True, help="cli.language_pack.version")
+    b.add_argument("--out", type=Path, required=True, help="cli.language_pack.out")
+    b.add_argument("--name", help="cli.language_pack.name")
+    b.add_argument("--translator", action="append", default=[], help="cli.language_pack.translator")
+    b.add_argument("--reviewer", action="append", default=[], help="cli.language_pack.reviewer")
+    b.add_argument("--publisher", help="cli.language_pack.publisher")
+    v = sub.add_parser("verify", help="cli.language_pack.verify")
+    v.add_argument("file", type=Path, help="cli.language_pack.file")
+    i = sub.add_parser("import", help="cli.language_pack.import")
+    i.add_argument("file", type=Path, help="cli.language_pack.file")
+    e = sub.add_parser("export", help="cli.language_pack.export")
+    e.add_argument("--lang", required=True, help="cli.language_pack.lang")
+    e.add_argument("--out", type=Path, required=True, help="cli.language_pack.out")
+    e.add_argument("--version", type=int, help="cli.language_pack.version")
+    sub.add_parser("list", help="cli.language_pack.list")
+    r = sub.add_parser("restore", help="cli.language_pack.restore")
+    r.add_argument("--lang", required=True, help="cli.language_pack.lang")
     p.set_defaults(func=handle)
 
 
@@ -44,8 +48,9 @@ def handle(args) -> int:
     from kiosk.services.langpacks import PackError, PackStore
 
     settings = load_settings()
-    translator = Translator.from_resources(lang=settings.lang)
-    tr = translator.tr
+    cli = cli_of(args)
+    translator = Translator.from_resources(lang=cli.lang)
+    tr = cli.tr
     store = PackStore(settings.language_packs_dir)
     try:
         return _ACTIONS[args.action](args, tr, store, translator)
