@@ -29,6 +29,14 @@ from kiosk.views.widgets import BigButton, Text
 log = logging.getLogger(__name__)
 
 
+class _Table(QTableWidget):
+    """Rows fit their (two-line) text at the table's current width."""
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.resizeRowsToContents()
+
+
 def _sample(vc) -> dict:
     sample_login(vc)
     ensure_sample_fees(vc.app)
@@ -73,7 +81,7 @@ class ClerkFeesScreen(ClerkScreen):
         self.delivery.setProperty("alert", True)
         self.delivery.setTextFormat(Qt.TextFormat.PlainText)
         self.body.addWidget(self.delivery)
-        self.table = QTableWidget(0, 5)
+        self.table = _Table(0, 5)
         self.table.setObjectName("feeTable")
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -89,6 +97,7 @@ class ClerkFeesScreen(ClerkScreen):
                 else QHeaderView.ResizeMode.ResizeToContents,
             )
         self.table.itemSelectionChanged.connect(self._selected)
+        self.table.setMinimumHeight(260)  # a few dossiers in view, even on 1280x800
         self.body.addWidget(self.table, 1)
 
         form = QGridLayout()
