@@ -75,6 +75,9 @@ def _translate_help(parser: argparse.ArgumentParser, cli: Cli) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kiosk.services.hardening import private_umask
+
+    private_umask()  # everything this process writes is owner-only (personal data)
     argv = sys.argv[1:] if argv is None else list(argv)
     cli = Cli.for_language(cli_language(argv))
     parser = build_parser(cli)

@@ -130,6 +130,12 @@ def fix_where(name: str, source) -> Text:
     return T(f"cli.fix.{kind}", name=name, where=source.where or "settings.toml")
 
 
+def key_failure(cli: Cli, prog: str, exc: Exception) -> int:
+    """A missing, unreadable or wrong data key: what to do (nothing was changed); exit 2."""
+    cli.error("cli.key_failed", prog=prog, error=str(exc))
+    return 2
+
+
 def cli_of(args) -> Cli:
     """The command line's Cli (set by kiosk.cli.main), or one for the environment's language."""
     cli = getattr(args, "cli", None)

@@ -13,7 +13,8 @@ from typing import Any
 from kiosk.config import Settings
 from kiosk.hardware.printers import Printer, make_printer
 from kiosk.services.catalogue import Catalogue, load_default_catalogue
-from kiosk.services.crypto import DataCipher, load_or_create_keyring
+from kiosk.services.crypto import DataCipher
+from kiosk.services.datakey import open_store
 from kiosk.services.dossiers import DossierService
 from kiosk.services.i18n import Translator
 from kiosk.services.langpacks import Overlay, PackStore, apply_installed, apply_procedure_texts
@@ -76,8 +77,7 @@ class AppContext:
 def build_context(settings: Settings) -> AppContext:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     translator = Translator.from_resources(lang=settings.lang)
-    store = Store(settings.database_url)
-    cipher = DataCipher(load_or_create_keyring(settings.data_key_path))
+    store, cipher = open_store(settings, create_key=True)
     dossiers = DossierService(
         store, cipher, settings.kiosk_id, settings.receipt_prefix, settings.attachments_dir
     )

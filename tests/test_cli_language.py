@@ -405,3 +405,16 @@ def test_every_commands_help_is_in_both_languages():
     # in resources/i18n/vi/cli.json and en/cli.json (or a file of the command's own).
     assert not untranslated and not raw_keys, (untranslated, raw_keys)
     assert vi["kiosk doctor: help"].startswith("kiểm tra camera")
+
+
+def test_clerks_command_speaks_the_kiosks_language(tmp_path, monkeypatch, capsys):
+    set_up_kiosk(monkeypatch, tmp_path)
+    capsys.readouterr()
+    assert run_cli("clerks", "list") == 0
+    assert re.search(r"^admin\tquản trị viên\tđang hoạt động$", capsys.readouterr().out, re.M)
+    assert run_cli("--lang", "en", "clerks", "unlock", "nobody") == 1
+    assert "kiosk clerks: not done" in capsys.readouterr().err
+    assert run_cli("clerks", "deactivate", "admin") == 0
+    assert "Đã vô hiệu hoá tài khoản admin" in capsys.readouterr().out
+    assert run_cli("--lang", "en", "clerks", "list") == 0
+    assert re.search(r"^admin\tadmin\tdeactivated$", capsys.readouterr().out, re.M)

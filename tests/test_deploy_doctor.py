@@ -124,7 +124,7 @@ def test_pdf_printer_in_a_missing_read_only_place(settings):
     bad = check(replace(settings, printer="pdf", printer_pdf_dir="/proc/kiosk-receipts"), "printer")
     assert bad.status == FAIL and "cannot write" in bad.detail
     kept = check(replace(settings, printer="pdf", printer_pdf_dir=""), "printer")
-    assert kept.status == WARN and "keeps every receipt" in kept.detail
+    assert kept.status == FAIL and "keeps every receipt" in kept.detail
 
 
 def test_portal_down(settings):

@@ -12,6 +12,7 @@ from kiosk.commands.run import ensure_demo_admin, open_kiosk
 from kiosk.config import load_settings
 from kiosk.services.clerks import BadPin, ClerkService
 from kiosk.services.crypto import DataCipher, DataKeyError, KeyRing, load_or_create_keyring
+from kiosk.services.datakey import open_store
 from kiosk.services.dossiers import DossierService
 from kiosk.services.installation import (
     SETUP_KEY,
@@ -60,7 +61,7 @@ def test_setup_from_file(tmp_path, monkeypatch, capsys):
     assert (settings.kiosk_id, settings.secret, settings.portal_token) == (KIOSK_ID, SECRET, TOKEN)
     assert settings.commune_name == "UBND xã Đồng Văn"
     assert _mode(settings.data_key_path) == 0o600
-    store = Store(settings.database_url)
+    store = open_store(settings)[0]
     try:
         assert meta_get(store, SETUP_KEY) is not None
         assert setup_state(
@@ -98,7 +99,7 @@ def test_setup_refuses_a_weak_admin_pin(tmp_path, monkeypatch, pin):
     assert run_cli("setup", "--from", str(setup_file(tmp_path, pin=pin))) == 1
     settings = load_settings()
     assert (tmp_path / "settings.toml").read_text() == ""
-    store = Store(settings.database_url)
+    store = open_store(settings)[0]
     try:
         assert meta_get(store, SETUP_KEY) is None and not ClerkService(store).any_admin()
     finally:
@@ -148,7 +149,7 @@ def test_interactive_setup_asks_the_pin_twice_without_echo(tmp_path, monkeypatch
         TOKEN,
         "DV01",
     )
-    store = Store(settings.database_url)
+    store = open_store(settings)[0]
     try:
         assert ClerkService(store).verify(ADMIN, ADMIN_PIN).display_name == "Hoàng Văn Tú"
     finally:
@@ -173,7 +174,7 @@ def test_settings_file_writer_round_trips_unicode_and_quotes(tmp_path):
 
 
 def _confirm_one(settings) -> None:
-    store = Store(settings.database_url)
+    store = open_store(settings)[0]
     cipher = DataCipher(load_or_create_keyring(settings.data_key_path, create=False))
     DossierService(store, cipher, settings.kiosk_id, "DV01", settings.attachments_dir).confirm(
         draft()
@@ -224,7 +225,7 @@ def test_import_refuses_a_key_that_does_not_open_the_data(tmp_path, monkeypatch)
     _confirm_one(settings)
     foreign = tmp_path / "foreign.key"
     foreign.write_text(KeyRing.generate().to_json(), encoding="ascii")
-    store = Store(settings.database_url)
+    store = open_store(settings)[0]
     before = settings.data_key_path.read_bytes()
     try:
         with pytest.raises(DataKeyError, match="does not open"):

@@ -9,15 +9,15 @@ import json
 import random
 import subprocess
 import sys
+import time
 import uuid
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from kiosk.portal import Faults
 from kiosk.services.models import DELIVERED, Payment
-from kiosk.services.outbox import Backoff
-from kiosk.services.payment_delivery import PaymentDelivery
 from kiosk.services.payments import CASH, EXEMPT, PaymentService
 from tests.outbox_helpers import (
     DRAIN_FAST,
@@ -46,20 +46,16 @@ def kiosk(tmp_path):
     k.close()
 
 
-def _delivery(kiosk, outbox, **options) -> PaymentDelivery:
-    options.setdefault("backoff", Backoff(base=0.05, cap=0.2))
-    options.setdefault("lease_seconds", 5.0)
-    return PaymentDelivery(kiosk.store, outbox._client, KIOSK_ID, **options)
-
-
 def _payments(kiosk):
     return kiosk.store.read(lambda s: list(s.scalars(select(Payment).order_by(Payment.id))))
 
 
-def _drain_dossiers(outbox) -> None:
-    for _ in range(50):
-        if not outbox.run_once().claimed:
+def _drain(outbox, rounds: int = 100) -> None:
+    """Run the outbox (dossiers, then their payments) until nothing is claimed."""
+    for _ in range(rounds):
+        if not outbox.run_once().claimed and not outbox.has_work():
             return
+        time.sleep(0.02)
 
 
 class _Answer:
@@ -90,7 +86,7 @@ def test_portal_payments_are_idempotent_and_need_a_known_dossier(tmp_path, kiosk
     try:
         [dossier_id] = seed(kiosk, 1)
         outbox = fast_outbox(kiosk, portal.url)
-        _drain_dossiers(outbox)
+        _drain(outbox)
         dossier = kiosk.dossiers.get(dossier_id)
         body = {
             "client_ref": str(uuid.uuid4()),
@@ -133,18 +129,19 @@ def test_a_payment_waits_for_its_dossier_then_goes_once_in_order(tmp_path, kiosk
         first = payments.record(dossier_id, CASH, None, amount_vnd=4000)
         fixed = payments.record(dossier_id, CASH, None, amount_vnd=5000, e_receipt_number="B-1")
         outbox = fast_outbox(kiosk, portal.url)
-        delivery = _delivery(kiosk, outbox)
-        assert delivery.run_once().claimed == 0  # the dossier has no portal receipt yet
-        assert delivery.counts()["waiting_for_dossier"] == 2
-        _drain_dossiers(outbox)
-        report = delivery.drain(10)
-        assert report.delivered == 2
+        outbox.run_once()  # claims the dossier only: its payments wait for its receipt
+        assert counts(kiosk) == {DELIVERED: 1} and portal.payments() == []
+        assert [p.state for p in _payments(kiosk)] == [None, "queued", "queued"]
+        _drain(outbox)
         stored = portal.payments()
-        assert [p["client_ref"] for p in stored] == [first.client_ref, fixed.client_ref]
-        assert stored[1]["supersedes"] == first.client_ref
-        assert stored[1]["e_receipt_number"] == "B-1"
-        assert {p.delivery for p in _payments(kiosk)} == {None, DELIVERED}  # the claim: never
-        assert delivery.drain(5).claimed == 0
+        assert sorted(p["client_ref"] for p in stored) == sorted(
+            [first.client_ref, fixed.client_ref]
+        )
+        assert {p["client_ref"]: p.get("supersedes") for p in stored}[fixed.client_ref] == (
+            first.client_ref
+        )
+        assert [p.state for p in _payments(kiosk)] == [None, DELIVERED, DELIVERED]
+        assert not outbox.run_once().claimed  # nothing is sent twice
         outbox.close()
     finally:
         portal.stop()
@@ -157,8 +154,6 @@ def test_faults_end_with_each_payment_stored_exactly_once(tmp_path, kiosk):
         payments = PaymentService(kiosk.store, KIOSK_ID)
         for i in ids:
             payments.record(i, CASH, None, amount_vnd=5000)
-        outbox = fast_outbox(kiosk, portal.url)
-        _drain_dossiers(outbox)
         portal.set_faults(
             Faults(
                 endpoints=["payments"],
@@ -175,8 +170,13 @@ def test_faults_end_with_each_payment_stored_exactly_once(tmp_path, kiosk):
                 retry_after=0,
             )
         )
-        delivery = _delivery(kiosk, outbox)
-        wait_for(lambda: delivery.drain(5) and not delivery.has_pending(), timeout=60)
+        outbox = fast_outbox(kiosk, portal.url)
+
+        def done() -> bool:
+            outbox.run_once()
+            return not outbox.has_work()
+
+        wait_for(done, timeout=90, interval=0.05)
         refs = [p["client_ref"] for p in portal.payments()]
         assert sorted(refs) == sorted(p.client_ref for p in _payments(kiosk))
         assert len(refs) == len(set(refs)) == 12
@@ -184,7 +184,7 @@ def test_faults_end_with_each_payment_stored_exactly_once(tmp_path, kiosk):
         assert len(posts) > 12 and all(r.status != 409 for r in posts)
         frozen = {p.client_ref: p.body for p in _payments(kiosk)}
         assert all(r.body == frozen[r.idempotency_key] for r in posts)
-        assert all(p.delivery == DELIVERED for p in _payments(kiosk))
+        assert all(p.state == DELIVERED for p in _payments(kiosk))
         outbox.close()
     finally:
         portal.stop()
@@ -197,12 +197,14 @@ def test_unknown_dossier_at_the_portal_is_transient_and_a_10_portal_keeps_them(t
         payments = PaymentService(kiosk.store, KIOSK_ID)
         payments.record(dossier_id, CASH, None, amount_vnd=5000)
         outbox = fast_outbox(kiosk, portal.url)
-        _drain_dossiers(outbox)
-        delivery = _delivery(kiosk, outbox)
-        report = delivery.run_once()
-        assert report.portal_too_old and delivery.portal_too_old
+        outbox.run_once()  # the dossier
+        outbox.run_once()  # its payment: 404, and /health says api_version 1.0
         [row] = _payments(kiosk)
-        assert row.delivery == "queued" and "1.1" in row.last_error
+        assert row.state == "queued" and "api_version < 1.1" in row.last_error
+        assert row.next_attempt_at > datetime.utcnow() + timedelta(minutes=50)
+        assert [(code, reason[:20]) for code, reason in payments.delivery_problems()] == [
+            (kiosk.dossiers.get(dossier_id).receipt_code, row.last_error[:20])
+        ]
         outbox.close()
     finally:
         portal.stop()
@@ -212,11 +214,9 @@ def test_unknown_dossier_at_the_portal_is_transient_and_a_10_portal_keeps_them(t
             lambda s: s.execute(Payment.__table__.update().values(next_attempt_at=None))
         )
         outbox = fast_outbox(kiosk, portal.url)
-        delivery = _delivery(kiosk, outbox)
-        report = delivery.run_once()
-        assert report.retried == 1 and report.needs_clerk == 0
+        assert outbox.run_once().claimed == 1
         [row] = _payments(kiosk)
-        assert row.delivery == "queued" and "does not know the dossier" in row.last_error
+        assert row.state == "queued" and "does not know the dossier" in row.last_error
         outbox.close()
     finally:
         portal.stop()
@@ -247,7 +247,7 @@ def test_drain_killed_again_and_again_delivers_each_payment_once(tmp_path, kiosk
     try:
         ids = seed(kiosk, 150)
         outbox = fast_outbox(kiosk, portal.url)
-        _drain_dossiers(outbox)  # the dossiers are in: the kills land on payments
+        _drain(outbox)  # the dossiers are in: the kills land on payments
         outbox.close()
         assert counts(kiosk) == {DELIVERED: 150}
         payments = PaymentService(kiosk.store, KIOSK_ID)
@@ -261,14 +261,14 @@ def test_drain_killed_again_and_again_delivers_each_payment_once(tmp_path, kiosk
         env = drain_env(kiosk, portal.url)
         report = kill_loop(portal, env, 8, rng=random.Random(17))
         assert report.kills == 8
-        delivered = sum(p.delivery == DELIVERED for p in _payments(kiosk))
+        delivered = sum(p.state == DELIVERED for p in _payments(kiosk))
         assert 0 < delivered < 150  # the kills interrupted real work
         portal.set_faults(Faults())
         final = finish_drain(start_drain(env, *DRAIN_FAST), timeout=120)
         assert final["returncode"] == 0 and final["empty"], final["stderr"][-2000:]
         refs = [p["client_ref"] for p in portal.payments()]
         assert len(refs) == len(set(refs)) == 150
-        assert all(p.delivery == DELIVERED for p in _payments(kiosk))
+        assert all(p.state == DELIVERED for p in _payments(kiosk))
         frozen = {p.client_ref: p.body for p in _payments(kiosk)}
         posts = portal.requests(path="/api/v1/payments", method="POST")
         assert len(posts) > 150  # some were sent again after a kill or a lost answer
@@ -292,15 +292,15 @@ def test_a_refused_payment_goes_to_the_clerk_and_a_correction_replaces_it(tmp_pa
         raw = json.dumps(body).encode()
         kiosk.store.write_sync(lambda s: setattr(s.get(Payment, bad.id), "body", raw))
         outbox = fast_outbox(kiosk, portal.url)
-        _drain_dossiers(outbox)
-        delivery = _delivery(kiosk, outbox)
-        assert delivery.drain(5).needs_clerk == 1
+        _drain(outbox)
+        assert [p.state for p in _payments(kiosk)] == ["needs_clerk"]
         [(code, reason)] = payments.delivery_problems()
         assert code == kiosk.dossiers.get(dossier_id).receipt_code and "method" in reason
         fixed = payments.record(dossier_id, CASH, None, amount_vnd=5000)
         assert fixed.supersedes is None  # the portal never knew the refused one
         assert payments.delivery_problems() == []
-        assert delivery.drain(5).delivered == 1
+        _drain(outbox)
+        assert [p.state for p in _payments(kiosk)] == ["replaced", DELIVERED]
         assert [p["client_ref"] for p in portal.payments()] == [fixed.client_ref]
         outbox.close()
     finally:

@@ -32,7 +32,7 @@ GROUNDS = {"1.001612": {"poor_household", "disability"}}
 @pytest.fixture
 def env(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'kiosk.db'}")
-    cipher = DataCipher(load_or_create_keyring(tmp_path / "data.key"))
+    cipher = DataCipher(load_or_create_keyring(tmp_path / "data.key", create=True))
     dossiers = DossierService(store, cipher, "KIOSK-T", "QN01", tmp_path / "att")
     payments = PaymentService(store, "KIOSK-T", lambda code: GROUNDS.get(code))
     clerks = ClerkService(store, "KIOSK-T")
@@ -56,7 +56,7 @@ def test_transfer_chosen_at_the_kiosk_stays_awaiting(env):
     assert due.status == "due" and due.awaiting and due.delivery is None
     assert [p.dossier_id for p in payments.awaiting()] == [d.id]
     assert payments.totals(datetime(2000, 1, 1), datetime(2100, 1, 1)).due_vnd == 100000
-    assert store.read(lambda s: s.scalars(select(Payment.delivery)).all()) == [None]
+    assert store.read(lambda s: s.scalars(select(Payment.state)).all()) == [None]
 
 
 def test_claimed_exemption_stays_claimed_until_a_clerk_sees_the_proof(env):
@@ -118,7 +118,7 @@ def test_bad_input_records_nothing(env, kwargs, key):
 def test_records_on_postgres_too(db_url, tmp_path):
     store = Store(db_url)
     try:
-        cipher = DataCipher(load_or_create_keyring(tmp_path / "k.key"))
+        cipher = DataCipher(load_or_create_keyring(tmp_path / "k.key", create=True))
         dossiers = DossierService(store, cipher, "KIOSK-T", "QN01", tmp_path / "att")
         payments = PaymentService(store, "KIOSK-T")
         clerk = ClerkService(store).create("an", "An", "clerk", "1357")

@@ -337,7 +337,8 @@ def check_printer(d: Doctor) -> Result:
     if status.paper_low:
         return WARN, "cli.doctor.printer.paper_low", values
     if s.printer == "pdf" and not s.demo:
-        return WARN, "cli.doctor.printer.pdf_in_service", {**values, "where": d.where("printer")}
+        # FAIL: every receipt (names, masked ID numbers) stays on disk (README, Security).
+        return FAIL, "cli.doctor.printer.pdf_in_service", {**values, "where": d.where("printer")}
     return OK, "cli.doctor.printer.ok", values
 
 
@@ -530,6 +531,66 @@ def check_logs(d: Doctor) -> Result:
     )
 
 
+def check_file_modes(d: Doctor) -> Result:
+    """The data folder 0700; database (+WAL/SHM), keys, attachments 0600 (set at start)."""
+    from kiosk.services.hardening import loose_modes
+
+    s = d.s
+    if sys.platform == "win32":  # pragma: no cover - untested here (no Windows in CI)
+        return WARN, "cli.doctor.file_modes.windows", {"folder": s.data_dir}
+    if not s.data_dir.exists():
+        return OK, "cli.doctor.file_modes.no_folder", {"folder": s.data_dir}
+    loose = loose_modes(s)
+    if loose:
+        shown = ", ".join(loose[:5]) + (f" (+{len(loose) - 5})" if len(loose) > 5 else "")
+        return FAIL, "cli.doctor.file_modes.loose", {"paths": shown, "folder": s.data_dir}
+    return OK, "cli.doctor.file_modes.ok", {"folder": s.data_dir}
+
+
+def check_key_state(d: Doctor) -> Result:
+    """The key file against the key check value the database keeps (never changes either)."""
+    from kiosk.services.crypto import DataKeyError, read_keyring
+    from kiosk.services.datakey import database_exists, stored_check, verify
+
+    s = d.s
+    path = s.data_key_path
+    try:
+        ring = read_keyring(path)
+    except DataKeyError as exc:
+        return FAIL, "cli.doctor.key_state.unreadable", {"path": path, "error": str(exc)}
+    try:
+        if not database_exists(s.database_url):
+            return OK, "cli.doctor.key_state.no_database", {"key": ring.current}
+        check = stored_check(s.database_url)
+    except Exception as exc:  # a database that does not open: the database check says more
+        return FAIL, "cli.doctor.key_state.cannot_compare", {"error": type(exc).__name__}
+    try:
+        verify(ring, check, path)
+    except DataKeyError:
+        return FAIL, "cli.doctor.key_state.wrong", {"path": path}
+    if check is None:
+        return OK, "cli.doctor.key_state.unchecked", {"key": ring.current}
+    return OK, "cli.doctor.key_state.ok", {"key": ring.current}
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def check_https(d: Doctor) -> Result:
+    """The token and citizens' data travel over https, except to this machine (demo, tests)."""
+    from urllib.parse import urlparse
+
+    s = d.s
+    url = urlparse(s.portal_url)
+    host = (url.hostname or "").lower()
+    values = {"host": host, "where": d.where("portal_url")}
+    if url.scheme == "https":
+        return OK, "cli.doctor.https.ok", values
+    if host in LOOPBACK:
+        return (OK if s.demo else WARN), "cli.doctor.https.loopback", values
+    return FAIL, "cli.doctor.https.plain", values
+
+
 # The order shown. A new check: a function above and one line here.
 CHECKS: dict[str, Callable[[Doctor], Result]] = {
     "setup": check_setup,
@@ -547,6 +608,9 @@ CHECKS: dict[str, Callable[[Doctor], Result]] = {
     "fonts": check_fonts,
     "audio": check_audio,
     "logs": check_logs,
+    "file_modes": check_file_modes,
+    "key_state": check_key_state,
+    "https": check_https,
 }
 
 

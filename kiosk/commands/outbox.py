@@ -20,7 +20,7 @@ import json
 import sys
 from typing import Any
 
-from kiosk.clitext import Cli, cli_of
+from kiosk.clitext import Cli, cli_of, key_failure
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -77,15 +77,33 @@ def _settings(cli: Cli) -> Any:
         return None
 
 
-def _services(settings: Any) -> tuple[Any, Any]:
-    """The store and the dossier service, without the rest of the app."""
-    from kiosk.services.crypto import DataCipher, load_or_create_keyring
-    from kiosk.services.dossiers import DossierService
-    from kiosk.services.store import Store
+def _url_allowed(settings: Any) -> bool:
+    """False (with the reason printed, in the kiosk's language, Vietnamese and English)
+    when the portal URL would send the token and personal data in clear."""
+    from kiosk.services.i18n import Translator
+    from kiosk.services.portal_client import url_problem
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.database_url)
-    cipher = DataCipher(load_or_create_keyring(settings.data_key_path))
+    problem = url_problem(settings.portal_url)
+    if problem is None:
+        return True
+    translator = Translator.from_resources(lang=settings.lang)
+    for lang in dict.fromkeys((settings.lang, "vi", "en")):
+        print(f"outbox: {translator.tr(problem, lang)}", file=sys.stderr)
+    return False
+
+
+def _services(cli: Cli, settings: Any, create_key: bool = False) -> tuple[Any, Any]:
+    """The store and the dossier service, without the rest of the app. The data key is
+    made only for a brand-new folder (`outbox seed`); otherwise it is read and checked,
+    and a missing or wrong one stops the command (exit 2) before anything changes."""
+    from kiosk.services.crypto import DataKeyError
+    from kiosk.services.datakey import open_store
+    from kiosk.services.dossiers import DossierService
+
+    try:
+        store, cipher = open_store(settings, create_key=create_key)
+    except DataKeyError as exc:
+        raise SystemExit(key_failure(cli, "kiosk outbox", exc)) from None
     return store, DossierService(
         store, cipher, settings.kiosk_id, settings.receipt_prefix, settings.attachments_dir
     )
@@ -98,7 +116,7 @@ def handle_status(args: argparse.Namespace) -> int:
     settings = _settings(cli)
     if settings is None:
         return 2
-    store, dossiers = _services(settings)
+    store, dossiers = _services(cli, settings)
     try:
         outbox = Outbox(
             store,
@@ -109,7 +127,7 @@ def handle_status(args: argparse.Namespace) -> int:
             ),
         )
         snapshot = outbox.status().to_json()
-        snapshot["payments"] = _payments(store, outbox, settings).counts()
+        snapshot["payments"] = payment_counts(store)
     finally:
         store.close()
     if args.json:
@@ -141,12 +159,14 @@ def handle_drain(args: argparse.Namespace) -> int:
     settings = _settings(cli)
     if settings is None:
         return 2
+    if not _url_allowed(settings):
+        return 2
     logging.basicConfig(
         level=logging.WARNING,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    store, dossiers = _services(settings)
+    store, dossiers = _services(cli, settings)
     try:
         outbox = Outbox(
             store,
@@ -163,10 +183,8 @@ def handle_drain(args: argparse.Namespace) -> int:
         cli.error("cli.outbox.error", message=str(exc))
         store.close()
         return 2
-    payments = _payments(store, outbox, settings)
     worker = SyncWorker(
         outbox,
-        payments=payments,
         catalogue_interval=None,
         status_interval=None,
         offline_retry=(0.2, 5.0),
@@ -181,12 +199,14 @@ def handle_drain(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
     start = time.monotonic()
+    # No request outlives --timeout: a portal that answers slowly is cut off on time.
+    outbox.set_deadline(start + args.timeout)
     worker.start()
     last_line = 0.0
     empty = False
     try:
         while not done.is_set():
-            empty = not outbox.has_work() and not payments.has_pending()
+            empty = not outbox.has_work()
             elapsed = time.monotonic() - start
             if empty or elapsed >= args.timeout:
                 break
@@ -207,7 +227,7 @@ def handle_drain(args: argparse.Namespace) -> int:
         worker.stop(timeout=60)
         elapsed = time.monotonic() - start
         status = outbox.status()
-        payment_counts = payments.counts()
+        payments = payment_counts(store)
         outbox.close()
         store.close()
     final = {
@@ -218,7 +238,7 @@ def handle_drain(args: argparse.Namespace) -> int:
         "elapsed": round(elapsed, 3),
         "online": worker.state.online,
         "auth_alert": status.auth_alert.error if status.auth_alert else None,
-        "payments": payment_counts,
+        "payments": payments,
     }
     print(json.dumps(final, sort_keys=True), flush=True)
     return 0 if empty else 1
@@ -318,17 +338,22 @@ def synthetic_draft(rng: Any, attachments: int = 0, procedure_version: int = 1) 
     )
 
 
-def _payments(store: Any, outbox: Any, settings: Any) -> Any:
-    from kiosk.services.payment_delivery import PaymentDelivery
+def payment_counts(store: Any) -> dict[str, int]:
+    """Recorded fee payments by delivery state (queued, delivered, needs_clerk, ...)."""
+    from sqlalchemy import func, select
 
-    return PaymentDelivery(
-        store,
-        outbox._client,
-        settings.kiosk_id,
-        worker_id=outbox.worker_id,
-        lease_seconds=outbox.lease_seconds,
-        backoff=outbox.backoff,
+    from kiosk.services.models import Payment
+
+    rows = store.read(
+        lambda s: s.execute(
+            select(Payment.state, func.count())
+            .where(Payment.state.is_not(None))
+            .group_by(Payment.state)
+        ).all()
     )
+    counts = {"queued": 0, "delivered": 0, "needs_clerk": 0}
+    counts.update({state: int(n) for state, n in rows})
+    return counts
 
 
 def handle_seed(args: argparse.Namespace) -> int:
@@ -343,7 +368,7 @@ def handle_seed(args: argparse.Namespace) -> int:
         cli.error("cli.outbox.count_negative")
         return 2
     rng = random.Random(args.seed)
-    store, dossiers = _services(settings)
+    store, dossiers = _services(cli, settings, create_key=True)
     start = time.perf_counter()
     payments = None
     if args.kind == "payment":

@@ -1,9 +1,11 @@
-"""`python -m kiosk portal`: run the reference portal (the contract under /api/v1, an admin
-API under /_admin) on 127.0.0.1, for demos, manual tests and benchmarks."""
+"""`python -m kiosk portal`: run the reference portal (the contract under /api/v1, and only
+with --admin-token an admin API under /_admin) on 127.0.0.1, for demos, manual tests and
+benchmarks."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
 from kiosk.clitext import cli_of
 
@@ -67,6 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--no-record-bodies", action="store_true", help="cli.portal.opt.no_record_bodies"
+    )
+    p.add_argument(
+        "--admin-token",
+        default=os.environ.get("KIOSK_PORTAL_ADMIN_TOKEN") or None,
+        help="cli.portal.opt.admin_token",
     )
     p.add_argument("--no-admin", action="store_true", help="cli.portal.opt.no_admin")
     p.add_argument("--cert", default=None, help="cli.portal.opt.cert")
@@ -168,7 +175,8 @@ def run_portal(args: argparse.Namespace) -> int:
             record_bodies=not args.no_record_bodies,
             certfile=args.cert,
             keyfile=args.key,
-            admin=not args.no_admin,
+            admin=bool(args.admin_token) and not args.no_admin,
+            admin_token=args.admin_token,
         )
     except (ValueError, OSError) as exc:
         cli_of(args).say("cli.portal.error", error=exc)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kiosk.clitext import T, cli_of
+from kiosk.clitext import T, cli_of, key_failure
 
 
 def register(subparsers) -> None:
@@ -56,13 +56,11 @@ class _Env:
 
     def __init__(self) -> None:
         from kiosk.config import load_settings
-        from kiosk.services.crypto import DataCipher, load_or_create_keyring
+        from kiosk.services.datakey import open_store
         from kiosk.services.dossiers import DossierService
-        from kiosk.services.store import Store
 
         self.settings = s = load_settings()
-        self.store = Store(s.database_url)
-        self.cipher = DataCipher(load_or_create_keyring(s.data_key_path, create=False))
+        self.store, self.cipher = open_store(s)
         self.dossiers = DossierService(
             self.store, self.cipher, s.kiosk_id, s.receipt_prefix, s.attachments_dir
         )
@@ -85,8 +83,7 @@ def _run(fn, args) -> int:
         cli.error("cli.privacy.failed", reason=cli.settings_error(exc))
         return 2
     except DataKeyError as exc:
-        cli.error("cli.privacy.failed", reason=T("cli.privacy.no_key", error=str(exc)))
-        return 2
+        return key_failure(cli, "kiosk privacy", exc)
     try:
         return fn(env, args)
     except SetupFailed as exc:

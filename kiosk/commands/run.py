@@ -95,19 +95,32 @@ def open_kiosk(settings, crashed: bool = False):
     def cleanup() -> None:
         shutil.rmtree(temp, ignore_errors=True)
 
-    real_key = settings.data_key_path.exists() or settings.demo
-    used = settings if real_key else replace(settings, key_file=str(temp / "unused.key"))
+    from kiosk.services.crypto import DataKeyError
+
+    fallback = replace(
+        settings,
+        db_url=f"sqlite:///{temp / 'oos.db'}",
+        key_file=str(temp / "unused.key"),
+        printer="pdf",
+        printer_pdf_dir=str(temp / "receipts"),
+    )
+    if not (settings.data_key_path.exists() or settings.demo):
+        # Never a key made here: before setup (or with the key gone) a throwaway store.
+        from kiosk.services.datakey import setup_recorded
+
+        try:
+            reason = "key" if setup_recorded(settings.database_url) else "setup"
+        except Exception:
+            log.exception("cannot open the store")
+            reason = "store"
+        return build_context(fallback), reason, cleanup
     try:
-        ctx = build_context(used)
+        ctx = build_context(settings)
+    except DataKeyError as exc:
+        log.error("data key: %s", exc)
+        return build_context(fallback), "key", cleanup
     except Exception:
         log.exception("cannot open the store or the data key")
-        fallback = replace(
-            settings,
-            db_url=f"sqlite:///{temp / 'oos.db'}",
-            key_file=str(temp / "unused.key"),
-            printer="pdf",
-            printer_pdf_dir=str(temp / "receipts"),
-        )
         return build_context(fallback), "store", cleanup
     state = setup_state(
         ctx.store, settings.data_key_path, settings.secret, settings.portal_token, settings.demo

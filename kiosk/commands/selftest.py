@@ -179,7 +179,7 @@ def check_receipt() -> str:
 
 
 def check_database(folder: Path) -> str:
-    from kiosk.services.crypto import DataCipher, load_or_create_keyring
+    from kiosk.services.crypto import DataCipher, KeyRing
     from kiosk.services.dossiers import (
         Applicant,
         AttachmentDraft,
@@ -189,13 +189,13 @@ def check_database(folder: Path) -> str:
     )
     from kiosk.services.store import Store, head_revision
 
+    cipher = DataCipher(KeyRing.generate())  # a throwaway folder: its own throwaway key
     store = Store(f"sqlite:///{folder / 'kiosk.db'}")
     try:
         if store.revision() != head_revision():
             raise AssertionError(
                 f"schema {store.revision()} after migrating, not {head_revision()}"
             )
-        cipher = DataCipher(load_or_create_keyring(folder / "keys" / "data.key"))
         service = DossierService(store, cipher, "SELFTEST", "ST01", folder / "attachments")
         scan = b"\xff\xd8\xff selftest scan"
         draft = DossierDraft(

@@ -24,8 +24,11 @@ deployment (without a terminal and without a file, setup says so in one line, ex
     [key]
     import = "/media/usb/centre-data.key"   # optional: the centre's data key
 
-On a machine joining a centre whose shared database already has an admin, setup asks
-that admin's PIN instead of creating one. `--export-key FILE` writes this machine's data
+A data folder where the demo ran (KIOSK_DEMO) is refused: its demo-admin and printed PIN
+must never become production accounts; `--wipe-demo` erases the demo's database, key and
+files first. The data key is made only for a brand-new folder; an existing one is checked
+against the database. On a machine joining a centre whose shared database already has an
+admin, setup asks that admin's PIN instead of creating one. `--export-key FILE` writes this machine's data
 key for another machine of the centre (admin PIN asked; audited).
 """
 
@@ -68,6 +71,7 @@ def register(subparsers) -> None:
     p.add_argument("--config", type=Path, metavar="FILE", help="cli.setup.opt.config")
     p.add_argument("--status", action="store_true", help="cli.setup.opt.status")
     p.add_argument("--no-doctor", action="store_true", help="cli.setup.opt.no_doctor")
+    p.add_argument("--wipe-demo", action="store_true", help="cli.setup.opt.wipe_demo")
     p.set_defaults(func=handle)
 
 
@@ -222,14 +226,20 @@ def _settings(cli: Cli, path: Path | None = None):
 
 
 def status(args, cli: Cli) -> int:
+    from kiosk.services.datakey import database_exists
     from kiosk.services.installation import setup_state
     from kiosk.services.store import Store
 
     settings = _settings(cli, config_path(args))
-    store = Store(settings.database_url)
+    # Only read: no database made, none migrated (an upgrade may need the data key).
+    store = Store(settings.database_url, migrate=False)
     try:
         state = setup_state(
-            store, settings.data_key_path, settings.secret, settings.portal_token, settings.demo
+            store if database_exists(settings.database_url) else None,
+            settings.data_key_path,
+            settings.secret,
+            settings.portal_token,
+            settings.demo,
         )
     finally:
         store.close()
@@ -249,12 +259,11 @@ def status(args, cli: Cli) -> int:
 
 def export(args, cli: Cli) -> int:
     from kiosk.services.installation import export_key
-    from kiosk.services.store import Store
 
     settings = _settings(cli, config_path(args))
     if not settings.data_key_path.exists():
         raise SetupFailed("cli.setup.no_key", path=settings.data_key_path)
-    store = Store(settings.database_url)
+    store = _open_with_key(settings)
     try:
         clerks, admin = ask_admin(cli, store, settings.kiosk_id, "key.export", args.admin)
         export_key(settings.data_key_path, args.export_key)
@@ -263,6 +272,83 @@ def export(args, cli: Cli) -> int:
         store.close()
     cli.say("cli.setup.exported", path=args.export_key)
     return 0
+
+
+def prepare_data_folder(cli: Cli, new, key_source: Path | None, wipe_demo: bool):
+    """The store of a kiosk being set up, with its data key decided and checked.
+
+    A data folder with demo data is refused (its demo admin and printed PIN must never
+    become production accounts) unless `wipe_demo`. The key: imported, the one here
+    (checked against the database), or a new one only where the database holds no
+    encrypted data and no other key's check value.
+    """
+    from kiosk.services import datakey
+    from kiosk.services.clerks import ClerkService
+    from kiosk.services.crypto import DataCipher, DataKeyError, load_or_create_keyring
+    from kiosk.services.hardening import SetupRefused, has_demo_data, wipe_data_folder
+    from kiosk.services.installation import import_key, newest_encrypted, ring_opens, setup_state
+    from kiosk.services.store import Store
+
+    new.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        ring = None
+        if key_source is not None:
+            ring = load_or_create_keyring(key_source)
+        elif new.data_key_path.exists():
+            ring = load_or_create_keyring(new.data_key_path)
+        cipher = DataCipher(ring) if ring is not None else None
+        store = Store(new.database_url, cipher=cipher, attachments_dir=new.attachments_dir)
+    except DataKeyError as exc:
+        raise SetupFailed("cli.setup.key_error", error=str(exc)) from None
+    try:
+        if has_demo_data(store):
+            if not wipe_demo:
+                raise SetupFailed("cli.setup.demo_data")
+            store.close()
+            try:
+                removed = wipe_data_folder(new)
+            except SetupRefused:
+                raise SetupFailed("cli.setup.demo_shared_database") from None
+            cli.say("cli.setup.demo_wiped", files=", ".join(removed))
+            store = Store(new.database_url, attachments_dir=new.attachments_dir)
+        if setup_state(store, new.data_key_path, new.secret, new.portal_token).done:
+            raise SetupFailed("cli.setup.already")
+        check = datakey.stored_check(new.database_url)
+        if key_source is not None:
+            aside = import_key(key_source, new.data_key_path, store)
+            if aside:
+                cli.say("cli.setup.key_kept_aside", path=aside)
+        elif new.data_key_path.exists():
+            ring = load_or_create_keyring(new.data_key_path)
+            if not ring_opens(ring, newest_encrypted(store)):
+                raise SetupFailed("cli.setup.key_does_not_open")
+            datakey.verify(ring, check, new.data_key_path)
+        elif newest_encrypted(store) is not None or check is not None:
+            raise SetupFailed("cli.setup.shared_database")
+        else:
+            load_or_create_keyring(new.data_key_path, create=True)
+        store.cipher = DataCipher(load_or_create_keyring(new.data_key_path))
+        datakey.record_check(store, store.cipher)
+        ClerkService(store).wrap_legacy_hashes()
+    except DataKeyError as exc:
+        store.close()
+        raise SetupFailed("cli.setup.key_error", error=str(exc)) from None
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _open_with_key(settings):
+    """The store opened with its data key (PIN hashes are keyed with it)."""
+    from kiosk.services.crypto import DataKeyError
+    from kiosk.services.datakey import open_store
+
+    try:
+        store, _cipher = open_store(settings)
+    except DataKeyError as exc:
+        raise SetupFailed("cli.setup.key_error", error=str(exc)) from None
+    return store
 
 
 def _from_file(args, cli: Cli, current) -> tuple[dict[str, Any], dict[str, str], Path | None]:
@@ -377,17 +463,10 @@ def _validate(cli: Cli, path: Path, values: dict[str, Any], origin):
 def setup(args, cli: Cli) -> int:
     from kiosk.config import Source
     from kiosk.services.clerks import ClerkService
-    from kiosk.services.crypto import DataKeyError, load_or_create_keyring
     from kiosk.services.installation import (
-        import_key,
         mark_setup_done,
-        newest_encrypted,
-        read_key_file,
-        ring_opens,
-        setup_state,
         write_settings_file,
     )
-    from kiosk.services.store import Store
 
     path = config_path(args)
     current = _settings(cli, path)
@@ -401,26 +480,8 @@ def setup(args, cli: Cli) -> int:
     new = _validate(cli, path, values, origin)
     if new.demo:
         raise SetupFailed("cli.setup.demo_setting", source=new.source("demo"))
-    new.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(new.database_url)
+    store = prepare_data_folder(cli, new, key_source, args.wipe_demo)
     try:
-        if setup_state(store, new.data_key_path, new.secret, new.portal_token).done:
-            raise SetupFailed("cli.setup.already")
-        # The data key: the centre's (imported), the one here, or a new one.
-        try:
-            if key_source is not None:
-                aside = import_key(key_source, new.data_key_path, store)
-                if aside:
-                    cli.say("cli.setup.key_kept_aside", path=aside)
-            elif new.data_key_path.exists():
-                if not ring_opens(read_key_file(new.data_key_path), newest_encrypted(store)):
-                    raise SetupFailed("cli.setup.key_does_not_open")
-            elif newest_encrypted(store) is not None:
-                raise SetupFailed("cli.setup.shared_database")
-            else:
-                load_or_create_keyring(new.data_key_path)
-        except DataKeyError as exc:
-            raise SetupFailed("cli.setup.key_error", error=str(exc)) from None
         # The admin: the first one, or (joining a centre) an existing one says yes.
         clerks = ClerkService(store, machine=new.kiosk_id)
         if clerks.any_admin():

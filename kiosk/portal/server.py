@@ -235,7 +235,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             if req.path.startswith(ADMIN_PREFIX + "/") and portal.admin_enabled:
-                self._send(portal._admin(req))
+                # Its own token: the admin API shows every recorded request (bearer
+                # tokens, signatures, personal data) and changes the portal.
+                if portal.admin_allowed(req.headers):
+                    self._send(portal._admin(req))
+                else:
+                    self._send(_error(401, "unauthorized"))
             elif req.path == API_PREFIX or req.path.startswith(API_PREFIX + "/"):
                 self._api(req)
             else:
@@ -314,10 +319,15 @@ class ReferencePortal:
         record_bodies: bool = True,
         certfile: str | Path | None = None,
         keyfile: str | Path | None = None,
-        admin: bool = True,
+        admin: bool = False,
+        admin_token: str | None = None,
         payments: bool = True,
     ) -> None:
-        """`payments=False` plays a 1.0 portal: no /payments, no api_version in /health."""
+        """`admin`: serve the /_admin API (off unless asked for), only to requests that
+        carry `admin_token` (Authorization: Bearer, or X-Admin-Token). `payments=False`
+        plays a 1.0 portal: no /payments, no api_version in /health."""
+        if admin and not admin_token:
+            raise ValueError("the /_admin API needs its own token (--admin-token)")
         self.store = PortalStore(db_path)
         self.payments_enabled = payments
         self.host, self.port = host, port
@@ -329,6 +339,7 @@ class ReferencePortal:
         self.check_procedures = check_procedures
         self.record_bodies = record_bodies
         self.admin_enabled = admin
+        self._admin_token = admin_token or ""
         self._plan = FaultPlan(faults or Faults())
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -840,6 +851,13 @@ class ReferencePortal:
         )
 
     # --- admin API (not part of the contract) ---------------------------------------------
+    def admin_allowed(self, headers: Any) -> bool:
+        scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        given = token.strip() if scheme.lower() == "bearer" else ""
+        given = given or (headers.get("X-Admin-Token") or "")
+        expected = self._admin_token.encode()
+        return bool(expected) and hmac.compare_digest(given.encode(), expected)
+
     def _admin(self, req: _Request) -> Answer:
         try:
             data = json.loads(req.body) if req.body else {}

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.services.clerks import BadPin, ClerkService, Locked
+from kiosk.services.clerks import BadPin, ClerkService, Locked, Throttled
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +202,9 @@ class KioskLock(QObject):
             return False
         except BadPin:
             self._refuse(dialog, "deploy.exit.bad_pin")
+            return False
+        except Throttled:
+            self._refuse(dialog, "security.exit.wait")
             return False
         if not info.is_admin:
             self.clerks.audit(info, "kiosk.exit.refused", detail="not an admin")

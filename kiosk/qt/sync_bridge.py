@@ -24,15 +24,6 @@ log = logging.getLogger(__name__)
 OVERLAY_NAME = "catalogue-overlay.json"
 
 
-def payment_delivery(app_ctx: Any, outbox: Outbox) -> Any:
-    """Fee payments go with the dossiers, through the outbox's portal client."""
-    from kiosk.services.payment_delivery import PaymentDelivery
-
-    return PaymentDelivery(
-        app_ctx.store, outbox._client, app_ctx.settings.kiosk_id, worker_id=outbox.worker_id
-    )
-
-
 class SyncBridge(QObject):
     """Owns a SyncWorker; `state_changed(SyncState)` and `catalogue_changed(Catalogue)` are
     emitted on the thread this object lives in (the UI thread)."""
@@ -76,7 +67,6 @@ class SyncBridge(QObject):
         )
         worker_options.setdefault("catalogue", app_ctx.catalogue)
         worker_options.setdefault("overlay_path", s.data_dir / OVERLAY_NAME)
-        worker_options.setdefault("payments", payment_delivery(app_ctx, outbox))
         bridge = cls(outbox, parent, **worker_options)
         bridge._app_ctx = app_ctx
         return bridge

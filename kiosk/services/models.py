@@ -268,21 +268,40 @@ class Payment(Base):
     clerk_id: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"))
     recorded_by: Mapped[str | None] = mapped_column(String(64))
 
-    # Delivery to the portal (recorded payments only): the body frozen when recorded.
-    delivery: Mapped[str | None] = mapped_column(String(16))  # queued, delivered, needs_clerk
+    # Delivery to the portal (kiosk.services.payment_kind): recorded payments only, their
+    # body frozen when recorded. `state` is None for what is not sent (due, claimed).
+    kiosk_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str | None] = mapped_column(String(16))  # queued ... delivered, replaced
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    field_errors: Mapped[str | None] = mapped_column(Text)  # JSON from the portal
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (
-        Index("ix_payments_delivery_next", "delivery", "next_attempt_at"),
+        Index("ix_payments_state_next", "state", "next_attempt_at"),
         Index("ix_payments_dossier_status", "dossier_id", "status"),
         Index("ix_payments_bank_reference", "bank_reference"),
     )
+
+
+class PaymentAttempt(Base):
+    """One delivery attempt of a payment (as `attempts` is for dossiers)."""
+
+    __tablename__ = "payment_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    outcome: Mapped[str] = mapped_column(String(24))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)  # never personal data
+    worker: Mapped[str | None] = mapped_column(String(64))
 
 
 class Meta(Base):

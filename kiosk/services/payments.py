@@ -131,7 +131,7 @@ def _view(p: Payment, d: Dossier) -> PaymentView:
         paid_at=p.paid_at,
         recorded_at=p.recorded_at,
         recorded_by=p.recorded_by,
-        delivery=p.delivery,
+        delivery=p.state,
         dossier_delivered=d.dossier_code is not None,
     )
 
@@ -270,14 +270,32 @@ class PaymentService:
         )
 
     def delivery_problems(self, limit: int = 20) -> list[tuple[str, str]]:
-        """(receipt code, the portal's reason) of recorded payments the portal refused."""
+        """(receipt code, the reason) of recorded payments the portal refused, and of those
+        kept because the portal takes no payments yet (its api_version is below 1.1)."""
+
+        def reason(error: str | None, fields: str | None) -> str:
+            try:
+                details = json.loads(fields) if fields else []
+            except ValueError:
+                details = []
+            named = "; ".join(
+                f"{d.get('field')}: {d.get('message')}" for d in details if isinstance(d, dict)
+            )
+            return (error or "") + (f" ({named})" if named else "")
+
         return self.store.read(
             lambda s: [
-                (code, error or "")
-                for code, error in s.execute(
-                    select(Dossier.receipt_code, Payment.last_error)
+                (code, reason(error, fields))
+                for code, error, fields in s.execute(
+                    select(Dossier.receipt_code, Payment.last_error, Payment.field_errors)
                     .join(Dossier, Dossier.id == Payment.dossier_id)
-                    .where(Payment.delivery == NEEDS_CLERK)
+                    .where(
+                        (Payment.state == NEEDS_CLERK)
+                        | (
+                            (Payment.state == QUEUED)
+                            & Payment.last_error.contains("api_version", autoescape=True)
+                        )
+                    )
                     .order_by(Payment.id)
                     .limit(limit)
                 )
@@ -365,11 +383,11 @@ class PaymentService:
             now = utcnow().replace(microsecond=0)
             corrected = current if current is not None and current.status == PAY_RECORDED else None
             supersedes = corrected.client_ref if corrected is not None else None
-            if corrected is not None and corrected.delivery == NEEDS_CLERK:
+            if corrected is not None and corrected.state == NEEDS_CLERK:
                 # The portal refused it, so it knows nothing of it: the correction replaces
                 # what that one would have replaced, and the refused one is not sent again.
                 supersedes = corrected.supersedes
-                corrected.delivery = REPLACED
+                corrected.state = REPLACED
             p = Payment(
                 client_ref=str(uuid.uuid4()),
                 dossier_id=dossier_id,
@@ -387,8 +405,9 @@ class PaymentService:
                 recorded_at=now,
                 clerk_id=getattr(clerk, "id", None),
                 recorded_by=getattr(clerk, "username", None),
-                delivery=QUEUED,
-                next_attempt_at=now,
+                kiosk_id=self.kiosk_id,
+                state=QUEUED,
+                next_attempt_at=None,
                 attempt_count=0,
             )
             if current is not None:

@@ -59,16 +59,12 @@ class SyncWorker(threading.Thread):
         idle_interval: float = 30.0,
         state_interval: float = 1.0,
         name: str = "outbox-sync",
-        payments: Any = None,
     ) -> None:
         """`catalogue` + `overlay_path`: refresh the catalogue every `catalogue_interval`
         seconds (None: never); `status_interval`: poll delivered dossiers' status (None:
         never); `offline_retry`: first and longest wait between /health probes offline."""
         super().__init__(name=name, daemon=True)
         self.outbox = outbox
-        # Recorded fee payments (kiosk.services.payment_delivery.PaymentDelivery): sent
-        # when the dossiers are, once each dossier has the portal's receipt.
-        self.payments = payments
         self.on_state = on_state
         self.catalogue = catalogue
         self.overlay_path = overlay_path
@@ -156,10 +152,6 @@ class SyncWorker(threading.Thread):
                 if report.claimed:
                     self._publish()
                     continue
-                if self.payments is not None and not report.auth_blocked:
-                    sent = self.payments.run_once()
-                    if sent.claimed and not (sent.offline or sent.auth_blocked):
-                        continue
                 self._periodic(report)
                 self._publish(force=True)
                 self._sleep(self._idle_wait(report))
@@ -175,8 +167,6 @@ class SyncWorker(threading.Thread):
                 self._sleep(error_wait)
                 error_wait = min(error_wait * 2, 60.0)
         try:
-            if self.payments is not None:
-                self.payments.release_mine()
             released = self.outbox.release_mine()
             if released:
                 log.info("sync worker handed back %d unsent dossier(s)", released)

@@ -38,11 +38,13 @@ def upgrade() -> None:
         sa.Column("recorded_at", sa.DateTime(), nullable=False),
         sa.Column("clerk_id", sa.Integer(), nullable=True),
         sa.Column("recorded_by", sa.String(length=64), nullable=True),
-        sa.Column("delivery", sa.String(length=16), nullable=True),
+        sa.Column("kiosk_id", sa.String(length=64), nullable=True),
+        sa.Column("state", sa.String(length=16), nullable=True),
         sa.Column("body", sa.LargeBinary(), nullable=True),
         sa.Column("next_attempt_at", sa.DateTime(), nullable=True),
         sa.Column("attempt_count", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("field_errors", sa.Text(), nullable=True),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
         sa.Column("lease_until", sa.DateTime(), nullable=True),
         sa.Column("delivered_at", sa.DateTime(), nullable=True),
@@ -56,15 +58,34 @@ def upgrade() -> None:
     op.create_index(op.f("ix_payments_dossier_id"), "payments", ["dossier_id"])
     op.create_index(op.f("ix_payments_status"), "payments", ["status"])
     op.create_index(op.f("ix_payments_recorded_at"), "payments", ["recorded_at"])
-    op.create_index("ix_payments_delivery_next", "payments", ["delivery", "next_attempt_at"])
+    op.create_index("ix_payments_state_next", "payments", ["state", "next_attempt_at"])
     op.create_index("ix_payments_dossier_status", "payments", ["dossier_id", "status"])
     op.create_index("ix_payments_bank_reference", "payments", ["bank_reference"])
+    op.create_table(
+        "payment_attempts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("payment_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("outcome", sa.String(length=24), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("worker", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["payment_id"], ["payments.id"], name=op.f("fk_payment_attempts_payment_id_payments"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_attempts")),
+    )
+    op.create_index(op.f("ix_payment_attempts_payment_id"), "payment_attempts", ["payment_id"])
+    op.create_index(op.f("ix_payment_attempts_at"), "payment_attempts", ["at"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_payment_attempts_at"), "payment_attempts")
+    op.drop_index(op.f("ix_payment_attempts_payment_id"), "payment_attempts")
+    op.drop_table("payment_attempts")
     op.drop_index("ix_payments_bank_reference", "payments")
     op.drop_index("ix_payments_dossier_status", "payments")
-    op.drop_index("ix_payments_delivery_next", "payments")
+    op.drop_index("ix_payments_state_next", "payments")
     op.drop_index(op.f("ix_payments_recorded_at"), "payments")
     op.drop_index(op.f("ix_payments_status"), "payments")
     op.drop_index(op.f("ix_payments_dossier_id"), "payments")

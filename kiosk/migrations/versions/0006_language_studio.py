@@ -1,7 +1,7 @@
 """language studio
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-06 18:00:00
 
 The language studio's translations (with their recordings and review state), and the
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -239,6 +239,11 @@ class AssistBanner(QWidget):
         AssistBanner.remove(window)
 
     def _on_screen(self, _name: str) -> None:
+        # The banner goes with the assisted session: once no clerk is helping (logged
+        # out, session ended, another clerk), it never stays on a screen.
+        if not self.desk.assisting:
+            AssistBanner.remove(self.window())
+            return
         self.retranslate()
 
     def retranslate(self) -> None:

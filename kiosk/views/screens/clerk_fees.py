@@ -210,13 +210,13 @@ class ClerkFeesScreen(ClerkScreen):
 
     def _problems(self, problems: list[tuple[str, str]]) -> None:
         """Payments the portal refused, and a portal that takes no payments yet."""
-        lines = [
-            self.tr("fees.clerk.refused", code=code, reason=reason) for code, reason in problems
+        old = any("api_version" in reason for _code, reason in problems)
+        lines = [self.tr("fees.clerk.portal_too_old")] if old else []
+        lines += [
+            self.tr("fees.clerk.refused", code=code, reason=reason)
+            for code, reason in problems
+            if "api_version" not in reason
         ]
-        sync = self.vc.app.extras.get("sync")
-        delivery = getattr(getattr(sync, "worker", None), "payments", None)
-        if delivery is not None and getattr(delivery, "portal_too_old", False):
-            lines.insert(0, self.tr("fees.clerk.portal_too_old"))
         self.delivery.setText("\n".join(lines))
         self.delivery.setVisible(bool(lines))
 

@@ -29,7 +29,7 @@ from kiosk.services.models import (
 from kiosk.views.screens.clerk_common import ClerkDesk, desk
 
 SAMPLE_ACCOUNTS = (
-    ("admin", "Nguyễn Văn Quản", "admin", "1234"),
+    ("admin", "Nguyễn Văn Quản", "admin", "482913"),
     ("mai", "Lò Thị Mai", "clerk", "2468"),
 )
 SAMPLE_PEOPLE = (
