@@ -15,7 +15,7 @@ import os
 import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -456,12 +456,3 @@ def _check_fee_account(settings: Settings, origins: Mapping[str, Source]) -> Non
             "fee_account_name (at most 50 characters), or none of them",
             origin=origins.get(name, Source()),
         )
-
-
-def describe() -> list[tuple[str, str, str, str]]:
-    """(name, environment variable, default, help) for every setting, for docs and --help."""
-    rows = []
-    for f in fields(Settings):
-        default = f.default if f.default is not MISSING else f.default_factory()
-        rows.append((f.name, env_name(f), str(default), f.metadata["help"]))
-    return rows

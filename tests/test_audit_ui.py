@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
-from kiosk.qt.audit import audit_widget_tree, contrast
+from kiosk.qa.audit import audit_widget_tree, contrast
 from kiosk.services.i18n import Translator
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,6 +18,8 @@ from kiosk.context import build_context
 from kiosk.hardware.printers import FailingPrinter, PaperOut, SimulatedPrinter
 from kiosk.qt.tasks import TaskRunner
 from kiosk.services.dossiers import Applicant
+from kiosk.services.flow import Step
+from kiosk.services.journey import REVIEW
 from kiosk.services.models import AuditEntry, Dossier
 from kiosk.views.call_display import CallDisplay
 from kiosk.views.screens.clerk_common import AssistBanner, desk
@@ -332,18 +334,17 @@ def test_assisted_mode_records_the_clerk_and_steps_out_in_one_tap(win, qtbot):
     banner = AssistBanner.find(win)
     assert banner is not None and banner.isVisible() and "Lò Thị Mai" in banner.label.text()
     # A citizen's dossier made now records the clerk.
-    session = app.session
-    proc = app.catalogue.get("1.004873")
-    session.procedure_code, session.procedure_version = proc.code, proc.version
-    session.consent_version = "consent-2026-1"
-    session.consent_given_at = datetime(2026, 1, 1, 8, 0)
-    session.applicant = Applicant("001190012345", "Nguyễn Thị Hồng Nhung", date(1990, 5, 6))
-    session.answers = {
-        "purpose": "marriage",
-        "current_status": "never_married",
-        "phone": "0912345678",
-    }
-    win.nav.go("review")
+    journey = app.journey
+    journey.choose("1.004873")
+    journey.consent(datetime(2026, 1, 1, 8, 0))
+    journey.identified(Applicant("001190012345", "Nguyễn Thị Hồng Nhung", date(1990, 5, 6)))
+    for key, raw in (
+        ("purpose", "marriage"),
+        ("current_status", "never_married"),
+        ("phone", "0912345678"),
+    ):
+        assert journey.answer(key, raw) is None
+    win.nav.go("review", step=journey.flow.jump(Step(REVIEW)))
     taps(current(win).confirm)
     assert current(win).name == "done"
     row = app.store.read(lambda s: s.scalars(select(Dossier)).one())

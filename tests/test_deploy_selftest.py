@@ -67,3 +67,37 @@ def test_a_wrong_qr_sample_fails(monkeypatch, tmp_path):
     folder.mkdir()
     with pytest.raises(AssertionError, match="differ"):
         selftest.check_qr(folder, "zxing")
+
+
+def test_self_test_passes_without_the_reference_portal(tmp_path):
+    """The bundle ships no test double (kiosk.spec leaves kiosk/portal and its command
+    out): from a copy of the program without them, the command line and the self-test
+    work."""
+    import shutil
+
+    app = tmp_path / "app"
+    ignore = shutil.ignore_patterns("__pycache__", "portal", "portal.py")
+    shutil.copytree(ROOT / "kiosk", app / "kiosk", ignore=ignore)
+    shutil.copytree(ROOT / "resources", app / "resources")
+    assert not (app / "kiosk" / "portal").exists()
+    assert not (app / "kiosk" / "commands" / "portal.py").exists()
+    assert (app / "kiosk" / "services" / "portal_client.py").exists()  # the client ships
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIOSK_", "XDG_"))}
+    env.update(HOME=str(home), PYTHONPATH=str(app))
+    run = subprocess.run(
+        [sys.executable, "-m", "kiosk", "--self-test"],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert " 0 failed" in run.stdout.splitlines()[-1]
+    helped = subprocess.run(
+        [sys.executable, "-m", "kiosk", "--help"], cwd=home, env=env, capture_output=True, text=True
+    )
+    commands = [line.split()[0] for line in helped.stdout.splitlines() if line.startswith("    ")]
+    assert helped.returncode == 0 and "outbox" in commands and "portal" not in commands

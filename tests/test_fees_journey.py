@@ -112,7 +112,7 @@ def test_exemption_question_then_claimed_not_granted(kiosk, qtbot):
 
 def test_transfer_shows_the_vietqr_and_stays_awaiting(kiosk, qtbot):
     taps = Taps(qtbot)
-    engine = kiosk.vc.app.extras["speech"].engine
+    engine = kiosk.vc.app.speech.engine
     _to_fee(kiosk, taps)
     taps(screen(kiosk).tiles[None])
     pay = screen(kiosk)
@@ -174,6 +174,8 @@ def test_quantity_screen_counts_pages_and_copies(kiosk, qtbot):
     win = kiosk
     win.show_sample("fee_quantity")
     s = screen(win)
+    win.vc.app.journey.session.fee_step.set_quantity(3, 2)  # as the answers would give
+    s.retranslate()
     assert s.values["quantity"].text() == "3" and s.values["copies"].text() == "2"
     assert s.amount.text().endswith("10.000 ₫")  # (2000 + 2000 + 1000) x 2
     taps(s.buttons["quantity"][1])

@@ -285,3 +285,22 @@ def test_a_new_language_is_a_pack_not_a_code_change(kiosk_with, tmp_path, qtbot)
     assert window.top.lang_buttons["nut"].text() == "Nùng"
     qtbot.mouseClick(window.top.lang_buttons["nut"], Qt.MouseButton.LeftButton)
     assert window.current_screen().title.text() == "Nùng: Khảm pây"
+
+
+def test_the_receipt_is_printed_in_the_packs_language_beside_vietnamese(tmp_path, data_dir):
+    from kiosk.services.catalogue import load_default_catalogue
+    from kiosk.services.i18n import Translator
+    from kiosk.services.langpacks import apply_installed
+    from kiosk.services.receipts import build_receipt_pdf
+    from tests.receipt_helpers import flat, pdf_text, sample_data
+
+    pack = make_pack(tmp_path, extra={"receipt.code": "Mã hâng slư"})
+    store = PackStore(data_dir / "language-packs")
+    store.install(pack, set(), {})
+    translator = Translator.from_resources()
+    catalogue = load_default_catalogue()
+    apply_installed(store, translator, catalogue)
+    data = sample_data(lang="tyz")
+    text = flat(pdf_text(build_receipt_pdf(data, "a5", translator)))
+    assert "Mã biên nhận / Mã hâng slư" in text  # Vietnamese always beside the translation
+    assert "receipt.code" not in text

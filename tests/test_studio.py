@@ -136,8 +136,7 @@ def test_studio_translate_record_approve_export_import_and_a_citizen_journey(com
         taps(item.record_button)
         assert item.take is not None, item.message.text()
         taps(item.play_button)
-        played = ctx.speech.engine.spoken[-1] if hasattr(ctx, "speech") else None
-        played = played or ctx.extras["speech"].engine.spoken[-1]
+        played = ctx.speech.engine.spoken[-1]
         assert played.source == "recording" and played.key == "recording.playback"
         taps(item.save_button)
         assert ctx.studio.entries(LANG)[f"i18n:{key}"].state == DRAFT
@@ -200,7 +199,7 @@ def test_studio_translate_record_approve_export_import_and_a_citizen_journey(com
 def walk_in_tay(win, ctx, taps) -> None:
     from tests.test_journey import MARITAL, answer_marital, start_procedure, type_manual
 
-    engine = ctx.extras["speech"].engine
+    engine = ctx.speech.engine
     seen: list[tuple[str, str]] = []
 
     def look() -> None:

@@ -21,8 +21,8 @@ def register(subparsers) -> None:
 def run_audit(langs: list[str], only: list[str] | None = None) -> list:
     from kiosk.config import load_settings
     from kiosk.context import build_context
-    from kiosk.qt.app import ensure_app
-    from kiosk.qt.audit import Violation, audit_widget_tree
+    from kiosk.qa.audit import Violation, audit_widget_tree
+    from kiosk.qt.app import ensure_app, system_printer
     from kiosk.qt.speech_bridge import install_speech
     from kiosk.qt.tasks import TaskRunner
     from kiosk.views import registry
@@ -35,7 +35,7 @@ def run_audit(langs: list[str], only: list[str] | None = None) -> list:
         settings = load_settings(
             env={}, config_path=Path(tmp) / "none.toml", data_dir=tmp, demo="true", speech="mock"
         )
-        ctx = build_context(settings)
+        ctx = build_context(settings, system_printer)
         tasks = TaskRunner()
         tasks.inline = True
         try:
@@ -53,7 +53,7 @@ def run_audit(langs: list[str], only: list[str] | None = None) -> list:
                         translator = ctx.translator
                         translator.missing.clear()
                         translator.fallbacks.clear()
-                        ctx.session.wipe(lang)
+                        ctx.end_visit(lang)
                         window.set_language(lang)
                         window.show_sample(spec.name)
                         settle(app)

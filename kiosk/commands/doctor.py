@@ -315,13 +315,14 @@ def check_camera(d: Doctor) -> Result:
 
 def check_printer(d: Doctor) -> Result:
     from kiosk.hardware.printers import make_printer
+    from kiosk.qt.app import system_printer
 
     s = d.s
     where = d.where("printer_target")
     if s.printer == "system":
         _gui_app()  # Qt's printer list needs an application
     try:
-        printer = make_printer(s.printer, s.printer_target, s.receipts_dir)
+        printer = make_printer(s.printer, s.printer_target, s.receipts_dir, system_printer)
     except ValueError as exc:
         return FAIL, "cli.doctor.printer.bad_setting", {"error": str(exc), "where": where}
     if s.printer == "pdf":

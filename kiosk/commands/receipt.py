@@ -113,6 +113,7 @@ def _fee_account():
 def _print(pdf: bytes, job_name: str, args: argparse.Namespace, cli: Cli) -> int:
     from kiosk.hardware.printers import PrinterError, make_printer
 
+    system = None
     if args.printer == "system":
         import os
 
@@ -120,9 +121,11 @@ def _print(pdf: bytes, job_name: str, args: argparse.Namespace, cli: Cli) -> int
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from PySide6.QtGui import QGuiApplication
 
+        from kiosk.qt.app import system_printer as system
+
         _app = QGuiApplication.instance() or QGuiApplication([sys.argv[0]])
     try:
-        printer = make_printer(args.printer, args.target, args.folder)
+        printer = make_printer(args.printer, args.target, args.folder, system)
     except ValueError as exc:
         cli.error("cli.receipt.bad_printer", error=str(exc))
         return 2

@@ -88,6 +88,7 @@ def open_kiosk(settings, crashed: bool = False):
     from dataclasses import replace
 
     from kiosk.context import build_context
+    from kiosk.qt.app import system_printer
     from kiosk.services.installation import setup_state
 
     temp = Path(tempfile.mkdtemp(prefix="kiosk-run-"))
@@ -113,15 +114,15 @@ def open_kiosk(settings, crashed: bool = False):
         except Exception:
             log.exception("cannot open the store")
             reason = "store"
-        return build_context(fallback), reason, cleanup
+        return build_context(fallback, system_printer), reason, cleanup
     try:
-        ctx = build_context(settings)
+        ctx = build_context(settings, system_printer)
     except DataKeyError as exc:
         log.error("data key: %s", exc)
-        return build_context(fallback), "key", cleanup
+        return build_context(fallback, system_printer), "key", cleanup
     except Exception:
         log.exception("cannot open the store or the data key")
-        return build_context(fallback), "store", cleanup
+        return build_context(fallback, system_printer), "store", cleanup
     state = setup_state(
         ctx.store, settings.data_key_path, settings.secret, settings.portal_token, settings.demo
     )

@@ -64,7 +64,7 @@ def render_all(
 ) -> list[Path]:
     from kiosk.config import load_settings
     from kiosk.context import build_context
-    from kiosk.qt.app import ensure_app
+    from kiosk.qt.app import ensure_app, system_printer
     from kiosk.qt.speech_bridge import install_speech
     from kiosk.qt.tasks import TaskRunner
     from kiosk.views import registry
@@ -78,7 +78,7 @@ def render_all(
         demo="true",
         speech="mock",
     )
-    ctx = build_context(settings)
+    ctx = build_context(settings, system_printer)
     _sample_cameras(ctx)
     tasks = TaskRunner()
     tasks.inline = True
@@ -93,7 +93,7 @@ def render_all(
                 window = MainWindow(ctx, tasks)
                 install_speech(window, ctx)  # so the top bar has its sound buttons
                 window.resize(width, height)
-                ctx.session.wipe(lang)
+                ctx.end_visit(lang)
                 window.set_language(lang)
                 window.show_sample(spec.name)
                 window.show()
@@ -120,8 +120,8 @@ def _sample_cameras(ctx) -> None:
 
     desk = resource("samples", "camera", "frame_00.jpg")
     page = resource("samples", "document", "page_00.jpg")
-    ctx.extras["camera_bridge"] = bridge_factory(lambda: SimulatedCamera(desk))
-    ctx.extras["document_bridge"] = document_bridge_factory(lambda: SimulatedCamera(page))
+    ctx.camera = bridge_factory(lambda: SimulatedCamera(desk))
+    ctx.document_camera = document_bridge_factory(lambda: SimulatedCamera(page))
 
 
 def _wait_for_camera(app, screen, seconds: float = 3.0) -> None:

@@ -232,7 +232,7 @@ def check_database(folder: Path) -> str:
 def check_screens(folder: Path) -> list[Result]:
     from kiosk.config import load_settings
     from kiosk.context import build_context
-    from kiosk.qt.app import ensure_app
+    from kiosk.qt.app import ensure_app, system_printer
     from kiosk.qt.tasks import TaskRunner
     from kiosk.views import registry
     from kiosk.views.shell import MainWindow
@@ -249,7 +249,7 @@ def check_screens(folder: Path) -> list[Result]:
         camera="sim",
         speech="off",
     )
-    ctx = build_context(settings)
+    ctx = build_context(settings, system_printer)
     tasks = TaskRunner()
     tasks.inline = True
     results = [
@@ -282,7 +282,7 @@ def check_screens(folder: Path) -> list[Result]:
                     )
                 )
             finally:
-                ctx.session.wipe(settings.lang)
+                ctx.end_visit()
         window.close()
         window.deleteLater()
         app.processEvents()

@@ -78,9 +78,11 @@ def _run(args: argparse.Namespace, settings: Any, translator: Any) -> int:
         )
         overlay = settings.data_dir / OVERLAY_NAME
         catalogue = None if args.no_catalogue else load_default_catalogue(overlay=overlay)
-        report = SyncRound(
+        sync_round = SyncRound(
             outbox, catalogue=catalogue, overlay_path=overlay, timeout=args.timeout
-        ).run()
+        )
+        sync_round.steps.append(("language_packs", _language_packs(settings, outbox)))
+        report = sync_round.run()
     finally:
         if outbox is not None:
             outbox.close()
@@ -96,6 +98,7 @@ def _run(args: argparse.Namespace, settings: Any, translator: Any) -> int:
                     "waiting": report.waiting,
                     "statuses": report.statuses,
                     "catalogue": report.catalogue,
+                    "language_packs": str(report.steps.get("language_packs", "off")),
                     "problem": report.problem,
                     "detail": report.detail,
                     "seconds": round(report.seconds, 3),
@@ -120,3 +123,22 @@ def _run(args: argparse.Namespace, settings: Any, translator: Any) -> int:
         )
     print(line, flush=True)
     return code
+
+
+def _language_packs(settings: Any, outbox: Any):
+    """The round's step that installs the province's newer language packs."""
+    from kiosk.services.catalogue import load_default_catalogue
+    from kiosk.services.i18n import Translator
+    from kiosk.services.langpacks import PackStore, known_items
+    from kiosk.services.pack_sync import refresh_language_packs
+
+    def known():
+        return known_items(Translator.from_resources(), load_default_catalogue())
+
+    def step(_round, _report):
+        found = refresh_language_packs(
+            outbox.link.call, PackStore(settings.language_packs_dir), known
+        )
+        return found.summary()
+
+    return step

@@ -197,6 +197,33 @@ def scale_wav(data: bytes, volume: float) -> bytes:
     return out.getvalue()
 
 
+def join_wavs(paths: Sequence[Path], gap_s: float = 0.12, rate: int = 16000) -> bytes:
+    """Recordings one after the other, as one 16-bit mono WAV, with a short pause between."""
+    parts: list[np.ndarray] = []
+    for path in paths:
+        with wave.open(str(path), "rb") as w:
+            width, channels, r = w.getsampwidth(), w.getnchannels(), w.getframerate()
+            frames = w.readframes(w.getnframes())
+        if width != 2:
+            raise wave.Error(f"{path}: {width * 8}-bit samples")
+        x = np.frombuffer(frames, "<i2").astype(np.float64)
+        if channels > 1:
+            x = x[: len(x) // channels * channels].reshape(-1, channels).mean(axis=1)
+        if r != rate and len(x):
+            x = np.interp(np.arange(round(len(x) * rate / r)) * r / rate, np.arange(len(x)), x)
+        if parts:
+            parts.append(np.zeros(round(gap_s * rate)))
+        parts.append(x)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        pcm = np.concatenate(parts) if parts else np.zeros(0)
+        w.writeframes(np.clip(np.round(pcm), -32768, 32767).astype("<i2").tobytes())
+    return out.getvalue()
+
+
 def wav_seconds(data: bytes) -> float:
     with wave.open(io.BytesIO(data), "rb") as w:
         return w.getnframes() / float(w.getframerate() or 1)
@@ -567,7 +594,7 @@ class AudioSettings(Protocol):
     muted: bool
 
 
-class Catalogue(Protocol):
+class PromptTranslator(Protocol):
     """The translator's part PromptPlayer uses (kiosk.services.i18n.Translator)."""
 
     def tr(self, key: str, lang: str | None = None, **values: object) -> str: ...
@@ -582,7 +609,7 @@ class PromptPlayer:
     engine: SpeechEngine
     session: AudioSettings | None = None
     headphones: bool = False
-    translator: Catalogue | None = None
+    translator: PromptTranslator | None = None
     default_volume: float = 1.0
     outcomes: list[str] = field(default_factory=list, repr=False)  # last few, for diagnostics
 
@@ -637,6 +664,22 @@ class PromptPlayer:
         self.engine.set_volume(volume)
         self.engine.speak(Prompt("recording.playback", lang, "", path=path))
         return "spoken"
+
+    def say_kit(self, lang: str, keys: Sequence[str]) -> str:
+        """Recorded words of `lang` played as one (the number kit: kiosk.services.numbers):
+        'spoken', 'muted', or 'missing' when a word has no recording in `lang` (the caller
+        then says it another way)."""
+        paths = []
+        for key in keys:
+            plan = self.engine.plan(Prompt(key, lang, "", text_lang=lang))
+            if plan.source != "recording" or plan.lang != lang or plan.path is None:
+                return "missing"
+            paths.append(plan.path)
+        if not paths:
+            return "missing"
+        target = Path(tempfile.gettempdir()) / f"kiosk-kit-{os.getpid()}.wav"
+        target.write_bytes(join_wavs(paths))
+        return self.play_file(target, lang)
 
     def _say_withheld(self, lang: str) -> None:
         if self.translator is None:

@@ -18,3 +18,11 @@ def ensure_app(offscreen: bool = False) -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     install_theme(app)
     return app
+
+
+def system_printer(name: str | None):
+    """The OS print queue's printer (QtPrintSupport is loaded only when it is used); given
+    to kiosk.context.build_context and make_printer as their `system` printer."""
+    from kiosk.qt.printing import SystemPrinter
+
+    return SystemPrinter(name)

@@ -44,7 +44,7 @@ def install_speech(window: Any, app_ctx: Any) -> PromptPlayer:
     window.prompt_hooks.append(prompt_hook(player))
     if hasattr(window, "reset_hooks"):
         window.reset_hooks.append(player.reset)
-    app_ctx.extras["speech"] = player
+    app_ctx.speech = player
     app = QApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(engine.close)

@@ -1,6 +1,6 @@
 """The procedure catalogue: JSON files under resources/procedures/, validated when loaded.
 
-Each file holds one procedure in the portal's Procedure shape (see portal-api.yaml) plus a
+Each file holds one procedure in the portal's Procedure shape (see docs/portal-api.yaml) plus a
 few kiosk-only keys (`category`, `verified`, `source`, `order`, `keywords`, and per-field
 `max_today`, `min`, `max`, `max_length`, `decimals`). A broken file stops the loader with
 a `CatalogueFileError` naming the file and the field, so a bad edit is caught at start-up

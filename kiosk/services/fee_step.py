@@ -17,11 +17,12 @@ fee step is done.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kiosk.services.fees import MAX_QUANTITY, ExemptionGround, FeeRule, quantities
+from kiosk.services.flow import Stage, Step
 from kiosk.services.payments import CASH, EXEMPT, TRANSFER
 
 EXEMPTION, QUANTITY, PAY = "fee_exemption", "fee_quantity", "fee_pay"
@@ -146,3 +147,41 @@ class FeeStep:
             copies=self.copies if counts and self.rule.copies_field else None,
             ground=self.ground.key if self.ground is not None else None,
         )
+
+
+class FeeStage(Stage):
+    """The fee step as a stage of the citizen's journey (kiosk.services.journey), inserted
+    before the review: `journey.flow.insert(FeeStage(account), before="review")`.
+
+    It contributes the FeeStep's screens for a procedure with a fee, none otherwise; the
+    FeeStep lives in the journey's session (`fee_step`), so a wipe forgets it."""
+
+    name = "fee"
+
+    def __init__(self, fee_account: Callable[[], Any] = lambda: None) -> None:
+        self.fee_account = fee_account  # the commune's account now (None: cash only)
+
+    def fee_step(self, session: Any) -> FeeStep | None:
+        proc = getattr(session, "procedure", None)
+        rule = proc.fee_rule() if proc is not None else None
+        if not fee_applies(rule):
+            session.fee_step = None
+            return None
+        step = session.fee_step
+        if step is None or step.rule != rule:
+            step = session.fee_step = FeeStep(rule, self.fee_account(), session.answers)
+        return step
+
+    def steps(self, session: Any) -> Sequence[Step]:
+        step = self.fee_step(session)
+        return [Step(name) for name in step.steps()] if step is not None else ()
+
+    def done(self, step: Step, session: Any) -> bool:
+        fee = session.fee_step
+        if fee is None:
+            return True
+        if step.screen == EXEMPTION:
+            return fee.exemption_answered
+        if step.screen == PAY:
+            return fee.method in (TRANSFER, CASH)
+        return True

@@ -1,4 +1,4 @@
-"""HTTP client for the provincial portal's kiosk intake API (/work/shared/portal-api.yaml).
+"""HTTP client for the provincial portal's kiosk intake API (docs/portal-api.yaml).
 
 Every call either returns a typed result or raises one of four typed errors, so that an
 outbox can decide without looking at HTTP:
@@ -810,6 +810,34 @@ class PortalClient:
             payload["as_of"], [p for p in payload["procedures"] if isinstance(p, dict)]
         )
 
+    def language_packs(self) -> list[PublishedPack]:
+        """GET /language-packs: the newest published pack of each language (malformed
+        entries are left out; the list itself must have the contract's shape)."""
+        answer = self._send("GET", "/language-packs")
+        payload = self._check(answer, "language packs")
+        if not isinstance(payload, dict) or not isinstance(payload.get("packs"), list):
+            raise self._malformed(answer, "language packs")
+        packs = []
+        for entry in payload["packs"]:
+            pack = PublishedPack.parse(entry)
+            if pack is None:
+                log.info("language packs: an entry without the contract's fields was skipped")
+            else:
+                packs.append(pack)
+        return packs
+
+    def offer_language_pack(self, sha256: str, data: bytes) -> bool:
+        """PUT /language-packs/contributions/{sha256}: True if stored now, False if it was
+        there already."""
+        answer = self._send(
+            "PUT",
+            f"/language-packs/contributions/{quote(sha256, safe='')}",
+            body=data,
+            headers={"Content-Type": "application/zip"},
+        )
+        self._check(answer, "language pack contribution")
+        return answer.status_code == 201
+
     def media(self, sha256: str, limit: int = RECORDING_LIMIT) -> bytes:
         """GET /media/{sha256}: the bytes, checked against their hash, at most `limit`
         (RECORDING_LIMIT, or PACK_LIMIT for a language pack)."""
@@ -819,6 +847,52 @@ class PortalClient:
         if hashlib.sha256(answer.content).hexdigest() != sha256.lower():
             raise self._malformed(answer, f"media {sha256[:12]}", "sha256 differs")
         return answer.content
+
+
+@dataclass(frozen=True)
+class PublishedPack:
+    """One entry of GET /language-packs (contract 1.1)."""
+
+    language: str
+    version: int
+    sha256: str
+    size: int
+    published_at: str
+    base_catalogue_version: str
+    publisher: str = ""
+    withdrawn: bool = False
+
+    @classmethod
+    def parse(cls, entry: Any) -> PublishedPack | None:
+        if not isinstance(entry, dict):
+            return None
+        lang, version, sha = entry.get("language"), entry.get("version"), entry.get("sha256")
+        size, base = entry.get("size"), entry.get("base_catalogue_version")
+        if not (
+            isinstance(lang, str)
+            and re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", lang)
+            and isinstance(version, int)
+            and not isinstance(version, bool)
+            and version >= 1
+            and isinstance(sha, str)
+            and re.fullmatch(r"[0-9a-f]{64}", sha)
+            and isinstance(size, int)
+            and 0 < size <= PACK_LIMIT
+            and isinstance(entry.get("published_at"), str)
+            and isinstance(base, str)
+        ):
+            return None
+        publisher = entry.get("publisher")
+        return cls(
+            lang,
+            version,
+            sha,
+            size,
+            entry["published_at"][:40],
+            base[:64],
+            _clean(publisher, 200) if isinstance(publisher, str) else "",
+            entry.get("withdrawn") is True,
+        )
 
 
 def _is_date(value: Any) -> bool:

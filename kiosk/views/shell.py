@@ -28,6 +28,7 @@ from kiosk.services.i18n import LANGUAGES
 from kiosk.views import registry
 from kiosk.views.base import Screen, ViewContext
 from kiosk.views.keyboard import KeyboardController, VietKeyboard
+from kiosk.views.listen import ListenHelper
 from kiosk.views.widgets import BigButton, Text, scroll
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Navigator(QObject):
         self.home_name = home
         self.home_state: dict[str, Any] = {}
         self.history: list[tuple[str, dict[str, Any]]] = []
+        self.entries = 0  # counts every screen shown: a background result names its entry
 
     @property
     def current(self) -> str | None:
@@ -68,6 +70,10 @@ class Navigator(QObject):
 
     def go(self, name: str, **state: Any) -> None:
         self.history.append((name, state))
+        self._changed(name)
+
+    def _changed(self, name: str) -> None:
+        self.entries += 1
         self.changed.emit(name)
 
     def replace(self, name: str, **state: Any) -> None:
@@ -78,12 +84,12 @@ class Navigator(QObject):
     def back(self) -> None:
         if len(self.history) > 1:
             self.history.pop()
-            self.changed.emit(self.history[-1][0])
+            self._changed(self.history[-1][0])
 
     def home(self) -> None:
         """Back to the start, keeping the session (used after a finished journey too)."""
         self.history = [(self.home_name, dict(self.home_state))]
-        self.changed.emit(self.home_name)
+        self._changed(self.home_name)
 
     def cancel(self) -> None:
         """Discard everything not confirmed and go home."""
@@ -212,14 +218,8 @@ class TopBar(QWidget):
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.lang_buttons: dict[str, QPushButton] = {}
-        for lang in offered_languages(vc.app):
-            button = QPushButton(vc.app.translator.tr("lang.self", lang))
-            button.setObjectName("langButton")
-            button.setCheckable(True)
-            button.clicked.connect(lambda _=False, lang=lang: self.language_chosen.emit(lang))
-            self.group.addButton(button)
-            self.lang_buttons[lang] = button
-            row.addWidget(button)
+        self.lang_row = row
+        self.refresh_languages()
         self.repeat_button = QPushButton()
         self.repeat_button.setObjectName("barButton")
         self.repeat_button.clicked.connect(self.repeat)
@@ -234,6 +234,23 @@ class TopBar(QWidget):
         row.addWidget(self.clerk_button)
         col.addLayout(row)
 
+    def refresh_languages(self) -> None:
+        """One button per offered language (again after language packs were installed)."""
+        vc = self.vc
+        for button in self.lang_buttons.values():
+            self.group.removeButton(button)
+            self.lang_row.removeWidget(button)
+            button.deleteLater()
+        self.lang_buttons = {}
+        for i, lang in enumerate(offered_languages(vc.app), start=1):
+            button = QPushButton(vc.app.translator.tr("lang.self", lang))
+            button.setObjectName("langButton")
+            button.setCheckable(True)
+            button.clicked.connect(lambda _=False, lang=lang: self.language_chosen.emit(lang))
+            self.group.addButton(button)
+            self.lang_buttons[lang] = button
+            self.lang_row.insertWidget(i, button)
+
     def retranslate(self) -> None:
         self.place.setText(self.vc.app.settings.commune_name)
         self.demo.setText(self.vc.tr("shell.demo_banner"))
@@ -242,7 +259,7 @@ class TopBar(QWidget):
         session = self.vc.app.session
         level = "off" if session.muted else VOLUME_NAMES.get(session.volume, "loud")
         self.volume_button.setText(self.vc.tr(f"shell.volume.{level}"))
-        speech = self.vc.app.extras.get("speech") is not None
+        speech = self.vc.app.speech is not None
         self.volume_button.setVisible(speech)
         self.repeat_button.setVisible(speech)
         for lang, button in self.lang_buttons.items():
@@ -255,6 +272,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Kiosk")
         self.nav = Navigator(start)
         self.vc = ViewContext(app_ctx, self.nav, tasks or TaskRunner(self))
+        # Results of background work go only to the visit and screen entry that asked.
+        self.vc.tasks.owner = lambda: (app_ctx.session.visit, self.nav.entries)
         self.screens: dict[str, Screen] = {}
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -281,6 +300,7 @@ class MainWindow(QMainWindow):
         self.idle.idle.connect(self._on_idle)
         self.nav.changed.connect(self._show)
         self.nav.session_reset.connect(self.reset_session)
+        self.listen = ListenHelper(self, app_ctx)  # long press speaks; listen-first mode
         self.prompt_hooks: list = []  # callables (screen) -> None, e.g. speech
         self.reset_hooks: list = []  # callables () -> None, run when a session ends
         self.start_hooks: list = []  # callables () -> None, run by start() (e.g. sync)
@@ -332,6 +352,7 @@ class MainWindow(QMainWindow):
         previous = self.current_screen()
         if previous is not None:
             previous.leave()
+        self.listen.disarm()
         widget = self.screen(name)
         widget.enter(self.nav.state())
         if self.nav.current != name:
@@ -345,6 +366,7 @@ class MainWindow(QMainWindow):
         """Show a screen with its registered sample data (screenshots, audit, self-test)."""
         sample = registry.spec(name).sample(self.vc)
         self.nav.history = [(name, sample)]
+        self.nav.entries += 1
         self._show(name)
         return self.screens[name]
 
@@ -363,7 +385,7 @@ class MainWindow(QMainWindow):
 
     def next_volume(self) -> None:
         """Loud, medium, quiet, off, loud…; the session's choice, reset when it ends."""
-        player = self.vc.app.extras.get("speech")
+        player = self.vc.app.speech
         session = self.vc.app.session
         if player is None:
             return
@@ -406,7 +428,7 @@ class MainWindow(QMainWindow):
         for widget in self.screens.values():
             widget.wipe()
         app = self.vc.app
-        app.session.wipe(app.settings.lang)
+        app.end_visit()
         for hook in self.reset_hooks:
             hook()
         self.top.retranslate()

@@ -72,6 +72,8 @@ class ClerkLoginScreen(ClerkScreen):
             return
         self.error.clear()
         self.pin.clear()
+        self.busy = False  # an answer for an earlier entry is dropped, not awaited
+        self.login.setEnabled(True)
         super().enter(state)
 
     def retranslate(self) -> None:

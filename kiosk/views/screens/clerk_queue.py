@@ -103,6 +103,7 @@ class ClerkQueueScreen(ClerkScreen):
     # Showing ---------------------------------------------------------------
     def enter(self, state) -> None:
         super().enter(state)
+        self.call_button.setEnabled(True)  # a call for an earlier entry is not awaited
         if self.desk.clerk is None:
             return
         self.counter.setText(self.desk.counter)

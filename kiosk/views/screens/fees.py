@@ -16,11 +16,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy
 
-from kiosk.services.fee_step import EXEMPTION, PAY, QUANTITY, FeeStep, fee_applies
+from kiosk.services.fee_step import EXEMPTION, PAY, QUANTITY
 from kiosk.services.payments import CASH, EXEMPT, TRANSFER
 from kiosk.services.receipts import format_vnd
 from kiosk.views.base import Screen
 from kiosk.views.registry import register
+from kiosk.views.steps import JourneyScreen, leave_steps, sample_at
 from kiosk.views.widgets import BigButton, Text, Tile, clear_layout
 
 log = logging.getLogger(__name__)
@@ -32,32 +33,10 @@ FEE_QSS = (
 )
 
 
-# --- the journey's hooks (called by the journey's screens) ----------------------------------
-def _rule(vc):
-    proc = vc.app.catalogue.get(vc.app.session.procedure_code or "")
-    return proc.fee_rule() if proc is not None else None
-
-
-def go_to_review(vc) -> None:
-    """After the questions and documents: the fee step first where the procedure has a
-    fee and it is not answered yet, then the review."""
-    session = vc.app.session
-    rule = _rule(vc)
-    if not fee_applies(rule):
-        session.fee = None
-        vc.nav.go("review")
-        return
-    if session.fee is None or session.fee.rule != rule:
-        session.fee = FeeStep(rule, vc.app.settings.fee_account, session.answers)
-    if session.fee.complete:
-        vc.nav.go("review")
-        return
-    vc.nav.go(session.fee.first())
-
-
+# --- the journey's hooks (called by the review screen) ---------------------------------
 def fee_summary(vc) -> str:
     """The fee as the review shows it ("" when the procedure has none)."""
-    step = vc.app.session.fee
+    step = vc.app.journey.session.fee_step
     if step is None or not step.complete:
         return ""
     choice = step.choice()
@@ -68,44 +47,46 @@ def fee_summary(vc) -> str:
     return vc.tr(f"fees.review.{choice.method}", amount=amount)
 
 
-def record_choice(app, dossier_id: int) -> str | None:
+def record_choice(app, fee_step, dossier_id: int):
     """At confirm (off the UI thread): the citizen's choice, recorded as due or claimed.
-    Returns the method (None: no fee)."""
-    step = app.session.fee
-    if step is None or not step.complete or app.payments is None:
+    Returns the FeeChoice (None: no fee)."""
+    if fee_step is None or not fee_step.complete or app.payments is None:
         return None
-    choice = step.choice()
+    choice = fee_step.choice()
     app.payments.fee_due(
         dossier_id, choice.method, choice.fee_vnd, choice.quantity, choice.copies, choice.ground
     )
-    return choice.method
+    return choice
 
 
-def after_confirm(vc, confirmed, method: str | None) -> None:
+def after_confirm(vc, confirmed, choice) -> None:
     """Where the journey goes once the dossier is saved: the VietQR code when the citizen
     chose a transfer, else straight to the receipt."""
     state = {"dossier_id": confirmed.id, "receipt_code": confirmed.receipt_code}
-    if method == TRANSFER and vc.app.settings.fee_account is not None:
-        vc.nav.go("fee_qr", **state)
+    if choice is not None and choice.method == TRANSFER and vc.app.settings.fee_account:
+        leave_steps(
+            vc,
+            "fee_qr",
+            **state,
+            amount=choice.fee_vnd,
+            quantity=choice.quantity,
+            copies=choice.copies,
+        )
     else:
-        vc.nav.go("printing", **state)
+        leave_steps(vc, "printing", **state)
 
 
-def _sample_step(vc, answer_ground: bool = False) -> dict:
-    from kiosk.services.banks import demo_fee_account
+def _fee_step(vc):
+    return vc.app.journey.session.fee_step
 
-    s = vc.app.session
-    proc = vc.app.catalogue.get(SAMPLE_CODE)
-    s.procedure_code, s.procedure_version = proc.code, proc.version
-    s.fee = FeeStep(proc.fee_rule(), vc.app.settings.fee_account or demo_fee_account(), {})
-    if answer_ground:
-        s.fee.choose_ground(None)
-    return {}
+
+def _sample_step(vc, screen: str = EXEMPTION, code: str = SAMPLE_CODE) -> dict:
+    return sample_at(vc, code, screen)
 
 
 # --- the exemption question -----------------------------------------------------------------
-@register("fee_exemption", sample=_sample_step)
-class FeeExemptionScreen(Screen):
+@register("fee_exemption", sample=lambda vc: _sample_step(vc, EXEMPTION))
+class FeeExemptionScreen(JourneyScreen):
     title_key = "fees.exemption.title"
     prompt_key = "fees.exemption.prompt"
 
@@ -125,7 +106,7 @@ class FeeExemptionScreen(Screen):
         self.hint.setText(self.tr("fees.exemption.hint"))
         clear_layout(self.grid)
         self.tiles = {}
-        step = self.vc.app.session.fee
+        step = _fee_step(self.vc)
         if step is None:
             return
         lang = self.vc.app.session.lang
@@ -145,14 +126,13 @@ class FeeExemptionScreen(Screen):
             self.tiles[key] = tile
 
     def choose(self, key: str | None) -> None:
-        step = self.vc.app.session.fee
-        step.choose_ground(key)
-        self.vc.nav.go(step.next_after(EXEMPTION))
+        _fee_step(self.vc).choose_ground(key)
+        self.go_next()
 
 
 # --- how many pages / copies ----------------------------------------------------------------
-@register("fee_quantity", sample=lambda vc: _sample_quantity(vc))
-class FeeQuantityScreen(Screen):
+@register("fee_quantity", sample=lambda vc: _sample_step(vc, QUANTITY, "2.000815"))
+class FeeQuantityScreen(JourneyScreen):
     title_key = "fees.quantity.title"
     prompt_key = "fees.quantity.prompt"
 
@@ -198,7 +178,7 @@ class FeeQuantityScreen(Screen):
         super().retranslate()
         self.retranslate_nav()
         self.next_button.setText(self.tr("fees.next"))
-        step = self.vc.app.session.fee
+        step = _fee_step(self.vc)
         if step is None:
             return
         unit = step.rule.unit
@@ -215,26 +195,16 @@ class FeeQuantityScreen(Screen):
         self.amount.setText(self.tr("fees.quantity.amount", amount=format_vnd(step.amount)))
 
     def change(self, which: str, delta: int) -> None:
-        self.vc.app.session.fee.step_quantity(which, delta)
+        _fee_step(self.vc).step_quantity(which, delta)
         self.retranslate()
 
     def next(self) -> None:
-        self.vc.nav.go(self.vc.app.session.fee.next_after(QUANTITY))
-
-
-def _sample_quantity(vc) -> dict:
-    from kiosk.services.banks import demo_fee_account
-
-    s = vc.app.session
-    proc = vc.app.catalogue.get("2.000815")
-    s.procedure_code, s.procedure_version = proc.code, proc.version
-    s.fee = FeeStep(proc.fee_rule(), demo_fee_account(), {"page_count": 3, "copy_count": 2})
-    return {}
+        self.go_next()
 
 
 # --- the amount and the choice --------------------------------------------------------------
-@register("fee_pay", sample=lambda vc: _sample_step(vc, answer_ground=True))
-class FeePayScreen(Screen):
+@register("fee_pay", sample=lambda vc: _sample_step(vc, PAY))
+class FeePayScreen(JourneyScreen):
     title_key = "fees.pay.title"
     prompt_key = "fees.pay.prompt"
 
@@ -263,13 +233,13 @@ class FeePayScreen(Screen):
         self.body.addLayout(self.nav_row())
 
     def prompt_values(self) -> dict:
-        step = self.vc.app.session.fee
+        step = _fee_step(self.vc)
         return {"amount": format_vnd(step.amount)} if step is not None else {}
 
     def retranslate(self) -> None:
         super().retranslate()
         self.retranslate_nav()
-        step = self.vc.app.session.fee
+        step = _fee_step(self.vc)
         if step is None:
             return
         self.amount.setText(format_vnd(step.amount))
@@ -281,9 +251,8 @@ class FeePayScreen(Screen):
         )
 
     def choose(self, method: str) -> None:
-        step = self.vc.app.session.fee
-        step.choose_method(method)
-        self.vc.nav.go(step.next_after(PAY))
+        _fee_step(self.vc).choose_method(method)
+        self.go_next()
 
 
 # --- the VietQR code, once the dossier is saved -----------------------------------------
@@ -302,9 +271,7 @@ def qr_image(payload: str, side: int = QR_SIDE) -> QImage:
 
 
 def _sample_qr(vc) -> dict:
-    _sample_step(vc, answer_ground=True)
-    vc.app.session.fee.choose_method(TRANSFER)
-    return {"receipt_code": "QN01-000123-J", "sample": True}
+    return {"receipt_code": "QN01-000123-J", "amount": 100000, "sample": True}
 
 
 @register("fee_qr", sample=_sample_qr)
@@ -353,10 +320,10 @@ class FeeQrScreen(Screen):
 
     def prompt_values(self) -> dict:
         account = self._account()
-        step = self.vc.app.session.fee
-        if account is None or step is None:
+        amount = self.state.get("amount")
+        if account is None or not amount:
             return {}
-        return {"amount": format_vnd(step.amount), "bank": account.bank.short_name}
+        return {"amount": format_vnd(amount), "bank": account.bank.short_name}
 
     def _account(self):
         from kiosk.services.banks import demo_fee_account
@@ -371,11 +338,11 @@ class FeeQrScreen(Screen):
 
         self.payload = ""
         self.state = dict(state)
-        step = self.vc.app.session.fee
+        amount = state.get("amount")
         account = self._account()
         code = state.get("receipt_code")
-        if step is not None and account is not None and code:
-            self.payload = payment_payload(account, step.amount, code)
+        if amount and account is not None and code:
+            self.payload = payment_payload(account, amount, code)
             image = qr_image(self.payload)
             self.qr.setPixmap(
                 QPixmap.fromImage(image).scaled(
@@ -391,11 +358,11 @@ class FeeQrScreen(Screen):
 
     def retranslate(self) -> None:
         super().retranslate()
-        step = self.vc.app.session.fee
+        amount = self.state.get("amount")
         account = self._account()
-        if step is None or account is None:
+        if not amount or account is None:
             return
-        self.amount.setText(format_vnd(step.amount))
+        self.amount.setText(format_vnd(amount))
         self.bank.setText(
             self.tr(
                 "fees.qr.bank",
@@ -413,12 +380,11 @@ class FeeQrScreen(Screen):
         dossier_id = self.state.get("dossier_id")
         state = {"dossier_id": dossier_id, "receipt_code": self.state.get("receipt_code")}
         if method == CASH and dossier_id is not None:
-            app, step = self.vc.app, self.vc.app.session.fee
-            choice = step.choice()
+            app, s = self.vc.app, self.state
 
             def work():
                 app.payments.fee_due(
-                    dossier_id, CASH, choice.fee_vnd, choice.quantity, choice.copies
+                    dossier_id, CASH, s["amount"], s.get("quantity"), s.get("copies")
                 )
 
             self.vc.tasks.run(

@@ -102,8 +102,13 @@ class StudioScreen(_StudioScreen):
         self.progress.setHorizontalSpacing(24)
         self.body.addLayout(self.progress)
         self.progress_labels: list[QLabel] = []
+        offer_row = QHBoxLayout()
         self.message = Text("", "hint")
-        self.body.addWidget(self.message)
+        offer_row.addWidget(self.message, 1)
+        self.offer_button = BigButton("")
+        self.offer_button.clicked.connect(self.offer)
+        offer_row.addWidget(self.offer_button)
+        self.body.addLayout(offer_row)
         self.table = QTableWidget(0, 3)
         self.table.setObjectName("studioItems")
         self.table.verticalHeader().setVisible(False)
@@ -198,6 +203,39 @@ class StudioScreen(_StudioScreen):
             self.rows.append(it.item)
         self.message.setText(self.tr("studio.hint"))
 
+    def offer(self) -> None:
+        """A reviewer offers this commune's approved work to the province (contract 1.1)."""
+        app, lang = self.vc.app, self.lang()
+        sync = app.sync
+        if not lang or sync is None:
+            self.message.setText(self.tr("studio.offer.offline"))
+            return
+
+        def work() -> bool:
+            import tempfile
+            from pathlib import Path
+
+            from kiosk.services.pack_sync import offer_contribution
+
+            installed = app.packs.installed(lang)
+            version = installed.version + 1 if installed else 1
+            with tempfile.TemporaryDirectory(prefix="kiosk-offer-") as tmp:
+                pack = app.studio.export_pack(lang, Path(tmp) / "pack.zip", version)
+                return offer_contribution(sync.outbox.link.call, pack)
+
+        def failed(error: Exception) -> None:
+            key = getattr(error, "key", None)
+            self.message.setText(self.tr(key) if key else self.tr("studio.offer.offline"))
+
+        self.message.setText(self.tr("studio.offer.sending"))
+        self.vc.tasks.run(
+            work,
+            lambda new: self.message.setText(
+                self.tr("studio.offer.sent" if new else "studio.offer.already")
+            ),
+            failed,
+        )
+
     def open_row(self, row: int, _column: int = 0) -> None:
         if 0 <= row < len(self.rows):
             self.vc.nav.go("studio_item", lang=self.lang(), item=self.rows[row])
@@ -206,6 +244,9 @@ class StudioScreen(_StudioScreen):
         super().retranslate()
         self.new_lang.setPlaceholderText(self.tr("studio.new_language"))
         self.new_lang_button.setText(self.tr("studio.add_language"))
+        self.offer_button.setText(self.tr("studio.offer"))
+        clerk = self.desk.clerk
+        self.offer_button.setVisible(clerk is not None and clerk.has("reviewer"))
         self.table.setHorizontalHeaderLabels(
             [self.tr("studio.col.state"), self.tr("studio.col.source"), self.tr("studio.col.text")]
         )
@@ -375,7 +416,7 @@ class StudioItemScreen(_StudioScreen):
 
     def _refused(self, key: str) -> None:
         self.message.setText(self.tr(key))
-        player = getattr(self.vc.app, "speech", None) or self.vc.app.extras.get("speech")
+        player = self.vc.app.speech
         if player is not None:
             player.say_key(key)
 
@@ -387,7 +428,7 @@ class StudioItemScreen(_StudioScreen):
         import tempfile
         from pathlib import Path
 
-        player = getattr(self.vc.app, "speech", None) or self.vc.app.extras.get("speech")
+        player = self.vc.app.speech
         if player is None:
             return
         if self.take is not None:
