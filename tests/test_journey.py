@@ -317,10 +317,16 @@ def test_change_from_the_review_comes_back_to_it(kiosk, qtbot):
     assert form.name == "form" and form.field.key == "current_status"
     taps(form.choice_buttons["divorced"])
     assert screen(kiosk).name == "review"
-    taps(screen(kiosk).back_button)  # Back from the review: the last question, not Change
+    taps(screen(kiosk).back_button)  # Back from the review: the last step, not Change
+    assert screen(kiosk).name == "fee_pay"  # the fee step comes right before the review
+    taps(screen(kiosk).back_button)
+    assert screen(kiosk).name == "fee_exemption"
+    taps(screen(kiosk).back_button)
     back = screen(kiosk)
     assert back.name == "form" and back.field.key == "phone"
     taps(back.next)
+    taps(screen(kiosk).tiles[None])
+    taps(screen(kiosk).cash)
     taps(screen(kiosk).confirm)
     row = dossiers(kiosk)[0]
     assert kiosk.vc.app.dossiers.answers(row)["current_status"] == "divorced"

@@ -760,7 +760,7 @@ def build_payment_note_pdf(
             (_label(labels, "fees.note.reference", styles, paper),
              [_p(data.bank_reference, styles.value)])
         )  # fmt: skip
-    story += _rows_table(paper, rows, styles)
+    story += _rows_table(paper, rows)
     story.append(_rule(paper))
     story += _bilingual(
         labels.vi("fees.note.legal"), labels.other("fees.note.legal"), styles.note, styles.value2
