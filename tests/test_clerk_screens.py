@@ -122,14 +122,15 @@ def test_desk_tiles_follow_the_role_and_leave_no_gap(win, qtbot):
         "queue",
         "dossiers",
         "dashboard",
+        "fees",
         "assist",
         "settings",
         "roles",
         "accounts",
     }
-    # Seven tiles: four a row, in order, without a hole where the studio tile is hidden.
-    assert sorted(places.values()) == [(i // 4, i % 4) for i in range(7)]
-    assert places["accounts"] == (1, 2)
+    # Eight tiles: four a row, in order, without a hole where the studio tile is hidden.
+    assert sorted(places.values()) == [(i // 4, i % 4) for i in range(8)]
+    assert places["accounts"] == (1, 3)
     for tile in home.tiles.values():
         if tile.isVisible():  # every shown tile fits on the 1280x800 screen
             bottom = tile.mapTo(win, tile.rect().bottomLeft()).y()
@@ -137,7 +138,7 @@ def test_desk_tiles_follow_the_role_and_leave_no_gap(win, qtbot):
     taps(home.logout_button)
     login(win, taps, "mai", CLERK_PIN)
     home = current(win)
-    assert set(_grid_places(home)) == {"queue", "dossiers", "dashboard", "assist"}
+    assert set(_grid_places(home)) == {"queue", "dossiers", "dashboard", "fees", "assist"}
 
 
 def test_queue_desk_calls_recalls_skips_completes_all_audited(win, qtbot):
