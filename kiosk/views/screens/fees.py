@@ -232,10 +232,6 @@ class FeePayScreen(JourneyScreen):
         self.body.addLayout(choices, 1)
         self.body.addLayout(self.nav_row())
 
-    def prompt_values(self) -> dict:
-        step = _fee_step(self.vc)
-        return {"amount": format_vnd(step.amount)} if step is not None else {}
-
     def retranslate(self) -> None:
         super().retranslate()
         self.retranslate_nav()
