@@ -50,6 +50,7 @@ def win(kiosk_qapp, data_dir, qtbot, monkeypatch):
     window.show()
     window.start()
     yield window
+    window.close()
     ctx.close()
 
 

@@ -52,6 +52,7 @@ def _window(data_dir, qtbot, **settings_values):
 def kiosk(kiosk_qapp, data_dir, qtbot):
     win, ctx = _window(data_dir, qtbot, **FEE_ACCOUNT)
     yield win
+    win.close()
     ctx.close()
 
 
@@ -59,6 +60,7 @@ def kiosk(kiosk_qapp, data_dir, qtbot):
 def cash_only(kiosk_qapp, data_dir, qtbot):
     win, ctx = _window(data_dir, qtbot)
     yield win
+    win.close()
     ctx.close()
 
 

@@ -144,6 +144,7 @@ def test_admin_screen_refuses_letters_then_saves_the_account(
         assert saved["fee_account_number"] == "3500205000123"
         assert load_settings(env={}, config_path=path).fee_account.bank.short_name == "Agribank"
     finally:
+        win.close()
         ctx.close()
 
 
