@@ -99,6 +99,28 @@ def _phone(value: str) -> str | None:
     return None if ok else "a phone number: 8-15 digits, spaces allowed"
 
 
+def _fee_bin(value: str) -> str | None:
+    from kiosk.services.banks import find_bank
+
+    ok = value == "" or find_bank(value) is not None
+    return None if ok else "empty (cash only) or the 6-digit BIN of a bank in resources/banks.json"
+
+
+def _fee_account(value: str) -> str | None:
+    ok = value == "" or (value.isascii() and value.isdigit() and 6 <= len(value) <= 19)
+    return None if ok else "empty (cash only) or 6-19 digits, no letters or spaces"
+
+
+def _statement_columns(value: str) -> str | None:
+    from kiosk.services.statements import StatementError, parse_mapping
+
+    try:
+        parse_mapping(value)
+    except StatementError:
+        return "empty (generic statement) or date=HEADER;amount=HEADER;description=HEADER[;reference=HEADER]"
+    return None
+
+
 def _kiosk_id(value: str) -> str | None:
     ok = 1 <= len(value) <= 64 and all(c.isalnum() or c in "-_." for c in value)
     return None if ok else "1-64 letters, digits, '-', '_' or '.'"
@@ -141,6 +163,13 @@ class Settings:
         "0203 3800 000", "phone number shown when the kiosk is out of service", check=_phone
     )
     demo: bool = _setting(False, "demo mode: says so on every screen and on receipts")
+    # The commune's account for fees paid by VietQR transfer; all empty = cash only.
+    fee_bank_bin: str = _setting("", "fee account: the bank's NAPAS BIN", check=_fee_bin)
+    fee_account_number: str = _setting("", "fee account number", check=_fee_account)
+    fee_account_name: str = _setting("", "fee account holder's name")
+    statement_columns: str = _setting(
+        "", "bank statement columns; empty = generic", check=_statement_columns
+    )
 
     # Citizen-facing behaviour
     lang: str = _setting("vi", "default language", choices=LANGUAGES)
@@ -241,6 +270,13 @@ class Settings:
     @property
     def language_packs_dir(self) -> Path:
         return self.data_dir / "language-packs"
+
+    @property
+    def fee_account(self):
+        """The commune's fee account (kiosk.services.banks.FeeAccount), None: cash only."""
+        from kiosk.services.banks import fee_account
+
+        return fee_account(self.fee_bank_bin, self.fee_account_number, self.fee_account_name)
 
 
 def env_name(f) -> str:
@@ -411,6 +447,7 @@ def load_settings(
     for name, (value, raw, source) in values.items():
         _check(known[name], value, raw, source)
     settings = Settings(**{name: value for name, (value, _, _) in values.items()})
+    _check_fee_account(settings, {n: _origin(src) for n, (_, _, src) in values.items()})
     if "log_dir" not in values and "data_dir" in values:
         # A data folder chosen by hand keeps its logs beside it, so one folder holds all.
         settings = replace(settings, log_dir=settings.data_dir / "logs")
@@ -418,3 +455,20 @@ def load_settings(
     sources.update({name: _origin(source) for name, (_, _, source) in values.items()})
     object.__setattr__(settings, "_sources", sources)  # frozen: recorded once, here
     return settings
+
+
+def _check_fee_account(settings: Settings, origins: Mapping[str, Source]) -> None:
+    from kiosk.services.banks import fee_account_problems
+
+    problems = fee_account_problems(
+        settings.fee_bank_bin, settings.fee_account_number, settings.fee_account_name
+    )
+    if problems:
+        name = problems[0][0]
+        raise SettingsError(
+            name,
+            getattr(settings, name),
+            "a fee account is all three of fee_bank_bin, fee_account_number and "
+            "fee_account_name (at most 50 characters), or none of them",
+            origin=origins.get(name, Source()),
+        )

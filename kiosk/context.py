@@ -24,6 +24,7 @@ from kiosk.services.dossiers import DossierService
 from kiosk.services.i18n import Translator
 from kiosk.services.journey import Journey
 from kiosk.services.langpacks import Overlay, PackStore, apply_installed, apply_procedure_texts
+from kiosk.services.payments import PaymentService, ground_keys_from
 from kiosk.services.receipt_service import ReceiptService
 from kiosk.services.session import CitizenSession
 from kiosk.services.status import StatusService
@@ -95,6 +96,7 @@ class AppContext:
     camera: CameraFeedFactory | None = None  # the ID-card and receipt scanner
     document_camera: CameraFeedFactory | None = None  # photos of documents
     sync: SyncWorker | None = None
+    payments: PaymentService | None = None  # fees; built with the context
     chip: ChipService | None = None  # the ID card's chip reader (kiosk.services.chip_identity)
 
     @property
@@ -203,4 +205,14 @@ def build_context(
         studio=studio,
     )
     ctx.apply_language_work()
+    # The catalogue may be replaced by a portal update: look the grounds up each time.
+    ctx.payments = PaymentService(
+        store, settings.kiosk_id, lambda code: ground_keys_from(ctx.catalogue)(code)
+    )
+    receipts.payments, receipts.fee_account = ctx.payments, settings.fee_account
+    ctx.payments.on_recorded = ctx.notify_outbox  # a recorded payment is due for the portal
+    from kiosk.services.fee_step import FeeStage
+
+    # The fee step, before the review, for procedures with a fee (the account as set now).
+    journey.flow.insert(FeeStage(lambda: settings.fee_account), before="review")
     return ctx

@@ -190,6 +190,8 @@ def test_setup_in_vietnamese_checks_phone_and_prefix_as_typed(tmp_path):
         term.type("gọi xã")
         assert "không hợp lệ" in term.read_until(r"Số điện thoại.*: $")
         term.type("0215 3800 123")
+        term.read_until(r"Tài khoản nhận lệ phí.*: $")
+        term.type("")  # no fee account: cash only
         term.read_until(r"Tên đăng nhập.*: $")
     finally:
         term.close()

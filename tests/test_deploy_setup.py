@@ -124,6 +124,7 @@ def test_interactive_setup_asks_the_pin_twice_without_echo(tmp_path, monkeypatch
             "UBND xã Đồng Văn",
             "DV01",
             "0215 3800 123",
+            "",  # no fee account: cash only
             ADMIN,
             "Hoàng Văn Tú",
         ]

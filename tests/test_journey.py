@@ -91,6 +91,11 @@ def answer_marital(win, taps):
     assert s.field.type == "phone"
     s.edit.setText("0912345678")
     taps(s.next)
+    # Marital status certification has a fee: no exemption, cash at the counter.
+    assert screen(win).name == "fee_exemption"
+    taps(screen(win).tiles[None])
+    assert screen(win).name == "fee_pay"
+    taps(screen(win).cash)
 
 
 def dossiers(win) -> list[Dossier]:
@@ -191,6 +196,8 @@ def test_back_from_every_step(kiosk, qtbot):
         taps(screen(kiosk).back_button)
     assert visited == [
         "review",
+        "fee_pay",
+        "fee_exemption",
         "form",
         "form",
         "form",
@@ -310,10 +317,16 @@ def test_change_from_the_review_comes_back_to_it(kiosk, qtbot):
     assert form.name == "form" and form.field.key == "current_status"
     taps(form.choice_buttons["divorced"])
     assert screen(kiosk).name == "review"
-    taps(screen(kiosk).back_button)  # Back from the review: the last question, not Change
+    taps(screen(kiosk).back_button)  # Back from the review: the last step, not Change
+    assert screen(kiosk).name == "fee_pay"  # the fee step comes right before the review
+    taps(screen(kiosk).back_button)
+    assert screen(kiosk).name == "fee_exemption"
+    taps(screen(kiosk).back_button)
     back = screen(kiosk)
     assert back.name == "form" and back.field.key == "phone"
     taps(back.next)
+    taps(screen(kiosk).tiles[None])
+    taps(screen(kiosk).cash)
     taps(screen(kiosk).confirm)
     row = dossiers(kiosk)[0]
     assert kiosk.vc.app.dossiers.answers(row)["current_status"] == "divorced"

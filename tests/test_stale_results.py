@@ -118,7 +118,7 @@ def review_with_slow_save(win, qtbot) -> SlowDossiers:
 def test_a_dossier_saved_after_back_still_gets_its_receipt(win, qtbot):
     slow = review_with_slow_save(win, qtbot)
     Taps(qtbot)(screen(win).back_button)
-    assert screen(win).name == "form"
+    assert screen(win).name == "fee_pay"  # the step before the review: the fee's choice
     slow.release.set()
     qtbot.waitUntil(lambda: win.nav.current == "done", timeout=20000)
     assert len(dossiers(win)) == 1 and dossiers(win)[0].receipt_printed

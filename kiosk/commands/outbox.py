@@ -4,6 +4,9 @@
     python -m kiosk outbox drain [--timeout S]      deliver until nothing waits (or time is up);
                                                     the last line is JSON with the counts
     python -m kiosk outbox seed --count N           enqueue N synthetic dossiers (tests, demos)
+    python -m kiosk outbox seed --count N --kind payment
+                                                    N synthetic dossiers, each with a recorded
+                                                    fee payment (sent once its dossier is in)
 
 Configured like the kiosk (kiosk.config: KIOSK_DATA_DIR, KIOSK_DB_URL, KIOSK_PORTAL_URL,
 KIOSK_PORTAL_TOKEN, KIOSK_ID, KIOSK_SECRET, ...). Messages and `status` are in the kiosk's
@@ -59,7 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--attachments", type=int, default=0, help="cli.outbox.opt.attachments")
     e.add_argument("--seed", type=int, default=None, help="cli.outbox.opt.seed")
     e.add_argument(
-        "--kind", choices=("dossier", "feedback"), default="dossier", help="cli.outbox.opt.kind"
+        "--kind",
+        choices=("dossier", "payment", "feedback"),
+        default="dossier",
+        help="cli.outbox.opt.kind",
     )
     e.set_defaults(func=handle_seed)
 
@@ -124,6 +130,7 @@ def handle_status(args: argparse.Namespace) -> int:
             ),
         )
         snapshot = outbox.status().to_json()
+        snapshot["payments"] = payment_counts(store)
     finally:
         store.close()
     if args.json:
@@ -223,6 +230,7 @@ def handle_drain(args: argparse.Namespace) -> int:
         worker.stop(timeout=60)
         elapsed = time.monotonic() - start
         status = outbox.status()
+        payments = payment_counts(store)
         outbox.close()
         store.close()
     final = {
@@ -233,6 +241,7 @@ def handle_drain(args: argparse.Namespace) -> int:
         "elapsed": round(elapsed, 3),
         "online": worker.state.online,
         "auth_alert": status.auth_alert.error if status.auth_alert else None,
+        "payments": payments,
     }
     print(json.dumps(final, sort_keys=True), flush=True)
     return 0 if empty else 1
@@ -332,6 +341,24 @@ def synthetic_draft(rng: Any, attachments: int = 0, procedure_version: int = 1) 
     )
 
 
+def payment_counts(store: Any) -> dict[str, int]:
+    """Recorded fee payments by delivery state (queued, delivered, needs_clerk, ...)."""
+    from sqlalchemy import func, select
+
+    from kiosk.services.models import Payment
+
+    rows = store.read(
+        lambda s: s.execute(
+            select(Payment.state, func.count())
+            .where(Payment.state.is_not(None))
+            .group_by(Payment.state)
+        ).all()
+    )
+    counts = {"queued": 0, "delivered": 0, "needs_clerk": 0}
+    counts.update({state: int(n) for state, n in rows})
+    return counts
+
+
 def handle_seed(args: argparse.Namespace) -> int:
     import random
     import time
@@ -354,11 +381,23 @@ def handle_seed(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     store, dossiers = _services(cli, settings, create_key=True)
     start = time.perf_counter()
+    payments = None
+    if args.kind == "payment":
+        from kiosk.services.payments import PaymentService
+
+        payments = PaymentService(store, settings.kiosk_id)
     try:
         for _ in range(args.count):
-            dossiers.confirm(synthetic_draft(rng, args.attachments))
+            confirmed = dossiers.confirm(synthetic_draft(rng, args.attachments))
+            if payments is not None:
+                # Marital status certification's fee, paid in cash at the counter.
+                payments.fee_due(confirmed.id, "cash", 5000)
+                payments.record(confirmed.id, "cash", None, e_receipt_number=None)
     finally:
         store.close()
     elapsed = time.perf_counter() - start
-    print(json.dumps({"seeded": args.count, "elapsed": round(elapsed, 3)}), flush=True)
+    print(
+        json.dumps({"seeded": args.count, "kind": args.kind, "elapsed": round(elapsed, 3)}),
+        flush=True,
+    )
     return 0

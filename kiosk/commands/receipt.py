@@ -30,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ticket", action="store_true", help="cli.receipt.ticket")
     parser.add_argument("--lang", default="vi", choices=LANGS, help="cli.receipt.lang")
     parser.add_argument("--size", default="80mm", choices=SIZES, help="cli.receipt.size")
+    parser.add_argument("--procedure", metavar="CODE", help="cli.receipt.procedure")
     parser.add_argument("--out", type=Path, help="cli.receipt.out")
     parser.add_argument("--raster", type=Path, metavar="PNG", help="cli.receipt.raster")
     parser.add_argument("--print", dest="do_print", action="store_true", help="cli.receipt.print")
@@ -65,7 +66,11 @@ def handle(args: argparse.Namespace) -> int:
         pdf = build_ticket_pdf(sample_ticket(args.lang), args.size, translator)
         job_name = "ticket-A012"
     else:
-        data = sample_receipt(args.lang)
+        try:
+            data = sample_receipt(args.lang, procedure=args.procedure, fee_account=_fee_account())
+        except ValueError:
+            cli.error("cli.receipt.unknown_procedure", code=args.procedure)
+            return 2
         pdf = build_receipt_pdf(data, args.size, translator)
         job_name = data.receipt_code
 
@@ -93,6 +98,16 @@ def handle(args: argparse.Namespace) -> int:
     if args.do_print:
         return _print(pdf, job_name, args, cli)
     return 0
+
+
+def _fee_account():
+    """The fee account of the settings when they can be read and have one."""
+    from kiosk.config import SettingsError, load_settings
+
+    try:
+        return load_settings().fee_account
+    except SettingsError:
+        return None
 
 
 def _print(pdf: bytes, job_name: str, args: argparse.Namespace, cli: Cli) -> int:

@@ -407,7 +407,35 @@ def _interactive(args, cli: Cli, current) -> tuple[dict[str, Any], dict[str, str
             secret=name in SECRET_NAMES,
             check=setting_problem(cli, name),
         )
+    values.update(ask_fee_account(cli, current))
     return values, {}, args.import_key
+
+
+def ask_fee_account(cli: Cli, current) -> dict[str, str]:
+    """The commune's fee account for VietQR transfers, asked until it is valid; Enter at
+    the first question keeps the current one (none: the kiosk offers cash only)."""
+    from kiosk.services.banks import default_banks, fee_account_problems
+
+    now = current.fee_bank_bin or cli.tr("cli.setup.fee.none")
+    while True:
+        bank_bin = read_line(cli.tr("cli.setup.fee.ask_bin", current=now) + ": ")
+        if bank_bin == "?":
+            for bank in default_banks().values():
+                print(f"  {bank.bin}  {bank.short_name}  {bank.name}")
+            continue
+        if not bank_bin:
+            return {}
+        account = read_line(cli.tr("cli.setup.fee.ask_account") + ": ")
+        holder = read_line(cli.tr("cli.setup.fee.ask_holder") + ": ")
+        problems = fee_account_problems(bank_bin, account, holder)
+        if not problems:
+            return {
+                "fee_bank_bin": bank_bin,
+                "fee_account_number": account,
+                "fee_account_name": holder,
+            }
+        for _name, key in problems:
+            cli.say("cli.setup.try_again", problem=cli.tr(key))
 
 
 def _validate(cli: Cli, path: Path, values: dict[str, Any], origin):

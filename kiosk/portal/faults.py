@@ -33,6 +33,7 @@ ENDPOINTS = (
     "feedback",
     "feedback_status",
     "media",
+    "payments",
 )
 
 

@@ -35,6 +35,7 @@ from kiosk.portal.validation import (
     SHA256_RE,
     parse_datetime,
     validate_dossier,
+    validate_payment,
 )
 
 log = logging.getLogger(__name__)
@@ -326,12 +327,15 @@ class ReferencePortal:
         keyfile: str | Path | None = None,
         admin: bool = False,
         admin_token: str | None = None,
+        payments: bool = True,
     ) -> None:
         """`admin`: serve the /_admin API (off unless asked for), only to requests that
-        carry `admin_token` (Authorization: Bearer, or X-Admin-Token)."""
+        carry `admin_token` (Authorization: Bearer, or X-Admin-Token). `payments=False`
+        plays a 1.0 portal: no /payments, no api_version in /health."""
         if admin and not admin_token:
             raise ValueError("the /_admin API needs its own token (--admin-token)")
         self.store = PortalStore(db_path)
+        self.payments_enabled = payments
         self.host, self.port = host, port
         self.code_prefix = code_prefix
         self.max_body = max_body
@@ -626,6 +630,8 @@ class ReferencePortal:
             endpoint, method, param = "language_packs", "GET", None
         elif rest.startswith(CONTRIBUTIONS + "/") and rest.count("/") == 3:
             endpoint, method, param = "contribution", "PUT", rest[len(CONTRIBUTIONS) + 1 :]
+        elif rest == "/payments" and self.payments_enabled:
+            endpoint, method, param = "payments", "POST", None
         else:
             return _error(404, "not_found")
         if req.method != method:
@@ -667,7 +673,10 @@ class ReferencePortal:
         if endpoint == "health":
             if req.oversize:
                 return _error(413, "payload_too_large")
-            return Answer(200, {"status": "ok", "server_time": iso_ms(self.now())})
+            health = {"status": "ok", "server_time": iso_ms(self.now())}
+            if self.payments_enabled:
+                health["api_version"] = "1.1"
+            return Answer(200, health)
         kiosk_id, refusal = self._authenticate(req)
         if refusal is not None:
             return refusal
@@ -686,6 +695,8 @@ class ReferencePortal:
             answer = Answer(200, {"packs": self.store.newest_packs()})
         elif endpoint == "contribution":
             answer = self._put_contribution(req, kiosk_id, param or "")
+        elif endpoint == "payments":
+            answer = self._post_payment(req, kiosk_id)
         else:
             answer = self._status(kiosk_id, param or "")
         answer.kiosk_id = kiosk_id
@@ -837,6 +848,63 @@ class ReferencePortal:
             key = req.headers.get("Idempotency-Key")
             return Answer(*area.post_feedback(req.body, key, kiosk_id, canonical_json))
         return Answer(*area.feedback_status(kiosk_id, unquote(param)))
+
+    def _post_payment(self, req: _Request, kiosk_id: str) -> Answer:
+        """POST /payments: idempotent like dossiers; the dossier must be known (its
+        receipt given) and belong to this kiosk, else 422 on `dossier_client_ref` only."""
+        key = req.headers.get("Idempotency-Key")
+        if not key:
+            return _error(400, "idempotency_key_missing")
+        try:
+            doc = json.loads(req.body)
+        except ValueError:
+            return _error(400, "invalid_json")
+        if (
+            isinstance(doc, dict)
+            and isinstance(doc.get("client_ref"), str)
+            and doc["client_ref"] != key
+        ):
+            return _error(400, "idempotency_key_mismatch")
+        details = validate_payment(doc, kiosk_id=kiosk_id)
+        if details:
+            return _error(422, "validation_failed", details)
+        canonical = canonical_json(doc)
+        with self.store.lock:  # look-up and insert as one step: one payment per client_ref
+            found = self.store.payment_by_ref(key)
+            if found is not None:
+                _dossier_ref, stored_canonical, received_at = found
+                if stored_canonical == canonical:
+                    return Answer(200, {"status": "recorded", "received_at": received_at})
+                return _error(409, "idempotency_conflict")
+            dossier = self.store.dossier_by_ref(doc["dossier_client_ref"])
+            if dossier is None or dossier[0].kiosk_id != kiosk_id:
+                return _error(
+                    422,
+                    "validation_failed",
+                    [{"field": "dossier_client_ref", "message": "no such dossier (yet)"}],
+                )
+            superseded = doc.get("supersedes")
+            if superseded is not None:
+                older = self.store.payment_by_ref(superseded)
+                if older is None or older[0] != doc["dossier_client_ref"]:
+                    return _error(
+                        422,
+                        "validation_failed",
+                        [{"field": "supersedes", "message": "no such payment of this dossier"}],
+                    )
+            received = iso_ms(self.now())
+            self.store.insert_payment(
+                client_ref=key,
+                kiosk_id=kiosk_id,
+                dossier_client_ref=doc["dossier_client_ref"],
+                canonical=canonical,
+                body=req.body,
+                received_at=received,
+            )
+        return Answer(201, {"status": "recorded", "received_at": received})
+
+    def payments(self) -> list[dict[str, Any]]:
+        return self.store.payments()
 
     def _status(self, kiosk_id: str, raw_code: str) -> Answer:
         stored = self.store.dossier(unquote(raw_code))

@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS language_packs (
 CREATE TABLE IF NOT EXISTS pack_contributions (
     sha256 TEXT PRIMARY KEY, data BLOB NOT NULL, kiosk_id TEXT NOT NULL,
     received_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS payments (
+    seq INTEGER PRIMARY KEY, client_ref TEXT NOT NULL UNIQUE, kiosk_id TEXT NOT NULL,
+    dossier_client_ref TEXT NOT NULL, canonical TEXT NOT NULL, body BLOB NOT NULL,
+    received_at TEXT NOT NULL);
 """
 
 
@@ -370,6 +374,40 @@ class PortalStore:
                 received_at,
                 None,
             )
+
+    # payments
+    def payment_by_ref(self, client_ref: str) -> tuple[str, str, str] | None:
+        """(dossier_client_ref, canonical, received_at) of a recorded payment."""
+        with self.lock:
+            return self._db.execute(
+                "SELECT dossier_client_ref, canonical, received_at FROM payments "
+                "WHERE client_ref = ?",
+                (client_ref,),
+            ).fetchone()
+
+    def insert_payment(
+        self,
+        *,
+        client_ref: str,
+        kiosk_id: str,
+        dossier_client_ref: str,
+        canonical: str,
+        body: bytes,
+        received_at: str,
+    ) -> None:
+        """Store a payment (committed with the request's log line)."""
+        with self.lock:
+            self._write(
+                "INSERT INTO payments (client_ref, kiosk_id, dossier_client_ref, canonical, "
+                "body, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (client_ref, kiosk_id, dossier_client_ref, canonical, body, received_at),
+            )
+
+    def payments(self) -> list[dict[str, Any]]:
+        """Every recorded payment's body as received, oldest first."""
+        with self.lock:
+            rows = self._db.execute("SELECT body, received_at FROM payments ORDER BY seq")
+            return [dict(json.loads(body), _received_at=at) for body, at in rows]
 
     def set_status(self, code: str, status: str, message: dict[str, str] | None, now: str) -> bool:
         with self.lock:

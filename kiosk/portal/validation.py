@@ -234,3 +234,48 @@ def _check_fields(c: _Collector, fields: dict, procedure: dict) -> None:
             keys = [ch.get("key") for ch in spec.get("choices") or [] if isinstance(ch, dict)]
             if value not in keys:
                 c.add(name, "must be one of the choice keys")
+
+
+PAYMENT_METHODS = ("vietqr_transfer", "cash", "exempt")
+MAX_PAYMENT_VND = 1_000_000_000
+
+
+def validate_payment(doc: Any, *, kiosk_id: str) -> list[Detail]:
+    """PaymentIn (contract 1.1): a list of {field, message}, empty when valid."""
+    out = _Collector()
+    if not isinstance(doc, dict):
+        out.add("", "must be a JSON object")
+        return out.details
+    for name in ("client_ref", "dossier_client_ref"):
+        if not isinstance(doc.get(name), str) or not UUID_RE.match(doc[name]):
+            out.add(name, "must be a UUID")
+    if doc.get("kiosk_id") != kiosk_id:
+        out.add("kiosk_id", "must equal X-Kiosk-Id")
+    method = doc.get("method")
+    if method not in PAYMENT_METHODS:
+        out.add("method", f"must be one of {', '.join(PAYMENT_METHODS)}")
+    amount = doc.get("amount_vnd")
+    if not _is_int(amount) or amount < 0 or amount > MAX_PAYMENT_VND:
+        out.add("amount_vnd", f"must be a whole number of VND from 0 to {MAX_PAYMENT_VND}")
+    quantity = doc.get("quantity")
+    if quantity is not None and (not _is_int(quantity) or quantity < 1):
+        out.add("quantity", "must be a whole number from 1, or null")
+    ground = doc.get("exemption_ground")
+    if method == "exempt" and (not isinstance(ground, str) or not ground):
+        out.add("exemption_ground", "required when method is exempt")
+    if method != "exempt" and ground is not None:
+        out.add("exemption_ground", "only when method is exempt")
+    supersedes = doc.get("supersedes")
+    if supersedes is not None and (
+        not isinstance(supersedes, str) or not UUID_RE.match(supersedes)
+    ):
+        out.add("supersedes", "must be a UUID or null")
+    for name in ("e_receipt_number", "bank_reference", "recorded_by"):
+        value = doc.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > 64):
+            out.add(name, "must be a string of at most 64 characters, or null")
+    if parse_datetime(doc.get("recorded_at")) is None:
+        out.add("recorded_at", "must be an RFC 3339 date-time")
+    if doc.get("paid_at") is not None and parse_datetime(doc.get("paid_at")) is None:
+        out.add("paid_at", "must be an RFC 3339 date-time or null")
+    return out.details

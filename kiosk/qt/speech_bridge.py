@@ -25,7 +25,11 @@ def prompt_hook(player: PromptPlayer) -> Callable[[Any], None]:
         if not key:
             player.stop()  # the citizen moved on to a screen with nothing to say
             return
-        player.say_key(key, personal=bool(getattr(screen, "prompt_personal", False)))
+        # A prompt may carry values (the fee's amount, the bank's name): `prompt_values()`.
+        values = screen.prompt_values() if hasattr(screen, "prompt_values") else {}
+        player.say_key(
+            key, personal=bool(getattr(screen, "prompt_personal", False)), **(values or {})
+        )
 
     return hook
 

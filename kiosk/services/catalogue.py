@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.files import write_atomic
+from kiosk.services.fees import FeeRule, FeeRuleError, flat_rule, merge_fee, parse_fee
 from kiosk.services.i18n import FALLBACK, LANGUAGES
 from kiosk.services.text import fold, nfc, strip_invisible, tokens
 
@@ -79,12 +80,15 @@ _PREFILL_TYPES: dict[str, tuple[str, ...]] = {
     "spouse_name": ("text",),
 }
 
+# Province-local procedures shipped under a placeholder code now carry the portal's local
+# form; dossiers made before keep their old code and still find their procedure.
+RENAMED = {"LOCAL-001": "QNI-L001", "LOCAL-002": "QNI-L002"}
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
 _TOP_KEYS = frozenset(
     {
         "code", "version", "updated_at", "title", "summary", "legal_basis", "pictogram",
-        "withdrawn", "level", "fee_vnd", "processing_days", "required_documents", "fields",
+        "withdrawn", "level", "fee_vnd", "fee", "processing_days", "required_documents", "fields",
         # kiosk-only additions
         "category", "verified", "source", "order", "keywords", "_comment",
     }
@@ -206,6 +210,7 @@ class Procedure:
     withdrawn: bool = False
     level: str = "commune"
     fee_vnd: int | None = None  # None: not stated
+    fee: FeeRule | None = None  # contract 1.1 `fee`: tiers, cap, exemption grounds
     processing_days: int | None = None  # working days
     required_documents: tuple[Document, ...] = ()
     updated_at: str | None = None
@@ -230,7 +235,13 @@ class Procedure:
 
     @property
     def is_free(self) -> bool:
-        return self.fee_vnd == 0
+        return self.fee_vnd == 0 if self.fee is None else self.fee.is_free
+
+    def fee_rule(self) -> FeeRule | None:
+        """The fee rules: `fee` where given, else the flat fee_vnd; None: not stated."""
+        if self.fee is not None:
+            return self.fee
+        return flat_rule(self.fee_vnd) if self.fee_vnd is not None else None
 
 
 @dataclass(frozen=True)
@@ -524,6 +535,21 @@ def parse_procedure(raw: object, *, strict: bool, pictograms: frozenset[str] | N
                 raise _Invalid(f"keywords.{lang}", "must be a list of strings")
             keywords[lang] = tuple(nfc(w).strip() for w in words if w.strip())
 
+    fee = None
+    if obj.get("fee") is not None:
+        try:
+            fee = parse_fee(obj["fee"], "fee", strict=strict)
+        except FeeRuleError as exc:
+            raise _Invalid(exc.where, exc.problem) from None
+        for name in (fee.quantity_field, fee.copies_field):
+            if name and name not in seen_fields:
+                raise _Invalid("fee", f"counts the answer {name!r}, which is not a field")
+        for i, ground in enumerate(fee.grounds):
+            if pictograms is not None and ground.pictogram not in pictograms:
+                raise _Invalid(
+                    f"fee.exemption_grounds[{i}].pictogram", f"no file {ground.pictogram}.svg"
+                )
+
     return Procedure(
         code=code,
         version=version,
@@ -535,6 +561,7 @@ def parse_procedure(raw: object, *, strict: bool, pictograms: frozenset[str] | N
         withdrawn=_bool(obj, "withdrawn", "", default=False),
         level=level,
         fee_vnd=_int(obj, "fee_vnd", "", required=False),
+        fee=fee,
         processing_days=_int(obj, "processing_days", "", required=False),
         required_documents=tuple(docs),
         updated_at=updated_at,
@@ -655,8 +682,9 @@ class Catalogue:
 
     # -- lookup
     def get(self, code: str) -> Procedure | None:
-        """Any known procedure, withdrawn ones too (old dossiers still refer to them)."""
-        return self.procedures.get(code)
+        """Any known procedure, withdrawn ones too (old dossiers still refer to them), also
+        under a code it had before the province gave it its local code."""
+        return self.procedures.get(code) or self.procedures.get(RENAMED.get(code, ""))
 
     def __contains__(self, code: object) -> bool:
         return code in self.procedures
@@ -786,6 +814,7 @@ class Catalogue:
                     pictogram=rp.pictogram if pictogram_given else local.pictogram,
                     level=rp.level if "level" in raw else local.level,
                     fee_vnd=fee,
+                    fee=merge_fee(rp.fee, local.fee),
                     processing_days=(
                         rp.processing_days if "processing_days" in raw else local.processing_days
                     ),

@@ -91,6 +91,7 @@ class JourneySession:
     raw: dict[str, str] = field(default_factory=dict)  # what was typed or tapped
     attachments: dict[str, AttachmentDraft] = field(default_factory=dict)  # by document key
     fee: Fee | None = None
+    fee_step: Any = None  # kiosk.services.fee_step.FeeStep, made by the fee stage
     confirmed: Confirmed | None = None
     # The card's chip (kiosk.services.chip_identity.ChipStage), in memory for this dossier:
     chip_reader: bool = False  # a reader reads the chip after the scan and confirms identity

@@ -236,6 +236,75 @@ class Counter(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+# Payment records (fees). A record is `due` (the citizen chose transfer or cash at the
+# kiosk: awaiting a clerk's confirmation), `claimed` (an exemption the citizen claimed,
+# proof not yet seen), `recorded` (a clerk saw the cash, the transfer or the proof: this
+# is what goes to the portal) or `superseded` (replaced by a newer record of its dossier).
+PAY_DUE = "due"
+PAY_CLAIMED = "claimed"
+PAY_RECORDED = "recorded"
+PAY_SUPERSEDED = "superseded"
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_ref: Mapped[str] = mapped_column(String(36), unique=True)
+    dossier_id: Mapped[int] = mapped_column(
+        ForeignKey("dossiers.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    method: Mapped[str] = mapped_column(String(16))  # vietqr_transfer, cash, exempt
+    fee_vnd: Mapped[int] = mapped_column(BigInteger)  # the fee due
+    amount_vnd: Mapped[int] = mapped_column(BigInteger)  # paid; for exempt, the fee waived
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    copies: Mapped[int | None] = mapped_column(Integer)
+    exemption_ground: Mapped[str | None] = mapped_column(String(48))
+    supersedes: Mapped[str | None] = mapped_column(String(36))
+    e_receipt_number: Mapped[str | None] = mapped_column(String(64))
+    bank_reference: Mapped[str | None] = mapped_column(String(64))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"))
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+
+    # Delivery to the portal (kiosk.services.payment_kind): recorded payments only, their
+    # body frozen when recorded. `state` is None for what is not sent (due, claimed).
+    kiosk_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str | None] = mapped_column(String(16))  # queued ... delivered, replaced
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    field_errors: Mapped[str | None] = mapped_column(Text)  # JSON from the portal
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_payments_state_next", "state", "next_attempt_at"),
+        Index("ix_payments_dossier_status", "dossier_id", "status"),
+        Index("ix_payments_bank_reference", "bank_reference"),
+    )
+
+
+class PaymentAttempt(Base):
+    """One delivery attempt of a payment (as `attempts` is for dossiers)."""
+
+    __tablename__ = "payment_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    outcome: Mapped[str] = mapped_column(String(24))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)  # never personal data
+    worker: Mapped[str | None] = mapped_column(String(64))
+
+
 class Meta(Base):
     """Small facts about this installation (setup done, catalogue as_of, ...)."""
 

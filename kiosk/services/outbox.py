@@ -31,8 +31,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+# Registered item kinds: dossiers with their attachments, feedback with its recording,
+# and fee payments.
 import kiosk.services.delivery_kinds
-import kiosk.services.feedback_delivery  # noqa: F401  (registers feedback and its recording)
+import kiosk.services.feedback_delivery
+import kiosk.services.payment_kind  # noqa: F401
 from kiosk.services.catalogue_refresh import CatalogueRefresher
 from kiosk.services.delivery import (
     Backoff,

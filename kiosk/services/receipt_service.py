@@ -58,6 +58,9 @@ class ReceiptService:
         self.status_url = status_url
         self.paper = paper
         self.demo = demo
+        # Fees (set by the context): the payment records and the commune's fee account.
+        self.payments = None
+        self.fee_account = None
 
     def receipt_data(self, dossier: Dossier, lang: str | None = None) -> ReceiptData:
         applicant = self.dossiers.applicant(dossier)
@@ -69,7 +72,7 @@ class ReceiptService:
         documents = [dict(d.titles) for d in procedure.required_documents] if procedure else []
         from kiosk.services.receipts import ReceiptData
 
-        return ReceiptData(
+        data = ReceiptData(
             commune_name=self.commune_name,
             procedure_code=dossier.procedure_code,
             procedure_title=dict(procedure.titles) if procedure else {"vi": dossier.procedure_code},
@@ -86,6 +89,71 @@ class ReceiptService:
             demo=self.demo,
             receipt_not_final=dossier.dossier_code is None,
         )
+        self._add_fee(data, dossier, procedure)
+        return data
+
+    def _add_fee(self, data: ReceiptData, dossier: Dossier, procedure) -> None:
+        """The fee as recorded for this dossier: amount, quantity, exemption ground, and
+        the VietQR code while the fee awaits payment and a fee account is set up."""
+        from kiosk.services.banks import bank_line, payment_payload
+        from kiosk.services.payments import EXEMPT
+
+        payment = self.payments.active(dossier.id) if self.payments is not None else None
+        if payment is None:
+            return
+        data.fee_vnd = payment.fee_vnd
+        rule = procedure.fee_rule() if procedure is not None else None
+        if payment.quantity and rule is not None and rule.counts:
+            data.fee_quantity = self.translator.tr(
+                f"fees.quantity.{rule.unit}",
+                data.lang,
+                n=payment.quantity,
+                copies=payment.copies or 1,
+            )
+        if payment.method == EXEMPT:
+            ground = rule.ground(payment.exemption_ground or "") if rule is not None else None
+            data.exemption_ground = (
+                dict(ground.labels) if ground else {"vi": payment.exemption_ground or ""}
+            )
+            data.exemption_confirmed = not payment.awaiting
+            return
+        data.payment_recorded = not payment.awaiting
+        if payment.awaiting and self.fee_account is not None and payment.fee_vnd > 0:
+            data.payment_qr = payment_payload(
+                self.fee_account, payment.fee_vnd, dossier.receipt_code
+            )
+            data.payment_bank = bank_line(self.fee_account)
+
+    def payment_note_pdf(self, payment_id: int, clerk_name: str, lang: str = "vi") -> bytes:
+        payment = self.payments.get(payment_id)
+        if payment is None:
+            raise LookupError(f"no payment {payment_id}")
+        procedure = self.catalogue.get(payment.procedure_code)
+        rule = procedure.fee_rule() if procedure is not None else None
+        ground = rule.ground(payment.exemption_ground or "") if rule is not None else None
+        from kiosk.services.receipts import PaymentNoteData, build_payment_note_pdf
+
+        data = PaymentNoteData(
+            commune_name=self.commune_name,
+            receipt_code=payment.receipt_code,
+            procedure_code=payment.procedure_code,
+            procedure_title=dict(procedure.titles) if procedure else {"vi": payment.procedure_code},
+            method=payment.method,
+            amount_vnd=payment.amount_vnd,
+            recorded_at=payment.recorded_at.replace(tzinfo=UTC).astimezone(),
+            clerk_name=clerk_name,
+            exemption_ground=dict(ground.labels) if ground else None,
+            e_receipt_number=payment.e_receipt_number,
+            bank_reference=payment.bank_reference,
+            lang=lang,
+            demo=self.demo,
+        )
+        return build_payment_note_pdf(data, self.paper, self.translator)
+
+    def print_payment_note(self, payment_id: int, clerk_name: str) -> None:
+        """Print the note of a recorded payment; PrinterError goes to the caller."""
+        pdf = self.payment_note_pdf(payment_id, clerk_name)
+        self.printer.print_pdf(pdf, f"payment-{payment_id}")
 
     def pdf(self, dossier: Dossier, lang: str | None = None) -> bytes:
         from kiosk.services.receipts import build_receipt_pdf

@@ -79,6 +79,34 @@ class ReceiptData:
     # official dossier code comes later from the portal.
     receipt_not_final: bool = False
     commune_address: str = ""
+    # Fees: how many pages/copies were counted, an exemption ground (lang -> label) and
+    # whether a clerk has seen its proof, and the VietQR payload to pay by transfer.
+    fee_quantity: str = ""
+    exemption_ground: dict[str, str] | None = None
+    exemption_confirmed: bool = False
+    payment_qr: str | None = None  # a VietQR payload (kiosk.services.vietqr)
+    payment_bank: str = ""  # "Agribank · 3500205000123 · UBND XA MINH KHAI"
+    payment_recorded: bool = False  # a clerk has recorded the payment
+
+
+@dataclass
+class PaymentNoteData:
+    """A payment note, printed when a clerk records a payment. Not the legal receipt:
+    that is the e-receipt of the commune's finance system, whose number is shown."""
+
+    commune_name: str
+    receipt_code: str
+    procedure_code: str
+    procedure_title: dict[str, str]
+    method: str  # vietqr_transfer, cash, exempt
+    amount_vnd: int
+    recorded_at: datetime
+    clerk_name: str
+    exemption_ground: dict[str, str] | None = None
+    e_receipt_number: str | None = None
+    bank_reference: str | None = None
+    lang: str = FALLBACK
+    demo: bool = False
 
 
 @dataclass
@@ -501,6 +529,7 @@ def _rows_table(paper: _Paper, rows: Sequence[tuple[Flowable, list[Flowable]]]) 
         style=TableStyle(
             [
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("FONTNAME", (0, 0), (-1, -1), FONT),  # else cells set Helvetica
                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
                 ("RIGHTPADDING", (0, 0), (0, -1), 6),
                 ("RIGHTPADDING", (1, 0), (1, -1), 0),
@@ -590,6 +619,7 @@ def build_receipt_pdf(data: ReceiptData, size: Size | str, translator: Translato
             style=TableStyle(
                 [
                     ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                    ("FONTNAME", (0, 0), (-1, -1), FONT),  # else cells set Helvetica
                     ("LEFTPADDING", (0, 0), (-1, -1), pad),
                     ("RIGHTPADDING", (0, 0), (-1, -1), pad),
                     ("TOPPADDING", (0, 0), (-1, -1), pad),
@@ -605,6 +635,7 @@ def build_receipt_pdf(data: ReceiptData, size: Size | str, translator: Translato
         story.append(_rule(paper))
         story += _documents(data, labels, styles, lang)
 
+    story += _payment_block(data, labels, styles, paper)
     story.append(_rule(paper))
     if data.receipt_not_final:
         story += _bilingual(
@@ -623,6 +654,119 @@ def build_receipt_pdf(data: ReceiptData, size: Size | str, translator: Translato
 
     watermark = labels.joined("receipt.demo_short") if data.demo else None
     return _render(paper, story, code_text, watermark)
+
+
+def _payment_block(
+    data: ReceiptData, labels: _Labels, styles: _Styles, paper: _Paper
+) -> list[Flowable]:
+    """The VietQR code to pay the fee later from a phone, with the bank and the amount."""
+    if not data.payment_qr or data.payment_recorded or data.exemption_ground:
+        return []
+    text: list[Flowable] = [
+        _p(labels.joined("fees.receipt.pay_qr"), ParagraphStyle("pq", parent=styles.label)),
+        _p(format_vnd(data.fee_vnd), styles.value_bold),
+    ]
+    if data.payment_bank:
+        text.append(_p(data.payment_bank, styles.value))
+    text.append(_p(labels.joined("fees.receipt.pay_purpose", code=data.receipt_code), styles.value))
+    text += _bilingual(
+        labels.vi("fees.receipt.pay_cash"),
+        labels.other("fees.receipt.pay_cash"),
+        styles.note,
+        styles.value2,
+    )
+    qr = QrFlowable(data.payment_qr, paper.qr)
+    if paper.roll:
+        return [_rule(paper), *text, Spacer(1, 2), qr]
+    pad = 6
+    qr_width = paper.qr + 2 * pad
+    table = Table(
+        [[text, qr]],
+        colWidths=[paper.frame_width - qr_width, qr_width],
+        style=TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("FONTNAME", (0, 0), (-1, -1), FONT),
+                ("LEFTPADDING", (0, 0), (-1, -1), pad),
+                ("RIGHTPADDING", (0, 0), (-1, -1), pad),
+                ("TOPPADDING", (0, 0), (-1, -1), pad),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), pad),
+                ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
+            ]
+        ),
+    )
+    return [Spacer(1, 6), KeepTogether([table])]
+
+
+# --- payment notes -------------------------------------------------------------------
+
+METHOD_KEYS = {
+    "cash": "fees.method.cash",
+    "vietqr_transfer": "fees.method.transfer",
+    "exempt": "fees.method.exempt",
+}
+
+
+def build_payment_note_pdf(
+    data: PaymentNoteData, size: Size | str, translator: Translator
+) -> bytes:
+    """The note a clerk prints when recording a payment (not the legal e-receipt)."""
+    register_fonts()
+    paper = _paper(size)
+    styles = _Styles(paper)
+    labels = _Labels(translator, data.lang)
+    lang = data.lang
+    story: list[Flowable] = []
+    if data.demo:
+        story.append(_banner(labels, styles))
+    story.append(_p(data.commune_name, styles.header))
+    story += _bilingual(
+        labels.vi("fees.note.title"), labels.other("fees.note.title"), styles.title, styles.title2
+    )
+    story.append(_rule(paper))
+    code = nfc(data.receipt_code)
+    story.append(_p(labels.joined("receipt.code"), styles.code_label))
+    story.append(_p(code, _fit_style(code, styles.code, paper.frame_width)))
+    story.append(_p(format_datetime(data.recorded_at), styles.center))
+    story.append(_rule(paper))
+    title_vi = _pick(data.procedure_title, FALLBACK)
+    title_other = (
+        _pair(title_vi, _pick(data.procedure_title, lang))[1] if lang != FALLBACK else None
+    )
+    method = [_p(labels.joined(METHOD_KEYS.get(data.method, data.method)), styles.value_bold)]
+    if data.exemption_ground:
+        method.append(_p(_pick(data.exemption_ground, lang), styles.value))
+    rows: list[tuple[Flowable, list[Flowable]]] = [
+        (
+            _label(labels, "receipt.procedure", styles, paper),
+            [
+                *_bilingual(title_vi, title_other, styles.value_bold, styles.value2),
+                _p(data.procedure_code, styles.value2),
+            ],
+        ),  # fmt: skip
+        (_label(labels, "fees.note.method", styles, paper), method),
+        (
+            _label(labels, "fees.note.amount", styles, paper),
+            [_p(format_vnd(data.amount_vnd), styles.value_bold)],
+        ),
+        (
+            _label(labels, "fees.note.e_receipt", styles, paper),
+            [_p(data.e_receipt_number or labels.joined("fees.note.e_receipt_later"), styles.value)],
+        ),
+        (_label(labels, "fees.note.clerk", styles, paper), [_p(data.clerk_name, styles.value)]),
+    ]
+    if data.bank_reference:
+        rows.append(
+            (_label(labels, "fees.note.reference", styles, paper),
+             [_p(data.bank_reference, styles.value)])
+        )  # fmt: skip
+    story += _rows_table(paper, rows)
+    story.append(_rule(paper))
+    story += _bilingual(
+        labels.vi("fees.note.legal"), labels.other("fees.note.legal"), styles.note, styles.value2
+    )
+    watermark = labels.joined("receipt.demo_short") if data.demo else None
+    return _render(paper, story, code, watermark)
 
 
 def _code_width(paper: _Paper) -> float:
@@ -646,7 +790,27 @@ def _receipt_rows(
     if data.fee_vnd == 0:
         fee = [_p(labels.joined("receipt.fee_free"), styles.value)]
     else:
-        fee = [_p(format_vnd(data.fee_vnd), styles.value)]
+        fee = [_p(format_vnd(data.fee_vnd), styles.value_bold)]
+        if data.fee_quantity:
+            fee.append(_p(data.fee_quantity, styles.value2))
+        if data.exemption_ground:
+            ground_vi = _pick(data.exemption_ground, FALLBACK)
+            other = (
+                _pair(ground_vi, _pick(data.exemption_ground, lang))[1]
+                if lang != FALLBACK
+                else None
+            )
+            key = "fees.receipt.exempt" if data.exemption_confirmed else "fees.receipt.claimed"
+            fee += _bilingual(
+                labels.vi(key, ground=ground_vi),
+                labels.other(key, ground=other or ground_vi),
+                styles.value,
+                styles.value2,
+            )
+        elif data.payment_recorded:
+            fee.append(_p(labels.joined("fees.receipt.paid"), styles.value))
+        else:
+            fee.append(_p(labels.joined("fees.receipt.unpaid"), styles.value))
 
     if data.expected_date is not None:
         expected = [_p(format_date(data.expected_date), styles.value_bold)]
@@ -743,12 +907,44 @@ def build_ticket_pdf(data: TicketData, size: Size | str, translator: Translator)
 # --- a sample for IT staff -------------------------------------------------------------
 
 
-def sample_receipt(lang: str = FALLBACK, now: Callable[[], datetime] = datetime.now) -> ReceiptData:
-    """A fictitious receipt (demo-marked) for printer tests."""
+def sample_receipt(
+    lang: str = FALLBACK,
+    now: Callable[[], datetime] = datetime.now,
+    procedure: str | None = None,
+    fee_account=None,
+) -> ReceiptData:
+    """A fictitious receipt (demo-marked) for printer tests; with `procedure`, that
+    procedure of the shipped catalogue with its fee and the VietQR code to pay it (to
+    `fee_account`, by default the demo's)."""
     from kiosk.services.receipt_code import make_code, receipt_uri
 
     code = make_code("QN01", 123)
     confirmed = now().replace(second=0, microsecond=0)
+    data = _sample_birth(
+        lang, code, confirmed, receipt_uri("https://portal.example.gov.vn/r/", code)
+    )
+    if procedure is None:
+        return data
+    from kiosk.services.banks import bank_line, demo_fee_account, payment_payload
+    from kiosk.services.catalogue import load_default_catalogue
+
+    proc = load_default_catalogue().get(procedure)
+    if proc is None:
+        raise ValueError(f"no procedure {procedure!r} in the catalogue")
+    rule = proc.fee_rule()
+    fee = rule.amount() if rule is not None else 0
+    account = fee_account or demo_fee_account()
+    data.procedure_code = proc.code
+    data.procedure_title = dict(proc.titles)
+    data.documents = [dict(d.titles) for d in proc.required_documents]
+    data.fee_vnd = fee
+    if fee > 0:
+        data.payment_qr = payment_payload(account, fee, code)
+        data.payment_bank = bank_line(account)
+    return data
+
+
+def _sample_birth(lang: str, code: str, confirmed: datetime, status_url: str) -> ReceiptData:
     return ReceiptData(
         commune_name="UBND xã Hòa Tiến",
         commune_address="Thôn Trung Hòa, xã Hòa Tiến, tỉnh Quảng Ngãi",
@@ -778,7 +974,7 @@ def sample_receipt(lang: str = FALLBACK, now: Callable[[], datetime] = datetime.
             },
         ],
         dossier_code=None,
-        status_url=receipt_uri("https://portal.example.gov.vn/r/", code),
+        status_url=status_url,
         lang=lang,
         demo=True,
         receipt_not_final=True,

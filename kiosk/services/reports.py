@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -36,6 +36,7 @@ from kiosk.services.models import (
     Dossier,
     Rating,
 )
+from kiosk.services.payments import FeeTotals, fee_totals
 from kiosk.services.queue import GroupStats, QueueService
 from kiosk.services.store import Store
 
@@ -57,6 +58,7 @@ class Dashboard:
     rating_days: list[tuple[date, float | None, int]]  # (day, mean face, count)
     rating_procedures: list[tuple[str, float, int]]
     faces: dict[int, int]
+    fees: FeeTotals = field(default_factory=FeeTotals)  # dossiers of the window
 
     @property
     def needs_attention(self) -> int:
@@ -80,6 +82,7 @@ class DailyReport:
     queue: list[tuple[str, GroupStats]]  # (group title, stats)
     faces: dict[int, int]
     rating_mean: float | None
+    fees: FeeTotals = field(default_factory=FeeTotals)  # that day's dossiers
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ class Reports:
                 rating_days=[(d, *rating_days.get(d, (None, 0))) for d in _days(first, today)],
                 rating_procedures=rating_procs,
                 faces=faces,
+                fees=fee_totals(s, start, end),
             )
 
         return self.store.read(read)
@@ -262,6 +266,7 @@ class Reports:
                 queue=queue,
                 faces=faces,
                 rating_mean=mean,
+                fees=fee_totals(s, start, end),
             )
 
         return self.store.read(read)
@@ -358,6 +363,7 @@ def report_rows(
                 "" if st.max_wait_s is None else f"{st.max_wait_s:.0f}",
             ),
         ]
+    rows += fee_rows(report.fees, translator, lang)
     rows += [
         ("rating", f"face_{f}", tr(f"clerk.face.{f}", lang), str(n))
         for f, n in report.faces.items()
@@ -368,6 +374,33 @@ def report_rows(
             "mean",
             tr("clerk.report.rating_mean", lang),
             "" if report.rating_mean is None else f"{report.rating_mean:.2f}",
+        )
+    )
+    return rows
+
+
+def fee_rows(
+    fees: FeeTotals, translator: Translator, lang: str = FALLBACK
+) -> list[tuple[str, str, str, str]]:
+    """(section, key, label, value): fees due, paid by method and exempted, in VND, with
+    their counts."""
+    tr = translator.tr
+    rows = [("fees", "due_vnd", tr("fees.report.due", lang, n=fees.due_count), str(fees.due_vnd))]
+    for method in ("cash", "vietqr_transfer"):
+        rows.append(
+            (
+                "fees",
+                f"paid_{method}_vnd",
+                tr(f"fees.report.paid_{method}", lang, n=fees.paid_count.get(method, 0)),
+                str(fees.paid_vnd.get(method, 0)),
+            )
+        )
+    rows.append(
+        (
+            "fees",
+            "exempted_vnd",
+            tr("fees.report.exempted", lang, n=fees.exempted_count),
+            str(fees.exempted_vnd),
         )
     )
     return rows
@@ -534,6 +567,15 @@ def report_pdf(
                 )
             )
             story.append(qt)
+    story.append(p(tr("fees.report.section", lang), h2))
+    story.append(
+        table(
+            [
+                (label, f"{int(value):,}".replace(",", ".") + " ₫")
+                for _s, _k, label, value in fee_rows(report.fees, translator, lang)
+            ]
+        )
+    )
     story.append(p(tr("clerk.report.section.rating", lang), h2))
     mean = "—" if report.rating_mean is None else f"{report.rating_mean:.2f} / 4"
     story.append(

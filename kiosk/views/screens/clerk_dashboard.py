@@ -21,6 +21,7 @@ from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
 from kiosk.services.models import AUTH_BLOCKED, NEEDS_CLERK, QUEUED, SENDING
+from kiosk.services.receipts import format_vnd
 from kiosk.services.reports import print_daily_report, write_daily_report
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
@@ -110,11 +111,14 @@ class ClerkDashboardScreen(ClerkScreen):
         self.kpis = QGridLayout()
         self.kpi: dict[str, Text] = {}
         for i, key in enumerate(
-            ("waiting", "attention", "failures", "oldest", "not_printed", "rating")
+            ("waiting", "attention", "failures", "oldest", "not_printed", "rating", "fees")
         ):
             label = Text("")
             label.setObjectName(f"kpi_{key}")
-            self.kpis.addWidget(label, i // 3, i % 3)
+            if key == "fees":  # a long line: the whole width
+                self.kpis.addWidget(label, i // 3, 0, 1, 3)
+            else:
+                self.kpis.addWidget(label, i // 3, i % 3)
             self.kpi[key] = label
         col.addLayout(self.kpis)
         charts = QGridLayout()
@@ -191,6 +195,15 @@ class ClerkDashboardScreen(ClerkScreen):
                 "clerk.dash.kpi.rating", mean="—" if mean is None else f"{mean:.1f}", n=rated
             ),
         }
+        fees = data.fees
+        texts["fees"] = tr(
+            "fees.dash.kpi",
+            days=DAYS,
+            due=format_vnd(fees.due_vnd),
+            cash=format_vnd(fees.paid_vnd.get("cash", 0)),
+            transfer=format_vnd(fees.paid_vnd.get("vietqr_transfer", 0)),
+            exempt=format_vnd(fees.exempted_vnd),
+        )
         for key, text in texts.items():
             self.kpi[key].setText(text)
             alert = key == "attention" and bool(st.get(NEEDS_CLERK, 0) + st.get(AUTH_BLOCKED, 0))

@@ -17,6 +17,7 @@ TILES = (
     ("queue", "queue_ticket", "clerk_queue"),
     ("dossiers", "submit_dossier", "clerk_dossiers"),
     ("dashboard", "processing", "clerk_dashboard"),
+    ("fees", "reason_fees", "clerk_fees"),
     ("assist", "help_clerk", None),
     ("settings", "form_field", "clerk_settings"),
     ("studio", "language", "studio"),

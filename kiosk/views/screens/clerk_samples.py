@@ -40,7 +40,7 @@ SAMPLE_PEOPLE = (
     ("026079003344", "Sầm Văn Lực"),
     ("015095005566", "Vi Thị Thu Hà"),
 )
-SAMPLE_PROCEDURES = ("1.001193", "1.004873", "2.000815", "1.001612", "1.001776", "LOCAL-001")
+SAMPLE_PROCEDURES = ("1.001193", "1.004873", "2.000815", "1.001612", "1.001776", "QNI-L001")
 
 
 def sample_value(field) -> Any:

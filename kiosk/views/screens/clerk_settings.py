@@ -37,7 +37,13 @@ from kiosk.views.widgets import BigButton, Text, scroll
 log = logging.getLogger(__name__)
 
 SECRETS = ("portal_token", "secret")
-TEXT_SETTINGS = ("kiosk_id", "portal_url", "printer_target")
+TEXT_SETTINGS = (
+    "kiosk_id",
+    "portal_url",
+    "printer_target",
+    "fee_account_number",
+    "fee_account_name",
+)
 INT_SETTINGS = ("camera_index", "idle_timeout_s", "retention_days")
 PRINTERS = ("pdf", "system", "escpos")
 MASK = "••••"
@@ -199,6 +205,8 @@ class ClerkSettingsScreen(ClerkScreen):
         langs.addStretch(1)
         add("languages", langs)
 
+        self._add_fee_account(add)
+
         for name in ("idle_timeout_s", "retention_days"):
             edit = QLineEdit()
             edit.setObjectName(f"setting_{name}")
@@ -224,14 +232,36 @@ class ClerkSettingsScreen(ClerkScreen):
         self.preview_key = "clerk.settings.preview_off"
         self.saved_secrets: set[str] = set()
 
+    def _add_fee_account(self, add) -> None:
+        """The commune's fee account: bank (from the shipped list), number, holder."""
+        from kiosk.services.banks import default_banks
+
+        self.fee_bank = QComboBox()
+        self.fee_bank.setObjectName("setting_fee_bank_bin")
+        self.fee_bank.addItem("", "")
+        for bank in default_banks().values():
+            self.fee_bank.addItem(f"{bank.short_name} ({bank.bin})", bank.bin)
+        add("fee_bank_bin", self.fee_bank)
+        for name in ("fee_account_number", "fee_account_name"):
+            edit = QLineEdit()
+            edit.setObjectName(f"setting_{name}")
+            if name == "fee_account_number":
+                edit.setProperty("keyboard", "numeric")
+            self.edits[name] = edit
+            add(name, edit)
+        self.fee_state = Text("", "hint")
+        self.fee_state.setObjectName("fee_state")
+        add("fee_state", self.fee_state)
+
     # Showing ---------------------------------------------------------------
     def enter(self, state) -> None:
         super().enter(state)
         if self.desk.clerk is None or not self.desk.clerk.is_admin:
             return
         s = self.vc.app.settings
-        for name in ("kiosk_id", "portal_url", "printer_target"):
+        for name in TEXT_SETTINGS:
             self.edits[name].setText(str(getattr(s, name)))
+        self.fee_bank.setCurrentIndex(max(0, self.fee_bank.findData(s.fee_bank_bin)))
         for name in INT_SETTINGS:
             self.edits[name].setText(str(getattr(s, name)))
         for name in SECRETS:
@@ -259,6 +289,14 @@ class ClerkSettingsScreen(ClerkScreen):
             )
             self.edits[name].setPlaceholderText(self.tr("clerk.settings.replace"))
         self.edits["printer_target"].setPlaceholderText(self.tr("clerk.settings.printer_target"))
+        self.fee_bank.setItemText(0, self.tr("fees.settings.no_bank"))
+        self.fee_state.setText(
+            self.tr(
+                "fees.settings.cash_only"
+                if self.vc.app.settings.fee_account is None
+                else "fees.settings.vietqr_on"
+            )
+        )
         self.preview_button.setText(self.tr("clerk.settings.preview"))
         self.test_button.setText(self.tr("clerk.settings.test_print"))
         self.back_button.setText(self.tr("nav.back"))
@@ -311,6 +349,7 @@ class ClerkSettingsScreen(ClerkScreen):
             text = self.edits[name].text().strip()
             values[name] = int(text) if text.isdigit() else text
         values["printer"] = self.printer.currentData()
+        values["fee_bank_bin"] = self.fee_bank.currentData()
         values["languages"] = [lang for lang, b in self.lang_buttons.items() if b.isChecked()]
         return values
 
@@ -325,6 +364,14 @@ class ClerkSettingsScreen(ClerkScreen):
                     detail=", ".join(self.tr(f"clerk.settings.{n}") for n in bad),
                 )
             )
+            return
+        from kiosk.services.banks import fee_account_problems
+
+        problems = fee_account_problems(
+            form["fee_bank_bin"], form["fee_account_number"], form["fee_account_name"]
+        )
+        if problems:
+            self.message.setText("\n".join(self.tr(key) for _name, key in problems))
             return
         changes = changed_settings(settings, form)
         if not changes:

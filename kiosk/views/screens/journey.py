@@ -31,7 +31,7 @@ from kiosk.services.text import nfc
 from kiosk.views.base import Screen
 from kiosk.views.registry import register
 from kiosk.views.spoken import speak_receipt
-from kiosk.views.steps import JourneyScreen, leave_steps, sample_at, show_step
+from kiosk.views.steps import JourneyScreen, sample_at, show_step
 from kiosk.views.widgets import BigButton, Pictogram, Text, Tile, clear_layout, scroll
 
 log = logging.getLogger(__name__)
@@ -572,7 +572,23 @@ class ReviewScreen(JourneyScreen):
             change.setObjectName(f"change_{field.key}")
             change.clicked.connect(lambda _=False, k=field.key: self._change(QUESTION, k))
             self.rows.addWidget(change, row, 2)
-        self._documents(proc, row)
+        row = self._documents(proc, row)
+        self._fee(row)
+
+    def _fee(self, row: int) -> None:
+        from kiosk.views.screens.fees import fee_summary
+
+        text = fee_summary(self.vc)
+        if not text:
+            return
+        row += 1
+        self.rows.addWidget(Text(f"<b>{self.tr('fees.review.label')}</b>"), row, 0)
+        self.rows.addWidget(Text(text), row, 1)
+        change = BigButton(self.tr("journey.review.change"))
+        change.setObjectName("change_fee")
+        first = self.journey.flow.stage("fee").steps(self.journey.session)
+        change.clicked.connect(lambda _=False, s=first[0].screen: self._change(s, ""))
+        self.rows.addWidget(change, row, 2)
 
     def _documents(self, proc, row: int) -> int:
         lang = self.vc.app.session.lang
@@ -601,14 +617,29 @@ class ReviewScreen(JourneyScreen):
             return
         self.busy = True
         self.confirm.setEnabled(False)
-        # Saved is saved: the receipt follows even if the citizen tapped Back meanwhile.
-        self.vc.tasks.run(self.journey.confirm, self._confirmed, self._failed, until="visit")
+        journey, app = self.journey, self.vc.app
 
-    def _confirmed(self, confirmed) -> None:
+        def work():
+            from kiosk.views.screens.fees import record_choice
+
+            fee_step = journey.session.fee_step
+            confirmed = journey.confirm()
+            try:  # the fee choice; the dossier is saved whatever happens here
+                choice = record_choice(app, fee_step, confirmed.id)
+            except Exception as exc:
+                log.error("fee choice not recorded: %s", type(exc).__name__)
+                choice = None
+            return confirmed, choice
+
+        # Saved is saved: the receipt follows even if the citizen tapped Back meanwhile.
+        self.vc.tasks.run(work, self._confirmed, self._failed, until="visit")
+
+    def _confirmed(self, result) -> None:
+        from kiosk.views.screens.fees import after_confirm
+
+        confirmed, choice = result
         self.vc.app.notify_outbox()
-        leave_steps(
-            self.vc, "printing", dossier_id=confirmed.id, receipt_code=confirmed.receipt_code
-        )
+        after_confirm(self.vc, confirmed, choice)
 
     def _failed(self, error: Exception) -> None:
         log.error("confirm failed: %s", type(error).__name__, exc_info=error)
