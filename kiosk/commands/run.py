@@ -163,7 +163,7 @@ def lock_down(window, ctx):
 
     window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
     lock = KioskLock(window, ClerkService(ctx.store, machine=ctx.settings.kiosk_id), ctx.tr)
-    window.showFullScreen()
+    window.fill_screen()
     return lock
 
 

@@ -17,11 +17,9 @@ def register(subparsers) -> None:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise SystemExit(f"--size: {text!r} is not WIDTHxHEIGHT") from None
-    return w, h
+    from kiosk.qt.stage import parse_size as parse
+
+    return parse(text)
 
 
 def handle(args) -> int:
@@ -49,11 +47,10 @@ def render_all(
 ) -> list[Path]:
     from kiosk.config import load_settings
     from kiosk.context import build_context
+    from kiosk.qt import stage
     from kiosk.qt.app import ensure_app
-    from kiosk.qt.speech_bridge import install_speech
     from kiosk.qt.tasks import TaskRunner
     from kiosk.views import registry
-    from kiosk.views.shell import MainWindow
 
     app = ensure_app()
     settings = load_settings(
@@ -68,6 +65,8 @@ def render_all(
     tasks = TaskRunner()
     tasks.inline = True
     written: list[Path] = []
+    # One window, as in service: each screen in the same shell, keyboard open where typed.
+    window = stage.build_window(ctx, tasks, width, height)
     try:
         for lang in langs:
             folder = outdir / lang if len(langs) > 1 else outdir
@@ -75,23 +74,17 @@ def render_all(
             for spec in registry.screens():
                 if only and spec.name not in only:
                     continue
-                window = MainWindow(ctx, tasks)
-                install_speech(window, ctx)  # so the top bar has its sound buttons
-                window.resize(width, height)
-                ctx.session.wipe(lang)
-                window.set_language(lang)
-                window.show_sample(spec.name)
-                window.show()
-                _wait_for_camera(app, window.current_screen())
+                screen = stage.stage(window, spec.name, lang)
+                _wait_for_camera(app, screen)
                 path = folder / f"{spec.name}.png"
                 if not window.grab().save(str(path)):
                     raise RuntimeError(f"could not write {path}")
                 written.append(path)
-                window.current_screen().leave()
-                window.close()
-                window.deleteLater()
-                app.processEvents()
+                screen.leave()
     finally:
+        window.close()
+        window.deleteLater()
+        stage.settle()
         ctx.close()
     return written
 

@@ -153,6 +153,8 @@ def _clipped(w: QWidget, text: str) -> bool:
             return needed > rect.height() + 2
         if w.pixmap() is not None and not w.pixmap().isNull():
             return False
+        if "\n" not in text and fm.tightBoundingRect(text).height() > rect.height() + 1:
+            return True  # accents cut at the top, descenders at the bottom
         return fm.horizontalAdvance(text) > rect.width() + 1
     if isinstance(w, QAbstractButton):
         if hasattr(w, "label"):  # a tile draws its text in a child label

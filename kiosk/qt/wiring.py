@@ -38,14 +38,22 @@ def install_camera(app_ctx: Any) -> None:
 def install_sync(window: Any, app_ctx: Any) -> None:
     """The sync worker (started with the window), status look-ups through it, and the
     clerk bar, shown on the clerk's screens."""
-    from kiosk.qt.sync_bridge import ClerkBar, SyncBridge
+    from kiosk.qt.sync_bridge import SyncBridge
     from kiosk.services.status import StatusService
-    from kiosk.views import registry
 
     sync = SyncBridge.from_context(app_ctx, parent=window)
     app_ctx.extras["sync"] = sync
     app_ctx.dossiers.clock_offset = lambda: sync.outbox.clock_offset
     app_ctx.extras["status"] = StatusService(app_ctx.store, refresh=sync.refresh_status)
+    install_clerk_bar(window, app_ctx, sync)
+    window.start_hooks.append(sync.start)
+
+
+def install_clerk_bar(window: Any, app_ctx: Any, sync: Any) -> None:
+    """The clerk bar under the clerk's screens (sync None: no worker, as in the audit)."""
+    from kiosk.qt.sync_bridge import ClerkBar
+    from kiosk.views import registry
+
     bar = ClerkBar(sync, lambda key, **v: app_ctx.translator.tr(key, app_ctx.session.lang, **v))
     window.centralWidget().layout().addWidget(bar)
     window.clerk_bar = bar
@@ -55,7 +63,6 @@ def install_sync(window: Any, app_ctx: Any) -> None:
 
     window.nav.changed.connect(follow)
     bar.setVisible(False)
-    window.start_hooks.append(sync.start)
 
 
 def wire(window: Any, app_ctx: Any) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -17,7 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
-    QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -28,7 +29,7 @@ from kiosk.services.i18n import LANGUAGES
 from kiosk.views import registry
 from kiosk.views.base import Screen, ViewContext
 from kiosk.views.keyboard import KeyboardController, VietKeyboard
-from kiosk.views.widgets import BigButton, Text, scroll
+from kiosk.views.widgets import BigButton, Text, pictogram_pixmap
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,7 @@ class TopBar(QWidget):
         head = QHBoxLayout()
         head.setContentsMargins(24, 6, 0, 0)
         self.place = QLabel()
+        self.place.setWordWrap(True)
         head.addWidget(self.place, 1)
         self.demo = QLabel()
         self.demo.setObjectName("demoBanner")
@@ -214,10 +216,14 @@ class TopBar(QWidget):
             row.addWidget(button)
         self.repeat_button = QPushButton()
         self.repeat_button.setObjectName("barButton")
+        self.repeat_button.setIcon(QIcon(pictogram_pixmap("replay", 96)))
+        self.repeat_button.setIconSize(QSize(40, 40))
         self.repeat_button.clicked.connect(self.repeat)
         row.addWidget(self.repeat_button)
         self.volume_button = QPushButton()
         self.volume_button.setObjectName("barButton")
+        self.volume_button.setIconSize(QSize(44, 44))
+        self.volume_level = ""
         self.volume_button.clicked.connect(self.volume)
         row.addWidget(self.volume_button)
         self.clerk_button = QPushButton()
@@ -230,15 +236,30 @@ class TopBar(QWidget):
         self.place.setText(self.vc.app.settings.commune_name)
         self.demo.setText(self.vc.tr("shell.demo_banner"))
         self.repeat_button.setText(self.vc.tr("shell.repeat"))
+        self.repeat_button.setAccessibleName(self.vc.tr("shell.repeat"))
         self.clerk_button.setText(self.vc.tr("clerk.nav.entry"))
         session = self.vc.app.session
         level = "off" if session.muted else VOLUME_NAMES.get(session.volume, "loud")
-        self.volume_button.setText(self.vc.tr(f"shell.volume.{level}"))
+        # A speaker with as many waves as the volume (crossed out when off), no word.
+        name = self.vc.tr(f"shell.volume.{level}")
+        self.volume_button.setAccessibleName(name)
+        self.volume_button.setToolTip(name)
+        if level != self.volume_level:
+            self.volume_level = level
+            self.volume_button.setIcon(QIcon(pictogram_pixmap(f"volume_{level}", 96)))
         speech = self.vc.app.extras.get("speech") is not None
         self.volume_button.setVisible(speech)
         self.repeat_button.setVisible(speech)
         for lang, button in self.lang_buttons.items():
             button.setChecked(lang == self.vc.app.session.lang)
+
+
+class ScreenStack(QStackedWidget):
+    """The screens, in whatever room the top bar and the keyboard leave. It claims no
+    height of its own: a screen's wrapped text must not push the keyboard off the window."""
+
+    def hasHeightForWidth(self) -> bool:
+        return False
 
 
 class MainWindow(QMainWindow):
@@ -257,7 +278,10 @@ class MainWindow(QMainWindow):
         self.top.repeat.connect(self.repeat_prompt)
         self.top.volume.connect(self.next_volume)
         layout.addWidget(self.top)
-        self.stack = QStackedWidget()
+        self.stack = ScreenStack()
+        # The screens take the room left, never more: a screen too tall for it is a fault
+        # the audit reports, not a reason for the window to grow past the screen.
+        self.stack.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         layout.addWidget(self.stack, 1)
         # The on-screen keyboard sits under the screen and shows while a text field has focus.
         self.keyboard = VietKeyboard(self.vc.tr)
@@ -279,40 +303,54 @@ class MainWindow(QMainWindow):
         self.top.retranslate()
 
     # Short screens -------------------------------------------------------------
-    SHORT = 1000  # px: below this the keyboard is compact and the top bar gives way to it
+    SHORT = 1100  # px: below this the keyboard is compact and the top bar gives way to it
+    NARROW = 1200  # px: below this the letter keys are narrower
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         # Measured while the keyboard is down: with it up the window may be stretched.
         if not self.keyboard.isVisibleTo(self):
             self.short = self.height() < self.SHORT
-            self.keyboard.set_compact(self.short)
+            self.keyboard.set_compact(self.short, self.width() < self.NARROW)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if obj is self.keyboard and event.type() == QEvent.Type.Show:
-            # The screen scrolls above the keyboard so the field being typed stays in view.
-            QTimer.singleShot(0, self._show_focused_field)
+        if obj is self.keyboard and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
+            # On a short screen the top bar gives its room to the keyboard while it is up.
+            up = event.type() == QEvent.Type.Show
+            self.top.setVisible(not (up and self.short))
+            bar = getattr(self, "clerk_bar", None)
+            if bar is not None and self.short:
+                # The clerk bar too; it comes back with the keyboard's Done.
+                name = self.nav.current
+                clerk = name is not None and registry.spec(name).audience == "clerk"
+                bar.setVisible(clerk and not up)
+            if up:
+                # The content scrolls above the keyboard so the field typed into stays in view.
+                QTimer.singleShot(0, self.show_focused_field)
         return False
 
-    def _show_focused_field(self) -> None:
-        area = self.stack.currentWidget()
+    def show_focused_field(self) -> None:
+        current = self.current_screen()
         focused = QApplication.focusWidget()
-        if isinstance(area, QScrollArea) and focused is not None and area.isAncestorOf(focused):
-            area.ensureWidgetVisible(focused, 20, 40)
+        if current is not None and focused is not None:
+            current.show_in_view(focused)
+
+    def fill_screen(self) -> None:
+        from kiosk.qt.app import fill_screen
+
+        fill_screen(self)
 
     # Screens ---------------------------------------------------------------
-    def screen(self, name: str) -> Screen:
+    def screen_widget(self, name: str) -> Screen:
         if name not in self.screens:
             widget = registry.spec(name).cls(self.vc)
+            widget.pin_footer()
             self.screens[name] = widget
-            # Each screen sits in a scroll area: when the keyboard takes half of a short
-            # screen, the rest scrolls instead of being squeezed or cut.
-            self.stack.addWidget(scroll(widget))
+            self.stack.addWidget(widget)
         return self.screens[name]
 
     def current_screen(self) -> Screen | None:
-        area = self.stack.currentWidget()
-        widget = area.widget() if isinstance(area, QScrollArea) else None
+        widget = self.stack.currentWidget()
         return widget if isinstance(widget, Screen) else None
 
     def _show(self, name: str) -> None:
@@ -324,11 +362,11 @@ class MainWindow(QMainWindow):
         previous = self.current_screen()
         if previous is not None:
             previous.leave()
-        widget = self.screen(name)
+        widget = self.screen_widget(name)
         widget.enter(self.nav.state())
         if self.nav.current != name:
             return  # the screen moved on while entering (e.g. work that finished at once)
-        self.stack.setCurrentWidget(widget.parentWidget().parentWidget())
+        self.stack.setCurrentWidget(widget)
         self.top.retranslate()
         for hook in self.prompt_hooks:
             hook(widget)
@@ -337,7 +375,7 @@ class MainWindow(QMainWindow):
         """Show a screen with its registered sample data (screenshots, audit, self-test)."""
         sample = registry.spec(name).sample(self.vc)
         self.nav.history = [(name, sample)]
-        self._show(name)
+        self.nav.changed.emit(name)  # as a real visit: the clerk bar follows too
         return self.screens[name]
 
     # Language, prompts -------------------------------------------------------

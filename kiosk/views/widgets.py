@@ -86,11 +86,34 @@ class Text(QLabel):
         self.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
 
 
+class Note(Text):
+    """A message that takes no room while it is empty (under a form, above its buttons)."""
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setVisible(bool(text))
+
+    def clear(self) -> None:
+        self.setText("")
+
+
+class ScrollArea(QScrollArea):
+    """It may shrink to one row of content: the rows around it (title, buttons) come first."""
+
+    MIN_HEIGHT = 96
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(hint.width(), min(hint.height(), self.MIN_HEIGHT))
+
+
 def scroll(inner: QWidget) -> QScrollArea:
     """`inner` in a frameless scroll area that gives it the full width."""
-    area = QScrollArea()
+    area = ScrollArea()
     area.setWidgetResizable(True)
     area.setFrameShape(QScrollArea.Shape.NoFrame)
+    # Never sideways: what is wider than the screen is a layout fault, not something to pan.
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     area.setWidget(inner)
     return area
 

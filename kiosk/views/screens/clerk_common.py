@@ -122,7 +122,8 @@ class ClerkScreen(Screen):
         super().__init__(vc)
         self.setStyleSheet(CLERK_QSS)
         self.desk = desk(vc.app)
-        self.body.setContentsMargins(32, 12, 32, 12)
+        self.outer.setContentsMargins(32, 12, 32, 12)
+        self.outer.setSpacing(12)
         self.body.setSpacing(12)
         # One header row: the screen's title, who is logged in, and the way out.
         head = QHBoxLayout()
@@ -140,7 +141,7 @@ class ClerkScreen(Screen):
         self.logout_button.clicked.connect(self.do_logout)
         head.addWidget(self.desk_button)
         head.addWidget(self.logout_button)
-        self.body.insertLayout(0, head)
+        self.outer.insertLayout(0, head)
         self.header_row = head
 
     def enter(self, state: dict[str, Any]) -> None:

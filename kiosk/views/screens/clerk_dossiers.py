@@ -29,7 +29,7 @@ from kiosk.services.receipt_code import ReceiptCodeError
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
 from kiosk.views.screens.clerk_samples import sample_login, sample_needs_clerk
-from kiosk.views.widgets import BigButton, Text, clear_layout, scroll
+from kiosk.views.widgets import BigButton, Note, Text, clear_layout, scroll
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,24 @@ PROBLEM = QColor("#8a0000")
 
 
 class _Table(QTableWidget):
-    """Rows fit their (two-line) text at the table's current width."""
+    """Rows fit their (two-line) text at the table's current width, and the table is as tall
+    as its rows: the page of results scrolls with the screen, in one scroll area."""
+
+    def __init__(self, rows: int, columns: int) -> None:
+        super().__init__(rows, columns)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        self.fit_rows()
+
+    def fit_rows(self) -> None:
         self.resizeRowsToContents()
+        rows = sum(self.rowHeight(r) for r in range(self.rowCount()))
+        height = self.horizontalHeader().height() + rows + 2 * self.frameWidth()
+        if self.height() != height:
+            self.setFixedHeight(max(height, 64))
 
 
 def _parse_day(text: str) -> date | None:
@@ -145,7 +158,8 @@ class ClerkDossiersScreen(ClerkScreen):
         ):
             header.setSectionResizeMode(col, mode)
         self.table.cellClicked.connect(self._open_row)
-        self.body.addWidget(self.table, 1)
+        self.body.addWidget(self.table)
+        self.body.addStretch(1)
 
         pager = QHBoxLayout()
         self.prev_button = BigButton("", pictogram="back")
@@ -158,7 +172,7 @@ class ClerkDossiersScreen(ClerkScreen):
         pager.addWidget(self.page_label)
         pager.addStretch(1)
         pager.addWidget(self.next_button)
-        self.body.addLayout(pager)
+        self.footer.addLayout(pager)
 
         self.preset = "all"
         self.cursors: list = [None]  # the cursor each shown page started from
@@ -307,7 +321,7 @@ class ClerkDossiersScreen(ClerkScreen):
                     item.setForeground(QBrush(PROBLEM))
                 self.table.setItem(r, c, item)
             self.row_ids.append(row.id)
-        self.table.resizeRowsToContents()
+        self.table.fit_rows()
         self.page_label.setText(self.tr("clerk.list.page", n=len(self.cursors)))
         self.prev_button.setEnabled(len(self.cursors) > 1)
         self.next_button.setEnabled(page.next_cursor is not None)
@@ -333,6 +347,7 @@ def _sample_detail(vc) -> dict:
 
 @register("clerk_dossier", audience="clerk", sample=_sample_detail)
 class ClerkDossierScreen(ClerkScreen):
+    scrolls = False  # the details scroll in their own area, beside the actions
     title_key = "clerk.detail.title"
 
     def __init__(self, vc) -> None:
@@ -345,7 +360,7 @@ class ClerkDossierScreen(ClerkScreen):
         self.content = QVBoxLayout(inner)
         self.content.setSpacing(8)
         row.addWidget(scroll(inner), 1)
-        actions = QVBoxLayout()
+        actions = QGridLayout()
         self.back_button = BigButton("", pictogram="back")
         self.back_button.clicked.connect(self.vc.nav.back)
         self.retry_button = BigButton("", "primary")
@@ -357,16 +372,16 @@ class ClerkDossierScreen(ClerkScreen):
         self.reprint_button.clicked.connect(self.reprint)
         self.edit_button.clicked.connect(self.edit)
         self.handled_button.clicked.connect(self.mark_handled)
-        for button in (
-            self.retry_button,
-            self.reprint_button,
-            self.edit_button,
-            self.handled_button,
+        for i, button in enumerate(
+            (self.retry_button, self.reprint_button, self.edit_button, self.handled_button)
         ):
-            actions.addWidget(button)
-        actions.addStretch(1)
-        actions.addWidget(self.back_button)
-        row.addLayout(actions)
+            actions.addWidget(button, i // 2, i % 2)
+        # The actions stay in view under the details, which scroll.
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.back_button, 0, Qt.AlignmentFlag.AlignBottom)
+        bottom.addStretch(1)
+        bottom.addLayout(actions)
+        self.footer.addLayout(bottom)
         self.body.addLayout(row, 1)
         self.detail = None
 
@@ -620,9 +635,10 @@ class ClerkDossierEditScreen(ClerkScreen):
         inner = QWidget()
         self.form = QGridLayout(inner)
         self.form.setColumnStretch(1, 1)
-        self.body.addWidget(scroll(inner), 1)
-        self.error = Text("", "error")
-        self.body.addWidget(self.error)
+        self.body.addWidget(inner, 1)
+        self.error = Note("", "error")
+        self.error.hide()
+        self.footer.addWidget(self.error)
         row = QHBoxLayout()
         self.back_button = BigButton("", pictogram="back")
         self.back_button.clicked.connect(self.vc.nav.back)
@@ -632,7 +648,7 @@ class ClerkDossierEditScreen(ClerkScreen):
         row.addWidget(self.back_button)
         row.addStretch(1)
         row.addWidget(self.save_button)
-        self.body.addLayout(row)
+        self.footer.addLayout(row)
         self.detail = None
         self.inputs: dict[str, QLineEdit | QComboBox] = {}
         self.errors: dict[str, Text] = {}

@@ -32,7 +32,7 @@ from kiosk.services.i18n import LANGUAGES
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen
 from kiosk.views.screens.clerk_samples import sample_login
-from kiosk.views.widgets import BigButton, Text, scroll
+from kiosk.views.widgets import BigButton, Note, Text
 
 log = logging.getLogger(__name__)
 
@@ -206,10 +206,11 @@ class ClerkSettingsScreen(ClerkScreen):
             edit.setFixedWidth(200)
             self.edits[name] = edit
             add(name, edit)
-        self.body.addWidget(scroll(inner), 1)
-        self.message = Text("")
+        self.body.addWidget(inner, 1)
+        self.message = Note("")
         self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.body.addWidget(self.message)
+        self.message.hide()
+        self.footer.addWidget(self.message)
         buttons = QHBoxLayout()
         self.back_button = BigButton("", pictogram="back")
         self.back_button.clicked.connect(self.vc.nav.back)
@@ -219,7 +220,7 @@ class ClerkSettingsScreen(ClerkScreen):
         buttons.addWidget(self.back_button)
         buttons.addStretch(1)
         buttons.addWidget(self.save_button)
-        self.body.addLayout(buttons)
+        self.footer.addLayout(buttons)
         self.bridge = None
         self.preview_key = "clerk.settings.preview_off"
         self.saved_secrets: set[str] = set()

@@ -27,7 +27,7 @@ from kiosk.services.receipts import format_date, format_vnd
 from kiosk.services.text import nfc
 from kiosk.views.base import Screen
 from kiosk.views.registry import register
-from kiosk.views.widgets import BigButton, Pictogram, Text, Tile, clear_layout, scroll
+from kiosk.views.widgets import BigButton, Pictogram, Text, Tile, clear_layout
 
 log = logging.getLogger(__name__)
 SAMPLE_CODE = "1.001193"  # birth registration: the sample for screenshots
@@ -59,7 +59,7 @@ class ProceduresScreen(Screen):
         inner = QWidget()
         self.grid = QGridLayout(inner)
         self.grid.setSpacing(20)
-        self.body.addWidget(scroll(inner), 1)
+        self.body.addWidget(inner, 1)
         self.body.addLayout(self.nav_row(back=True, cancel=False))
         self.category: str | None = None
         self.shown: list[str] = []
@@ -74,7 +74,8 @@ class ProceduresScreen(Screen):
         self.search.setPlaceholderText(self.tr("journey.procedures.search"))
         clear_layout(self.categories)
         keys = [None, *self.vc.app.catalogue.categories()]
-        per_row = (len(keys) + 1) // 2
+        # Three to a row, two on a narrow (portrait) screen, so every name fits its button.
+        per_row = 3 if self.window().width() >= 1200 else 2
         for i, key in enumerate(keys):
             label = (
                 self.tr(f"catalogue.category.{key}") if key else self.tr("journey.procedures.all")
@@ -139,7 +140,7 @@ class ProcedureScreen(Screen):
         self.body.addLayout(top)
         inner = QWidget()
         self.facts = QVBoxLayout(inner)
-        self.body.addWidget(scroll(inner), 1)
+        self.body.addWidget(inner, 1)
         self.start = BigButton("", "primary", pictogram="submit_dossier")
         self.start.clicked.connect(self._start)
         row = self.nav_row(back=True, cancel=True)
@@ -555,14 +556,14 @@ class ReviewScreen(Screen):
     def __init__(self, vc) -> None:
         super().__init__(vc)
         title_row = QHBoxLayout()
-        self.body.removeWidget(self.title)
+        self.outer.removeWidget(self.title)
         title_row.addWidget(Pictogram("review", 64))
         title_row.addWidget(self.title, 1)
-        self.body.insertLayout(0, title_row)
+        self.outer.insertLayout(0, title_row)
         inner = QWidget()
         self.rows = QGridLayout(inner)
         self.rows.setColumnStretch(1, 1)
-        self.body.addWidget(scroll(inner), 1)
+        self.body.addWidget(inner, 1)
         self.error = Text("", "error")
         self.body.addWidget(self.error)
         self.confirm = BigButton("", "primary", pictogram="confirm")
