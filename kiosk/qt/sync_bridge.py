@@ -160,7 +160,7 @@ class ClerkBar(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet(
             "#clerkBar { background: #eef2f5; border-top: 1px solid #c8d0d8; }"
-            "#clerkBar QLabel { font-size: 20pt; color: #1d2a36; }"
+            "#clerkBar QLabel { font-size: 20pt; color: #1d2a36; background: transparent; }"
             '#clerkBar QLabel[level="alert"] { color: #a4161a; font-weight: bold; }'
             '#clerkBar QLabel[level="warn"] { color: #8a5a00; font-weight: bold; }'
             '#clerkBar QLabel[level="ok"] { color: #1b6e3a; font-weight: bold; }'

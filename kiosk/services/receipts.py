@@ -79,6 +79,8 @@ class ReceiptData:
     # official dossier code comes later from the portal.
     receipt_not_final: bool = False
     commune_address: str = ""
+    # Set on a reprint (local time): the receipt says it is one, and when it was printed.
+    reprinted_at: datetime | None = None
 
 
 @dataclass
@@ -543,6 +545,14 @@ def build_receipt_pdf(data: ReceiptData, size: Size | str, translator: Translato
 
     if data.demo:
         story.append(_banner(labels, styles))
+    if data.reprinted_at is not None:
+        when = format_datetime(data.reprinted_at)
+        story += _bilingual(
+            labels.vi("receipt.reprint", time=when),
+            labels.other("receipt.reprint", time=when),
+            styles.title,
+            styles.title2,
+        )
 
     story.append(_p(data.commune_name, styles.header))
     if data.commune_address:
