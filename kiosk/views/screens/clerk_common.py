@@ -9,6 +9,7 @@ except in assisted mode, where the clerk stays beside the citizen until they ste
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from PySide6.QtCore import Qt
@@ -24,7 +25,7 @@ from kiosk.services.dossier_search import DossierSearch
 from kiosk.services.queue import QueueService, load_groups
 from kiosk.services.reports import Reports
 from kiosk.views.base import Screen
-from kiosk.views.widgets import BigButton, Text
+from kiosk.views.widgets import BigButton, Note, Text
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,10 @@ class ClerkScreen(Screen):
         head.addWidget(self.logout_button)
         self.outer.insertLayout(0, head)
         self.header_row = head
+        # A screen that failed to draw says so (the error is logged), never a silent blank.
+        self.render_error = Note("", "error")
+        self.render_error.hide()
+        self.outer.insertWidget(1, self.render_error)
 
     def enter(self, state: dict[str, Any]) -> None:
         clerk = self.desk.clerk
@@ -152,6 +157,7 @@ class ClerkScreen(Screen):
         if self.admin_only and not clerk.is_admin:
             self.vc.nav.replace("clerk_home")
             return
+        self.render_error.clear()
         super().enter(state)
 
     def retranslate(self) -> None:
@@ -179,6 +185,25 @@ class ClerkScreen(Screen):
         if not self.desk.assisting:
             self.desk.logout("session reset")
             AssistBanner.remove(self.window())
+
+    def safe(self, render: Callable[..., None]) -> Callable[..., None]:
+        """`render` that logs any exception and shows the clerk a message instead of
+        leaving the screen half drawn with nothing said."""
+
+        def run(*args: Any) -> None:
+            try:
+                render(*args)
+            except Exception as exc:
+                # The type and where: never the values, which may be personal data.
+                log.error(
+                    "clerk screen %s could not be drawn: %s",
+                    self.name,
+                    type(exc).__name__,
+                    exc_info=(type(exc), exc, exc.__traceback__),
+                )
+                self.render_error.setText(self.tr("screens.clerk.render_failed"))
+
+        return run
 
     def error_text(self, error: Exception) -> str:
         key = getattr(error, "key", None)

@@ -167,7 +167,7 @@ class ClerkDashboardScreen(ClerkScreen):
 
     def refresh(self) -> None:
         reports = self.desk.reports
-        self.vc.tasks.run(lambda: reports.dashboard(DAYS), self._show, self._failed)
+        self.vc.tasks.run(lambda: reports.dashboard(DAYS), self.safe(self._show), self._failed)
 
     def _failed(self, error: Exception) -> None:
         log.error("dashboard failed: %s", type(error).__name__, exc_info=error)

@@ -26,6 +26,7 @@ from kiosk.services.dossier_edit import APPLICANT_FIELDS
 from kiosk.services.dossier_search import KIND_ID, KIND_NAME, KIND_RECEIPT, SearchQuery
 from kiosk.services.models import STATES
 from kiosk.services.receipt_code import ReceiptCodeError
+from kiosk.views import clerk_texts as texts
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
 from kiosk.views.screens.clerk_samples import sample_login, sample_needs_clerk
@@ -57,6 +58,15 @@ class _Table(QTableWidget):
         height = self.horizontalHeader().height() + rows + 2 * self.frameWidth()
         if self.height() != height:
             self.setFixedHeight(max(height, 64))
+
+
+def _field_labels(proc, lang: str) -> dict[str, str]:
+    """Portal field paths and keys → the labels the clerk knows them by."""
+    labels = {f"applicant.{f.key}": f.label(lang) for f in APPLICANT_FIELDS}
+    labels.update({f.key: f.label(lang) for f in APPLICANT_FIELDS})
+    for f in proc.fields if proc else ():
+        labels[f"fields.{f.key}"] = labels[f.key] = f.label(lang)
+    return labels
 
 
 def _parse_day(text: str) -> date | None:
@@ -277,7 +287,7 @@ class ClerkDossiersScreen(ClerkScreen):
                 d.audit("dossier.search", detail=page.kind)
             return page
 
-        self.vc.tasks.run(work, self._show, self._failed)
+        self.vc.tasks.run(work, self.safe(self._show), self._failed)
 
     def _failed(self, error: Exception) -> None:
         if isinstance(error, ReceiptCodeError):
@@ -406,7 +416,7 @@ class ClerkDossierScreen(ClerkScreen):
                 d.audit("dossier.view", dossier_id)
             return detail
 
-        self.vc.tasks.run(work, self._show, self._failed)
+        self.vc.tasks.run(work, self.safe(self._show), self._failed)
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -416,7 +426,7 @@ class ClerkDossierScreen(ClerkScreen):
         self.edit_button.setText(self.tr("clerk.detail.edit"))
         self.handled_button.setText(self.tr("clerk.detail.handled"))
         if self.detail is not None:
-            self._show(self.detail)
+            self.safe(self._show)(self.detail)
         else:
             self._enable(None)
 
@@ -476,12 +486,16 @@ class ClerkDossierScreen(ClerkScreen):
                 (tr("clerk.detail.assisted_by"), detail.assisted_by or "—"),
                 (tr("clerk.detail.next_attempt"), fmt_time(detail.next_attempt_at)),
                 (tr("clerk.detail.attempts"), str(detail.attempt_count)),
-                (tr("clerk.detail.last_error"), detail.last_error or "—"),
+                (
+                    tr("clerk.detail.last_error"),
+                    texts.last_problem(detail.attempts, tr) if detail.last_error else "",
+                ),
             ]
         )
+        labels = _field_labels(proc, lang)
         if detail.field_errors:
             self._section("clerk.detail.portal_errors")
-            self._lines([f"{e['field']}: {e['message']}" for e in detail.field_errors], "")
+            self._lines(texts.portal_error_lines(detail.field_errors, labels, tr), "")
         self._section("clerk.detail.applicant")
         a = detail.applicant
         if a is None:
@@ -525,14 +539,15 @@ class ClerkDossierScreen(ClerkScreen):
         else:
             self._lines([], "clerk.detail.nothing")
         self._section("clerk.detail.attachments")
+        documents = {d.key: d.title(lang) for d in proc.required_documents} if proc else {}
         self._lines(
             [
-                tr(
-                    "clerk.detail.attachment_line",
-                    document=a.document_key,
-                    kind=a.content_type,
-                    kb=max(1, a.size // 1024),
-                    sent=tr("clerk.yes") if a.uploaded else tr("clerk.no"),
+                texts.attachment_line(
+                    documents.get(a.document_key, tr("screens.clerk.field.attachments")),
+                    a.content_type,
+                    max(1, a.size // 1024),
+                    a.uploaded,
+                    tr,
                 )
                 for a in detail.attachments
             ],
@@ -540,32 +555,19 @@ class ClerkDossierScreen(ClerkScreen):
         )
         self._section("clerk.detail.history")
         self._lines(
-            [
-                f"{fmt_time(t.at)} · {t.outcome}"
-                + (f" · {t.status_code}" if t.status_code else "")
-                + (f" · {t.error}" if t.error else "")
-                for t in detail.attempts
-            ],
+            [texts.attempt_line(t.outcome, fmt_time(t.at), tr) for t in detail.attempts],
             "clerk.detail.no_attempts",
         )
         self._section("clerk.detail.prints")
         self._lines(
-            [
-                f"{fmt_time(p.at)} · "
-                + (tr("clerk.detail.printed") if p.ok else tr("clerk.list.not_printed"))
-                + f" · {p.printer}"
-                + (f" · {p.clerk}" if p.clerk else "")
-                + (f" · {p.error}" if p.error else "")
-                for p in detail.prints
-            ],
+            [texts.print_line(p.ok, fmt_time(p.at), p.clerk, tr) for p in detail.prints],
             "clerk.detail.nothing",
         )
         self._section("clerk.detail.audit")
+        known = self.vc.app.translator.has
         self._lines(
             [
-                f"{fmt_time(e.at)} · {e.action}"
-                + (f" · {e.clerk}" if e.clerk else "")
-                + (f" · {e.detail}" if e.detail else "")
+                texts.audit_line(e.action, fmt_time(e.at), e.clerk, tr, lambda k: known(k, "vi"))
                 for e in detail.audit
             ],
             "clerk.detail.nothing",
@@ -660,7 +662,7 @@ class ClerkDossierEditScreen(ClerkScreen):
         if self.desk.clerk is None or state.get("dossier_id") is None:
             return
         d, dossier_id = self.desk, state["dossier_id"]
-        self.vc.tasks.run(lambda: d.editor.detail(dossier_id), self._build, self._failed)
+        self.vc.tasks.run(lambda: d.editor.detail(dossier_id), self.safe(self._build), self._failed)
 
     def retranslate(self) -> None:
         super().retranslate()

@@ -156,7 +156,7 @@ class ClerkQueueScreen(ClerkScreen):
         q, counter = self.desk.queue, self.desk.counter
         self.vc.tasks.run(
             lambda: (q.current(counter), q.waiting_counts(), q.recent_calls(6)),
-            self._loaded,
+            self.safe(self._loaded),
             self._failed_load,
         )
 

@@ -111,7 +111,7 @@ def ensure_sample_data(app) -> ClerkDesk:
                     Attempt(
                         dossier_id=dossier_id,
                         at=row.confirmed_at,
-                        outcome="rejected",
+                        outcome="needs_clerk",
                         status_code=422,
                         error="422 invalid: fields.phone",
                         worker="k1",
@@ -123,7 +123,7 @@ def ensure_sample_data(app) -> ClerkDesk:
                     Attempt(
                         dossier_id=dossier_id,
                         at=row.confirmed_at,
-                        outcome="auth",
+                        outcome="auth_blocked",
                         status_code=401,
                         error="401 bad signature",
                         worker="k1",
