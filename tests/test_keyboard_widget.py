@@ -254,3 +254,17 @@ def test_rendered_keyboard_is_not_blank(form, qtbot, tmp_path):
     }
     assert len(colours) > 20  # keys, borders, letters: not a flat fill
     assert form.keyboard.grab().save(str(tmp_path / "keyboard.png"))
+
+
+def test_clear_key_empties_the_field_in_one_tap(form, qtbot):
+    kb = form.keyboard
+    edited = []
+    form.name.textEdited.connect(edited.append)
+    focus(qtbot, form.name)
+    tap(qtbot, kb, "l", "o", "space", "v")
+    assert form.name.text() == "lo v"
+    tap(qtbot, kb, "clear")
+    assert form.name.text() == "" and edited[-1] == ""
+    focus(qtbot, form.phone)
+    tap(qtbot, kb, *"0912", "clear")
+    assert form.phone.text() == ""

@@ -229,7 +229,7 @@ TEXT_ROWS: tuple[tuple[tuple[str, float], ...], ...] = (
     (*((c, 1) for c in "asdfghjkl"), (",", 1), (".", 1)),
     (("shift", 2), *((c, 1) for c in "zxcvbnm"), ("shift2", 2)),
     (*((c, 1) for c in "ăâđêôơư"), *((f"tone.{t}", 1.1) for t in TONES)),
-    (("telex", 2), ("space", 6), ("done", 4)),
+    (("telex", 2), ("clear", 2), ("space", 5), ("done", 3)),
 )
 NUMERIC_ROWS = ("123", "456", "789", "/0<")
 NUMERIC_KINDS = frozenset({"numeric", "phone", "id_number", "number", "date"})
@@ -378,9 +378,9 @@ class VietKeyboard(QWidget):
         width = int(unit * units + GAP * (units - 1))
         if key_id.startswith("tone."):
             button: KeyButton = ToneKey(key_id, key_id[5:], width, TONE_H)
-        elif key_id in ("shift", "shift2", "telex", "backspace", "space"):
+        elif key_id in ("shift", "shift2", "telex", "backspace", "space", "clear"):
             button = KeyButton(key_id, "kbAction", width, height)
-            button.setCheckable(key_id != "backspace" and key_id != "space")
+            button.setCheckable(key_id in ("shift", "shift2", "telex"))
             button.setAutoRepeat(key_id == "backspace")
         elif key_id == "done":
             button = KeyButton(key_id, "kbDone", width, height)
@@ -424,8 +424,9 @@ class VietKeyboard(QWidget):
             for c, ch in enumerate(keys):
                 key_id = "backspace" if ch == "<" else ch
                 grid.addWidget(self._key(key_id, 1, self.num_keys, NUM_UNIT), r, c)
-        done = self._key("done", 1.5, self.num_keys, NUM_UNIT, KEY_H * 4 + GAP * 3)
-        grid.addWidget(done, 0, 3, 4, 1)
+        grid.addWidget(self._key("clear", 1.5, self.num_keys, NUM_UNIT), 0, 3)
+        done = self._key("done", 1.5, self.num_keys, NUM_UNIT, KEY_H * 3 + GAP * 2)
+        grid.addWidget(done, 1, 3, 3, 1)
         slash = self.num_keys["/"]
         policy = slash.sizePolicy()
         policy.setRetainSizeWhenHidden(True)  # the pad keeps its shape without "/"
@@ -448,6 +449,11 @@ class VietKeyboard(QWidget):
                 elif key_id in ("done", "space", "telex"):
                     button.setText(self.tr(f"keyboard.{key_id}"))
                     button.setAccessibleName(button.text())
+                elif key_id == "clear":
+                    name = self.tr("keyboard.clear")
+                    button.setText(name)
+                    _set_icon(button, "key_clear")
+                    button.setAccessibleName(name)
                 elif key_id == "backspace":
                     wide = button.key_size.width() > NUM_UNIT
                     name = self.tr("keyboard.backspace")
@@ -537,6 +543,11 @@ class VietKeyboard(QWidget):
             return
         if key_id == "backspace":
             edit.backspace()
+            self._auto_shift()
+        elif key_id == "clear":
+            # As if every letter were erased: validators and textEdited apply.
+            edit.selectAll()
+            edit.del_()
             self._auto_shift()
         elif key_id == "space":
             edit.insert(" ")
