@@ -329,3 +329,31 @@ def test_screenshots_under_xvfb_show_every_screen(tmp_path):
     for path in shots:
         image = QImage(str(path))
         assert (image.width(), image.height()) == (1280, 800), path.name
+
+
+def test_commune_name_follows_the_language(window):
+    win = window(1280, 800)
+    stage.stage(win, "home", "vi")
+    assert win.top.place.text() == "UBND xã Minh Khai (bản thử)"
+    stage.stage(win, "home", "en")
+    assert win.top.place.text() == "Minh Khai Commune People's Committee (demo)"
+
+
+def test_a_commune_name_in_another_form_is_kept():
+    from kiosk.views.shell import commune_title
+
+    assert commune_title("Trung tâm hành chính công", lambda k, **v: k) == (
+        "Trung tâm hành chính công"
+    )
+    assert commune_title("UBND phường Đồng Văn", lambda k, **v: f"{k}|{v['name']}") == (
+        "screens.shell.unit.ward|Đồng Văn"
+    )
+
+
+def test_top_bar_sound_buttons_are_pictograms(window):
+    win = window(1280, 800)
+    stage.stage(win, "home", "vi")
+    volume, repeat = win.top.volume_button, win.top.repeat_button
+    assert volume.isVisible() and not volume.icon().isNull() and volume.text() == ""
+    assert volume.accessibleName() == win.vc.tr("shell.volume.loud")
+    assert not repeat.icon().isNull()

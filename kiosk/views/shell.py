@@ -7,6 +7,7 @@ citizen's session: every screen built so far is wiped and the kiosk returns home
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
@@ -174,6 +175,25 @@ VOLUME_STEPS = (1.0, 0.6, 0.3)
 VOLUME_NAMES = {1.0: "loud", 0.6: "medium", 0.3: "quiet"}
 
 
+_COMMUNE = re.compile(
+    r"^(?:UBND|Ủy ban nhân dân|Uỷ ban nhân dân)\s+(xã|phường|thị trấn|đặc khu)\s+(.+?)"
+    r"(\s*\(bản thử\))?$",
+    re.IGNORECASE,
+)
+_UNIT_KEYS = {"xã": "commune", "phường": "ward", "thị trấn": "town", "đặc khu": "zone"}
+
+
+def commune_title(name: str, tr) -> str:
+    """'UBND xã Minh Khai' in the reader's language ('Minh Khai Commune People's
+    Committee'); a name in another form is shown as it is written."""
+    m = _COMMUNE.match(name.strip())
+    if m is None:
+        return name
+    unit, place, demo = m.group(1).lower(), m.group(2), m.group(3)
+    text = tr(f"screens.shell.unit.{_UNIT_KEYS[unit]}", name=place)
+    return text + (" " + tr("screens.shell.demo_suffix") if demo else "")
+
+
 class TopBar(QWidget):
     """Language choice, repeat-prompt and the demo banner: on every screen."""
 
@@ -233,7 +253,7 @@ class TopBar(QWidget):
         col.addLayout(row)
 
     def retranslate(self) -> None:
-        self.place.setText(self.vc.app.settings.commune_name)
+        self.place.setText(commune_title(self.vc.app.settings.commune_name, self.vc.tr))
         self.demo.setText(self.vc.tr("shell.demo_banner"))
         self.repeat_button.setText(self.vc.tr("shell.repeat"))
         self.repeat_button.setAccessibleName(self.vc.tr("shell.repeat"))
