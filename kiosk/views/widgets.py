@@ -15,6 +15,24 @@ def pictogram_path(name: str):
     return path if path.exists() else resource("pictograms", "procedure_generic.svg")
 
 
+_CHOICE_PICTOGRAMS: dict[str, str] | None = None
+
+
+def choice_pictogram(key: str) -> str | None:
+    """The pictogram of a choice with a meaning that can be drawn (data:
+    resources/choice_pictograms.json), or None."""
+    global _CHOICE_PICTOGRAMS
+    if _CHOICE_PICTOGRAMS is None:
+        import json
+
+        data = json.loads(resource("choice_pictograms.json").read_text("utf-8"))
+        _CHOICE_PICTOGRAMS = {k: v for k, v in data.items() if not k.startswith("_")}
+        missing = [v for v in _CHOICE_PICTOGRAMS.values() if pictogram_path(v).stem != v]
+        if missing:
+            raise ValueError(f"choice_pictograms.json: no pictogram {', '.join(missing)}")
+    return _CHOICE_PICTOGRAMS.get(key)
+
+
 def pictogram_pixmap(name: str, size: int) -> QPixmap:
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
@@ -65,13 +83,15 @@ class Tile(QPushButton):
 
 
 class BigButton(QPushButton):
-    def __init__(self, text: str = "", role: str = "", pictogram: str | None = None) -> None:
+    def __init__(
+        self, text: str = "", role: str = "", pictogram: str | None = None, icon_size: int = 48
+    ) -> None:
         super().__init__(text)
         if role:
             self.setObjectName(role)
         if pictogram:
-            self.setIcon(QIcon(pictogram_pixmap(pictogram, 96)))
-            self.setIconSize(QSize(48, 48))
+            self.setIcon(QIcon(pictogram_pixmap(pictogram, icon_size * 2)))
+            self.setIconSize(QSize(icon_size, icon_size))
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
 
 
