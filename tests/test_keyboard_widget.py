@@ -268,3 +268,13 @@ def test_clear_key_empties_the_field_in_one_tap(form, qtbot):
     focus(qtbot, form.phone)
     tap(qtbot, kb, *"0912", "clear")
     assert form.phone.text() == ""
+
+
+def test_done_key_acts_as_enter(form, qtbot):
+    kb = form.keyboard
+    entered = []
+    form.phone.returnPressed.connect(lambda: entered.append(form.phone.text()))
+    focus(qtbot, form.phone)
+    tap(qtbot, kb, *"0912", "done")
+    assert entered == ["0912"]
+    assert not kb.isVisible()

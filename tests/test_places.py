@@ -63,3 +63,17 @@ def test_the_kiosks_own_commune(places):
     )
     assert places.home("Trung tâm hành chính", "Tuyên Quang") is None
     assert Place("Xã Minh Khai", "Tuyên Quang").text() == "Xã Minh Khai, Tuyên Quang"
+
+
+def test_a_place_question_is_declared_in_the_procedure_data():
+    from kiosk.paths import resource
+    from kiosk.services.catalogue import _Invalid, _parse_field, load_default_catalogue
+
+    birth = load_default_catalogue().get("1.001193")
+    assert next(f for f in birth.fields if f.key == "place_of_birth").input == "place"
+    ok = {"key": "p", "type": "text", "label": {"vi": "Nơi sinh", "en": "Place"}, "input": "place"}
+    assert _parse_field(ok, "f", strict=True).input == "place"
+    for bad in ({**ok, "type": "date"}, {**ok, "input": "map"}):
+        with pytest.raises(_Invalid, match="input"):
+            _parse_field(bad, "f", strict=True)  # _Invalid: the loader names the file
+    assert resource("choice_pictograms.json").exists()

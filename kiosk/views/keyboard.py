@@ -591,11 +591,15 @@ class VietKeyboard(QWidget):
         return True
 
     def _done(self) -> None:
+        """Xong: the answer is typed. The keyboard goes down and the field acts as on Enter
+        (a question moves on to the next one, a search runs): no second tap on Next."""
         edit = self._edit()
         self.done.emit()
         if edit is not None:
             edit.clearFocus()
         self.hide()
+        if edit is not None and isValid(edit):
+            edit.returnPressed.emit()
 
 
 class KeyboardController(QObject):
