@@ -357,3 +357,23 @@ def test_top_bar_sound_buttons_are_pictograms(window):
     assert volume.isVisible() and not volume.icon().isNull() and volume.text() == ""
     assert volume.accessibleName() == win.vc.tr("shell.volume.loud")
     assert not repeat.icon().isNull()
+
+
+def test_a_button_squeezed_below_its_text_and_padding_is_caught(kiosk_qapp, qtbot):
+    root = _window(qtbot)
+    button = QPushButton("Tiếng Việt", root)
+    button.setStyleSheet("QPushButton { padding: 4px 40px; }")
+    hint = button.sizeHint().width()
+    # The text itself fits; the padding does not: the style cuts the ends.
+    button.setGeometry(10, 10, hint - 30, 80)
+    _show(root)
+    found = audit_widget_tree(root, "t", "600x400", "vi", Translator.from_resources(), "Noto Sans")
+    assert any(v.rule == "clipped" and "Tiếng Việt" in v.widget for v in found)
+
+
+@pytest.mark.parametrize("width", [1080, 1280])
+def test_top_bar_buttons_keep_their_words(window, width):
+    win = window(width, 1920 if width == 1080 else 800)
+    stage.stage(win, "home", "en")
+    for button in [*win.top.lang_buttons.values(), win.top.repeat_button, win.top.clerk_button]:
+        assert button.width() + 1 >= button.sizeHint().width(), button.text()

@@ -160,7 +160,10 @@ def _clipped(w: QWidget, text: str) -> bool:
         if hasattr(w, "label"):  # a tile draws its text in a child label
             return False
         icon = w.iconSize().width() + 12 if not w.icon().isNull() else 0
-        return fm.horizontalAdvance(text) + icon > w.contentsRect().width() + 1
+        if fm.horizontalAdvance(text) + icon > w.contentsRect().width() + 1:
+            return True
+        # Narrower than the style says its text, icon and padding need: the ends are cut.
+        return w.width() + 1 < w.sizeHint().width()
     if isinstance(w, QLineEdit):
         return False  # a line edit scrolls its text by design
     return False

@@ -14,6 +14,7 @@ from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QApplication,
+    QBoxLayout,
     QButtonGroup,
     QHBoxLayout,
     QLabel,
@@ -220,9 +221,15 @@ class TopBar(QWidget):
         self.demo.setVisible(vc.app.settings.demo)
         head.addWidget(self.demo)
         col.addLayout(head)
-        row = QHBoxLayout()
+        # The languages, then the sound and clerk buttons: one line on a wide screen, two
+        # on a narrow (portrait) one, so no name is squeezed.
+        row = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         row.setContentsMargins(24, 6, 24, 8)
-        row.addStretch(1)
+        self.buttons_row = row
+        langs = QHBoxLayout()
+        langs.addStretch(1)
+        tools = QHBoxLayout()
+        tools.addStretch(1)
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.lang_buttons: dict[str, QPushButton] = {}
@@ -233,24 +240,35 @@ class TopBar(QWidget):
             button.clicked.connect(lambda _=False, lang=lang: self.language_chosen.emit(lang))
             self.group.addButton(button)
             self.lang_buttons[lang] = button
-            row.addWidget(button)
+            langs.addWidget(button)
         self.repeat_button = QPushButton()
         self.repeat_button.setObjectName("barButton")
         self.repeat_button.setIcon(QIcon(pictogram_pixmap("replay", 96)))
         self.repeat_button.setIconSize(QSize(40, 40))
         self.repeat_button.clicked.connect(self.repeat)
-        row.addWidget(self.repeat_button)
+        tools.addWidget(self.repeat_button)
         self.volume_button = QPushButton()
         self.volume_button.setObjectName("barButton")
         self.volume_button.setIconSize(QSize(44, 44))
         self.volume_level = ""
         self.volume_button.clicked.connect(self.volume)
-        row.addWidget(self.volume_button)
+        tools.addWidget(self.volume_button)
         self.clerk_button = QPushButton()
         self.clerk_button.setObjectName("barButton")
         self.clerk_button.clicked.connect(lambda: vc.nav.go("clerk_login"))
-        row.addWidget(self.clerk_button)
+        tools.addWidget(self.clerk_button)
+        row.addLayout(langs)
+        row.addLayout(tools)
         col.addLayout(row)
+
+    NARROW = 1200  # px: the buttons take two lines below this width
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        wide = self.width() >= self.NARROW
+        direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        if self.buttons_row.direction() != direction:
+            self.buttons_row.setDirection(direction)
 
     def retranslate(self) -> None:
         self.place.setText(commune_title(self.vc.app.settings.commune_name, self.vc.tr))

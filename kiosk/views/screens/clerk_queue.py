@@ -52,11 +52,9 @@ class ClerkQueueScreen(ClerkScreen):
         self.skip_button.clicked.connect(lambda: self._act("skip"))
         self.complete_button.clicked.connect(lambda: self._act("complete"))
         # The actions stay in view at the bottom, whatever scrolls above them.
-        actions = QHBoxLayout()
-        actions.addWidget(self.call_button, 2)
-        for button in (self.recall_button, self.skip_button, self.complete_button):
-            actions.addWidget(button, 1)
-        self.footer.addLayout(actions)
+        self.actions = QGridLayout()
+        self._place_actions(wide=True)
+        self.footer.addLayout(self.actions)
         columns.addLayout(left, 1)
 
         # Right: this counter's set-up and the queue, scrolled when it is long.
@@ -102,12 +100,25 @@ class ClerkQueueScreen(ClerkScreen):
         self._loading = False
 
     # Showing ---------------------------------------------------------------
+    def _place_actions(self, wide: bool) -> None:
+        """One row on a wide screen; on a narrow one, Call next above the other three."""
+        others = (self.recall_button, self.skip_button, self.complete_button)
+        if wide:
+            self.actions.addWidget(self.call_button, 0, 0)
+            for i, button in enumerate(others, start=1):
+                self.actions.addWidget(button, 0, i)
+        else:
+            self.actions.addWidget(self.call_button, 0, 0, 1, 3)
+            for i, button in enumerate(others):
+                self.actions.addWidget(button, 1, i)
+
     def enter(self, state) -> None:
         # Side by side on a wide screen, one above the other on a portrait one.
         wide = self.window().width() >= 1200
         self.columns.setDirection(
             QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
         )
+        self._place_actions(wide)
         super().enter(state)
         if self.desk.clerk is None:
             return

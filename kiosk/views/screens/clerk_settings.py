@@ -168,9 +168,10 @@ class ClerkSettingsScreen(ClerkScreen):
         self.preview_button.toggled.connect(self._preview)
         cam_row.addWidget(self.edits["camera_index"], 0, Qt.AlignmentFlag.AlignTop)
         cam_row.addWidget(self.preview_button, 0, Qt.AlignmentFlag.AlignTop)
+        cam_row.addStretch(1)
         self.preview = Preview()
-        cam_row.addWidget(self.preview, 1)
         camera.addLayout(cam_row)
+        camera.addWidget(self.preview)  # under its button: the button keeps its words
         add("camera_index", camera)
 
         printer = QHBoxLayout()
@@ -187,16 +188,15 @@ class ClerkSettingsScreen(ClerkScreen):
         printer.addWidget(self.test_button)
         add("printer", printer)
 
-        langs = QHBoxLayout()
+        langs = QGridLayout()  # three to a row: the names never squeeze each other
         self.lang_buttons: dict[str, BigButton] = {}
-        for lang in LANGUAGES:
+        for i, lang in enumerate(LANGUAGES):
             button = BigButton(vc.app.translator.tr("lang.self", lang))
             button.setObjectName("toggle")
             button.setCheckable(True)
             button.setEnabled(lang != "vi")  # Vietnamese is always offered
-            langs.addWidget(button)
+            langs.addWidget(button, i // 3, i % 3)
             self.lang_buttons[lang] = button
-        langs.addStretch(1)
         add("languages", langs)
 
         for name in ("idle_timeout_s", "retention_days"):
