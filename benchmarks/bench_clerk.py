@@ -39,6 +39,7 @@ from kiosk.services.dossiers import (  # noqa: E402
     ANSWERS_CTX,
     APPLICANT_CTX,
     BODY_CTX,
+    row_ctx,
     utcnow,
 )
 from kiosk.services.models import Attempt, Dossier, NameToken, QueueTicket, Rating  # noqa: E402
@@ -267,9 +268,13 @@ def fill(store: Store, cipher: DataCipher, rows: int, seed: int = 7) -> dict:
                         "consent_version": "consent-2026-1",
                         "consent_given_at": confirmed,
                         "id_source": "qr_scan",
-                        "applicant_enc": cipher.encrypt_json(applicant, APPLICANT_CTX),
-                        "answers_enc": cipher.encrypt_json(answers, ANSWERS_CTX),
-                        "body_enc": cipher.encrypt(body, BODY_CTX),
+                        "applicant_enc": cipher.encrypt_json(
+                            applicant, row_ctx(APPLICANT_CTX, client_ref)
+                        ),
+                        "answers_enc": cipher.encrypt_json(
+                            answers, row_ctx(ANSWERS_CTX, client_ref)
+                        ),
+                        "body_enc": cipher.encrypt(body, row_ctx(BODY_CTX, client_ref)),
                         "body_sha256": "0" * 64,
                         "id_index": cipher.id_index(id_number),
                         "state": state,

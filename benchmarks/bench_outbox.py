@@ -93,7 +93,7 @@ def main() -> int:
     portal_proc, url = start_portal(work / "portal.sqlite3")
     store = Store(f"sqlite:///{work / 'kiosk.db'}")
     assert store.writer_pragma("synchronous") == 2 and store.writer_pragma("journal_mode") == "wal"
-    cipher = DataCipher(load_or_create_keyring(work / "keys" / "data.key"))
+    cipher = DataCipher(load_or_create_keyring(work / "keys" / "data.key", create=True))
     dossiers = DossierService(store, cipher, KIOSK_ID, "BE01", work / "attachments")
     rng = random.Random(1)
     print(f"portal {url}, {os.cpu_count()} CPUs, data in {work}", flush=True)

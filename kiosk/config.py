@@ -15,7 +15,7 @@ import os
 import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -24,16 +24,28 @@ import platformdirs
 
 from kiosk.files import write_atomic
 from kiosk.services.i18n import LANGUAGES
+from kiosk.services.langpacks import LANG_TAG
 from kiosk.services.receipt_code import ReceiptCodeError, validate_prefix
 
 APP_NAME = "commune-kiosk"
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a setting's value came from: "file" (where = its path), "env" (where = the
+    variable's name), "argument", or "default" (where = the settings file to set it in)."""
+
+    kind: str = "default"
+    where: str = ""
+
+
 class SettingsError(ValueError):
-    def __init__(self, name: str, value: object, allowed: str, source: str = "") -> None:
+    def __init__(
+        self, name: str, value: object, allowed: str, source: str = "", origin: Source = Source()
+    ) -> None:
         where = f" (from {source})" if source else ""
         super().__init__(f"setting {name!r}{where}: {value!r} is not valid; allowed: {allowed}")
-        self.name, self.value, self.allowed = name, value, allowed
+        self.name, self.value, self.allowed, self.origin = name, value, allowed, origin
 
 
 def _setting(
@@ -76,8 +88,15 @@ def _prefix(value: str) -> str | None:
 
 
 def _languages(value: list[str]) -> str | None:
-    ok = value and "vi" in value and all(v in LANGUAGES for v in value)
-    return None if ok else f"a list containing vi, from {', '.join(LANGUAGES)}"
+    # Any language tag: a language added by a language pack needs no code change.
+    ok = value and "vi" in value and all(LANG_TAG.match(v) for v in value)
+    return None if ok else f"a list containing vi, of language tags such as {', '.join(LANGUAGES)}"
+
+
+def _phone(value: str) -> str | None:
+    digits = "".join(c for c in value if c.isdigit())
+    ok = 8 <= len(digits) <= 15 and all(c.isdigit() or c in " +-.()" for c in value)
+    return None if ok else "a phone number: 8-15 digits, spaces allowed"
 
 
 def _kiosk_id(value: str) -> str | None:
@@ -122,7 +141,7 @@ class Settings:
         "https://portal.example.gov.vn/r/", "base of the receipt QR link", check=_url
     )
     support_phone: str = _setting(
-        "0203 3800 000", "phone number shown when the kiosk is out of service"
+        "0203 3800 000", "phone number shown when the kiosk is out of service", check=_phone
     )
     demo: bool = _setting(False, "demo mode: says so on every screen and on receipts")
 
@@ -149,6 +168,12 @@ class Settings:
         choices=("auto", "device", "sim", "none"),
     )
     camera_index: int = _setting(0, "OpenCV device index")
+    microphone: str = _setting(
+        "alsa",
+        "microphone: alsa (arecord) or simulated (plays a sample)",
+        choices=("alsa", "simulated"),
+    )
+    microphone_device: str = _setting("default", "ALSA capture device for the microphone")
     camera_width: int = _setting(1280, "capture width", check=_positive)
     camera_height: int = _setting(720, "capture height", check=_positive)
     camera_sim_source: str = _setting(
@@ -180,6 +205,10 @@ class Settings:
     log_max_bytes: int = _setting(2_000_000, "size of one log file", check=_positive)
     log_backups: int = _setting(5, "rotated log files kept")
 
+    def source(self, name: str) -> Source:
+        """Where setting `name` came from (recorded by load_settings; default otherwise)."""
+        return self.__dict__.get("_sources", {}).get(name, Source())
+
     @property
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{self.data_dir / 'kiosk.db'}"
@@ -196,6 +225,10 @@ class Settings:
     def attachments_dir(self) -> Path:
         return self.data_dir / "attachments"
 
+    @property
+    def language_packs_dir(self) -> Path:
+        return self.data_dir / "language-packs"
+
 
 def env_name(f) -> str:
     return f.metadata.get("env") or f"KIOSK_{f.name.upper()}"
@@ -203,6 +236,14 @@ def env_name(f) -> str:
 
 def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "settings.toml"
+
+
+def _origin(source: str) -> Source:
+    if source == "argument":
+        return Source("argument")
+    if source.isidentifier() and source.isupper():  # an environment variable's name
+        return Source("env", source)
+    return Source("file", source)
 
 
 def _coerce(f, raw: Any, source: str) -> Any:
@@ -238,17 +279,27 @@ def _coerce(f, raw: Any, source: str) -> Any:
             raise ValueError
         return raw
     except (TypeError, ValueError):
-        raise SettingsError(f.name, raw, f"a value of type {kind}", source) from None
+        raise SettingsError(
+            f.name, raw, f"a value of type {kind}", source, _origin(source)
+        ) from None
 
 
 def _check(f, value: Any, raw: Any, source: str) -> None:
     choices = f.metadata.get("choices")
     if choices and value not in choices:
-        raise SettingsError(f.name, raw, ", ".join(choices), source)
+        raise SettingsError(f.name, raw, ", ".join(choices), source, _origin(source))
     check = f.metadata.get("check")
     problem = check(value) if check else None
     if problem:
-        raise SettingsError(f.name, raw, problem, source)
+        raise SettingsError(f.name, raw, problem, source, _origin(source))
+
+
+def check_setting(name: str, raw: Any) -> Any:
+    """One setting's value as typed by a person: the value, or SettingsError."""
+    f = {f.name: f for f in fields(Settings)}[name]
+    value = _coerce(f, raw, "argument")
+    _check(f, value, raw, "argument")
+    return value
 
 
 def flatten_table(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -314,16 +365,28 @@ def load_settings(
             table = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise SettingsError(
-                "KIOSK_CONFIG", str(path), f"a readable TOML file ({exc})"
+                "KIOSK_CONFIG",
+                str(path),
+                f"a readable TOML file ({exc})",
+                origin=Source("file", str(path)),
             ) from None
         for name, raw in flatten_table(table).items():
             if name not in known:
                 raise SettingsError(
-                    name, raw, "a known setting: " + ", ".join(sorted(known)), str(path)
+                    name,
+                    raw,
+                    "a known setting: " + ", ".join(sorted(known)),
+                    str(path),
+                    Source("file", str(path)),
                 )
             values[name] = (_coerce(known[name], raw, str(path)), raw, str(path))
     elif env.get("KIOSK_CONFIG"):
-        raise SettingsError("KIOSK_CONFIG", str(path), "the path of an existing TOML file")
+        raise SettingsError(
+            "KIOSK_CONFIG",
+            str(path),
+            "the path of an existing TOML file",
+            origin=Source("env", "KIOSK_CONFIG"),
+        )
 
     for f in known.values():
         name = env_name(f)
@@ -338,13 +401,7 @@ def load_settings(
     if "log_dir" not in values and "data_dir" in values:
         # A data folder chosen by hand keeps its logs beside it, so one folder holds all.
         settings = replace(settings, log_dir=settings.data_dir / "logs")
+    sources = {f: Source("default", str(path)) for f in known}
+    sources.update({name: _origin(source) for name, (_, _, source) in values.items()})
+    object.__setattr__(settings, "_sources", sources)  # frozen: recorded once, here
     return settings
-
-
-def describe() -> list[tuple[str, str, str, str]]:
-    """(name, environment variable, default, help) for every setting, for docs and --help."""
-    rows = []
-    for f in fields(Settings):
-        default = f.default if f.default is not MISSING else f.default_factory()
-        rows.append((f.name, env_name(f), str(default), f.metadata["help"]))
-    return rows

@@ -35,7 +35,7 @@ def main(revision: str) -> None:
         command.upgrade(cfg, revision)
     engine.dispose()
     store = Store(url, migrate=False)
-    cipher = DataCipher(load_or_create_keyring(out / "data.key"))
+    cipher = DataCipher(load_or_create_keyring(out / "data.key", create=True))
     service = DossierService(store, cipher, "KIOSK-FIXTURE", "FX01", out / "attachments")
     for name in ("Nguyễn Thị Hồng Nhung", "Đặng Văn Quỳnh", "Lò Thị Mai"):
         service.confirm(draft(name=name))

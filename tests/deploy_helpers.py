@@ -51,6 +51,7 @@ def setup_file(
         "secret": SECRET,
         "commune_name": "UBND xã Đồng Văn",
         "receipt_prefix": "DV01",
+        "support_phone": "0215 3800 123",
         **settings,
     }
     lines = [
@@ -80,9 +81,10 @@ def run_cli(*argv: str) -> int:
 
 
 def set_up_kiosk(monkeypatch: pytest.MonkeyPatch, folder: Path, **settings: object) -> Path:
-    """A production kiosk set up through `kiosk setup --from`; returns the settings file."""
+    """A production kiosk set up through `kiosk setup --from`; returns the settings file.
+    (Doctor, which setup runs at its end, is tested on its own.)"""
     config = kiosk_env(monkeypatch, folder)
-    assert run_cli("setup", "--from", str(setup_file(folder, **settings))) == 0
+    assert run_cli("setup", "--no-doctor", "--from", str(setup_file(folder, **settings))) == 0
     return config
 
 
@@ -121,3 +123,26 @@ def find_plain(folders: list[Path], texts: list[str]) -> list[tuple[Path, str]]:
                     (path, f"pdf:{t}") for t in texts if unicodedata.normalize("NFC", t) in content
                 ]
     return hits
+
+
+def fake_players(
+    monkeypatch: pytest.MonkeyPatch, folder: Path, code: int = 0, message: str = ""
+) -> Path:
+    """Audio players (pw-play, paplay, aplay) on PATH that read what they are given and
+    exit with `code`, printing `message` on stderr: a machine with working speakers
+    (code 0) or with broken ones. Returns the file where they record their calls."""
+    folder.mkdir(parents=True, exist_ok=True)
+    calls = folder / "calls.log"
+    for name in ("pw-play", "paplay", "aplay"):
+        script = folder / name
+        script.write_text(
+            "#!/bin/sh\n"
+            f'echo "{name} $*" >> "{calls}"\n'
+            'if [ -z "$1" ] || [ "$1" = "-q" ]; then cat > /dev/null; fi\n'
+            f'[ -n "{message}" ] && echo "{message}" >&2\n'
+            f"exit {code}\n",
+            encoding="utf-8",
+        )
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return calls

@@ -57,7 +57,7 @@ def open_kiosk(data_dir: Path, db_url: str | None = None) -> Kiosk:
     data_dir.mkdir(parents=True, exist_ok=True)
     url = db_url or f"sqlite:///{data_dir / 'kiosk.db'}"
     store = Store(url)
-    cipher = DataCipher(load_or_create_keyring(data_dir / "keys" / "data.key"))
+    cipher = DataCipher(load_or_create_keyring(data_dir / "keys" / "data.key", create=True))
     return Kiosk(
         store,
         DossierService(store, cipher, KIOSK_ID, "QN01", data_dir / "attachments"),

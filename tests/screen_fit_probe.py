@@ -43,7 +43,7 @@ def x_geometry(window) -> list[int]:
 def layout_faults(window) -> list[str]:
     from PySide6.QtCore import QSize
 
-    from kiosk.qt.layout_audit import audit_layout
+    from kiosk.qa.layout_audit import audit_layout
 
     found: list[str] = []
     size = window.screen().geometry().size()

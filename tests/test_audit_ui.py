@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
-from kiosk.qt.audit import audit_widget_tree, contrast
+from kiosk.qa.audit import audit_widget_tree, contrast
 from kiosk.services.i18n import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.timeout(900)
 def test_audit_ui_passes_on_every_screen_size_and_language():
     proc = subprocess.run(
-        [sys.executable, "-m", "kiosk", "audit-ui"],
+        [sys.executable, "-m", "kiosk", "--lang", "en", "audit-ui"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -18,6 +18,8 @@ from kiosk.context import build_context
 from kiosk.hardware.printers import FailingPrinter, PaperOut, SimulatedPrinter
 from kiosk.qt.tasks import TaskRunner
 from kiosk.services.dossiers import Applicant
+from kiosk.services.flow import Step
+from kiosk.services.journey import REVIEW
 from kiosk.services.models import AuditEntry, Dossier
 from kiosk.views.call_display import CallDisplay
 from kiosk.views.screens.clerk_common import AssistBanner, desk
@@ -76,14 +78,16 @@ def login(win, taps, username="admin", pin=ADMIN_PIN) -> None:
     taps(screen.login)
 
 
-def test_login_shows_attempts_left_then_the_lock_out(win, qtbot):
+def test_login_warns_before_the_last_try_then_locks_out(win, qtbot):
     taps = Taps(qtbot)
     tr = win.vc.app.translator.tr
     for left in (4, 3, 2, 1):
         login(win, taps, "mai", "0000")
         screen = current(win)
         assert screen.name == "clerk_login"
-        assert screen.error.text() == tr("clerk.login.bad_pin", n=left)
+        # No count of tries before the last one (it would tell a name exists).
+        expected = "security.login.last_try" if left == 1 else "security.login.bad"
+        assert screen.error.text() == tr(expected)
         assert screen.pin.text() == ""  # a PIN never stays on screen
     login(win, taps, "mai", "0000")
     assert current(win).error.text().startswith(tr("clerk.login.locked", until="")[:20])
@@ -96,6 +100,44 @@ def test_login_shows_attempts_left_then_the_lock_out(win, qtbot):
     login(win, taps, "admin", ADMIN_PIN)
     assert current(win).name == "clerk_home"
     assert current(win).tiles["settings"].isVisible()
+
+
+def _grid_places(home) -> dict[str, tuple[int, int]]:
+    grid = home.grid
+    places = {}
+    for key, tile in home.tiles.items():
+        index = grid.indexOf(tile)
+        if tile.isVisible() and index >= 0:
+            row, column, _rows, _columns = grid.getItemPosition(index)
+            places[key] = (row, column)
+    return places
+
+
+def test_desk_tiles_follow_the_role_and_leave_no_gap(win, qtbot):
+    taps = Taps(qtbot)
+    login(win, taps)  # an admin: settings, studio roles and accounts; no studio of their own
+    home = current(win)
+    places = _grid_places(home)
+    assert set(places) == {
+        "queue",
+        "dossiers",
+        "dashboard",
+        "assist",
+        "settings",
+        "roles",
+        "accounts",
+    }
+    # Seven tiles: four a row, in order, without a hole where the studio tile is hidden.
+    assert sorted(places.values()) == [(i // 4, i % 4) for i in range(7)]
+    assert places["accounts"] == (1, 2)
+    for tile in home.tiles.values():
+        if tile.isVisible():  # every shown tile fits on the 1280x800 screen
+            bottom = tile.mapTo(win, tile.rect().bottomLeft()).y()
+            assert bottom <= win.height(), tile.text()
+    taps(home.logout_button)
+    login(win, taps, "mai", CLERK_PIN)
+    home = current(win)
+    assert set(_grid_places(home)) == {"queue", "dossiers", "dashboard", "assist"}
 
 
 def test_queue_desk_calls_recalls_skips_completes_all_audited(win, qtbot):
@@ -292,18 +334,17 @@ def test_assisted_mode_records_the_clerk_and_steps_out_in_one_tap(win, qtbot):
     banner = AssistBanner.find(win)
     assert banner is not None and banner.isVisible() and "Lò Thị Mai" in banner.label.text()
     # A citizen's dossier made now records the clerk.
-    session = app.session
-    proc = app.catalogue.get("1.004873")
-    session.procedure_code, session.procedure_version = proc.code, proc.version
-    session.consent_version = "consent-2026-1"
-    session.consent_given_at = datetime(2026, 1, 1, 8, 0)
-    session.applicant = Applicant("001190012345", "Nguyễn Thị Hồng Nhung", date(1990, 5, 6))
-    session.answers = {
-        "purpose": "marriage",
-        "current_status": "never_married",
-        "phone": "0912345678",
-    }
-    win.nav.go("review")
+    journey = app.journey
+    journey.choose("1.004873")
+    journey.consent(datetime(2026, 1, 1, 8, 0))
+    journey.identified(Applicant("001190012345", "Nguyễn Thị Hồng Nhung", date(1990, 5, 6)))
+    for key, raw in (
+        ("purpose", "marriage"),
+        ("current_status", "never_married"),
+        ("phone", "0912345678"),
+    ):
+        assert journey.answer(key, raw) is None
+    win.nav.go("review", step=journey.flow.jump(Step(REVIEW)))
     taps(current(win).confirm)
     assert current(win).name == "done"
     row = app.store.read(lambda s: s.scalars(select(Dossier)).one())

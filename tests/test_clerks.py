@@ -43,7 +43,9 @@ def test_five_wrong_pins_lock_for_five_minutes_and_are_audited(clerks):
 
 
 def test_rules(clerks):
-    admin = clerks.create("admin", "A", "admin", "1234")
+    admin = clerks.create("admin", "A", "admin", "482913")
+    with pytest.raises(ClerkError, match="6 to 12"):
+        clerks.create("admin2", "A2", "admin", "4829")
     clerk = clerks.create("c1", "C", "clerk", "5678", by=admin)
     with pytest.raises(NotAllowed):
         clerks.create("c2", "C2", "clerk", "5678", by=clerk)

@@ -7,15 +7,15 @@ from kiosk.services.crypto import DataCipher, DataKeyError, KeyRing, load_or_cre
 
 def test_key_file_is_owner_only_and_reused(tmp_path):
     path = tmp_path / "keys" / "data.key"
-    ring = load_or_create_keyring(path)
+    ring = load_or_create_keyring(path, create=True)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    again = load_or_create_keyring(path)
+    again = load_or_create_keyring(path, create=True)
     assert again.keys == ring.keys and again.index_key == ring.index_key
 
 
 def test_round_trip_and_context_binding(tmp_path):
-    c = DataCipher(load_or_create_keyring(tmp_path / "k"))
+    c = DataCipher(load_or_create_keyring(tmp_path / "k", create=True))
     blob = c.encrypt_text("Đặng Văn Quỳnh", "dossiers.applicant")
     assert "Quỳnh".encode() not in blob
     assert c.decrypt_text(blob, "dossiers.applicant") == "Đặng Văn Quỳnh"
@@ -30,11 +30,11 @@ def test_damaged_key_file_is_reported(tmp_path):
     path = tmp_path / "k"
     path.write_text("{not json")
     with pytest.raises(DataKeyError, match="damaged"):
-        load_or_create_keyring(path)
+        load_or_create_keyring(path, create=True)
 
 
 def test_blind_indexes_fold_names_and_keep_ids_exact(tmp_path):
-    c = DataCipher(load_or_create_keyring(tmp_path / "k"))
+    c = DataCipher(load_or_create_keyring(tmp_path / "k", create=True))
     assert c.name_indexes("Nguyễn Thị Hồng Nhung") == c.name_indexes("nguyen thi hong NHUNG")
     assert c.id_index("001190012345") != c.id_index("001190012346")
     assert "001190012345" not in c.id_index("001190012345")
@@ -43,7 +43,7 @@ def test_blind_indexes_fold_names_and_keep_ids_exact(tmp_path):
 
 
 def test_rotation_keeps_old_data_readable_and_search_stable(tmp_path):
-    c = DataCipher(load_or_create_keyring(tmp_path / "k"))
+    c = DataCipher(load_or_create_keyring(tmp_path / "k", create=True))
     old = c.encrypt_text("Lò Thị Mai", "x")
     rotated = DataCipher(c.rotate())
     assert rotated.ring.current == 2

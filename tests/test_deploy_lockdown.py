@@ -256,7 +256,7 @@ def test_a_second_kiosk_is_refused_and_a_dead_ones_lock_taken_over(tmp_path, mon
             timeout=60,
         )
         assert second.returncode == 3
-        assert "already running" in second.stderr and f"PID {holder.pid}" in second.stderr
+        assert "đang chạy" in second.stderr and f"PID {holder.pid}" in second.stderr
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()

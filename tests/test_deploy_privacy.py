@@ -16,7 +16,7 @@ from kiosk.qt.lockdown import SingleInstance
 from kiosk.services.clerks import ClerkService
 from kiosk.services.consent import CONSENT_KEY
 from kiosk.services.crypto import MAGIC, DataCipher, load_or_create_keyring
-from kiosk.services.dossiers import FILE_CTX, read_attachment_file, utcnow
+from kiosk.services.dossiers import read_attachment_file, row_ctx, utcnow
 from kiosk.services.i18n import Translator
 from kiosk.services.models import DELIVERED, HANDLED, QUEUED, SENDING, Dossier, NameToken
 from kiosk.services.privacy import (
@@ -262,7 +262,10 @@ def test_rotation_interrupted_half_way_is_finished_by_reencrypt(ctx):
     cipher = DataCipher(ring)
     for d in ctx.store.read(lambda s: s.scalars(select(Dossier)).all()):
         assert (
-            cipher.decrypt_json(d.applicant_enc, "dossiers.applicant")["full_name"] == CITIZEN_NAME
+            cipher.decrypt_json(d.applicant_enc, row_ctx("dossiers.applicant", d.client_ref))[
+                "full_name"
+            ]
+            == CITIZEN_NAME
         )
     result = reencrypt(ctx.store, cipher, ctx.settings.attachments_dir)
     # Two batches of one dossier were committed before the cut: two dossiers and every
@@ -274,7 +277,7 @@ def test_rotation_interrupted_half_way_is_finished_by_reencrypt(ctx):
     assert _blob_keys(ctx) == {2}
     for d in ctx.store.read(lambda s: s.scalars(select(Dossier)).all()):
         for a in ctx.store.read(lambda s, i=d.id: s.get(Dossier, i).attachments):
-            cipher.decrypt((ctx.settings.attachments_dir / a.file_name).read_bytes(), FILE_CTX)
+            read_attachment_file(ctx.settings.attachments_dir, cipher, a.file_name, a.sha256)
 
 
 def test_old_key_is_not_dropped_while_data_uses_it(ctx):

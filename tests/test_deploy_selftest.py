@@ -14,11 +14,17 @@ from kiosk.views import registry
 from tests.deploy_helpers import ROOT
 
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    """These assertions read the English lines (the default is Vietnamese)."""
+    monkeypatch.setenv("KIOSK_LANG", "en")
+
+
 def test_self_test_passes_from_a_clean_home(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIOSK_", "XDG_"))}
     env.update(HOME=str(tmp_path), QT_QPA_PLATFORM="xcb")  # offscreen is forced anyway
     run = subprocess.run(
-        [sys.executable, "-m", "kiosk", "--self-test"],
+        [sys.executable, "-m", "kiosk", "--lang", "en", "--self-test"],
         cwd=tmp_path,
         env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -61,3 +67,37 @@ def test_a_wrong_qr_sample_fails(monkeypatch, tmp_path):
     folder.mkdir()
     with pytest.raises(AssertionError, match="differ"):
         selftest.check_qr(folder, "zxing")
+
+
+def test_self_test_passes_without_the_reference_portal(tmp_path):
+    """The bundle ships no test double (kiosk.spec leaves kiosk/portal and its command
+    out): from a copy of the program without them, the command line and the self-test
+    work."""
+    import shutil
+
+    app = tmp_path / "app"
+    ignore = shutil.ignore_patterns("__pycache__", "portal", "portal.py")
+    shutil.copytree(ROOT / "kiosk", app / "kiosk", ignore=ignore)
+    shutil.copytree(ROOT / "resources", app / "resources")
+    assert not (app / "kiosk" / "portal").exists()
+    assert not (app / "kiosk" / "commands" / "portal.py").exists()
+    assert (app / "kiosk" / "services" / "portal_client.py").exists()  # the client ships
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIOSK_", "XDG_"))}
+    env.update(HOME=str(home), PYTHONPATH=str(app))
+    run = subprocess.run(
+        [sys.executable, "-m", "kiosk", "--self-test"],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert " 0 failed" in run.stdout.splitlines()[-1]
+    helped = subprocess.run(
+        [sys.executable, "-m", "kiosk", "--help"], cwd=home, env=env, capture_output=True, text=True
+    )
+    commands = [line.split()[0] for line in helped.stdout.splitlines() if line.startswith("    ")]
+    assert helped.returncode == 0 and "outbox" in commands and "portal" not in commands

@@ -12,6 +12,7 @@ from kiosk.commands.run import ensure_demo_admin, open_kiosk
 from kiosk.config import load_settings
 from kiosk.services.clerks import BadPin, ClerkService
 from kiosk.services.crypto import DataCipher, DataKeyError, KeyRing, load_or_create_keyring
+from kiosk.services.datakey import open_store
 from kiosk.services.dossiers import DossierService
 from kiosk.services.installation import (
     SETUP_KEY,
@@ -60,7 +61,7 @@ def test_setup_from_file(tmp_path, monkeypatch, capsys):
     assert (settings.kiosk_id, settings.secret, settings.portal_token) == (KIOSK_ID, SECRET, TOKEN)
     assert settings.commune_name == "UBND xã Đồng Văn"
     assert _mode(settings.data_key_path) == 0o600
-    store = Store(settings.database_url)
+    store = open_store(settings)[0]
     try:
         assert meta_get(store, SETUP_KEY) is not None
         assert setup_state(
@@ -71,7 +72,7 @@ def test_setup_from_file(tmp_path, monkeypatch, capsys):
         assert any(e.action == "setup.done" for e in clerks.audit_trail())
     finally:
         store.close()
-    assert "delete it now" in capsys.readouterr().out
+    assert "hãy xóa tệp này ngay" in capsys.readouterr().out  # Vietnamese unless told
     # A second setup changes nothing.
     assert run_cli("setup", "--from", str(setup_file(tmp_path, pin="913482"))) == 1
     ctx, reason, cleanup = open_kiosk(load_settings())
@@ -98,7 +99,7 @@ def test_setup_refuses_a_weak_admin_pin(tmp_path, monkeypatch, pin):
     assert run_cli("setup", "--from", str(setup_file(tmp_path, pin=pin))) == 1
     settings = load_settings()
     assert (tmp_path / "settings.toml").read_text() == ""
-    store = Store(settings.database_url)
+    store = open_store(settings)[0]
     try:
         assert meta_get(store, SETUP_KEY) is None and not ClerkService(store).any_admin()
     finally:
@@ -115,7 +116,18 @@ def test_setup_refuses_the_demo_identity_and_bad_values(tmp_path, monkeypatch, c
 
 def test_interactive_setup_asks_the_pin_twice_without_echo(tmp_path, monkeypatch):
     kiosk_env(monkeypatch, tmp_path)
-    typed = iter([KIOSK_ID, "http://127.0.0.1:9/api/v1", "", "DV01", "", ADMIN, "Hoàng Văn Tú"])
+    monkeypatch.setattr("kiosk.commands.setup.has_terminal", lambda: True)
+    typed = iter(
+        [
+            KIOSK_ID,
+            "http://127.0.0.1:9/api/v1",
+            "UBND xã Đồng Văn",
+            "DV01",
+            "0215 3800 123",
+            ADMIN,
+            "Hoàng Văn Tú",
+        ]
+    )
     hidden = iter(
         [
             TOKEN,
@@ -129,14 +141,14 @@ def test_interactive_setup_asks_the_pin_twice_without_echo(tmp_path, monkeypatch
     )
     monkeypatch.setattr("builtins.input", lambda prompt="": next(typed))
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(hidden))
-    assert run_cli("setup") == 0
+    assert run_cli("setup", "--no-doctor") == 0
     settings = load_settings()
     assert (settings.secret, settings.portal_token, settings.receipt_prefix) == (
         SECRET,
         TOKEN,
         "DV01",
     )
-    store = Store(settings.database_url)
+    store = open_store(settings)[0]
     try:
         assert ClerkService(store).verify(ADMIN, ADMIN_PIN).display_name == "Hoàng Văn Tú"
     finally:
@@ -161,7 +173,7 @@ def test_settings_file_writer_round_trips_unicode_and_quotes(tmp_path):
 
 
 def _confirm_one(settings) -> None:
-    store = Store(settings.database_url)
+    store = open_store(settings)[0]
     cipher = DataCipher(load_or_create_keyring(settings.data_key_path, create=False))
     DossierService(store, cipher, settings.kiosk_id, "DV01", settings.attachments_dir).confirm(
         draft()
@@ -177,6 +189,7 @@ def test_second_machine_of_a_centre_imports_the_key(tmp_path, monkeypatch):
     shared_db = settings_a.database_url
     _confirm_one(settings_a)
     exported = tmp_path / "usb" / "centre.key"
+    monkeypatch.setattr("kiosk.commands.setup.has_terminal", lambda: True)
     monkeypatch.setattr("getpass.getpass", lambda prompt="": "000000")
     assert run_cli("setup", "--export-key", str(exported), "--admin", ADMIN) == 1
     assert not exported.exists()
@@ -211,7 +224,7 @@ def test_import_refuses_a_key_that_does_not_open_the_data(tmp_path, monkeypatch)
     _confirm_one(settings)
     foreign = tmp_path / "foreign.key"
     foreign.write_text(KeyRing.generate().to_json(), encoding="ascii")
-    store = Store(settings.database_url)
+    store = open_store(settings)[0]
     before = settings.data_key_path.read_bytes()
     try:
         with pytest.raises(DataKeyError, match="does not open"):
@@ -223,16 +236,33 @@ def test_import_refuses_a_key_that_does_not_open_the_data(tmp_path, monkeypatch)
 
 def test_the_demo_counts_as_set_up_with_its_own_admin(tmp_path, monkeypatch):
     kiosk_env(monkeypatch, tmp_path, KIOSK_DEMO="1")
-    ctx, reason, cleanup = open_kiosk(load_settings())
+    settings = load_settings()
+    ctx, reason, cleanup = open_kiosk(settings)
     try:
         assert reason is None
         first = ensure_demo_admin(ctx)
-        second = ensure_demo_admin(ctx)  # every start prints a new PIN
+        second = ensure_demo_admin(ctx)  # the next start prints the same PIN
+        assert first == second and weak_pin(first) is None
+        pin_file = settings.data_dir / "demo-admin.pin"
+        assert pin_file.read_text().strip() == first and _mode(pin_file) == 0o600
         clerks = ClerkService(ctx.store)
-        assert clerks.verify("demo-admin", second).is_admin
-        if first != second:
-            with pytest.raises(BadPin):
-                clerks.verify("demo-admin", first)
+        assert clerks.verify("demo-admin", first).is_admin
+        # Changed on the clerk screens: the next start makes the printed PIN true again.
+        admin = clerks.verify("demo-admin", first)
+        clerks.change_pin(admin, "864209", by=admin)
+        assert ensure_demo_admin(ctx) == first
+        assert clerks.verify("demo-admin", first).is_admin
+        with pytest.raises(BadPin):
+            clerks.verify("demo-admin", "864209")
+    finally:
+        ctx.close()
+        cleanup()
+    # A new demo data folder gets a PIN of its own.
+    kiosk_env(monkeypatch, tmp_path / "other", KIOSK_DEMO="1")
+    ctx, _, cleanup = open_kiosk(load_settings())
+    try:
+        assert (load_settings().data_dir / "demo-admin.pin").exists() is False
+        assert weak_pin(ensure_demo_admin(ctx)) is None
     finally:
         ctx.close()
         cleanup()

@@ -96,3 +96,23 @@ def _check(seq: int) -> str:
     from kiosk.services.receipt_code import make_code
 
     return make_code("FX01", seq)[-1]
+
+
+def test_setup_status_on_an_old_data_folder_only_reads(
+    tmp_path, old_data_folder, monkeypatch, capsys
+):
+    """`setup --status` before the new build first started: it says what is missing and
+    leaves the schema as it is (upgrading re-encrypts, which needs the kiosk and its key)."""
+    from kiosk.services.store import Store
+    from tests.deploy_helpers import kiosk_env, run_cli
+
+    kiosk_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("KIOSK_DATA_DIR", str(old_data_folder))
+    assert run_cli("--lang", "en", "setup", "--status") == 1
+    captured = capsys.readouterr()
+    assert "not set up yet" in captured.out and "Traceback" not in captured.err
+    store = Store(f"sqlite:///{old_data_folder / 'kiosk.db'}", migrate=False)
+    try:
+        assert store.revision() == "0001"
+    finally:
+        store.close()

@@ -61,7 +61,7 @@ def test_translations_command_reports_coverage_and_missing_keys():
         check=True,
     ).stdout
     figures = json.loads(out)
-    done, total = figures["vi"]["strings"]
+    done, total = figures["vi"]["strings"]  # the strings citizens meet (not the clerks')
     assert done == total > 100
     assert figures["en"]["strings"] == [total, total]
     assert figures["tyz"]["strings"][0] < total  # still to be translated, falls back to vi
@@ -75,3 +75,44 @@ def test_translations_command_reports_coverage_and_missing_keys():
     ).stdout.splitlines()
     assert len(missing) == total - figures["tyz"]["strings"][0]
     assert any(line.startswith("home.title\t") for line in missing)
+
+
+def test_translations_counts_installed_packs_and_studio_work(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from kiosk.config import load_settings
+    from kiosk.context import build_context
+    from kiosk.services.clerks import ClerkService
+
+    data = tmp_path / "data"
+    ctx = build_context(load_settings(env={}, config_path=tmp_path / "x.toml", data_dir=str(data)))
+    clerks = ClerkService(ctx.store)
+    admin = clerks.create("admin", "Quản", "admin", "482913")
+    lan = clerks.set_role(
+        clerks.create("lan", "Lan", "clerk", "2468").username, "translator", True, admin
+    )
+    hoa = clerks.set_role(
+        clerks.create("hoa", "Hoà", "clerk", "1357").username, "reviewer", True, admin
+    )
+    ctx.studio.save_draft("nut", "i18n:lang.self", "Nùng", lan)
+    ctx.studio.save_draft("nut", "i18n:home.title", "Nùng: khảm pây", lan)
+    ctx.studio.review("nut", "i18n:lang.self", hoa, approve=True)
+    ctx.close()
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env.update(KIOSK_DATA_DIR=str(data))
+    out = subprocess.run(
+        [sys.executable, "-m", "kiosk", "translations", "--json"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    nut = json.loads(out)["nut"]
+    assert nut["strings"][0] == 1  # only approved work reaches citizens
+    assert nut["approved"][0] == 1 and nut["drafts"][0] == 1

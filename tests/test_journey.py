@@ -122,7 +122,7 @@ def test_marital_status_end_to_end_with_manual_entry(kiosk, qtbot):
     pdfs = list(Path(app.settings.receipts_dir).glob("*.pdf"))
     assert len(pdfs) == 1
     taps(screen(kiosk).finish)
-    assert screen(kiosk).name == "home" and app.session.applicant is None
+    assert screen(kiosk).name == "home" and app.journey.session.applicant is None
 
 
 def test_invalid_answers_show_the_reason_and_do_not_advance(kiosk, qtbot):
@@ -211,7 +211,7 @@ def test_walking_away_mid_form_leaves_nothing_on_disk(kiosk, qtbot):
     assert screen(kiosk).name == "form"
     kiosk.reset_session()  # what the idle timeout does after its countdown
     assert screen(kiosk).name == "home"
-    assert kiosk.vc.app.session.applicant is None
+    assert kiosk.vc.app.journey.session.applicant is None
     for widget in kiosk.screens.values():
         for edit in widget.findChildren(QLineEdit):
             assert CITIZEN_NAME not in edit.text() and CITIZEN_ID not in edit.text()
@@ -232,7 +232,7 @@ def test_search_ignores_diacritics(kiosk, qtbot):
 
 
 def test_prompts_of_a_journey_in_order_and_language(kiosk, qtbot):
-    engine = kiosk.vc.app.extras["speech"].engine
+    engine = kiosk.vc.app.speech.engine
     taps = Taps(qtbot)
     taps(kiosk.top.lang_buttons["en"])
     start_procedure(kiosk, taps, MARITAL)
@@ -260,7 +260,7 @@ def test_prompts_of_a_journey_in_order_and_language(kiosk, qtbot):
 
 
 def test_done_screen_reads_the_receipt_but_not_the_id(kiosk, qtbot):
-    engine = kiosk.vc.app.extras["speech"].engine
+    engine = kiosk.vc.app.speech.engine
     taps = Taps(qtbot)
     start_procedure(kiosk, taps, MARITAL)
     taps(screen(kiosk).manual_button)
@@ -278,7 +278,7 @@ def test_done_screen_reads_the_receipt_but_not_the_id(kiosk, qtbot):
 
 
 def test_volume_button_steps_down_mutes_and_resets_with_the_session(kiosk, qtbot):
-    player = kiosk.vc.app.extras["speech"]
+    player = kiosk.vc.app.speech
     engine = player.engine
     session = kiosk.vc.app.session
     button = kiosk.top.volume_button
@@ -295,3 +295,25 @@ def test_volume_button_steps_down_mutes_and_resets_with_the_session(kiosk, qtbot
     kiosk.reset_session()
     assert not session.muted and session.volume == 1.0
     assert button.accessibleName() == kiosk.vc.tr("shell.volume.loud")
+
+
+def test_change_from_the_review_comes_back_to_it(kiosk, qtbot):
+    taps = Taps(qtbot)
+    start_procedure(kiosk, taps, MARITAL)
+    taps(screen(kiosk).manual_button)
+    type_manual(kiosk, taps)
+    answer_marital(kiosk, taps)
+    review = screen(kiosk)
+    rows = {w.objectName(): w for w in review.findChildren(type(review.confirm))}
+    taps(rows["change_current_status"])
+    form = screen(kiosk)
+    assert form.name == "form" and form.field.key == "current_status"
+    taps(form.choice_buttons["divorced"])
+    assert screen(kiosk).name == "review"
+    taps(screen(kiosk).back_button)  # Back from the review: the last question, not Change
+    back = screen(kiosk)
+    assert back.name == "form" and back.field.key == "phone"
+    taps(back.next)
+    taps(screen(kiosk).confirm)
+    row = dossiers(kiosk)[0]
+    assert kiosk.vc.app.dossiers.answers(row)["current_status"] == "divorced"

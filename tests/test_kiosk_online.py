@@ -51,7 +51,7 @@ def online(kiosk_qapp, data_dir, tmp_path, qtbot):
     yield win, portal
     for widget in win.screens.values():
         widget.leave()
-    ctx.extras["sync"].stop(5)
+    ctx.sync.stop(5)
     ctx.close()
     portal.stop()
 
@@ -107,7 +107,7 @@ def test_confirmed_at_the_screen_delivered_and_looked_up_from_the_receipt(online
     pypdfium2.PdfDocument(pdf)[0].render(scale=3).to_pil().save(image)
     _, found = decode_file(str(image))
     assert len(found) == 1
-    status = StatusService(app.store, refresh=app.extras["sync"].refresh_status)
+    status = StatusService(app.store, refresh=app.sync.refresh_status)
     assert status.lookup(found[0].text).status == "received"
     portal.set_status(
         dossier.dossier_code,

@@ -23,10 +23,15 @@ def test_there_is_a_fixture_for_the_first_released_schema():
 def test_released_schema_migrates_and_reads_back(fixture: Path, tmp_path: Path):
     work = tmp_path / fixture.name
     shutil.copytree(fixture, work)
-    store = Store(f"sqlite:///{work / 'kiosk.db'}")
+    cipher = DataCipher(load_or_create_keyring(work / "data.key", create=False))
+    old_files = sorted(p.name for p in (work / "attachments").iterdir())
+    store = Store(
+        f"sqlite:///{work / 'kiosk.db'}", cipher=cipher, attachments_dir=work / "attachments"
+    )
     try:
         assert store.revision() == head_revision()
-        cipher = DataCipher(load_or_create_keyring(work / "data.key", create=False))
+        # The files were re-encrypted under new names and the old ones removed.
+        assert not set(old_files) & {p.name for p in (work / "attachments").iterdir()}
         service = DossierService(store, cipher, "KIOSK-FIXTURE", "FX01", work / "attachments")
         names = []
         for seq in (1, 2, 3):

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.services.models import DELIVERED, QUEUED, SENDING
-from kiosk.services.outbox import (
+from kiosk.services.delivery import (
     Backoff,
-    _Outcome,
+    Outcome,
     default_worker_id,
     local_owner_alive,
     machine_prefix,
 )
+from kiosk.services.models import DELIVERED, QUEUED, SENDING
 from kiosk.services.portal_client import Delivered
 from tests.outbox_helpers import all_dossiers, fast_outbox, open_kiosk, seed
 
@@ -116,14 +116,12 @@ def test_a_late_answer_after_losing_the_lease(kiosk):
     clock.advance(11)
     assert len(b.claim(2)) == 2
     late = [
-        _Outcome(
+        Outcome(
             one.id,
             "delivered",
-            delivered=Delivered(
-                "QN-2026-000001", "2026-11-23T05:00:00Z", "2026-11-26", replay=False
-            ),
+            answer=Delivered("QN-2026-000001", "2026-11-23T05:00:00Z", "2026-11-26", replay=False),
         ),
-        _Outcome(two.id, "transient", error="read timeout", status=None),
+        Outcome(two.id, "transient", error="read timeout", status=None),
     ]
     a._record(late)
     rows = {d.id: d for d in all_dossiers(kiosk)}

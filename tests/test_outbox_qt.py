@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 import pytest
 
 from kiosk.portal import Faults
-from kiosk.qt.sync_bridge import ClerkBar, SyncBridge, format_age
+from kiosk.qt.sync_bridge import SyncBridge
 from kiosk.services.i18n import Translator
 from kiosk.services.models import DELIVERED
 from kiosk.services.outbox import AuthAlert, ClockAlert, OutboxStatus
 from kiosk.services.sync import SyncState
+from kiosk.views.clerk_bar import ClerkBar, format_age
 from tests.outbox_helpers import TOKEN, counts, fast_outbox, new_portal, open_kiosk, seed
 
 

@@ -19,6 +19,8 @@ from portal_helpers import (
 from kiosk.portal.admin import PortalAdmin
 from kiosk.services.portal_client import AuthBlocked, NotFound, Transient
 
+ADMIN_TOKEN = "admin-token-for-tests"
+
 
 def test_kill_after_store_then_replay_after_restart(tmp_path):
     db = tmp_path / "portal.sqlite3"
@@ -34,8 +36,8 @@ def test_kill_after_store_then_replay_after_restart(tmp_path):
         with pytest.raises(Transient) as caught:
             client.submit_dossier(body, doc["client_ref"])
         assert caught.value.ambiguous is False  # nobody listening: surely not sent
-    with portal_process(db) as (_proc, url):
-        admin = PortalAdmin(url)
+    with portal_process(db, "--admin-token", ADMIN_TOKEN) as (_proc, url):
+        admin = PortalAdmin(url, ADMIN_TOKEN)
         [stored] = admin.dossiers()
         delivered = new_client(url).submit_dossier(body, doc["client_ref"])
         assert (delivered.replay, delivered.dossier_code) == (True, stored.code)
@@ -49,8 +51,10 @@ def test_kill_after_store_then_replay_after_restart(tmp_path):
 
 
 def test_admin_api_over_http(tmp_path):
-    with portal_process(tmp_path / "p.sqlite3", "--retry-after", "9") as (_proc, url):
-        admin = PortalAdmin(url)
+    with portal_process(
+        tmp_path / "p.sqlite3", "--retry-after", "9", "--admin-token", ADMIN_TOKEN
+    ) as (_proc, url):
+        admin = PortalAdmin(url, ADMIN_TOKEN)
         client = new_client(url)
         assert admin.get_faults().retry_after == 9
 
@@ -112,9 +116,9 @@ def test_admin_api_over_http(tmp_path):
 
 def test_revocation_persists_across_restarts(tmp_path):
     db = tmp_path / "p.sqlite3"
-    with portal_process(db) as (_proc, url):
-        PortalAdmin(url).revoke_kiosk(KIOSK_ID)
-    with portal_process(db) as (_proc, url):
+    with portal_process(db, "--admin-token", ADMIN_TOKEN) as (_proc, url):
+        PortalAdmin(url, ADMIN_TOKEN).revoke_kiosk(KIOSK_ID)
+    with portal_process(db, "--admin-token", ADMIN_TOKEN) as (_proc, url):
         with pytest.raises(AuthBlocked) as caught:
             new_client(url).procedures()
         assert caught.value.error == "revoked"

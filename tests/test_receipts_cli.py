@@ -77,6 +77,8 @@ def test_sample_printed_on_escpos(capsys):
 def test_printer_error_is_shown_translated_with_detail(capsys):
     code = main(
         [
+            "--lang",
+            "en",
             "receipt",
             "--sample",
             "--print",

@@ -68,8 +68,11 @@ def test_not_a_pdf_is_refused(qapp, tmp_path):
 
 def test_make_printer_system_is_lazy(qapp):
     from kiosk.hardware.printers import make_printer
+    from kiosk.qt.app import system_printer
     from kiosk.qt.printing import SystemPrinter
 
-    printer = make_printer("system", "kiosk-test-no-such-printer")
+    with pytest.raises(ValueError, match="window"):
+        make_printer("system", "kiosk-test-no-such-printer")  # hardware imports no Qt
+    printer = make_printer("system", "kiosk-test-no-such-printer", system=system_printer)
     assert isinstance(printer, SystemPrinter)
     assert printer.printer_name == "kiosk-test-no-such-printer"

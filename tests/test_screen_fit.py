@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.qa.audit import audit_widget_tree
+from kiosk.qa.layout_audit import audit_layout, visible_part
 from kiosk.qt import stage
-from kiosk.qt.audit import audit_widget_tree
-from kiosk.qt.layout_audit import audit_layout, visible_part
 from kiosk.qt.tasks import TaskRunner
 from kiosk.services.i18n import Translator
 

@@ -87,4 +87,6 @@ def test_start_up_stops_with_the_message(tmp_path: Path):
         cwd=Path(__file__).parent.parent,
     )
     assert proc.returncode == 2
-    assert "'lang'" in proc.stderr and "'fr'" in proc.stderr and "tyz" in proc.stderr
+    # In Vietnamese (the wrong language cannot be used): what, where from, what to do.
+    assert "lang = 'fr'" in proc.stderr and "tyz" in proc.stderr
+    assert "biến môi trường KIOSK_LANG" in proc.stderr and "Cần làm" in proc.stderr

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def service(url: str, folder: Path) -> tuple[Store, DossierService]:
     store = Store(url)
-    cipher = DataCipher(load_or_create_keyring(folder / "keys" / "data.key"))
+    cipher = DataCipher(load_or_create_keyring(folder / "keys" / "data.key", create=True))
     return store, DossierService(store, cipher, "KIOSK-T1", "QN01", folder / "attachments")
 
 

@@ -7,16 +7,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from kiosk.clitext import cli_of
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("audit-ui", help="measure accessibility of every screen")
-    p.add_argument(
-        "--lang",
-        default="default",
-        help="a language code, 'all', or 'default' (vi, en and the longest language)",
-    )
-    p.add_argument("--size", nargs="*", help="WIDTHxHEIGHT sizes (default: every kiosk size)")
-    p.add_argument("--only", nargs="*", help="screen names (default: all)")
+    p = subparsers.add_parser("audit-ui", help="cli.audit_ui.help")
+    p.add_argument("--lang", default="default", help="cli.audit_ui.lang_default")
+    p.add_argument("--size", nargs="*", help="cli.audit_ui.size")
+    p.add_argument("--only", nargs="*", help="cli.audit_ui.only")
     p.set_defaults(func=handle)
 
 
@@ -41,9 +39,9 @@ def run_audit(
 ) -> list:
     from kiosk.config import load_settings
     from kiosk.context import build_context
+    from kiosk.qa.audit import Violation, audit_widget_tree
     from kiosk.qt import stage
-    from kiosk.qt.app import ensure_app
-    from kiosk.qt.audit import Violation, audit_widget_tree
+    from kiosk.qt.app import ensure_app, system_printer
     from kiosk.qt.tasks import TaskRunner
     from kiosk.views import registry
     from kiosk.views.theme import FAMILY
@@ -54,7 +52,7 @@ def run_audit(
         settings = load_settings(
             env={}, config_path=Path(tmp) / "none.toml", data_dir=tmp, demo="true", speech="mock"
         )
-        ctx = build_context(settings)
+        ctx = build_context(settings, system_printer)
         translator = ctx.translator
         if langs is None:
             langs = list(dict.fromkeys(["vi", "en", longest_language(translator)]))
@@ -114,8 +112,8 @@ def layout_violations(window, screen: str, size: str, lang: str, target) -> list
     """The layout checks of the window as it is now, as Violations."""
     from PySide6.QtWidgets import QWidget
 
-    from kiosk.qt.audit import Violation
-    from kiosk.qt.layout_audit import _name, audit_layout
+    from kiosk.qa.audit import Violation
+    from kiosk.qa.layout_audit import _name, audit_layout
 
     found: list[Violation] = []
 
@@ -159,5 +157,6 @@ def handle(args) -> int:
         if line not in seen:
             seen.add(line)
             print(line)
-    print(f"{len(seen)} violation(s)", file=sys.stderr if seen else sys.stdout)
+    summary = cli_of(args).tr("cli.audit_ui.summary", count=len(seen))
+    print(summary, file=sys.stderr if seen else sys.stdout)
     return 1 if seen else 0

@@ -6,28 +6,22 @@ announces each call through the kiosk's speech engine (the `speech` setting).
 
 from __future__ import annotations
 
-import sys
+from kiosk.clitext import cli_of
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("call-display", help="show the queue's called numbers on a TV")
-    p.add_argument("--db-url", default="", help="SQLAlchemy URL (default: the kiosk's setting)")
-    p.add_argument("--lang", default="vi", help="language of the display (default vi)")
-    p.add_argument(
-        "--announce",
-        default="vi",
-        help="comma-separated languages to announce calls in ('' for silence)",
-    )
-    p.add_argument("--rows", type=int, default=6, help="calls shown, the newest large")
-    p.add_argument("--poll-ms", type=int, default=1500, help="database polling interval")
-    p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
-    p.add_argument(
-        "--screenshot", default="", help="save a PNG after the first refresh and quit (for checks)"
-    )
+    p = subparsers.add_parser("call-display", help="cli.call_display.help")
+    p.add_argument("--db-url", default="", help="cli.call_display.db_url")
+    p.add_argument("--lang", default="vi", help="cli.call_display.lang")
+    p.add_argument("--announce", default="vi", help="cli.call_display.announce")
+    p.add_argument("--rows", type=int, default=6, help="cli.call_display.rows")
+    p.add_argument("--poll-ms", type=int, default=1500, help="cli.call_display.poll_ms")
+    p.add_argument("--windowed", action="store_true", help="cli.call_display.windowed")
+    p.add_argument("--screenshot", default="", help="cli.call_display.screenshot")
     p.set_defaults(func=handle)
 
 
-def _speech(settings):
+def _speech(settings, cli):
     """announce(text, lang) through the speech engine, or a no-op when it is unavailable."""
     try:
         from kiosk.hardware.speech import Prompt, make_speech
@@ -35,7 +29,7 @@ def _speech(settings):
 
         engine = make_speech(settings.speech, resource("audio"))
     except Exception as exc:  # no speech must not mean no display
-        print(f"call-display: speech unavailable ({exc}); calls are shown only", file=sys.stderr)
+        cli.error("cli.call_display.no_speech", error=exc)
         return (lambda _text, _lang: None), None
 
     def announce(text: str, lang: str) -> None:
@@ -47,10 +41,11 @@ def _speech(settings):
 def handle(args) -> int:
     from kiosk.config import SettingsError, load_settings
 
+    cli = cli_of(args)
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"call-display: {exc}", file=sys.stderr)
+        cli.error("cli.call_display.error", message=cli.settings_error(exc))
         return 2
     from kiosk.logs import setup_logging
 
@@ -62,14 +57,12 @@ def handle(args) -> int:
     from kiosk.views.call_display import CallDisplay
 
     if args.lang not in LANGUAGES:
-        print(
-            f"call-display: --lang {args.lang!r}; allowed: {', '.join(LANGUAGES)}", file=sys.stderr
-        )
+        cli.error("cli.call_display.bad_lang", value=args.lang, allowed=", ".join(LANGUAGES))
         return 2
     langs = [lang for lang in args.announce.split(",") if lang.strip()]
     app = ensure_app(offscreen=bool(args.screenshot))
     store = Store(args.db_url or settings.database_url)
-    announce, engine = _speech(settings) if langs else ((lambda _t, _l: None), None)
+    announce, engine = _speech(settings, cli) if langs else ((lambda _t, _l: None), None)
     display = CallDisplay(
         QueueService(store, load_groups(), machine=settings.kiosk_id),
         Translator.from_resources(),

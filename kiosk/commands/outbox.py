@@ -6,7 +6,8 @@
     python -m kiosk outbox seed --count N           enqueue N synthetic dossiers (tests, demos)
 
 Configured like the kiosk (kiosk.config: KIOSK_DATA_DIR, KIOSK_DB_URL, KIOSK_PORTAL_URL,
-KIOSK_PORTAL_TOKEN, KIOSK_ID, KIOSK_SECRET, ...).
+KIOSK_PORTAL_TOKEN, KIOSK_ID, KIOSK_SECRET, ...). Messages and `status` are in the kiosk's
+language; the progress lines and the JSON lines are for scripts and stay as they are.
 """
 
 from __future__ import annotations
@@ -16,75 +17,87 @@ import json
 import sys
 from typing import Any
 
+from kiosk.clitext import Cli, cli_of, key_failure
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "outbox",
-        help="outbox: status, drain (deliver now), seed (synthetic dossiers)",
-        description="Inspect and drive the outbox of dossiers waiting for the portal.",
+        help="cli.outbox.help",
+        description="cli.outbox.description",
     )
     sub = p.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
 
-    s = sub.add_parser("status", help="counts per state and alerts")
-    s.add_argument("--json", action="store_true", help="one JSON object")
+    s = sub.add_parser("status", help="cli.outbox.status.help")
+    s.add_argument("--json", action="store_true", help="cli.outbox.opt.json")
     s.set_defaults(func=handle_status)
 
-    d = sub.add_parser("drain", help="run the sync worker until the outbox is empty")
-    d.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
+    d = sub.add_parser("drain", help="cli.outbox.drain.help")
+    d.add_argument("--timeout", type=float, default=600.0, help="cli.outbox.opt.timeout")
     d.add_argument(
         "--lease-seconds",
         type=float,
         default=300.0,
-        help="how long a claimed dossier stays reserved to this process",
+        help="cli.outbox.opt.lease_seconds",
     )
-    d.add_argument("--batch", type=int, default=25, help="dossiers claimed at a time")
-    d.add_argument(
-        "--senders", type=int, default=1, help="dossiers sent at the same time (default 1)"
-    )
-    d.add_argument(
-        "--worker-id", default=None, help="lease owner name (default: host, boot, process)"
-    )
-    d.add_argument("--backoff-base", type=float, default=2.0, help="seconds")
-    d.add_argument("--backoff-cap", type=float, default=600.0, help="seconds")
+    d.add_argument("--batch", type=int, default=25, help="cli.outbox.opt.batch")
+    d.add_argument("--senders", type=int, default=1, help="cli.outbox.opt.senders")
+    d.add_argument("--worker-id", default=None, help="cli.outbox.opt.worker_id")
+    d.add_argument("--backoff-base", type=float, default=2.0, help="cli.opt.seconds")
+    d.add_argument("--backoff-cap", type=float, default=600.0, help="cli.opt.seconds")
     d.add_argument(
         "--probe-interval",
         type=float,
         default=300.0,
-        help="seconds between credential probes while the portal refuses them",
+        help="cli.outbox.opt.probe_interval",
     )
-    d.add_argument(
-        "--progress", type=float, default=1.0, help="seconds between progress lines (0: none)"
-    )
+    d.add_argument("--progress", type=float, default=1.0, help="cli.outbox.opt.progress")
     d.set_defaults(func=handle_drain)
 
-    e = sub.add_parser("seed", help="enqueue N synthetic valid dossiers (procedure 1.004873)")
-    e.add_argument("--count", type=int, required=True)
-    e.add_argument(
-        "--attachments", type=int, default=0, help="small PNG attachments per dossier (default 0)"
-    )
-    e.add_argument("--seed", type=int, default=None, help="random seed")
+    e = sub.add_parser("seed", help="cli.outbox.seed.help")
+    e.add_argument("--count", type=int, required=True, help="cli.outbox.opt.count")
+    e.add_argument("--attachments", type=int, default=0, help="cli.outbox.opt.attachments")
+    e.add_argument("--seed", type=int, default=None, help="cli.outbox.opt.seed")
     e.set_defaults(func=handle_seed)
 
 
-def _settings() -> Any:
+def _settings(cli: Cli) -> Any:
     from kiosk.config import SettingsError, load_settings
 
     try:
         return load_settings()
     except SettingsError as exc:
-        print(f"outbox: {exc}", file=sys.stderr)
+        cli.error("cli.outbox.error", message=cli.settings_error(exc))
         return None
 
 
-def _services(settings: Any) -> tuple[Any, Any]:
-    """The store and the dossier service, without the rest of the app."""
-    from kiosk.services.crypto import DataCipher, load_or_create_keyring
-    from kiosk.services.dossiers import DossierService
-    from kiosk.services.store import Store
+def _url_allowed(settings: Any) -> bool:
+    """False (with the reason printed, in the kiosk's language, Vietnamese and English)
+    when the portal URL would send the token and personal data in clear."""
+    from kiosk.services.i18n import Translator
+    from kiosk.services.portal_client import url_problem
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.database_url)
-    cipher = DataCipher(load_or_create_keyring(settings.data_key_path))
+    problem = url_problem(settings.portal_url)
+    if problem is None:
+        return True
+    translator = Translator.from_resources(lang=settings.lang)
+    for lang in dict.fromkeys((settings.lang, "vi", "en")):
+        print(f"outbox: {translator.tr(problem, lang)}", file=sys.stderr)
+    return False
+
+
+def _services(cli: Cli, settings: Any, create_key: bool = False) -> tuple[Any, Any]:
+    """The store and the dossier service, without the rest of the app. The data key is
+    made only for a brand-new folder (`outbox seed`); otherwise it is read and checked,
+    and a missing or wrong one stops the command (exit 2) before anything changes."""
+    from kiosk.services.crypto import DataKeyError
+    from kiosk.services.datakey import open_store
+    from kiosk.services.dossiers import DossierService
+
+    try:
+        store, cipher = open_store(settings, create_key=create_key)
+    except DataKeyError as exc:
+        raise SystemExit(key_failure(cli, "kiosk outbox", exc)) from None
     return store, DossierService(
         store, cipher, settings.kiosk_id, settings.receipt_prefix, settings.attachments_dir
     )
@@ -93,10 +106,11 @@ def _services(settings: Any) -> tuple[Any, Any]:
 def handle_status(args: argparse.Namespace) -> int:
     from kiosk.services.outbox import Outbox, PortalConfig
 
-    settings = _settings()
+    cli = cli_of(args)
+    settings = _settings(cli)
     if settings is None:
         return 2
-    store, dossiers = _services(settings)
+    store, dossiers = _services(cli, settings)
     try:
         outbox = Outbox(
             store,
@@ -112,14 +126,16 @@ def handle_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(snapshot, ensure_ascii=False, sort_keys=True))
     else:
+        names = {state: cli.tr(f"cli.outbox.state.{state}") for state in snapshot["counts"]}
+        width = max([len(n) for n in names.values()] + [14])
         for state, n in snapshot["counts"].items():
-            print(f"{state:<14} {n}")
-        print(f"oldest waiting since: {snapshot['oldest_waiting_since'] or '-'}")
-        print(f"last delivery:        {snapshot['last_success_at'] or '-'}")
+            print(f"{names[state]:<{width}} {n}")
+        cli.say("cli.outbox.oldest", at=snapshot["oldest_waiting_since"] or "-")
+        cli.say("cli.outbox.last_delivery", at=snapshot["last_success_at"] or "-")
         if snapshot["auth_alert"]:
-            print(f"ALERT: the portal refuses the credentials ({snapshot['auth_alert']['error']})")
+            cli.say("cli.outbox.alert.auth", error=snapshot["auth_alert"]["error"])
         if snapshot["clock_offset_seconds"] is not None:
-            print(f"ALERT: this machine's clock is off by {snapshot['clock_offset_seconds']} s")
+            cli.say("cli.outbox.alert.clock", seconds=snapshot["clock_offset_seconds"])
     return 0
 
 
@@ -132,15 +148,18 @@ def handle_drain(args: argparse.Namespace) -> int:
     from kiosk.services.outbox import Backoff, Outbox, PortalConfig
     from kiosk.services.sync import SyncWorker
 
-    settings = _settings()
+    cli = cli_of(args)
+    settings = _settings(cli)
     if settings is None:
+        return 2
+    if not _url_allowed(settings):
         return 2
     logging.basicConfig(
         level=logging.WARNING,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    store, dossiers = _services(settings)
+    store, dossiers = _services(cli, settings)
     try:
         outbox = Outbox(
             store,
@@ -154,7 +173,7 @@ def handle_drain(args: argparse.Namespace) -> int:
             auth_probe_interval=args.probe_interval,
         )
     except ValueError as exc:
-        print(f"outbox: {exc}", file=sys.stderr)
+        cli.error("cli.outbox.error", message=str(exc))
         store.close()
         return 2
     worker = SyncWorker(
@@ -173,6 +192,8 @@ def handle_drain(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
     start = time.monotonic()
+    # No request outlives --timeout: a portal that answers slowly is cut off on time.
+    outbox.set_deadline(start + args.timeout)
     worker.start()
     last_line = 0.0
     empty = False
@@ -312,14 +333,15 @@ def handle_seed(args: argparse.Namespace) -> int:
     import random
     import time
 
-    settings = _settings()
+    cli = cli_of(args)
+    settings = _settings(cli)
     if settings is None:
         return 2
     if args.count < 0:
-        print("outbox: --count must be 0 or more", file=sys.stderr)
+        cli.error("cli.outbox.count_negative")
         return 2
     rng = random.Random(args.seed)
-    store, dossiers = _services(settings)
+    store, dossiers = _services(cli, settings, create_key=True)
     start = time.perf_counter()
     try:
         for _ in range(args.count):

@@ -1,9 +1,13 @@
-"""`python -m kiosk portal`: run the reference portal (the contract under /api/v1, an admin
-API under /_admin) on 127.0.0.1, for demos, manual tests and benchmarks."""
+"""`python -m kiosk portal`: run the reference portal (the contract under /api/v1, and only
+with --admin-token an admin API under /_admin) on 127.0.0.1, for demos, manual tests and
+benchmarks."""
 
 from __future__ import annotations
 
 import argparse
+import os
+
+from kiosk.clitext import cli_of
 
 
 def _kiosk_pair(text: str) -> tuple[str, str]:
@@ -16,19 +20,18 @@ def _kiosk_pair(text: str) -> tuple[str, str]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "portal",
-        help="run the reference portal server (tests and demos)",
-        description="Serve the portal contract under /api/v1 with its own SQLite file. "
-        "Prints 'portal listening on URL' once ready.",
+        help="cli.portal.help",
+        description="cli.portal.description",
     )
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8400, help="0 picks a free port")
-    p.add_argument("--db", default="portal.sqlite3", help="the portal's SQLite file")
+    p.add_argument("--port", type=int, default=8400, help="cli.portal.opt.port")
+    p.add_argument("--db", default="portal.sqlite3", help="cli.portal.opt.db")
     p.add_argument(
         "--token",
         action="append",
         default=[],
         metavar="T",
-        help="an accepted bearer token (repeatable)",
+        help="cli.portal.opt.token",
     )
     p.add_argument(
         "--kiosk",
@@ -36,89 +39,96 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         type=_kiosk_pair,
         metavar="KIOSK_ID:SECRET",
-        help="a kiosk identity (repeatable)",
+        help="cli.portal.opt.kiosk",
     )
     p.add_argument(
         "--procedures",
         default=None,
         metavar="PATH",
-        help="catalogue JSON file or folder (default: resources/procedures/)",
+        help="cli.portal.opt.procedures",
     )
-    p.add_argument("--code-prefix", default="QN", help="dossier codes look like QN-2026-000123")
+    p.add_argument("--code-prefix", default="QN", help="cli.portal.opt.code_prefix")
     p.add_argument(
         "--processing-days",
         type=int,
         default=None,
-        help="expected_result_date for procedures the catalogue does not know",
+        help="cli.portal.opt.processing_days",
     )
     p.add_argument(
         "--check-procedures",
         action="store_true",
-        help="answer 422 for a procedure_code not in the catalogue",
+        help="cli.portal.opt.check_procedures",
     )
-    p.add_argument("--max-body", type=int, default=None, help="bytes; default 10 MiB")
-    p.add_argument("--skew-limit", type=float, default=300.0, help="seconds")
+    p.add_argument("--max-body", type=int, default=None, help="cli.portal.opt.max_body")
+    p.add_argument("--skew-limit", type=float, default=300.0, help="cli.portal.opt.skew_limit")
     p.add_argument(
         "--clock-offset",
         type=float,
         default=0.0,
-        help="shift the portal's clock by this many seconds",
+        help="cli.portal.opt.clock_offset",
     )
     p.add_argument(
-        "--no-record-bodies", action="store_true", help="log requests without their bodies"
+        "--no-record-bodies", action="store_true", help="cli.portal.opt.no_record_bodies"
     )
-    p.add_argument("--no-admin", action="store_true", help="disable the /_admin API")
-    p.add_argument("--cert", default=None, help="serve HTTPS with this PEM certificate")
-    p.add_argument("--key", default=None, help="private key for --cert")
+    p.add_argument(
+        "--admin-token",
+        default=os.environ.get("KIOSK_PORTAL_ADMIN_TOKEN") or None,
+        help="cli.portal.opt.admin_token",
+    )
+    p.add_argument("--no-admin", action="store_true", help="cli.portal.opt.no_admin")
+    p.add_argument("--cert", default=None, help="cli.portal.opt.cert")
+    p.add_argument("--key", default=None, help="cli.portal.opt.key")
     p.add_argument("--log-level", default="WARNING")
-    f = p.add_argument_group("fault injection (also changeable at run time: PUT /_admin/faults)")
-    f.add_argument("--error-rate", type=float, default=0.0, help="share answered 500/502/503")
-    f.add_argument("--rate-limit-rate", type=float, default=0.0, help="share answered 429")
+    f = p.add_argument_group("cli.portal.faults")
+    f.add_argument("--error-rate", type=float, default=0.0, help="cli.portal.opt.error_rate")
+    f.add_argument(
+        "--rate-limit-rate", type=float, default=0.0, help="cli.portal.opt.rate_limit_rate"
+    )
     f.add_argument(
         "--drop-rate",
         type=float,
         default=0.0,
-        help="share closed without an answer, nothing stored",
+        help="cli.portal.opt.drop_rate",
     )
     f.add_argument(
         "--drop-after-store-rate",
         type=float,
         default=0.0,
-        help="share handled (stored), then closed without an answer",
+        help="cli.portal.opt.drop_after_store_rate",
     )
     f.add_argument(
         "--hang-rate",
         type=float,
         default=0.0,
-        help="share left unanswered for --hang-seconds, nothing stored",
+        help="cli.portal.opt.hang_rate",
     )
     f.add_argument(
         "--hang-after-store-rate",
         type=float,
         default=0.0,
-        help="share handled (stored), answered only after --hang-seconds",
+        help="cli.portal.opt.hang_after_store_rate",
     )
     f.add_argument("--hang-seconds", type=float, default=30.0)
-    f.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
+    f.add_argument("--latency", type=float, default=0.0, help="cli.portal.opt.latency")
     f.add_argument("--latency-jitter", type=float, default=0.0)
     f.add_argument(
         "--retry-after",
         type=int,
         default=1,
-        help="seconds in Retry-After of 429/503; negative sends none",
+        help="cli.portal.opt.retry_after",
     )
     f.add_argument("--retry-after-http-date", action="store_true")
     f.add_argument(
         "--fault-endpoints",
         default="procedures,attachments,dossiers,status",
-        help="comma-separated: health, procedures, attachments, dossiers, status",
+        help="cli.portal.opt.fault_endpoints",
     )
     f.add_argument(
         "--fault-script",
         default="",
-        help="comma-separated faults for the next requests, e.g. drop_after_store,ok",
+        help="cli.portal.opt.fault_script",
     )
-    f.add_argument("--seed", type=int, default=None, help="fixed seed for reproducible faults")
+    f.add_argument("--seed", type=int, default=None, help="cli.portal.opt.seed")
     p.set_defaults(func=run_portal)
 
 
@@ -165,22 +175,20 @@ def run_portal(args: argparse.Namespace) -> int:
             record_bodies=not args.no_record_bodies,
             certfile=args.cert,
             keyfile=args.key,
-            admin=not args.no_admin,
+            admin=bool(args.admin_token) and not args.no_admin,
+            admin_token=args.admin_token,
         )
     except (ValueError, OSError) as exc:
-        print(f"portal: {exc}")
+        cli_of(args).say("cli.portal.error", error=exc)
         return 2
     if not args.token or not args.kiosk:
-        print(
-            "portal: note: no --token/--kiosk given; only identities already in the "
-            "database (or added through /_admin) are accepted",
-            flush=True,
-        )
+        cli_of(args).say("cli.portal.no_identities")
     try:
         portal.start()
     except OSError as exc:
-        print(f"portal: cannot listen on {args.host}:{args.port}: {exc}")
+        cli_of(args).say("cli.portal.cannot_listen", host=args.host, port=args.port, error=exc)
         return 2
+    # Scripts and tests wait for this exact line: it is not translated.
     print(f"portal listening on {portal.url}", flush=True)
 
     def _terminate(signum: int, frame: object) -> None:

@@ -12,50 +12,42 @@ is given.
 
 from __future__ import annotations
 
-import getpass
-import sys
 from pathlib import Path
+
+from kiosk.clitext import T, cli_of, key_failure
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("privacy", help="access/erasure requests, purge, key rotation")
+    p = subparsers.add_parser("privacy", help="cli.privacy.help")
     sub = p.add_subparsers(dest="privacy_command", metavar="ACTION", required=True)
 
-    e = sub.add_parser("export", help="export a citizen's data (access request)")
-    e.add_argument("--admin", required=True, metavar="USER")
-    e.add_argument("--id", dest="id_number", help="ID number (asked without echo if absent)")
-    e.add_argument("--out", required=True, type=Path, help="JSON file to write (owner-only)")
-    e.add_argument("--no-files", action="store_true", help="leave attachment contents out")
+    e = sub.add_parser("export", help="cli.privacy.export.help")
+    e.add_argument("--admin", required=True, metavar="USER", help="cli.privacy.opt.admin")
+    e.add_argument("--id", dest="id_number", help="cli.privacy.opt.id")
+    e.add_argument("--out", required=True, type=Path, help="cli.privacy.opt.out")
+    e.add_argument("--no-files", action="store_true", help="cli.privacy.opt.no_files")
     e.set_defaults(func=handle_export)
 
-    d = sub.add_parser("erase", aliases=["delete"], help="erase a citizen's data (request)")
-    d.add_argument("--admin", required=True, metavar="USER")
-    d.add_argument("--id", dest="id_number", help="ID number (asked without echo if absent)")
-    d.add_argument(
-        "--withdraw-undelivered",
-        action="store_true",
-        help="also erase dossiers not delivered yet: they will never be sent",
-    )
+    d = sub.add_parser("erase", aliases=["delete"], help="cli.privacy.erase.help")
+    d.add_argument("--admin", required=True, metavar="USER", help="cli.privacy.opt.admin")
+    d.add_argument("--id", dest="id_number", help="cli.privacy.opt.id")
+    d.add_argument("--withdraw-undelivered", action="store_true", help="cli.privacy.opt.withdraw")
     d.set_defaults(func=handle_erase)
 
-    g = sub.add_parser("purge", help="purge dossiers past the retention period now")
-    g.add_argument("--retention-days", type=int, help="default: the retention_days setting")
+    g = sub.add_parser("purge", help="cli.privacy.purge.help")
+    g.add_argument("--retention-days", type=int, help="cli.privacy.opt.retention_days")
     g.set_defaults(func=handle_purge)
 
-    r = sub.add_parser("rotate-key", help="new data key; re-encrypt everything; drop the old")
-    r.add_argument("--admin", required=True, metavar="USER")
-    r.add_argument(
-        "--keep-old-key",
-        action="store_true",
-        help="keep the old key (centre with several machines: drop it later)",
-    )
-    r.add_argument("--batch", type=int, default=100)
+    r = sub.add_parser("rotate-key", help="cli.privacy.rotate.help")
+    r.add_argument("--admin", required=True, metavar="USER", help="cli.privacy.opt.admin")
+    r.add_argument("--keep-old-key", action="store_true", help="cli.privacy.opt.keep_old_key")
+    r.add_argument("--batch", type=int, default=100, help="cli.privacy.opt.batch")
     r.set_defaults(func=handle_rotate)
 
-    c = sub.add_parser("reencrypt", help="re-encrypt what still uses an old key")
-    c.add_argument("--admin", required=True, metavar="USER")
-    c.add_argument("--drop-old-key", action="store_true")
-    c.add_argument("--batch", type=int, default=100)
+    c = sub.add_parser("reencrypt", help="cli.privacy.reencrypt.help")
+    c.add_argument("--admin", required=True, metavar="USER", help="cli.privacy.opt.admin")
+    c.add_argument("--drop-old-key", action="store_true", help="cli.privacy.opt.drop_old_key")
+    c.add_argument("--batch", type=int, default=100, help="cli.privacy.opt.batch")
     c.set_defaults(func=handle_reencrypt)
 
 
@@ -64,13 +56,11 @@ class _Env:
 
     def __init__(self) -> None:
         from kiosk.config import load_settings
-        from kiosk.services.crypto import DataCipher, load_or_create_keyring
+        from kiosk.services.datakey import open_store
         from kiosk.services.dossiers import DossierService
-        from kiosk.services.store import Store
 
         self.settings = s = load_settings()
-        self.store = Store(s.database_url)
-        self.cipher = DataCipher(load_or_create_keyring(s.data_key_path, create=False))
+        self.store, self.cipher = open_store(s)
         self.dossiers = DossierService(
             self.store, self.cipher, s.kiosk_id, s.receipt_prefix, s.attachments_dir
         )
@@ -86,18 +76,24 @@ def _run(fn, args) -> int:
     from kiosk.services.crypto import DataKeyError
     from kiosk.services.privacy import PrivacyError
 
+    cli = cli_of(args)
     try:
         env = _Env()
-    except (SettingsError, DataKeyError) as exc:
-        print(f"kiosk privacy: {exc}", file=sys.stderr)
+    except SettingsError as exc:
+        cli.error("cli.privacy.failed", reason=cli.settings_error(exc))
         return 2
+    except DataKeyError as exc:
+        return key_failure(cli, "kiosk privacy", exc)
     try:
         return fn(env, args)
-    except (SetupFailed, DataKeyError) as exc:
-        print(f"kiosk privacy: {exc}", file=sys.stderr)
+    except SetupFailed as exc:
+        cli.error("cli.privacy.failed", reason=T(exc.key, **exc.values))
+        return exc.code
+    except DataKeyError as exc:
+        cli.error("cli.privacy.failed", reason=T("cli.privacy.key_error", error=str(exc)))
         return 1
     except PrivacyError as exc:
-        print(f"kiosk privacy: refused: {exc.detail}", file=sys.stderr)
+        cli.error("cli.privacy.refused", error=exc.detail)
         return 1
     finally:
         env.close()
@@ -106,18 +102,17 @@ def _run(fn, args) -> int:
 def _admin(env: _Env, args, action: str):
     from kiosk.commands.setup import ask_admin
 
-    return ask_admin(env.store, env.settings.kiosk_id, action, args.admin)
+    return ask_admin(cli_of(args), env.store, env.settings.kiosk_id, action, args.admin)
 
 
 def _id_number(args) -> str:
+    from kiosk.commands.setup import SetupFailed, read_line
     from kiosk.services.text import nfc
 
-    text = args.id_number or getpass.getpass("Citizen's ID number (12 digits): ")
+    text = args.id_number or read_line(cli_of(args).tr("cli.privacy.ask_id") + ": ", secret=True)
     text = nfc(text).strip().replace(" ", "")
     if not (text.isdigit() and len(text) in (9, 12)):
-        from kiosk.commands.setup import SetupFailed
-
-        raise SetupFailed("an ID number is 12 digits (or 9 for an old card)")
+        raise SetupFailed("cli.privacy.bad_id")
     return text
 
 
@@ -134,10 +129,7 @@ def _export(env: _Env, args) -> int:
     write_export(args.out, data)
     codes = [d["receipt_code"] for d in data["dossiers"]]
     clerks.audit(admin, "privacy.export", detail=f"{len(codes)} dossiers: {', '.join(codes)}")
-    print(
-        f"{len(codes)} dossier(s) written to {args.out} (owner-only). Hand the file to the "
-        "citizen on their own medium and delete it here."
-    )
+    cli_of(args).say("cli.privacy.exported", count=len(codes), path=args.out)
     return 0
 
 
@@ -169,15 +161,8 @@ def _erase(env: _Env, args) -> int:
         detail=f"{len(result.purged)} dossiers: {', '.join(result.purged)}"
         + (f"; withdrawn: {', '.join(result.withdrawn)}" if result.withdrawn else ""),
     )
-    print(
-        f"erased the personal data of {len(result.purged)} dossier(s)"
-        + (
-            f", {len(result.withdrawn)} of them withdrawn before delivery"
-            if result.withdrawn
-            else ""
-        )
-        + ". Receipt codes, procedures and dates remain for statistics."
-    )
+    key = "cli.privacy.erased_withdrawn" if result.withdrawn else "cli.privacy.erased"
+    cli_of(args).say(key, count=len(result.purged), withdrawn=len(result.withdrawn))
     return 0
 
 
@@ -191,9 +176,8 @@ def _purge(env: _Env, args) -> int:
     s = env.settings
     days = args.retention_days or s.retention_days
     result = scheduled_purge(env.store, s.attachments_dir, days, env.receipts_dir, s.kiosk_id)
-    print(
-        f"purged {result.count} dossier(s) delivered more than {days} days ago "
-        f"({result.files_removed} attachment files removed)"
+    cli_of(args).say(
+        "cli.privacy.purged", count=result.count, days=days, files=result.files_removed
     )
     return 0
 
@@ -204,9 +188,7 @@ def _kiosk_stopped(env: _Env):
 
     lock = SingleInstance(env.settings.data_dir)
     if not lock.acquire():
-        raise SetupFailed(
-            f"the kiosk is running ({lock.holder()}): stop it first, it holds the old key in memory"
-        )
+        raise SetupFailed("cli.privacy.kiosk_running", holder=lock.holder())
     return lock
 
 
@@ -215,7 +197,7 @@ def handle_rotate(args) -> int:
 
 
 def _progress(what: str, n: int) -> None:
-    print(f"  re-encrypted {n} {what}", flush=True)
+    print(f"  re-encrypted {n} {what}", flush=True)  # a progress line for scripts and logs
 
 
 def _rotate(env: _Env, args) -> int:
@@ -242,15 +224,16 @@ def _rotate(env: _Env, args) -> int:
         detail=f"key {result.new_key_id}; {result.values} values, "
         f"{result.files} files; dropped {result.dropped or 'none'}",
     )
-    print(
-        f"new data key {result.new_key_id}: {result.values} values and {result.files} files "
-        f"re-encrypted; old keys dropped: {result.dropped or 'none (kept)'}"
+    cli = cli_of(args)
+    cli.say(
+        "cli.privacy.rotated",
+        key=result.new_key_id,
+        values=result.values,
+        files=result.files,
+        dropped=", ".join(map(str, result.dropped)) or cli.tr("cli.privacy.none_kept"),
     )
     if args.keep_old_key:
-        print(
-            "Export the key to the other machines of the centre, run `privacy reencrypt` on "
-            "each, then `privacy reencrypt --drop-old-key`."
-        )
+        cli.say("cli.privacy.rotated_keep")
     return 0
 
 
@@ -278,8 +261,11 @@ def _reencrypt(env: _Env, args) -> int:
         "key.reencrypt",
         detail=f"{result.values} values, {result.files} files; dropped {result.dropped or 'none'}",
     )
-    print(
-        f"{result.values} values and {result.files} files re-encrypted; old keys dropped: "
-        f"{result.dropped or 'none'}"
+    cli = cli_of(args)
+    cli.say(
+        "cli.privacy.reencrypted",
+        values=result.values,
+        files=result.files,
+        dropped=", ".join(map(str, result.dropped)) or cli.tr("cli.privacy.none"),
     )
     return 0

@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from kiosk.services.i18n import Translator
+from kiosk.clitext import Cli, cli_of
 
 SIZES = ("80mm", "a5", "a4")
 LANGS = ("vi", "en", "tyz", "ium", "bru")
@@ -25,53 +23,33 @@ LANGS = ("vi", "en", "tyz", "ium", "bru")
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "receipt",
-        help="write or print a sample receipt / queue ticket (printer test)",
-        description="Build a sample dossier receipt (or queue ticket) and write it to a PDF "
-        "file and/or send it to a printer backend.",
+        help="cli.receipt.help",
+        description="cli.receipt.description",
     )
-    parser.add_argument(
-        "--sample",
-        action="store_true",
-        required=True,
-        help="use the built-in fictitious sample (required)",
-    )
-    parser.add_argument("--ticket", action="store_true", help="a queue ticket instead of a receipt")
-    parser.add_argument(
-        "--lang", default="vi", choices=LANGS, help="citizen's language (default vi)"
-    )
-    parser.add_argument("--size", default="80mm", choices=SIZES, help="paper (default 80mm)")
-    parser.add_argument("--out", type=Path, help="write the PDF to this file")
-    parser.add_argument(
-        "--raster",
-        type=Path,
-        metavar="PNG",
-        help="write the 1-bit image a thermal printer would receive (576 dots wide)",
-    )
-    parser.add_argument("--print", dest="do_print", action="store_true", help="send to a printer")
+    parser.add_argument("--sample", action="store_true", required=True, help="cli.receipt.sample")
+    parser.add_argument("--ticket", action="store_true", help="cli.receipt.ticket")
+    parser.add_argument("--lang", default="vi", choices=LANGS, help="cli.receipt.lang")
+    parser.add_argument("--size", default="80mm", choices=SIZES, help="cli.receipt.size")
+    parser.add_argument("--out", type=Path, help="cli.receipt.out")
+    parser.add_argument("--raster", type=Path, metavar="PNG", help="cli.receipt.raster")
+    parser.add_argument("--print", dest="do_print", action="store_true", help="cli.receipt.print")
     parser.add_argument(
         "--printer",
         default="pdf",
         choices=("pdf", "escpos", "system", "simulated"),
-        help="printer backend for --print (default pdf)",
+        help="cli.receipt.printer",
     )
+    parser.add_argument("--target", default="", help="cli.receipt.target")
     parser.add_argument(
-        "--target",
-        default="",
-        help="escpos: tcp://HOST:PORT, usb://VID:PID, serial:///dev/ttyUSB0?baudrate=19200; "
-        "system: printer name (empty = default printer)",
-    )
-    parser.add_argument(
-        "--folder",
-        type=Path,
-        default=Path("printed-receipts"),
-        help="folder for --printer pdf (demo only: files are kept)",
+        "--folder", type=Path, default=Path("printed-receipts"), help="cli.receipt.folder"
     )
     parser.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    cli = cli_of(args)
     if not (args.out or args.do_print or args.raster):
-        print("receipt: give --out FILE.pdf, --raster FILE.png and/or --print", file=sys.stderr)
+        cli.error("cli.receipt.nothing_to_do")
         return 2
 
     from kiosk.services.i18n import Translator
@@ -93,7 +71,7 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.out:
         args.out.write_bytes(pdf)
-        print(f"wrote {args.out} ({len(pdf)} bytes)")
+        cli.say("cli.receipt.wrote_pdf", path=args.out, size=len(pdf))
 
     if args.raster:
         from kiosk.hardware.printers import rasterise_pdf
@@ -110,16 +88,17 @@ def handle(args: argparse.Namespace) -> int:
                 y += page.height
             first = stacked
         first.save(args.raster)
-        print(f"wrote {args.raster} ({first.width}x{first.height} dots)")
+        cli.say("cli.receipt.wrote_raster", path=args.raster, w=first.width, h=first.height)
 
     if args.do_print:
-        return _print(pdf, job_name, args, translator)
+        return _print(pdf, job_name, args, cli)
     return 0
 
 
-def _print(pdf: bytes, job_name: str, args: argparse.Namespace, translator: Translator) -> int:
+def _print(pdf: bytes, job_name: str, args: argparse.Namespace, cli: Cli) -> int:
     from kiosk.hardware.printers import PrinterError, make_printer
 
+    system = None
     if args.printer == "system":
         import os
 
@@ -127,18 +106,25 @@ def _print(pdf: bytes, job_name: str, args: argparse.Namespace, translator: Tran
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from PySide6.QtGui import QGuiApplication
 
+        from kiosk.qt.app import system_printer as system
+
         _app = QGuiApplication.instance() or QGuiApplication([sys.argv[0]])
     try:
-        printer = make_printer(args.printer, args.target, args.folder)
+        printer = make_printer(args.printer, args.target, args.folder, system)
     except ValueError as exc:
-        print(f"receipt: {exc}", file=sys.stderr)
+        cli.error("cli.receipt.bad_printer", error=str(exc))
         return 2
     try:
         printer.print_pdf(pdf, job_name)
     except PrinterError as exc:
-        message = translator.tr(exc.key, args.lang)
-        print(f"{message}\n({type(exc).__name__}: {exc.detail})", file=sys.stderr)
+        # In the installer's language: the printer's state, then the technical detail.
+        cli.error(
+            "cli.receipt.print_failed",
+            message=cli.tr(exc.key),
+            kind=type(exc).__name__,
+            detail=exc.detail,
+        )
         return 1
     where = getattr(printer, "last_path", None) or printer.name
-    print(f"sent to {where}")
+    cli.say("cli.receipt.sent", where=where)
     return 0

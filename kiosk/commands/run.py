@@ -10,9 +10,9 @@ In kiosk mode (full screen) the window is frameless and locked: only an admin PI
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
+from kiosk.clitext import cli_of
 from kiosk.config import SettingsError, load_settings
 
 log = logging.getLogger(__name__)
@@ -22,21 +22,18 @@ PURGE_EVERY_MS = 24 * 3600 * 1000
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("run", help="start the kiosk window (the default)")
-    p.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
-    p.add_argument(
-        "--exit-when-ready",
-        action="store_true",
-        help="print the start-up time once the home screen is shown, then quit",
-    )
+    p = subparsers.add_parser("run", help="cli.run.help")
+    p.add_argument("--windowed", action="store_true", help="cli.run.opt.windowed")
+    p.add_argument("--exit-when-ready", action="store_true", help="cli.run.opt.exit_when_ready")
     p.set_defaults(func=run_kiosk)
 
 
 def run_kiosk(args) -> int:
+    cli = cli_of(args)
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"kiosk: cannot start: {exc}", file=sys.stderr)
+        cli.error("cli.run.bad_setting", message=cli.settings_error(exc))
         return 2
     from kiosk.logs import setup_logging
 
@@ -48,11 +45,7 @@ def run_kiosk(args) -> int:
     app = ensure_app()
     instance = SingleInstance(settings.data_dir)
     if not instance.acquire():
-        print(
-            f"kiosk: another kiosk is already running on the data folder {settings.data_dir} "
-            f"({instance.holder()}); not starting a second one.",
-            file=sys.stderr,
-        )
+        cli.error("cli.run.already_running", folder=settings.data_dir, holder=instance.holder())
         return EXIT_ALREADY_RUNNING
     guard = CrashGuard(settings.data_dir / CRASH_FILE)
     crashed = guard.start()
@@ -61,10 +54,7 @@ def run_kiosk(args) -> int:
     try:
         if settings.demo and reason is None:
             pin = ensure_demo_admin(ctx)
-            print(
-                f"kiosk: DEMO — admin 'demo-admin', PIN {pin} (Ctrl+Shift+Q leaves full screen)",
-                flush=True,
-            )
+            cli.say("cli.run.demo_pin", user="demo-admin", pin=pin)
         window = build_window(ctx, reason)
         lock = None
         if settings.fullscreen and not getattr(args, "windowed", False):
@@ -98,6 +88,7 @@ def open_kiosk(settings, crashed: bool = False):
     from dataclasses import replace
 
     from kiosk.context import build_context
+    from kiosk.qt.app import system_printer
     from kiosk.services.installation import setup_state
 
     temp = Path(tempfile.mkdtemp(prefix="kiosk-run-"))
@@ -105,20 +96,33 @@ def open_kiosk(settings, crashed: bool = False):
     def cleanup() -> None:
         shutil.rmtree(temp, ignore_errors=True)
 
-    real_key = settings.data_key_path.exists() or settings.demo
-    used = settings if real_key else replace(settings, key_file=str(temp / "unused.key"))
+    from kiosk.services.crypto import DataKeyError
+
+    fallback = replace(
+        settings,
+        db_url=f"sqlite:///{temp / 'oos.db'}",
+        key_file=str(temp / "unused.key"),
+        printer="pdf",
+        printer_pdf_dir=str(temp / "receipts"),
+    )
+    if not (settings.data_key_path.exists() or settings.demo):
+        # Never a key made here: before setup (or with the key gone) a throwaway store.
+        from kiosk.services.datakey import setup_recorded
+
+        try:
+            reason = "key" if setup_recorded(settings.database_url) else "setup"
+        except Exception:
+            log.exception("cannot open the store")
+            reason = "store"
+        return build_context(fallback, system_printer), reason, cleanup
     try:
-        ctx = build_context(used)
+        ctx = build_context(settings, system_printer)
+    except DataKeyError as exc:
+        log.error("data key: %s", exc)
+        return build_context(fallback, system_printer), "key", cleanup
     except Exception:
         log.exception("cannot open the store or the data key")
-        fallback = replace(
-            settings,
-            db_url=f"sqlite:///{temp / 'oos.db'}",
-            key_file=str(temp / "unused.key"),
-            printer="pdf",
-            printer_pdf_dir=str(temp / "receipts"),
-        )
-        return build_context(fallback), "store", cleanup
+        return build_context(fallback, system_printer), "store", cleanup
     state = setup_state(
         ctx.store, settings.data_key_path, settings.secret, settings.portal_token, settings.demo
     )
@@ -167,20 +171,38 @@ def lock_down(window, ctx):
     return lock
 
 
+DEMO_PIN_FILE = "demo-admin.pin"
+
+
 def ensure_demo_admin(ctx) -> str:
-    """The demo's admin account with a fresh PIN each start (demo only, never production)."""
+    """The demo's admin account and its PIN (demo only, never production). The PIN is kept
+    in the demo's data folder (owner-only), so the one printed at each start stays valid;
+    a demo data folder without it gets a new one."""
     import secrets
 
-    from kiosk.services.clerks import ClerkService
-    from kiosk.services.installation import DEMO_ADMIN
+    from kiosk.files import write_atomic
+    from kiosk.services.clerks import ClerkService, check_pin
+    from kiosk.services.installation import DEMO_ADMIN, weak_pin
+    from kiosk.services.models import Clerk
 
     clerks = ClerkService(ctx.store, machine=ctx.settings.kiosk_id)
-    pin = f"{secrets.randbelow(10**6):06d}"
+    path = ctx.settings.data_dir / DEMO_PIN_FILE
+    try:
+        pin = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        pin = ""
+    if weak_pin(pin):
+        pin = ""
+        while not pin or weak_pin(pin):
+            pin = f"{secrets.randbelow(10**6):06d}"
+        write_atomic(path, (pin + "\n").encode("ascii"), mode=0o600)
     existing = next((c for c in clerks.list() if c.username == DEMO_ADMIN), None)
     if existing is None:
         clerks.create(DEMO_ADMIN, "Demo admin", "admin", pin)
     else:
-        clerks.change_pin(existing, pin, by=existing)
+        stored = ctx.store.read(lambda s: s.get(Clerk, existing.id).pin_hash)
+        if not check_pin(pin, stored):  # changed on the clerk screens, or a new file
+            clerks.change_pin(existing, pin, by=existing)
     return pin
 
 

@@ -20,14 +20,11 @@ if TYPE_CHECKING:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "scan",
-        help="decode the QR code (CCCD, receipt) in image files",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="cli.scan.help",
+        description="cli.scan.description",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="image files (PNG, JPEG, ...)")
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON object per line (the default output)"
-    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="cli.scan.opt.files")
+    parser.add_argument("--json", action="store_true", help="cli.scan.opt.json")
     parser.set_defaults(func=handle)
 
 
@@ -49,7 +46,15 @@ def scan_file(path: str, pipeline: QrPipeline | None = None) -> tuple[dict[str, 
         data, reason = None, exc.strerror or type(exc).__name__
     else:
         reason = "not an image file"
-    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data is not None and data.size else None
+    too_large = pixel_limit_error(data) if data is not None else None
+    if too_large:  # refused before decoding; the batch goes on
+        out.update(ok=False, kind="none", raw=None, error=too_large, ms=_ms(started))
+        out["error_key"] = "scan.too_large"
+        return out, False
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data is not None and data.size else None
+    except cv2.error:
+        image = None
     if image is None:
         out.update(ok=False, kind="none", raw=None, error=f"cannot read: {reason}", ms=_ms(started))
         return out, False
@@ -71,6 +76,45 @@ def scan_file(path: str, pipeline: QrPipeline | None = None) -> tuple[dict[str, 
         out["error_key"] = result.error.key
     out["ms"] = _ms(started)
     return out, True
+
+
+MAX_PIXELS = 50_000_000  # a 50-Mpixel phone photo decodes in well under a second
+
+
+def pixel_limit_error(data) -> str | None:
+    """Why an image is refused before decoding (its header claims too many pixels), or
+    None. Reads the sizes PNG, JPEG, BMP, GIF and WebP headers declare; others are left
+    to OpenCV's own limit (its error is caught by the caller)."""
+    import struct
+
+    head = bytes(data[:65536])
+    size = None
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
+        size = struct.unpack(">II", head[16:24])
+    elif head[:2] == b"BM" and len(head) >= 26:
+        w, h = struct.unpack("<ii", head[18:26])
+        size = (abs(w), abs(h))
+    elif head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
+        size = struct.unpack("<HH", head[6:10])
+    elif head[:4] == b"RIFF" and head[8:12] == b"WEBP" and head[12:16] == b"VP8X":
+        w = int.from_bytes(head[24:27], "little") + 1
+        h = int.from_bytes(head[27:30], "little") + 1
+        size = (w, h)
+    elif head[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(head):
+            if head[i] != 0xFF:
+                break
+            marker = head[i + 1]
+            length = int.from_bytes(head[i + 2 : i + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                h, w = struct.unpack(">HH", head[i + 5 : i + 9])
+                size = (w, h)
+                break
+            i += 2 + length
+    if size is None or size[0] * size[1] <= MAX_PIXELS:
+        return None
+    return f"image too large: {size[0]}x{size[1]} pixels (limit {MAX_PIXELS // 1_000_000} Mpixel)"
 
 
 def _ms(started: float) -> float:

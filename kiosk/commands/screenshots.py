@@ -2,35 +2,52 @@
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
+from kiosk.clitext import cli_of
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("screenshots", help="render every screen to PNG files")
-    p.add_argument("outdir", type=Path)
-    p.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT (default 1920x1080)")
-    p.add_argument("--lang", default="vi", help="a language code, or 'all'")
-    p.add_argument("--only", nargs="*", help="screen names to render (default: all)")
+    p = subparsers.add_parser("screenshots", help="cli.screenshots.help")
+    p.add_argument("outdir", type=Path, help="cli.screenshots.outdir")
+    p.add_argument("--size", default="1920x1080", help="cli.screenshots.size")
+    p.add_argument("--lang", default="vi", help="cli.screenshots.lang")
+    p.add_argument("--only", nargs="*", help="cli.screenshots.only")
     p.set_defaults(func=handle)
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    from kiosk.qt.stage import parse_size as parse
-
-    return parse(text)
+def parse_size(text: str) -> tuple[int, int] | None:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        return None
+    return w, h
 
 
 def handle(args) -> int:
-    from kiosk.services.i18n import LANGUAGES
+    import shutil
 
-    langs = list(LANGUAGES) if args.lang == "all" else [args.lang]
-    if any(lang not in LANGUAGES for lang in langs):
-        print(f"--lang: {args.lang!r}; allowed: {', '.join(LANGUAGES)} or all", file=sys.stderr)
+    from kiosk.config import load_settings
+    from kiosk.services.i18n import LANGUAGES
+    from kiosk.services.langpacks import PackStore
+
+    # The language packs installed on this kiosk are shown too (sample data stays apart).
+    packs = load_settings().language_packs_dir
+    known = [*LANGUAGES, *(p for p in PackStore(packs).languages() if p not in LANGUAGES)]
+    langs = known if args.lang == "all" else [args.lang]
+    cli = cli_of(args)
+    if any(lang not in known for lang in langs):
+        cli.error("cli.screenshots.bad_lang", value=args.lang, allowed=", ".join(known))
         return 2
-    width, height = parse_size(args.size)
+    size = parse_size(args.size)
+    if size is None:
+        cli.error("cli.screenshots.bad_size", value=args.size)
+        return 2
+    width, height = size
     with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as tmp:
+        if packs.is_dir():
+            shutil.copytree(packs, Path(tmp) / packs.name)
         written = render_all(Path(tmp), args.outdir, width, height, langs, args.only)
     for path in written:
         print(path)
@@ -48,7 +65,7 @@ def render_all(
     from kiosk.config import load_settings
     from kiosk.context import build_context
     from kiosk.qt import stage
-    from kiosk.qt.app import ensure_app
+    from kiosk.qt.app import ensure_app, system_printer
     from kiosk.qt.tasks import TaskRunner
     from kiosk.views import registry
 
@@ -60,7 +77,7 @@ def render_all(
         demo="true",
         speech="mock",
     )
-    ctx = build_context(settings)
+    ctx = build_context(settings, system_printer)
     _sample_cameras(ctx)
     tasks = TaskRunner()
     tasks.inline = True
@@ -98,8 +115,8 @@ def _sample_cameras(ctx) -> None:
 
     desk = resource("samples", "camera", "frame_00.jpg")
     page = resource("samples", "document", "page_00.jpg")
-    ctx.extras["camera_bridge"] = bridge_factory(lambda: SimulatedCamera(desk))
-    ctx.extras["document_bridge"] = document_bridge_factory(lambda: SimulatedCamera(page))
+    ctx.camera = bridge_factory(lambda: SimulatedCamera(desk))
+    ctx.document_camera = document_bridge_factory(lambda: SimulatedCamera(page))
 
 
 def _wait_for_camera(app, screen, seconds: float = 3.0) -> None:

@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from kiosk.clitext import Cli, cli_of
+
 SAMPLE_NAME = "Nguyễn Thị Hồng Nhung"  # in resources/samples/selftest_cccd.png
 SAMPLE_ID = "001190012345"
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("selftest", help="the same as --self-test")
+    p = subparsers.add_parser("selftest", help="cli.selftest.help")
     p.set_defaults(func=run_self_test)
 
 
@@ -40,6 +42,7 @@ class Result:
 def run_self_test(args=None, out: Callable[[str], None] = print) -> int:
     # Offscreen whatever the environment says: the self-test never needs a display.
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    cli = cli_of(args)
     _quiet_qt()
     started = time.perf_counter()
     results: list[Result] = []
@@ -53,18 +56,25 @@ def run_self_test(args=None, out: Callable[[str], None] = print) -> int:
             ("database", lambda: check_database(folder / "db")),
         ]
         for name, fn in checks:
-            results.append(_timed(name, fn, out))
+            results.append(_timed(name, fn, out, cli))
         try:
             for result in check_screens(folder / "screens"):
                 results.append(result)
-                _print(result, out)
+                _print(result, out, cli)
         except Exception as exc:
             result = Result("screens", False, _why(exc), 0.0)
             results.append(result)
-            _print(result, out)
+            _print(result, out, cli)
     failed = [r for r in results if not r.ok]
     total = time.perf_counter() - started
-    out(f"self-test: {len(results) - len(failed)} passed, {len(failed)} failed in {total:.1f} s")
+    out(
+        cli.tr(
+            "cli.selftest.summary",
+            passed=len(results) - len(failed),
+            failed=len(failed),
+            seconds=f"{total:.1f}",
+        )
+    )
     return 0 if not failed else 1
 
 
@@ -85,20 +95,19 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _print(result: Result, out: Callable[[str], None]) -> None:
-    out(
-        f"{'ok  ' if result.ok else 'FAIL'}  {result.name:<28} {result.detail} ({result.ms:.0f} ms)"
-    )
+def _print(result: Result, out: Callable[[str], None], cli: Cli) -> None:
+    status = cli.tr("cli.selftest.ok" if result.ok else "cli.selftest.fail")
+    out(f"{status:<4}  {result.name:<28} {result.detail} ({result.ms:.0f} ms)")
 
 
-def _timed(name: str, fn: Callable[[], str], out: Callable[[str], None]) -> Result:
+def _timed(name: str, fn: Callable[[], str], out: Callable[[str], None], cli: Cli) -> Result:
     t0 = time.perf_counter()
     try:
         result = Result(name, True, fn(), 0.0)
     except Exception as exc:
         result = Result(name, False, _why(exc), 0.0)
     result.ms = 1000 * (time.perf_counter() - t0)
-    _print(result, out)
+    _print(result, out, cli)
     return result
 
 
@@ -170,7 +179,7 @@ def check_receipt() -> str:
 
 
 def check_database(folder: Path) -> str:
-    from kiosk.services.crypto import DataCipher, load_or_create_keyring
+    from kiosk.services.crypto import DataCipher, KeyRing
     from kiosk.services.dossiers import (
         Applicant,
         AttachmentDraft,
@@ -180,13 +189,13 @@ def check_database(folder: Path) -> str:
     )
     from kiosk.services.store import Store, head_revision
 
+    cipher = DataCipher(KeyRing.generate())  # a throwaway folder: its own throwaway key
     store = Store(f"sqlite:///{folder / 'kiosk.db'}")
     try:
         if store.revision() != head_revision():
             raise AssertionError(
                 f"schema {store.revision()} after migrating, not {head_revision()}"
             )
-        cipher = DataCipher(load_or_create_keyring(folder / "keys" / "data.key"))
         service = DossierService(store, cipher, "SELFTEST", "ST01", folder / "attachments")
         scan = b"\xff\xd8\xff selftest scan"
         draft = DossierDraft(
@@ -224,7 +233,7 @@ def check_screens(folder: Path) -> list[Result]:
     from kiosk.config import load_settings
     from kiosk.context import build_context
     from kiosk.qt import stage
-    from kiosk.qt.app import ensure_app
+    from kiosk.qt.app import ensure_app, system_printer
     from kiosk.qt.tasks import TaskRunner
     from kiosk.views import registry
 
@@ -240,7 +249,7 @@ def check_screens(folder: Path) -> list[Result]:
         camera="sim",
         speech="off",
     )
-    ctx = build_context(settings)
+    ctx = build_context(settings, system_printer)
     tasks = TaskRunner()
     tasks.inline = True
     results = [
@@ -272,7 +281,7 @@ def check_screens(folder: Path) -> list[Result]:
                     )
                 )
             finally:
-                ctx.session.wipe(settings.lang)
+                ctx.end_visit()
         window.close()
         window.deleteLater()
         app.processEvents()

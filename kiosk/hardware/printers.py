@@ -23,6 +23,7 @@ import re
 import secrets
 import shutil
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -522,9 +523,19 @@ def _close_quietly(device: Any) -> None:
 # --- factory -----------------------------------------------------------------------
 
 
-def make_printer(kind: str, target: str = "", folder: Path | None = None) -> Printer:
+# printer name (None: the default printer) -> the OS print queue's printer. It needs Qt,
+# so the Qt side provides it (kiosk.qt.app.system_printer); nothing here imports Qt.
+SystemPrinterFactory = Callable[[str | None], Printer]
+
+
+def make_printer(
+    kind: str,
+    target: str = "",
+    folder: Path | None = None,
+    system: SystemPrinterFactory | None = None,
+) -> Printer:
     """'pdf' (folder; created if missing), 'escpos' (target), 'system' (target = printer
-    name, empty for the default printer; needs a QGuiApplication) or 'simulated'."""
+    name, empty for the default printer; made by `system`) or 'simulated'."""
     if kind == "pdf":
         if folder is None:
             raise ValueError("the pdf printer needs a folder")
@@ -534,9 +545,9 @@ def make_printer(kind: str, target: str = "", folder: Path | None = None) -> Pri
             raise ValueError("the escpos printer needs a target, e.g. tcp://192.168.1.50:9100")
         return EscPosPrinter(target)
     if kind == "system":
-        from kiosk.qt.printing import SystemPrinter
-
-        return SystemPrinter(target or None)
+        if system is None:
+            raise ValueError("the system printer is only available in the kiosk's window")
+        return system(target or None)
     if kind == "simulated":
         return SimulatedPrinter()
     raise ValueError(f"unknown printer kind {kind!r}; allowed: pdf, escpos, system, simulated")

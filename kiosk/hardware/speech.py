@@ -75,6 +75,8 @@ class Prompt:
     text_lang: str | None = None
     # Spoken with values filled in ({n}, {name}): a recording of the bare template is wrong.
     dynamic: bool = False
+    # A recording to play as it is (a take played back in the language studio).
+    path: Path | None = None
 
     @property
     def written_in(self) -> str:
@@ -128,15 +130,29 @@ def audit_recordings(audio_dir: Path) -> list[tuple[Path, str]]:
     return problems
 
 
+def audio_roots(audio_dir: Path | Sequence[Path] | None) -> list[Path]:
+    """The folders of recordings, first found first played: installed language packs
+    before the shipped resources/audio."""
+    if audio_dir is None:
+        return []
+    return [audio_dir] if isinstance(audio_dir, Path) else list(audio_dir)
+
+
 def plan_for(
-    prompt: Prompt, audio_dir: Path | None, voices: Mapping[str, str], warn: _Once | None = None
+    prompt: Prompt,
+    audio_dir: Path | Sequence[Path] | None,
+    voices: Mapping[str, str],
+    warn: _Once | None = None,
 ) -> Plan:
     """Recording in the citizen's language, its voice, then the language of the text."""
+    if prompt.path is not None:
+        problem = check_recording(prompt.path) if prompt.path.is_file() else "missing"
+        return Plan("recording", prompt.lang, path=prompt.path) if problem is None else Plan("none")
     for lang in dict.fromkeys((prompt.lang, prompt.written_in)):
-        path = None
-        if audio_dir is not None and not prompt.dynamic:
-            path = recording_path(audio_dir, lang, prompt.key)
-        if path is not None and path.is_file():
+        for root in audio_roots(audio_dir) if not prompt.dynamic else ():
+            path = recording_path(root, lang, prompt.key)
+            if path is None or not path.is_file():
+                continue
             problem = check_recording(path)
             if problem is None:
                 return Plan("recording", lang, path=path)
@@ -178,6 +194,33 @@ def scale_wav(data: bytes, volume: float) -> bytes:
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(scaled.astype("<i2").tobytes())
+    return out.getvalue()
+
+
+def join_wavs(paths: Sequence[Path], gap_s: float = 0.12, rate: int = 16000) -> bytes:
+    """Recordings one after the other, as one 16-bit mono WAV, with a short pause between."""
+    parts: list[np.ndarray] = []
+    for path in paths:
+        with wave.open(str(path), "rb") as w:
+            width, channels, r = w.getsampwidth(), w.getnchannels(), w.getframerate()
+            frames = w.readframes(w.getnframes())
+        if width != 2:
+            raise wave.Error(f"{path}: {width * 8}-bit samples")
+        x = np.frombuffer(frames, "<i2").astype(np.float64)
+        if channels > 1:
+            x = x[: len(x) // channels * channels].reshape(-1, channels).mean(axis=1)
+        if r != rate and len(x):
+            x = np.interp(np.arange(round(len(x) * rate / r)) * r / rate, np.arange(len(x)), x)
+        if parts:
+            parts.append(np.zeros(round(gap_s * rate)))
+        parts.append(x)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        pcm = np.concatenate(parts) if parts else np.zeros(0)
+        w.writeframes(np.clip(np.round(pcm), -32768, 32767).astype("<i2").tobytes())
     return out.getvalue()
 
 
@@ -276,13 +319,16 @@ class Spoken:
     source: str  # recording | tts | none
     heard_lang: str | None  # the language actually played
     volume: float
+    path: Path | None = None  # the recording played, if any
 
 
 class MockSpeech(SpeechEngine):
     """Records what would be said, with the source the real engine would pick."""
 
     def __init__(
-        self, audio_dir: Path | None = None, voices: Mapping[str, str] = DEFAULT_VOICES
+        self,
+        audio_dir: Path | Sequence[Path] | None = None,
+        voices: Mapping[str, str] = DEFAULT_VOICES,
     ) -> None:
         self.audio_dir, self.voices = audio_dir, dict(voices)
         self.spoken: list[Spoken] = []
@@ -296,7 +342,15 @@ class MockSpeech(SpeechEngine):
     def speak(self, prompt: Prompt) -> None:
         plan = self.plan(prompt)
         self.spoken.append(
-            Spoken(prompt.key, prompt.lang, prompt.text, plan.source, plan.lang, self.volume)
+            Spoken(
+                prompt.key,
+                prompt.lang,
+                prompt.text,
+                plan.source,
+                plan.lang,
+                self.volume,
+                plan.path,
+            )
         )
         self._speaking = plan.source != "none"
 
@@ -325,7 +379,7 @@ class AudioSpeech(SpeechEngine):
 
     def __init__(
         self,
-        audio_dir: Path | None,
+        audio_dir: Path | Sequence[Path] | None,
         *,
         players: Sequence[Sequence[str]] = (),
         espeak: str | None = None,
@@ -504,7 +558,7 @@ class AudioSpeech(SpeechEngine):
 
 def make_speech(
     kind: str,
-    audio_dir: Path | None,
+    audio_dir: Path | Sequence[Path] | None,
     *,
     players: Sequence[Sequence[str]] | None = None,
     espeak: str | None = None,
@@ -540,7 +594,7 @@ class AudioSettings(Protocol):
     muted: bool
 
 
-class Catalogue(Protocol):
+class PromptTranslator(Protocol):
     """The translator's part PromptPlayer uses (kiosk.services.i18n.Translator)."""
 
     def tr(self, key: str, lang: str | None = None, **values: object) -> str: ...
@@ -555,7 +609,7 @@ class PromptPlayer:
     engine: SpeechEngine
     session: AudioSettings | None = None
     headphones: bool = False
-    translator: Catalogue | None = None
+    translator: PromptTranslator | None = None
     default_volume: float = 1.0
     outcomes: list[str] = field(default_factory=list, repr=False)  # last few, for diagnostics
 
@@ -600,6 +654,32 @@ class PromptPlayer:
             return "withheld"
         self.engine.speak(Prompt(key, lang, text, personal, text_lang, dynamic))
         return "spoken"
+
+    def play_file(self, path: Path, lang: str) -> str:
+        """Play a recording as it is (a take played back to the person who recorded it)."""
+        self.engine.stop()
+        volume = self.session.volume if self.session is not None else self.default_volume
+        if (self.session is not None and self.session.muted) or volume <= 0:
+            return "muted"
+        self.engine.set_volume(volume)
+        self.engine.speak(Prompt("recording.playback", lang, "", path=path))
+        return "spoken"
+
+    def say_kit(self, lang: str, keys: Sequence[str]) -> str:
+        """Recorded words of `lang` played as one (the number kit: kiosk.services.numbers):
+        'spoken', 'muted', or 'missing' when a word has no recording in `lang` (the caller
+        then says it another way)."""
+        paths = []
+        for key in keys:
+            plan = self.engine.plan(Prompt(key, lang, "", text_lang=lang))
+            if plan.source != "recording" or plan.lang != lang or plan.path is None:
+                return "missing"
+            paths.append(plan.path)
+        if not paths:
+            return "missing"
+        target = Path(tempfile.gettempdir()) / f"kiosk-kit-{os.getpid()}.wav"
+        target.write_bytes(join_wavs(paths))
+        return self.play_file(target, lang)
 
     def _say_withheld(self, lang: str) -> None:
         if self.translator is None:

@@ -1,7 +1,9 @@
-"""A reference implementation of the provincial portal's kiosk intake API, for tests,
-demos and benchmarks (`python -m kiosk portal`).
+"""A reference implementation of the provincial portal's kiosk intake API
+(docs/portal-api.yaml), for tests, demos and benchmarks (`python -m kiosk portal`). A test
+double: the packaged kiosk does not ship it (kiosk.spec).
 
-Besides the contract under /api/v1 it serves an admin API under /_admin (JSON, no auth,
+Besides the contract under /api/v1 it can serve an admin API under /_admin (off unless
+asked for: admin=True with its own admin_token, sent as a bearer token; JSON,
 not part of the contract; `kiosk.portal.admin.PortalAdmin` wraps it):
 
     GET    /_admin/requests?key=&path=&method=&after=   requests received (body_b64)

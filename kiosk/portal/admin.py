@@ -14,11 +14,13 @@ from kiosk.portal.store import RecordedRequest, StoredDossier
 
 
 class PortalAdmin:
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
-        """base_url: the portal's root (http://127.0.0.1:8400) or its API URL (.../api/v1)."""
+    def __init__(self, base_url: str, token: str, timeout: float = 10.0) -> None:
+        """base_url: the portal's root (http://127.0.0.1:8400) or its API URL (.../api/v1);
+        token: the portal's --admin-token."""
         self.base_url = base_url.rstrip("/").removesuffix("/api/v1")
         self.timeout = timeout
         self._session = requests.Session()
+        self._session.headers["Authorization"] = f"Bearer {token}"
 
     def close(self) -> None:
         self._session.close()

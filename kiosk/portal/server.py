@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 ADMIN_PREFIX = "/_admin"
 MAX_BODY = 10 * 1024 * 1024
+PACK_BODY = 100 * 1024 * 1024  # a language pack contribution (contract 1.1)
+CONTRIBUTIONS = "/language-packs/contributions"
 SKEW_LIMIT = 300.0
 STATUSES = ("received", "processing", "needs_info", "completed", "rejected")
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -188,7 +190,10 @@ class _Handler(BaseHTTPRequestHandler):
             portal._log(req, refusal.status, "answered", None, refusal.error)
             self._send(refusal)
             return None
-        if length <= portal.max_body:
+        limit = portal.max_body
+        if raw_path.startswith(API_PREFIX + CONTRIBUTIONS + "/"):
+            limit = max(limit, PACK_BODY)
+        if length <= limit:
             body = self.rfile.read(length)
             return _Request(self.command, raw_path, query, self.headers, body, length, False)
         # Read and discard an oversize body, so the client gets to read the 413 instead
@@ -234,7 +239,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             if req.path.startswith(ADMIN_PREFIX + "/") and portal.admin_enabled:
-                self._send(portal._admin(req))
+                # Its own token: the admin API shows every recorded request (bearer
+                # tokens, signatures, personal data) and changes the portal.
+                if portal.admin_allowed(req.headers):
+                    self._send(portal._admin(req))
+                else:
+                    self._send(_error(401, "unauthorized"))
             elif req.path == API_PREFIX or req.path.startswith(API_PREFIX + "/"):
                 self._api(req)
             else:
@@ -313,8 +323,13 @@ class ReferencePortal:
         record_bodies: bool = True,
         certfile: str | Path | None = None,
         keyfile: str | Path | None = None,
-        admin: bool = True,
+        admin: bool = False,
+        admin_token: str | None = None,
     ) -> None:
+        """`admin`: serve the /_admin API (off unless asked for), only to requests that
+        carry `admin_token` (Authorization: Bearer, or X-Admin-Token)."""
+        if admin and not admin_token:
+            raise ValueError("the /_admin API needs its own token (--admin-token)")
         self.store = PortalStore(db_path)
         self.host, self.port = host, port
         self.code_prefix = code_prefix
@@ -325,6 +340,7 @@ class ReferencePortal:
         self.check_procedures = check_procedures
         self.record_bodies = record_bodies
         self.admin_enabled = admin
+        self._admin_token = admin_token or ""
         self._plan = FaultPlan(faults or Faults())
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -598,6 +614,12 @@ class ReferencePortal:
             endpoint, method, param = "dossiers", "POST", None
         elif rest.startswith("/dossiers/") and rest.count("/") == 2:
             endpoint, method, param = "status", "GET", rest[len("/dossiers/") :]
+        elif rest.startswith("/media/") and rest.count("/") == 2:
+            endpoint, method, param = "media", "GET", rest[len("/media/") :]
+        elif rest == "/language-packs":
+            endpoint, method, param = "language_packs", "GET", None
+        elif rest.startswith(CONTRIBUTIONS + "/") and rest.count("/") == 3:
+            endpoint, method, param = "contribution", "PUT", rest[len(CONTRIBUTIONS) + 1 :]
         else:
             return _error(404, "not_found")
         if req.method != method:
@@ -650,10 +672,70 @@ class ReferencePortal:
             answer = self._put_attachment(req, kiosk_id, param or "")
         elif endpoint == "dossiers":
             answer = self._post_dossier(req, kiosk_id)
+        elif endpoint == "media":
+            answer = self._get_media(param or "")
+        elif endpoint == "language_packs":
+            answer = Answer(200, {"packs": self.store.newest_packs()})
+        elif endpoint == "contribution":
+            answer = self._put_contribution(req, kiosk_id, param or "")
         else:
             answer = self._status(kiosk_id, param or "")
         answer.kiosk_id = kiosk_id
         return answer
+
+    # --- media and language packs (contract 1.1) ----------------------------------------
+    def _get_media(self, sha256: str) -> Answer:
+        found = self.store.media(sha256) if SHA256_RE.match(sha256) else None
+        if found is None:
+            return _error(404, "not_found")
+        content_type, data = found
+        return Answer(200, data, content_type=content_type)
+
+    def _put_contribution(self, req: _Request, kiosk_id: str, sha256: str) -> Answer:
+        if not SHA256_RE.match(sha256):
+            return _error(422, "invalid_sha256")
+        content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type != "application/zip" or not req.body.startswith(b"PK"):
+            return _error(415, "unsupported_media_type")
+        if hashlib.sha256(req.body).hexdigest() != sha256:
+            return _error(422, "hash_mismatch")
+        created = self.store.put_contribution(sha256, req.body, kiosk_id, iso_ms(self.now()))
+        return Answer(201 if created else 200, {"sha256": sha256, "size": len(req.body)})
+
+    def publish_media(self, data: bytes, content_type: str) -> str:
+        """Store a recording or a pack as the province would; returns its sha256."""
+        sha = hashlib.sha256(data).hexdigest()
+        self.store.put_media(sha, content_type, data, iso_ms(self.now()))
+        return sha
+
+    def publish_language_pack(
+        self, data: bytes, *, publisher: str = "", sha256: str | None = None
+    ) -> dict[str, Any]:
+        """Publish a language pack (its manifest gives language, version and base)."""
+        import io
+        import zipfile
+
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            manifest = json.loads(zf.read("manifest.json"))
+        sha = self.publish_media(data, "application/zip")
+        entry = {
+            "language": manifest["language"],
+            "version": manifest["version"],
+            "sha256": sha256 or sha,
+            "size": len(data),
+            "published_at": iso_ms(self.now()),
+            "base_catalogue_version": manifest["base_catalogue_version"],
+            "publisher": publisher,
+            "withdrawn": False,
+        }
+        self.store.publish_pack(entry)
+        return entry
+
+    def withdraw_language_pack(self, language: str, version: int) -> bool:
+        return self.store.withdraw_pack(language, version)
+
+    def contributions(self) -> list[tuple[str, str, bytes]]:
+        return self.store.contributions()
 
     def _put_attachment(self, req: _Request, kiosk_id: str, sha256: str) -> Answer:
         if not SHA256_RE.match(sha256):
@@ -772,6 +854,13 @@ class ReferencePortal:
         )
 
     # --- admin API (not part of the contract) ---------------------------------------------
+    def admin_allowed(self, headers: Any) -> bool:
+        scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        given = token.strip() if scheme.lower() == "bearer" else ""
+        given = given or (headers.get("X-Admin-Token") or "")
+        expected = self._admin_token.encode()
+        return bool(expected) and hmac.compare_digest(given.encode(), expected)
+
     def _admin(self, req: _Request) -> Answer:
         try:
             data = json.loads(req.body) if req.body else {}

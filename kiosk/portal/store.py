@@ -36,6 +36,17 @@ CREATE TABLE IF NOT EXISTS requests (
     headers TEXT NOT NULL, body BLOB NOT NULL, body_size INTEGER NOT NULL, status INTEGER,
     outcome TEXT NOT NULL, fault TEXT, error TEXT);
 CREATE INDEX IF NOT EXISTS requests_by_key ON requests (idempotency_key);
+CREATE TABLE IF NOT EXISTS media (
+    sha256 TEXT PRIMARY KEY, content_type TEXT NOT NULL, data BLOB NOT NULL,
+    stored_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS language_packs (
+    language TEXT NOT NULL, version INTEGER NOT NULL, sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL, published_at TEXT NOT NULL, base_catalogue_version TEXT NOT NULL,
+    publisher TEXT NOT NULL, withdrawn INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (language, version));
+CREATE TABLE IF NOT EXISTS pack_contributions (
+    sha256 TEXT PRIMARY KEY, data BLOB NOT NULL, kiosk_id TEXT NOT NULL,
+    received_at TEXT NOT NULL);
 """
 
 
@@ -224,6 +235,77 @@ class PortalStore:
                 (sha256, content_type, len(data), data, kiosk_id, now),
             )
             return cur.rowcount == 1
+
+    # media, language packs and contributions (contract 1.1)
+    def put_media(self, sha256: str, content_type: str, data: bytes, now: str) -> None:
+        with self.lock:
+            self._write(
+                "INSERT OR IGNORE INTO media VALUES (?, ?, ?, ?)", (sha256, content_type, data, now)
+            )
+            self._commit()
+
+    def media(self, sha256: str) -> tuple[str, bytes] | None:
+        with self.lock:
+            row = self._db.execute(
+                "SELECT content_type, data FROM media WHERE sha256 = ?", (sha256,)
+            ).fetchone()
+            return (row[0], bytes(row[1])) if row else None
+
+    def publish_pack(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self._write(
+                "INSERT OR REPLACE INTO language_packs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry["language"],
+                    entry["version"],
+                    entry["sha256"],
+                    entry["size"],
+                    entry["published_at"],
+                    entry["base_catalogue_version"],
+                    entry.get("publisher", ""),
+                    int(bool(entry.get("withdrawn"))),
+                ),
+            )
+            self._commit()
+
+    def withdraw_pack(self, language: str, version: int) -> bool:
+        with self.lock:
+            cur = self._write(
+                "UPDATE language_packs SET withdrawn = 1 WHERE language = ? AND version = ?",
+                (language, version),
+            )
+            self._commit()
+            return cur.rowcount == 1
+
+    def newest_packs(self) -> list[dict[str, Any]]:
+        """The newest version of each language (withdrawn ones too: kiosks remove them)."""
+        with self.lock:
+            rows = self._db.execute(
+                "SELECT language, version, sha256, size, published_at, base_catalogue_version,"
+                " publisher, withdrawn FROM language_packs p WHERE version ="
+                " (SELECT MAX(version) FROM language_packs q WHERE q.language = p.language)"
+                " ORDER BY language"
+            ).fetchall()
+        keys = ("language", "version", "sha256", "size", "published_at",
+                "base_catalogue_version", "publisher", "withdrawn")  # fmt: skip
+        return [{**dict(zip(keys, r, strict=True)), "withdrawn": bool(r[7])} for r in rows]
+
+    def put_contribution(self, sha256: str, data: bytes, kiosk_id: str, now: str) -> bool:
+        """True when newly stored (left uncommitted: the request log commits it)."""
+        with self.lock:
+            cur = self._write(
+                "INSERT OR IGNORE INTO pack_contributions VALUES (?, ?, ?, ?)",
+                (sha256, data, kiosk_id, now),
+            )
+            return cur.rowcount == 1
+
+    def contributions(self) -> list[tuple[str, str, bytes]]:
+        """(sha256, kiosk_id, data) of every offered pack."""
+        with self.lock:
+            rows = self._db.execute(
+                "SELECT sha256, kiosk_id, data FROM pack_contributions ORDER BY received_at"
+            ).fetchall()
+        return [(r[0], r[1], bytes(r[2])) for r in rows]
 
     # dossiers
     def dossier_by_ref(self, client_ref: str) -> tuple[StoredDossier, str] | None:

@@ -32,3 +32,11 @@ def fill_screen(window: QWidget) -> None:
             window.fit(geometry.width(), geometry.height())
         window.setGeometry(geometry)
     window.showFullScreen()
+
+
+def system_printer(name: str | None):
+    """The OS print queue's printer (QtPrintSupport is loaded only when it is used); given
+    to kiosk.context.build_context and make_printer as their `system` printer."""
+    from kiosk.qt.printing import SystemPrinter
+
+    return SystemPrinter(name)

@@ -115,7 +115,7 @@ class CameraBridge(QObject):
 def bridge_factory(
     camera_factory: Callable[[], Camera], decode_every: int = 2
 ) -> Callable[[QObject | None], CameraBridge]:
-    """What screens expect in `app.extras["camera_bridge"]`: parent -> a new bridge."""
+    """What screens expect in `app.camera`: parent -> a new bridge."""
 
     def make(parent: QObject | None = None) -> CameraBridge:
         return CameraBridge(camera_factory, parent, decode_every=decode_every)

@@ -19,20 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QLockFile, QObject, Qt, Signal
-from PySide6.QtGui import QIntValidator
 from PySide6.QtWidgets import (
     QApplication,
-    QDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
-from kiosk.services.clerks import BadPin, ClerkService, Locked
+from kiosk.services.clerks import BadPin, ClerkService, Locked, Throttled
+from kiosk.views.admin_exit import AdminExitDialog
 
 log = logging.getLogger(__name__)
 
@@ -65,55 +58,6 @@ class SingleInstance:
 
     def release(self) -> None:
         self._lock.unlock()
-
-
-class AdminExitDialog(QDialog):
-    """User name and PIN of an admin; the lock decides."""
-
-    submitted = Signal(str, str)
-
-    def __init__(self, parent: QWidget | None, tr: Callable[[str], str]) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
-        self.setObjectName("adminExitDialog")
-        self.setWindowTitle(tr("deploy.exit.title"))
-        self.setModal(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(tr("deploy.exit.explain")))
-        form = QFormLayout()
-        self.username = QLineEdit()
-        self.username.setObjectName("exitUser")
-        self.pin = QLineEdit()
-        self.pin.setObjectName("exitPin")
-        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
-        self.pin.setValidator(QIntValidator(0, 2_000_000_000, self))
-        self.pin.setMaxLength(12)
-        form.addRow(tr("deploy.exit.user"), self.username)
-        form.addRow(tr("deploy.exit.pin"), self.pin)
-        layout.addLayout(form)
-        self.message = QLabel("")
-        self.message.setObjectName("exitMessage")
-        self.message.setWordWrap(True)
-        layout.addWidget(self.message)
-        row = QHBoxLayout()
-        self.ok = QPushButton(tr("deploy.exit.ok"))
-        self.cancel = QPushButton(tr("deploy.exit.cancel"))
-        self.ok.setDefault(True)
-        self.ok.clicked.connect(self._submit)
-        self.pin.returnPressed.connect(self._submit)
-        self.cancel.clicked.connect(self.reject)
-        row.addWidget(self.cancel)
-        row.addStretch(1)
-        row.addWidget(self.ok)
-        layout.addLayout(row)
-
-    def _submit(self) -> None:
-        self.submitted.emit(self.username.text().strip(), self.pin.text())
-
-    def refuse(self, text: str) -> None:
-        self.pin.clear()
-        self.message.setText(text)
-        self.pin.setFocus()
 
 
 class KioskLock(QObject):
@@ -202,6 +146,9 @@ class KioskLock(QObject):
             return False
         except BadPin:
             self._refuse(dialog, "deploy.exit.bad_pin")
+            return False
+        except Throttled:
+            self._refuse(dialog, "security.exit.wait")
             return False
         if not info.is_admin:
             self.clerks.audit(info, "kiosk.exit.refused", detail="not an admin")

@@ -13,7 +13,6 @@ from typing import Any
 from PySide6.QtWidgets import QApplication
 
 from kiosk.hardware.speech import PromptPlayer, make_speech
-from kiosk.paths import resource
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +33,14 @@ def prompt_hook(player: PromptPlayer) -> Callable[[Any], None]:
 def install_speech(window: Any, app_ctx: Any) -> PromptPlayer:
     """Build the engine from the settings and hook it into the window (see MainWindow)."""
     settings = app_ctx.settings
-    engine = make_speech(settings.speech, resource("audio"))
+    engine = make_speech(settings.speech, app_ctx.audio_dirs())
     player = PromptPlayer(
         engine, app_ctx.session, headphones=settings.headphones, translator=app_ctx.translator
     )
     window.prompt_hooks.append(prompt_hook(player))
     if hasattr(window, "reset_hooks"):
         window.reset_hooks.append(player.reset)
-    app_ctx.extras["speech"] = player
+    app_ctx.speech = player
     app = QApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(engine.close)

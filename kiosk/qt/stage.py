@@ -73,7 +73,7 @@ def stage(window, name: str, lang: str, keyboard: bool = True):
     """Show screen `name` with its sample in `lang`; with its keyboard open if it has a
     field to type into. Returns the screen."""
     ctx = window.vc.app
-    ctx.session.wipe(lang)
+    ctx.end_visit(lang)
     window.keyboard_ctl.follow(None)
     window.set_language(lang)
     screen = window.show_sample(name)

@@ -7,15 +7,19 @@ kiosk gets everything: camera, speech, status look-ups, the sync worker.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kiosk.hardware.camera import camera_factory
 from kiosk.paths import resource
 
+if TYPE_CHECKING:
+    from kiosk.context import AppContext
+    from kiosk.views.shell import MainWindow
+
 log = logging.getLogger(__name__)
 
 
-def install_camera(app_ctx: Any) -> None:
+def install_camera(app_ctx: AppContext) -> None:
     """The ID-card scanner and the document camera (one device; in the demo, two
     simulated ones: an ID card and a document photographed at an angle)."""
     from kiosk.qt.camera_bridge import bridge_factory
@@ -28,31 +32,37 @@ def install_camera(app_ctx: Any) -> None:
     scanner = camera_factory(s.camera, *size, card)
     pages = camera_factory(s.camera, *size, page)
     if scanner is None or pages is None:
-        app_ctx.extras.pop("camera_bridge", None)
-        app_ctx.extras.pop("document_bridge", None)
+        app_ctx.camera = app_ctx.document_camera = None
         return
-    app_ctx.extras["camera_bridge"] = bridge_factory(scanner)
-    app_ctx.extras["document_bridge"] = document_bridge_factory(pages)
+    app_ctx.camera = bridge_factory(scanner)
+    app_ctx.document_camera = document_bridge_factory(pages)
 
 
-def install_sync(window: Any, app_ctx: Any) -> None:
+def install_sync(window: MainWindow, app_ctx: AppContext) -> None:
     """The sync worker (started with the window), status look-ups through it, and the
     clerk bar, shown on the clerk's screens."""
     from kiosk.qt.sync_bridge import SyncBridge
     from kiosk.services.status import StatusService
 
     sync = SyncBridge.from_context(app_ctx, parent=window)
-    app_ctx.extras["sync"] = sync
+    app_ctx.sync = sync
     app_ctx.dossiers.clock_offset = lambda: sync.outbox.clock_offset
-    app_ctx.extras["status"] = StatusService(app_ctx.store, refresh=sync.refresh_status)
+    app_ctx.status = StatusService(app_ctx.store, refresh=sync.refresh_status)
     install_clerk_bar(window, app_ctx, sync)
     window.start_hooks.append(sync.start)
 
+    def language_work() -> None:
+        # Packs the worker installed are used between two citizens, never mid-visit.
+        if sync.apply_pending_language_work() and hasattr(window.top, "refresh_languages"):
+            window.top.refresh_languages()
 
-def install_clerk_bar(window: Any, app_ctx: Any, sync: Any) -> None:
+    window.reset_hooks.append(language_work)
+
+
+def install_clerk_bar(window: MainWindow, app_ctx: AppContext, sync) -> None:
     """The clerk bar under the clerk's screens (sync None: no worker, as in the audit)."""
-    from kiosk.qt.sync_bridge import ClerkBar
     from kiosk.views import registry
+    from kiosk.views.clerk_bar import ClerkBar
 
     bar = ClerkBar(sync, lambda key, **v: app_ctx.translator.tr(key, app_ctx.session.lang, **v))
     window.centralWidget().layout().addWidget(bar)
@@ -65,7 +75,7 @@ def install_clerk_bar(window: Any, app_ctx: Any, sync: Any) -> None:
     bar.setVisible(False)
 
 
-def wire(window: Any, app_ctx: Any) -> None:
+def wire(window: MainWindow, app_ctx: AppContext) -> None:
     """Everything a running kiosk adds to the bare window."""
     from kiosk.qt.speech_bridge import install_speech
 

@@ -1,6 +1,6 @@
 """The procedure catalogue: JSON files under resources/procedures/, validated when loaded.
 
-Each file holds one procedure in the portal's Procedure shape (see portal-api.yaml) plus a
+Each file holds one procedure in the portal's Procedure shape (see docs/portal-api.yaml) plus a
 few kiosk-only keys (`category`, `verified`, `source`, `order`, `keywords`, and per-field
 `max_today`, `min`, `max`, `max_length`, `decimals`). A broken file stops the loader with
 a `CatalogueFileError` naming the file and the field, so a bad edit is caught at start-up
@@ -26,7 +26,7 @@ from typing import Any
 
 from kiosk.files import write_atomic
 from kiosk.services.i18n import FALLBACK, LANGUAGES
-from kiosk.services.text import fold, nfc, tokens
+from kiosk.services.text import fold, nfc, strip_invisible, tokens
 
 log = logging.getLogger(__name__)
 
@@ -890,6 +890,9 @@ def _bound_date(bound: str | float | None, today: date) -> date | None:
     return date.fromisoformat(str(bound))
 
 
+MAX_NUMBER_CHARS = 40  # a number typed at a kiosk: digits, separators, a sign
+
+
 def validate_value(
     field: Field, raw_text: str | None, lang: str = FALLBACK_LANG, today: date | None = None
 ) -> tuple[Any, str | None]:
@@ -898,7 +901,9 @@ def validate_value(
     checkbox -> bool, choice -> the choice key. Returns (value, None) or
     (None, error_key); an empty optional field gives (None, None)."""
     today = today or date.today()
-    text = nfc(raw_text or "").strip()
+    # Control and format characters (NUL, ESC, bidi, zero-width) never belong in a
+    # dossier: dropped before anything else looks at the text.
+    text = nfc(strip_invisible(raw_text or "")).strip()
 
     if field.type == "checkbox":
         folded = fold(text)
@@ -956,6 +961,8 @@ def validate_value(
         return value.isoformat(), None
 
     if field.type == "number":
+        if len(text) > MAX_NUMBER_CHARS:  # int() of thousands of digits raises (and is slow)
+            return None, ERR_NUMBER_INVALID
         compact = text.replace(" ", "") if field.decimals else text
         number: int | float
         if field.decimals == 0:

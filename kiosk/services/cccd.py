@@ -19,7 +19,7 @@ from datetime import date
 
 from kiosk.services.provinces import PROVINCE_CODES
 from kiosk.services.receipt_code import ReceiptCode, code_from_uri
-from kiosk.services.text import fold, nfc
+from kiosk.services.text import fold, nfc, strip_invisible
 
 # Digit 4 of the ID: century of birth, even = male, odd = female.
 _CENTURY = {
@@ -37,7 +37,7 @@ _CENTURY = {
 _ID = re.compile(r"[0-9]{12}")
 _OLD_ID = re.compile(r"[0-9]{9}")
 _DATE = re.compile(r"[0-9]{8}")
-_NAME_PUNCT = frozenset(" '-.")
+_LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
 _MAX_FIELD = 300  # a longer field is not something printed on a card
 
 # Warning keys (for the clerk's screen, translated in scan.json).
@@ -81,7 +81,9 @@ def parse(text: str, today: date | None = None) -> CitizenRecord | CccdError:
     """Parse a decoded QR payload; `today` is injectable for tests."""
     today = today or date.today()
     raw = text
-    payload = nfc(text).strip().strip("\ufeff")
+    # Control and format characters (NUL, ESC, bidi overrides, zero-width) are never
+    # printed on a card: dropped, so they reach no field, screen, log or portal.
+    payload = nfc(strip_invisible(text)).strip()
     if "|" not in payload:
         return CccdError("scan.cccd.not_cccd", "no '|' field separator", raw)
     fields = [" ".join(f.split()) for f in payload.split("|")]
@@ -116,7 +118,9 @@ def parse(text: str, today: date | None = None) -> CitizenRecord | CccdError:
         return CccdError("scan.cccd.incomplete", "no Nam/Nữ field", raw)
     name = next((t for t in texts if _is_name(t)), None)
     if name is None:
-        return CccdError("scan.cccd.incomplete", "no full-name field (letters only)", raw)
+        return CccdError(
+            "scan.cccd.incomplete", "no full-name field (Vietnamese letters and spaces)", raw
+        )
     rest = [t for t in texts if t is not name]
     address = _pick_address(rest)
     if address is None:
@@ -165,9 +169,21 @@ def parse(text: str, today: date | None = None) -> CitizenRecord | CccdError:
 
 
 def _is_name(text: str) -> bool:
-    return any(ch.isalpha() for ch in text) and all(
-        ch.isalpha() or ch in _NAME_PUNCT for ch in text
-    )
+    """A Vietnamese name: letters of the Vietnamese Latin alphabet (with their tone and
+    vowel marks) and spaces, at least two letters. An apostrophe or hyphen between two
+    letters is kept for Central Highlands names (H'Hen Niê, Y-Moan Ênuôl)."""
+    letters = 0
+    for i, ch in enumerate(text):
+        if ch == " ":
+            continue
+        if ch in "'-":
+            if not (0 < i < len(text) - 1 and text[i - 1].isalpha() and text[i + 1].isalpha()):
+                return False
+            continue
+        if not ch.isalpha() or fold(ch) not in _LATIN:
+            return False
+        letters += 1
+    return letters >= 2
 
 
 def _pick_address(candidates: list[str]) -> str | None:

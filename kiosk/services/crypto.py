@@ -8,8 +8,13 @@ The key file (outside the database, owner-only permissions) holds:
   which stays the same across rotations so search keeps working.
 
 Ciphertext layout: b"K1" + key id (2 bytes, big-endian) + nonce (12 bytes) + AES-GCM
-output. The context string (table and column) is bound as associated data, so a value
-copied into another column does not decrypt.
+output. The context string (table, column and the row's stable identity: a dossier's
+client_ref, an attachment's sha256) is bound as associated data, so a value copied into
+another column or another row does not decrypt.
+
+The key file is only ever created for a brand-new data folder (see kiosk.services.datakey);
+everywhere else it is opened read-only and checked against the key check value stored
+in the database.
 """
 
 from __future__ import annotations
@@ -82,14 +87,31 @@ def write_private(path: Path, data: bytes) -> None:
     write_atomic(path, data)
 
 
-def load_or_create_keyring(path: Path, create: bool = True) -> KeyRing:
-    if path.exists():
+def read_keyring(path: Path) -> KeyRing:
+    """The key file, read-only; DataKeyError with a plain reason for anything wrong."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataKeyError(f"no data key at {path}") from None
+    except OSError as exc:
+        raise DataKeyError(f"cannot read the data key {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise DataKeyError(f"the data key {path} is not a key file (binary content)") from None
+    try:
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             os.chmod(path, 0o600)  # tighten a copy that lost its permissions
-        return KeyRing.from_json(path.read_text(encoding="ascii"))
-    if not create:
-        raise DataKeyError(f"no data key at {path}")
+    except OSError:
+        pass
+    return KeyRing.from_json(text)
+
+
+def load_or_create_keyring(path: Path, create: bool = False) -> KeyRing:
+    """Read the key file; with create=True (a brand-new data folder only) make one."""
+    if path.exists() or not create:
+        return read_keyring(path)
     ring = KeyRing.generate()
     write_private(path, ring.to_json().encode("ascii"))
     return ring
@@ -133,6 +155,24 @@ class DataCipher:
 
     def decrypt_json(self, blob: bytes, context: str) -> object:
         return json.loads(self.decrypt(blob, context))
+
+    def derive(self, label: str) -> bytes:
+        """A secret for another purpose (e.g. keying PIN hashes), from the index key, which
+        stays the same across rotations and on every machine of a centre."""
+        return hmac.new(self.ring.index_key, f"derive:{label}".encode(), hashlib.sha256).digest()
+
+    def check_value(self) -> dict[str, object]:
+        """Values that show whether a key file is the one this data was written with,
+        without revealing anything about the keys (HMAC of a fixed label)."""
+        label = b"commune-kiosk key check v1"
+        return {
+            "format": 1,
+            "index": hmac.new(self.ring.index_key, label, hashlib.sha256).hexdigest()[:32],
+            "keys": {
+                str(k): hmac.new(v, label, hashlib.sha256).hexdigest()[:32]
+                for k, v in self.ring.keys.items()
+            },
+        }
 
     def key_id_of(self, blob: bytes) -> int:
         return int.from_bytes(blob[2:4], "big")

@@ -943,7 +943,9 @@ class AttachmentTooLarge(Exception):
 
 
 @dataclass(frozen=True)
-class Attachment:
+class EncodedDocument:
+    """A document photo encoded for a dossier (before it is saved as an `Attachment` row)."""
+
     document_key: str
     content_type: str  # image/jpeg or application/pdf
     data: bytes
@@ -1039,7 +1041,7 @@ def encode_attachment(
     document_key: str,
     *,
     max_bytes: int = MAX_ATTACHMENT_BYTES,
-) -> Attachment:
+) -> EncodedDocument:
     """One page -> JPEG, several -> PDF (one JPEG per page), lowering quality and size
     until the file is under `max_bytes`; AttachmentTooLarge if even the smallest is not.
     Pages may be BGR or grayscale (kept gray, which is smaller)."""
@@ -1066,7 +1068,7 @@ def encode_attachment(
                 data, ctype = _pdf(parts), "application/pdf"
             size = len(data)
             if size < max_bytes:
-                return Attachment(
+                return EncodedDocument(
                     document_key, ctype, data, size, hashlib.sha256(data).hexdigest(), len(pages)
                 )
         else:

@@ -44,6 +44,7 @@ from kiosk.services.dossiers import (
     DossierDraft,
     DossierService,
     read_attachment_file,
+    row_ctx,
     serialise_body,
     utcnow,
 )
@@ -376,9 +377,12 @@ class DossierEditor:
             body = serialise_body(draft, row.client_ref, row.kiosk_id, row.confirmed_at)
             c, now = self.cipher, utcnow()
             row.procedure_version = proc.version
-            row.applicant_enc = c.encrypt_json(checked.applicant.to_contract(), APPLICANT_CTX)
-            row.answers_enc = c.encrypt_json(checked.fields, ANSWERS_CTX)
-            row.body_enc = c.encrypt(body, BODY_CTX)
+            ref = row.client_ref
+            row.applicant_enc = c.encrypt_json(
+                checked.applicant.to_contract(), row_ctx(APPLICANT_CTX, ref)
+            )
+            row.answers_enc = c.encrypt_json(checked.fields, row_ctx(ANSWERS_CTX, ref))
+            row.body_enc = c.encrypt(body, row_ctx(BODY_CTX, ref))
             row.body_sha256 = hashlib.sha256(body).hexdigest()
             row.id_index = c.id_index(checked.applicant.id_number)
             row.field_errors, row.last_error = None, None

@@ -11,6 +11,7 @@ index; only the rows of the page shown are decrypted (names for display).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -18,12 +19,14 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from kiosk.services.crypto import DataCipher
-from kiosk.services.dossiers import APPLICANT_CTX
+from kiosk.services.crypto import DataCipher, DataKeyError
+from kiosk.services.dossiers import APPLICANT_CTX, row_ctx
 from kiosk.services.models import STATES, Dossier, NameToken
 from kiosk.services.receipt_code import ReceiptCodeError, code_from_uri, parse_code
 from kiosk.services.store import Store
 from kiosk.services.text import nfc
+
+log = logging.getLogger(__name__)
 
 _ID_NUMBER = re.compile(r"^(\d{9}|\d{12})$")
 MAX_NAME_WORDS = 6
@@ -200,6 +203,7 @@ class DossierSearch:
                 Dossier.assisted_by,
                 Dossier.dossier_code,
                 Dossier.applicant_enc,
+                Dossier.client_ref,
             )
             if words:
                 stmt = self._name_filter(s, stmt, words)
@@ -234,7 +238,13 @@ class DossierSearch:
     def _row(self, r) -> DossierRow:
         name = ""
         if r.applicant_enc is not None:
-            name = self.cipher.decrypt_json(r.applicant_enc, APPLICANT_CTX).get("full_name", "")
+            try:
+                applicant = self.cipher.decrypt_json(
+                    r.applicant_enc, row_ctx(APPLICANT_CTX, r.client_ref)
+                )
+                name = applicant.get("full_name", "")
+            except DataKeyError:  # a ciphertext not of this row: reported, never shown
+                log.error("dossier %s: applicant data does not open (not this row's)", r.id)
         return DossierRow(
             r.id,
             r.receipt_code,

@@ -8,6 +8,7 @@ transaction that names them commits.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from kiosk.files import fsync_dir
-from kiosk.services.crypto import DataCipher
+from kiosk.services.crypto import DataCipher, DataKeyError
 from kiosk.services.models import QUEUED, Attachment, Counter, Dossier, NameToken
 from kiosk.services.receipt_code import make_code
 from kiosk.services.store import Store
@@ -32,6 +33,27 @@ APPLICANT_CTX = "dossiers.applicant"
 ANSWERS_CTX = "dossiers.answers"
 BODY_CTX = "dossiers.body"
 FILE_CTX = "attachments.file"
+
+
+def row_ctx(base: str, identity: str) -> str:
+    """Associated data of one value: table, column and the row's stable identity (a
+    dossier's client_ref, an attachment's sha256), so a ciphertext moved to another row
+    fails to decrypt instead of showing another citizen's data."""
+    if not identity:
+        raise ValueError("a row identity is needed to bind a ciphertext")
+    return f"{base}|{identity}"
+
+
+def attachment_file_name(sha256: str) -> str:
+    """A new attachment file's name: the content hash it is bound to, and a random part."""
+    return f"{sha256}-{uuid.uuid4().hex[:16]}.bin"
+
+
+def sha_of_file_name(name: str) -> str | None:
+    head = name.split("-", 1)[0]
+    if len(head) == 64 and all(c in "0123456789abcdef" for c in head):
+        return head
+    return None
 
 
 def utcnow() -> datetime:
@@ -158,24 +180,43 @@ def next_value(session: Session, name: str) -> int:
 
 
 def write_attachment_file(folder: Path, cipher: DataCipher, att: AttachmentDraft) -> str:
-    """Encrypt and write one attachment durably; its name is random (nothing personal)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{uuid.uuid4().hex}.bin"
+    """Encrypt and write one attachment durably; named by its content hash and a random
+    part (nothing personal), bound to that hash."""
+    sha = att.sha256
+    return write_encrypted_file(
+        folder, attachment_file_name(sha), cipher.encrypt(att.data, row_ctx(FILE_CTX, sha))
+    )
+
+
+def write_encrypted_file(folder: Path, name: str, blob: bytes) -> str:
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner-only, like its files
     path = folder / name
-    blob = cipher.encrypt(att.data, FILE_CTX)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         view = memoryview(blob)
         while view:
             view = view[os.write(fd, view) :]
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        path.unlink(missing_ok=True)  # a partial file (disk full) goes at once
+        raise
+    os.close(fd)
     return name
 
 
-def read_attachment_file(folder: Path, cipher: DataCipher, name: str) -> bytes:
-    return cipher.decrypt((folder / name).read_bytes(), FILE_CTX)
+def read_attachment_file(
+    folder: Path, cipher: DataCipher, name: str, sha256: str | None = None
+) -> bytes:
+    """An attachment's content. Bound to its sha256 (given, or carried in its name); a
+    file that is not the row's (swapped, replaced) raises DataKeyError."""
+    sha = sha256 or sha_of_file_name(name)
+    if sha is None:
+        raise DataKeyError(f"attachment file {name} is not bound to a content hash")
+    data = cipher.decrypt((folder / name).read_bytes(), row_ctx(FILE_CTX, sha))
+    if hashlib.sha256(data).hexdigest() != sha:
+        raise DataKeyError(f"attachment file {name} does not hold the recorded content")
+    return data
 
 
 class DossierService:
@@ -197,13 +238,31 @@ class DossierService:
         self.clock_offset: Callable[[], float] = lambda: 0.0
 
     def confirm(self, draft: DossierDraft) -> Confirmed:
-        """Save the dossier to the outbox; when this returns, it is on disk for good."""
-        return self.store.write_sync(lambda s: self._confirm(s, draft))
+        """Save the dossier to the outbox; when this returns, it is on disk for good.
 
-    def _confirm(self, session: Session, draft: DossierDraft) -> Confirmed:
-        files = [
-            write_attachment_file(self.attachments_dir, self.cipher, a) for a in draft.attachments
-        ]
+        When it fails (a full disk at any step, the commit itself), the attachment files
+        it wrote are removed at once: no encrypted copy of the citizen's papers is left
+        behind for the orphan sweep a day later."""
+        written: list[str] = []
+        future = self.store.write(lambda s: self._confirm(s, draft, written))
+        try:
+            return future.result(60)
+        except BaseException:
+            # Only once the writer has given up (rolled back): a confirm still running
+            # may yet commit and keeps its files.
+            if future.done() and future.exception() is not None:
+                for name in written:
+                    with contextlib.suppress(OSError):  # else the orphan sweep takes it
+                        (self.attachments_dir / name).unlink(missing_ok=True)
+            raise
+
+    def _confirm(
+        self, session: Session, draft: DossierDraft, written: list[str] | None = None
+    ) -> Confirmed:
+        written = [] if written is None else written
+        for a in draft.attachments:
+            written.append(write_attachment_file(self.attachments_dir, self.cipher, a))
+        files = list(written)
         if files:
             fsync_dir(self.attachments_dir)
         confirmed_at = (utcnow() + timedelta(seconds=self.clock_offset())).replace(microsecond=0)
@@ -225,9 +284,9 @@ class DossierService:
             consent_version=draft.consent_version,
             consent_given_at=draft.consent_given_at,
             id_source=draft.applicant.id_source,
-            applicant_enc=c.encrypt_json(applicant, APPLICANT_CTX),
-            answers_enc=c.encrypt_json(draft.fields, ANSWERS_CTX),
-            body_enc=c.encrypt(body, BODY_CTX),
+            applicant_enc=c.encrypt_json(applicant, row_ctx(APPLICANT_CTX, client_ref)),
+            answers_enc=c.encrypt_json(draft.fields, row_ctx(ANSWERS_CTX, client_ref)),
+            body_enc=c.encrypt(body, row_ctx(BODY_CTX, client_ref)),
             body_sha256=hashlib.sha256(body).hexdigest(),
             id_index=c.id_index(draft.applicant.id_number),
             state=QUEUED,
@@ -258,16 +317,20 @@ class DossierService:
         if dossier.applicant_enc is None:
             return None
         return Applicant.from_contract(
-            self.cipher.decrypt_json(dossier.applicant_enc, APPLICANT_CTX)
+            self.cipher.decrypt_json(
+                dossier.applicant_enc, row_ctx(APPLICANT_CTX, dossier.client_ref)
+            )
         )
 
     def answers(self, dossier: Dossier) -> dict[str, Any]:
         if dossier.answers_enc is None:
             return {}
-        return self.cipher.decrypt_json(dossier.answers_enc, ANSWERS_CTX)
+        return self.cipher.decrypt_json(
+            dossier.answers_enc, row_ctx(ANSWERS_CTX, dossier.client_ref)
+        )
 
     def body(self, dossier: Dossier) -> bytes:
-        return self.cipher.decrypt(dossier.body_enc, BODY_CTX)
+        return self.cipher.decrypt(dossier.body_enc, row_ctx(BODY_CTX, dossier.client_ref))
 
     def get(self, dossier_id: int) -> Dossier | None:
         return self._one(Dossier.id == dossier_id)

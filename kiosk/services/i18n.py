@@ -63,9 +63,25 @@ class Translator:
         return cls(load_catalogues(root), lang)
 
     def set_language(self, lang: str) -> None:
-        if lang not in LANGUAGES:
-            raise ValueError(f"unknown language {lang!r}; allowed: {', '.join(LANGUAGES)}")
+        if lang not in self.languages():
+            allowed = ", ".join(self.languages())
+            raise ValueError(f"unknown language {lang!r}; allowed: {allowed}")
         self.lang = lang
+
+    def languages(self) -> list[str]:
+        """The shipped languages, then those that installed language packs add."""
+        return [*LANGUAGES, *(lang for lang in self.catalogues if lang not in LANGUAGES)]
+
+    def add_pack_strings(self, strings: dict[str, dict[str, str]]) -> None:
+        """An installed language pack's texts replace the shipped ones of its language
+        (Vietnamese, the source, is never replaced)."""
+        for lang, texts in strings.items():
+            if lang != FALLBACK:
+                self.catalogues.setdefault(lang, {}).update(texts)
+
+    def offers(self, lang: str, keys: tuple[str, ...] = ("lang.self", "home.title")) -> bool:
+        """True when `lang` has its own texts for the home screen, so it can be offered."""
+        return lang in (FALLBACK, "en") or all(self.has(k, lang) for k in keys)
 
     def has(self, key: str, lang: str) -> bool:
         return key in self.catalogues.get(lang, {})

@@ -27,7 +27,7 @@ from kiosk.config import flatten_table
 from kiosk.config import write_settings_file as write_config
 from kiosk.files import write_atomic
 from kiosk.services.crypto import DataKeyError, KeyRing, write_private
-from kiosk.services.dossiers import APPLICANT_CTX, utcnow
+from kiosk.services.dossiers import APPLICANT_CTX, row_ctx, utcnow
 from kiosk.services.models import Dossier, Meta
 from kiosk.services.store import Store
 
@@ -158,35 +158,35 @@ def write_settings_file(path: Path, values: dict[str, Any]) -> None:
 # --- the data key -------------------------------------------------------------------------
 
 
-def newest_encrypted(store: Store) -> bytes | None:
-    """The applicant ciphertext of the newest not-purged dossier, to test a key against."""
+def newest_encrypted(store: Store) -> tuple[str, bytes] | None:
+    """(client_ref, applicant ciphertext) of the newest not-purged dossier, to test a key."""
     stmt = (
-        select(Dossier.applicant_enc)
+        select(Dossier.client_ref, Dossier.applicant_enc)
         .where(Dossier.applicant_enc.is_not(None))
         .order_by(Dossier.id.desc())
         .limit(1)
     )
-    return store.read(lambda s: s.scalars(stmt).first())
+    row = store.read(lambda s: s.execute(stmt).first())
+    return None if row is None else (row[0], row[1])
 
 
-def ring_opens(ring: KeyRing, blob: bytes | None) -> bool:
+def ring_opens(ring: KeyRing, sample: tuple[str, bytes] | None) -> bool:
     from kiosk.services.crypto import DataCipher
 
-    if blob is None:
+    if sample is None:
         return True
+    client_ref, blob = sample
     try:
-        DataCipher(ring).decrypt(blob, APPLICANT_CTX)
+        DataCipher(ring).decrypt(blob, row_ctx(APPLICANT_CTX, client_ref))
     except DataKeyError:
         return False
     return True
 
 
 def read_key_file(path: Path) -> KeyRing:
-    try:
-        text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataKeyError(f"cannot read key file {path}: {exc}") from None
-    return KeyRing.from_json(text)
+    from kiosk.services.crypto import read_keyring
+
+    return read_keyring(path)
 
 
 def export_key(key_path: Path, target: Path) -> None:

@@ -203,6 +203,8 @@ class Clerk(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16))  # clerk, admin
+    # Roles granted on top of `role` by an admin, comma-separated: translator, reviewer.
+    extra_roles: Mapped[str] = mapped_column(String(64), default="", server_default="")
     pin_hash: Mapped[str] = mapped_column(String(256))
     failed_pins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
@@ -240,3 +242,28 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Translation(Base):
+    """One text (and its spoken recording) of the language studio in one language.
+
+    `item` names what it translates: `i18n:<key>` or `proc:<code>:<path>`; `source_hash`
+    remembers the Vietnamese text it was made from (kiosk.services.langpacks.source_hash):
+    when that text changes the item is shown in Vietnamese until translated again. Only
+    `approved` items, reviewed by someone other than the translator, reach citizens.
+    """
+
+    __tablename__ = "translations"
+    __table_args__ = (Index("ix_translations_lang_item", "lang", "item", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lang: Mapped[str] = mapped_column(String(16))
+    item: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str | None] = mapped_column(Text)
+    source_hash: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(12))  # draft, approved, returned
+    translator: Mapped[str] = mapped_column(String(64))
+    reviewer: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    recording: Mapped[str | None] = mapped_column(String(64))  # sha256 of the WAV
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -32,13 +32,16 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from kiosk.files import fsync_dir, write_atomic
-from kiosk.services.crypto import MAGIC, DataCipher, KeyRing, write_private
+from kiosk.services.crypto import MAGIC, DataCipher, DataKeyError, KeyRing, write_private
+from kiosk.services.datakey import record_check
 from kiosk.services.dossiers import (
     ANSWERS_CTX,
     APPLICANT_CTX,
     BODY_CTX,
     FILE_CTX,
     DossierService,
+    row_ctx,
+    sha_of_file_name,
     utcnow,
 )
 from kiosk.services.models import (
@@ -230,10 +233,36 @@ def sweep_orphan_files(store: Store, attachments_dir: Path, grace_s: float = ORP
 # --- a citizen's requests -------------------------------------------------------------------
 
 
+def citizen_filter(store: Store, cipher: DataCipher, id_number: str) -> Any:
+    """The dossiers of one citizen, by a 12-digit ID number (its blind index) or an old
+    9-digit one. The old number has no index: the not-yet-purged dossiers are decrypted
+    one by one (a kiosk holds thousands, not millions), and every dossier of the 12-digit
+    numbers found is included too."""
+    number = id_number.strip()
+    if len(number) != 9:
+        return Dossier.id_index == cipher.id_index(number)
+    found: set[str] = set()
+    rows = store.read(
+        lambda s: s.execute(
+            select(Dossier.client_ref, Dossier.applicant_enc, Dossier.id_index).where(
+                Dossier.applicant_enc.is_not(None)
+            )
+        ).all()
+    )
+    for client_ref, blob, index in rows:
+        try:
+            applicant = cipher.decrypt_json(blob, row_ctx(APPLICANT_CTX, client_ref))
+        except DataKeyError:
+            continue  # reported where it is read; never matched
+        if isinstance(applicant, dict) and applicant.get("old_id_number") == number:
+            found.add(index)
+    return Dossier.id_index.in_(sorted(i for i in found if i))
+
+
 def dossiers_of(store: Store, cipher: DataCipher, id_number: str) -> list[Dossier]:
     stmt = (
         select(Dossier)
-        .where(Dossier.id_index == cipher.id_index(id_number))
+        .where(citizen_filter(store, cipher, id_number))
         .options(selectinload(Dossier.attachments))
         .order_by(Dossier.id)
     )
@@ -246,38 +275,56 @@ def export_citizen(
     """Everything this kiosk holds about one ID number, decrypted (JSON-ready)."""
     out = []
     for d in dossiers_of(dossiers.store, dossiers.cipher, id_number):
-        applicant = dossiers.applicant(d)
-        item: dict[str, Any] = {
-            "receipt_code": d.receipt_code,
-            "procedure_code": d.procedure_code,
-            "procedure_version": d.procedure_version,
-            "language": d.language,
-            "confirmed_at": d.confirmed_at.isoformat() + "Z",
-            "consent_version": d.consent_version,
-            "consent_given_at": d.consent_given_at.isoformat() + "Z",
-            "state": d.state,
-            "dossier_code": d.dossier_code,
-            "delivered_at": d.delivered_at.isoformat() + "Z" if d.delivered_at else None,
-            "portal_status": d.portal_status,
-            "applicant": applicant.to_contract() if applicant else None,
-            "answers": dossiers.answers(d),
-            "attachments": [],
-        }
-        for a in d.attachments:
-            entry: dict[str, Any] = {
-                "document_key": a.document_key,
-                "content_type": a.content_type,
-                "size": a.size,
-                "sha256": a.sha256,
+        try:
+            item = _export_one(dossiers, d, with_files)
+        except (DataKeyError, OSError) as exc:
+            # A value that does not open as this row's (moved from another dossier,
+            # damaged): reported, never shown, so nobody gets another citizen's data.
+            log.error("export: dossier %s does not open (%s)", d.receipt_code, exc)
+            item = {
+                "receipt_code": d.receipt_code,
+                "procedure_code": d.procedure_code,
+                "state": d.state,
+                "error": "unreadable: the stored data does not open as this dossier's",
             }
-            if with_files:
-                from kiosk.services.dossiers import read_attachment_file
-
-                data = read_attachment_file(dossiers.attachments_dir, dossiers.cipher, a.file_name)
-                entry["data_base64"] = base64.b64encode(data).decode("ascii")
-            item["attachments"].append(entry)
         out.append(item)
     return {"format": 1, "exported_at": utcnow().isoformat() + "Z", "dossiers": out}
+
+
+def _export_one(dossiers: DossierService, d: Dossier, with_files: bool) -> dict[str, Any]:
+    applicant = dossiers.applicant(d)
+    item: dict[str, Any] = {
+        "receipt_code": d.receipt_code,
+        "procedure_code": d.procedure_code,
+        "procedure_version": d.procedure_version,
+        "language": d.language,
+        "confirmed_at": d.confirmed_at.isoformat() + "Z",
+        "consent_version": d.consent_version,
+        "consent_given_at": d.consent_given_at.isoformat() + "Z",
+        "state": d.state,
+        "dossier_code": d.dossier_code,
+        "delivered_at": d.delivered_at.isoformat() + "Z" if d.delivered_at else None,
+        "portal_status": d.portal_status,
+        "applicant": applicant.to_contract() if applicant else None,
+        "answers": dossiers.answers(d),
+        "attachments": [],
+    }
+    for a in d.attachments:
+        entry: dict[str, Any] = {
+            "document_key": a.document_key,
+            "content_type": a.content_type,
+            "size": a.size,
+            "sha256": a.sha256,
+        }
+        if with_files:
+            from kiosk.services.dossiers import read_attachment_file
+
+            data = read_attachment_file(
+                dossiers.attachments_dir, dossiers.cipher, a.file_name, a.sha256
+            )
+            entry["data_base64"] = base64.b64encode(data).decode("ascii")
+        item["attachments"].append(entry)
+    return item
 
 
 def write_export(path: Path, data: dict[str, Any]) -> None:
@@ -308,14 +355,12 @@ def erase_citizen(
     when one is not delivered yet and `withdraw_undelivered` is not set.
     """
     now = now or utcnow()
-    index = cipher.id_index(id_number)
+    where = citizen_filter(store, cipher, id_number)
 
     def write(s: Session) -> tuple[list[str], list[str], list[str]]:
         _secure_delete(s)
         rows = s.scalars(
-            select(Dossier)
-            .where(Dossier.id_index == index)
-            .options(selectinload(Dossier.attachments))
+            select(Dossier).where(where).options(selectinload(Dossier.attachments))
         ).all()
         sending = [d.receipt_code for d in rows if d.state == SENDING]
         if sending:
@@ -387,7 +432,8 @@ def reencrypt(
                 for column, context in ENCRYPTED_COLUMNS:
                     blob = getattr(d, column)
                     if blob is not None and _key_id(blob) != current:
-                        setattr(d, column, cipher.reencrypt(blob, context, cipher))
+                        ctx = row_ctx(context, d.client_ref)
+                        setattr(d, column, cipher.reencrypt(blob, ctx, cipher))
                         changed += 1
             return (rows[-1].id if rows else after), changed if rows else -1
 
@@ -398,15 +444,18 @@ def reencrypt(
         if progress:
             progress("values", result.values)
     if attachments_dir.is_dir():
-        names = store.read(lambda s: s.scalars(select(Attachment.file_name)).all())
-        for name in names:
+        rows = store.read(
+            lambda s: s.execute(select(Attachment.file_name, Attachment.sha256)).all()
+        )
+        for name, sha in rows:
             path = attachments_dir / name
             if not path.exists():
                 continue
             blob = path.read_bytes()
             if _key_id(blob) == current:
                 continue
-            _replace_file(path, cipher.reencrypt(blob, FILE_CTX, cipher))
+            ctx = row_ctx(FILE_CTX, sha_of_file_name(name) or sha)
+            _replace_file(path, cipher.reencrypt(blob, ctx, cipher))
             result.files += 1
             if progress and result.files % batch == 0:
                 progress("files", result.files)
@@ -458,6 +507,7 @@ def drop_old_keys(
     new_ring = KeyRing({ring.current: ring.keys[ring.current]}, ring.current, ring.index_key)
     write_private(key_path, new_ring.to_json().encode("ascii"))
     cipher.__init__(new_ring)  # the caller's cipher no longer knows the dropped keys
+    record_check(store, cipher)
     return old
 
 
@@ -478,6 +528,7 @@ def rotate_key(
     new_ring = cipher.rotate()
     write_private(key_path, new_ring.to_json().encode("ascii"))
     cipher.__init__(new_ring)
+    record_check(store, cipher)  # the database now expects the new key file
     result = reencrypt(store, cipher, attachments_dir, batch, progress)
     if drop_old:
         result.dropped = drop_old_keys(store, cipher, attachments_dir, key_path)

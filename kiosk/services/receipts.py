@@ -492,9 +492,7 @@ def _bilingual(
     return items
 
 
-def _rows_table(
-    paper: _Paper, rows: Sequence[tuple[Flowable, list[Flowable]]], styles: _Styles
-) -> list[Flowable]:
+def _rows_table(paper: _Paper, rows: Sequence[tuple[Flowable, list[Flowable]]]) -> list[Flowable]:
     """Label/value rows: stacked on a roll, a two-column table on a sheet."""
     if paper.roll:
         return [KeepTogether([label, *values]) for label, values in rows]
@@ -574,7 +572,7 @@ def build_receipt_pdf(data: ReceiptData, size: Size | str, translator: Translato
     if paper.roll:
         story += code_block
         story.append(_rule(paper))
-        story += _rows_table(paper, rows, styles)
+        story += _rows_table(paper, rows)
         story.append(_rule(paper))
         story += _documents(data, labels, styles, lang)
         story.append(_rule(paper))
@@ -613,7 +611,7 @@ def build_receipt_pdf(data: ReceiptData, size: Size | str, translator: Translato
         story.append(Spacer(1, 4))
         story.append(top)
         story.append(Spacer(1, 6))
-        story += _rows_table(paper, rows, styles)
+        story += _rows_table(paper, rows)
         story.append(_rule(paper))
         story += _documents(data, labels, styles, lang)
 

@@ -1,33 +1,26 @@
-"""The citizen's session: everything a citizen has told the kiosk since the last wipe.
+"""The citizen's visit: the language, the sound and the helping clerk, until the next wipe.
 
-It lives in memory only until a dossier is confirmed; `wipe()` (Cancel, idle timeout,
-"done") drops all of it so nothing personal outlives the visit.
+What the citizen tells the kiosk for a dossier lives in the journey
+(kiosk.services.journey); `wipe()` starts a new visit, with a new `visit` number, so a
+result that a background task brings back for an ended visit can be recognised and dropped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
 
 
 @dataclass
 class CitizenSession:
     lang: str = "vi"
-    procedure_code: str | None = None
-    procedure_version: int | None = None
-    consent_version: str | None = None
-    consent_given_at: datetime | None = None
-    applicant: Any = None  # kiosk.services.dossiers.Applicant once identified
-    scan_warnings: list[str] = field(default_factory=list)
-    answers: dict[str, Any] = field(default_factory=dict)
-    raw_answers: dict[str, str] = field(default_factory=dict)
-    attachments: list[Any] = field(default_factory=list)
-    assisted_by: str | None = None
-    confirmed_receipt: str | None = None
+    assisted_by: str | None = None  # the clerk helping at the kiosk (stays across visits)
     volume: float = 1.0
     muted: bool = False
+    listen_first: bool = False  # "listen first": a first tap speaks a button, a second acts
+    visit: int = 0
 
     def wipe(self, default_lang: str) -> None:
-        fresh = CitizenSession(lang=default_lang, assisted_by=self.assisted_by)
+        fresh = CitizenSession(
+            lang=default_lang, assisted_by=self.assisted_by, visit=self.visit + 1
+        )
         self.__dict__.update(fresh.__dict__)

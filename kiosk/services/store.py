@@ -74,8 +74,18 @@ def head_revision() -> str:
 
 
 class Store:
-    def __init__(self, url: str, migrate: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        migrate: bool = True,
+        cipher: object | None = None,
+        attachments_dir: Path | None = None,
+    ) -> None:
+        """`cipher` and `attachments_dir` are needed only by migrations that re-encrypt
+        existing data (0003); a store without data migrates without them."""
         self.url = url
+        self.cipher = cipher  # the data key's cipher, when opened with it
+        self._attachments_dir = attachments_dir
         self.engine = make_engine(url)
         self.write_engine = (
             make_engine(url, writer=True) if url.startswith("sqlite") else self.engine
@@ -92,10 +102,16 @@ class Store:
 
     # Schema ---------------------------------------------------------------
     def migrate(self) -> None:
+        after_commit: list[Callable[[], None]] = []
         with self.write_engine.begin() as conn:
             cfg = alembic_config(self.url)
             cfg.attributes["connection"] = conn
+            cfg.attributes["cipher"] = self.cipher
+            cfg.attributes["attachments_dir"] = self._attachments_dir
+            cfg.attributes["after_commit"] = after_commit
             command.upgrade(cfg, "head")
+        for step in after_commit:  # e.g. removing files the committed rows no longer name
+            step()
 
     def revision(self) -> str | None:
         with self.engine.connect() as conn:

@@ -41,6 +41,20 @@ class SyncState:
     at: datetime = field(default_factory=utcnow)
 
 
+@dataclass
+class Periodic:
+    """Other work the worker does once the outbox is idle, every `interval` seconds (the
+    language packs, the notices…): `run()` talks to the portal; `done(result)` is told
+    what it found. A PortalError waits `retry` seconds before the next try."""
+
+    name: str
+    interval: float
+    run: Callable[[], Any]
+    done: Callable[[Any], None] | None = None
+    retry: float = 300.0
+    due: float = 0.0  # time.monotonic() of the next run; 0: as soon as possible
+
+
 class SyncWorker(threading.Thread):
     """Start with `.start()`, stop with `.stop()`; `.wake()` after a confirm."""
 
@@ -58,6 +72,7 @@ class SyncWorker(threading.Thread):
         offline_retry: tuple[float, float] = (1.0, 60.0),
         idle_interval: float = 30.0,
         state_interval: float = 1.0,
+        periodic: list[Periodic] | None = None,
         name: str = "outbox-sync",
     ) -> None:
         """`catalogue` + `overlay_path`: refresh the catalogue every `catalogue_interval`
@@ -75,6 +90,7 @@ class SyncWorker(threading.Thread):
         self.offline_retry = offline_retry
         self.idle_interval = idle_interval
         self.state_interval = state_interval
+        self.periodic = list(periodic or [])
         self._stop_event = threading.Event()
         self._wake = threading.Event()
         self._online: bool | None = None
@@ -216,7 +232,7 @@ class SyncWorker(threading.Thread):
         if due is not None:
             wait = min(wait, max(0.02, (due - self.outbox.clock()).total_seconds()))
         now = time.monotonic()
-        for moment in (self._next_catalogue, self._next_status):
+        for moment in (self._next_catalogue, self._next_status, *(p.due for p in self.periodic)):
             wait = min(wait, max(0.02, moment - now))
         return wait
 
@@ -244,6 +260,25 @@ class SyncWorker(threading.Thread):
             except PortalError as exc:
                 log.info("status polling failed: %s", exc.detail)
             self._next_status = time.monotonic() + self.status_interval
+        for task in self.periodic:
+            if time.monotonic() < task.due:
+                continue
+            try:
+                result = task.run()
+            except PortalError as exc:
+                log.info("%s: %s", task.name, exc.detail)
+                task.due = time.monotonic() + task.retry
+                continue
+            except Exception:
+                log.exception("sync worker: %s failed", task.name)
+                task.due = time.monotonic() + task.retry
+                continue
+            task.due = time.monotonic() + task.interval
+            if task.done is not None:
+                try:
+                    task.done(result)
+                except Exception:
+                    log.exception("sync worker: %s: the result could not be used", task.name)
 
     def _publish(self, force: bool = False, running: bool = True) -> None:
         now = time.monotonic()

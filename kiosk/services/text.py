@@ -23,3 +23,13 @@ def fold(text: str) -> str:
 def tokens(text: str) -> list[str]:
     """Folded words of a text, for name search."""
     return [t for t in re.split(r"[^0-9a-z]+", fold(text)) if t]
+
+
+def strip_invisible(text: str) -> str:
+    """`text` without control, format, surrogate, private-use or unassigned characters
+    (NUL, ESC, bidi overrides, zero-width marks); tabs and line breaks become spaces."""
+    return "".join(
+        " " if ch in "\t\n\r" else ch
+        for ch in text
+        if ch in "\t\n\r" or unicodedata.category(ch)[0] != "C"
+    )

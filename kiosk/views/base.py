@@ -106,7 +106,7 @@ class Screen(QWidget):
         row = QHBoxLayout()
         self.back_button = BigButton("", pictogram="back")
         self.cancel_button = BigButton("", "danger", pictogram="cancel")
-        self.back_button.clicked.connect(self.vc.nav.back)
+        self.back_button.clicked.connect(self.go_back)
         self.cancel_button.clicked.connect(self.vc.nav.cancel)
         self.back_button.setVisible(back)
         self.cancel_button.setVisible(cancel)
@@ -127,6 +127,10 @@ class Screen(QWidget):
             owner.removeItem(row)
             row.setParent(None)
         self.footer.addLayout(row)
+
+    def go_back(self) -> None:
+        """What Back does here: the previous screen (a flow's screen asks its flow)."""
+        self.vc.nav.back()
 
     def retranslate_nav(self) -> None:
         if hasattr(self, "back_button"):

@@ -31,6 +31,7 @@ from kiosk.services.i18n import LANGUAGES
 from kiosk.views import registry
 from kiosk.views.base import Screen, ViewContext
 from kiosk.views.keyboard import KeyboardController, VietKeyboard
+from kiosk.views.listen import ListenHelper
 from kiosk.views.widgets import BigButton, Text, pictogram_pixmap
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,14 @@ _USER_INPUT = {
 }
 
 
+def offered_languages(app) -> list[str]:
+    """The languages on the home screen: those set up for this kiosk and those that
+    language packs or the studio add, once each has its own texts for the home screen."""
+    added = [lang for lang in app.translator.languages() if lang not in LANGUAGES]
+    wanted = dict.fromkeys([*app.settings.languages, *added])
+    return [lang for lang in wanted if app.translator.offers(lang)]
+
+
 class Navigator(QObject):
     """Where the citizen is; screens call go/back/cancel, the window shows the result."""
 
@@ -56,6 +65,7 @@ class Navigator(QObject):
         self.home_name = home
         self.home_state: dict[str, Any] = {}
         self.history: list[tuple[str, dict[str, Any]]] = []
+        self.entries = 0  # counts every screen shown: a background result names its entry
 
     @property
     def current(self) -> str | None:
@@ -63,6 +73,10 @@ class Navigator(QObject):
 
     def go(self, name: str, **state: Any) -> None:
         self.history.append((name, state))
+        self._changed(name)
+
+    def _changed(self, name: str) -> None:
+        self.entries += 1
         self.changed.emit(name)
 
     def replace(self, name: str, **state: Any) -> None:
@@ -73,12 +87,12 @@ class Navigator(QObject):
     def back(self) -> None:
         if len(self.history) > 1:
             self.history.pop()
-            self.changed.emit(self.history[-1][0])
+            self._changed(self.history[-1][0])
 
     def home(self) -> None:
         """Back to the start, keeping the session (used after a finished journey too)."""
         self.history = [(self.home_name, dict(self.home_state))]
-        self.changed.emit(self.home_name)
+        self._changed(self.home_name)
 
     def cancel(self) -> None:
         """Discard everything not confirmed and go home."""
@@ -233,14 +247,8 @@ class TopBar(QWidget):
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.lang_buttons: dict[str, QPushButton] = {}
-        for lang in vc.app.settings.languages:
-            button = QPushButton(vc.app.translator.tr("lang.self", lang))
-            button.setObjectName("langButton")
-            button.setCheckable(True)
-            button.clicked.connect(lambda _=False, lang=lang: self.language_chosen.emit(lang))
-            self.group.addButton(button)
-            self.lang_buttons[lang] = button
-            langs.addWidget(button)
+        self.lang_row = langs
+        self.refresh_languages()
         self.repeat_button = QPushButton()
         self.repeat_button.setObjectName("barButton")
         self.repeat_button.setIcon(QIcon(pictogram_pixmap("replay", 96)))
@@ -270,6 +278,23 @@ class TopBar(QWidget):
         if self.buttons_row.direction() != direction:
             self.buttons_row.setDirection(direction)
 
+    def refresh_languages(self) -> None:
+        """One button per offered language (again after language packs were installed)."""
+        vc = self.vc
+        for button in self.lang_buttons.values():
+            self.group.removeButton(button)
+            self.lang_row.removeWidget(button)
+            button.deleteLater()
+        self.lang_buttons = {}
+        for i, lang in enumerate(offered_languages(vc.app), start=1):
+            button = QPushButton(vc.app.translator.tr("lang.self", lang))
+            button.setObjectName("langButton")
+            button.setCheckable(True)
+            button.clicked.connect(lambda _=False, lang=lang: self.language_chosen.emit(lang))
+            self.group.addButton(button)
+            self.lang_buttons[lang] = button
+            self.lang_row.insertWidget(i, button)
+
     def retranslate(self) -> None:
         self.place.setText(commune_title(self.vc.app.settings.commune_name, self.vc.tr))
         self.demo.setText(self.vc.tr("shell.demo_banner"))
@@ -285,7 +310,7 @@ class TopBar(QWidget):
         if level != self.volume_level:
             self.volume_level = level
             self.volume_button.setIcon(QIcon(pictogram_pixmap(f"volume_{level}", 96)))
-        speech = self.vc.app.extras.get("speech") is not None
+        speech = self.vc.app.speech is not None
         self.volume_button.setVisible(speech)
         self.repeat_button.setVisible(speech)
         for lang, button in self.lang_buttons.items():
@@ -306,6 +331,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Kiosk")
         self.nav = Navigator(start)
         self.vc = ViewContext(app_ctx, self.nav, tasks or TaskRunner(self))
+        # Results of background work go only to the visit and screen entry that asked.
+        self.vc.tasks.owner = lambda: (app_ctx.session.visit, self.nav.entries)
         self.screens: dict[str, Screen] = {}
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -335,6 +362,7 @@ class MainWindow(QMainWindow):
         self.idle.idle.connect(self._on_idle)
         self.nav.changed.connect(self._show)
         self.nav.session_reset.connect(self.reset_session)
+        self.listen = ListenHelper(self, app_ctx)  # long press speaks; listen-first mode
         self.prompt_hooks: list = []  # callables (screen) -> None, e.g. speech
         self.reset_hooks: list = []  # callables () -> None, run when a session ends
         self.start_hooks: list = []  # callables () -> None, run by start() (e.g. sync)
@@ -400,6 +428,7 @@ class MainWindow(QMainWindow):
         previous = self.current_screen()
         if previous is not None:
             previous.leave()
+        self.listen.disarm()
         widget = self.screen_widget(name)
         widget.enter(self.nav.state())
         if self.nav.current != name:
@@ -413,12 +442,13 @@ class MainWindow(QMainWindow):
         """Show a screen with its registered sample data (screenshots, audit, self-test)."""
         sample = registry.spec(name).sample(self.vc)
         self.nav.history = [(name, sample)]
+        self.nav.entries += 1
         self.nav.changed.emit(name)  # as a real visit: the clerk bar follows too
         return self.screens[name]
 
     # Language, prompts -------------------------------------------------------
     def set_language(self, lang: str) -> None:
-        if lang not in LANGUAGES:
+        if lang not in self.vc.app.translator.languages():
             return
         self.vc.app.session.lang = lang
         self.top.retranslate()
@@ -431,7 +461,7 @@ class MainWindow(QMainWindow):
 
     def next_volume(self) -> None:
         """Loud, medium, quiet, off, loud…; the session's choice, reset when it ends."""
-        player = self.vc.app.extras.get("speech")
+        player = self.vc.app.speech
         session = self.vc.app.session
         if player is None:
             return
@@ -474,7 +504,7 @@ class MainWindow(QMainWindow):
         for widget in self.screens.values():
             widget.wipe()
         app = self.vc.app
-        app.session.wipe(app.settings.lang)
+        app.end_visit()
         for hook in self.reset_hooks:
             hook()
         self.top.retranslate()

@@ -1,7 +1,7 @@
 """What the clerk's screens share: the desk (services + who is logged in), the screen base
 class with its header, the assisted-mode banner, and sample data for screenshots.
 
-The desk lives in `app.extras["clerk_desk"]`, built on first use. A clerk stays logged
+The desk (kiosk.services.clerk_desk) is `app.clerk_desk`, built on first use. A clerk stays logged
 in until they log out, the idle guard resets the kiosk, or a citizen's session ends —
 except in assisted mode, where the clerk stays beside the citizen until they step out.
 """
@@ -19,17 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.services.clerks import ClerkInfo, ClerkService
-from kiosk.services.dossier_edit import DossierEditor
-from kiosk.services.dossier_search import DossierSearch
-from kiosk.services.queue import QueueService, load_groups
-from kiosk.services.reports import Reports
+from kiosk.services.clerk_desk import ClerkDesk
 from kiosk.views.base import Screen
 from kiosk.views.widgets import BigButton, Note, Text
 
 log = logging.getLogger(__name__)
 
-DESK_KEY = "clerk_desk"
 BANNER_NAME = "assistBanner"
 
 # Clerk screens are denser than citizen screens but keep the kiosk's 20 pt and 64 px.
@@ -50,56 +45,8 @@ QPushButton#toggle:checked { background: #0a3d7a; color: #ffffff; }
 """
 
 
-class ClerkDesk:
-    """The clerk side of one kiosk (no widgets): services and the logged-in clerk."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-        machine = app.settings.kiosk_id
-        self.clerks = ClerkService(app.store, machine=machine)
-        self.queue = QueueService(app.store, load_groups(), machine=machine)
-        self.search = DossierSearch(app.store, app.cipher)
-        self.editor = DossierEditor(app.dossiers, app.catalogue, machine=machine)
-
-        def title(code: str) -> str:
-            proc = app.catalogue.get(code)
-            return proc.title("vi") if proc else code
-
-        self.reports = Reports(app.store, self.queue, title)
-        self.clerk: ClerkInfo | None = None
-        self.counter = "1"
-        self.served_groups: list[str] = []  # empty: every group
-
-    def login(self, username: str, pin: str) -> ClerkInfo:
-        """ClerkService.verify (audited there); raises BadPin / Locked."""
-        self.clerk = self.clerks.verify(username.strip(), pin)
-        return self.clerk
-
-    def logout(self, reason: str = "") -> None:
-        """Forget the clerk at once; the audit entry follows. Never raises: a kiosk reset
-        must complete even when the store is gone (a window outliving its context)."""
-        clerk, self.clerk = self.clerk, None
-        if clerk is None:
-            return
-        self.app.session.assisted_by = None
-        try:
-            self.clerks.audit(clerk, "clerk.logout", detail=reason or None)
-        except Exception as exc:
-            log.warning("clerk logout not audited: %s", type(exc).__name__)
-
-    def audit(self, action: str, dossier_id: int | None = None, detail: str | None = None) -> None:
-        self.clerks.audit(self.clerk, action, dossier_id, detail)
-
-    @property
-    def assisting(self) -> bool:
-        return self.clerk is not None and self.app.session.assisted_by == self.clerk.username
-
-
 def desk(app) -> ClerkDesk:
-    found = app.extras.get(DESK_KEY)
-    if found is None:
-        found = app.extras[DESK_KEY] = ClerkDesk(app)
-    return found
+    return app.clerk_desk
 
 
 def fmt_time(moment, with_date: bool = True) -> str:
@@ -265,6 +212,11 @@ class AssistBanner(QWidget):
         AssistBanner.remove(window)
 
     def _on_screen(self, _name: str) -> None:
+        # The banner goes with the assisted session: once no clerk is helping (logged
+        # out, session ended, another clerk), it never stays on a screen.
+        if not self.desk.assisting:
+            AssistBanner.remove(self.window())
+            return
         self.retranslate()
 
     def retranslate(self) -> None:

@@ -340,9 +340,6 @@ class ClerkDossiersScreen(ClerkScreen):
         if 0 <= row < len(self.row_ids):
             self.vc.nav.go("clerk_dossier", dossier_id=self.row_ids[row])
 
-    def open_dossier(self, dossier_id: int) -> None:
-        self.vc.nav.go("clerk_dossier", dossier_id=dossier_id)
-
     def wipe(self) -> None:
         super().wipe()
         self.search.clear()
@@ -657,7 +654,7 @@ class ClerkDossierEditScreen(ClerkScreen):
         self.busy = False
 
     def enter(self, state) -> None:
-        self.detail = None
+        self.detail, self.busy = None, False  # a save for an earlier entry is not awaited
         super().enter(state)
         if self.desk.clerk is None or state.get("dossier_id") is None:
             return

@@ -1,5 +1,6 @@
-"""The clerk's desk: the queue, the dossier list, the dashboard, helping a citizen, and
-(admins only) the kiosk's settings."""
+"""The clerk's desk: the queue, the dossier list, the dashboard, helping a citizen, the
+language studio (translators and reviewers) and, for admins only, the kiosk's settings,
+the studio roles and the clerk accounts."""
 
 from __future__ import annotations
 
@@ -18,7 +19,11 @@ TILES = (
     ("dashboard", "processing", "clerk_dashboard"),
     ("assist", "help_clerk", None),
     ("settings", "form_field", "clerk_settings"),
+    ("studio", "language", "studio"),
+    ("roles", "language", "studio_roles"),
+    ("accounts", "signature_certification", "clerk_accounts"),
 )
+ADMIN_TILES = ("settings", "roles", "accounts")
 
 
 def _sample(vc) -> dict:
@@ -35,23 +40,39 @@ class ClerkHomeScreen(ClerkScreen):
         super().__init__(vc)
         self.attention = Text("", "hint")
         self.body.addWidget(self.attention)
-        grid = QGridLayout()
-        grid.setSpacing(20)
+        self.grid = QGridLayout()
+        self.grid.setSpacing(20)
         self.tiles: dict[str, Tile] = {}
-        for i, (key, picto, target) in enumerate(TILES):
+        for key, picto, target in TILES:
             tile = Tile(picto, icon_size=96)
             tile.setObjectName("tile")
             tile.clicked.connect(lambda _=False, k=key, t=target: self.open(k, t))
-            grid.addWidget(tile, i // 3, i % 3)
-            grid.setColumnStretch(i % 3, 1)
             self.tiles[key] = tile
-        self.body.addLayout(grid, 1)
+        self._place(list(self.tiles))
+        self.body.addLayout(self.grid, 1)
+
+    def _place(self, keys: list[str]) -> None:
+        """The shown tiles, in order and without gaps: 3 a row, 4 when more than 6."""
+        columns = 4 if len(keys) > 6 else 3
+        for tile in self.tiles.values():
+            self.grid.removeWidget(tile)
+        for i, key in enumerate(keys):
+            self.grid.addWidget(self.tiles[key], i // columns, i % columns)
+        for column in range(4):
+            self.grid.setColumnStretch(column, 1 if column < columns else 0)
 
     def enter(self, state) -> None:
         super().enter(state)
         if self.desk.clerk is None:
             return
-        self.tiles["settings"].setVisible(self.desk.clerk.is_admin)
+        clerk = self.desk.clerk
+        shown = dict.fromkeys(self.tiles, True)
+        for key in ADMIN_TILES:
+            shown[key] = clerk.is_admin
+        shown["studio"] = clerk.has("translator") or clerk.has("reviewer")
+        self._place([key for key, show in shown.items() if show])
+        for key, show in shown.items():
+            self.tiles[key].setVisible(show)
         self.vc.tasks.run(lambda: self.desk.reports.outbox_states(), self._counts, lambda _e: None)
 
     def _counts(self, states: dict[str, int]) -> None:

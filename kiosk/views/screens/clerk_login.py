@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit
 
-from kiosk.services.clerks import BadPin, ClerkError, Locked
+from kiosk.services.clerks import BadPin, ClerkError, Locked, Throttled
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
 from kiosk.views.screens.clerk_samples import ensure_sample_data
@@ -72,6 +72,8 @@ class ClerkLoginScreen(ClerkScreen):
             return
         self.error.clear()
         self.pin.clear()
+        self.busy = False  # an answer for an earlier entry is dropped, not awaited
+        self.login.setEnabled(True)
         super().enter(state)
 
     def retranslate(self) -> None:
@@ -102,10 +104,8 @@ class ClerkLoginScreen(ClerkScreen):
     def _failed(self, error: Exception) -> None:
         self.busy = False
         self.login.setEnabled(True)
-        if isinstance(error, Locked):
-            self.error.setText(self.tr("clerk.login.locked", until=fmt_time(error.until, False)))
-        elif isinstance(error, BadPin):
-            self.error.setText(self.tr("clerk.login.bad_pin", n=error.attempts_left))
+        if isinstance(error, Locked | BadPin | Throttled):
+            self.error.setText(login_refusal(self.tr, error))
         elif isinstance(error, ClerkError):
             self.error.setText(self.tr(error.key))
         else:
@@ -116,3 +116,19 @@ class ClerkLoginScreen(ClerkScreen):
         self.username.clear()
         self.pin.clear()
         self.error.clear()
+
+
+def login_refusal(tr, error: Exception) -> str:
+    """What a refused login says: the same for a wrong name and a wrong PIN, a count of
+    tries only before the last one, and when to try again."""
+    import math
+
+    if isinstance(error, Throttled):
+        return tr("security.login.wait", seconds=max(1, math.ceil(error.wait_s)))
+    if isinstance(error, Locked):
+        if error.until_unlocked:
+            return tr("security.login.locked_for_good")
+        return tr("clerk.login.locked", until=fmt_time(error.until, False))
+    if isinstance(error, BadPin) and error.last_try:
+        return tr("security.login.last_try")
+    return tr("security.login.bad")

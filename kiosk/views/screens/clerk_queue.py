@@ -120,6 +120,7 @@ class ClerkQueueScreen(ClerkScreen):
         )
         self._place_actions(wide)
         super().enter(state)
+        self.call_button.setEnabled(True)  # a call for an earlier entry is not awaited
         if self.desk.clerk is None:
             return
         self.counter.setText(self.desk.counter)

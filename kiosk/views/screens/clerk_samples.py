@@ -30,7 +30,7 @@ from kiosk.services.models import (
 from kiosk.views.screens.clerk_common import ClerkDesk, desk
 
 SAMPLE_ACCOUNTS = (
-    ("admin", "Nguyễn Văn Quản", "admin", "1234"),
+    ("admin", "Nguyễn Văn Quản", "admin", "482913"),
     ("mai", "Lò Thị Mai", "clerk", "2468"),
 )
 SAMPLE_PEOPLE = (
@@ -42,7 +42,6 @@ SAMPLE_PEOPLE = (
     ("015095005566", "Vi Thị Thu Hà"),
 )
 SAMPLE_PROCEDURES = ("1.001193", "1.004873", "2.000815", "1.001612", "1.001776", "LOCAL-001")
-_DONE_KEY = "clerk_samples_done"
 
 
 def sample_value(field) -> Any:
@@ -59,7 +58,7 @@ def sample_value(field) -> Any:
 
 def ensure_sample_data(app) -> ClerkDesk:
     d = desk(app)
-    if app.extras.get(_DONE_KEY):
+    if d.sample_data:
         return d
     existing = {c.username for c in d.clerks.list()}
     for username, name, role, pin in SAMPLE_ACCOUNTS:
@@ -163,7 +162,7 @@ def ensure_sample_data(app) -> ClerkDesk:
             ticket.issued_at = ticket.issued_at - timedelta(minutes=6 + 7 * n)
 
     app.store.write_sync(waited)
-    app.extras[_DONE_KEY] = True
+    d.sample_data = True
     return d
 
 

@@ -274,7 +274,7 @@ class ClerkSettingsScreen(ClerkScreen):
         if not on:
             self._preview_text("clerk.settings.preview_off")
             return
-        factory = self.vc.app.extras.get("camera_bridge")
+        factory = self.vc.app.camera
         if factory is None:
             self._preview_text("clerk.settings.no_camera")
             return
@@ -364,7 +364,6 @@ class ClerkSettingsScreen(ClerkScreen):
             self.message.setText(self.tr("clerk.settings.failed"))
 
     def test_print(self) -> None:
-        from kiosk.hardware.printers import make_printer
         from kiosk.services.receipts import build_receipt_pdf, sample_receipt
 
         app, d = self.vc.app, self.desk
@@ -372,7 +371,7 @@ class ClerkSettingsScreen(ClerkScreen):
 
         def work():
             try:
-                printer = make_printer(kind, target, app.settings.receipts_dir)
+                printer = app.printers(kind, target)
                 pdf = build_receipt_pdf(
                     sample_receipt(app.session.lang), app.settings.paper, app.translator
                 )

@@ -11,10 +11,11 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
 
 from kiosk.qt.camera_bridge import frame_to_qimage
 from kiosk.services.docscan import AttachmentTooLarge, encode_attachment
-from kiosk.services.dossiers import AttachmentDraft
-from kiosk.views.base import Screen
+from kiosk.services.flow import Step
+from kiosk.services.journey import DOCUMENT
 from kiosk.views.registry import register
 from kiosk.views.screens.identify import CameraView
+from kiosk.views.steps import JourneyScreen
 from kiosk.views.widgets import BigButton, Text
 
 log = logging.getLogger(__name__)
@@ -53,14 +54,14 @@ class PageView(CameraView):
 
 
 def _sample(vc) -> dict:
-    s = vc.app.session
-    proc = vc.app.catalogue.get("1.001193")
-    s.procedure_code, s.procedure_version = proc.code, proc.version
-    return {"index": 0}
+    journey = vc.app.journey
+    journey.choose("1.001193")
+    first = journey.procedure.required_documents[0].key
+    return {"step": journey.flow.jump(Step(DOCUMENT, first))}
 
 
 @register("document", sample=_sample)
-class DocumentScreen(Screen):
+class DocumentScreen(JourneyScreen):
     prompt_key = "document.prompt"
 
     def __init__(self, vc) -> None:
@@ -88,7 +89,7 @@ class DocumentScreen(Screen):
         self.retake = BigButton("")
         self.retake.clicked.connect(self.start_camera)
         self.skip = BigButton("")
-        self.skip.clicked.connect(self.next_step)
+        self.skip.clicked.connect(self.next_step)  # brought to the clerk, or not needed
         nav = self.nav_row()
         for i, button in enumerate((self.skip, self.retake, self.take, self.use)):
             nav.insertWidget(2 + i, button)
@@ -99,18 +100,14 @@ class DocumentScreen(Screen):
 
     # State -------------------------------------------------------------------------
     @property
-    def procedure(self):
-        code = self.vc.app.session.procedure_code
-        return self.vc.app.catalogue.get(code) if code else None
-
-    @property
     def document(self):
-        proc, index = self.procedure, self.state.get("index", 0)
-        docs = proc.required_documents if proc else ()
-        return docs[index] if index < len(docs) else None
+        step = self.flow_step
+        return self.journey.document(step.key) if step is not None else None
 
     def enter(self, state) -> None:
         self.result, self.error_key = None, None
+        self.take.setEnabled(True)  # a photo taken for an earlier entry is not awaited
+        self.use.setEnabled(True)
         super().enter(state)
         self.start_camera()
 
@@ -130,7 +127,7 @@ class DocumentScreen(Screen):
         self.reason.clear()
         self.preview.clear()
         self.stop_camera()
-        factory = self.vc.app.extras.get("document_bridge")
+        factory = self.vc.app.document_camera
         if factory is None:
             self.camera_failed("document.no_camera", "no camera configured")
             return
@@ -186,7 +183,7 @@ class DocumentScreen(Screen):
             reason = result.reasons[0]
             log.info("document photo refused: %s", reason.detail)
             self.reason.setText(self.tr(reason.key))
-            player = self.vc.app.extras.get("speech")
+            player = self.vc.app.speech
             if player is not None:
                 player.say_key(reason.key)
         self._buttons()
@@ -200,9 +197,7 @@ class DocumentScreen(Screen):
 
     def _encoded(self, att) -> None:
         self.use.setEnabled(True)
-        session = self.vc.app.session
-        session.attachments = [a for a in session.attachments if a.document_key != att.document_key]
-        session.attachments.append(AttachmentDraft(att.document_key, att.content_type, att.data))
+        self.journey.attach(att.document_key, att.content_type, att.data)
         self.next_step()
 
     def _not_encoded(self, error: Exception) -> None:
@@ -213,12 +208,7 @@ class DocumentScreen(Screen):
 
     def next_step(self) -> None:
         self.stop_camera()
-        index = self.state.get("index", 0)
-        docs = self.procedure.required_documents
-        if self.state.get("review") or index + 1 >= len(docs):
-            self.vc.nav.go("review")
-        else:
-            self.vc.nav.go("document", index=index + 1)
+        self.go_next()
 
     # Text ---------------------------------------------------------------------------
     def _buttons(self) -> None:
@@ -232,19 +222,13 @@ class DocumentScreen(Screen):
     def retranslate(self) -> None:
         super().retranslate()
         self.retranslate_nav()
-        doc, proc = self.document, self.procedure
-        if doc is None or proc is None:
+        doc, step = self.document, self.flow_step
+        if doc is None:
             return
         lang = self.vc.app.session.lang
         self.title.setText(self.tr("document.title", document=doc.title(lang)))
         self.title.setVisible(True)
-        self.step.setText(
-            self.tr(
-                "document.step",
-                n=self.state.get("index", 0) + 1,
-                total=len(proc.required_documents),
-            )
-        )
+        self.step.setText(self.tr("document.step", n=step.index + 1, total=step.total))
         if self.result is None:
             self.hint.setText(self.tr("document.hint"))
         if self.error_key:

@@ -39,10 +39,35 @@ class HomeScreen(Screen):
             grid.addWidget(tile, i // 3, i % 3)
             grid.setColumnStretch(i % 3, 1)
             self.tiles[key] = tile
+        # "Listen first": for those who do not read, every button speaks before it acts.
+        n = len(self.tiles)
+        self.listen_button = Tile("listen_first")
+        self.listen_button.setObjectName("listenFirst")
+        self.listen_button.setCheckable(True)
+        self.listen_button.setProperty("speaks", False)
+        self.listen_button.toggled.connect(self.set_listen_first)
+        grid.addWidget(self.listen_button, n // 3, n % 3)
         self.body.addLayout(grid, 1)
+
+    def set_listen_first(self, on: bool) -> None:
+        self.vc.app.session.listen_first = on
+        self.retranslate()
+        player = self.vc.app.speech
+        if player is not None:
+            player.say_key("home.listen_first_on" if on else "home.listen_first_off")
+
+    def enter(self, state) -> None:
+        super().enter(state)
+        self.listen_button.blockSignals(True)
+        self.listen_button.setChecked(self.vc.app.session.listen_first)
+        self.listen_button.blockSignals(False)
 
     def retranslate(self) -> None:
         super().retranslate()
         self.hint.setText(self.tr("home.hint"))
+        on = self.vc.app.session.listen_first
+        self.listen_button.setText(
+            self.tr("home.listen_first_is_on" if on else "home.listen_first")
+        )
         for key, tile in self.tiles.items():
             tile.setText(self.tr(key))

@@ -14,12 +14,14 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
 
 from kiosk.services.dossiers import Applicant
+from kiosk.services.journey import CONFIRM_IDENTITY, IDENTIFY
 from kiosk.services.receipts import format_date
-from kiosk.views.base import Screen
 from kiosk.views.registry import register
+from kiosk.views.steps import JourneyScreen, sample_at, show_step
 from kiosk.views.widgets import BigButton, Pictogram, Text
 
 log = logging.getLogger(__name__)
+SAMPLE_CODE = "1.001193"  # birth registration: the sample for screenshots
 
 
 class CameraView(QLabel):
@@ -66,11 +68,11 @@ class CameraView(QLabel):
 
 
 def _sample(vc) -> dict:
-    return {}
+    return sample_at(vc, SAMPLE_CODE, IDENTIFY)
 
 
 @register("identify", sample=_sample)
-class IdentifyScreen(Screen):
+class IdentifyScreen(JourneyScreen):
     title_key = "identify.title"
     prompt_key = "identify.prompt"
 
@@ -104,7 +106,7 @@ class IdentifyScreen(Screen):
         self.start_camera()
 
     def start_camera(self) -> None:
-        factory = self.vc.app.extras.get("camera_bridge")
+        factory = self.vc.app.camera
         if factory is None:
             self.camera_failed("identify.no_camera", "no camera configured")
             return
@@ -141,7 +143,7 @@ class IdentifyScreen(Screen):
         if kind == "cccd":
             self.stop_camera()
             citizen = result.citizen
-            self.vc.app.session.applicant = Applicant(
+            applicant = Applicant(
                 id_number=citizen.id_number,
                 full_name=citizen.full_name,
                 date_of_birth=citizen.date_of_birth,
@@ -150,8 +152,8 @@ class IdentifyScreen(Screen):
                 old_id_number=citizen.old_id_number,
                 id_source="qr_scan",
             )
-            self.vc.app.session.scan_warnings = list(citizen.warnings)
-            self.vc.nav.go("identify_confirm")
+            self.journey.identified(applicant, citizen.warnings)
+            self.go_next()
         elif kind == "receipt":
             self.status.setText(self.tr("identify.is_receipt"))
         elif kind == "invalid_cccd":
@@ -161,7 +163,7 @@ class IdentifyScreen(Screen):
 
     def go_manual(self) -> None:
         self.stop_camera()
-        self.vc.nav.go("manual_entry", reason=self.error_key)
+        show_step(self.vc, self.journey.type_instead(), reason=self.error_key)
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -177,18 +179,21 @@ class IdentifyScreen(Screen):
 
 
 def _sample_confirm(vc) -> dict:
-    vc.app.session.applicant = Applicant(
-        "001190012345",
-        "Nguyễn Thị Hồng Nhung",
-        date(1990, 5, 6),
-        "female",
-        "Thôn Nà Pò, xã Đồng Văn, tỉnh Quảng Ninh",
+    state = sample_at(vc, SAMPLE_CODE, CONFIRM_IDENTITY)
+    vc.app.journey.identified(
+        Applicant(
+            "001190012345",
+            "Nguyễn Thị Hồng Nhung",
+            date(1990, 5, 6),
+            "female",
+            "Thôn Nà Pò, xã Đồng Văn, tỉnh Quảng Ninh",
+        )
     )
-    return {}
+    return state
 
 
 @register("identify_confirm", sample=_sample_confirm)
-class IdentifyConfirmScreen(Screen):
+class IdentifyConfirmScreen(JourneyScreen):
     """'Is this you?': the card's data, read back for the citizen to confirm."""
 
     title_key = "identify.confirm.title"
@@ -204,9 +209,9 @@ class IdentifyConfirmScreen(Screen):
         row.addWidget(self.details, 1)
         self.body.addLayout(row, 1)
         self.yes = BigButton("", "primary", pictogram="confirm")
-        self.yes.clicked.connect(lambda: self.vc.nav.go("form", index=0))
+        self.yes.clicked.connect(self.go_next)
         self.no = BigButton("")
-        self.no.clicked.connect(self.vc.nav.back)
+        self.no.clicked.connect(self.go_back)
         row = self.nav_row(back=False)
         row.insertWidget(0, self.no)
         row.insertWidget(2, self.yes)
@@ -217,7 +222,7 @@ class IdentifyConfirmScreen(Screen):
         self.retranslate_nav()
         self.yes.setText(self.tr("identify.confirm.yes"))
         self.no.setText(self.tr("identify.confirm.no"))
-        a = self.vc.app.session.applicant
+        a = self.journey.session.applicant
         if a is None:
             self.details.clear()
             return

@@ -1,7 +1,8 @@
 """The citizen's journey: procedures → procedure → consent → identify → form → review → done.
 
-Screens render the session and forward intent; the catalogue validates answers, the
-dossier service confirms, the receipt service prints.
+The order of the steps and what the citizen has told the kiosk belong to the journey
+(kiosk.services.journey); these screens render its steps and forward what the citizen
+did, then show the step it returns. The receipt service prints.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from PySide6.QtWidgets import (
 
 from kiosk.hardware.printers import PrinterError
 from kiosk.services import catalogue as cat
-from kiosk.services.consent import CONSENT_KEY, CONSENT_VERSION
-from kiosk.services.dossiers import Applicant, DossierDraft
+from kiosk.services.consent import CONSENT_KEY
+from kiosk.services.dossiers import Applicant
+from kiosk.services.flow import Step
+from kiosk.services.journey import CONSENT, DOCUMENT, QUESTION, REVIEW, TYPE_IDENTITY
 from kiosk.services.receipts import format_date, format_vnd
 from kiosk.services.text import nfc
 from kiosk.views.base import Screen
 from kiosk.views.registry import register
+from kiosk.views.spoken import speak_receipt
+from kiosk.views.steps import JourneyScreen, leave_steps, sample_at, show_step
 from kiosk.views.widgets import BigButton, Pictogram, Text, Tile, clear_layout
 
 log = logging.getLogger(__name__)
@@ -186,16 +191,14 @@ class ProcedureScreen(Screen):
         self.start.setText(self.tr("journey.procedure.start"))
 
     def _start(self) -> None:
-        proc = _procedure(self.vc, self.state.get("code"))
-        session = self.vc.app.session
-        session.procedure_code, session.procedure_version = proc.code, proc.version
-        session.answers, session.raw_answers = {}, {}
-        self.vc.nav.go("consent")
+        journey = self.vc.app.journey
+        journey.choose(self.state["code"])
+        show_step(self.vc, journey.next())
 
 
 # ----------------------------------------------------------------------------- consent
-@register("consent", sample=lambda vc: {})
-class ConsentScreen(Screen):
+@register("consent", sample=lambda vc: sample_at(vc, SAMPLE_CODE, CONSENT))
+class ConsentScreen(JourneyScreen):
     """Asks before anything about the citizen is kept; its version goes with the dossier."""
 
     title_key = "journey.consent.title"
@@ -221,10 +224,8 @@ class ConsentScreen(Screen):
         self.agree.setText(self.tr("journey.consent.agree"))
 
     def _agree(self) -> None:
-        session = self.vc.app.session
-        session.consent_version = CONSENT_VERSION
-        session.consent_given_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-        self.vc.nav.go("identify")
+        self.journey.consent(datetime.now(UTC))
+        self.go_next()
 
 
 # ------------------------------------------------------------------------ manual entry
@@ -243,8 +244,8 @@ def _manual_field(key: str, kind: str) -> cat.Field:
     )
 
 
-@register("manual_entry", sample=lambda vc: {})
-class ManualEntryScreen(Screen):
+@register("manual_entry", sample=lambda vc: sample_at(vc, SAMPLE_CODE, TYPE_IDENTITY))
+class ManualEntryScreen(JourneyScreen):
     """Typing the card's data when there is no camera or the card will not scan."""
 
     title_key = "journey.manual.title"
@@ -336,15 +337,17 @@ class ManualEntryScreen(Screen):
         if ok:
             from datetime import date
 
-            self.vc.app.session.applicant = Applicant(
-                id_number=values["id_number"],
-                full_name=nfc(values["full_name"]),
-                date_of_birth=date.fromisoformat(values["date_of_birth"]),
-                sex=self.sex,
-                address=nfc(values["address"]),
-                id_source="manual",
+            self.journey.identified(
+                Applicant(
+                    id_number=values["id_number"],
+                    full_name=nfc(values["full_name"]),
+                    date_of_birth=date.fromisoformat(values["date_of_birth"]),
+                    sex=self.sex,
+                    address=nfc(values["address"]),
+                    id_source="manual",
+                )
             )
-            self.vc.nav.go("form", index=0)
+            self.go_next()
 
     def wipe(self) -> None:
         super().wipe()
@@ -357,36 +360,15 @@ class ManualEntryScreen(Screen):
 
 
 # -------------------------------------------------------------------------------- form
-def go_after_fields(vc, proc) -> None:
-    """After the last question: a photo of each document to bring, then the review."""
-    if proc.required_documents:
-        vc.nav.go("document", index=0)
-    else:
-        vc.nav.go("review")
-
-
-def _card_values(applicant: Applicant | None) -> dict:
-    if applicant is None:
-        return {}
-    return {
-        "full_name": applicant.full_name,
-        "id_number": applicant.id_number,
-        "date_of_birth": applicant.date_of_birth,
-        "sex": applicant.sex,
-        "address": applicant.address,
-        "old_id_number": applicant.old_id_number,
-    }
-
-
 def _sample_form(vc) -> dict:
-    s = vc.app.session
-    proc = vc.app.catalogue.get(SAMPLE_CODE)
-    s.procedure_code, s.procedure_version = proc.code, proc.version
-    return {"index": 0}
+    journey = vc.app.journey
+    journey.choose(SAMPLE_CODE)
+    first = journey.procedure.fields[0].key
+    return {"step": journey.flow.jump(Step(QUESTION, first))}
 
 
 @register("form", sample=_sample_form)
-class FormScreen(Screen):
+class FormScreen(JourneyScreen):
     """One question per screen, prefilled from the card, checked as it is answered."""
 
     prompt_key = "journey.form.prompt"
@@ -410,38 +392,23 @@ class FormScreen(Screen):
         self.choice_buttons: dict[str, BigButton] = {}
 
     @property
-    def procedure(self):
-        return _procedure(self.vc, self.vc.app.session.procedure_code)
-
-    @property
     def field(self) -> cat.Field | None:
-        proc = self.procedure
-        index = self.state.get("index", 0)
-        return proc.fields[index] if proc and index < len(proc.fields) else None
-
-    def enter(self, state) -> None:
-        super().enter(state)
-        if self.procedure is not None and not self.procedure.fields:
-            self.vc.nav.history.pop()
-            go_after_fields(self.vc, self.procedure)
+        step = self.flow_step
+        return self.journey.field(step.key) if step is not None else None
 
     def retranslate(self) -> None:
         super().retranslate()
         self.retranslate_nav()
-        field, proc = self.field, self.procedure
+        field, step = self.field, self.flow_step
         clear_layout(self.question_box)
         self.edit, self.choice_buttons = None, {}
         if field is None:
             return
         lang = self.vc.app.session.lang
-        session = self.vc.app.session
         self.title.setText(field.label(lang))
         self.title.setVisible(True)
-        index = self.state.get("index", 0)
-        self.step.setText(self.tr("journey.form.step", n=index + 1, total=len(proc.fields)))
-        raw = session.raw_answers.get(field.key)
-        if raw is None:
-            raw = cat.prefill_text(field, _card_values(session.applicant))
+        self.step.setText(self.tr("journey.form.step", n=step.index + 1, total=step.total))
+        raw = self.journey.raw(field.key)
         hint = field.hint(lang) or (
             self.tr(f"journey.form.hint.{field.type}")
             if field.type in ("date", "phone", "id_number")
@@ -489,30 +456,17 @@ class FormScreen(Screen):
         if self.edit is not None:
             self._accept(self.edit.text())
         else:
-            self._accept(self.vc.app.session.raw_answers.get(field.key, ""))
+            self._accept(self.journey.raw(field.key))
 
     def _accept(self, raw: str) -> None:
-        field = self.field
-        session = self.vc.app.session
-        value, error = cat.validate_value(field, raw, session.lang)
+        error = self.journey.answer(self.field.key, raw)
         if error:
             self.error.setText(self.tr(error))
             if self.edit is not None:
                 self.edit.setProperty("invalid", True)
                 self.edit.style().polish(self.edit)
             return
-        session.raw_answers[field.key] = nfc(raw)
-        if value is None:
-            session.answers.pop(field.key, None)
-        else:
-            session.answers[field.key] = value
-        index = self.state.get("index", 0)
-        if self.state.get("review"):
-            self.vc.nav.go("review")
-        elif index + 1 < len(self.procedure.fields):
-            self.vc.nav.go("form", index=index + 1)
-        else:
-            go_after_fields(self.vc, self.procedure)
+        self.go_next()
 
     def wipe(self) -> None:
         super().wipe()
@@ -524,30 +478,32 @@ class FormScreen(Screen):
 def _sample_review(vc) -> dict:
     from datetime import date
 
-    s = vc.app.session
-    proc = vc.app.catalogue.get(SAMPLE_CODE)
-    s.procedure_code, s.procedure_version = proc.code, proc.version
-    s.applicant = Applicant(
-        "001190012345",
-        "Nguyễn Thị Hồng Nhung",
-        date(1990, 5, 6),
-        "female",
-        "Thôn Nà Pò, xã Đồng Văn, Quảng Ninh",
+    journey = vc.app.journey
+    journey.choose(SAMPLE_CODE)
+    journey.consent(datetime.now(UTC))
+    journey.identified(
+        Applicant(
+            "001190012345",
+            "Nguyễn Thị Hồng Nhung",
+            date(1990, 5, 6),
+            "female",
+            "Thôn Nà Pò, xã Đồng Văn, Quảng Ninh",
+        )
     )
-    for f in proc.fields:
+    for f in journey.procedure.fields:
         if f.type == "choice":
-            s.raw_answers[f.key] = f.choices[0].key
+            journey.answer(f.key, f.choices[0].key)
         elif f.type == "date":
-            s.raw_answers[f.key] = "01/11/2026"
+            journey.answer(f.key, "01/11/2026")
         elif f.type == "phone":
-            s.raw_answers[f.key] = "0912345678"
+            journey.answer(f.key, "0912345678")
         else:
-            s.raw_answers[f.key] = "Lò Văn Quý"
-    return {}
+            journey.answer(f.key, "Lò Văn Quý")
+    return {"step": journey.flow.jump(Step(REVIEW))}
 
 
 @register("review", sample=_sample_review)
-class ReviewScreen(Screen):
+class ReviewScreen(JourneyScreen):
     """Every answer, each with Change; Confirm saves the dossier once."""
 
     title_key = "journey.review.title"
@@ -585,15 +541,15 @@ class ReviewScreen(Screen):
         self.retranslate_nav()
         self.confirm.setText(self.tr("journey.review.confirm"))
         clear_layout(self.rows)
-        session = self.vc.app.session
-        proc = _procedure(self.vc, session.procedure_code)
+        journey = self.journey
+        proc = journey.procedure
         if proc is None:
             return
-        lang = session.lang
+        lang = self.vc.app.session.lang
         row = 0
         self.rows.addWidget(Text(f"<b>{self.tr('journey.review.procedure')}</b>"), row, 0)
         self.rows.addWidget(Text(proc.title(lang)), row, 1)
-        a = session.applicant
+        a = journey.session.applicant
         if a is not None:
             for label, value in (
                 (self.tr("journey.manual.full_name"), a.full_name),
@@ -603,9 +559,9 @@ class ReviewScreen(Screen):
                 row += 1
                 self.rows.addWidget(Text(f"<b>{label}</b>"), row, 0)
                 self.rows.addWidget(Text(value), row, 1)
-        for i, field in enumerate(proc.fields):
+        for field in proc.fields:
             row += 1
-            raw = session.raw_answers.get(field.key, "")
+            raw = journey.session.raw.get(field.key, "")
             shown = raw
             if field.type == "choice" and field.choice(raw):
                 shown = field.choice(raw).label(lang)
@@ -615,16 +571,14 @@ class ReviewScreen(Screen):
             self.rows.addWidget(Text(shown or "—"), row, 1)
             change = BigButton(self.tr("journey.review.change"))
             change.setObjectName(f"change_{field.key}")
-            change.clicked.connect(
-                lambda _=False, i=i: self.vc.nav.go("form", index=i, review=True)
-            )
+            change.clicked.connect(lambda _=False, k=field.key: self._change(QUESTION, k))
             self.rows.addWidget(change, row, 2)
         self._documents(proc, row)
 
     def _documents(self, proc, row: int) -> int:
         lang = self.vc.app.session.lang
-        have = {a.document_key for a in self.vc.app.session.attachments}
-        for i, doc in enumerate(proc.required_documents):
+        have = self.journey.session.attachments
+        for doc in proc.required_documents:
             row += 1
             state = (
                 self.tr("journey.review.photo_taken")
@@ -635,11 +589,12 @@ class ReviewScreen(Screen):
             self.rows.addWidget(Text(state), row, 1)
             change = BigButton(self.tr("journey.review.change"))
             change.setObjectName(f"change_doc_{doc.key}")
-            change.clicked.connect(
-                lambda _=False, i=i: self.vc.nav.go("document", index=i, review=True)
-            )
+            change.clicked.connect(lambda _=False, k=doc.key: self._change(DOCUMENT, k))
             self.rows.addWidget(change, row, 2)
         return row
+
+    def _change(self, screen: str, key: str) -> None:
+        show_step(self.vc, self.journey.change(screen, key))
 
     def do_confirm(self) -> None:
         """Acts once: the button is disabled before anything else happens."""
@@ -647,27 +602,14 @@ class ReviewScreen(Screen):
             return
         self.busy = True
         self.confirm.setEnabled(False)
-        session = self.vc.app.session
-        proc = _procedure(self.vc, session.procedure_code)
-        draft = DossierDraft(
-            procedure_code=proc.code,
-            procedure_version=proc.version,
-            language=session.lang,
-            applicant=session.applicant,
-            fields=dict(session.answers),
-            consent_version=session.consent_version,
-            consent_given_at=session.consent_given_at,
-            attachments=list(session.attachments),
-            assisted_by=session.assisted_by,
-        )
-        app = self.vc.app
-        self.vc.tasks.run(lambda: app.dossiers.confirm(draft), self._confirmed, self._failed)
+        # Saved is saved: the receipt follows even if the citizen tapped Back meanwhile.
+        self.vc.tasks.run(self.journey.confirm, self._confirmed, self._failed, until="visit")
 
     def _confirmed(self, confirmed) -> None:
         self.vc.app.notify_outbox()
-        session = self.vc.app.session
-        session.confirmed_receipt = confirmed.receipt_code
-        self.vc.nav.go("printing", dossier_id=confirmed.id, receipt_code=confirmed.receipt_code)
+        leave_steps(
+            self.vc, "printing", dossier_id=confirmed.id, receipt_code=confirmed.receipt_code
+        )
 
     def _failed(self, error: Exception) -> None:
         log.error("confirm failed: %s", type(error).__name__, exc_info=error)
@@ -778,30 +720,36 @@ class DoneScreen(Screen):
         self.finish.setText(self.tr("journey.done.finish"))
         self.rate.setText(self.tr("home.rate"))
         self.read_aloud.setText(self.tr("journey.done.read_aloud"))
-        self.read_aloud.setVisible(self.vc.app.extras.get("speech") is not None)
+        self.read_aloud.setVisible(self.vc.app.speech is not None)
 
     def speak_receipt(self) -> None:
         """The receipt's essentials, aloud: code, procedure, expected date; never the ID."""
-        player = self.vc.app.extras.get("speech")
+        player = self.vc.app.speech
         code = self.state.get("receipt_code", "")
         if player is None or not code:
             return
-        session = self.vc.app.session
-        proc = _procedure(self.vc, session.procedure_code)
-        title = proc.title(session.lang) if proc else ""
+        proc = self.vc.app.journey.procedure
+        title = proc.title(self.vc.app.session.lang) if proc else ""
         expected = self.state.get("expected_date")
         # Spelt out character by character so a voice reads "Q N 0 1", not a word.
         spelt = " ".join(ch for ch in code if ch != "-")
-        player.say_key(
-            "journey.done.spoken",
-            code=spelt,
-            procedure=title,
-            expected=format_date(expected) if expected else self.tr("journey.done.no_date"),
+        speak_receipt(
+            player,
+            self.vc.app.session.lang,
+            code,
+            proc.code if proc else None,
+            expected,
+            lambda: player.say_key(
+                "journey.done.spoken",
+                code=spelt,
+                procedure=title,
+                expected=format_date(expected) if expected else self.tr("journey.done.no_date"),
+            ),
         )
 
     def _rate(self) -> None:
-        code = self.vc.app.session.procedure_code
-        self.vc.nav.go("rating", procedure_code=code)
+        proc = self.vc.app.journey.procedure
+        self.vc.nav.go("rating", procedure_code=proc.code if proc else None)
 
     def wipe(self) -> None:
         super().wipe()

@@ -8,16 +8,11 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit
 
 from kiosk.services.receipts import format_date
-from kiosk.services.status import FACES, REASONS, StatusError, StatusService, StatusView
+from kiosk.services.status import FACES, REASONS, StatusError, StatusView
 from kiosk.views.base import Screen
 from kiosk.views.registry import register
 from kiosk.views.screens.identify import CameraView
 from kiosk.views.widgets import BigButton, Pictogram, Text, Tile, clear_layout
-
-
-def _status_service(vc) -> StatusService:
-    service = vc.app.extras.get("status")
-    return service if service is not None else StatusService(vc.app.store)
 
 
 @register("status_lookup", sample=lambda vc: {})
@@ -55,7 +50,7 @@ class StatusLookupScreen(Screen):
         self.busy = False
         self.error.clear()
         super().enter(state)
-        factory = self.vc.app.extras.get("camera_bridge")
+        factory = self.vc.app.camera
         if factory is not None:
             try:
                 self.bridge = factory(self)
@@ -90,7 +85,7 @@ class StatusLookupScreen(Screen):
         if self.busy:
             return
         self.busy = True
-        service = _status_service(self.vc)
+        service = self.vc.app.status
         self.vc.tasks.run(lambda: service.lookup(text), self._found, self._failed)
 
     def _found(self, view: StatusView) -> None:
@@ -264,7 +259,7 @@ class RatingScreen(Screen):
         if self.face is None:
             return
         face, self.face = self.face, None
-        service = _status_service(self.vc)
+        service = self.vc.app.status
         session = self.vc.app.session
         code = self.state.get("procedure_code")
         self.vc.tasks.run(

@@ -1,0 +1,1 @@
+"""Quality-assurance tools that run the real screens: the accessibility audit."""

@@ -1,0 +1,158 @@
+"""The clerk bar: one line on the clerk's screens with the sync worker's state (online,
+dossiers waiting and since when, the last delivery, what to do about a refusal or a wrong
+clock). It listens to kiosk.qt.sync_bridge.SyncBridge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+
+from kiosk.services.sync import SyncState
+
+if TYPE_CHECKING:
+    from kiosk.qt.sync_bridge import SyncBridge
+
+
+def _local(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC).astimezone()
+
+
+def format_age(seconds: float, tr: Callable[..., str]) -> str:
+    """'just now', '12 min', '3 h', '2 days' (translated)."""
+    minutes = int(max(0.0, seconds) // 60)
+    if minutes < 1:
+        return tr("outbox.age.now")
+    if minutes < 60:
+        return tr("outbox.age.minutes", n=minutes)
+    if minutes < 48 * 60:
+        return tr("outbox.age.hours", n=minutes // 60)
+    return tr("outbox.age.days", n=minutes // (24 * 60))
+
+
+def format_time(moment: datetime, now: datetime | None = None) -> str:
+    """Local HH:MM today, else dd/mm HH:MM (moment is naive UTC)."""
+    local = _local(moment)
+    today = _local(now).date() if now else datetime.now().astimezone().date()
+    return local.strftime("%H:%M") if local.date() == today else local.strftime("%d/%m %H:%M")
+
+
+class ClerkBar(QWidget):
+    """One line for the clerk: online or not, how many dossiers wait and since when, the last
+    delivery, and in plain words what to do when the portal refuses the kiosk or the clock
+    is wrong. `tr(key, **values)` translates (e.g. ViewContext.tr)."""
+
+    def __init__(
+        self,
+        bridge: SyncBridge | None,
+        tr: Callable[..., str],
+        parent: QWidget | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.tr_ = tr
+        self._now = now or (lambda: datetime.now(UTC).replace(tzinfo=None))
+        self.setObjectName("clerkBar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet(
+            "#clerkBar { background: #eef2f5; border-top: 1px solid #c8d0d8; }"
+            "#clerkBar QLabel { font-size: 20pt; color: #1d2a36; background: transparent; }"
+            '#clerkBar QLabel[level="alert"] { color: #a4161a; font-weight: bold; }'
+            '#clerkBar QLabel[level="warn"] { color: #8a5a00; font-weight: bold; }'
+            '#clerkBar QLabel[level="ok"] { color: #1b6e3a; font-weight: bold; }'
+        )
+        row = QHBoxLayout(self)
+        row.setContentsMargins(16, 4, 16, 4)
+        row.setSpacing(24)
+        self.connection = QLabel()
+        self.waiting = QLabel()
+        self.last = QLabel()
+        self.alert = QLabel()
+        self.alert.setWordWrap(True)
+        self.alert.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        for label in (self.connection, self.waiting, self.last):
+            label.setWordWrap(True)  # on a narrow screen a fact takes two lines, never cut
+            row.addWidget(label, 1)
+        row.addWidget(self.alert, 1)
+        self._state: SyncState | None = None
+        if bridge is not None:
+            bridge.state_changed.connect(self.set_state)
+            if bridge.state is not None:
+                self._state = bridge.state
+        self.retranslate()
+
+    @staticmethod
+    def _level(label: QLabel, level: str) -> None:
+        if label.property("level") != level:
+            label.setProperty("level", level)
+            label.style().unpolish(label)
+            label.style().polish(label)
+
+    def set_state(self, state: SyncState) -> None:
+        self._state = state
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        tr, state = self.tr_, self._state
+        status = state.status if state else None
+        if state is None or state.online is None:
+            self.connection.setText(tr("outbox.bar.connecting"))
+            self._level(self.connection, "")
+        elif state.online:
+            self.connection.setText(tr("outbox.bar.online"))
+            self._level(self.connection, "ok")
+        else:
+            self.connection.setText(tr("outbox.bar.offline"))
+            self._level(self.connection, "warn")
+        if state is not None and state.last_error:
+            self.connection.setToolTip(state.last_error)
+        now = self._now()
+        if status is None or status.waiting == 0:
+            self.waiting.setText(tr("outbox.bar.none_waiting"))
+        else:
+            text = tr("outbox.bar.waiting", n=status.waiting)
+            if status.oldest_waiting_since is not None:
+                age = (now - status.oldest_waiting_since).total_seconds()
+                text += " " + tr(
+                    "outbox.bar.waiting_since",
+                    time=format_time(status.oldest_waiting_since, now),
+                    age=format_age(age, tr),
+                )
+            self.waiting.setText(text)
+        last = status.last_success_at if status else None
+        self.last.setText(
+            tr(
+                "outbox.bar.last_success",
+                time=format_time(last, now) if last else tr("outbox.bar.never"),
+            )
+        )
+        alerts = []
+        if status is not None:
+            if status.auth_alert is not None:
+                alerts.append(tr(status.auth_alert.key))
+            if status.clock_alert is not None:
+                alerts.append(
+                    tr(
+                        status.clock_alert.key,
+                        minutes=round(abs(status.clock_alert.offset_seconds) / 60),
+                    )
+                )
+            if status.needs_clerk:
+                alerts.append(tr("outbox.bar.needs_clerk", n=status.needs_clerk))
+            if status.other_identity:
+                alerts.append(tr("outbox.alert.other_identity", n=status.other_identity))
+        self.alert.setText("  ".join(alerts))
+        self.alert.setVisible(bool(alerts))
+        self._level(
+            self.alert,
+            "alert" if status is not None and (status.auth_alert or status.clock_alert) else "warn",
+        )
+        self._level(
+            self.waiting,
+            "warn"
+            if state is not None and state.online is False and status is not None and status.waiting
+            else "",
+        )

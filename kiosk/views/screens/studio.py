@@ -1,0 +1,501 @@
+"""The language studio (clerks with the translator or reviewer role): choose a language, see
+every citizen-facing text with its Vietnamese source, where it appears and its pictogram,
+in the order citizens meet them; translate on the on-screen keyboard, record the spoken
+prompt, play it back, save a draft; a reviewer approves or sends back.
+
+The screens render and forward: the work is done by kiosk.services.studio, recordings by
+the microphone (kiosk.hardware.microphone) through the background helper.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableWidget,
+    QTableWidgetItem,
+)
+
+from kiosk.services.clerks import NotAllowed
+from kiosk.services.langpacks import LANG_TAG
+from kiosk.services.recording import TakeRefused
+from kiosk.services.studio import APPROVED, DRAFT, MISSING, RETURNED, STALE, StudioError
+from kiosk.views.registry import register
+from kiosk.views.screens.clerk_common import ClerkScreen, desk
+from kiosk.views.screens.clerk_samples import sample_login
+from kiosk.views.widgets import BigButton, Pictogram, Text, pictogram_pixmap
+
+log = logging.getLogger(__name__)
+
+STATE_KEYS = {
+    MISSING: "studio.state.missing",
+    DRAFT: "studio.state.draft",
+    APPROVED: "studio.state.approved",
+    RETURNED: "studio.state.returned",
+    STALE: "studio.state.stale",
+}
+SAMPLE_LANG = "tyz"
+
+
+def _sample(vc) -> dict:
+    """A clerk who both translates and reviews, and one Tày draft to show."""
+    sample_login(vc)
+    dk = desk(vc.app)
+    for role in ("translator", "reviewer"):
+        dk.clerk = dk.clerks.set_role(dk.clerk.username, role, True, dk.clerk)
+    first = vc.app.studio.items()[1]
+    vc.app.studio.save_draft(SAMPLE_LANG, first.item, "Khảm pây!", dk.clerk)
+    return {"lang": SAMPLE_LANG}
+
+
+def _sample_item(vc) -> dict:
+    state = _sample(vc)
+    return {**state, "item": vc.app.studio.items()[1].item}
+
+
+def studio_roles(clerk) -> bool:
+    return clerk is not None and (clerk.has("translator") or clerk.has("reviewer"))
+
+
+class _StudioScreen(ClerkScreen):
+    def enter(self, state) -> None:
+        clerk = self.desk.clerk
+        if clerk is not None and not studio_roles(clerk):
+            self.vc.nav.replace("clerk_home")
+            return
+        super().enter(state)
+
+    def lang(self) -> str:
+        return self.state.get("lang") or ""
+
+
+@register("studio", audience="clerk", sample=_sample)
+class StudioScreen(_StudioScreen):
+    """Choose a language; progress per screen; every text, most-met first."""
+
+    title_key = "studio.title"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        langs = QHBoxLayout()
+        langs.setSpacing(12)
+        self.lang_row = langs
+        self.lang_buttons: dict[str, BigButton] = {}
+        self.new_lang = QLineEdit()
+        self.new_lang.setObjectName("newLang")
+        self.new_lang.setMaxLength(12)
+        self.new_lang_button = BigButton("")
+        self.new_lang_button.clicked.connect(self.add_language)
+        langs.addStretch(1)
+        langs.addWidget(self.new_lang)
+        langs.addWidget(self.new_lang_button)
+        self.body.addLayout(langs)
+        self.progress = QGridLayout()
+        self.progress.setHorizontalSpacing(24)
+        self.body.addLayout(self.progress)
+        self.progress_labels: list[QLabel] = []
+        offer_row = QHBoxLayout()
+        self.message = Text("", "hint")
+        offer_row.addWidget(self.message, 1)
+        self.offer_button = BigButton("")
+        self.offer_button.clicked.connect(self.offer)
+        offer_row.addWidget(self.offer_button)
+        self.body.addLayout(offer_row)
+        self.table = QTableWidget(0, 3)
+        self.table.setObjectName("studioItems")
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setWordWrap(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.cellClicked.connect(self.open_row)
+        self.body.addWidget(self.table, 1)
+        self.rows: list[str] = []
+
+    def enter(self, state) -> None:
+        super().enter(state)
+        if not self.isVisible() and self.desk.clerk is None:
+            return
+        self._languages()
+        if self.lang():
+            self.refresh()
+
+    def _languages(self) -> None:
+        for button in self.lang_buttons.values():
+            self.lang_row.removeWidget(button)
+            button.deleteLater()
+        self.lang_buttons = {}
+        known = [lang for lang in self.vc.app.translator.languages() if lang != "vi"]
+        if self.lang() and self.lang() not in known:
+            known.append(self.lang())
+        for i, lang in enumerate(known):
+            name = self.vc.app.translator.tr("lang.self", lang)
+            button = BigButton(name if name != "lang.self" else lang)
+            button.setObjectName("toggle")
+            button.setCheckable(True)
+            button.setChecked(lang == self.lang())
+            button.clicked.connect(lambda _=False, lang=lang: self.choose(lang))
+            self.lang_row.insertWidget(i, button)
+            self.lang_buttons[lang] = button
+
+    def choose(self, lang: str) -> None:
+        self.state["lang"] = lang
+        for code, button in self.lang_buttons.items():
+            button.setChecked(code == lang)
+        self.refresh()
+
+    def add_language(self) -> None:
+        tag = self.new_lang.text().strip().lower()
+        if not LANG_TAG.match(tag) or tag == "vi":
+            self.message.setText(self.tr("studio.err.language_tag"))
+            return
+        self.new_lang.clear()
+        self.state["lang"] = tag
+        self._languages()
+        self.refresh()
+
+    def refresh(self) -> None:
+        lang = self.lang()
+        studio = self.vc.app.studio
+        self.vc.tasks.run(
+            lambda: (studio.progress(lang), studio.entries(lang)), self._show, self._failed
+        )
+
+    def _failed(self, error: Exception) -> None:
+        log.warning("studio list failed: %s", type(error).__name__)
+        self.message.setText(self.tr("clerk.err.generic"))
+
+    def _show(self, result) -> None:
+        progress, entries = result
+        for label in self.progress_labels:
+            self.progress.removeWidget(label)
+            label.deleteLater()
+        self.progress_labels = []
+        for i, (group, approved, total) in enumerate(progress):
+            label = Text(
+                self.tr(
+                    "studio.progress", screen=self.tr(f"studio.group.{group}"), n=approved, of=total
+                )
+            )
+            self.progress.addWidget(label, i // 4, i % 4)
+            self.progress_labels.append(label)
+        items = self.vc.app.studio.items()
+        self.table.setRowCount(len(items))
+        self.rows = []
+        for row, it in enumerate(items):
+            entry = entries[it.item]
+            state = QTableWidgetItem(self.tr(STATE_KEYS[entry.state]))
+            state.setIcon(pictogram_pixmap(it.pictogram, 48))
+            self.table.setItem(row, 0, state)
+            self.table.setItem(row, 1, QTableWidgetItem(it.source))
+            self.table.setItem(row, 2, QTableWidgetItem(entry.text))
+            self.rows.append(it.item)
+        self.message.setText(self.tr("studio.hint"))
+
+    def offer(self) -> None:
+        """A reviewer offers this commune's approved work to the province (contract 1.1)."""
+        app, lang = self.vc.app, self.lang()
+        sync = app.sync
+        if not lang or sync is None:
+            self.message.setText(self.tr("studio.offer.offline"))
+            return
+
+        def work() -> bool:
+            import tempfile
+            from pathlib import Path
+
+            from kiosk.services.pack_sync import offer_contribution
+
+            installed = app.packs.installed(lang)
+            version = installed.version + 1 if installed else 1
+            with tempfile.TemporaryDirectory(prefix="kiosk-offer-") as tmp:
+                pack = app.studio.export_pack(lang, Path(tmp) / "pack.zip", version)
+                return offer_contribution(sync.outbox.link.call, pack)
+
+        def failed(error: Exception) -> None:
+            key = getattr(error, "key", None)
+            self.message.setText(self.tr(key) if key else self.tr("studio.offer.offline"))
+
+        self.message.setText(self.tr("studio.offer.sending"))
+        self.vc.tasks.run(
+            work,
+            lambda new: self.message.setText(
+                self.tr("studio.offer.sent" if new else "studio.offer.already")
+            ),
+            failed,
+        )
+
+    def open_row(self, row: int, _column: int = 0) -> None:
+        if 0 <= row < len(self.rows):
+            self.vc.nav.go("studio_item", lang=self.lang(), item=self.rows[row])
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.new_lang.setPlaceholderText(self.tr("studio.new_language"))
+        self.new_lang_button.setText(self.tr("studio.add_language"))
+        self.offer_button.setText(self.tr("studio.offer"))
+        clerk = self.desk.clerk
+        self.offer_button.setVisible(clerk is not None and clerk.has("reviewer"))
+        self.table.setHorizontalHeaderLabels(
+            [self.tr("studio.col.state"), self.tr("studio.col.source"), self.tr("studio.col.text")]
+        )
+
+
+@register("studio_item", audience="clerk", sample=_sample_item)
+class StudioItemScreen(_StudioScreen):
+    """One text: its Vietnamese source, where it appears, the translation and its recording."""
+
+    title_key = "studio.item.title"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        top = QHBoxLayout()
+        self.pictogram = Pictogram("procedure_generic", 96)
+        top.addWidget(self.pictogram)
+        self.thumbnail = QLabel()
+        self.thumbnail.setObjectName("thumbnail")
+        self.thumbnail.setFixedSize(240, 150)
+        self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        top.addWidget(self.thumbnail)
+        info = QGridLayout()
+        self.where = Text("")
+        self.source = Text("", "section")
+        self.state_label = Text("")
+        info.addWidget(self.where, 0, 0)
+        info.addWidget(self.source, 1, 0)
+        info.addWidget(self.state_label, 2, 0)
+        top.addLayout(info, 1)
+        self.body.addLayout(top)
+        self.text = QLineEdit()
+        self.text.setObjectName("translation")
+        self.text.setMaxLength(2000)
+        self.body.addWidget(self.text)
+        rec = QHBoxLayout()
+        self.record_button = BigButton("", "primary", "volume")
+        self.record_button.clicked.connect(self.toggle_record)
+        self.timer_label = Text("")
+        self.play_button = BigButton("", "", "repeat_audio")
+        self.play_button.clicked.connect(self.play)
+        rec.addWidget(self.record_button)
+        rec.addWidget(self.timer_label, 1)
+        rec.addWidget(self.play_button)
+        self.body.addLayout(rec)
+        self.message = Text("", "hint")
+        self.body.addWidget(self.message)
+        self.note = QLineEdit()
+        self.note.setObjectName("reviewNote")
+        self.body.addWidget(self.note)
+        actions = QHBoxLayout()
+        self.save_button = BigButton("", "primary")
+        self.save_button.clicked.connect(self.save)
+        self.approve_button = BigButton("", "primary")
+        self.approve_button.clicked.connect(lambda: self.review(True))
+        self.send_back_button = BigButton("", "danger")
+        self.send_back_button.clicked.connect(lambda: self.review(False))
+        self.list_button = BigButton("")
+        self.list_button.clicked.connect(lambda: self.vc.nav.go("studio", lang=self.lang()))
+        for b in (self.save_button, self.approve_button, self.send_back_button, self.list_button):
+            actions.addWidget(b)
+        self.body.addLayout(actions)
+        self.body.addStretch(1)
+        self.take: bytes | None = None
+        self.microphone = None
+        self.clock = QTimer(self)
+        self.clock.setInterval(200)
+        self.clock.timeout.connect(self._tick)
+
+    # -- showing
+    def enter(self, state) -> None:
+        super().enter(state)
+        if self.desk.clerk is None or "item" not in self.state:
+            return
+        self.take = None
+        self.message.setText("")
+        self.note.clear()
+        self._show()
+
+    def _show(self) -> None:
+        studio = self.vc.app.studio
+        it = studio.item(self.state["item"])
+        entry = studio.entries(self.lang())[it.item]
+        self.pictogram.setPixmap(pictogram_pixmap(it.pictogram, 96))
+        self.where.setText(self.tr("studio.where", screen=self.tr(f"studio.group.{it.group}")))
+        self.source.setText(it.source)
+        state = self.tr(STATE_KEYS[entry.state])
+        if entry.note:
+            state += " — " + entry.note
+        self.state_label.setText(state)
+        self.text.setText(entry.text)
+        self.entry = entry
+        self._thumbnail(it.screen)
+        clerk = self.desk.clerk
+        can_review = (
+            clerk.has("reviewer")
+            and entry.state in (DRAFT, RETURNED)
+            and entry.translator != clerk.username
+        )
+        self.save_button.setVisible(clerk.has("translator"))
+        self.record_button.setVisible(clerk.has("translator"))
+        self.approve_button.setVisible(can_review)
+        self.send_back_button.setVisible(can_review)
+        self.note.setVisible(can_review)
+        self.play_button.setEnabled(bool(entry.recording))
+        self.timer_label.setText("")
+
+    def _thumbnail(self, screen: str) -> None:
+        """A small picture of the screen where the text appears, when it has been shown."""
+        window = self.window()
+        widget = getattr(window, "screens", {}).get(screen)
+        if widget is None:
+            self.thumbnail.setPixmap(QPixmap())
+            self.thumbnail.setText(screen)
+            return
+        pixmap = widget.grab()
+        self.thumbnail.setPixmap(
+            pixmap.scaled(
+                self.thumbnail.size(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
+
+    # -- recording
+    def _microphone(self):
+        if self.microphone is None:
+            from kiosk.hardware.microphone import make_microphone
+
+            s = self.vc.app.settings
+            self.microphone = make_microphone(s.microphone, s.microphone_device)
+        return self.microphone
+
+    def toggle_record(self) -> None:
+        mic = self._microphone()
+        if not mic.recording():
+            try:
+                mic.start()
+            except Exception as exc:  # a missing or busy microphone
+                log.warning("microphone: %s", exc)
+                self._refused("recording.err.no_microphone")
+                return
+            self.take = None
+            self.record_button.setText(self.tr("studio.stop"))
+            self.clock.start()
+            return
+        self.clock.stop()
+        self.record_button.setText(self.tr("studio.record"))
+        self.vc.tasks.run(self._finish_take, self._took, self._take_failed)
+
+    def _finish_take(self):
+        from kiosk.services.recording import process_take
+
+        raw = self.microphone.stop()
+        return process_take(raw, max_seconds=60).wav
+
+    def _took(self, wav: bytes) -> None:
+        self.take = wav
+        self.message.setText(self.tr("studio.take_ok"))
+        self.play_button.setEnabled(True)
+
+    def _take_failed(self, error: Exception) -> None:
+        if isinstance(error, TakeRefused):
+            self._refused(error.key)
+        else:
+            log.warning("recording failed: %s", error)
+            self._refused("recording.err.no_microphone")
+
+    def _refused(self, key: str) -> None:
+        self.message.setText(self.tr(key))
+        player = self.vc.app.speech
+        if player is not None:
+            player.say_key(key)
+
+    def _tick(self) -> None:
+        if self.microphone is not None and self.microphone.recording():
+            self.timer_label.setText(self.tr("studio.seconds", s=int(self.microphone.elapsed())))
+
+    def play(self) -> None:
+        import tempfile
+        from pathlib import Path
+
+        player = self.vc.app.speech
+        if player is None:
+            return
+        if self.take is not None:
+            tmp = Path(tempfile.gettempdir()) / "kiosk-studio-take.wav"
+            tmp.write_bytes(self.take)
+            player.play_file(tmp, self.lang())
+            return
+        path = self.vc.app.studio.recording(self.entry.recording)
+        if path is not None:
+            player.play_file(path, self.lang())
+
+    # -- saving and review
+    def save(self) -> None:
+        lang, item, text, take = self.lang(), self.state["item"], self.text.text(), self.take
+        clerk = self.desk.clerk
+        studio = self.vc.app.studio
+        self.vc.tasks.run(
+            lambda: studio.save_draft(lang, item, text, clerk, take), self._saved, self._error
+        )
+
+    def _saved(self, _entry) -> None:
+        self.take = None
+        self._show()
+        self.message.setText(self.tr("studio.saved"))
+
+    def review(self, approve: bool) -> None:
+        lang, item, note = self.lang(), self.state["item"], self.note.text()
+        clerk = self.desk.clerk
+        studio = self.vc.app.studio
+        self.vc.tasks.run(
+            lambda: studio.review(lang, item, clerk, approve, note),
+            lambda _e: self._reviewed(approve),
+            self._error,
+        )
+
+    def _reviewed(self, approved: bool) -> None:
+        if approved:
+            self.vc.app.apply_language_work()  # approved work reaches citizens at once
+        self._show()
+        self.message.setText(self.tr("studio.approved" if approved else "studio.sent_back"))
+
+    def _error(self, error: Exception) -> None:
+        if isinstance(error, TakeRefused | StudioError):
+            self._refused(error.key)
+        elif isinstance(error, NotAllowed):
+            self.message.setText(self.tr("studio.err.role"))
+        else:
+            log.warning("studio action failed: %s", type(error).__name__)
+            self.message.setText(self.tr("clerk.err.generic"))
+
+    def leave(self) -> None:
+        self.clock.stop()
+        if self.microphone is not None:
+            self.microphone.close()
+        self.take = None
+
+    def wipe(self) -> None:
+        self.leave()
+        super().wipe()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.text.setPlaceholderText(self.tr("studio.translation_hint"))
+        self.note.setPlaceholderText(self.tr("studio.note_hint"))
+        self.record_button.setText(self.tr("studio.record"))
+        self.play_button.setText(self.tr("studio.play"))
+        self.save_button.setText(self.tr("studio.save"))
+        self.approve_button.setText(self.tr("studio.approve"))
+        self.send_back_button.setText(self.tr("studio.send_back"))
+        self.list_button.setText(self.tr("studio.back_to_list"))
