@@ -303,7 +303,18 @@ def test_full_screen_without_a_window_manager(tmp_path, what, size):
 @pytest.mark.timeout(600)
 def test_audit_passes_on_the_real_xcb_platform():
     proc = _under_xvfb(
-        ["-m", "kiosk", "audit-ui", "--size", "1280x800", "1080x1920", "--lang", "vi"],
+        [
+            "-m",
+            "kiosk",
+            "--lang",
+            "en",
+            "audit-ui",
+            "--size",
+            "1280x800",
+            "1080x1920",
+            "--lang",
+            "vi",
+        ],
         "1920x1920",
         timeout=600,
     )

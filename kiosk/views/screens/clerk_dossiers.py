@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -30,7 +29,7 @@ from kiosk.views import clerk_texts as texts
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
 from kiosk.views.screens.clerk_samples import sample_login, sample_needs_clerk
-from kiosk.views.widgets import BigButton, Note, Text, clear_layout, scroll
+from kiosk.views.widgets import BigButton, FitTable, Note, Text, clear_layout, scroll
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +38,7 @@ DATE_PRESETS = (("all", None), ("today", 0), ("week", 6), ("month", 29))
 PROBLEM = QColor("#8a0000")
 
 
-class _Table(QTableWidget):
-    """Rows fit their (two-line) text at the table's current width, and the table is as tall
-    as its rows: the page of results scrolls with the screen, in one scroll area."""
-
-    def __init__(self, rows: int, columns: int) -> None:
-        super().__init__(rows, columns)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self.fit_rows()
-
-    def fit_rows(self) -> None:
-        self.resizeRowsToContents()
-        rows = sum(self.rowHeight(r) for r in range(self.rowCount()))
-        height = self.horizontalHeader().height() + rows + 2 * self.frameWidth()
-        if self.height() != height:
-            self.setFixedHeight(max(height, 64))
+_Table = FitTable  # the list of dossiers scrolls with its screen
 
 
 def _field_labels(proc, lang: str) -> dict[str, str]:
