@@ -151,9 +151,16 @@ def walk(app, window, code: str) -> Count:
     return count
 
 
+def _position(you: Citizen) -> tuple:
+    """Which question is on screen (the screen's name, and the question's key)."""
+    screen = you.screen()
+    field = getattr(screen, "field", None) if you.window.nav.current == "form" else None
+    return you.window.nav.current, field.key if field is not None else None
+
+
 def answer_question(you: Citizen, form) -> None:
     field = form.field
-    before = (you.window.nav.current, form.state.get("index"))
+    before = _position(you)
     if field.type in ("choice", "checkbox"):
         buttons = form.choice_buttons
         key = next(iter(buttons)) if field.type == "choice" else "no"
@@ -196,9 +203,9 @@ def answer_question(you: Citizen, form) -> None:
             you.type(answer, counts_as_letters="name" in field.key)
         if you.window.keyboard.isVisible():
             you.done_key()
-        if (you.window.nav.current, form.state.get("index")) == before:
+        if _position(you) == before:
             you.tap(form.next)
-    if (you.window.nav.current, form.state.get("index")) == before:
+    if _position(you) == before:
         raise RuntimeError(f"{you.count.procedure}: stuck on {field.key}: {form.error.text()}")
 
 

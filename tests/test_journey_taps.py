@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -40,21 +40,31 @@ def win(kiosk_qapp, data_dir):
 
 
 def _form_at(win, key: str):
-    session = win.vc.app.session
-    proc = win.vc.app.catalogue.get(BIRTH)
-    session.procedure_code, session.procedure_version = proc.code, proc.version
-    session.applicant = Applicant(
-        "001190012345",
-        "Nguyễn Thị Hồng Nhung",
-        date(1990, 5, 6),
-        "female",
-        "Thôn Nà Pò, xã Đồng Văn, huyện Đồng Văn, tỉnh Hà Giang",
+    """The birth registration's question `key`, the card read, everything before given."""
+    from kiosk.services.flow import Step
+    from kiosk.services.journey import QUESTION
+
+    journey = win.vc.app.journey
+    journey.choose(BIRTH)
+    journey.consent(datetime.now(UTC))
+    journey.identified(
+        Applicant(
+            "001190012345",
+            "Nguyễn Thị Hồng Nhung",
+            date(1990, 5, 6),
+            "female",
+            "Thôn Nà Pò, xã Đồng Văn, huyện Đồng Văn, tỉnh Hà Giang",
+        )
     )
-    index = next(i for i, f in enumerate(proc.fields) if f.key == key)
+    step = journey.flow.jump(Step(QUESTION, key))
     win.nav.history = [("home", {})]
-    win.nav.go("form", index=index)
+    win.nav.go("form", step=step)
     stage.settle()
     return win.current_screen()
+
+
+def _answers(win) -> dict:
+    return win.vc.app.journey.session.raw
 
 
 def test_a_date_is_one_tap_on_the_picker_and_moves_on(win, qtbot):
@@ -64,9 +74,9 @@ def test_a_date_is_one_tap_on_the_picker_and_moves_on(win, qtbot):
     today = date.today()
     qtbot.mouseClick(form.date_picker.tap("day", 1), LEFT)
     stage.settle()
-    assert win.vc.app.session.raw_answers["child_date_of_birth"] == date(
-        today.year, today.month, 1
-    ).strftime("%d/%m/%Y")
+    assert _answers(win)["child_date_of_birth"] == date(today.year, today.month, 1).strftime(
+        "%d/%m/%Y"
+    )
     assert win.current_screen().field.key == "child_sex"
 
 
@@ -78,7 +88,7 @@ def test_a_place_is_one_tap_from_the_kiosk_or_the_card(win, qtbot):
     assert texts == ["Xã Minh Khai, Tuyên Quang", "Xã Đồng Văn, Tuyên Quang"]
     qtbot.mouseClick(picker.suggestion_buttons[1], LEFT)
     stage.settle()
-    assert win.vc.app.session.raw_answers["place_of_birth"] == "Xã Đồng Văn, Tuyên Quang"
+    assert _answers(win)["place_of_birth"] == "Xã Đồng Văn, Tuyên Quang"
     assert win.current_screen().field.key == "applicant_relationship"
 
 
@@ -96,7 +106,7 @@ def test_a_phone_gets_a_pad_without_slash_and_xong_moves_on(win, qtbot):
         qtbot.mouseClick(kb.button(key), LEFT)
     qtbot.mouseClick(kb.button("done"), LEFT)
     stage.settle()
-    assert win.vc.app.session.raw_answers["phone"] == "0912345678"
+    assert _answers(win)["phone"] == "0912345678"
     assert win.nav.current != "form" or win.current_screen().field.key != "phone"
 
 

@@ -388,3 +388,27 @@ def test_top_bar_buttons_keep_their_words(window, width):
     stage.stage(win, "home", "en")
     for button in [*win.top.lang_buttons.values(), win.top.repeat_button, win.top.clerk_button]:
         assert button.width() + 1 >= button.sizeHint().width(), button.text()
+
+
+def test_a_main_action_half_scrolled_away_is_caught(kiosk_qapp, qtbot):
+    root = _window(qtbot)
+    layout = QVBoxLayout(root)
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    page = QWidget()
+    col = QVBoxLayout(page)
+    spacer = QWidget()
+    spacer.setFixedHeight(340)
+    col.addWidget(spacer)
+    confirm = QPushButton("Xác nhận")
+    confirm.setObjectName("primary")
+    confirm.setFixedHeight(80)
+    col.addWidget(confirm)
+    col.addStretch(1)
+    area.setWidget(page)
+    area.setFixedHeight(380)  # the button shows only its top 40 px
+    layout.addWidget(area)
+    _show(root)
+    assert "primary-hidden" in _layout_rules(root)
+    confirm.setProperty("selection", True)  # a highlighted choice is not the main action
+    assert "primary-hidden" not in _layout_rules(root)

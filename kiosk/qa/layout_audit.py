@@ -126,6 +126,11 @@ def audit_layout(
             add("under-keyboard", w, "hidden under the on-screen keyboard")
         if _target(w) and not part.isEmpty():
             targets.append((w, part))
+        main_action = w.objectName() == "primary" and not w.property("selection")
+        if _target(w) and main_action and not cut:
+            whole, _ = visible_part(w, window, scrolled=False)
+            if whole.size() != w.size():
+                add("primary-hidden", w, "the screen's main action is not wholly in view")
     _overlaps(targets, add)
     _nested_scroll(widgets, window, add)
     _elided_cells(widgets, add)

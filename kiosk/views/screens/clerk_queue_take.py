@@ -170,7 +170,7 @@ class QueueTicketScreen(Screen):
         row.addStretch(1)
         row.addWidget(self.finish)
         row.addStretch(1)
-        self.body.addLayout(row)
+        self.footer.addLayout(row)  # Done always in view
 
     def retranslate(self) -> None:
         super().retranslate()

@@ -38,11 +38,12 @@ class StatusLookupScreen(Screen):
         side.addWidget(self.hint, 0, 0)
         side.addWidget(self.code, 1, 0)
         side.addWidget(self.error, 2, 0)
-        side.addWidget(self.look, 3, 0)
-        side.setRowStretch(4, 1)
+        side.setRowStretch(3, 1)
         row.addLayout(side, 1)
         self.body.addLayout(row, 1)
-        self.body.addLayout(self.nav_row(back=True, cancel=False))
+        nav = self.nav_row(back=True, cancel=False)
+        nav.insertWidget(2, self.look)  # in view above the keyboard, beside Back
+        self.footer.addLayout(nav)
         self.bridge = None
         self.busy = False
 

@@ -289,7 +289,9 @@ class StudioItemScreen(_StudioScreen):
         self.text.setMaxLength(2000)
         self.body.addWidget(self.text)
         rec = QHBoxLayout()
-        self.record_button = BigButton("", "primary", "volume")
+        # Not the screen's main action (Save is, always in view below): it may scroll
+        # under the text field while the keyboard is up.
+        self.record_button = BigButton("", "", "volume")
         self.record_button.clicked.connect(self.toggle_record)
         self.timer_label = Text("")
         self.play_button = BigButton("", "", "repeat_audio")
@@ -314,7 +316,7 @@ class StudioItemScreen(_StudioScreen):
         self.list_button.clicked.connect(lambda: self.vc.nav.go("studio", lang=self.lang()))
         for b in (self.save_button, self.approve_button, self.send_back_button, self.list_button):
             actions.addWidget(b)
-        self.body.addLayout(actions)
+        self.footer.addLayout(actions)  # always in view, also while typing
         self.body.addStretch(1)
         self.take: bytes | None = None
         self.microphone = None
