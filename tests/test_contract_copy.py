@@ -23,5 +23,4 @@ def test_docs_and_code_cite_the_copy_not_a_folder_outside_the_project():
         text = path.read_text(encoding="utf-8")
         if "shared/portal-api" in text:
             outside.append(str(path.relative_to(ROOT)))
-    # The portal client's own docstring is corrected with its rework.
-    assert outside in ([], ["kiosk/services/portal_client.py"])
+    assert outside == []

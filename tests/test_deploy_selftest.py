@@ -85,7 +85,7 @@ def test_self_test_passes_without_the_reference_portal(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIOSK_", "XDG_"))}
-    env.update(HOME=str(home), PYTHONPATH=str(app))
+    env.update(HOME=str(home), PYTHONPATH=str(app), KIOSK_LANG="en")
     run = subprocess.run(
         [sys.executable, "-m", "kiosk", "--self-test"],
         cwd=home,

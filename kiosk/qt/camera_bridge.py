@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage
 
 from kiosk.hardware.camera import Camera, ScanWorker
+from kiosk.qt.guard import ThreadEmitter
 from kiosk.services.cccd import interpret
 
 
@@ -55,6 +56,7 @@ class CameraBridge(QObject):
         self._worker: ScanWorker | None = None
         self._generation = 0  # signals from an earlier start() are dropped
         self._frame_waiting = threading.Event()
+        self._emitter = ThreadEmitter(self, self._stop_worker)
         queued = Qt.ConnectionType.QueuedConnection
         self._frame_ready.connect(self._deliver_frame, queued)
         self._result_ready.connect(self._deliver_result, queued)
@@ -73,16 +75,22 @@ class CameraBridge(QObject):
         def on_frame(frame: np.ndarray) -> None:
             if not self._frame_waiting.is_set():
                 self._frame_waiting.set()
-                self._frame_ready.emit(frame_to_qimage(frame), generation)
+                emitter.emit("_frame_ready", frame_to_qimage(frame), generation)
 
+        emitter = self._emitter
         self._worker = ScanWorker(
             self._camera_factory(),
-            on_result=lambda text: self._result_ready.emit(text, generation),
+            on_result=lambda text: emitter.emit("_result_ready", text, generation),
             on_frame=on_frame,
-            on_error=lambda key, detail: self._error_ready.emit(key, detail, generation),
+            on_error=lambda key, detail: emitter.emit("_error_ready", key, detail, generation),
             decode_every=self._decode_every,
         )
         self._worker.start()
+
+    def _stop_worker(self) -> None:
+        worker = self.__dict__.get("_worker")
+        if worker is not None:
+            worker.stop()
 
     def stop(self) -> None:
         """Stop the worker and wait for its thread; late signals are then dropped."""

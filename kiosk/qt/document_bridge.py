@@ -19,6 +19,7 @@ from PySide6.QtGui import QImage
 
 from kiosk.hardware.camera import Camera, CameraError
 from kiosk.qt.camera_bridge import frame_to_qimage
+from kiosk.qt.guard import ThreadEmitter
 from kiosk.services.docscan import LivePageTracker, process
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class DocumentBridge(QObject):
         self._stop = threading.Event()
         self._capture = threading.Event()
         self._generation = 0  # signals from an earlier start() are dropped
+        stop = self._stop
+        self._emitter = ThreadEmitter(self, stop.set)
         queued = Qt.ConnectionType.QueuedConnection
         self._frame.connect(self._on_frame, queued)
         self._captured.connect(self._on_captured, queued)
@@ -71,22 +74,23 @@ class DocumentBridge(QObject):
             camera = self._factory()
             camera.open()
         except CameraError as exc:
-            self._failed.emit(exc.key, exc.detail, generation)
+            self._emitter.emit("_failed", exc.key, exc.detail, generation)
             return
         try:
             while not self._stop.is_set():
                 frame = camera.read()
                 state = tracker.update(frame)
                 h, w = frame.shape[:2]
-                self._frame.emit(frame_to_qimage(frame), (state, w, h), generation)
+                emit = self._emitter.emit
+                emit("_frame", frame_to_qimage(frame), (state, w, h), generation)
                 if self._capture.is_set():
                     self._capture.clear()
-                    self._captured.emit(process(frame), generation)
+                    emit("_captured", process(frame), generation)
         except CameraError as exc:
-            self._failed.emit(exc.key, exc.detail, generation)
+            self._emitter.emit("_failed", exc.key, exc.detail, generation)
         except Exception as exc:  # a processing fault must not kill the kiosk
             log.exception("document camera worker failed")
-            self._failed.emit("scan.camera_failed", type(exc).__name__, generation)
+            self._emitter.emit("_failed", "scan.camera_failed", type(exc).__name__, generation)
         finally:
             camera.close()
 

@@ -8,10 +8,11 @@ UI thread (the clerk bar, kiosk.views.clerk_bar, shows it).
 
 from __future__ import annotations
 
+import collections
 import logging
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication
 
 from kiosk.services.outbox import Outbox, PortalConfig, StatusInfo
@@ -22,34 +23,54 @@ log = logging.getLogger(__name__)
 OVERLAY_NAME = "catalogue-overlay.json"
 
 
+class _Mailbox:
+    """What the worker thread hands over to the UI thread, as plain Python: the worker never
+    calls Qt, so a window (and this bridge with it) can be deleted on the UI thread at any
+    moment without a worker thread touching the deleted object."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[tuple[str, Any]] = collections.deque()
+
+    def put(self, kind: str, value: Any) -> None:
+        self._items.append((kind, value))  # deque appends are thread-safe
+
+    def take(self) -> list[tuple[str, Any]]:
+        out = []
+        while self._items:
+            out.append(self._items.popleft())
+        return out
+
+
 class SyncBridge(QObject):
     """Owns a SyncWorker; `state_changed(SyncState)` and `catalogue_changed(Catalogue)` are
     emitted on the thread this object lives in (the UI thread)."""
 
     state_changed = Signal(object)
     catalogue_changed = Signal(object)
-    _state_from_worker = Signal(object)
-    _catalogue_from_worker = Signal(object)
     language_packs_changed = Signal(object)  # a PackRefresh that installed or removed packs
-    _packs_from_worker = Signal(object)
+    DELIVERY_MS = 50  # how often the UI thread looks at what the worker handed over
 
     def __init__(
         self, outbox: Outbox, parent: QObject | None = None, **worker_options: Any
     ) -> None:
         """worker_options go to SyncWorker (catalogue, overlay_path, intervals, ...)."""
         super().__init__(parent)
-        # Queued on purpose: the worker thread emits, this object's thread delivers.
-        self._state_from_worker.connect(self._on_state, Qt.ConnectionType.QueuedConnection)
-        self._catalogue_from_worker.connect(self._on_catalogue, Qt.ConnectionType.QueuedConnection)
-        self._packs_from_worker.connect(self._on_packs, Qt.ConnectionType.QueuedConnection)
         self.packs_pending = False  # installed packs wait for the next citizen to be applied
         self.outbox = outbox
+        mail = self._mail = _Mailbox()
         self.worker = SyncWorker(
             outbox,
-            on_state=self._state_from_worker.emit,
-            on_catalogue=self._catalogue_from_worker.emit,
+            on_state=lambda state: mail.put("state", state),
+            on_catalogue=lambda catalogue: mail.put("catalogue", catalogue),
             **worker_options,
         )
+        self._timer = QTimer(self)
+        self._timer.setInterval(self.DELIVERY_MS)
+        self._timer.timeout.connect(self._deliver)
+        self._timer.start()
+        # A bridge deleted with its window stops its worker (which then talks to nobody).
+        worker = self.worker
+        self.destroyed.connect(lambda *_: worker.stop(0))
         self._state: SyncState | None = None
         self._app_ctx: Any = None
 
@@ -80,7 +101,7 @@ class SyncBridge(QObject):
                     outbox.link.call,
                     app_ctx.packs,
                     lambda: known_items(app_ctx.translator, app_ctx.catalogue),
-                    done=bridge._packs_from_worker.emit,
+                    done=lambda result, mail=bridge._mail: mail.put("packs", result),
                 )
             )
         return bridge
@@ -127,6 +148,16 @@ class SyncBridge(QObject):
         return self._state
 
     # --- relays (UI thread) -------------------------------------------------------------------
+    @Slot()
+    def _deliver(self) -> None:
+        handlers = {
+            "state": self._on_state,
+            "catalogue": self._on_catalogue,
+            "packs": self._on_packs,
+        }
+        for kind, value in self._mail.take():
+            handlers[kind](value)
+
     @Slot(object)
     def _on_state(self, state: SyncState) -> None:
         self._state = state

@@ -1,4 +1,4 @@
-"""HTTP client for the provincial portal's kiosk intake API (/work/shared/portal-api.yaml).
+"""HTTP client for the provincial portal's kiosk intake API (docs/portal-api.yaml).
 
 Every call either returns a typed result or raises one of four typed errors, so that an
 outbox can decide without looking at HTTP:
