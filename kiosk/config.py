@@ -155,6 +155,9 @@ class Settings:
     commune_name: str = _setting(
         "UBND xã Minh Khai (bản thử)", "name printed on receipts and tickets"
     )
+    province: str = _setting(
+        "Tuyên Quang", "the centre's province (today's name; a name from before 2025 also works)"
+    )
     receipt_prefix: str = _setting("QN01", "prefix of receipt codes", check=_prefix)
     status_url: str = _setting(
         "https://portal.example.gov.vn/r/", "base of the receipt QR link", check=_url

@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libfontconfig1 libfreetype6 libdbus-1-3 libx11-xcb1 libxkbcommon0 libxkbcommon-x11-0
   libxcb-cursor0 libxcb-image0 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1
   libxcb-util1
+  x11-utils         # xwininfo: the full-screen test reads the window's size from X
   libzbar0          # pyzbar, the second QR decoder
   libpulse0         # QtMultimedia / QtTextToSpeech import
   alsa-utils        # aplay: plays the spoken prompts

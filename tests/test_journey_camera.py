@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,11 @@ def test_birth_registration_home_to_done_with_document_photo(camera_kiosk, qtbot
         key = s.field.key
         if key in choices:
             taps(s.choice_buttons[choices[key]])
+        elif s.date_picker is not None:  # a date is tapped on the picker, not typed
+            s.date_picker.set_value(date(2026, 11, 1))
+            taps(s.next)
+        elif s.place_picker is not None:  # a place: the kiosk's own commune, one tap
+            taps(s.place_picker.suggestion_buttons[0])
         else:
             s.edit.setText(answers[key])
             taps(s.next)

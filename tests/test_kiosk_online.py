@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 
 import pypdfium2
 import pytest
@@ -77,6 +78,11 @@ def test_confirmed_at_the_screen_delivered_and_looked_up_from_the_receipt(online
         s = screen(win)
         if s.field.key in choices:
             taps(s.choice_buttons[choices[s.field.key]])
+        elif s.date_picker is not None:  # a date is tapped on the picker, not typed
+            s.date_picker.set_value(date(2026, 11, 1))
+            taps(s.next)
+        elif s.place_picker is not None:  # a place: the kiosk's own commune, one tap
+            taps(s.place_picker.suggestion_buttons[0])
         else:
             s.edit.setText(answers[s.field.key])
             taps(s.next)

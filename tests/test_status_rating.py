@@ -165,3 +165,9 @@ def test_screens_look_up_typed_code_and_rate(ctx, kiosk_qapp, qtbot):
     assert rating.thanks.text() == ctx.translator.tr("rating.thanks", "vi")
     rows = ctx.store.read(lambda s: s.scalars(select(Rating)).all())
     assert [(r.face, r.reason) for r in rows] == [(1, "kiosk_hard")]
+    # The thank-you shows for 5 s, then the kiosk is home again by itself.
+    assert rating.home_timer.interval() == 5000 and rating.home_timer.isActive()
+    assert win.nav.current == "rating"
+    rating.home_timer.setInterval(50)
+    rating.home_timer.start()
+    qtbot.waitUntil(lambda: win.nav.current == "home", timeout=3000)

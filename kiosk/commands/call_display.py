@@ -86,7 +86,9 @@ def handle(args) -> int:
         display.resize(1280, 720)
         display.show()
     else:
-        display.showFullScreen()
+        from kiosk.qt.app import fill_screen
+
+        fill_screen(display)
     display.start()
     try:
         return app.exec()

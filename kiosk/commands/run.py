@@ -279,7 +279,7 @@ def lock_down(window, ctx):
 
     window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
     lock = KioskLock(window, _LazyClerks(ctx.store, ctx.settings.kiosk_id), ctx.tr)
-    window.showFullScreen()
+    window.fill_screen()
     return lock
 
 

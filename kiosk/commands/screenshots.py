@@ -64,11 +64,10 @@ def render_all(
 ) -> list[Path]:
     from kiosk.config import load_settings
     from kiosk.context import build_context
+    from kiosk.qt import stage
     from kiosk.qt.app import ensure_app, system_printer
-    from kiosk.qt.speech_bridge import install_speech
     from kiosk.qt.tasks import TaskRunner
     from kiosk.views import registry
-    from kiosk.views.shell import MainWindow
 
     app = ensure_app()
     settings = load_settings(
@@ -83,6 +82,8 @@ def render_all(
     tasks = TaskRunner()
     tasks.inline = True
     written: list[Path] = []
+    # One window, as in service: each screen in the same shell, keyboard open where typed.
+    window = stage.build_window(ctx, tasks, width, height)
     try:
         for lang in langs:
             folder = outdir / lang if len(langs) > 1 else outdir
@@ -90,23 +91,17 @@ def render_all(
             for spec in registry.screens():
                 if only and spec.name not in only:
                     continue
-                window = MainWindow(ctx, tasks)
-                install_speech(window, ctx)  # so the top bar has its sound buttons
-                window.resize(width, height)
-                ctx.end_visit(lang)
-                window.set_language(lang)
-                window.show_sample(spec.name)
-                window.show()
-                _wait_for_camera(app, window.current_screen())
+                screen = stage.stage(window, spec.name, lang)
+                _wait_for_camera(app, screen)
                 path = folder / f"{spec.name}.png"
                 if not window.grab().save(str(path)):
                     raise RuntimeError(f"could not write {path}")
                 written.append(path)
-                window.current_screen().leave()
-                window.close()
-                window.deleteLater()
-                app.processEvents()
+                screen.leave()
     finally:
+        window.close()
+        window.deleteLater()
+        stage.settle()
         ctx.close()
     return written
 

@@ -232,10 +232,10 @@ def check_database(folder: Path) -> str:
 def check_screens(folder: Path) -> list[Result]:
     from kiosk.config import load_settings
     from kiosk.context import build_context
+    from kiosk.qt import stage
     from kiosk.qt.app import ensure_app, system_printer
     from kiosk.qt.tasks import TaskRunner
     from kiosk.views import registry
-    from kiosk.views.shell import MainWindow
 
     t0 = time.perf_counter()
     app = ensure_app(offscreen=True)
@@ -257,15 +257,14 @@ def check_screens(folder: Path) -> list[Result]:
             "qt start", True, f"platform {app.platformName()}", 1000 * (time.perf_counter() - t0)
         )
     ]
-    # One window for every screen, as in service (a window per screen costs seconds).
-    window = MainWindow(ctx, tasks)
-    window.resize(1280, 800)
-    window.show()
+    # One window for every screen, as in service (a window per screen costs seconds), each
+    # screen in the same shell as the kiosk's, with its keyboard open where it has a field.
+    window = stage.build_window(ctx, tasks, 1280, 800, speech=False)
     try:
         for spec in registry.screens():
             t1 = time.perf_counter()
             try:
-                screen = window.show_sample(spec.name)
+                screen = stage.stage(window, spec.name, settings.lang)
                 app.processEvents()
                 image = screen.grab().toImage()
                 if image.isNull() or image.width() < 100:

@@ -153,12 +153,17 @@ def _clipped(w: QWidget, text: str) -> bool:
             return needed > rect.height() + 2
         if w.pixmap() is not None and not w.pixmap().isNull():
             return False
+        if "\n" not in text and fm.tightBoundingRect(text).height() > rect.height() + 1:
+            return True  # accents cut at the top, descenders at the bottom
         return fm.horizontalAdvance(text) > rect.width() + 1
     if isinstance(w, QAbstractButton):
         if hasattr(w, "label"):  # a tile draws its text in a child label
             return False
         icon = w.iconSize().width() + 12 if not w.icon().isNull() else 0
-        return fm.horizontalAdvance(text) + icon > w.contentsRect().width() + 1
+        if fm.horizontalAdvance(text) + icon > w.contentsRect().width() + 1:
+            return True
+        # Narrower than the style says its text, icon and padding need: the ends are cut.
+        return w.width() + 1 < w.sizeHint().width()
     if isinstance(w, QLineEdit):
         return False  # a line edit scrolls its text by design
     return False

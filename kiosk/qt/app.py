@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import sys
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from kiosk.views.theme import install_theme
 
@@ -18,6 +19,19 @@ def ensure_app(offscreen: bool = False) -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     install_theme(app)
     return app
+
+
+def fill_screen(window: QWidget) -> None:
+    """Full screen, also with no window manager (xinit + the kiosk): there
+    showFullScreen() alone leaves the window at its natural size, so the window first
+    takes the screen's geometry, then asks for full screen (which a window manager honours)."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is not None:
+        geometry = screen.geometry()
+        if hasattr(window, "fit"):
+            window.fit(geometry.width(), geometry.height())
+        window.setGeometry(geometry)
+    window.showFullScreen()
 
 
 def system_printer(name: str | None):

@@ -56,22 +56,12 @@ def install_sync(window: MainWindow, app_ctx: AppContext) -> None:
     clerk bar, shown on the clerk's screens."""
     from kiosk.qt.sync_bridge import SyncBridge
     from kiosk.services.status import StatusService
-    from kiosk.views import registry
-    from kiosk.views.clerk_bar import ClerkBar
 
     sync = SyncBridge.from_context(app_ctx, parent=window)
     app_ctx.sync = sync
     app_ctx.dossiers.clock_offset = lambda: sync.outbox.clock_offset
     app_ctx.status = StatusService(app_ctx.store, refresh=sync.refresh_status)
-    bar = ClerkBar(sync, lambda key, **v: app_ctx.translator.tr(key, app_ctx.session.lang, **v))
-    window.centralWidget().layout().addWidget(bar)
-    window.clerk_bar = bar
-
-    def follow(name: str) -> None:
-        bar.setVisible(registry.spec(name).audience == "clerk")
-
-    window.nav.changed.connect(follow)
-    bar.setVisible(False)
+    install_clerk_bar(window, app_ctx, sync)
     if window.started:
         sync.start()  # installed after the home screen was painted
     else:
@@ -83,6 +73,22 @@ def install_sync(window: MainWindow, app_ctx: AppContext) -> None:
             window.top.refresh_languages()
 
     window.reset_hooks.append(language_work)
+
+
+def install_clerk_bar(window: MainWindow, app_ctx: AppContext, sync) -> None:
+    """The clerk bar under the clerk's screens (sync None: no worker, as in the audit)."""
+    from kiosk.views import registry
+    from kiosk.views.clerk_bar import ClerkBar
+
+    bar = ClerkBar(sync, lambda key, **v: app_ctx.translator.tr(key, app_ctx.session.lang, **v))
+    window.centralWidget().layout().addWidget(bar)
+    window.clerk_bar = bar
+
+    def follow(name: str) -> None:
+        bar.setVisible(registry.spec(name).audience == "clerk")
+
+    window.nav.changed.connect(follow)
+    bar.setVisible(False)
 
 
 def wire(window: MainWindow, app_ctx: AppContext, sync: bool = True) -> None:

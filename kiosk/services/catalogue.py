@@ -97,9 +97,12 @@ _FIELD_KEYS = frozenset(
     {
         "key", "type", "required", "label", "choices", "prefill",
         "max_today", "min", "max", "max_length", "decimals", "hint",
+        # kiosk-only: how the answer is given on the screen
+        "input",
     }
 )  # fmt: skip
 _DOC_KEYS = frozenset({"key", "title", "required"})
+INPUTS = ("place",)  # a text field's other ways of answering
 _CHOICE_KEYS = frozenset({"key", "label"})
 
 # Error keys returned by validate_value (texts in resources/i18n/<lang>/catalogue.json).
@@ -177,6 +180,7 @@ class Field:
     max: str | float | None = None
     max_length: int | None = None  # text
     decimals: int = 0  # number: 0 means whole numbers only
+    input: str | None = None  # text: "place" is chosen from the lists of places
 
     def label(self, lang: str) -> str:
         return pick_text(self.labels, lang)
@@ -417,6 +421,13 @@ def _parse_field(raw: object, where: str, strict: bool) -> Field:
                 _where(where, "choices"), "a field filled from sex needs keys male, female"
             )
 
+    field_input = _str(obj, "input", where, required=False) or None
+    if field_input is not None and (field_input not in INPUTS or ftype != "text"):
+        raise _Invalid(
+            _where(where, "input"),
+            f"{field_input!r}: only a text field, one of {', '.join(INPUTS)}",
+        )
+
     max_today = _bool(obj, "max_today", where, default=False)
     if max_today and ftype != "date":
         raise _Invalid(_where(where, "max_today"), "only for date fields")
@@ -450,6 +461,7 @@ def _parse_field(raw: object, where: str, strict: bool) -> Field:
         max=hi,
         max_length=max_length,
         decimals=decimals,
+        input=field_input,
     )
 
 
@@ -647,6 +659,7 @@ def _merge_fields(remote: tuple[Field, ...], local: tuple[Field, ...]) -> tuple[
                 labels=_keep_translations(rf.labels, lf.labels),
                 hints=_keep_translations(rf.hints, lf.hints) if rf.hints else lf.hints,
                 choices=choices,
+                input=rf.input or lf.input,  # kiosk-only: the portal does not send it
             )
         )
     return tuple(merged)

@@ -8,7 +8,7 @@ screens show "receipt not printed" with a one-tap reprint.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from kiosk.hardware.printers import Printer, PrinterError
@@ -62,14 +62,23 @@ class ReceiptService:
         self.payments = None
         self.fee_account = None
 
-    def receipt_data(self, dossier: Dossier, lang: str | None = None) -> ReceiptData:
+    def receipt_data(
+        self, dossier: Dossier, lang: str | None = None, reprinted_at: datetime | None = None
+    ) -> ReceiptData:
         applicant = self.dossiers.applicant(dossier)
         procedure = self.catalogue.get(dossier.procedure_code)
         confirmed_local = dossier.confirmed_at.replace(tzinfo=UTC).astimezone()
         expected = dossier.expected_result_date
         if expected is None and procedure and procedure.processing_days is not None:
             expected = add_working_days(confirmed_local.date(), procedure.processing_days)
-        documents = [dict(d.titles) for d in procedure.required_documents] if procedure else []
+        # Only the documents the citizen actually handed in (photographed), never the list
+        # of what the procedure asks for.
+        attached = {a.document_key for a in dossier.attachments}
+        documents = (
+            [dict(d.titles) for d in procedure.required_documents if d.key in attached]
+            if procedure
+            else []
+        )
         from kiosk.services.receipts import ReceiptData
 
         data = ReceiptData(
@@ -88,6 +97,7 @@ class ReceiptService:
             lang=lang or dossier.language,
             demo=self.demo,
             receipt_not_final=dossier.dossier_code is None,
+            reprinted_at=reprinted_at,
         )
         self._add_fee(data, dossier, procedure)
         return data
@@ -155,10 +165,13 @@ class ReceiptService:
         pdf = self.payment_note_pdf(payment_id, clerk_name)
         self.printer.print_pdf(pdf, f"payment-{payment_id}")
 
-    def pdf(self, dossier: Dossier, lang: str | None = None) -> bytes:
+    def pdf(
+        self, dossier: Dossier, lang: str | None = None, reprinted_at: datetime | None = None
+    ) -> bytes:
         from kiosk.services.receipts import build_receipt_pdf
 
-        return build_receipt_pdf(self.receipt_data(dossier, lang), self.paper, self.translator)
+        data = self.receipt_data(dossier, lang, reprinted_at)
+        return build_receipt_pdf(data, self.paper, self.translator)
 
     def print_receipt(self, dossier_id: int, clerk_id: int | None = None) -> None:
         """Print; raise PrinterError after recording the failure (the dossier is untouched)."""
@@ -166,8 +179,10 @@ class ReceiptService:
         if dossier is None:
             raise LookupError(f"no dossier {dossier_id}")
         error: PrinterError | None = None
+        # Printed once already: this copy says it is a reprint, and when it was made.
+        reprint = datetime.now().astimezone() if dossier.receipt_printed else None
         try:
-            self.printer.print_pdf(self.pdf(dossier), dossier.receipt_code)
+            self.printer.print_pdf(self.pdf(dossier, reprinted_at=reprint), dossier.receipt_code)
         except PrinterError as exc:
             error = exc
             log.warning("receipt %s not printed: %s", dossier.receipt_code, exc.detail)

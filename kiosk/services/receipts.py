@@ -88,6 +88,9 @@ class ReceiptData:
     payment_bank: str = ""  # "Agribank · 3500205000123 · UBND XA MINH KHAI"
     payment_recorded: bool = False  # a clerk has recorded the payment
 
+    # Set on a reprint (local time): the receipt says it is one, and when it was printed.
+    reprinted_at: datetime | None = None
+
 
 @dataclass
 class PaymentNoteData:
@@ -570,6 +573,14 @@ def build_receipt_pdf(data: ReceiptData, size: Size | str, translator: Translato
 
     if data.demo:
         story.append(_banner(labels, styles))
+    if data.reprinted_at is not None:
+        when = format_datetime(data.reprinted_at)
+        story += _bilingual(
+            labels.vi("receipt.reprint", time=when),
+            labels.other("receipt.reprint", time=when),
+            styles.title,
+            styles.title2,
+        )
 
     story.append(_p(data.commune_name, styles.header))
     if data.commune_address:

@@ -145,6 +145,10 @@ class CallDisplay(QWidget):
         self.flash_timer.timeout.connect(lambda: self._flash(False))
         self._tick_clock()
 
+    def fit(self, width: int, height: int) -> None:
+        """Type sized for a width×height screen (the style is drawn for 1920×1080)."""
+        self.setStyleSheet(style_sheet(min(width / 1920, height / 1080)))
+
     def retranslate(self, lang: str | None = None) -> None:
         self.lang = lang or self.lang
         self.setWindowTitle(self.tr_("clerk.call.window"))

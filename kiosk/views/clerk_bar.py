@@ -59,7 +59,7 @@ class ClerkBar(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet(
             "#clerkBar { background: #eef2f5; border-top: 1px solid #c8d0d8; }"
-            "#clerkBar QLabel { font-size: 15px; color: #1d2a36; }"
+            "#clerkBar QLabel { font-size: 20pt; color: #1d2a36; background: transparent; }"
             '#clerkBar QLabel[level="alert"] { color: #a4161a; font-weight: bold; }'
             '#clerkBar QLabel[level="warn"] { color: #8a5a00; font-weight: bold; }'
             '#clerkBar QLabel[level="ok"] { color: #1b6e3a; font-weight: bold; }'
@@ -74,7 +74,8 @@ class ClerkBar(QWidget):
         self.alert.setWordWrap(True)
         self.alert.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         for label in (self.connection, self.waiting, self.last):
-            row.addWidget(label)
+            label.setWordWrap(True)  # on a narrow screen a fact takes two lines, never cut
+            row.addWidget(label, 1)
         row.addWidget(self.alert, 1)
         self._state: SyncState | None = None
         if bridge is not None:

@@ -24,6 +24,7 @@ import unicodedata
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QApplication,
     QGridLayout,
@@ -39,6 +40,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from kiosk.services.text import nfc
+from kiosk.views.widgets import pictogram_pixmap
 
 # --- composition (plain text, no widgets) ----------------------------------------------
 
@@ -212,11 +214,13 @@ def _telex_w(word: str, bases: list[str], key: str) -> str | None:
 # --- the widget ------------------------------------------------------------------------
 
 UNIT = 88  # width of one key, px
+NARROW_UNIT = 72  # on a screen under 1200 px wide: 12.5 keys and their gaps in 1080 px
+NARROW_TONE_W = 86
 KEY_H = 76  # height of a key, px (touch targets >= 64)
 TONE_H = 96  # tone keys carry the mark and its name
 GAP = 8
 COMPACT_KEY_H = 64  # on short screens (1280x800): the smallest touch target the audit allows
-COMPACT_TONE_H = 72
+COMPACT_TONE_H = 80
 NUM_UNIT = 128  # number pad keys are bigger: they are few
 
 TEXT_ROWS: tuple[tuple[tuple[str, float], ...], ...] = (
@@ -225,7 +229,7 @@ TEXT_ROWS: tuple[tuple[tuple[str, float], ...], ...] = (
     (*((c, 1) for c in "asdfghjkl"), (",", 1), (".", 1)),
     (("shift", 2), *((c, 1) for c in "zxcvbnm"), ("shift2", 2)),
     (*((c, 1) for c in "ăâđêôơư"), *((f"tone.{t}", 1.1) for t in TONES)),
-    (("telex", 2), ("space", 6), ("done", 4)),
+    (("telex", 2), ("clear", 2), ("space", 5), ("done", 3)),
 )
 NUMERIC_ROWS = ("123", "456", "789", "/0<")
 NUMERIC_KINDS = frozenset({"numeric", "phone", "id_number", "number", "date"})
@@ -235,7 +239,7 @@ _TONE_LABEL = {t: "\u25cc" + m for t, m in TONE_MARKS.items()}  # the mark on a 
 STYLE = """
 QWidget#vietKeyboard { background: #d3dce8; border-top: 3px solid #0a3d7a; }
 QWidget#vietKeyboard QPushButton {
-    min-width: 64px; min-height: 64px; padding: 0px; margin: 0px;
+    min-width: 0px; min-height: 0px; padding: 0px; margin: 0px;
     border: 2px solid #7b8ca6; border-bottom-width: 4px; border-radius: 12px;
     background: #ffffff; color: #111111; font-size: 26pt; font-weight: normal;
 }
@@ -252,9 +256,18 @@ QWidget#vietKeyboard QPushButton#kbDone {
 }
 QWidget#vietKeyboard QPushButton#kbDone:pressed { background: #072b57; }
 QWidget#vietKeyboard QLabel { background: transparent; color: #111111; }
-QWidget#vietKeyboard QLabel#kbMark { font-size: 32pt; }
+QWidget#vietKeyboard QLabel#kbMark { font-size: 26pt; }
 QWidget#vietKeyboard QLabel#kbCaption { font-size: 20pt; color: #4d3600; }
 """
+
+
+def _set_icon(button: QPushButton, pictogram: str) -> None:
+    """A pictogram on a key (the shipped font has no arrows), drawn once per key."""
+    if button.property("pictogram") == pictogram:
+        return
+    button.setProperty("pictogram", pictogram)
+    button.setIcon(QIcon(pictogram_pixmap(pictogram, 64)))
+    button.setIconSize(QSize(32, 32))
 
 
 class KeyButton(QPushButton):
@@ -265,10 +278,13 @@ class KeyButton(QPushButton):
         self.key_id = key_id
         self.setObjectName(role)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        # The size is the hint, not setFixedSize: the style sheet's min-width would undo that.
-        self.key_size = QSize(width, height)
         self.full_height = height
-        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.set_key_size(QSize(width, height))
+
+    def set_key_size(self, size: QSize) -> None:
+        # Fixed for the layout too (the style sheet sets no minimum of its own).
+        self.key_size = size
+        self.setFixedSize(size)
 
     def sizeHint(self) -> QSize:
         return self.key_size
@@ -313,6 +329,7 @@ class VietKeyboard(QWidget):
         self.telex = telex
         self.shift = 0  # 0 off, 1 for the next letter, 2 caps lock
         self.compact = False
+        self.narrow = False
         self.keys: dict[str, KeyButton] = {}
         self.num_keys: dict[str, KeyButton] = {}
         self.pages = QStackedLayout(self)
@@ -322,11 +339,16 @@ class VietKeyboard(QWidget):
         self.retranslate()
         self.hide()
 
-    def set_compact(self, compact: bool) -> None:
-        """Shorter keys (still 64 px, the smallest touch target) for screens under ~1000 px."""
+    def set_compact(self, compact: bool, narrow: bool = False) -> None:
+        """Shorter keys (still 64 px, the smallest touch target) for short screens; narrower
+        letter keys for a screen under ~1200 px wide (a portrait one)."""
         for keys in (self.keys, self.num_keys):
             for button in keys.values():
                 full = button.full_height
+                unit = NARROW_UNIT if narrow and button.unit == UNIT else button.unit
+                width = int(unit * button.units + GAP * (button.units - 1))
+                if narrow and isinstance(button, ToneKey):
+                    width = NARROW_TONE_W  # room for the tone's name at 20 pt
                 if compact:
                     height = (
                         COMPACT_TONE_H
@@ -337,11 +359,12 @@ class VietKeyboard(QWidget):
                     )
                 else:
                     height = full
-                if button.key_size.height() != height:
-                    button.key_size = QSize(button.key_size.width(), height)
-                    button.updateGeometry()
+                if button.key_size != QSize(width, height):
+                    button.set_key_size(QSize(width, height))
         self.compact = compact
-        self.adjustSize()
+        self.narrow = narrow
+        self._show_shift()
+        self.updateGeometry()  # the window lays it out again (never adjustSize: it has a layout)
 
     # Building ------------------------------------------------------------------------
     def _key(
@@ -355,9 +378,9 @@ class VietKeyboard(QWidget):
         width = int(unit * units + GAP * (units - 1))
         if key_id.startswith("tone."):
             button: KeyButton = ToneKey(key_id, key_id[5:], width, TONE_H)
-        elif key_id in ("shift", "shift2", "telex", "backspace", "space"):
+        elif key_id in ("shift", "shift2", "telex", "backspace", "space", "clear"):
             button = KeyButton(key_id, "kbAction", width, height)
-            button.setCheckable(key_id != "backspace" and key_id != "space")
+            button.setCheckable(key_id in ("shift", "shift2", "telex"))
             button.setAutoRepeat(key_id == "backspace")
         elif key_id == "done":
             button = KeyButton(key_id, "kbDone", width, height)
@@ -366,6 +389,7 @@ class VietKeyboard(QWidget):
             button = KeyButton(key_id, role, width, height)
             button.setText(key_id)
             button.setAccessibleName(key_id)
+        button.unit, button.units = unit, units
         button.clicked.connect(lambda _=False, k=key_id: self.press(k))
         store.setdefault(key_id, button)
         return button
@@ -400,8 +424,9 @@ class VietKeyboard(QWidget):
             for c, ch in enumerate(keys):
                 key_id = "backspace" if ch == "<" else ch
                 grid.addWidget(self._key(key_id, 1, self.num_keys, NUM_UNIT), r, c)
-        done = self._key("done", 1.5, self.num_keys, NUM_UNIT, KEY_H * 4 + GAP * 3)
-        grid.addWidget(done, 0, 3, 4, 1)
+        grid.addWidget(self._key("clear", 1.5, self.num_keys, NUM_UNIT), 0, 3)
+        done = self._key("done", 1.5, self.num_keys, NUM_UNIT, KEY_H * 3 + GAP * 2)
+        grid.addWidget(done, 1, 3, 3, 1)
         slash = self.num_keys["/"]
         policy = slash.sizePolicy()
         policy.setRetainSizeWhenHidden(True)  # the pad keeps its shape without "/"
@@ -424,10 +449,16 @@ class VietKeyboard(QWidget):
                 elif key_id in ("done", "space", "telex"):
                     button.setText(self.tr(f"keyboard.{key_id}"))
                     button.setAccessibleName(button.text())
+                elif key_id == "clear":
+                    name = self.tr("keyboard.clear")
+                    button.setText(name)
+                    _set_icon(button, "key_clear")
+                    button.setAccessibleName(name)
                 elif key_id == "backspace":
                     wide = button.key_size.width() > NUM_UNIT
                     name = self.tr("keyboard.backspace")
-                    button.setText(f"\u232b {name}" if wide else "\u232b")
+                    button.setText(name if wide else "")
+                    _set_icon(button, "key_backspace")
                     button.setAccessibleName(name)
                 elif key_id in ("shift", "shift2"):
                     button.setAccessibleName(self.tr("keyboard.shift"))
@@ -457,7 +488,7 @@ class VietKeyboard(QWidget):
                 else QSizePolicy.Policy.Ignored
             )
             self.pages.widget(i).setSizePolicy(policy, policy)
-        self.adjustSize()
+        self.updateGeometry()
         self.num_keys["/"].setVisible(self.kind in SLASH_KINDS)
         self.shift = 0
         self._auto_shift()
@@ -479,8 +510,9 @@ class VietKeyboard(QWidget):
         for key_id in ("shift", "shift2"):
             button = self.keys[key_id]
             button.setChecked(upper)
-            arrow = "\u21ea" if self.shift == 2 else "\u21e7"  # caps lock / one capital
-            button.setText(f"{arrow} {self.tr('keyboard.shift')}")
+            _set_icon(button, "key_capslock" if self.shift == 2 else "key_shift")
+            # On a narrow keyboard the arrow alone; its name stays for screen readers.
+            button.setText("" if self.narrow else self.tr("keyboard.shift"))
 
     def _auto_shift(self) -> None:
         """Name fields start every word with a capital, as on the ID card."""
@@ -511,6 +543,11 @@ class VietKeyboard(QWidget):
             return
         if key_id == "backspace":
             edit.backspace()
+            self._auto_shift()
+        elif key_id == "clear":
+            # As if every letter were erased: validators and textEdited apply.
+            edit.selectAll()
+            edit.del_()
             self._auto_shift()
         elif key_id == "space":
             edit.insert(" ")
@@ -554,11 +591,15 @@ class VietKeyboard(QWidget):
         return True
 
     def _done(self) -> None:
+        """Xong: the answer is typed. The keyboard goes down and the field acts as on Enter
+        (a question moves on to the next one, a search runs): no second tap on Next."""
         edit = self._edit()
         self.done.emit()
         if edit is not None:
             edit.clearFocus()
         self.hide()
+        if edit is not None and isValid(edit):
+            edit.returnPressed.emit()
 
 
 class KeyboardController(QObject):
@@ -599,6 +640,10 @@ class KeyboardController(QObject):
         # While a window is torn down, focus moves as its children (our keys too) are deleted.
         with contextlib.suppress(RuntimeError):
             self._follow(new)
+
+    def follow(self, new: QWidget | None) -> None:
+        """Show the keyboard for `new` if it is a line edit to type into, else hide it."""
+        self._follow(new)
 
     def _follow(self, new: QWidget | None) -> None:
         if isinstance(new, QLineEdit) and not new.isReadOnly() and new.isEnabled():

@@ -7,17 +7,20 @@ citizen's session: every screen built so far is wiped and the kiosk returns home
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QApplication,
+    QBoxLayout,
     QButtonGroup,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QPushButton,
-    QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -29,7 +32,7 @@ from kiosk.views import registry
 from kiosk.views.base import Screen, ViewContext
 from kiosk.views.keyboard import KeyboardController, VietKeyboard
 from kiosk.views.listen import ListenHelper
-from kiosk.views.widgets import BigButton, Text, scroll
+from kiosk.views.widgets import BigButton, Text, pictogram_pixmap
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +190,25 @@ VOLUME_STEPS = (1.0, 0.6, 0.3)
 VOLUME_NAMES = {1.0: "loud", 0.6: "medium", 0.3: "quiet"}
 
 
+_COMMUNE = re.compile(
+    r"^(?:UBND|Ủy ban nhân dân|Uỷ ban nhân dân)\s+(xã|phường|thị trấn|đặc khu)\s+(.+?)"
+    r"(\s*\(bản thử\))?$",
+    re.IGNORECASE,
+)
+_UNIT_KEYS = {"xã": "commune", "phường": "ward", "thị trấn": "town", "đặc khu": "zone"}
+
+
+def commune_title(name: str, tr) -> str:
+    """'UBND xã Minh Khai' in the reader's language ('Minh Khai Commune People's
+    Committee'); a name in another form is shown as it is written."""
+    m = _COMMUNE.match(name.strip())
+    if m is None:
+        return name
+    unit, place, demo = m.group(1).lower(), m.group(2), m.group(3)
+    text = tr(f"screens.shell.unit.{_UNIT_KEYS[unit]}", name=place)
+    return text + (" " + tr("screens.shell.demo_suffix") if demo else "")
+
+
 class TopBar(QWidget):
     """Language choice, repeat-prompt and the demo banner: on every screen."""
 
@@ -206,33 +228,55 @@ class TopBar(QWidget):
         head = QHBoxLayout()
         head.setContentsMargins(24, 6, 0, 0)
         self.place = QLabel()
+        self.place.setWordWrap(True)
         head.addWidget(self.place, 1)
         self.demo = QLabel()
         self.demo.setObjectName("demoBanner")
         self.demo.setVisible(vc.app.settings.demo)
         head.addWidget(self.demo)
         col.addLayout(head)
-        row = QHBoxLayout()
+        # The languages, then the sound and clerk buttons: one line on a wide screen, two
+        # on a narrow (portrait) one, so no name is squeezed.
+        row = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         row.setContentsMargins(24, 6, 24, 8)
-        row.addStretch(1)
+        self.buttons_row = row
+        langs = QHBoxLayout()
+        langs.addStretch(1)
+        tools = QHBoxLayout()
+        tools.addStretch(1)
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.lang_buttons: dict[str, QPushButton] = {}
-        self.lang_row = row
+        self.lang_row = langs
         self.refresh_languages()
         self.repeat_button = QPushButton()
         self.repeat_button.setObjectName("barButton")
+        self.repeat_button.setIcon(QIcon(pictogram_pixmap("replay", 96)))
+        self.repeat_button.setIconSize(QSize(40, 40))
         self.repeat_button.clicked.connect(self.repeat)
-        row.addWidget(self.repeat_button)
+        tools.addWidget(self.repeat_button)
         self.volume_button = QPushButton()
         self.volume_button.setObjectName("barButton")
+        self.volume_button.setIconSize(QSize(44, 44))
+        self.volume_level = ""
         self.volume_button.clicked.connect(self.volume)
-        row.addWidget(self.volume_button)
+        tools.addWidget(self.volume_button)
         self.clerk_button = QPushButton()
         self.clerk_button.setObjectName("barButton")
         self.clerk_button.clicked.connect(lambda: vc.nav.go("clerk_login"))
-        row.addWidget(self.clerk_button)
+        tools.addWidget(self.clerk_button)
+        row.addLayout(langs)
+        row.addLayout(tools)
         col.addLayout(row)
+
+    NARROW = 1200  # px: the buttons take two lines below this width
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        wide = self.width() >= self.NARROW
+        direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        if self.buttons_row.direction() != direction:
+            self.buttons_row.setDirection(direction)
 
     def refresh_languages(self) -> None:
         """One button per offered language (again after language packs were installed)."""
@@ -252,18 +296,33 @@ class TopBar(QWidget):
             self.lang_row.insertWidget(i, button)
 
     def retranslate(self) -> None:
-        self.place.setText(self.vc.app.settings.commune_name)
+        self.place.setText(commune_title(self.vc.app.settings.commune_name, self.vc.tr))
         self.demo.setText(self.vc.tr("shell.demo_banner"))
         self.repeat_button.setText(self.vc.tr("shell.repeat"))
+        self.repeat_button.setAccessibleName(self.vc.tr("shell.repeat"))
         self.clerk_button.setText(self.vc.tr("clerk.nav.entry"))
         session = self.vc.app.session
         level = "off" if session.muted else VOLUME_NAMES.get(session.volume, "loud")
-        self.volume_button.setText(self.vc.tr(f"shell.volume.{level}"))
+        # A speaker with as many waves as the volume (crossed out when off), no word.
+        name = self.vc.tr(f"shell.volume.{level}")
+        self.volume_button.setAccessibleName(name)
+        self.volume_button.setToolTip(name)
+        if level != self.volume_level:
+            self.volume_level = level
+            self.volume_button.setIcon(QIcon(pictogram_pixmap(f"volume_{level}", 96)))
         speech = self.vc.app.speech is not None
         self.volume_button.setVisible(speech)
         self.repeat_button.setVisible(speech)
         for lang, button in self.lang_buttons.items():
             button.setChecked(lang == self.vc.app.session.lang)
+
+
+class ScreenStack(QStackedWidget):
+    """The screens, in whatever room the top bar and the keyboard leave. It claims no
+    height of its own: a screen's wrapped text must not push the keyboard off the window."""
+
+    def hasHeightForWidth(self) -> bool:
+        return False
 
 
 class MainWindow(QMainWindow):
@@ -284,7 +343,10 @@ class MainWindow(QMainWindow):
         self.top.repeat.connect(self.repeat_prompt)
         self.top.volume.connect(self.next_volume)
         layout.addWidget(self.top)
-        self.stack = QStackedWidget()
+        self.stack = ScreenStack()
+        # The screens take the room left, never more: a screen too tall for it is a fault
+        # the audit reports, not a reason for the window to grow past the screen.
+        self.stack.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         layout.addWidget(self.stack, 1)
         # The on-screen keyboard sits under the screen and shows while a text field has focus.
         self.keyboard = VietKeyboard(self.vc.tr)
@@ -308,40 +370,54 @@ class MainWindow(QMainWindow):
         self.top.retranslate()
 
     # Short screens -------------------------------------------------------------
-    SHORT = 1000  # px: below this the keyboard is compact and the top bar gives way to it
+    SHORT = 1100  # px: below this the keyboard is compact and the top bar gives way to it
+    NARROW = 1200  # px: below this the letter keys are narrower
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         # Measured while the keyboard is down: with it up the window may be stretched.
         if not self.keyboard.isVisibleTo(self):
             self.short = self.height() < self.SHORT
-            self.keyboard.set_compact(self.short)
+            self.keyboard.set_compact(self.short, self.width() < self.NARROW)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if obj is self.keyboard and event.type() == QEvent.Type.Show:
-            # The screen scrolls above the keyboard so the field being typed stays in view.
-            QTimer.singleShot(0, self._show_focused_field)
+        if obj is self.keyboard and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
+            # On a short screen the top bar gives its room to the keyboard while it is up.
+            up = event.type() == QEvent.Type.Show
+            self.top.setVisible(not (up and self.short))
+            bar = getattr(self, "clerk_bar", None)
+            if bar is not None and self.short:
+                # The clerk bar too; it comes back with the keyboard's Done.
+                name = self.nav.current
+                clerk = name is not None and registry.spec(name).audience == "clerk"
+                bar.setVisible(clerk and not up)
+            if up:
+                # The content scrolls above the keyboard so the field typed into stays in view.
+                QTimer.singleShot(0, self.show_focused_field)
         return False
 
-    def _show_focused_field(self) -> None:
-        area = self.stack.currentWidget()
+    def show_focused_field(self) -> None:
+        current = self.current_screen()
         focused = QApplication.focusWidget()
-        if isinstance(area, QScrollArea) and focused is not None and area.isAncestorOf(focused):
-            area.ensureWidgetVisible(focused, 20, 40)
+        if current is not None and focused is not None:
+            current.show_in_view(focused)
+
+    def fill_screen(self) -> None:
+        from kiosk.qt.app import fill_screen
+
+        fill_screen(self)
 
     # Screens ---------------------------------------------------------------
-    def screen(self, name: str) -> Screen:
+    def screen_widget(self, name: str) -> Screen:
         if name not in self.screens:
             widget = registry.spec(name).cls(self.vc)
+            widget.pin_footer()
             self.screens[name] = widget
-            # Each screen sits in a scroll area: when the keyboard takes half of a short
-            # screen, the rest scrolls instead of being squeezed or cut.
-            self.stack.addWidget(scroll(widget))
+            self.stack.addWidget(widget)
         return self.screens[name]
 
     def current_screen(self) -> Screen | None:
-        area = self.stack.currentWidget()
-        widget = area.widget() if isinstance(area, QScrollArea) else None
+        widget = self.stack.currentWidget()
         return widget if isinstance(widget, Screen) else None
 
     def _show(self, name: str) -> None:
@@ -354,11 +430,11 @@ class MainWindow(QMainWindow):
         if previous is not None:
             previous.leave()
         self.listen.disarm()
-        widget = self.screen(name)
+        widget = self.screen_widget(name)
         widget.enter(self.nav.state())
         if self.nav.current != name:
             return  # the screen moved on while entering (e.g. work that finished at once)
-        self.stack.setCurrentWidget(widget.parentWidget().parentWidget())
+        self.stack.setCurrentWidget(widget)
         self.top.retranslate()
         for hook in self.prompt_hooks:
             hook(widget)
@@ -368,7 +444,7 @@ class MainWindow(QMainWindow):
         sample = registry.spec(name).sample(self.vc)
         self.nav.history = [(name, sample)]
         self.nav.entries += 1
-        self._show(name)
+        self.nav.changed.emit(name)  # as a real visit: the clerk bar follows too
         return self.screens[name]
 
     # Language, prompts -------------------------------------------------------

@@ -9,6 +9,7 @@ except in assisted mode, where the clerk stays beside the citizen until they ste
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from PySide6.QtCore import Qt
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.services.clerk_desk import ClerkDesk
 from kiosk.views.base import Screen
-from kiosk.views.widgets import BigButton, Text
+from kiosk.views.widgets import BigButton, Note, Text
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,8 @@ class ClerkScreen(Screen):
         super().__init__(vc)
         self.setStyleSheet(CLERK_QSS)
         self.desk = desk(vc.app)
-        self.body.setContentsMargins(32, 12, 32, 12)
+        self.outer.setContentsMargins(32, 12, 32, 12)
+        self.outer.setSpacing(12)
         self.body.setSpacing(12)
         # One header row: the screen's title, who is logged in, and the way out.
         head = QHBoxLayout()
@@ -87,8 +89,12 @@ class ClerkScreen(Screen):
         self.logout_button.clicked.connect(self.do_logout)
         head.addWidget(self.desk_button)
         head.addWidget(self.logout_button)
-        self.body.insertLayout(0, head)
+        self.outer.insertLayout(0, head)
         self.header_row = head
+        # A screen that failed to draw says so (the error is logged), never a silent blank.
+        self.render_error = Note("", "error")
+        self.render_error.hide()
+        self.outer.insertWidget(1, self.render_error)
 
     def enter(self, state: dict[str, Any]) -> None:
         clerk = self.desk.clerk
@@ -98,6 +104,7 @@ class ClerkScreen(Screen):
         if self.admin_only and not clerk.is_admin:
             self.vc.nav.replace("clerk_home")
             return
+        self.render_error.clear()
         super().enter(state)
 
     def retranslate(self) -> None:
@@ -125,6 +132,25 @@ class ClerkScreen(Screen):
         if not self.desk.assisting:
             self.desk.logout("session reset")
             AssistBanner.remove(self.window())
+
+    def safe(self, render: Callable[..., None]) -> Callable[..., None]:
+        """`render` that logs any exception and shows the clerk a message instead of
+        leaving the screen half drawn with nothing said."""
+
+        def run(*args: Any) -> None:
+            try:
+                render(*args)
+            except Exception as exc:
+                # The type and where: never the values, which may be personal data.
+                log.error(
+                    "clerk screen %s could not be drawn: %s",
+                    self.name,
+                    type(exc).__name__,
+                    exc_info=(type(exc), exc, exc.__traceback__),
+                )
+                self.render_error.setText(self.tr("screens.clerk.render_failed"))
+
+        return run
 
     def error_text(self, error: Exception) -> str:
         key = getattr(error, "key", None)

@@ -27,7 +27,7 @@ from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
 from kiosk.views.screens.clerk_samples import sample_login
 from kiosk.views.theme import FAMILY
-from kiosk.views.widgets import BigButton, Text, scroll
+from kiosk.views.widgets import BigButton, Note, Text
 
 log = logging.getLogger(__name__)
 
@@ -126,16 +126,19 @@ class ClerkDashboardScreen(ClerkScreen):
         for i, key in enumerate(("per_day", "per_procedure", "queue", "rating")):
             view = QChartView()
             view.setRenderHint(QPainter.RenderHint.Antialiasing)
+            view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             view.setMinimumHeight(360)
             view.setObjectName(f"chart_{key}")
             charts.addWidget(view, i // 2, i % 2)
             self.views[key] = view
         col.addLayout(charts)
         col.addStretch(1)
-        self.body.addWidget(scroll(inner), 1)
-        self.message = Text("", "hint")
+        self.body.addWidget(inner, 1)
+        self.message = Note("", "hint")
         self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.body.addWidget(self.message)
+        self.message.hide()
+        self.footer.addWidget(self.message)
         row = QHBoxLayout()
         self.refresh_button = BigButton("")
         self.refresh_button.clicked.connect(self.refresh)
@@ -148,7 +151,7 @@ class ClerkDashboardScreen(ClerkScreen):
         row.addStretch(1)
         row.addWidget(self.report_button)
         row.addWidget(self.print_button)
-        self.body.addLayout(row)
+        self.footer.addLayout(row)
         self.data = None
         self.report_files = None
 
@@ -168,7 +171,7 @@ class ClerkDashboardScreen(ClerkScreen):
 
     def refresh(self) -> None:
         reports = self.desk.reports
-        self.vc.tasks.run(lambda: reports.dashboard(DAYS), self._show, self._failed)
+        self.vc.tasks.run(lambda: reports.dashboard(DAYS), self.safe(self._show), self._failed)
 
     def _failed(self, error: Exception) -> None:
         log.error("dashboard failed: %s", type(error).__name__, exc_info=error)

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -26,10 +25,11 @@ from kiosk.services.dossier_edit import APPLICANT_FIELDS
 from kiosk.services.dossier_search import KIND_ID, KIND_NAME, KIND_RECEIPT, SearchQuery
 from kiosk.services.models import STATES
 from kiosk.services.receipt_code import ReceiptCodeError
+from kiosk.views import clerk_texts as texts
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
 from kiosk.views.screens.clerk_samples import sample_login, sample_needs_clerk
-from kiosk.views.widgets import BigButton, Text, clear_layout, scroll
+from kiosk.views.widgets import BigButton, FitTable, Note, Text, clear_layout, scroll
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,16 @@ DATE_PRESETS = (("all", None), ("today", 0), ("week", 6), ("month", 29))
 PROBLEM = QColor("#8a0000")
 
 
-class _Table(QTableWidget):
-    """Rows fit their (two-line) text at the table's current width."""
+_Table = FitTable  # the list of dossiers scrolls with its screen
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self.resizeRowsToContents()
+
+def _field_labels(proc, lang: str) -> dict[str, str]:
+    """Portal field paths and keys → the labels the clerk knows them by."""
+    labels = {f"applicant.{f.key}": f.label(lang) for f in APPLICANT_FIELDS}
+    labels.update({f.key: f.label(lang) for f in APPLICANT_FIELDS})
+    for f in proc.fields if proc else ():
+        labels[f"fields.{f.key}"] = labels[f.key] = f.label(lang)
+    return labels
 
 
 def _parse_day(text: str) -> date | None:
@@ -145,7 +149,8 @@ class ClerkDossiersScreen(ClerkScreen):
         ):
             header.setSectionResizeMode(col, mode)
         self.table.cellClicked.connect(self._open_row)
-        self.body.addWidget(self.table, 1)
+        self.body.addWidget(self.table)
+        self.body.addStretch(1)
 
         pager = QHBoxLayout()
         self.prev_button = BigButton("", pictogram="back")
@@ -158,7 +163,7 @@ class ClerkDossiersScreen(ClerkScreen):
         pager.addWidget(self.page_label)
         pager.addStretch(1)
         pager.addWidget(self.next_button)
-        self.body.addLayout(pager)
+        self.footer.addLayout(pager)
 
         self.preset = "all"
         self.cursors: list = [None]  # the cursor each shown page started from
@@ -263,7 +268,7 @@ class ClerkDossiersScreen(ClerkScreen):
                 d.audit("dossier.search", detail=page.kind)
             return page
 
-        self.vc.tasks.run(work, self._show, self._failed)
+        self.vc.tasks.run(work, self.safe(self._show), self._failed)
 
     def _failed(self, error: Exception) -> None:
         if isinstance(error, ReceiptCodeError):
@@ -307,7 +312,7 @@ class ClerkDossiersScreen(ClerkScreen):
                     item.setForeground(QBrush(PROBLEM))
                 self.table.setItem(r, c, item)
             self.row_ids.append(row.id)
-        self.table.resizeRowsToContents()
+        self.table.fit_rows()
         self.page_label.setText(self.tr("clerk.list.page", n=len(self.cursors)))
         self.prev_button.setEnabled(len(self.cursors) > 1)
         self.next_button.setEnabled(page.next_cursor is not None)
@@ -330,6 +335,7 @@ def _sample_detail(vc) -> dict:
 
 @register("clerk_dossier", audience="clerk", sample=_sample_detail)
 class ClerkDossierScreen(ClerkScreen):
+    scrolls = False  # the details scroll in their own area, beside the actions
     title_key = "clerk.detail.title"
 
     def __init__(self, vc) -> None:
@@ -342,7 +348,7 @@ class ClerkDossierScreen(ClerkScreen):
         self.content = QVBoxLayout(inner)
         self.content.setSpacing(8)
         row.addWidget(scroll(inner), 1)
-        actions = QVBoxLayout()
+        actions = QGridLayout()
         self.back_button = BigButton("", pictogram="back")
         self.back_button.clicked.connect(self.vc.nav.back)
         self.retry_button = BigButton("", "primary")
@@ -354,16 +360,16 @@ class ClerkDossierScreen(ClerkScreen):
         self.reprint_button.clicked.connect(self.reprint)
         self.edit_button.clicked.connect(self.edit)
         self.handled_button.clicked.connect(self.mark_handled)
-        for button in (
-            self.retry_button,
-            self.reprint_button,
-            self.edit_button,
-            self.handled_button,
+        for i, button in enumerate(
+            (self.retry_button, self.reprint_button, self.edit_button, self.handled_button)
         ):
-            actions.addWidget(button)
-        actions.addStretch(1)
-        actions.addWidget(self.back_button)
-        row.addLayout(actions)
+            actions.addWidget(button, i // 2, i % 2)
+        # The actions stay in view under the details, which scroll.
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.back_button, 0, Qt.AlignmentFlag.AlignBottom)
+        bottom.addStretch(1)
+        bottom.addLayout(actions)
+        self.footer.addLayout(bottom)
         self.body.addLayout(row, 1)
         self.detail = None
 
@@ -388,7 +394,7 @@ class ClerkDossierScreen(ClerkScreen):
                 d.audit("dossier.view", dossier_id)
             return detail
 
-        self.vc.tasks.run(work, self._show, self._failed)
+        self.vc.tasks.run(work, self.safe(self._show), self._failed)
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -398,7 +404,7 @@ class ClerkDossierScreen(ClerkScreen):
         self.edit_button.setText(self.tr("clerk.detail.edit"))
         self.handled_button.setText(self.tr("clerk.detail.handled"))
         if self.detail is not None:
-            self._show(self.detail)
+            self.safe(self._show)(self.detail)
         else:
             self._enable(None)
 
@@ -458,12 +464,16 @@ class ClerkDossierScreen(ClerkScreen):
                 (tr("clerk.detail.assisted_by"), detail.assisted_by or "—"),
                 (tr("clerk.detail.next_attempt"), fmt_time(detail.next_attempt_at)),
                 (tr("clerk.detail.attempts"), str(detail.attempt_count)),
-                (tr("clerk.detail.last_error"), detail.last_error or "—"),
+                (
+                    tr("clerk.detail.last_error"),
+                    texts.last_problem(detail.attempts, tr) if detail.last_error else "",
+                ),
             ]
         )
+        labels = _field_labels(proc, lang)
         if detail.field_errors:
             self._section("clerk.detail.portal_errors")
-            self._lines([f"{e['field']}: {e['message']}" for e in detail.field_errors], "")
+            self._lines(texts.portal_error_lines(detail.field_errors, labels, tr), "")
         self._section("clerk.detail.applicant")
         a = detail.applicant
         if a is None:
@@ -507,14 +517,15 @@ class ClerkDossierScreen(ClerkScreen):
         else:
             self._lines([], "clerk.detail.nothing")
         self._section("clerk.detail.attachments")
+        documents = {d.key: d.title(lang) for d in proc.required_documents} if proc else {}
         self._lines(
             [
-                tr(
-                    "clerk.detail.attachment_line",
-                    document=a.document_key,
-                    kind=a.content_type,
-                    kb=max(1, a.size // 1024),
-                    sent=tr("clerk.yes") if a.uploaded else tr("clerk.no"),
+                texts.attachment_line(
+                    documents.get(a.document_key, tr("screens.clerk.field.attachments")),
+                    a.content_type,
+                    max(1, a.size // 1024),
+                    a.uploaded,
+                    tr,
                 )
                 for a in detail.attachments
             ],
@@ -522,32 +533,19 @@ class ClerkDossierScreen(ClerkScreen):
         )
         self._section("clerk.detail.history")
         self._lines(
-            [
-                f"{fmt_time(t.at)} · {t.outcome}"
-                + (f" · {t.status_code}" if t.status_code else "")
-                + (f" · {t.error}" if t.error else "")
-                for t in detail.attempts
-            ],
+            [texts.attempt_line(t.outcome, fmt_time(t.at), tr) for t in detail.attempts],
             "clerk.detail.no_attempts",
         )
         self._section("clerk.detail.prints")
         self._lines(
-            [
-                f"{fmt_time(p.at)} · "
-                + (tr("clerk.detail.printed") if p.ok else tr("clerk.list.not_printed"))
-                + f" · {p.printer}"
-                + (f" · {p.clerk}" if p.clerk else "")
-                + (f" · {p.error}" if p.error else "")
-                for p in detail.prints
-            ],
+            [texts.print_line(p.ok, fmt_time(p.at), p.clerk, tr) for p in detail.prints],
             "clerk.detail.nothing",
         )
         self._section("clerk.detail.audit")
+        known = self.vc.app.translator.has
         self._lines(
             [
-                f"{fmt_time(e.at)} · {e.action}"
-                + (f" · {e.clerk}" if e.clerk else "")
-                + (f" · {e.detail}" if e.detail else "")
+                texts.audit_line(e.action, fmt_time(e.at), e.clerk, tr, lambda k: known(k, "vi"))
                 for e in detail.audit
             ],
             "clerk.detail.nothing",
@@ -617,9 +615,10 @@ class ClerkDossierEditScreen(ClerkScreen):
         inner = QWidget()
         self.form = QGridLayout(inner)
         self.form.setColumnStretch(1, 1)
-        self.body.addWidget(scroll(inner), 1)
-        self.error = Text("", "error")
-        self.body.addWidget(self.error)
+        self.body.addWidget(inner, 1)
+        self.error = Note("", "error")
+        self.error.hide()
+        self.footer.addWidget(self.error)
         row = QHBoxLayout()
         self.back_button = BigButton("", pictogram="back")
         self.back_button.clicked.connect(self.vc.nav.back)
@@ -629,7 +628,7 @@ class ClerkDossierEditScreen(ClerkScreen):
         row.addWidget(self.back_button)
         row.addStretch(1)
         row.addWidget(self.save_button)
-        self.body.addLayout(row)
+        self.footer.addLayout(row)
         self.detail = None
         self.inputs: dict[str, QLineEdit | QComboBox] = {}
         self.errors: dict[str, Text] = {}
@@ -641,7 +640,7 @@ class ClerkDossierEditScreen(ClerkScreen):
         if self.desk.clerk is None or state.get("dossier_id") is None:
             return
         d, dossier_id = self.desk, state["dossier_id"]
-        self.vc.tasks.run(lambda: d.editor.detail(dossier_id), self._build, self._failed)
+        self.vc.tasks.run(lambda: d.editor.detail(dossier_id), self.safe(self._build), self._failed)
 
     def retranslate(self) -> None:
         super().retranslate()

@@ -63,7 +63,7 @@ class ClerkLoginScreen(ClerkScreen):
         nav.addWidget(self.back)
         nav.addStretch(1)
         nav.addWidget(self.login)
-        self.body.addLayout(nav)
+        self.footer.addLayout(nav)  # always in view, above the keyboard
         self.busy = False
 
     def enter(self, state) -> None:

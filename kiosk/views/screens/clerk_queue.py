@@ -4,12 +4,12 @@ skip / complete. Every action is audited (ticket numbers are not personal data).
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QGridLayout, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
 from kiosk.views.screens.clerk_samples import sample_login
-from kiosk.views.widgets import BigButton, Text, clear_layout, scroll
+from kiosk.views.widgets import BigButton, Text, clear_layout
 
 REFRESH_MS = 4000
 
@@ -25,7 +25,7 @@ class ClerkQueueScreen(ClerkScreen):
 
     def __init__(self, vc) -> None:
         super().__init__(vc)
-        columns = QHBoxLayout()
+        columns = self.columns = QHBoxLayout()
         columns.setSpacing(24)
         # Left: the number at this counter and what to do with it, always in view.
         left = QVBoxLayout()
@@ -51,11 +51,10 @@ class ClerkQueueScreen(ClerkScreen):
         self.recall_button.clicked.connect(lambda: self._act("recall"))
         self.skip_button.clicked.connect(lambda: self._act("skip"))
         self.complete_button.clicked.connect(lambda: self._act("complete"))
-        left.addWidget(self.call_button)
-        actions = QHBoxLayout()
-        for button in (self.recall_button, self.skip_button, self.complete_button):
-            actions.addWidget(button)
-        left.addLayout(actions)
+        # The actions stay in view at the bottom, whatever scrolls above them.
+        self.actions = QGridLayout()
+        self._place_actions(wide=True)
+        self.footer.addLayout(self.actions)
         columns.addLayout(left, 1)
 
         # Right: this counter's set-up and the queue, scrolled when it is long.
@@ -90,7 +89,7 @@ class ClerkQueueScreen(ClerkScreen):
         col.addWidget(self.calls_title)
         col.addLayout(self.calls_box)
         col.addStretch(1)
-        columns.addWidget(scroll(inner), 1)
+        columns.addWidget(inner, 1)
         self.body.addLayout(columns, 1)
 
         self.ticket = None
@@ -101,7 +100,25 @@ class ClerkQueueScreen(ClerkScreen):
         self._loading = False
 
     # Showing ---------------------------------------------------------------
+    def _place_actions(self, wide: bool) -> None:
+        """One row on a wide screen; on a narrow one, Call next above the other three."""
+        others = (self.recall_button, self.skip_button, self.complete_button)
+        if wide:
+            self.actions.addWidget(self.call_button, 0, 0)
+            for i, button in enumerate(others, start=1):
+                self.actions.addWidget(button, 0, i)
+        else:
+            self.actions.addWidget(self.call_button, 0, 0, 1, 3)
+            for i, button in enumerate(others):
+                self.actions.addWidget(button, 1, i)
+
     def enter(self, state) -> None:
+        # Side by side on a wide screen, one above the other on a portrait one.
+        wide = self.window().width() >= 1200
+        self.columns.setDirection(
+            QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        )
+        self._place_actions(wide)
         super().enter(state)
         self.call_button.setEnabled(True)  # a call for an earlier entry is not awaited
         if self.desk.clerk is None:
@@ -151,7 +168,7 @@ class ClerkQueueScreen(ClerkScreen):
         q, counter = self.desk.queue, self.desk.counter
         self.vc.tasks.run(
             lambda: (q.current(counter), q.waiting_counts(), q.recent_calls(6)),
-            self._loaded,
+            self.safe(self._loaded),
             self._failed_load,
         )
 

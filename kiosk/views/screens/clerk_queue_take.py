@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QSizePolicy
+from PySide6.QtWidgets import QBoxLayout, QGridLayout, QHBoxLayout
 
 from kiosk.services.queue import PRIORITIES
 from kiosk.views.base import Screen
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import desk
-from kiosk.views.widgets import BigButton, Pictogram, Text, Tile
+from kiosk.views.widgets import BigButton, Pictogram, Text, Tile, choice_pictogram
 
 log = logging.getLogger(__name__)
 
@@ -41,31 +41,31 @@ class QueueTakeScreen(Screen):
         self.error = Text("", "error")
         self.error.hide()
         self.body.addWidget(self.error)
-        # Back and the priority choice share the bottom row, leaving the tiles their room.
-        row = self.nav_row(back=True, cancel=False)
-        row.removeItem(row.itemAt(1))  # the nav row's stretch: priorities follow Back
-        self.back_button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
-        row.addSpacing(24)
+        # The priority choice: its question, then one button each, with a pictogram.
         self.priority_label = Text("")
-        self.priority_label.setWordWrap(False)
-        row.addWidget(self.priority_label)
+        self.body.insertWidget(1, self.priority_label)  # first, as the hint says
+        self.priority_row = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         self.priority_buttons: dict[str, BigButton] = {}
         for key in PRIORITIES:
-            button = BigButton("")
+            button = BigButton("", pictogram=choice_pictogram(key))
             button.setObjectName(f"priority_{key}")
             button.setCheckable(True)
             button.setStyleSheet("QPushButton:checked { background: #0a3d7a; color: #ffffff; }")
             button.clicked.connect(lambda _=False, k=key: self._priority(k))
-            # Never narrower than its text: the row may not squeeze a label away.
-            button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
-            row.addWidget(button)
+            self.priority_row.addWidget(button)
             self.priority_buttons[key] = button
-        row.addStretch(1)
-        self.body.addLayout(row)
+        self.priority_row.addStretch(1)
+        self.body.insertLayout(2, self.priority_row)
+        self.footer.addLayout(self.nav_row(back=True, cancel=False))
         self.priority: str | None = None
         self.busy = False
 
     def enter(self, state) -> None:
+        # In a row on a wide screen, one under the other on a portrait one.
+        wide = self.window().width() >= 1200
+        self.priority_row.setDirection(
+            QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        )
         self.busy = False
         self.error.clear()
         self.error.hide()
@@ -170,7 +170,7 @@ class QueueTicketScreen(Screen):
         row.addStretch(1)
         row.addWidget(self.finish)
         row.addStretch(1)
-        self.body.addLayout(row)
+        self.footer.addLayout(row)  # Done always in view
 
     def retranslate(self) -> None:
         super().retranslate()

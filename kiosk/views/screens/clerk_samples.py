@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kiosk.paths import resource
 from kiosk.services.clerks import ClerkInfo
-from kiosk.services.dossiers import Applicant, DossierDraft, utcnow
+from kiosk.services.dossiers import Applicant, AttachmentDraft, DossierDraft, utcnow
 from kiosk.services.models import (
     AUTH_BLOCKED,
     DELIVERED,
@@ -64,6 +65,7 @@ def ensure_sample_data(app) -> ClerkDesk:
         if username not in existing:
             d.clerks.create(username, name, role, pin)
     ids = []
+    photo = resource("samples", "document", "page_00.jpg").read_bytes()
     for i, code in enumerate(SAMPLE_PROCEDURES * 2):
         proc = app.catalogue.get(code)
         id_number, name = SAMPLE_PEOPLE[i % len(SAMPLE_PEOPLE)]
@@ -83,6 +85,10 @@ def ensure_sample_data(app) -> ClerkDesk:
             consent_version="consent-2026-1",
             consent_given_at=utcnow().replace(microsecond=0),
             assisted_by="mai" if i == 3 else None,
+            # A photographed document, as most real dossiers have: the detail screen shows it.
+            attachments=[AttachmentDraft(doc.key, "image/jpeg", photo)]
+            if (doc := next(iter(proc.required_documents), None)) is not None
+            else [],
         )
         ids.append(app.dossiers.confirm(draft).id)
     now = utcnow()
@@ -104,7 +110,7 @@ def ensure_sample_data(app) -> ClerkDesk:
                     Attempt(
                         dossier_id=dossier_id,
                         at=row.confirmed_at,
-                        outcome="rejected",
+                        outcome="needs_clerk",
                         status_code=422,
                         error="422 invalid: fields.phone",
                         worker="k1",
@@ -116,7 +122,7 @@ def ensure_sample_data(app) -> ClerkDesk:
                     Attempt(
                         dossier_id=dossier_id,
                         at=row.confirmed_at,
-                        outcome="auth",
+                        outcome="auth_blocked",
                         status_code=401,
                         error="401 bad signature",
                         worker="k1",

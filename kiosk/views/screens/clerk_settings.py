@@ -32,7 +32,7 @@ from kiosk.services.i18n import LANGUAGES
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen
 from kiosk.views.screens.clerk_samples import sample_login
-from kiosk.views.widgets import BigButton, Text, scroll
+from kiosk.views.widgets import BigButton, Note, Text
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +174,10 @@ class ClerkSettingsScreen(ClerkScreen):
         self.preview_button.toggled.connect(self._preview)
         cam_row.addWidget(self.edits["camera_index"], 0, Qt.AlignmentFlag.AlignTop)
         cam_row.addWidget(self.preview_button, 0, Qt.AlignmentFlag.AlignTop)
+        cam_row.addStretch(1)
         self.preview = Preview()
-        cam_row.addWidget(self.preview, 1)
         camera.addLayout(cam_row)
+        camera.addWidget(self.preview)  # under its button: the button keeps its words
         add("camera_index", camera)
 
         printer = QHBoxLayout()
@@ -193,16 +194,15 @@ class ClerkSettingsScreen(ClerkScreen):
         printer.addWidget(self.test_button)
         add("printer", printer)
 
-        langs = QHBoxLayout()
+        langs = QGridLayout()  # three to a row: the names never squeeze each other
         self.lang_buttons: dict[str, BigButton] = {}
-        for lang in LANGUAGES:
+        for i, lang in enumerate(LANGUAGES):
             button = BigButton(vc.app.translator.tr("lang.self", lang))
             button.setObjectName("toggle")
             button.setCheckable(True)
             button.setEnabled(lang != "vi")  # Vietnamese is always offered
-            langs.addWidget(button)
+            langs.addWidget(button, i // 3, i % 3)
             self.lang_buttons[lang] = button
-        langs.addStretch(1)
         add("languages", langs)
 
         self._add_fee_account(add)
@@ -214,10 +214,11 @@ class ClerkSettingsScreen(ClerkScreen):
             edit.setFixedWidth(200)
             self.edits[name] = edit
             add(name, edit)
-        self.body.addWidget(scroll(inner), 1)
-        self.message = Text("")
+        self.body.addWidget(inner, 1)
+        self.message = Note("")
         self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.body.addWidget(self.message)
+        self.message.hide()
+        self.footer.addWidget(self.message)
         buttons = QHBoxLayout()
         self.back_button = BigButton("", pictogram="back")
         self.back_button.clicked.connect(self.vc.nav.back)
@@ -227,7 +228,7 @@ class ClerkSettingsScreen(ClerkScreen):
         buttons.addWidget(self.back_button)
         buttons.addStretch(1)
         buttons.addWidget(self.save_button)
-        self.body.addLayout(buttons)
+        self.footer.addLayout(buttons)
         self.bridge = None
         self.preview_key = "clerk.settings.preview_off"
         self.saved_secrets: set[str] = set()

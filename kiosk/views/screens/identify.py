@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
 
@@ -21,6 +21,8 @@ from kiosk.views.steps import JourneyScreen, sample_at, show_step
 from kiosk.views.widgets import BigButton, Pictogram, Text
 
 log = logging.getLogger(__name__)
+HINT_AFTER_MS = 8000  # no card read by then: say what to try
+MANUAL_AFTER_MS = 20000  # by then: typing the details is the big button
 SAMPLE_CODE = "1.001193"  # birth registration: the sample for screenshots
 
 
@@ -98,12 +100,73 @@ class IdentifyScreen(JourneyScreen):
         self.body.addLayout(nav)
         self.bridge = None
         self.error_key: str | None = None
+        # No card read after a while: say what to try, then make typing the big button.
+        self.tips = Text("", "hint")
+        self.tips.setObjectName("tips")
+        self.tips.hide()
+        side.insertWidget(2, self.tips)
+        self.clerk_button = BigButton("", pictogram="help_clerk")
+        self.clerk_button.setObjectName("askClerk")
+        self.clerk_button.clicked.connect(self.ask_clerk)
+        self.clerk_button.hide()
+        nav.insertWidget(2, self.clerk_button)
+        self.hint_timer = QTimer(self)
+        self.hint_timer.setSingleShot(True)
+        self.hint_timer.setInterval(HINT_AFTER_MS)
+        self.hint_timer.timeout.connect(self.show_tips)
+        self.manual_timer = QTimer(self)
+        self.manual_timer.setSingleShot(True)
+        self.manual_timer.setInterval(MANUAL_AFTER_MS)
+        self.manual_timer.timeout.connect(self.offer_manual)
+        self.stage = 0  # 0 scanning, 1 tips shown, 2 typing offered big
 
     # Camera -----------------------------------------------------------------
     def enter(self, state) -> None:
         self.error_key = None
+        self.stage = 0
         super().enter(state)
         self.start_camera()
+        self.hint_timer.start()
+        self.manual_timer.start()
+
+    def show_tips(self) -> None:
+        """8 s without a read: what to try, on screen and aloud, and the other ways."""
+        if self.stage >= 1 or self.vc.nav.current != self.name:
+            return
+        self.stage = 1
+        self._stage_texts()
+        player = self.vc.app.speech
+        if player is not None:
+            player.say_key("screens.identify.tips")
+
+    def offer_manual(self) -> None:
+        """20 s: typing the card's details becomes the big, first button."""
+        if self.vc.nav.current != self.name:
+            return
+        self.stage = 2
+        self._stage_texts()
+
+    def _stage_texts(self) -> None:
+        self.tips.setText(self.tr("screens.identify.tips"))
+        self.tips.setVisible(self.stage >= 1)
+        self.clerk_button.setText(self.tr("screens.identify.ask_clerk"))
+        self.clerk_button.setVisible(self.stage >= 1)
+        big = self.stage >= 2
+        if self.manual_button.property("big") != big:
+            self.manual_button.setProperty("big", big)
+            self.manual_button.setObjectName("primary" if big else "manual")
+            self.manual_button.setIconSize(QSize(64, 64) if big else QSize(48, 48))
+            self.manual_button.style().unpolish(self.manual_button)
+            self.manual_button.style().polish(self.manual_button)
+            # After the style (whose min-height would undo it): a big, first button.
+            self.manual_button.setMinimumHeight(120 if big else 0)
+
+    def ask_clerk(self) -> None:
+        """A clerk is asked for: the kiosk says so; a clerk comes to the kiosk."""
+        self.tips.setText(self.tr("screens.identify.clerk_called"))
+        player = self.vc.app.speech
+        if player is not None:
+            player.say_key("screens.identify.clerk_called")
 
     def start_camera(self) -> None:
         factory = self.vc.app.camera
@@ -127,6 +190,8 @@ class IdentifyScreen(JourneyScreen):
             self.bridge = None
 
     def leave(self) -> None:
+        self.hint_timer.stop()
+        self.manual_timer.stop()
         self.stop_camera()
 
     def camera_failed(self, key: str, detail: str) -> None:
@@ -141,6 +206,8 @@ class IdentifyScreen(JourneyScreen):
         """A result seen on two frames: an ID card, a receipt, or something else."""
         kind = getattr(result, "kind", None)
         if kind == "cccd":
+            self.hint_timer.stop()
+            self.manual_timer.stop()
             self.stop_camera()
             citizen = result.citizen
             applicant = Applicant(
@@ -172,9 +239,13 @@ class IdentifyScreen(JourneyScreen):
         self.instruction.setText(self.tr("identify.instruction"))
         self.status.setText(self.tr(self.error_key) if self.error_key else "")
         self.manual_button.setText(self.tr("identify.manual"))
+        self._stage_texts()
 
     def wipe(self) -> None:
         super().wipe()
+        self.hint_timer.stop()
+        self.manual_timer.stop()
+        self.stage = 0
         self.stop_camera()
         self.camera_view.clear_frame()
 

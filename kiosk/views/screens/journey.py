@@ -8,7 +8,7 @@ did, then show the step it returns. The receipt service prints.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -26,13 +26,23 @@ from kiosk.services.consent import CONSENT_KEY
 from kiosk.services.dossiers import Applicant
 from kiosk.services.flow import Step
 from kiosk.services.journey import CONSENT, DOCUMENT, QUESTION, REVIEW, TYPE_IDENTITY
+from kiosk.services.places import Places
 from kiosk.services.receipts import format_date, format_vnd
 from kiosk.services.text import nfc
 from kiosk.views.base import Screen
+from kiosk.views.pickers import DatePicker, PlacePicker
 from kiosk.views.registry import register
 from kiosk.views.spoken import speak_receipt
 from kiosk.views.steps import JourneyScreen, sample_at, show_step
-from kiosk.views.widgets import BigButton, Pictogram, Text, Tile, clear_layout, scroll
+from kiosk.views.widgets import (
+    BigButton,
+    Pictogram,
+    Text,
+    Tile,
+    choice_pictogram,
+    clear_layout,
+    pictogram_path,
+)
 
 log = logging.getLogger(__name__)
 SAMPLE_CODE = "1.001193"  # birth registration: the sample for screenshots
@@ -64,7 +74,7 @@ class ProceduresScreen(Screen):
         inner = QWidget()
         self.grid = QGridLayout(inner)
         self.grid.setSpacing(20)
-        self.body.addWidget(scroll(inner), 1)
+        self.body.addWidget(inner, 1)
         self.body.addLayout(self.nav_row(back=True, cancel=False))
         self.category: str | None = None
         self.shown: list[str] = []
@@ -79,12 +89,16 @@ class ProceduresScreen(Screen):
         self.search.setPlaceholderText(self.tr("journey.procedures.search"))
         clear_layout(self.categories)
         keys = [None, *self.vc.app.catalogue.categories()]
-        per_row = (len(keys) + 1) // 2
+        # Three to a row, two on a narrow (portrait) screen, so every name fits its button.
+        per_row = 3 if self.window().width() >= 1600 else 2
         for i, key in enumerate(keys):
             label = (
                 self.tr(f"catalogue.category.{key}") if key else self.tr("journey.procedures.all")
             )
-            button = BigButton(label, "primary" if key == self.category else "category")
+            picto = key if key and pictogram_path(key).stem == key else None
+            role = "primary" if key == self.category else "category"
+            button = BigButton(label, role, picto, icon_size=36)
+            button.setProperty("selection", True)  # highlighted when chosen, not an action
             button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             button.clicked.connect(lambda _=False, k=key: self._choose_category(k))
             self.categories.addWidget(button, i // per_row, i % per_row)
@@ -144,7 +158,7 @@ class ProcedureScreen(Screen):
         self.body.addLayout(top)
         inner = QWidget()
         self.facts = QVBoxLayout(inner)
-        self.body.addWidget(scroll(inner), 1)
+        self.body.addWidget(inner, 1)
         self.start = BigButton("", "primary", pictogram="submit_dossier")
         self.start.clicked.connect(self._start)
         row = self.nav_row(back=True, cancel=True)
@@ -359,6 +373,14 @@ class ManualEntryScreen(JourneyScreen):
 
 
 # -------------------------------------------------------------------------------- form
+def _keyboard_kind(field: cat.Field) -> str:
+    """The keyboard a typed answer gets: digits only for numbers (no "/" in a phone
+    number), capitals at each word for a name."""
+    if field.type in ("phone", "id_number", "number"):
+        return field.type
+    return "name" if field.key.endswith("name") else "text"
+
+
 def _sample_form(vc) -> dict:
     journey = vc.app.journey
     journey.choose(SAMPLE_CODE)
@@ -387,6 +409,8 @@ class FormScreen(JourneyScreen):
         nav.insertWidget(2, self.next)
         self.body.addLayout(nav)
         self.edit: QLineEdit | None = None
+        self.date_picker: DatePicker | None = None
+        self.place_picker: PlacePicker | None = None
         self.error = Text("", "error")
         self.choice_buttons: dict[str, BigButton] = {}
 
@@ -401,6 +425,7 @@ class FormScreen(JourneyScreen):
         field, step = self.field, self.flow_step
         clear_layout(self.question_box)
         self.edit, self.choice_buttons = None, {}
+        self.date_picker = self.place_picker = None
         if field is None:
             return
         lang = self.vc.app.session.lang
@@ -410,7 +435,7 @@ class FormScreen(JourneyScreen):
         raw = self.journey.raw(field.key)
         hint = field.hint(lang) or (
             self.tr(f"journey.form.hint.{field.type}")
-            if field.type in ("date", "phone", "id_number")
+            if field.type in ("phone", "id_number")
             else ""
         )
         if hint:
@@ -422,20 +447,48 @@ class FormScreen(JourneyScreen):
                 else [("yes", self.tr("journey.form.yes")), ("no", self.tr("journey.form.no"))]
             )
             for key, label in options:
-                button = BigButton(label, "primary" if raw == key else "")
+                # A choice whose meaning can be drawn carries its pictogram (Nam, Nữ, Cha…).
+                button = BigButton(
+                    label, "primary" if raw == key else "", choice_pictogram(key), icon_size=64
+                )
                 button.setObjectName(f"choice_{key}")
+                button.setProperty("selection", True)
                 button.clicked.connect(lambda _=False, k=key: self._choose(k))
                 self.question_box.addWidget(button)
                 self.choice_buttons[key] = button
             self.next.setVisible(
                 bool(raw) and field.type == "choice" and raw in self.choice_buttons
             )
+        elif field.type == "date":
+            # Tapped, never typed: a date that does not exist cannot be chosen.
+            self.date_picker = DatePicker(self.tr, max_today=field.max_today)
+            value = cat.validate_value(field, raw, lang)[0] if raw else None
+            if value:
+                self.date_picker.set_value(date.fromisoformat(value))
+            self.date_picker.chosen.connect(self.submit)
+            self.question_box.addWidget(self.date_picker)
+            self.next.setVisible(True)
+        elif field.input == "place":
+            # The kiosk's own commune and the citizen's own, one tap each; else the lists.
+            places = Places()
+            s = self.vc.app.settings
+            applicant = self.journey.session.applicant
+            card = applicant.address if applicant else ""
+            self.place_picker = PlacePicker(
+                self.tr,
+                places,
+                [places.home(s.commune_name, s.province), places.from_address(card or "")],
+            )
+            if raw:
+                self.place_picker.set_text(raw)
+            self.place_picker.chosen.connect(self.submit)
+            self.question_box.addWidget(self.place_picker)
+            self.next.setVisible(True)
         else:
             self.edit = QLineEdit(raw)
             self.edit.setObjectName("answer")
-            if field.type in ("phone", "id_number", "number", "date"):
-                self.edit.setProperty("keyboard", "numeric")
-            self.edit.returnPressed.connect(self.submit)
+            self.edit.setProperty("keyboard", _keyboard_kind(field))
+            self.edit.returnPressed.connect(self.submit)  # also the keyboard's Xong
             self.question_box.addWidget(self.edit)
             self.next.setVisible(True)
             self.edit.setFocus()  # the on-screen keyboard opens with the question
@@ -454,6 +507,10 @@ class FormScreen(JourneyScreen):
             return
         if self.edit is not None:
             self._accept(self.edit.text())
+        elif self.date_picker is not None:
+            self._accept(self.date_picker.text())
+        elif self.place_picker is not None:
+            self._accept(self.place_picker.text())
         else:
             self._accept(self.journey.raw(field.key))
 
@@ -511,14 +568,14 @@ class ReviewScreen(JourneyScreen):
     def __init__(self, vc) -> None:
         super().__init__(vc)
         title_row = QHBoxLayout()
-        self.body.removeWidget(self.title)
+        self.outer.removeWidget(self.title)
         title_row.addWidget(Pictogram("review", 64))
         title_row.addWidget(self.title, 1)
-        self.body.insertLayout(0, title_row)
+        self.outer.insertLayout(0, title_row)
         inner = QWidget()
         self.rows = QGridLayout(inner)
         self.rows.setColumnStretch(1, 1)
-        self.body.addWidget(scroll(inner), 1)
+        self.body.addWidget(inner, 1)
         self.error = Text("", "error")
         self.body.addWidget(self.error)
         self.confirm = BigButton("", "primary", pictogram="confirm")
@@ -673,25 +730,26 @@ class PrintingScreen(Screen):
             return
         app = self.vc.app
 
-        def work() -> tuple[str, object]:
+        def work() -> tuple[str, object, bool]:
             dossier = app.dossiers.get(dossier_id)
             expected = app.receipts.receipt_data(dossier).expected_date
             try:
                 app.receipts.print_receipt(dossier_id)
             except PrinterError as exc:  # recorded by the service; the dossier is safe
-                return exc.key, expected
-            return "", expected
+                return exc.key, expected, _sent(app, dossier_id)
+            return "", expected, _sent(app, dossier_id)
 
         self.vc.tasks.run(work, self._done, self._crashed)
 
-    def _done(self, outcome: tuple[str, object]) -> None:
-        error_key, expected = outcome
+    def _done(self, outcome: tuple[str, object, bool]) -> None:
+        error_key, expected, sent = outcome
         self.vc.nav.replace(
             "done",
             receipt_code=self.state.get("receipt_code"),
             printed=not error_key,
             print_error=error_key,
             expected_date=expected,
+            sent=sent,
         )
 
     def _crashed(self, error: Exception) -> None:
@@ -702,6 +760,12 @@ class PrintingScreen(Screen):
             printed=False,
             print_error="receipt.printer.failed",
         )
+
+
+def _sent(app, dossier_id: int) -> bool:
+    """Whether the portal has the dossier yet (it usually has not, a second after)."""
+    dossier = app.dossiers.get(dossier_id)
+    return dossier is not None and dossier.delivered_at is not None
 
 
 @register("done", sample=lambda vc: {"receipt_code": "QN01-000123-J", "printed": True})
@@ -721,9 +785,13 @@ class DoneScreen(Screen):
         self.code.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message = Text("")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.sending = Text("")
+        self.sending.setObjectName("sending")
+        self.sending.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.body.addWidget(self.code_label)
         self.body.addWidget(self.code)
         self.body.addWidget(self.message)
+        self.body.addWidget(self.sending)
         self.body.addStretch(1)
         row = QHBoxLayout()
         self.finish = BigButton("", "primary", pictogram="done")
@@ -737,7 +805,7 @@ class DoneScreen(Screen):
         row.addWidget(self.rate)
         row.addWidget(self.finish)
         row.addStretch(1)
-        self.body.addLayout(row)
+        self.footer.addLayout(row)  # always in view, under whatever scrolls
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -747,6 +815,9 @@ class DoneScreen(Screen):
             self.message.setText(self.tr("journey.done.printed"))
         else:
             self.message.setText(self.tr("journey.done.not_printed"))
+        # Honest about the portal: saved here is not yet sent there.
+        sent = self.state.get("sent", False)
+        self.sending.setText(self.tr("screens.done.sent" if sent else "screens.done.not_sent"))
         self.finish.setText(self.tr("journey.done.finish"))
         self.rate.setText(self.tr("home.rate"))
         self.read_aloud.setText(self.tr("journey.done.read_aloud"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit
 
 from kiosk.services.receipts import format_date
@@ -43,11 +43,12 @@ class StatusLookupScreen(Screen):
         side.addWidget(self.hint, 0, 0)
         side.addWidget(self.code, 1, 0)
         side.addWidget(self.error, 2, 0)
-        side.addWidget(self.look, 3, 0)
-        side.setRowStretch(4, 1)
+        side.setRowStretch(3, 1)
         row.addLayout(side, 1)
         self.body.addLayout(row, 1)
-        self.body.addLayout(self.nav_row(back=True, cancel=False))
+        nav = self.nav_row(back=True, cancel=False)
+        nav.insertWidget(2, self.look)  # in view above the keyboard, beside Back
+        self.footer.addLayout(nav)
         self.bridge = None
         self.busy = False
 
@@ -203,6 +204,7 @@ class StatusResultScreen(Screen):
         self.details.clear()
 
 
+THANKS_MS = 5000  # the thank-you stays this long, then the kiosk goes home
 FACE_PICTOS = {4: "face_very_happy", 3: "face_happy", 2: "face_unhappy", 1: "face_very_unhappy"}
 
 
@@ -242,12 +244,25 @@ class RatingScreen(Screen):
         self.skip.clicked.connect(lambda: self.send(None))
         nav = self.nav_row(back=True, cancel=False)
         nav.insertWidget(2, self.skip)
-        self.body.addLayout(nav)
+        self.footer.addLayout(nav)
         self.face: int | None = None
+        # After the thank-you the kiosk goes home by itself: the citizen has finished.
+        self.home_timer = QTimer(self)
+        self.home_timer.setSingleShot(True)
+        self.home_timer.setInterval(THANKS_MS)
+        self.home_timer.timeout.connect(self._go_home)
 
     def enter(self, state) -> None:
         self.face = None
+        self.home_timer.stop()
         super().enter(state)
+
+    def leave(self) -> None:
+        self.home_timer.stop()
+
+    def _go_home(self) -> None:
+        if self.vc.nav.current == self.name:
+            self.vc.nav.cancel()  # the session ends: nothing of it stays on screen
 
     def choose_face(self, face: int) -> None:
         self.face = face
@@ -267,6 +282,7 @@ class RatingScreen(Screen):
         )
 
     def _thanked(self) -> None:
+        self.home_timer.start()
         self.thanks.setText(self.tr("rating.thanks"))
         for tile in [*self.face_tiles.values(), *self.reason_tiles.values()]:
             tile.setVisible(False)

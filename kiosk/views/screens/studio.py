@@ -15,12 +15,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QBoxLayout,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QTableWidget,
     QTableWidgetItem,
 )
 
@@ -31,7 +31,7 @@ from kiosk.services.studio import APPROVED, DRAFT, MISSING, RETURNED, STALE, Stu
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, desk
 from kiosk.views.screens.clerk_samples import sample_login
-from kiosk.views.widgets import BigButton, Pictogram, Text, pictogram_pixmap
+from kiosk.views.widgets import BigButton, FitTable, Pictogram, Text, pictogram_pixmap
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,8 @@ class StudioScreen(_StudioScreen):
 
     def __init__(self, vc) -> None:
         super().__init__(vc)
-        langs = QHBoxLayout()
+        # In a row on a wide screen, one under the other on a portrait one (see enter).
+        langs = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         langs.setSpacing(12)
         self.lang_row = langs
         self.lang_buttons: dict[str, BigButton] = {}
@@ -109,7 +110,7 @@ class StudioScreen(_StudioScreen):
         self.offer_button.clicked.connect(self.offer)
         offer_row.addWidget(self.offer_button)
         self.body.addLayout(offer_row)
-        self.table = QTableWidget(0, 3)
+        self.table = FitTable(0, 3)  # as tall as its rows: the screen scrolls, once
         self.table.setObjectName("studioItems")
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -120,10 +121,15 @@ class StudioScreen(_StudioScreen):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.cellClicked.connect(self.open_row)
-        self.body.addWidget(self.table, 1)
+        self.body.addWidget(self.table)
+        self.body.addStretch(1)
         self.rows: list[str] = []
 
     def enter(self, state) -> None:
+        wide = self.window().width() >= 1200
+        self.lang_row.setDirection(
+            QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        )
         super().enter(state)
         if not self.isVisible() and self.desk.clerk is None:
             return
@@ -201,6 +207,7 @@ class StudioScreen(_StudioScreen):
             self.table.setItem(row, 1, QTableWidgetItem(it.source))
             self.table.setItem(row, 2, QTableWidgetItem(entry.text))
             self.rows.append(it.item)
+        self.table.fit_rows()
         self.message.setText(self.tr("studio.hint"))
 
     def offer(self) -> None:
@@ -282,7 +289,9 @@ class StudioItemScreen(_StudioScreen):
         self.text.setMaxLength(2000)
         self.body.addWidget(self.text)
         rec = QHBoxLayout()
-        self.record_button = BigButton("", "primary", "volume")
+        # Not the screen's main action (Save is, always in view below): it may scroll
+        # under the text field while the keyboard is up.
+        self.record_button = BigButton("", "", "volume")
         self.record_button.clicked.connect(self.toggle_record)
         self.timer_label = Text("")
         self.play_button = BigButton("", "", "repeat_audio")
@@ -307,7 +316,7 @@ class StudioItemScreen(_StudioScreen):
         self.list_button.clicked.connect(lambda: self.vc.nav.go("studio", lang=self.lang()))
         for b in (self.save_button, self.approve_button, self.send_back_button, self.list_button):
             actions.addWidget(b)
-        self.body.addLayout(actions)
+        self.footer.addLayout(actions)  # always in view, also while typing
         self.body.addStretch(1)
         self.take: bytes | None = None
         self.microphone = None

@@ -1,0 +1,262 @@
+"""Touch pickers for a question: a date without typing, a place from lists.
+
+DatePicker: the decade, the year, the month and the day as rows of big buttons. A day
+that does not exist in the month (31/02) or lies in the future (when the field forbids
+it) cannot be chosen: its button is not there or is disabled. Tapping the day finishes
+the answer (`chosen`), as tapping a choice does.
+
+PlacePicker: the kiosk's own commune and the citizen's own (from the card, however old the
+address) as one-tap answers, then any province of today with the commune typed.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGridLayout, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
+
+from kiosk.services.places import Place, Places
+from kiosk.views.widgets import BigButton, Text, clear_layout
+
+FIRST_YEAR = 1920
+
+
+_CELL_QSS = """
+QPushButton { min-width: 64px; padding: 4px 2px; }
+QPushButton[selected="true"] { background: #0a3d7a; color: #ffffff; }
+"""
+
+
+def _cell(text: str, name: str) -> BigButton:
+    button = BigButton(text)
+    button.setObjectName(name)
+    button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    button.setMinimumWidth(64)
+    button.setStyleSheet(_CELL_QSS)
+    return button
+
+
+def _mark(button: BigButton, selected: bool) -> None:
+    button.setProperty("selected", selected)
+    button.style().unpolish(button)
+    button.style().polish(button)
+
+
+class DatePicker(QWidget):
+    """Decade, year, month, day; `value()` is a date or None, `text()` is dd/mm/yyyy."""
+
+    chosen = Signal()  # the day was tapped: the answer is complete
+
+    def __init__(self, tr, today: date | None = None, max_today: bool = False) -> None:
+        super().__init__()
+        self.tr = tr
+        self.today = today or date.today()
+        self.max_today = max_today
+        self.year, self.month, self.day = self.today.year, self.today.month, None
+        col = QVBoxLayout(self)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(6)
+        self.rows: dict[str, QGridLayout] = {}
+        self.captions: dict[str, Text] = {}
+        for part in ("decade", "year", "month", "day"):
+            caption = Text("", "hint")
+            grid = QGridLayout()
+            grid.setSpacing(6)
+            col.addWidget(caption)
+            col.addLayout(grid)
+            self.rows[part], self.captions[part] = grid, caption
+        self.buttons: dict[str, dict[int, BigButton]] = {}
+        self.set_value(None)
+
+    # The value ---------------------------------------------------------------------
+    def set_value(self, value: date | None) -> None:
+        if value is not None:
+            self.year, self.month, self.day = value.year, value.month, value.day
+        else:
+            self.day = None
+        self._build()
+
+    def value(self) -> date | None:
+        return date(self.year, self.month, self.day) if self.day else None
+
+    def text(self) -> str:
+        v = self.value()
+        return v.strftime("%d/%m/%Y") if v else ""
+
+    def _last_year(self) -> int:
+        return self.today.year if self.max_today else self.today.year + 10
+
+    def _allowed(self, year: int, month: int, day: int = 1) -> bool:
+        return not self.max_today or date(year, month, day) <= self.today
+
+    # Building ---------------------------------------------------------------------
+    def _build(self) -> None:
+        tr = self.tr
+        self.captions["decade"].setText(tr("screens.date.decade"))
+        self.captions["year"].setText(tr("screens.date.year"))
+        self.captions["month"].setText(tr("screens.date.month"))
+        self.captions["day"].setText(tr("screens.date.day"))
+        last = self._last_year()
+        decade = self.year // 10 * 10
+        self._fill(
+            "decade",
+            list(range(FIRST_YEAR, last + 1, 10)),
+            12,
+            lambda d: f"{d}",
+            lambda d: d == decade,
+            lambda d: True,
+            self._choose_decade,
+        )
+        self._fill(
+            "year",
+            [y for y in range(decade, decade + 10) if FIRST_YEAR <= y <= last],
+            10,
+            str,
+            lambda y: y == self.year,
+            lambda y: True,
+            self._choose_year,
+        )
+        self._fill(
+            "month",
+            list(range(1, 13)),
+            12,
+            str,
+            lambda m: m == self.month,
+            lambda m: self._allowed(self.year, m),
+            self._choose_month,
+        )
+        days = calendar.monthrange(self.year, self.month)[1]
+        self._fill(
+            "day",
+            list(range(1, days + 1)),  # 29, 30 or 31 buttons: no 31/02 to choose
+            11,
+            str,
+            lambda d: d == self.day,
+            lambda d: self._allowed(self.year, self.month, d),
+            self._choose_day,
+        )
+
+    def _fill(self, part, values, per_row, label, selected, allowed, on_tap) -> None:
+        grid = self.rows[part]
+        clear_layout(grid)
+        self.buttons[part] = {}
+        for i, v in enumerate(values):
+            button = _cell(label(v), f"{part}_{v}")
+            button.setEnabled(allowed(v))
+            _mark(button, selected(v))
+            button.clicked.connect(lambda _=False, v=v: on_tap(v))
+            grid.addWidget(button, i // per_row, i % per_row)
+            self.buttons[part][v] = button
+        for c in range(per_row):
+            grid.setColumnStretch(c, 1)
+
+    # Taps ---------------------------------------------------------------------------
+    def _clamp(self) -> None:
+        """Keep month and day possible after the year or month changed."""
+        if self.max_today and (self.year, self.month) > (self.today.year, self.today.month):
+            self.month = self.today.month
+        days = calendar.monthrange(self.year, self.month)[1]
+        if self.day is not None and (
+            self.day > days or not self._allowed(self.year, self.month, self.day)
+        ):
+            self.day = None
+
+    def _choose_decade(self, decade: int) -> None:
+        self.year = min(decade + (self.year % 10), self._last_year())
+        self._clamp()
+        self._build()
+
+    def _choose_year(self, year: int) -> None:
+        self.year = year
+        self._clamp()
+        self._build()
+
+    def _choose_month(self, month: int) -> None:
+        self.month = month
+        self._clamp()
+        self._build()
+
+    def _choose_day(self, day: int) -> None:
+        self.day = day
+        self._build()
+        self.chosen.emit()
+
+    def tap(self, part: str, value: int) -> BigButton:
+        """The button for `value` in a row ('decade', 'year', 'month', 'day')."""
+        return self.buttons[part][value]
+
+
+class PlacePicker(QWidget):
+    """One tap for the kiosk's commune or the citizen's own; else a province and a name."""
+
+    chosen = Signal()
+
+    def __init__(self, tr, places: Places, suggestions: list[Place]) -> None:
+        super().__init__()
+        self.tr, self.places = tr, places
+        self.suggestions = list(dict.fromkeys(s for s in suggestions if s is not None))
+        self.province: str | None = None
+        self.picked: Place | None = None
+        col = QVBoxLayout(self)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(8)
+        self.suggestion_buttons: list[BigButton] = []
+        for place in self.suggestions:
+            button = BigButton(place.text(), pictogram="permanent_residence")
+            button.setObjectName("suggestion")
+            button.clicked.connect(lambda _=False, p=place: self._pick(p))
+            col.addWidget(button)
+            self.suggestion_buttons.append(button)
+        self.other = Text(tr("screens.place.other"), "hint")
+        col.addWidget(self.other)
+        self.grid = QGridLayout()
+        self.grid.setSpacing(6)
+        self.province_buttons: dict[str, BigButton] = {}
+        for i, p in enumerate(places.provinces):
+            button = _cell(p.short, "province")
+            button.clicked.connect(lambda _=False, name=p.short: self._choose_province(name))
+            self.grid.addWidget(button, i // 3, i % 3)
+            self.province_buttons[p.short] = button
+        col.addLayout(self.grid)
+        self.commune_label = Text(tr("screens.place.commune"), "hint")
+        self.commune = QLineEdit()
+        self.commune.setObjectName("commune")
+        self.commune.setProperty("keyboard", "name")
+        self.commune.returnPressed.connect(self._typed)
+        col.addWidget(self.commune_label)
+        col.addWidget(self.commune)
+        self.commune_label.hide()
+        self.commune.hide()
+
+    def set_text(self, text: str) -> None:
+        for place in self.suggestions:
+            if place.text() == text:
+                self.picked = place
+                return
+        self.picked = None
+
+    def text(self) -> str:
+        if self.picked is not None:
+            return self.picked.text()
+        if self.province and self.commune.text().strip():
+            return Place(self.commune.text().strip(), self.province).text()
+        return self.province or ""
+
+    def _pick(self, place: Place) -> None:
+        self.picked = place
+        self.chosen.emit()
+
+    def _choose_province(self, name: str) -> None:
+        self.picked = None
+        self.province = name
+        for short, button in self.province_buttons.items():
+            _mark(button, short == name)
+        self.commune_label.show()
+        self.commune.show()
+        self.commune.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _typed(self) -> None:
+        if self.province and self.commune.text().strip():
+            self.chosen.emit()

@@ -1,0 +1,96 @@
+"""The clerk reads sentences in their language: field labels, not field paths; no outcome
+names, status codes or English on a Vietnamese screen; a screen that fails to draw says so."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from PySide6.QtWidgets import QLabel
+
+from kiosk.qt import stage
+from kiosk.qt.tasks import TaskRunner
+from kiosk.services.i18n import Translator
+from kiosk.views import clerk_texts as texts
+
+ENGLISH = re.compile(
+    r"\b(delivered|transient|needs_clerk|auth_blocked|rejected|required|must|invalid|"
+    r"signature|image/jpeg|True|False|None)\b"
+)
+
+
+@pytest.fixture
+def window(kiosk_qapp, tmp_path):
+    from kiosk.config import load_settings
+    from kiosk.context import build_context
+
+    settings = load_settings(
+        env={}, config_path=tmp_path / "none.toml", data_dir=str(tmp_path), demo="true"
+    )
+    ctx = build_context(settings)
+    tasks = TaskRunner()
+    tasks.inline = True
+    win = stage.build_window(ctx, tasks, 1280, 800, speech=False)
+    yield win
+    win.close()
+    win.deleteLater()
+    stage.settle()
+    ctx.close()
+
+
+def _shown_text(screen) -> str:
+    return "\n".join(
+        label.text() for label in screen.findChildren(QLabel) if label.isVisibleTo(screen)
+    )
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_dossier_detail_reads_as_sentences(window, lang):
+    screen = stage.stage(window, "clerk_dossier", lang, keyboard=False)
+    shown = _shown_text(screen)
+    tr = window.vc.tr
+    # The portal's complaint names the field by its label, in a sentence.
+    proc = window.vc.app.catalogue.get("2.000815")  # the sample dossier's procedure
+    label = next(f.label(lang) for f in proc.fields if f.key == "phone")
+    assert tr("screens.clerk.problem.other", field=label) in shown.splitlines()
+    assert "fields." not in shown and "applicant." not in shown
+    assert not re.search(r"\b(4\d\d|5\d\d)\b", shown), "an HTTP status on the screen"
+    if lang == "vi":
+        assert not ENGLISH.search(shown), ENGLISH.search(shown).group(0)
+    # The sample dossier has a document photo, listed by the document's name.
+    doc = proc.required_documents[0].title(lang)
+    assert any(line.startswith(f"{doc}: ") for line in shown.splitlines())
+    assert tr("screens.clerk.attempt.needs_clerk", time="").strip(": ") in shown
+
+
+def test_each_outcome_and_problem_has_a_sentence():
+    translator = Translator.from_resources()
+    for lang in ("vi", "en"):
+
+        def tr(key, lang=lang, **values):
+            return translator.tr(key, lang, **values)
+
+        for outcome in (*texts.OUTCOMES, "something new"):
+            line = texts.attempt_line(outcome, "08:00", tr)
+            assert line.startswith("08:00: ") and "screens." not in line
+        for message in ("required", "must match ^0", "must be a date YYYY-MM-DD", "odd"):
+            (line,) = texts.portal_error_lines(
+                [{"field": "fields.phone", "message": message}], {"phone": "Số điện thoại"}, tr
+            )
+            assert line.startswith("Số điện thoại: ") and message not in line
+    assert not translator.missing
+
+
+def test_a_screen_that_fails_to_draw_tells_the_clerk_and_logs(window, monkeypatch, caplog):
+    from kiosk.views.screens.clerk_dossiers import ClerkDossierScreen
+
+    def broken(self, detail):
+        raise TypeError("boom")
+
+    monkeypatch.setattr(ClerkDossierScreen, "_show", broken)
+    with caplog.at_level(logging.ERROR):
+        screen = stage.stage(window, "clerk_dossier", "vi", keyboard=False)
+    assert screen.render_error.isVisibleTo(screen)
+    assert screen.render_error.text() == window.vc.tr("screens.clerk.render_failed")
+    assert any("could not be drawn: TypeError" in r.getMessage() for r in caplog.records)
