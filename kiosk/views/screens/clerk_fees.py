@@ -24,6 +24,7 @@ from kiosk.services.receipts import format_vnd
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
 from kiosk.views.screens.clerk_samples import ensure_sample_data, sample_login
+from kiosk.views.screens.fees import flow_buttons, room_for_buttons
 from kiosk.views.widgets import BigButton, Text
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,10 @@ class ClerkFeesScreen(ClerkScreen):
         self.proof.setObjectName("proof")
         self.body.addWidget(self.proof)
 
-        actions = QHBoxLayout()
+        # Three to a row where their labels fit, fewer (one above the other) where not.
+        self.actions = QGridLayout()
+        self.actions.setHorizontalSpacing(12)
+        self.actions.setVerticalSpacing(12)
         self.cash_button = BigButton("", "primary", pictogram="fee_pay_cash")
         self.cash_button.setObjectName("paidCash")
         self.cash_button.clicked.connect(lambda: self.record(CASH))
@@ -141,9 +145,8 @@ class ClerkFeesScreen(ClerkScreen):
         self.exempt_button = BigButton("", pictogram="fee_poor_household")
         self.exempt_button.setObjectName("exempt")
         self.exempt_button.clicked.connect(lambda: self.record(EXEMPT))
-        for button in (self.cash_button, self.transfer_button, self.exempt_button):
-            actions.addWidget(button)
-        self.body.addLayout(actions)
+        self._flow()
+        self.body.addLayout(self.actions)
 
         statement = QHBoxLayout()
         self.statement_path = QLineEdit()
@@ -191,6 +194,7 @@ class ClerkFeesScreen(ClerkScreen):
         self.cash_button.setText(self.tr("fees.clerk.paid_cash"))
         self.transfer_button.setText(self.tr("fees.clerk.transfer_seen"))
         self.exempt_button.setText(self.tr("fees.clerk.exempt"))
+        self._flow()
         self.statement_path.setPlaceholderText(self.tr("fees.clerk.statement_path"))
         self.import_button.setText(self.tr("fees.clerk.import"))
         self.record_matches_button.setText(
@@ -202,6 +206,14 @@ class ClerkFeesScreen(ClerkScreen):
         self.record_matches_button.setEnabled(bool(self.statement and self.statement.matches))
         if self.rows:
             self._fill(self.rows)
+
+    def _flow(self) -> None:
+        buttons = [self.cash_button, self.transfer_button, self.exempt_button]
+        flow_buttons(self.actions, buttons, room_for_buttons(self))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._flow()
 
     def refresh(self) -> None:
         payments = self.vc.app.payments

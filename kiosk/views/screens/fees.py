@@ -14,7 +14,7 @@ import logging
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QStyle, QWidget
 
 from kiosk.services.fee_step import EXEMPTION, PAY, QUANTITY
 from kiosk.services.payments import CASH, EXEMPT, TRANSFER
@@ -31,6 +31,41 @@ FEE_QSS = (
     "QLabel#fee_amount { font-size: 44pt; font-weight: bold; color: #0a3d7a; }"
     "QLabel#fee_quantity, QLabel#fee_copies { font-size: 40pt; font-weight: bold; }"
 )
+
+
+def flow_buttons(grid: QGridLayout, buttons: list[QWidget], width: int) -> None:
+    """Lay `buttons` out in `grid`, as many to a row as fit `width` at the width their text
+    needs: side by side on a wide screen, fewer to a row (one above the other) on a narrow
+    or portrait one, so no label is ever cut. Returns at once when nothing changes."""
+    shown = [b for b in buttons if not b.isHidden()] or buttons
+    need = max(b.sizeHint().width() for b in shown)
+    spacing = max(grid.horizontalSpacing(), 0)
+    per_row = len(buttons)
+    while per_row > 1 and per_row * need + (per_row - 1) * spacing > width:
+        per_row -= 1
+    places = [(i // per_row, i % per_row) for i in range(len(buttons))]
+    if all(grid.indexOf(b) >= 0 for b in buttons) and places == [
+        grid.getItemPosition(grid.indexOf(b))[:2] for b in buttons
+    ]:
+        return
+    for button in buttons:
+        grid.removeWidget(button)
+    for column in range(grid.columnCount()):
+        grid.setColumnStretch(column, 0)
+    for button, (row, column) in zip(buttons, places, strict=True):
+        grid.addWidget(button, row, column)
+    for column in range(per_row):
+        grid.setColumnStretch(column, 1)
+
+
+def room_for_buttons(screen: Screen, scrolled: bool = True) -> int:
+    """The width a row of buttons has on `screen`: in its body (beside a scroll bar) or in
+    its footer."""
+    margins = screen.outer.contentsMargins()
+    width = screen.width() - margins.left() - margins.right()
+    if scrolled:
+        width -= screen.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent) + 4
+    return width
 
 
 # --- the journey's hooks (called by the review screen) ---------------------------------
@@ -300,8 +335,11 @@ class FeeQrScreen(Screen):
         col.setRowStretch(4, 1)
         row.addLayout(col, 1)
         self.body.addLayout(row, 1)
-        buttons = QHBoxLayout()
-        buttons.setSpacing(24)
+        # The two ways to finish stay in view under the code, which scrolls; side by side,
+        # or one above the other where both labels do not fit on one row.
+        self.buttons = QGridLayout()
+        self.buttons.setHorizontalSpacing(24)
+        self.buttons.setVerticalSpacing(12)
         self.done_button = BigButton("", "primary", pictogram="print_receipt")
         self.done_button.setObjectName("primary")
         self.done_button.clicked.connect(lambda: self.finish(TRANSFER))
@@ -310,8 +348,8 @@ class FeeQrScreen(Screen):
         self.cash_button.clicked.connect(lambda: self.finish(CASH))
         for button in (self.done_button, self.cash_button):
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            buttons.addWidget(button, 1)
-        self.body.addLayout(buttons)
+        self._flow()
+        self.footer.addLayout(self.buttons)
         self.payload = ""
 
     def prompt_values(self) -> dict:
@@ -371,6 +409,16 @@ class FeeQrScreen(Screen):
         self.waiting.setText(self.tr("fees.qr.waiting"))
         self.done_button.setText(self.tr("fees.qr.done"))
         self.cash_button.setText(self.tr("fees.qr.cash_instead"))
+        self._flow()
+
+    def _flow(self) -> None:
+        flow_buttons(
+            self.buttons, [self.done_button, self.cash_button], room_for_buttons(self, False)
+        )
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._flow()
 
     def finish(self, method: str) -> None:
         dossier_id = self.state.get("dossier_id")
