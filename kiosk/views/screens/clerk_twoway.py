@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QBoxLayout,
     QComboBox,
     QGridLayout,
     QHBoxLayout,
@@ -28,7 +29,7 @@ from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
 from kiosk.views.screens.clerk_samples import sample_login
 from kiosk.views.screens.notices import sample_notices, two_way
-from kiosk.views.widgets import BigButton, Text, pictogram_pixmap
+from kiosk.views.widgets import BigButton, FitTable, Note, Text, pictogram_pixmap
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,25 @@ NOTICE_PICTOGRAMS = (
 )
 
 
-def _table(columns: int, name: str) -> QTableWidget:
-    table = QTableWidget(0, columns)
+class _WrapTable(QTableWidget):
+    """A table that scrolls by itself (the screen's one scroll area), each row as tall as
+    its wrapped text at the columns' widths: no text is cut."""
+
+    def __init__(self, rows: int, columns: int) -> None:
+        super().__init__(rows, columns)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.horizontalHeader().sectionResized.connect(self._refit)
+
+    def _refit(self, *_args) -> None:
+        self.resizeRowsToContents()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.resizeRowsToContents()
+
+
+def _table(columns: int, name: str, cls: type[QTableWidget] = QTableWidget) -> QTableWidget:
+    table = cls(0, columns)
     table.setObjectName(name)
     table.verticalHeader().setVisible(False)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -100,12 +118,18 @@ def _delivered(session, feedback_id: int) -> None:
 @register("clerk_feedback", audience="clerk", sample=_sample_feedback)
 class ClerkFeedbackScreen(ClerkScreen):
     title_key = "clerk.feedback.title"
+    scrolls = False  # the table is the screen's one scroll area
 
     def __init__(self, vc) -> None:
         super().__init__(vc)
         self.summary = Text("", "hint")
         self.body.addWidget(self.summary)
-        self.table = _table(7, "feedbackTable")
+        self.table = _table(7, "feedbackTable", _WrapTable)
+        # The codes (which cannot wrap) as wide as they are; the rest share what is left
+        # and wrap at their spaces.
+        header = self.table.horizontalHeader()
+        for col in (2, 3, 4, 6):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
         self.body.addWidget(self.table, 1)
 
     def enter(self, state) -> None:
@@ -126,16 +150,17 @@ class ClerkFeedbackScreen(ClerkScreen):
             answer = ((v.answer or {}).get("text") or {}).get("vi", "")
             cells = (
                 v.slip_code,
-                fmt_time(v.created_at),
+                fmt_time(v.created_at).replace(" ", "\n"),  # the date above the time
                 self.tr(f"feedback.citizen.topic.{v.topic}"),
                 self.tr(f"clerk.feedback.identity.{v.identity}"),
                 self.tr(f"cli.outbox.state.{v.state}")
                 + (f" ({v.last_error})" if v.last_error and v.state != "delivered" else ""),
-                " · ".join(x for x in (v.feedback_code, v.portal_status) if x),
+                "\n".join(x for x in (v.feedback_code, v.portal_status) if x),
                 answer,
             )
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text or ""))
+        self.table.resizeRowsToContents()
         self.summary.setText(self.tr("clerk.feedback.summary", n=len(views)))
 
     def retranslate(self) -> None:
@@ -160,8 +185,9 @@ class ClerkNoticesScreen(ClerkScreen):
 
     def __init__(self, vc) -> None:
         super().__init__(vc)
-        self.table = _table(4, "noticesTable")
-        self.body.addWidget(self.table, 1)
+        # The list grows with its rows and scrolls with the form, in the screen's one area.
+        self.table = _table(4, "noticesTable", FitTable)
+        self.body.addWidget(self.table)
         form = QGridLayout()
         form.setHorizontalSpacing(12)
         self.title_edit = QLineEdit()
@@ -187,6 +213,11 @@ class ClerkNoticesScreen(ClerkScreen):
         form.addWidget(self.days, 2, 2)
         form.addWidget(self.urgent, 2, 3)
         self.body.addLayout(form)
+        # What happened (posted, refused...), under the form; no room while it is empty.
+        self.message = Note("", "hint")
+        self.message.hide()
+        self.body.addWidget(self.message)
+        self.body.addStretch(1)
         rec = QHBoxLayout()
         self.record_button = BigButton("", "", "microphone")
         self.record_button.clicked.connect(self.toggle_record)
@@ -200,11 +231,17 @@ class ClerkNoticesScreen(ClerkScreen):
         for w in (self.record_button, self.timer_label, self.play_button):
             rec.addWidget(w)
         rec.addStretch(1)
-        rec.addWidget(self.post_button)
-        rec.addWidget(self.withdraw_button)
-        self.body.addLayout(rec)
-        self.message = Text("", "hint")
-        self.body.addWidget(self.message)
+        send = QHBoxLayout()
+        send.addStretch(1)
+        send.addWidget(self.post_button)
+        send.addWidget(self.withdraw_button)
+        # Pinned under the content, so posting is always in view: one line on a wide
+        # screen, the recording and the posting on two lines on a narrow one.
+        self.actions = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.actions.addLayout(rec)
+        self.actions.addLayout(send)
+        self.rec_row, self.send_row = rec, send
+        self.footer.addLayout(self.actions)
         self.rows: list = []
         self.take: bytes | None = None
         self.microphone = None
@@ -218,13 +255,38 @@ class ClerkNoticesScreen(ClerkScreen):
             return
         self.refresh()
 
+    def _say(self, text: str) -> None:
+        """Show `text` under the form and scroll it into view (once it is laid out)."""
+        self.message.setText(text)
+        if text:
+            QTimer.singleShot(0, self, lambda: self.show_in_view(self.message))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place_actions()
+
+    def _place_actions(self) -> None:
+        margins = self.outer.contentsMargins()
+        room = self.width() - margins.left() - margins.right()
+        need = (
+            self.rec_row.sizeHint().width()
+            + self.send_row.sizeHint().width()
+            + self.actions.spacing()
+            + 48  # some air between the two groups
+        )
+        direction = (
+            QBoxLayout.Direction.LeftToRight if room >= need else QBoxLayout.Direction.TopToBottom
+        )
+        if self.actions.direction() != direction:
+            self.actions.setDirection(direction)
+
     def refresh(self) -> None:
         tw = two_way(self.vc)
         if tw is not None:
             self.vc.tasks.run(tw.notices.all, self._show, self._failed)
 
     def _failed(self, error: Exception) -> None:
-        self.message.setText(self.error_text(error))
+        self._say(self.error_text(error))
 
     def _show(self, notices) -> None:
         now = utcnow()
@@ -251,6 +313,7 @@ class ClerkNoticesScreen(ClerkScreen):
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text))
             self.table.setItem(row, 3, title)
+        self.table.fit_rows()
 
     # -- the recorded message
     def _microphone(self):
@@ -268,7 +331,7 @@ class ClerkNoticesScreen(ClerkScreen):
                 mic.start()
             except Exception as exc:
                 log.warning("microphone: %s", type(exc).__name__)
-                self.message.setText(self.tr("recording.err.no_microphone"))
+                self._say(self.tr("recording.err.no_microphone"))
                 return
             self.take = None
             self.clock.start()
@@ -287,11 +350,11 @@ class ClerkNoticesScreen(ClerkScreen):
     def _took(self, wav: bytes) -> None:
         self.take = wav
         self.play_button.setEnabled(True)
-        self.message.setText(self.tr("studio.take_ok"))
+        self._say(self.tr("studio.take_ok"))
 
     def _take_failed(self, error: Exception) -> None:
         key = error.key if isinstance(error, TakeRefused) else "recording.err.no_microphone"
-        self.message.setText(self.tr(key))
+        self._say(self.tr(key))
 
     def _tick(self) -> None:
         if self.microphone is not None and self.microphone.recording():
@@ -331,23 +394,23 @@ class ClerkNoticesScreen(ClerkScreen):
         self.take = None
         self.play_button.setEnabled(False)
         self.timer_label.setText("")
-        self.message.setText(self.tr("clerk.notices.posted"))
+        self._say(self.tr("clerk.notices.posted"))
         self.refresh()
 
     def _refused(self, error: Exception) -> None:
         if isinstance(error, NoticeError):
-            self.message.setText(self.tr(error.key))
+            self._say(self.tr(error.key))
         else:
-            self.message.setText(self.error_text(error))
+            self._say(self.error_text(error))
 
     def withdraw(self) -> None:
         row = self.table.currentRow()
         if not 0 <= row < len(self.rows):
-            self.message.setText(self.tr("clerk.notices.pick"))
+            self._say(self.tr("clerk.notices.pick"))
             return
         notice = self.rows[row]
         if notice.source != "local":
-            self.message.setText(self.tr("clerk.notices.portal_only"))
+            self._say(self.tr("clerk.notices.portal_only"))
             return
         tw = two_way(self.vc)
         self.vc.tasks.run(
@@ -357,7 +420,7 @@ class ClerkNoticesScreen(ClerkScreen):
     def _withdrawn(self, done: bool) -> None:
         if done:
             self.desk.audit("notice.withdraw")
-        self.message.setText(self.tr("clerk.notices.withdrawn" if done else "clerk.notices.pick"))
+        self._say(self.tr("clerk.notices.withdrawn" if done else "clerk.notices.pick"))
         self.refresh()
 
     def leave(self) -> None:
@@ -379,3 +442,4 @@ class ClerkNoticesScreen(ClerkScreen):
         self.play_button.setEnabled(self.take is not None)
         self.post_button.setText(self.tr("clerk.notices.post"))
         self.withdraw_button.setText(self.tr("clerk.notices.withdraw"))
+        self._place_actions()
