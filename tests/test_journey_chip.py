@@ -66,6 +66,10 @@ def answer_and_confirm(win, taps):
     s = screen(win)
     s.edit.setText("0912345678")
     taps(s.next)
+    # Marital status certification has a fee: no exemption, cash at the counter.
+    assert screen(win).name == "fee_exemption"
+    taps(screen(win).tiles[None])
+    taps(screen(win).cash)
     taps(screen(win).confirm)
     assert screen(win).name == "done"
 
