@@ -28,6 +28,9 @@ Until = Literal["screen", "visit"]
 class _Relay(QObject):
     done = Signal(object, object)  # (result, error)
 
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+
 
 class _Task(QRunnable):
     def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
@@ -81,7 +84,10 @@ class TaskRunner(QObject):
             else:
                 self._deliver(token, until, value, None, on_result, on_error)
             return
-        relay = _Relay()  # lives on the UI thread, so its slot runs there
+        # The relay lives on the UI thread (so its slot runs there) and is owned by the
+        # runner: it is deleted by deleteLater on the UI thread, never by the worker thread
+        # dropping its last Python reference while the answer is still being delivered.
+        relay = _Relay(self)
         self._relays.add(relay)
 
         @Slot(object, object)
