@@ -115,6 +115,14 @@ def _delivered(session, feedback_id: int) -> None:
     row.state, row.feedback_code, row.delivered_at = "delivered", "PA-QN-2026-000042", utcnow()
 
 
+def _excerpt(text: str, limit: int = 40) -> str:
+    """The start of a long text, cut at a space (the whole text shows when tapped)."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > 0 else limit] + " …"
+
+
 @register("clerk_feedback", audience="clerk", sample=_sample_feedback)
 class ClerkFeedbackScreen(ClerkScreen):
     title_key = "clerk.feedback.title"
@@ -131,11 +139,22 @@ class ClerkFeedbackScreen(ClerkScreen):
         for col in (2, 3, 4, 6):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
         self.body.addWidget(self.table, 1)
+        # A long answer shows in full here, for the row tapped; the table holds its start.
+        self.detail = Text("")
+        self.detail.setObjectName("answerDetail")
+        self.body.addWidget(self.detail)
+        self.answers: list[str] = []
+        self.table.cellClicked.connect(self.show_answer)
+
+    def show_answer(self, row: int, _column: int = 0) -> None:
+        if 0 <= row < len(self.answers):
+            self.detail.setText(self.answers[row])
 
     def enter(self, state) -> None:
         super().enter(state)
         if self.desk.clerk is None:
             return
+        self.detail.setText("")
         tw = two_way(self.vc)
         if tw is not None:
             self.vc.tasks.run(tw.feedback.list, self._show, self._failed)
@@ -146,8 +165,11 @@ class ClerkFeedbackScreen(ClerkScreen):
 
     def _show(self, views) -> None:
         self.table.setRowCount(len(views))
+        self.answers = []
         for row, v in enumerate(views):
-            answer = ((v.answer or {}).get("text") or {}).get("vi", "")
+            full = ((v.answer or {}).get("text") or {}).get("vi", "")
+            self.answers.append(full)
+            answer = _excerpt(full)
             cells = (
                 v.slip_code,
                 fmt_time(v.created_at).replace(" ", "\n"),  # the date above the time
