@@ -158,6 +158,8 @@ def open_store(settings, create_key: bool = False, migrate: bool = True):
     """(Store, DataCipher) of these settings: the key opened (and only for a brand-new
     folder with `create_key`, made), the store migrated with it, the check recorded.
     Raises DataKeyError (KeyNeeded) before anything is written when the key is wrong."""
+    from sqlalchemy.exc import IntegrityError
+
     from kiosk.services.store import Store
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -172,7 +174,12 @@ def open_store(settings, create_key: bool = False, migrate: bool = True):
     )
     try:
         if new_folder:
-            record_check(store, cipher)
+            try:
+                record_check(store, cipher)
+            except IntegrityError:
+                # Another process made this database at the same moment (two machines of a
+                # centre starting on a new shared database): its check must be this key's.
+                verify(ring, stored_check(settings.database_url), settings.data_key_path)
         else:
             ensure_check(store, cipher)
         from kiosk.services.hardening import tighten
