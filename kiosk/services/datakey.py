@@ -126,10 +126,23 @@ def open_key(key_path: Path, url: str, create: bool = False) -> KeyRing:
 
 
 def record_check(store, cipher: DataCipher) -> None:
-    """Store the key check value of `cipher` (new folder, set-up, rotation, import)."""
-    from kiosk.services.installation import meta_set
+    """Store the key check value of `cipher` (new folder, set-up, rotation, import).
 
-    meta_set(store, KEY_CHECK, json.dumps(cipher.check_value(), sort_keys=True))
+    Two processes may record it at the same moment on a shared database (two machines of
+    a centre starting together): the second then finds the first's value, which must be
+    its own key's, else the keys differ and nothing goes on."""
+    from sqlalchemy.exc import IntegrityError
+
+    from kiosk.services.installation import meta_get, meta_set
+
+    mine = json.dumps(cipher.check_value(), sort_keys=True)
+    try:
+        meta_set(store, KEY_CHECK, mine)
+    except IntegrityError:
+        if meta_get(store, KEY_CHECK) != mine:
+            raise KeyNeeded(
+                f"another data key was recorded for this database: {FIX_WRONG}"
+            ) from None
 
 
 def ensure_check(store, cipher: DataCipher) -> None:
@@ -158,8 +171,6 @@ def open_store(settings, create_key: bool = False, migrate: bool = True):
     """(Store, DataCipher) of these settings: the key opened (and only for a brand-new
     folder with `create_key`, made), the store migrated with it, the check recorded.
     Raises DataKeyError (KeyNeeded) before anything is written when the key is wrong."""
-    from sqlalchemy.exc import IntegrityError
-
     from kiosk.services.store import Store
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -174,12 +185,7 @@ def open_store(settings, create_key: bool = False, migrate: bool = True):
     )
     try:
         if new_folder:
-            try:
-                record_check(store, cipher)
-            except IntegrityError:
-                # Another process made this database at the same moment (two machines of a
-                # centre starting on a new shared database): its check must be this key's.
-                verify(ring, stored_check(settings.database_url), settings.data_key_path)
+            record_check(store, cipher)
         else:
             ensure_check(store, cipher)
         from kiosk.services.hardening import tighten
