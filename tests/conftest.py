@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -25,6 +26,24 @@ os.environ["XDG_CACHE_HOME"] = f"{_HOME}/cache"
 for _name in [n for n in os.environ if n.startswith("KIOSK_")]:
     del os.environ[_name]
 
+# As in the kiosk (kiosk/qt/collector.py), Python's cycle collector never runs on its own:
+# a collection started by a worker thread would destroy the windows a finished test left
+# in a cycle on that thread, and their timers would then crash Qt's event loop. Each test's
+# garbage is collected on the main thread when it ends.
+gc.disable()
+_GC_THRESHOLD = gc.get_threshold()
+
+
+def _collect_as_the_interpreter_would() -> None:
+    young, middle, old = gc.get_count()
+    if young > _GC_THRESHOLD[0]:
+        gc.collect(0)
+        if middle > _GC_THRESHOLD[1]:
+            gc.collect(1)
+            if old > _GC_THRESHOLD[2]:
+                gc.collect(2)
+
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -38,6 +57,7 @@ def _windows_stop_their_workers():
     run on into later ones."""
     yield
     if "PySide6.QtWidgets" not in sys.modules:
+        _collect_as_the_interpreter_would()
         return
     from PySide6.QtWidgets import QApplication
 
@@ -54,6 +74,7 @@ def _windows_stop_their_workers():
         engine = getattr(getattr(ctx, "speech", None), "engine", None)
         if engine is not None:
             engine.close()
+    _collect_as_the_interpreter_would()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import sys
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QWidget
 
+from kiosk.qt.collector import collect_on_ui_thread
 from kiosk.views.theme import install_theme
 
 
@@ -18,6 +19,7 @@ def ensure_app(offscreen: bool = False) -> QApplication:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     install_theme(app)
+    collect_on_ui_thread(app)
     return app
 
 
