@@ -12,10 +12,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run(*args, env_extra=None):
+def _run(*args, env_extra=None, lang=None):
     env = {**os.environ, **(env_extra or {})}
+    before = ["--lang", lang] if lang else []
     return subprocess.run(
-        [sys.executable, "-m", "kiosk", "chip", "read", *args],
+        [sys.executable, "-m", "kiosk", *before, "chip", "read", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -39,14 +40,27 @@ def test_without_id_the_qr_is_scanned_first():
 
 
 def test_text_output_and_wrong_birth_date():
-    ok = _run("--sim", "--id", "001190012345", "--dob", "1990-02-01")
-    assert ok.returncode == 0 and "level: chip_verified" in ok.stdout
+    ok = _run("--sim", "--id", "001190012345", "--dob", "1990-02-01", lang="en")
+    assert ok.returncode == 0 and "Assurance level: chip_verified" in ok.stdout
     assert "DG13  sha256" in ok.stdout and "matched" in ok.stdout
     refused = _run("--sim", "--json", "--id", "001190012345", "--dob", "1990-02-02")
     assert refused.returncode == 1
     assert json.loads(refused.stdout)["error"] == "chip.error.bac"
-    bad = _run("--sim", "--id", "12345", "--dob", "1990-02-01")
+    bad = _run("--sim", "--id", "12345", "--dob", "1990-02-01", lang="en")
     assert bad.returncode == 1 and "12-digit" in bad.stderr
+
+
+def test_text_output_speaks_vietnamese_by_default():
+    ok = _run("--sim", "--id", "001190012345", "--dob", "1990-02-01")
+    assert ok.returncode == 0 and "Mức xác thực: chip_verified" in ok.stdout
+    assert "khớp" in ok.stdout and "matched" not in ok.stdout
+    refused = _run("--sim", "--id", "001190012345", "--dob", "1990-02-02")
+    assert refused.returncode == 1
+    assert "Không đọc được chip: Chip không mở được với các ngày của thẻ" in refused.stdout
+    bad = _run("--sim", "--id", "12345", "--dob", "1990-02-01")
+    assert bad.returncode == 1 and "12 chữ số" in bad.stderr
+    half = _run("--sim", "--id", "001190012345")
+    assert half.returncode == 1 and "đi cùng nhau" in half.stderr
 
 
 def test_doctor_card_reader_check(settings, tmp_path):

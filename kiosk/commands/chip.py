@@ -21,6 +21,8 @@ import sys
 import threading
 from datetime import date
 
+from kiosk.clitext import cli_of
+
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
@@ -43,7 +45,7 @@ def register(subparsers) -> None:
     e.set_defaults(func=handle_emulate)
 
 
-def _scan_qr(settings, timeout: float = 30.0):
+def _scan_qr(cli, settings, timeout: float = 30.0):
     """The QR code of the card in front of the camera, parsed (as the journey does)."""
     from kiosk.hardware.camera import OpenCvCamera, ScanWorker, SimulatedCamera
     from kiosk.paths import resource
@@ -61,15 +63,16 @@ def _scan_qr(settings, timeout: float = 30.0):
         on_result=lambda text: (found.append(text), done.set()),
         on_error=lambda _key, detail: (failed.append(detail), done.set()),
     )
-    print("Hold the card's QR code to the camera...", file=sys.stderr)
+    cli.error("cli.chip.hold_qr")
     worker.start()
     done.wait(timeout)
     worker.stop()
     if failed or not found:
-        raise SystemExit(f"no QR code read: {failed[0] if failed else 'timed out'}")
+        detail = failed[0] if failed else cli.tr("cli.chip.no_qr_timeout")
+        raise SystemExit(cli.tr("cli.chip.no_qr", detail=detail))
     result = cccd.parse(found[0])
     if isinstance(result, cccd.CccdError):
-        raise SystemExit(f"the QR code is not an ID card's: {result.detail}")
+        raise SystemExit(cli.tr("cli.chip.not_card_qr", detail=result.detail))
     return result
 
 
@@ -80,10 +83,11 @@ def handle_read(args) -> int:
     from kiosk.services.icao9303 import pa
     from kiosk.services.icao9303.reader import ChipReadError
 
+    cli = cli_of(args)
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(exc, file=sys.stderr)
+        print(cli.settings_error(exc), file=sys.stderr)
         return EXIT_FAILED
     service = build_chip_service(settings, kind="sim" if args.sim else "pcsc", name=args.reader)
     if args.csca is not None:
@@ -92,37 +96,40 @@ def handle_read(args) -> int:
         service.timeout_s = args.timeout
     if args.id_number or args.dob:
         if not (args.id_number and args.dob):
-            print("--id and --dob go together", file=sys.stderr)
+            cli.error("cli.chip.id_dob_together")
             return EXIT_FAILED
         if len(args.id_number) != 12 or not args.id_number.isdigit():
-            print("--id must be the 12-digit ID number", file=sys.stderr)
+            cli.error("cli.chip.id_format")
             return EXIT_FAILED
         id_number, birth, issued = args.id_number, args.dob, args.issued
     else:
-        citizen = _scan_qr(settings)
+        citizen = _scan_qr(cli, settings)
         id_number, birth, issued = citizen.id_number, citizen.date_of_birth, citizen.issue_date
     try:
         identity = service.read(id_number, birth, issued, args.expiry)
     except (CardReaderError, ChipReadError) as exc:
         out = {"level": None, "error": exc.key, "detail": exc.detail}
-        print(json.dumps(out, ensure_ascii=False) if args.json else f"read failed: {exc.detail}")
+        if args.json:
+            print(json.dumps(out, ensure_ascii=False))
+        else:
+            cli.say("cli.chip.read_failed", reason=cli.tr(exc.key), detail=exc.detail)
         return EXIT_FAILED
     data = identity.to_json()
     identity.wipe()
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        _print_text(data)
+        _print_text(cli, data)
     return EXIT_INVALID if data["level"] == pa.INVALID else EXIT_OK
 
 
-def _print_text(data: dict) -> None:
-    print(f"level: {data['level']}")
+def _print_text(cli, data: dict) -> None:
+    cli.say("cli.chip.level", level=data["level"])
     for key in ("unverified_reason", "invalid_reason"):
         if data.get(key):
-            print(f"{key}: {data[key]}")
+            cli.say("cli.chip.reason", name=key, value=data[key])
     for group in data["data_groups"]:
-        mark = "matched" if group["matched"] else "DOES NOT MATCH"
+        mark = cli.tr("cli.chip.group_matched" if group["matched"] else "cli.chip.group_mismatch")
         print(f"DG{group['dg']:<3} {group['algorithm']} {group['hash'][:16]}... {mark}")
     for section in ("mrz", "dg13"):
         for key, value in (data.get(section) or {}).items():
@@ -132,15 +139,16 @@ def _print_text(data: dict) -> None:
 def handle_emulate(args) -> int:
     from kiosk.hardware.card_emulator import TestPki, VpcdClient, demo_person, make_card
 
+    cli = cli_of(args)
     host, _, port = args.vpcd.rpartition(":")
     client = VpcdClient(host or "127.0.0.1", int(port))
     pki = TestPki(csca_name="CSCA Demo (not for citizens)")
     try:
         client.insert(make_card(demo_person(), pki=pki))
     except OSError as exc:
-        print(f"cannot reach vpcd at {args.vpcd}: {exc}", file=sys.stderr)
+        cli.error("cli.chip.vpcd_unreachable", vpcd=args.vpcd, error=exc)
         return EXIT_FAILED
-    print(f"demo card on vpcd {args.vpcd}; Ctrl+C takes it away", file=sys.stderr)
+    cli.error("cli.chip.emulating", vpcd=args.vpcd)
     try:
         client.wait()  # until vpcd (pcscd) closes the connection
     except KeyboardInterrupt:
