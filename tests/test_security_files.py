@@ -106,3 +106,28 @@ def test_item11_doctor_fails_on_a_pdf_printer_in_production(tmp_path, monkeypatc
     result = _check(settings, "printer")
     assert result.status == FAIL and "keeps every receipt" in result.detail
     assert _check(replace(settings, demo=True), "printer").status == OK
+
+
+def test_doctor_knows_the_right_key_of_a_store_not_yet_upgraded(tmp_path):
+    """A store at schema 0001 (values bound to their column only) opened by doctor before
+    the kiosk upgrades it: its own key is the right key, another key is not."""
+    import shutil
+    from pathlib import Path
+
+    from kiosk.services.crypto import KeyRing
+
+    fixture = Path(__file__).parent / "fixtures" / "schema" / "0001"
+    data = tmp_path / "data"
+    shutil.copytree(fixture, data)
+    (data / "keys").mkdir()
+    key = data / "keys" / "data.key"
+    shutil.move(data / "data.key", key)
+    os.chmod(key, 0o600)
+    settings = load_settings(env={}, config_path=tmp_path / "absent.toml", data_dir=str(data))
+    right = _check(settings, "data_key")
+    assert right.status == OK, right.detail
+    assert (data / "kiosk.db").exists()
+    key.write_text(KeyRing.generate().to_json(), encoding="ascii")
+    os.chmod(key, 0o600)
+    wrong = _check(settings, "data_key")
+    assert wrong.status == FAIL and "does not open" in wrong.detail

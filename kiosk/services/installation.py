@@ -176,11 +176,16 @@ def ring_opens(ring: KeyRing, sample: tuple[str, bytes] | None) -> bool:
     if sample is None:
         return True
     client_ref, blob = sample
-    try:
-        DataCipher(ring).decrypt(blob, row_ctx(APPLICANT_CTX, client_ref))
-    except DataKeyError:
-        return False
-    return True
+    cipher = DataCipher(ring)
+    # A store not yet upgraded to schema 0003 holds values bound to their column only;
+    # the key that opens them is the right key all the same (the upgrade rebinds them).
+    for ctx in (row_ctx(APPLICANT_CTX, client_ref), APPLICANT_CTX):
+        try:
+            cipher.decrypt(blob, ctx)
+        except DataKeyError:
+            continue
+        return True
+    return False
 
 
 def read_key_file(path: Path) -> KeyRing:
