@@ -533,6 +533,51 @@ def test_call_display_command_renders_the_calls(tmp_path):
     assert yellow > 50
 
 
+def test_call_display_on_a_store_not_yet_upgraded(tmp_path):
+    """The call display started before the kiosk on a data folder of an older version:
+    its own database is upgraded with the data key, as the kiosk does; another
+    machine's older database is left alone with a message saying what to do."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from kiosk.services.store import Store, head_revision
+
+    root = Path(__file__).resolve().parent.parent
+    fixture = root / "tests" / "fixtures" / "schema" / "0001"
+    data = tmp_path / "data"
+    shutil.copytree(fixture, data)
+    (data / "keys").mkdir()
+    shutil.move(data / "data.key", data / "keys" / "data.key")
+    other = tmp_path / "other"
+    shutil.copytree(fixture, other)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env.update(KIOSK_DATA_DIR=str(data), QT_QPA_PLATFORM="offscreen", KIOSK_LANG="en")
+
+    def run(*extra):
+        return subprocess.run(
+            [sys.executable, "-m", "kiosk", "call-display", "--announce", "", *extra],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    away = run(
+        "--db-url", f"sqlite:///{other / 'kiosk.db'}", "--screenshot", str(tmp_path / "a.png")
+    )
+    assert away.returncode == 2
+    assert "older schema" in away.stderr and "Traceback" not in away.stderr
+    assert Store(f"sqlite:///{other / 'kiosk.db'}", migrate=False).revision() == "0001"
+    own = run("--screenshot", str(tmp_path / "b.png"))
+    assert own.returncode == 0, own.stderr[-2000:]
+    assert (tmp_path / "b.png").exists()
+    assert Store(f"sqlite:///{data / 'kiosk.db'}", migrate=False).revision() == head_revision()
+
+
 def test_dossier_detail_renders_a_dossier_with_a_photo(win, qtbot):
     taps = Taps(qtbot)
     app = win.vc.app

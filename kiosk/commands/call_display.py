@@ -6,7 +6,7 @@ announces each call through the kiosk's speech engine (the `speech` setting).
 
 from __future__ import annotations
 
-from kiosk.clitext import cli_of
+from kiosk.clitext import cli_of, key_failure
 
 
 def register(subparsers) -> None:
@@ -51,17 +51,23 @@ def handle(args) -> int:
 
     setup_logging(settings.log_dir, settings.log_max_bytes, settings.log_backups)
     from kiosk.qt.app import ensure_app
+    from kiosk.services.crypto import DataKeyError
     from kiosk.services.i18n import LANGUAGES, Translator
     from kiosk.services.queue import QueueService, load_groups
-    from kiosk.services.store import Store
     from kiosk.views.call_display import CallDisplay
 
     if args.lang not in LANGUAGES:
         cli.error("cli.call_display.bad_lang", value=args.lang, allowed=", ".join(LANGUAGES))
         return 2
     langs = [lang for lang in args.announce.split(",") if lang.strip()]
+    try:
+        store = _open_store(settings, args.db_url)
+    except DataKeyError as exc:
+        return key_failure(cli, "call-display", exc)
+    if store is None:
+        cli.error("cli.call_display.schema_behind", url=_shown(args.db_url))
+        return 2
     app = ensure_app(offscreen=bool(args.screenshot))
-    store = Store(args.db_url or settings.database_url)
     announce, engine = _speech(settings, cli) if langs else ((lambda _t, _l: None), None)
     display = CallDisplay(
         QueueService(store, load_groups(), machine=settings.kiosk_id),
@@ -97,3 +103,28 @@ def handle(args) -> int:
         if engine is not None:
             engine.close()
         store.close()
+
+
+def _open_store(settings, db_url: str | None):
+    """The queue's store. A database behind this version's schema is upgraded as the
+    kiosk does (with the data key) when it is this machine's own; another machine's
+    database (--db-url) is left to its kiosk: None."""
+    from kiosk.services.store import Store, script_heads
+
+    url = db_url or settings.database_url
+    store = Store(url, migrate=False)
+    if store.revision() in script_heads():
+        return store
+    store.close()
+    if url != settings.database_url:
+        return None
+    from kiosk.services.datakey import open_store
+
+    return open_store(settings)[0]
+
+
+def _shown(url: str | None) -> str:
+    """A database URL without its password, for a message."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True) if url else ""
