@@ -157,3 +157,43 @@ def test_vietnamese_texts_exist_for_every_key():
     keys = [k for k in translator.catalogues["en"] if k.startswith("outbox.")]
     assert len(keys) >= 20
     assert all(translator.has(k, "vi") for k in keys)
+
+
+def test_clerk_bar_counts_waiting_payments_and_feedback(qtbot, kiosk_qapp, tr, tmp_path):
+    """A fee payment and a citizen's feedback recorded while the portal is away wait
+    beside the dossier, and the clerk bar says so (not "nothing waiting")."""
+    from kiosk.services.feedback import FeedbackDraft, FeedbackService
+    from kiosk.services.payments import CASH, PaymentService
+    from tests.feedback_helpers import voice
+    from tests.outbox_helpers import KIOSK_ID, fast_outbox, open_kiosk, seed
+
+    kiosk = open_kiosk(tmp_path / "data")
+    try:
+        outbox = fast_outbox(kiosk, "http://127.0.0.1:9/api/v1")  # nobody listens there
+        bar = ClerkBar(None, tr)
+        qtbot.addWidget(bar)
+        bar.set_state(SyncState(False, outbox.status()))
+        assert bar.waiting.text() == tr("outbox.bar.none_waiting")
+        [dossier_id] = seed(kiosk, 1)
+        PaymentService(kiosk.store, KIOSK_ID).record(dossier_id, CASH, None, amount_vnd=5000)
+        feedback = FeedbackService(
+            kiosk.store, kiosk.dossiers.cipher, KIOSK_ID, kiosk.data_dir / "attachments"
+        )
+        feedback.confirm(
+            FeedbackDraft(topic="water", language="vi", identity="anonymous", recording=voice(3.0))
+        )
+        feedback.confirm(
+            FeedbackDraft(topic="roads", language="vi", identity="anonymous", text="x")
+        )
+        status = outbox.status()
+        assert (status.waiting, status.payments_waiting, status.feedback_waiting) == (1, 1, 2)
+        assert status.to_json()["feedback_waiting"] == 2
+        bar.set_state(SyncState(False, status))
+        text = bar.waiting.text()
+        assert text.startswith("1 dossier(s) waiting to be sent")
+        assert "1 fee payment(s) waiting to be sent" in text
+        assert "2 feedback message(s) waiting to be sent" in text
+        assert bar.waiting.property("level") == "warn"
+        outbox.close()
+    finally:
+        kiosk.close()

@@ -57,6 +57,8 @@ from kiosk.services.models import (
     SENDING,
     STATES,
     Dossier,
+    Feedback,
+    Payment,
 )
 from kiosk.services.portal_client import Health
 from kiosk.services.portal_link import AuthAlert, ClockAlert, PortalConfig, PortalLink
@@ -100,6 +102,9 @@ class OutboxStatus:
     auth_alert: AuthAlert | None
     clock_alert: ClockAlert | None
     other_identity: int = 0  # waiting dossiers made under another kiosk identity
+    payments_waiting: int = 0  # fee payments recorded, not yet delivered
+    feedback_waiting: int = 0  # citizens' feedback, not yet delivered
+    others_need_clerk: int = 0  # payments and feedback the portal refused
 
     def to_json(self) -> dict[str, Any]:
         def iso(moment: datetime | None) -> str | None:
@@ -122,6 +127,9 @@ class OutboxStatus:
             if self.clock_alert is None
             else round(self.clock_alert.offset_seconds, 1),
             "other_identity": self.other_identity,
+            "payments_waiting": self.payments_waiting,
+            "feedback_waiting": self.feedback_waiting,
+            "others_need_clerk": self.others_need_clerk,
         }
 
 
@@ -306,9 +314,19 @@ class Outbox:
                     Dossier.state.in_(WAITING_STATES), Dossier.kiosk_id != kiosk_id
                 )
             )
-            return rows, other or 0
+            others = {
+                model.__tablename__: dict(
+                    session.execute(
+                        select(model.state, func.count())
+                        .where(model.state.in_((*WAITING_STATES, NEEDS_CLERK)))
+                        .group_by(model.state)
+                    ).all()
+                )
+                for model in (Payment, Feedback)
+            }
+            return rows, other or 0, others
 
-        rows, other = self.store.read(read)
+        rows, other, others = self.store.read(read)
         counts = dict.fromkeys(STATES, 0)
         oldest: datetime | None = None
         last: datetime | None = None
@@ -327,6 +345,9 @@ class Outbox:
             self.auth_alert(),
             self.clock_alert(),
             other,
+            sum(others["payments"].get(s, 0) for s in WAITING_STATES),
+            sum(others["feedback"].get(s, 0) for s in WAITING_STATES),
+            others["payments"].get(NEEDS_CLERK, 0) + others["feedback"].get(NEEDS_CLERK, 0),
         )
 
     health = status  # the clerk bar and the CLI call it either way

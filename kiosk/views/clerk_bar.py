@@ -110,18 +110,26 @@ class ClerkBar(QWidget):
         if state is not None and state.last_error:
             self.connection.setToolTip(state.last_error)
         now = self._now()
-        if status is None or status.waiting == 0:
+        others = (status.payments_waiting, status.feedback_waiting) if status else (0, 0)
+        if status is None or status.waiting + sum(others) == 0:
             self.waiting.setText(tr("outbox.bar.none_waiting"))
         else:
-            text = tr("outbox.bar.waiting", n=status.waiting)
-            if status.oldest_waiting_since is not None:
-                age = (now - status.oldest_waiting_since).total_seconds()
-                text += " " + tr(
-                    "outbox.bar.waiting_since",
-                    time=format_time(status.oldest_waiting_since, now),
-                    age=format_age(age, tr),
-                )
-            self.waiting.setText(text)
+            parts = []
+            if status.waiting:
+                text = tr("outbox.bar.waiting", n=status.waiting)
+                if status.oldest_waiting_since is not None:
+                    age = (now - status.oldest_waiting_since).total_seconds()
+                    text += " " + tr(
+                        "outbox.bar.waiting_since",
+                        time=format_time(status.oldest_waiting_since, now),
+                        age=format_age(age, tr),
+                    )
+                parts.append(text)
+            if others[0]:
+                parts.append(tr("outbox.bar.payments_waiting", n=others[0]))
+            if others[1]:
+                parts.append(tr("outbox.bar.feedback_waiting", n=others[1]))
+            self.waiting.setText("; ".join(parts))
         last = status.last_success_at if status else None
         self.last.setText(
             tr(
@@ -142,6 +150,8 @@ class ClerkBar(QWidget):
                 )
             if status.needs_clerk:
                 alerts.append(tr("outbox.bar.needs_clerk", n=status.needs_clerk))
+            if status.others_need_clerk:
+                alerts.append(tr("outbox.bar.others_need_clerk", n=status.others_need_clerk))
             if status.other_identity:
                 alerts.append(tr("outbox.alert.other_identity", n=status.other_identity))
         self.alert.setText("  ".join(alerts))
@@ -153,6 +163,9 @@ class ClerkBar(QWidget):
         self._level(
             self.waiting,
             "warn"
-            if state is not None and state.online is False and status is not None and status.waiting
+            if state is not None
+            and state.online is False
+            and status is not None
+            and status.waiting + sum(others)
             else "",
         )
