@@ -51,6 +51,9 @@ def test_seed_status_and_drain(tmp_path):
         status = _run(env, "status", "--json")
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["counts"]["queued"] == 4
+        assert json.loads(status.stdout)["payments_waiting"] == 0
+        text = _run({**env, "KIOSK_LANG": "vi"}, "status")
+        assert "Lệ phí chờ gửi: 0; phản ánh chờ gửi: 0" in text.stdout, text.stderr
 
         # Credentials refused: the drain gives up when its time is up, nothing is lost.
         refused = finish_drain(

@@ -140,6 +140,12 @@ def handle_status(args: argparse.Namespace) -> int:
         width = max([len(n) for n in names.values()] + [14])
         for state, n in snapshot["counts"].items():
             print(f"{names[state]:<{width}} {n}")
+        cli.say(
+            "cli.outbox.others_waiting",
+            payments=snapshot["payments_waiting"],
+            feedback=snapshot["feedback_waiting"],
+            refused=snapshot["others_need_clerk"],
+        )
         cli.say("cli.outbox.oldest", at=snapshot["oldest_waiting_since"] or "-")
         cli.say("cli.outbox.last_delivery", at=snapshot["last_success_at"] or "-")
         if snapshot["auth_alert"]:
