@@ -254,3 +254,41 @@ def test_speech_module_imports_no_qt():
         cwd=str(Path(__file__).resolve().parent.parent),
     )
     assert out.stdout.strip() == "False"
+
+
+def test_a_voice_held_in_memory_plays_without_a_file_of_the_caller(
+    engines, audio_dir, tmp_path, monkeypatch
+):
+    """A citizen's take played back to them: through a pipe to a player that reads stdin;
+    a player that needs a file gets one in the private runtime folder, gone once played."""
+    from kiosk.hardware.speech import PromptPlayer
+
+    take = tmp_path / "take.wav"
+    write_wav(take, seconds=0.5)
+    wav = take.read_bytes()
+    take.unlink()
+    out = tmp_path / "heard.wav"
+    engine = engine_for(engines, audio_dir, [stdin_capture(out)])
+    player = PromptPlayer(engine)
+    assert player.play_audio(wav, "tyz") == "spoken"
+    wait_until(lambda: out.exists() and not engine.is_speaking())
+    assert engine.last_plan.source == "recording" and engine.last_plan.path is None
+    assert samples(out.read_bytes()).size == samples(wav).size
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    seen = tmp_path / "seen"
+    code = (
+        "import sys,shutil,os; shutil.copy(sys.argv[1], sys.argv[2]);"
+        " open(sys.argv[3], 'w').write(os.path.dirname(sys.argv[1]))"
+    )
+    out2 = tmp_path / "heard2.wav"
+    filed = engine_for(
+        engines, audio_dir, [[sys.executable, "-c", code, "{file}", str(out2), str(seen)]]
+    )
+    assert PromptPlayer(filed).play_audio(wav, "tyz") == "spoken"
+    wait_until(lambda: seen.exists() and not filed.is_speaking())
+    assert seen.read_text() == str(runtime)
+    assert list(runtime.iterdir()) == []  # removed once played
+    assert PromptPlayer(filed).play_audio(b"not a wav", "tyz") == "spoken"
+    assert filed.plan(Prompt("recording.playback", "tyz", "", audio=b"not a wav")).source == "none"

@@ -77,6 +77,9 @@ class Prompt:
     dynamic: bool = False
     # A recording to play as it is (a take played back in the language studio).
     path: Path | None = None
+    # A recording held in memory (a citizen's own voice): never written to a file by the
+    # caller; the engine hands it to the player through a pipe where the player allows.
+    audio: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def written_in(self) -> str:
@@ -91,6 +94,7 @@ class Plan:
     lang: str | None = None  # the language the citizen hears
     path: Path | None = None  # the recording
     voice: str | None = None  # the espeak-ng voice
+    audio: bytes | None = field(default=None, repr=False, compare=False)  # in memory
 
 
 def looks_personal(text: str) -> bool:
@@ -105,10 +109,10 @@ def recording_path(audio_dir: Path, lang: str, key: str) -> Path | None:
     return audio_dir / lang / f"{key}.wav"
 
 
-def check_recording(path: Path) -> str | None:
+def check_recording(path: Path | io.BytesIO) -> str | None:
     """None if the file is a WAV the kiosk can play, else what is wrong with it."""
     try:
-        with wave.open(str(path), "rb") as w:
+        with wave.open(path if isinstance(path, io.BytesIO) else str(path), "rb") as w:
             if w.getsampwidth() not in (1, 2, 3, 4):
                 return f"{w.getsampwidth() * 8}-bit samples are not supported"
             if w.getnframes() == 0:
@@ -145,6 +149,11 @@ def plan_for(
     warn: _Once | None = None,
 ) -> Plan:
     """Recording in the citizen's language, its voice, then the language of the text."""
+    if prompt.audio is not None:
+        problem = check_recording(io.BytesIO(prompt.audio))
+        return (
+            Plan("recording", prompt.lang, audio=prompt.audio) if problem is None else Plan("none")
+        )
     if prompt.path is not None:
         problem = check_recording(prompt.path) if prompt.path.is_file() else "missing"
         return Plan("recording", prompt.lang, path=prompt.path) if problem is None else Plan("none")
@@ -505,7 +514,9 @@ class AudioSpeech(SpeechEngine):
         if plan.source == "none" or not self.players:
             return
         try:
-            if plan.path is not None:
+            if plan.audio is not None:
+                data = plan.audio
+            elif plan.path is not None:
                 data = plan.path.read_bytes()
             else:
                 data = synthesize(
@@ -540,7 +551,9 @@ class AudioSpeech(SpeechEngine):
         args = list(command)
         try:
             if "{file}" in args:
-                fd, temp = tempfile.mkstemp(prefix="kiosk-prompt-", suffix=".wav")
+                fd, temp = tempfile.mkstemp(
+                    prefix="kiosk-prompt-", suffix=".wav", dir=_private_tmp()
+                )
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
                 args = [temp if a == "{file}" else a for a in args]
@@ -575,6 +588,13 @@ class AudioSpeech(SpeechEngine):
             if temp:
                 with contextlib.suppress(OSError):
                     os.unlink(temp)
+
+
+def _private_tmp() -> str | None:
+    """Where a player that reads only files gets its sound for the time it plays: the
+    user's runtime folder (memory, 0700) where there is one, else the system's."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return runtime if runtime and os.path.isdir(runtime) else None
 
 
 def make_speech(
@@ -678,12 +698,20 @@ class PromptPlayer:
 
     def play_file(self, path: Path, lang: str) -> str:
         """Play a recording as it is (a take played back to the person who recorded it)."""
+        return self._play_recording(Prompt("recording.playback", lang, "", path=path))
+
+    def play_audio(self, wav: bytes, lang: str) -> str:
+        """Play a recording held in memory (a citizen's own voice, played back to them
+        during their session): the caller writes no file."""
+        return self._play_recording(Prompt("recording.playback", lang, "", audio=wav))
+
+    def _play_recording(self, prompt: Prompt) -> str:
         self.engine.stop()
         volume = self.session.volume if self.session is not None else self.default_volume
         if (self.session is not None and self.session.muted) or volume <= 0:
             return "muted"
         self.engine.set_volume(volume)
-        self.engine.speak(Prompt("recording.playback", lang, "", path=path))
+        self.engine.speak(prompt)
         return "spoken"
 
     def say_kit(self, lang: str, keys: Sequence[str]) -> str:
