@@ -123,3 +123,23 @@ def test_sync_once_reports_the_language_packs(world, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1])["language_packs"] == "installed tyz 1"
     assert store.installed("tyz").version == 1
+
+
+def test_a_download_cut_midway_installs_nothing_and_the_next_round_does(world, tmp_path):
+    """The network drops in the middle of a pack's download: nothing is installed, the
+    pack in use stays, no file is left behind; the next round installs it whole."""
+    from kiosk.portal import Faults
+
+    portal, _kiosk, outbox, store = world
+    portal.publish_language_pack(make_pack(tmp_path, version=1).read_bytes())
+    assert refresh_language_packs(outbox.link.call, store, known).installed == ["tyz 1"]
+    portal.publish_language_pack(make_pack(tmp_path / "n", version=2, title="Hai").read_bytes())
+    portal.set_faults(Faults(endpoints=["media"], script=["cut_after_store"]))
+    cut = refresh_language_packs(outbox.link.call, store, known)
+    assert cut.installed == [] and len(cut.refused) == 1 and "tyz 2" in cut.refused[0]
+    assert [r.outcome for r in portal.requests() if "/media/" in r.path][-1] == "cut"
+    assert store.installed("tyz").version == 1
+    assert not (store.root / "tyz" / "2").exists()
+    assert not list((store.root / "tyz").glob(".*partial*"))
+    again = refresh_language_packs(outbox.link.call, store, known)
+    assert again.installed == ["tyz 2"] and store.installed("tyz").version == 2

@@ -11,6 +11,9 @@ Kinds, and what the client sees:
 - drop_after_store: the request is fully handled (a dossier stored), then the connection
   closes without the answer: the ambiguous case.
 - hang_after_store: fully handled, the answer is sent only after `hang_seconds`.
+- cut_after_store: fully handled, then the answer breaks off: its headers (with the full
+  Content-Length) and half its body are sent, and the connection closes (a network that
+  drops in the middle of a download). Only by `script`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 PRE_KINDS = ("error500", "error502", "error503", "rate_limit", "drop", "hang")
-POST_KINDS = ("drop_after_store", "hang_after_store")
+POST_KINDS = ("drop_after_store", "hang_after_store", "cut_after_store")
 KINDS = PRE_KINDS + POST_KINDS
 ENDPOINTS = (
     "health",

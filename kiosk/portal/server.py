@@ -208,7 +208,8 @@ class _Handler(BaseHTTPRequestHandler):
             remaining -= len(chunk)
         return _Request(self.command, raw_path, query, self.headers, b"", length, True)
 
-    def _send(self, answer: Answer) -> None:
+    def _send(self, answer: Answer, cut: bool = False) -> None:
+        """The answer; `cut`: only its first half, then the connection closes."""
         body = answer.body()
         try:
             reason = HTTPStatus(answer.status).phrase
@@ -227,7 +228,13 @@ class _Handler(BaseHTTPRequestHandler):
             lines.append("Connection: close")
         # One write per answer: headers and body in separate segments would meet the
         # client's delayed ACK and cost tens of milliseconds each.
-        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if cut:
+            self.wfile.write(head + body[: len(body) // 2])
+            self.wfile.flush()
+            self._drop()
+            return
+        self.wfile.write(head + body)
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -289,6 +296,9 @@ class _Handler(BaseHTTPRequestHandler):
                 req, answer.status, "dropped_after_store", kind, answer.error, answer.kiosk_id
             )
             self._drop()
+        elif kind == "cut_after_store":
+            portal._log(req, answer.status, "cut", kind, answer.error, answer.kiosk_id)
+            self._send(answer, cut=True)
         elif kind == "hang_after_store":
             portal._log(req, answer.status, "late", kind, answer.error, answer.kiosk_id)
             portal._stopping.wait(portal._plan.faults.hang_seconds)

@@ -24,6 +24,7 @@ out (shown in Vietnamese) until it is translated again.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -470,19 +471,29 @@ class PackStore:
         folder = self.root / pack.language / str(pack.version)
         tmp = self.root / pack.language / f".{pack.version}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True, mode=0o700)
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                if info.is_dir():
-                    continue
-                target = tmp / info.filename
-                target.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(target, _read(zf, info.filename))
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
-        fsync_dir(folder.parent)
         previous = current.version if current is not None else None
-        self._switch(pack.language, pack.version, previous)
+        try:
+            tmp.mkdir(parents=True, mode=0o700)
+            with zipfile.ZipFile(path) as zf:
+                for info in zf.infolist():
+                    if info.is_dir():
+                        continue
+                    target = tmp / info.filename
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomic(target, _read(zf, info.filename))
+            shutil.rmtree(folder, ignore_errors=True)
+            tmp.rename(folder)
+            fsync_dir(folder.parent)
+            self._switch(pack.language, pack.version, previous)
+        except OSError as exc:  # a full disk, a read-only folder: the installed one stays
+            shutil.rmtree(tmp, ignore_errors=True)
+            if folder.exists() and (current is None or current.version != pack.version):
+                shutil.rmtree(folder, ignore_errors=True)
+            kind = "disk" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "write"
+            raise PackError("", f"{exc.strerror or exc} ({self.root})", kind=kind) from exc
+        except PackError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         return ImportReport(
             pack.language,
             pack.version,

@@ -68,16 +68,16 @@ def refresh_language_packs(
         except PortalError as exc:
             result.refused.append(f"{pack.language} {pack.version}: {exc.detail}")
             continue
-        with tempfile.TemporaryDirectory(prefix="kiosk-pack-") as tmp:
-            path = Path(tmp) / "pack.zip"
-            path.write_bytes(data)
-            keys, texts = known()
-            try:
+        try:
+            with tempfile.TemporaryDirectory(prefix="kiosk-pack-") as tmp:
+                path = Path(tmp) / "pack.zip"
+                path.write_bytes(data)
+                keys, texts = known()
                 report = store.install(path, keys, texts)
-            except PackError as exc:
-                log.warning("language pack %s %s refused: %s", pack.language, pack.version, exc)
-                result.refused.append(f"{pack.language} {pack.version}: {exc}")
-                continue
+        except (PackError, OSError) as exc:  # OSError: no room for the download itself
+            log.warning("language pack %s %s refused: %s", pack.language, pack.version, exc)
+            result.refused.append(f"{pack.language} {pack.version}: {exc}")
+            continue
         if report.language != pack.language or report.version != pack.version:
             log.warning("language pack %s %s holds %s %s", pack.language, pack.version,
                         report.language, report.version)  # fmt: skip
