@@ -94,3 +94,36 @@ def test_a_screen_that_fails_to_draw_tells_the_clerk_and_logs(window, monkeypatc
     assert screen.render_error.isVisibleTo(screen)
     assert screen.render_error.text() == window.vc.tr("screens.clerk.render_failed")
     assert any("could not be drawn: TypeError" in r.getMessage() for r in caplog.records)
+
+
+STATUS_WORDS = re.compile(
+    r"\b(queued|sending|delivered|needs_clerk|auth_blocked|handled|received|forwarded|"
+    r"answered|closed|recorded|pending|draft|approved|returned|exempt|cash|vietqr_transfer)\b"
+)
+
+
+def _all_text(screen) -> str:
+    from PySide6.QtWidgets import QAbstractButton, QTableWidget
+
+    parts = [label.text() for label in screen.findChildren(QLabel) if label.isVisibleTo(screen)]
+    parts += [b.text() for b in screen.findChildren(QAbstractButton) if b.isVisibleTo(screen)]
+    for table in screen.findChildren(QTableWidget):
+        for row in range(table.rowCount()):
+            for col in range(table.columnCount()):
+                item = table.item(row, col)
+                parts.append(item.text() if item is not None else "")
+    return "\n".join(parts)
+
+
+def test_no_clerk_screen_shows_a_status_code_in_vietnamese(window):
+    """Every clerk screen with its sample data, in Vietnamese: the states of dossiers,
+    payments, feedback and translations read as words, never as their code names."""
+    from kiosk.views import registry
+
+    found = {}
+    for name in sorted(n for n in registry.names() if n.startswith(("clerk_", "studio"))):
+        shown = _all_text(stage.stage(window, name, "vi", keyboard=False))
+        hit = STATUS_WORDS.search(shown)
+        if hit:
+            found[name] = hit.group(0)
+    assert found == {}

@@ -177,7 +177,16 @@ class ClerkFeedbackScreen(ClerkScreen):
                 self.tr(f"clerk.feedback.identity.{v.identity}"),
                 self.tr(f"cli.outbox.state.{v.state}")
                 + (f" ({v.last_error})" if v.last_error and v.state != "delivered" else ""),
-                "\n".join(x for x in (v.feedback_code, v.portal_status) if x),
+                "\n".join(
+                    x
+                    for x in (
+                        v.feedback_code,
+                        self.tr(f"feedback.citizen.status.{v.portal_status}")
+                        if v.portal_status
+                        else "",
+                    )
+                    if x
+                ),
                 answer,
             )
             for col, text in enumerate(cells):
