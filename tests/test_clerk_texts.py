@@ -127,3 +127,12 @@ def test_no_clerk_screen_shows_a_status_code_in_vietnamese(window):
         if hit:
             found[name] = hit.group(0)
     assert found == {}
+
+
+def test_the_studio_item_names_its_screen_in_words(window):
+    from kiosk.views import registry
+
+    screen = stage.stage(window, "studio_item", "vi", keyboard=False)
+    placeholder = screen.thumbnail.text()
+    if screen.thumbnail.pixmap().isNull():
+        assert placeholder and placeholder not in registry.names()

@@ -347,7 +347,7 @@ class StudioItemScreen(_StudioScreen):
         self.state_label.setText(state)
         self.text.setText(entry.text)
         self.entry = entry
-        self._thumbnail(it.screen)
+        self._thumbnail(it.screen, self.tr(f"studio.group.{it.group}"))
         clerk = self.desk.clerk
         can_review = (
             clerk.has("reviewer")
@@ -362,13 +362,14 @@ class StudioItemScreen(_StudioScreen):
         self.play_button.setEnabled(bool(entry.recording))
         self.timer_label.setText("")
 
-    def _thumbnail(self, screen: str) -> None:
-        """A small picture of the screen where the text appears, when it has been shown."""
+    def _thumbnail(self, screen: str, shown_name: str) -> None:
+        """A small picture of the screen where the text appears, when it has been shown
+        (else that screen's name in words)."""
         window = self.window()
         widget = getattr(window, "screens", {}).get(screen)
         if widget is None:
             self.thumbnail.setPixmap(QPixmap())
-            self.thumbnail.setText(screen)
+            self.thumbnail.setText(shown_name)
             return
         pixmap = widget.grab()
         self.thumbnail.setPixmap(
