@@ -18,7 +18,6 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-NOW = datetime.now(UTC)
 
 
 def notice(nid: str, **extra):
@@ -27,7 +26,7 @@ def notice(nid: str, **extra):
         "title": {"vi": f"Thông báo {nid}", "en": f"Notice {nid}"},
         "body": {"vi": "Họp thôn lúc 8 giờ", "en": "Village meeting at 8"},
         "pictogram": "meeting",
-        "valid_from": iso(NOW - timedelta(hours=1)),
+        "valid_from": iso(datetime.now(UTC) - timedelta(hours=1)),
     }
     doc.update(extra)
     return doc
@@ -46,15 +45,16 @@ def world(tmp_path):
 
 def test_published_notice_appears_sorted_and_goes_away(world):
     portal, kiosk, client = world
+    now = datetime.now(UTC)  # when this test runs, not when the suite was collected
     area = portal.feedback
     audio = area.put_media(voice(1.5))
-    area.publish_notice(notice("n-old", valid_from=iso(NOW - timedelta(days=2))))
+    area.publish_notice(notice("n-old", valid_from=iso(now - timedelta(days=2))))
     area.publish_notice(notice("n-new", audio={"vi": audio}))
     area.publish_notice(
-        notice("n-urgent", priority="urgent", valid_from=iso(NOW - timedelta(days=3)))
+        notice("n-urgent", priority="urgent", valid_from=iso(now - timedelta(days=3)))
     )
-    area.publish_notice(notice("n-ending", valid_to=iso(NOW + timedelta(minutes=10))))
-    area.publish_notice(notice("n-future", valid_from=iso(NOW + timedelta(days=1))))
+    area.publish_notice(notice("n-ending", valid_to=iso(now + timedelta(minutes=10))))
+    area.publish_notice(notice("n-future", valid_from=iso(now + timedelta(days=1))))
     result = kiosk.notices.sync(client)
     assert result.stored == 5 and result.refused == []
     shown = [n.ref for n in kiosk.notices.visible()]
