@@ -10,15 +10,15 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiosk.services.delivery import (
     DeliveryKind,
+    FilePart,
     Item,
     NeedsClerk,
     Part,
-    PartKind,
     SendContext,
     register,
 )
@@ -34,10 +34,13 @@ _FEEDBACK = Feedback.__table__
 
 
 @register
-class RecordingKind(PartKind):
+class RecordingKind(FilePart):
     """A feedback's voice message: uploaded before the feedback that names it."""
 
     name = "recording"
+    table = _FEEDBACK
+    done_column = "recording_uploaded"
+    unreadable = ("recording missing or unreadable", "cannot read it")
 
     def load(self, session: Session, parent_ids: list[int]) -> dict[int, list[Part]]:
         f = _FEEDBACK.c
@@ -50,22 +53,13 @@ class RecordingKind(PartKind):
             found[r.id] = [Part(self.name, r.id, 0, r, bool(r.recording_uploaded))]
         return found
 
-    def send(self, part: Part, ctx: SendContext) -> None:
+    def read(self, part: Part) -> tuple[str, bytes, str]:
         row = part.data
-        try:
-            blob = (self.services.attachments_dir / row.recording_file).read_bytes()
-            data = self.services.cipher.decrypt(blob, FILE_CTX)
-        except Exception as exc:
-            raise NeedsClerk(
-                "recording missing or unreadable",
-                [{"field": "recording", "message": f"cannot read it ({type(exc).__name__})"}],
-            ) from None
-        ctx.call(lambda c: c.upload_attachment(row.recording_sha256, data, "audio/wav"))
+        blob = (self.services.attachments_dir / row.recording_file).read_bytes()
+        return row.recording_sha256, self.services.cipher.decrypt(blob, FILE_CTX), "audio/wav"
 
-    def mark_done(self, session: Session, ids: list[int]) -> None:
-        session.execute(
-            update(_FEEDBACK).where(_FEEDBACK.c.id.in_(ids)).values(recording_uploaded=True)
-        )
+    def field(self, part: Part) -> str:
+        return "recording"
 
 
 @register
@@ -78,30 +72,12 @@ class FeedbackKind(DeliveryKind):
     parts = ("recording",)
     delivered_columns = ("feedback_code", "delivered_at", "portal_status", "portal_status_at")
     attempts_table = FeedbackAttempt.__table__
+    attempts_owner = "feedback_id"
 
-    def load(self, session: Session, ids: list[int]) -> dict[int, Any]:
-        f = _FEEDBACK.c
-        return {
-            r.id: r
-            for r in session.execute(select(f.id, f.client_ref, f.body_enc).where(f.id.in_(ids)))
-        }
-
-    def label(self, item: Item) -> str:
-        return f"feedback {item.client_ref}"
-
-    def attempt_values(self, item_id: int) -> dict[str, Any]:
-        return {"feedback_id": item_id}
-
-    def prepare(self, item: Item) -> bytes:
+    def body(self, item: Item) -> bytes:
         if item.data.body_enc is None:
             raise NeedsClerk("erased: nothing left to send")
-        try:
-            return self.services.cipher.decrypt(item.data.body_enc, BODY_CTX)
-        except Exception as exc:
-            log.error(
-                "feedback %s: body cannot be decrypted (%s)", item.client_ref, type(exc).__name__
-            )
-            raise NeedsClerk("stored body cannot be decrypted") from None
+        return self.services.cipher.decrypt(item.data.body_enc, BODY_CTX)
 
     def send(self, item: Item, ctx: SendContext) -> FeedbackReceipt:
         body, ref = item.request, item.client_ref
