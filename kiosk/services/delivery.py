@@ -512,7 +512,9 @@ class BatchReport:
 # --- the state machine ---------------------------------------------------------------------------
 class Delivery:
     """Claims, sends and records items of every kind. Thread-safe: the sync worker calls
-    `run_once`, other threads may read its state or call `release_mine`."""
+    `run_once`, other threads may read its state or call `release_mine`. With `prefetch`
+    (the sync worker) the next batch is claimed while one is sent; a caller that may stop
+    after any batch and leave nothing leased passes False."""
 
     def __init__(
         self,
@@ -528,6 +530,7 @@ class Delivery:
         senders: int = 1,
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
+        prefetch: bool = True,
     ) -> None:
         check_lease(lease_seconds, link.portal.request_budget)
         self.store = store
@@ -538,6 +541,7 @@ class Delivery:
         self.senders = max(1, senders)
         self.backoff = backoff or Backoff()
         self.rng = rng or random.Random()
+        self.prefetch = prefetch
         chosen = list(kinds) if kinds is not None else list(KINDS.values())
         self.kinds: dict[str, DeliveryKind] = {
             k.name: k(services) for k in sorted(chosen, key=lambda k: (k.order, k.name))
@@ -717,7 +721,7 @@ class Delivery:
             claim = self.store.write_sync(lambda s: self._claim(s, self.batch_size))
         if not claim.items:
             return BatchReport()
-        if len(claim.items) == self.batch_size:
+        if self.prefetch and len(claim.items) == self.batch_size:
             # More is probably due: let the writer claim it while this batch goes out.
             self._prefetch = self.store.write(lambda s: self._claim(s, self.batch_size))
         report = self.send_claimed(claim.items, claim.at)

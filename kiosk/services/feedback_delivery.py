@@ -2,11 +2,14 @@
 the voice recording is a part (PUT /attachments/{sha256}, audio/wav, inside the feedback's
 lease), then the frozen body goes (POST /feedback, Idempotency-Key = client_ref) and the
 portal's feedback_code is recorded. Anonymous feedback's body holds no applicant and no
-phone (kiosk.services.feedback makes it so when the citizen confirms)."""
+phone (kiosk.services.feedback makes it so when the citizen confirms).
+
+`FeedbackOutbox` runs the same machine for feedback alone, through a PortalClient the caller
+holds (`feedback drain`, the benchmark)."""
 
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,21 +17,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiosk.services.delivery import (
+    Backoff,
+    Delivery,
     DeliveryKind,
     FilePart,
     Item,
     NeedsClerk,
     Part,
     SendContext,
+    default_worker_id,
+    machine_prefix,
     register,
 )
 from kiosk.services.dossiers import FILE_CTX
-from kiosk.services.feedback import BODY_CTX
+from kiosk.services.feedback import BODY_CTX, FeedbackService
 from kiosk.services.models import Feedback, FeedbackAttempt
-from kiosk.services.portal_link import parse_utc
+from kiosk.services.portal_client import PortalClient
+from kiosk.services.portal_link import PortalConfig, PortalLink, parse_utc
 from kiosk.services.portal_notices import FeedbackReceipt, submit_feedback
-
-log = logging.getLogger(__name__)
 
 _FEEDBACK = Feedback.__table__
 
@@ -92,3 +98,99 @@ class FeedbackKind(DeliveryKind):
             "portal_status": "received",
             "portal_status_at": parse_utc(answer.received_at) or now,
         }
+
+
+@dataclass
+class DeliveryReport:
+    claimed: int = 0
+    delivered: int = 0
+    needs_clerk: int = 0
+    retry: int = 0  # transient errors, and items handed back unsent
+    auth_blocked: bool = False
+
+
+class _CallersClient(PortalLink):
+    """The link of a caller that holds its own client: every request goes through it."""
+
+    given: PortalClient
+
+    def client(self) -> PortalClient:
+        return self.given
+
+
+def _config_of(client: PortalClient) -> PortalConfig:
+    connect, read = client.timeout
+    return PortalConfig(
+        client.base_url, client.kiosk_id, client._secret, client._auth.token or "", connect, read
+    )
+
+
+class FeedbackOutbox:
+    """Feedback alone through the one delivery state machine, with the caller's client:
+    the same claims, leases, attempts and outcomes as when the outbox delivers it."""
+
+    def __init__(
+        self,
+        service: FeedbackService,
+        worker_id: str | None = None,
+        *,
+        lease_seconds: float = 60.0,
+        batch_size: int = 20,
+        backoff: tuple[float, float] = (2.0, 900.0),
+    ) -> None:
+        """`backoff`: the first retry's wait and the longest (seconds)."""
+        self.service = service
+        self.worker_id = worker_id or default_worker_id()
+        self.lease_seconds = lease_seconds
+        self.batch_size = batch_size
+        self.backoff = Backoff(*backoff)
+        self._link: _CallersClient | None = None
+        self._delivery: Delivery | None = None
+
+    def _machine(self, client: PortalClient) -> Delivery:
+        portal = _config_of(client)
+        if self._link is None or self._delivery is None:
+            self._link = _CallersClient(
+                self.service.store,
+                portal,
+                machine=machine_prefix(),
+                blind=getattr(self.service.cipher, "blind", None),
+                clock=self.service.clock,
+            )
+            self._delivery = Delivery(
+                self.service.store,
+                self._link,
+                self.service,
+                worker_id=self.worker_id,
+                kinds=[FeedbackKind],
+                part_kinds=[RecordingKind],
+                lease_seconds=self.lease_seconds,
+                batch_size=self.batch_size,
+                backoff=self.backoff,
+                prefetch=False,  # nothing stays leased between two calls
+            )
+        elif portal != self._link.portal:
+            self._link.set_portal(portal)
+        self._link.given = client
+        return self._delivery
+
+    def run_once(self, client: PortalClient) -> DeliveryReport:
+        """Claim one batch of due feedback and send it."""
+        r = self._machine(client).run_once()
+        return DeliveryReport(
+            r.claimed, r.delivered, r.needs_clerk, r.transient + r.released, r.auth_blocked
+        )
+
+    def drain(self, client: PortalClient, rounds: int = 100) -> DeliveryReport:
+        """Batches until nothing is due, or one needs a retry or is refused."""
+        total = DeliveryReport()
+        for _ in range(rounds):
+            r = self.run_once(client)
+            total.claimed += r.claimed
+            total.delivered += r.delivered
+            total.needs_clerk += r.needs_clerk
+            total.retry += r.retry
+            total.auth_blocked = total.auth_blocked or r.auth_blocked
+            if not r.claimed or r.auth_blocked or r.retry:
+                break
+        return total
