@@ -102,6 +102,8 @@ class FeedbackKind(DeliveryKind):
 
 @dataclass
 class DeliveryReport:
+    """What `FeedbackOutbox.run_once` (or `drain`) did."""
+
     claimed: int = 0
     delivered: int = 0
     needs_clerk: int = 0
