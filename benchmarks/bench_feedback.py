@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from kiosk.commands.feedback import synthetic_voice
 from kiosk.portal import ReferencePortal
 from kiosk.services.crypto import DataCipher, load_or_create_keyring
-from kiosk.services.feedback import FeedbackDraft, FeedbackOutbox, FeedbackService
+from kiosk.services.feedback import FeedbackDraft, FeedbackService
+from kiosk.services.feedback_delivery import FeedbackOutbox
 from kiosk.services.portal_client import PortalClient
 from kiosk.services.store import Store
 

@@ -12,12 +12,8 @@ import pytest
 
 from kiosk.portal import Faults
 from kiosk.services.dossiers import Applicant
-from kiosk.services.feedback import (
-    FeedbackDraft,
-    FeedbackOutbox,
-    FeedbackRefused,
-    make_slip_code,
-)
+from kiosk.services.feedback import FeedbackDraft, FeedbackRefused, make_slip_code
+from kiosk.services.feedback_delivery import FeedbackOutbox
 from kiosk.services.models import Feedback
 from tests.feedback_helpers import open_feedback_kiosk, voice
 from tests.portal_helpers import new_client, new_portal
@@ -293,6 +289,26 @@ def test_retry_after_is_honoured_and_a_missing_endpoint_keeps_feedback_queued(wo
     row = kiosk.store.read(lambda s: s.get(Feedback, view.id))
     assert row.state == "queued" and row.next_attempt_at >= utcnow() + timedelta(seconds=100)
     assert FeedbackOutbox(kiosk.feedback).run_once(client).claimed == 0  # not due yet
+
+
+def test_tools_deliver_feedback_through_the_one_delivery_machine(world):
+    """A tool holding its own client goes through the outbox's state machine: each attempt
+    is recorded, and a refusal of the credentials stops sending until they are probed
+    again, as it does for the outbox."""
+    from kiosk.services.models import FeedbackAttempt
+
+    portal, kiosk, client = world
+    view = kiosk.feedback.confirm(FeedbackDraft(topic="water", language="vi", text="Góp ý"))
+    with new_client(portal.url, token="not-the-token") as refused:
+        outbox = FeedbackOutbox(kiosk.feedback)
+        assert outbox.run_once(refused).auth_blocked
+        assert outbox.run_once(refused).auth_blocked
+    assert len(portal.requests(method="POST")) == 1  # refused once, not tried again
+    assert kiosk.feedback.get(view.id).state == "auth_blocked"
+    attempts = kiosk.store.read(lambda s: s.query(FeedbackAttempt).all())
+    assert [(a.feedback_id, a.outcome, a.status_code) for a in attempts] == [
+        (view.id, "auth_blocked", 401)
+    ]
 
 
 def test_two_machines_on_one_database_deliver_each_feedback_once(tmp_path, db_url):

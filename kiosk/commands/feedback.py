@@ -92,6 +92,8 @@ def handle_status(args: argparse.Namespace) -> int:
 
 def handle_drain(args: argparse.Namespace) -> int:
     from kiosk.commands.outbox import _settings
+    from kiosk.services.feedback_delivery import FeedbackOutbox
+    from kiosk.services.outbox import WAITING_STATES
     from kiosk.services.portal_client import PortalError
 
     cli = cli_of(args)
@@ -99,11 +101,15 @@ def handle_drain(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     two_way = services(settings, cli)
-    outbox = two_way.outbox
-    outbox.lease_seconds = args.lease_seconds
-    outbox.backoff = (0.2, args.backoff_cap)
+    outbox = FeedbackOutbox(
+        two_way.feedback, lease_seconds=args.lease_seconds, backoff=(0.2, args.backoff_cap)
+    )
     deadline = time.monotonic() + args.timeout
     client = portal_client(settings)
+
+    def waiting(counts: dict[str, int]) -> bool:
+        return any(counts.get(state) for state in WAITING_STATES)
+
     try:
         try:
             client.health()
@@ -111,16 +117,18 @@ def handle_drain(args: argparse.Namespace) -> int:
             print(f"health: {exc.detail}", file=sys.stderr)
         while time.monotonic() < deadline:
             report = outbox.run_once(client)
-            counts = two_way.feedback.counts()
-            if not counts.get("queued") and not counts.get("sending"):
+            if not waiting(two_way.feedback.counts()):
                 break
             if not report.claimed or report.auth_blocked:
                 time.sleep(0.2)
         counts = two_way.feedback.counts()
+    except ValueError as exc:  # a lease too short for one request
+        cli.error("cli.outbox.error", message=str(exc))
+        return 2
     finally:
         client.close()
         two_way.feedback.store.close()
-    empty = not counts.get("queued") and not counts.get("sending")
+    empty = not waiting(counts)
     print(json.dumps({"counts": counts, "empty": empty}), flush=True)
     return 0 if empty else 1
 

@@ -157,7 +157,7 @@ def _two_way(settings: Any, store: Any, cipher: Any, outbox: Any):
 
     def step(_round, _report):
         # Feedback was delivered with the dossiers by the round's deliver step.
-        done = two_way(outbox.link.client(), force=True, deliver=False)
+        done = two_way(outbox.link.client(), force=True)
         counts = two_way.feedback.counts()
         result = {
             "feedback": {

@@ -114,7 +114,7 @@ class SyncBridge(QObject):
                 Periodic(
                     "notices and answers",
                     60.0,
-                    lambda: two_way(outbox.link.client(), deliver=False),
+                    lambda: two_way(outbox.link.client()),
                     retry=60.0,
                 )
             )

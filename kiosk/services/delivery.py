@@ -38,15 +38,15 @@ to attempts: only status codes, portal error names and field names.
 
 ## Adding a kind of item
 
-1. The table. It needs these columns, with these names (add them in one alembic revision):
-   `id` (integer key), `kiosk_id`, `state` (String(16), default "queued"; index it with
-   `next_attempt_at`), `next_attempt_at`, `attempt_count` (default 0), `last_error`,
-   `field_errors` (JSON text), `lease_owner` (String(64)), `lease_until`; plus whatever the
-   answer fills in (a receipt number, the time it was delivered...). Store the request
+1. The tables, in kiosk.services.models (and one alembic revision): the item's model takes
+   the columns of `DeliveryColumns` (`kiosk_id`, `state`, `next_attempt_at`,
+   `attempt_count`, `last_error`, `field_errors`, the lease, `delivered_at`; index `state`
+   with `next_attempt_at`) plus whatever the answer fills in (a receipt number...); its
+   attempts table takes `AttemptColumns` and a column naming the item. Store the request
    body frozen (encrypted if it holds personal data) when the item is made, with
    `state="queued"` and `next_attempt_at=None`.
 
-2. The class, in its own module, registered with `@register`:
+2. The class, in its own module, registered with `@register`; it states only what differs:
 
        @register
        class PaymentKind(DeliveryKind):
@@ -55,18 +55,20 @@ to attempts: only status codes, portal error names and field names.
            after = (("dossier", "dossier_id"),)  # its dossier is delivered first
            parts = ()                            # or ("recording",): PartKinds sent first
            delivered_columns = ("payment_code", "delivered_at")
+           attempts_table = PaymentAttempt.__table__
+           attempts_owner = "payment_id"
 
-           def load(self, session, ids):          # plain rows, once per claim
-               ...return {id: row}
-           def prepare(self, item):               # the request from the stored bytes
+           def body(self, item):                  # the request from the stored bytes
                return self.services.cipher.decrypt(item.data.body_enc, ...)
            def send(self, item, ctx):
                return ctx.call(lambda c: c.submit_payment(item.request, item.data.client_ref))
            def delivered_values(self, answer, now):   # how the answer is recorded
                return {"payment_code": answer.code, "delivered_at": now}
 
-   `load` joins what the request needs from the item it depends on (the dossier's
-   client_ref and code for a payment); `self.services` is the DossierService (its
+   `load` reads the `columns` of the claimed rows (id, client_ref, body_enc unless the kind
+   says otherwise); a kind overrides it to join what the request needs from the item it
+   depends on. `body` is called by `prepare` before any part is sent: a body that cannot
+   be read makes the item `needs_clerk`. `self.services` is the DossierService (its
    `cipher`, `attachments_dir`). `send` makes every portal request through `ctx.call`
    (it checks the lease and the caller's deadline first, and retries a clock_skew
    refusal once) and raises the client's typed errors (kiosk.services.portal_client) or
@@ -81,15 +83,18 @@ to attempts: only status codes, portal error names and field names.
 
    `delivered_values` must accept only a well-formed answer: validate it in the client
    (as `submit_dossier` does), and raise `ValueError` here for anything still wrong: it
-   becomes that item's transient error, never the batch's. Attempts go to the `attempts`
-   table with `{"dossier_id": item_id}` by default, which fits dossiers only: a kind with
-   its own id space sets `attempts_table` (same columns, its own owner column) and
-   `attempt_values(item_id)`. `Outbox.status()` counts dossiers; a new kind shows its own.
+   becomes that item's transient error, never the batch's. Attempts go to
+   `attempts_table`, naming the item in its `attempts_owner` column (by default the
+   `attempts` table of dossiers). `Outbox.status()` counts dossiers; a new kind shows its
+   own.
 
 3. A part (sent inside its parent's lease, no state of its own) is a `PartKind` with
    `name`, `load(session, parent_ids) -> {parent_id: [Part]}`, `send(part, ctx)` and
    `mark_done(session, ids)`; the parent lists its name in `parts`. A part the portal
-   refuses makes the parent `needs_clerk` with the part's `field` (`refused`).
+   refuses makes the parent `needs_clerk` with the part's field (`refused`). A stored file
+   uploaded with PUT /attachments/{sha256} is a `FilePart`: it says how to `read` the file,
+   which `done_column` of its `table` marks it sent, and what the clerk is told when the
+   file cannot be read (`unreadable`).
 
 4. Import the module where the outbox is built (kiosk/services/outbox.py imports the
    kinds it delivers), so registration runs. `Delivery(kinds=[...])` takes explicit kinds
@@ -284,6 +289,8 @@ class DeliveryKind:
     after: ClassVar[tuple[tuple[str, str], ...]] = ()  # (kind, column of this table)
     delivered_columns: ClassVar[tuple[str, ...]] = ()
     attempts_table: ClassVar[Table] = Attempt.__table__
+    attempts_owner: ClassVar[str] = "dossier_id"  # the column of attempts_table naming it
+    columns: ClassVar[tuple[str, ...]] = ("id", "client_ref", "body_enc")  # what load reads
 
     def __init__(self, services: Any) -> None:
         """`services`: what building a request needs (the DossierService: cipher,
@@ -291,12 +298,28 @@ class DeliveryKind:
         self.services = services
 
     def load(self, session: Session, ids: list[int]) -> dict[int, Any]:
-        """Plain data for these claimed ids (read in the claim transaction)."""
-        raise NotImplementedError
+        """Plain data for these claimed ids (read in the claim transaction): the rows'
+        `columns`. Plain rows, not ORM objects: this runs for every batch."""
+        t = self.table.c
+        query = select(*(t[name] for name in self.columns)).where(t.id.in_(ids))
+        return {r.id: r for r in session.execute(query)}
 
     def prepare(self, item: Item) -> Any:
-        """The request material from the stored bytes (e.g. the decrypted body), before
-        any part is sent: raise NeedsClerk here when it cannot be read. Optional."""
+        """The request material from the stored bytes (`body`), before any part is sent.
+        A body that cannot be read (a damaged or foreign-key ciphertext) needs a clerk:
+        only a person can help."""
+        try:
+            return self.body(item)
+        except NeedsClerk:
+            raise
+        except Exception as exc:
+            log.error(
+                "%s: stored body cannot be decrypted (%s)", self.label(item), type(exc).__name__
+            )
+            raise NeedsClerk("stored body cannot be decrypted") from None
+
+    def body(self, item: Item) -> Any:
+        """The request from the stored bytes (e.g. the decrypted body). Optional."""
         return None
 
     def send(self, item: Item, ctx: SendContext) -> Any:
@@ -309,17 +332,18 @@ class DeliveryKind:
         return {}
 
     def attempt_values(self, item_id: int) -> dict[str, Any]:
-        return {"dossier_id": item_id}
+        return {self.attempts_owner: item_id}
 
     def label(self, item: Item) -> str:
-        """How the log names the item (never personal data)."""
-        return f"{self.name} {item.id}"
+        """How the log names the item (never personal data): its client_ref, else its id."""
+        return f"{self.name} {item.client_ref or item.id}"
 
 
 class PartKind:
     """Something sent inside its parent's lease before the parent (no state of its own)."""
 
     name: ClassVar[str] = ""
+    refused_as: ClassVar[str] = "refused"  # how the clerk's message names a refusal
 
     def __init__(self, services: Any) -> None:
         self.services = services
@@ -340,12 +364,49 @@ class PartKind:
             [
                 {
                     "field": f"{self.name}s[{part.index}]",
-                    "message": f"refused: HTTP {exc.status} {exc.error}",
+                    "message": f"{self.refused_as}: HTTP {exc.status} {exc.error}",
                 },
                 *exc.details,
             ],
             exc.status,
         )
+
+
+class FilePart(PartKind):
+    """A stored file uploaded with PUT /attachments/{sha256} (the portal takes it again
+    harmlessly); `done_column` of `table` marks it sent."""
+
+    table: ClassVar[Table]
+    done_column: ClassVar[str]
+    # What the clerk is told when the file cannot be read: the error, and the message the
+    # exception's name is added to.
+    unreadable: ClassVar[tuple[str, str]] = (
+        "file missing or unreadable",
+        "the kiosk cannot read the file",
+    )
+
+    def read(self, part: Part) -> tuple[str, bytes, str]:
+        """The file's sha256, content and content type."""
+        raise NotImplementedError
+
+    def field(self, part: Part) -> str:
+        """The field the clerk's message names when the file cannot be read."""
+        return f"{self.name}s[{part.index}]"
+
+    def send(self, part: Part, ctx: SendContext) -> None:
+        try:
+            sha256, data, content_type = self.read(part)
+        except Exception as exc:
+            error, message = self.unreadable
+            raise NeedsClerk(
+                error,
+                [{"field": self.field(part), "message": f"{message} ({type(exc).__name__})"}],
+            ) from None
+        ctx.call(lambda c: c.upload_attachment(sha256, data, content_type))
+
+    def mark_done(self, session: Session, ids: list[int]) -> None:
+        t = self.table
+        session.execute(update(t).where(t.c.id.in_(ids)).values({self.done_column: True}))
 
 
 KINDS: dict[str, type[DeliveryKind]] = {}
@@ -451,7 +512,9 @@ class BatchReport:
 # --- the state machine ---------------------------------------------------------------------------
 class Delivery:
     """Claims, sends and records items of every kind. Thread-safe: the sync worker calls
-    `run_once`, other threads may read its state or call `release_mine`."""
+    `run_once`, other threads may read its state or call `release_mine`. With `prefetch`
+    (the sync worker) the next batch is claimed while one is sent; a caller that may stop
+    after any batch and leave nothing leased passes False."""
 
     def __init__(
         self,
@@ -467,6 +530,7 @@ class Delivery:
         senders: int = 1,
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
+        prefetch: bool = True,
     ) -> None:
         check_lease(lease_seconds, link.portal.request_budget)
         self.store = store
@@ -477,6 +541,7 @@ class Delivery:
         self.senders = max(1, senders)
         self.backoff = backoff or Backoff()
         self.rng = rng or random.Random()
+        self.prefetch = prefetch
         chosen = list(kinds) if kinds is not None else list(KINDS.values())
         self.kinds: dict[str, DeliveryKind] = {
             k.name: k(services) for k in sorted(chosen, key=lambda k: (k.order, k.name))
@@ -656,7 +721,7 @@ class Delivery:
             claim = self.store.write_sync(lambda s: self._claim(s, self.batch_size))
         if not claim.items:
             return BatchReport()
-        if len(claim.items) == self.batch_size:
+        if self.prefetch and len(claim.items) == self.batch_size:
             # More is probably due: let the writer claim it while this batch goes out.
             self._prefetch = self.store.write(lambda s: self._claim(s, self.batch_size))
         report = self.send_claimed(claim.items, claim.at)
@@ -885,6 +950,12 @@ class Delivery:
         free = {"lease_owner": None, "lease_until": None}
         bump = t.attempt_count + bindparam("_inc")
         answer = {c: bindparam(f"v_{c}") for c in kind.delivered_columns}
+        err = bindparam("err")
+
+        def held(**values: Any) -> Any:
+            """This worker's lease ends with these values."""
+            return update(kind.table).where(mine).values(attempt_count=bump, **free, **values)
+
         return {
             # What the portal says is true whoever holds the lease now.
             "delivered": update(kind.table)
@@ -898,38 +969,18 @@ class Delivery:
                 **answer,
                 **free,
             ),
-            "needs_clerk": update(kind.table)
-            .where(mine)
-            .values(
+            "needs_clerk": held(
                 state=NEEDS_CLERK,
-                last_error=bindparam("err"),
+                last_error=err,
                 next_attempt_at=None,
                 field_errors=bindparam("ferr"),
-                attempt_count=bump,
-                **free,
             ),
-            "auth_blocked": update(kind.table)
-            .where(mine)
-            .values(
-                state=AUTH_BLOCKED,
-                last_error=bindparam("err"),
-                next_attempt_at=bindparam("now"),
-                attempt_count=bump,
-                **free,
+            "auth_blocked": held(
+                state=AUTH_BLOCKED, last_error=err, next_attempt_at=bindparam("now")
             ),
-            "transient": update(kind.table)
-            .where(mine)
-            .values(
-                state=QUEUED,
-                last_error=bindparam("err"),
-                next_attempt_at=bindparam("nxt"),
-                attempt_count=bump,
-                **free,
-            ),
+            "transient": held(state=QUEUED, last_error=err, next_attempt_at=bindparam("nxt")),
             # Released: back as it was, due at once.
-            "released": update(kind.table)
-            .where(mine)
-            .values(state=QUEUED, attempt_count=bump, **free),
+            "released": held(state=QUEUED),
         }
 
     def _row(self, kind: DeliveryKind, o: Outcome, now: datetime) -> dict[str, Any]:

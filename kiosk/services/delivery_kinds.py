@@ -11,18 +11,10 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kiosk.services.delivery import (
-    DeliveryKind,
-    Item,
-    NeedsClerk,
-    Part,
-    PartKind,
-    SendContext,
-    register,
-)
+from kiosk.services.delivery import DeliveryKind, FilePart, Item, Part, SendContext, register
 from kiosk.services.dossiers import read_attachment_file
 from kiosk.services.models import Attachment, Dossier
 from kiosk.services.portal_client import Delivered, Permanent
@@ -45,10 +37,14 @@ def parse_date(value: Any) -> date | None:
 
 
 @register
-class AttachmentKind(PartKind):
+class AttachmentKind(FilePart):
     """A dossier's attachment: PUT /attachments/{sha256}, before the dossier."""
 
     name = "attachment"
+    table = _ATTACHMENTS
+    done_column = "uploaded"
+    unreadable = ("attachment file missing or unreadable", "the kiosk cannot read the file")
+    refused_as = "upload refused"
 
     def load(self, session: Session, parent_ids: list[int]) -> dict[int, list[Part]]:
         a = _ATTACHMENTS.c
@@ -62,41 +58,11 @@ class AttachmentKind(PartKind):
             parts.append(Part(self.name, r.id, len(parts), r, bool(r.uploaded)))
         return found
 
-    def send(self, part: Part, ctx: SendContext) -> None:
+    def read(self, part: Part) -> tuple[str, bytes, str]:
         row = part.data
-        try:
-            data = read_attachment_file(
-                self.services.attachments_dir, self.services.cipher, row.file_name
-            )
-        except Exception as exc:
-            raise NeedsClerk(
-                "attachment file missing or unreadable",
-                [
-                    {
-                        "field": f"attachments[{part.index}]",
-                        "message": f"the kiosk cannot read the file ({type(exc).__name__})",
-                    }
-                ],
-            ) from None
-        ctx.call(lambda c: c.upload_attachment(row.sha256, data, row.content_type))
-
-    def mark_done(self, session: Session, ids: list[int]) -> None:
-        session.execute(
-            update(_ATTACHMENTS).where(_ATTACHMENTS.c.id.in_(ids)).values(uploaded=True)
-        )
-
-    def refused(self, part: Part, exc: Permanent) -> NeedsClerk:
-        return NeedsClerk(
-            f"attachment refused: HTTP {exc.status} {exc.error}",
-            [
-                {
-                    "field": f"attachments[{part.index}]",
-                    "message": f"upload refused: HTTP {exc.status} {exc.error}",
-                },
-                *exc.details,
-            ],
-            exc.status,
-        )
+        services = self.services
+        data = read_attachment_file(services.attachments_dir, services.cipher, row.file_name)
+        return row.sha256, data, row.content_type
 
 
 @register
@@ -115,27 +81,8 @@ class DossierKind(DeliveryKind):
         "portal_status_at",
     )
 
-    def load(self, session: Session, ids: list[int]) -> dict[int, Any]:
-        d = _DOSSIERS.c
-        # Plain rows, not ORM objects: this runs for every batch.
-        return {
-            r.id: r
-            for r in session.execute(select(d.id, d.client_ref, d.body_enc).where(d.id.in_(ids)))
-        }
-
-    def label(self, item: Item) -> str:
-        return f"dossier {item.client_ref}"
-
-    def prepare(self, item: Item) -> bytes:
-        try:
-            return self.services.body(item.data)
-        except Exception as exc:  # a damaged or foreign-key ciphertext: only a person can help
-            log.error(
-                "dossier %s: stored body cannot be decrypted (%s)",
-                item.client_ref,
-                type(exc).__name__,
-            )
-            raise NeedsClerk("stored body cannot be decrypted") from None
+    def body(self, item: Item) -> bytes:
+        return self.services.body(item.data)
 
     def send(self, item: Item, ctx: SendContext) -> Delivered:
         body = item.request

@@ -7,12 +7,11 @@ encrypted to a file, the text, identity and phone encrypted, and the request bod
 (encrypted) so every attempt sends the same bytes. A refused draft stores nothing. The slip
 code is random (60 bits), made offline and printed on the citizen's slip.
 
-Delivery (`FeedbackOutbox.run_once`) is exactly once: a worker leases due feedback, uploads
-the recording (`PUT /attachments/{sha256}`, idempotent), marks it uploaded, then posts the
-frozen body (`POST /feedback`, Idempotency-Key = client_ref) and links the portal's
-`feedback_code`. A kill at any point leaves a lease that expires; the replay gets the
-original code back. Anonymous feedback has no applicant and no phone in the database or the
-body. Nothing personal is logged.
+Delivery is the one delivery state machine's (kiosk.services.feedback_delivery): exactly
+once, the recording first (`PUT /attachments/{sha256}`), then the frozen body
+(`POST /feedback`, Idempotency-Key = client_ref), the portal's `feedback_code` linked.
+Anonymous feedback has no applicant and no phone in the database or the body. Nothing
+personal is logged.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import os
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +31,8 @@ from sqlalchemy.orm import Session
 
 from kiosk.services.crypto import DataCipher
 from kiosk.services.dossiers import FILE_CTX, Applicant, rfc3339, utcnow
-from kiosk.services.models import AUTH_BLOCKED, DELIVERED, NEEDS_CLERK, QUEUED, SENDING, Feedback
-from kiosk.services.portal_client import AuthBlocked, NotFound, Permanent, PortalError, Transient
-from kiosk.services.portal_notices import FeedbackStatus, feedback_status, submit_feedback
+from kiosk.services.models import DELIVERED, QUEUED, Feedback
+from kiosk.services.portal_notices import FeedbackStatus, feedback_status
 from kiosk.services.recording import TakeRefused, process_take
 from kiosk.services.store import Store
 
@@ -417,173 +415,6 @@ def _valid_phone(phone: str) -> bool:
     if digits.startswith("+84"):
         digits = "0" + digits[3:]
     return digits.isdigit() and len(digits) == 10 and digits.startswith("0")
-
-
-@dataclass
-class DeliveryReport:
-    claimed: int = 0
-    delivered: int = 0
-    needs_clerk: int = 0
-    retry: int = 0
-    auth_blocked: bool = False
-
-
-class FeedbackOutbox:
-    """Delivers confirmed feedback exactly once (see the module's description)."""
-
-    def __init__(
-        self,
-        service: FeedbackService,
-        worker_id: str | None = None,
-        *,
-        lease_seconds: float = 60.0,
-        batch_size: int = 20,
-        backoff: tuple[float, float] = (2.0, 900.0),
-    ) -> None:
-        self.service = service
-        self.store = service.store
-        from kiosk.services.delivery import default_worker_id
-
-        self.worker_id = worker_id or default_worker_id()
-        self.lease_seconds = lease_seconds
-        self.batch_size = batch_size
-        self.backoff = backoff
-
-    def claim(self) -> list[int]:
-        from kiosk.services.delivery import local_owner_alive
-
-        now = self.service.clock()
-
-        def write(s: Session) -> list[int]:
-            # A holder that died on this machine (kill -9) is seen at once; one on another
-            # machine only when its lease expires.
-            held = s.execute(
-                select(Feedback.id, Feedback.lease_owner).where(
-                    Feedback.state == SENDING, Feedback.lease_until >= now
-                )
-            ).all()
-            orphans = [i for i, owner in held if owner and not local_owner_alive(owner)]
-            rows = s.scalars(
-                select(Feedback)
-                .where(
-                    or_(
-                        (Feedback.state == QUEUED)
-                        & (Feedback.next_attempt_at.is_(None) | (Feedback.next_attempt_at <= now)),
-                        (Feedback.state == SENDING) & (Feedback.lease_until < now),
-                        Feedback.id.in_(orphans),
-                    )
-                )
-                .order_by(Feedback.created_at)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)  # PostgreSQL: other machines skip these
-            ).all()
-            for row in rows:
-                row.state = SENDING
-                row.lease_owner = self.worker_id
-                row.lease_until = now + timedelta(seconds=self.lease_seconds)
-            return [r.id for r in rows]
-
-        return self.store.write_sync(write)
-
-    def run_once(self, client: Any) -> DeliveryReport:
-        report = DeliveryReport()
-        ids = self.claim()
-        report.claimed = len(ids)
-        for n, feedback_id in enumerate(ids):
-            outcome = self._send(client, feedback_id)
-            if outcome == DELIVERED:
-                report.delivered += 1
-            elif outcome == NEEDS_CLERK:
-                report.needs_clerk += 1
-            elif outcome == AUTH_BLOCKED:
-                report.auth_blocked = True
-                self._release(ids[n + 1 :])
-                break
-            else:
-                report.retry += 1
-        return report
-
-    def drain(self, client: Any, rounds: int = 100) -> DeliveryReport:
-        total = DeliveryReport()
-        for _ in range(rounds):
-            r = self.run_once(client)
-            total.claimed += r.claimed
-            total.delivered += r.delivered
-            total.needs_clerk += r.needs_clerk
-            total.retry += r.retry
-            total.auth_blocked = total.auth_blocked or r.auth_blocked
-            if not r.claimed or r.auth_blocked or r.retry:
-                break
-        return total
-
-    def _release(self, ids: list[int]) -> None:
-        def write(s: Session) -> None:
-            for feedback_id in ids:
-                row = s.get(Feedback, feedback_id)
-                if row is not None and row.lease_owner == self.worker_id and row.state == SENDING:
-                    row.state, row.lease_owner, row.lease_until = QUEUED, None, None
-
-        self.store.write_sync(write)
-
-    def _finish(self, feedback_id: int, **changes: Any) -> None:
-        def write(s: Session) -> None:
-            row = s.get(Feedback, feedback_id)
-            if row is None:
-                return
-            for key, value in changes.items():
-                setattr(row, key, value)
-            if "state" in changes:
-                row.lease_owner = row.lease_until = None
-
-        self.store.write_sync(write)
-
-    def _send(self, client: Any, feedback_id: int) -> str:
-        svc = self.service
-        row = self.store.read(lambda s: s.get(Feedback, feedback_id))
-        if row is None or row.body_enc is None:
-            self._finish(feedback_id, state="handled")
-            return "handled"
-        attempts = row.attempt_count + 1
-        try:
-            if row.recording_sha256 and not row.recording_uploaded:
-                data = svc.recording(feedback_id)
-                if data is None:
-                    raise Permanent(422, "recording_missing", [])
-                client.upload_attachment(row.recording_sha256, data, "audio/wav")
-                self._finish(feedback_id, recording_uploaded=True)
-            receipt = submit_feedback(client, svc.body(feedback_id), row.client_ref)
-        except AuthBlocked as exc:
-            self._finish(feedback_id, state=QUEUED, last_error=exc.detail)
-            return AUTH_BLOCKED
-        except Permanent as exc:
-            self._finish(
-                feedback_id, state=NEEDS_CLERK, attempt_count=attempts, last_error=exc.detail
-            )
-            return NEEDS_CLERK
-        except (Transient, NotFound, PortalError) as exc:
-            base, cap = self.backoff
-            delay = min(cap, base * 2 ** min(attempts, 20)) * (0.5 + secrets.randbelow(1000) / 1000)
-            retry_after = getattr(exc, "retry_after", None)
-            if retry_after:  # the portal said when: never earlier
-                delay = max(delay, float(retry_after))
-            self._finish(
-                feedback_id,
-                state=QUEUED,
-                attempt_count=attempts,
-                last_error=exc.detail,
-                next_attempt_at=svc.clock() + timedelta(seconds=delay),
-            )
-            return QUEUED
-        self._finish(
-            feedback_id,
-            state=DELIVERED,
-            attempt_count=attempts,
-            feedback_code=receipt.feedback_code,
-            delivered_at=svc.clock(),
-            portal_status="received",
-            last_error=None,
-        )
-        return DELIVERED
 
 
 # --- privacy: retention, orphan files, key rotation -------------------------------------------

@@ -47,13 +47,39 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class Dossier(Base):
+class DeliveryColumns:
+    """The columns of an item the delivery state machine (kiosk.services.delivery) sends:
+    its state, its attempts, its lease and when it was delivered. A table that differs
+    (an index, a nullable state) declares that column again."""
+
+    kiosk_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    field_errors: Mapped[str | None] = mapped_column(Text)  # JSON from the portal
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AttemptColumns:
+    """One delivery attempt of an item (no personal data); the table adds its owner."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    outcome: Mapped[str] = mapped_column(String(24))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)  # never personal data
+    worker: Mapped[str | None] = mapped_column(String(64))
+
+
+class Dossier(DeliveryColumns, Base):
     __tablename__ = "dossiers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_ref: Mapped[str] = mapped_column(String(36), unique=True)
     receipt_code: Mapped[str] = mapped_column(String(24), unique=True)
-    kiosk_id: Mapped[str] = mapped_column(String(64))
     procedure_code: Mapped[str] = mapped_column(String(32), index=True)
     procedure_version: Mapped[int] = mapped_column(Integer)
     language: Mapped[str] = mapped_column(String(8))
@@ -73,19 +99,12 @@ class Dossier(Base):
     # Blind indexes for search without decrypting.
     id_index: Mapped[str | None] = mapped_column(String(32), index=True)
 
-    # Outbox.
-    state: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
+    # Outbox (`DeliveryColumns`; retries are looked up by time here).
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     waiting_since: Mapped[datetime | None] = mapped_column(DateTime)
-    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    field_errors: Mapped[str | None] = mapped_column(Text)  # JSON from the portal
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
 
     # Portal's answer.
     dossier_code: Mapped[str | None] = mapped_column(String(64), index=True)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
     expected_result_date: Mapped[date | None] = mapped_column(Date)
     portal_status: Mapped[str | None] = mapped_column(String(16))
     portal_status_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -138,18 +157,12 @@ class Attachment(Base):
     dossier: Mapped[Dossier] = relationship(back_populates="attachments")
 
 
-class Attempt(Base):
+class Attempt(AttemptColumns, Base):
     __tablename__ = "attempts"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dossier_id: Mapped[int] = mapped_column(
         ForeignKey("dossiers.id", ondelete="CASCADE"), index=True
     )
-    at: Mapped[datetime] = mapped_column(DateTime, index=True)
-    outcome: Mapped[str] = mapped_column(String(24))
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    error: Mapped[str | None] = mapped_column(Text)  # never personal data
-    worker: Mapped[str | None] = mapped_column(String(64))
 
     dossier: Mapped[Dossier] = relationship(back_populates="attempts")
 
@@ -246,7 +259,7 @@ PAY_RECORDED = "recorded"
 PAY_SUPERSEDED = "superseded"
 
 
-class Payment(Base):
+class Payment(DeliveryColumns, Base):
     __tablename__ = "payments"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -269,18 +282,12 @@ class Payment(Base):
     clerk_id: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"))
     recorded_by: Mapped[str | None] = mapped_column(String(64))
 
-    # Delivery to the portal (kiosk.services.payment_kind): recorded payments only, their
-    # body frozen when recorded. `state` is None for what is not sent (due, claimed).
+    # Delivery to the portal (kiosk.services.payment_kind; `DeliveryColumns`): recorded
+    # payments only, their body frozen when recorded. `state` is None for what is not sent
+    # (due, claimed), and so may be `kiosk_id`.
     kiosk_id: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str | None] = mapped_column(String(16))  # queued ... delivered, replaced
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
-    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    field_errors: Mapped[str | None] = mapped_column(Text)  # JSON from the portal
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (
         Index("ix_payments_state_next", "state", "next_attempt_at"),
@@ -289,20 +296,14 @@ class Payment(Base):
     )
 
 
-class PaymentAttempt(Base):
+class PaymentAttempt(AttemptColumns, Base):
     """One delivery attempt of a payment (as `attempts` is for dossiers)."""
 
     __tablename__ = "payment_attempts"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     payment_id: Mapped[int] = mapped_column(
         ForeignKey("payments.id", ondelete="CASCADE"), index=True
     )
-    at: Mapped[datetime] = mapped_column(DateTime, index=True)
-    outcome: Mapped[str] = mapped_column(String(24))
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    error: Mapped[str | None] = mapped_column(Text)  # never personal data
-    worker: Mapped[str | None] = mapped_column(String(64))
 
 
 class Meta(Base):
@@ -365,7 +366,7 @@ class Notice(Base):
     posted_by: Mapped[str | None] = mapped_column(String(64))  # clerk username (local)
 
 
-class Feedback(Base):
+class Feedback(DeliveryColumns, Base):
     """A citizen's report or petition, delivered through its own outbox state machine:
     the recording first (PUT /attachments), then the frozen body (POST /feedback).
 
@@ -377,7 +378,6 @@ class Feedback(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_ref: Mapped[str] = mapped_column(String(36), unique=True)
     slip_code: Mapped[str] = mapped_column(String(24), unique=True)
-    kiosk_id: Mapped[str] = mapped_column(String(64))
     topic: Mapped[str] = mapped_column(String(24))
     language: Mapped[str] = mapped_column(String(16))
     anonymous: Mapped[bool] = mapped_column(Boolean)
@@ -393,16 +393,7 @@ class Feedback(Base):
     recording_seconds: Mapped[float | None] = mapped_column(Float)
     recording_uploaded: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    state: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
-    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    field_errors: Mapped[str | None] = mapped_column(Text)  # JSON from the portal
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
-
     feedback_code: Mapped[str | None] = mapped_column(String(64), index=True)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
     portal_status: Mapped[str | None] = mapped_column(String(16))
     portal_status_at: Mapped[datetime | None] = mapped_column(DateTime)
     answer_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -411,17 +402,11 @@ class Feedback(Base):
     __table_args__ = (Index("ix_feedback_state_next", "state", "next_attempt_at"),)
 
 
-class FeedbackAttempt(Base):
+class FeedbackAttempt(AttemptColumns, Base):
     """One delivery attempt of a feedback (as `attempts` is for dossiers)."""
 
     __tablename__ = "feedback_attempts"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     feedback_id: Mapped[int] = mapped_column(
         ForeignKey("feedback.id", ondelete="CASCADE"), index=True
     )
-    at: Mapped[datetime] = mapped_column(DateTime, index=True)
-    outcome: Mapped[str] = mapped_column(String(24))
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    error: Mapped[str | None] = mapped_column(Text)  # never personal data
-    worker: Mapped[str | None] = mapped_column(String(64))

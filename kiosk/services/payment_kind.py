@@ -20,9 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from kiosk.services.delivery import DeliveryKind, Item, SendContext, register
 from kiosk.services.models import Payment, PaymentAttempt
 from kiosk.services.portal_client import NotFound, Permanent, PortalClient, PortalError, Transient
@@ -71,6 +68,13 @@ def portal_api_version(client: PortalClient) -> tuple[int, int] | None:
     return major, minor
 
 
+# A 422 naming only this field: what the payment needs is not at the portal yet.
+_NOT_YET = {
+    "dossier_client_ref": "the portal does not know the dossier yet",
+    "supersedes": "the corrected payment is not there yet",
+}
+
+
 def _only(exc: Permanent, field: str) -> bool:
     return (
         exc.status == 422
@@ -89,16 +93,8 @@ class PaymentKind(DeliveryKind):
     after = (("dossier", "dossier_id"),)
     delivered_columns = ("delivered_at",)
     attempts_table = PaymentAttempt.__table__
-
-    def load(self, session: Session, ids: list[int]) -> dict[int, Any]:
-        p = _PAYMENTS.c
-        return {
-            r.id: r
-            for r in session.execute(select(p.id, p.client_ref, p.body).where(p.id.in_(ids)))
-        }
-
-    def label(self, item: Item) -> str:
-        return f"payment {item.client_ref}"
+    attempts_owner = "payment_id"
+    columns = ("id", "client_ref", "body")  # its body is stored as it is sent
 
     def prepare(self, item: Item) -> bytes:
         return bytes(item.data.body)
@@ -108,14 +104,9 @@ class PaymentKind(DeliveryKind):
         try:
             return ctx.call(lambda c: post_payment(c, body, ref))
         except Permanent as exc:
-            if _only(exc, "dossier_client_ref"):
-                raise Transient(
-                    422, None, False, "the portal does not know the dossier yet"
-                ) from None
-            if _only(exc, "supersedes"):
-                raise Transient(
-                    422, None, False, "the corrected payment is not there yet"
-                ) from None
+            for field, why in _NOT_YET.items():
+                if _only(exc, field):
+                    raise Transient(422, None, False, why) from None
             raise
         except NotFound:
             version = ctx.call(portal_api_version)
@@ -128,6 +119,3 @@ class PaymentKind(DeliveryKind):
         if not isinstance(answer, Recorded):
             raise ValueError("not a payment acknowledgement")
         return {"delivered_at": now}
-
-    def attempt_values(self, item_id: int) -> dict[str, Any]:
-        return {"payment_id": item_id}

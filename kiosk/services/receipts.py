@@ -170,6 +170,12 @@ def _pair(primary: str, secondary: str) -> tuple[str, str | None]:
     return primary, (secondary if secondary and secondary != primary else None)
 
 
+def _picked(texts: dict[str, str], lang: str) -> tuple[str, str | None]:
+    """A text of the data in Vietnamese, and in `lang` where that differs (else None)."""
+    vi = _pick(texts, FALLBACK)
+    return vi, (_pair(vi, _pick(texts, lang))[1] if lang != FALLBACK else None)
+
+
 # --- fonts and styles --------------------------------------------------------------
 
 
@@ -345,6 +351,12 @@ class _Labels:
     def joined(self, key: str, sep: str = " / ", **values: object) -> str:
         other = self.other(key, **values)
         return self.vi(key, **values) + (sep + other if other else "")
+
+    def both(
+        self, key: str, style: ParagraphStyle, style2: ParagraphStyle, **values: object
+    ) -> list[Flowable]:
+        """The Vietnamese text, then the other language's on its own line."""
+        return _bilingual(self.vi(key, **values), self.other(key, **values), style, style2)
 
 
 # --- the QR code -------------------------------------------------------------------
@@ -559,44 +571,82 @@ def _label(labels: _Labels, key: str, styles: _Styles, paper: _Paper) -> Paragra
     return _p(labels.joined(key), style)
 
 
+def _begin(
+    size: Size | str, translator: Translator, lang: str, demo: bool
+) -> tuple[_Paper, _Styles, _Labels, list[Flowable]]:
+    """The paper, its styles, the labels and the story (a demo starts with its band)."""
+    register_fonts()
+    paper = _paper(size)
+    styles = _Styles(paper)
+    labels = _Labels(translator, lang)
+    return paper, styles, labels, [_banner(labels, styles)] if demo else []
+
+
+def _heading(
+    paper: _Paper, styles: _Styles, labels: _Labels, commune: str, title: str, address: str = ""
+) -> list[Flowable]:
+    """The commune, its address, the document's title in both languages, a rule."""
+    out = [_p(commune, styles.header)]
+    if address:
+        out.append(_p(address, styles.address))
+    return [*out, *labels.both(title, styles.title, styles.title2), _rule(paper)]
+
+
+def _code_block(
+    labels: _Labels, styles: _Styles, code: str, width: float, when: datetime
+) -> list[Flowable]:
+    """The receipt code, as large as `width` allows, and its time."""
+    return [
+        _p(labels.joined("receipt.code"), styles.code_label),
+        _p(code, _fit_style(code, styles.code, width)),
+        _p(format_datetime(when), styles.center),
+    ]
+
+
+def _qr_box(paper: _Paper, text: list[Flowable], content: str) -> Table:
+    """On a sheet: `text` on the left, the QR code of `content` on the right, in a box."""
+    pad = 6
+    qr_width = paper.qr + 2 * pad
+    return Table(
+        [[text, QrFlowable(content, paper.qr)]],
+        colWidths=[paper.frame_width - qr_width, qr_width],
+        style=TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("FONTNAME", (0, 0), (-1, -1), FONT),  # else cells set Helvetica
+                ("LEFTPADDING", (0, 0), (-1, -1), pad),
+                ("RIGHTPADDING", (0, 0), (-1, -1), pad),
+                ("TOPPADDING", (0, 0), (-1, -1), pad),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), pad),
+                ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
+            ]
+        ),
+    )
+
+
+def _finish(paper: _Paper, story: list[Flowable], labels: _Labels, demo: bool, title: str) -> bytes:
+    """The PDF; a demo sheet carries the DEMO watermark."""
+    watermark = labels.joined("receipt.demo_short") if demo else None
+    return _render(paper, story, title, watermark)
+
+
 # --- receipts ----------------------------------------------------------------------
 
 
 def build_receipt_pdf(data: ReceiptData, size: Size | str, translator: Translator) -> bytes:
     """The receipt as PDF bytes. Raises ValueError for an unknown size or negative fee."""
-    register_fonts()
-    paper = _paper(size)
-    styles = _Styles(paper)
-    labels = _Labels(translator, data.lang)
     lang = data.lang
-    story: list[Flowable] = []
-
-    if data.demo:
-        story.append(_banner(labels, styles))
+    paper, styles, labels, story = _begin(size, translator, lang, data.demo)
     if data.reprinted_at is not None:
         when = format_datetime(data.reprinted_at)
-        story += _bilingual(
-            labels.vi("receipt.reprint", time=when),
-            labels.other("receipt.reprint", time=when),
-            styles.title,
-            styles.title2,
-        )
-
-    story.append(_p(data.commune_name, styles.header))
-    if data.commune_address:
-        story.append(_p(data.commune_address, styles.address))
-    story += _bilingual(
-        labels.vi("receipt.title"), labels.other("receipt.title"), styles.title, styles.title2
+        story += labels.both("receipt.reprint", styles.title, styles.title2, time=when)
+    story += _heading(
+        paper, styles, labels, data.commune_name, "receipt.title", data.commune_address
     )
-    story.append(_rule(paper))
 
     code_text = nfc(data.receipt_code)
-    code_block: list[Flowable] = [
-        _p(labels.joined("receipt.code"), styles.code_label),
-        _p(code_text, _fit_style(code_text, styles.code, _code_width(paper))),
-        _p(format_datetime(data.confirmed_at), styles.center),
-    ]
-
+    code_block = _code_block(labels, styles, code_text, _code_width(paper), data.confirmed_at)
+    scan = labels.both("receipt.scan_status", styles.center_small, styles.center_small)
     rows = _receipt_rows(data, labels, styles, paper, lang)
 
     if paper.roll:
@@ -608,39 +658,11 @@ def build_receipt_pdf(data: ReceiptData, size: Size | str, translator: Translato
         story.append(_rule(paper))
         story.append(Spacer(1, 2))
         story.append(QrFlowable(data.status_url, paper.qr))
-        story += _bilingual(
-            labels.vi("receipt.scan_status"),
-            labels.other("receipt.scan_status"),
-            styles.center_small,
-            styles.center_small,
-        )
+        story += scan
     else:
         # Sheet: code and time on the left, QR on the right, in one box.
-        pad = 6
-        qr_width = paper.qr + 2 * pad
-        scan = _bilingual(
-            labels.vi("receipt.scan_status"),
-            labels.other("receipt.scan_status"),
-            styles.center_small,
-            styles.center_small,
-        )
-        top = Table(
-            [[[*code_block, Spacer(1, 6), *scan], QrFlowable(data.status_url, paper.qr)]],
-            colWidths=[paper.frame_width - qr_width, qr_width],
-            style=TableStyle(
-                [
-                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                    ("FONTNAME", (0, 0), (-1, -1), FONT),  # else cells set Helvetica
-                    ("LEFTPADDING", (0, 0), (-1, -1), pad),
-                    ("RIGHTPADDING", (0, 0), (-1, -1), pad),
-                    ("TOPPADDING", (0, 0), (-1, -1), pad),
-                    ("BOTTOMPADDING", (0, 0), (-1, -1), pad),
-                    ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
-                ]
-            ),
-        )
         story.append(Spacer(1, 4))
-        story.append(top)
+        story.append(_qr_box(paper, [*code_block, Spacer(1, 6), *scan], data.status_url))
         story.append(Spacer(1, 6))
         story += _rows_table(paper, rows)
         story.append(_rule(paper))
@@ -649,22 +671,13 @@ def build_receipt_pdf(data: ReceiptData, size: Size | str, translator: Translato
     story += _payment_block(data, labels, styles, paper)
     story.append(_rule(paper))
     if data.receipt_not_final:
-        story += _bilingual(
-            labels.vi("receipt.not_final"),
-            labels.other("receipt.not_final"),
-            styles.note,
-            styles.value2,
-        )
-    story += _bilingual(
-        labels.vi("receipt.keep"), labels.other("receipt.keep"), styles.note, styles.value2
-    )
+        story += labels.both("receipt.not_final", styles.note, styles.value2)
+    story += labels.both("receipt.keep", styles.note, styles.value2)
     if data.demo and paper.roll:
         # Repeated at the end so that a torn-off half still carries the mark.
         story.append(Spacer(1, 4))
         story.append(_banner(labels, styles))
-
-    watermark = labels.joined("receipt.demo_short") if data.demo else None
-    return _render(paper, story, code_text, watermark)
+    return _finish(paper, story, labels, data.demo, code_text)
 
 
 def _payment_block(
@@ -680,33 +693,10 @@ def _payment_block(
     if data.payment_bank:
         text.append(_p(data.payment_bank, styles.value))
     text.append(_p(labels.joined("fees.receipt.pay_purpose", code=data.receipt_code), styles.value))
-    text += _bilingual(
-        labels.vi("fees.receipt.pay_cash"),
-        labels.other("fees.receipt.pay_cash"),
-        styles.note,
-        styles.value2,
-    )
-    qr = QrFlowable(data.payment_qr, paper.qr)
+    text += labels.both("fees.receipt.pay_cash", styles.note, styles.value2)
     if paper.roll:
-        return [_rule(paper), *text, Spacer(1, 2), qr]
-    pad = 6
-    qr_width = paper.qr + 2 * pad
-    table = Table(
-        [[text, qr]],
-        colWidths=[paper.frame_width - qr_width, qr_width],
-        style=TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                ("FONTNAME", (0, 0), (-1, -1), FONT),
-                ("LEFTPADDING", (0, 0), (-1, -1), pad),
-                ("RIGHTPADDING", (0, 0), (-1, -1), pad),
-                ("TOPPADDING", (0, 0), (-1, -1), pad),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), pad),
-                ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
-            ]
-        ),
-    )
-    return [Spacer(1, 6), KeepTogether([table])]
+        return [_rule(paper), *text, Spacer(1, 2), QrFlowable(data.payment_qr, paper.qr)]
+    return [Spacer(1, 6), KeepTogether([_qr_box(paper, text, data.payment_qr)])]
 
 
 # --- payment notes -------------------------------------------------------------------
@@ -722,28 +712,13 @@ def build_payment_note_pdf(
     data: PaymentNoteData, size: Size | str, translator: Translator
 ) -> bytes:
     """The note a clerk prints when recording a payment (not the legal e-receipt)."""
-    register_fonts()
-    paper = _paper(size)
-    styles = _Styles(paper)
-    labels = _Labels(translator, data.lang)
     lang = data.lang
-    story: list[Flowable] = []
-    if data.demo:
-        story.append(_banner(labels, styles))
-    story.append(_p(data.commune_name, styles.header))
-    story += _bilingual(
-        labels.vi("fees.note.title"), labels.other("fees.note.title"), styles.title, styles.title2
-    )
-    story.append(_rule(paper))
+    paper, styles, labels, story = _begin(size, translator, lang, data.demo)
+    story += _heading(paper, styles, labels, data.commune_name, "fees.note.title")
     code = nfc(data.receipt_code)
-    story.append(_p(labels.joined("receipt.code"), styles.code_label))
-    story.append(_p(code, _fit_style(code, styles.code, paper.frame_width)))
-    story.append(_p(format_datetime(data.recorded_at), styles.center))
+    story += _code_block(labels, styles, code, paper.frame_width, data.recorded_at)
     story.append(_rule(paper))
-    title_vi = _pick(data.procedure_title, FALLBACK)
-    title_other = (
-        _pair(title_vi, _pick(data.procedure_title, lang))[1] if lang != FALLBACK else None
-    )
+    title_vi, title_other = _picked(data.procedure_title, lang)
     method = [_p(labels.joined(METHOD_KEYS.get(data.method, data.method)), styles.value_bold)]
     if data.exemption_ground:
         method.append(_p(_pick(data.exemption_ground, lang), styles.value))
@@ -773,11 +748,8 @@ def build_payment_note_pdf(
         )  # fmt: skip
     story += _rows_table(paper, rows)
     story.append(_rule(paper))
-    story += _bilingual(
-        labels.vi("fees.note.legal"), labels.other("fees.note.legal"), styles.note, styles.value2
-    )
-    watermark = labels.joined("receipt.demo_short") if data.demo else None
-    return _render(paper, story, code, watermark)
+    story += labels.both("fees.note.legal", styles.note, styles.value2)
+    return _finish(paper, story, labels, data.demo, code)
 
 
 def _code_width(paper: _Paper) -> float:
@@ -789,10 +761,7 @@ def _code_width(paper: _Paper) -> float:
 def _receipt_rows(
     data: ReceiptData, labels: _Labels, styles: _Styles, paper: _Paper, lang: str
 ) -> list[tuple[Flowable, list[Flowable]]]:
-    title_vi = _pick(data.procedure_title, FALLBACK)
-    title_other = (
-        _pair(title_vi, _pick(data.procedure_title, lang))[1] if lang != FALLBACK else None
-    )
+    title_vi, title_other = _picked(data.procedure_title, lang)
     procedure = _bilingual(title_vi, title_other, styles.value_bold, styles.value2)
     if data.procedure_code:
         procedure.append(_p(data.procedure_code, styles.value2))
@@ -805,12 +774,7 @@ def _receipt_rows(
         if data.fee_quantity:
             fee.append(_p(data.fee_quantity, styles.value2))
         if data.exemption_ground:
-            ground_vi = _pick(data.exemption_ground, FALLBACK)
-            other = (
-                _pair(ground_vi, _pick(data.exemption_ground, lang))[1]
-                if lang != FALLBACK
-                else None
-            )
+            ground_vi, other = _picked(data.exemption_ground, lang)
             key = "fees.receipt.exempt" if data.exemption_confirmed else "fees.receipt.claimed"
             fee += _bilingual(
                 labels.vi(key, ground=ground_vi),
@@ -857,12 +821,10 @@ def _documents(data: ReceiptData, labels: _Labels, styles: _Styles, lang: str) -
         out.append(_p(labels.joined("receipt.documents_none"), styles.value))
         return out
     for i, doc in enumerate(data.documents, start=1):
-        name_vi = _pick(doc, FALLBACK)
+        name_vi, other = _picked(doc, lang)
         item: list[Flowable] = [Paragraph(escape(name_vi), styles.doc, bulletText=f"{i}.")]
-        if lang != FALLBACK:
-            other = _pair(name_vi, _pick(doc, lang))[1]
-            if other:
-                item.append(_p(other, styles.doc2))
+        if other:
+            item.append(_p(other, styles.doc2))
         out.append(KeepTogether(item))
     return out
 
@@ -872,47 +834,23 @@ def _documents(data: ReceiptData, labels: _Labels, styles: _Styles, lang: str) -
 
 def build_ticket_pdf(data: TicketData, size: Size | str, translator: Translator) -> bytes:
     """A queue ticket as PDF bytes."""
-    register_fonts()
-    paper = _paper(size)
-    styles = _Styles(paper)
-    labels = _Labels(translator, data.lang)
-    story: list[Flowable] = []
-    if data.demo:
-        story.append(_banner(labels, styles))
-    story.append(_p(data.commune_name, styles.header))
-    story += _bilingual(
-        labels.vi("ticket.title"), labels.other("ticket.title"), styles.title, styles.title2
-    )
-    story.append(_rule(paper))
+    paper, styles, labels, story = _begin(size, translator, data.lang, data.demo)
+    story += _heading(paper, styles, labels, data.commune_name, "ticket.title")
     story.append(_p(labels.joined("ticket.number"), styles.code_label))
     number = nfc(data.number)
     story.append(_p(number, _fit_style(number, styles.ticket, paper.frame_width)))
     if data.priority:
         story.append(_p(labels.joined("ticket.priority"), styles.priority))
-    group_vi = _pick(data.service_group, FALLBACK)
-    group_other = (
-        _pair(group_vi, _pick(data.service_group, data.lang))[1] if data.lang != FALLBACK else None
-    )
+    group_vi, group_other = _picked(data.service_group, data.lang)
     bold_center = ParagraphStyle("group", parent=styles.center, fontName=FONT_BOLD)
     story += _bilingual(group_vi, group_other, bold_center, styles.title2)
     story.append(_rule(paper))
     ahead = max(0, data.waiting_ahead)
-    story += _bilingual(
-        labels.vi("ticket.waiting_ahead", count=ahead),
-        labels.other("ticket.waiting_ahead", count=ahead),
-        styles.center,
-        styles.title2,
-    )
+    story += labels.both("ticket.waiting_ahead", styles.center, styles.title2, count=ahead)
     story.append(_p(format_datetime(data.issued_at), styles.center_small))
     story.append(Spacer(1, 3))
-    story += _bilingual(
-        labels.vi("ticket.wait_note"),
-        labels.other("ticket.wait_note"),
-        styles.center_small,
-        styles.center_small,
-    )
-    watermark = labels.joined("receipt.demo_short") if data.demo else None
-    return _render(paper, story, number, watermark)
+    story += labels.both("ticket.wait_note", styles.center_small, styles.center_small)
+    return _finish(paper, story, labels, data.demo, number)
 
 
 # --- a sample for IT staff -------------------------------------------------------------

@@ -1,7 +1,6 @@
 """The sync worker's part for two-way information: refresh notices and poll the answers to
 delivered feedback (on their own intervals). Feedback itself is delivered by the outbox's
-one delivery state machine (kiosk.services.feedback_delivery); `FeedbackOutbox` here is the
-same exactly-once protocol for tools and tests that hold only a PortalClient. No Qt.
+one delivery state machine (kiosk.services.feedback_delivery). No Qt.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from kiosk.services.crypto import DataCipher
-from kiosk.services.feedback import DeliveryReport, FeedbackOutbox, FeedbackService
+from kiosk.services.feedback import FeedbackService
 from kiosk.services.models import DELIVERED, Feedback
 from kiosk.services.notices import NoticeService, SyncResult
 from kiosk.services.portal_client import AuthBlocked, PortalError
@@ -28,7 +27,6 @@ FINAL = ("closed",)
 
 @dataclass
 class RoundReport:
-    feedback: DeliveryReport = field(default_factory=DeliveryReport)
     notices: SyncResult | None = None
     answers_checked: int = 0
     errors: list[str] = field(default_factory=list)
@@ -42,27 +40,17 @@ class TwoWay:
         *,
         notice_interval: float = 900.0,
         answer_interval: float = 1800.0,
-        worker_id: str | None = None,
     ) -> None:
         self.notices = notices
         self.feedback = feedback
-        self.outbox = FeedbackOutbox(feedback, worker_id)
         self.notice_interval = notice_interval
         self.answer_interval = answer_interval
         self._next_notices = 0.0
         self._next_answers = 0.0
 
-    def __call__(self, client: Any, *, force: bool = False, deliver: bool = True) -> RoundReport:
-        """`deliver=False` where the outbox's delivery already sends feedback (the sync
-        worker, `sync --once`): then only notices and answers are fetched here."""
+    def __call__(self, client: Any, *, force: bool = False) -> RoundReport:
+        """Notices and answers, each when its interval is up (or `force`)."""
         report = RoundReport()
-        if deliver:
-            try:
-                report.feedback = self.outbox.drain(client)
-            except PortalError as exc:
-                report.errors.append(f"feedback: {exc.detail}")
-        if report.feedback.auth_blocked:
-            return report
         now = time.monotonic()
         if force or now >= self._next_notices:
             try:
