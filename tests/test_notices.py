@@ -18,8 +18,6 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-
-
 def notice(nid: str, **extra):
     doc = {
         "id": nid,

@@ -131,3 +131,29 @@ def test_doctor_knows_the_right_key_of_a_store_not_yet_upgraded(tmp_path):
     os.chmod(key, 0o600)
     wrong = _check(settings, "data_key")
     assert wrong.status == FAIL and "does not open" in wrong.detail
+
+
+def test_doctor_checks_the_setup_of_a_store_not_yet_upgraded(tmp_path):
+    """A data folder set up by an older version, opened by doctor before the kiosk has
+    upgraded it: the setup check reads its clerks (the newer clerk columns are absent)."""
+    import shutil
+    import sqlite3
+    from pathlib import Path
+
+    fixture = Path(__file__).parent / "fixtures" / "schema" / "0001"
+    data = tmp_path / "data"
+    shutil.copytree(fixture, data)
+    db = sqlite3.connect(data / "kiosk.db")
+    db.execute("INSERT INTO meta (key, value) VALUES ('setup_done', '2026-11-01T00:00:00Z')")
+    db.commit()
+    db.close()
+    (data / "keys").mkdir()
+    shutil.move(data / "data.key", data / "keys" / "data.key")
+    settings = load_settings(
+        env={"KIOSK_SECRET": "s" * 32, "KIOSK_PORTAL_TOKEN": "t" * 24},
+        config_path=tmp_path / "absent.toml",
+        data_dir=str(data),
+    )
+    result = _check(settings, "setup")
+    assert result.status in (OK, WARN), result.detail
+    assert "set up" in result.detail.lower() or "demo" in result.detail.lower(), result.detail

@@ -146,7 +146,6 @@ class Doctor:
 
 
 def check_setup(d: Doctor) -> Result:
-    from kiosk.services.clerks import ClerkService
     from kiosk.services.installation import DEMO_ADMIN, SETUP_KEY, meta_get
 
     s = d.s
@@ -164,10 +163,18 @@ def check_setup(d: Doctor) -> Result:
         missing.append(T("cli.doctor.setup.missing.token", where=d.where("portal_token")))
     if missing:
         return FAIL, "cli.doctor.setup.not_done", {"missing": "; ".join(map(d.cli.render, missing))}
-    users = [c.username for c in ClerkService(store).list()]
+    users = _usernames(store)
     if DEMO_ADMIN in users:
         return WARN, "cli.doctor.setup.demo_admin", {"user": DEMO_ADMIN}
     return OK, "cli.doctor.setup.ok", {"kiosk_id": s.kiosk_id, "count": len(users)}
+
+
+def _usernames(store) -> list[str]:
+    """The clerks' user names, read the same way at every schema version (a database
+    the kiosk has not upgraded yet lacks the newer columns of the clerk model)."""
+    from sqlalchemy import text
+
+    return store.read(lambda s: [r[0] for r in s.execute(text("SELECT username FROM clerks"))])
 
 
 def check_data_key(d: Doctor) -> Result:
