@@ -136,3 +136,14 @@ def test_the_studio_item_names_its_screen_in_words(window):
     placeholder = screen.thumbnail.text()
     if screen.thumbnail.pixmap().isNull():
         assert placeholder and placeholder not in registry.names()
+
+
+def test_the_clerk_bar_follows_the_language(window):
+    """The clerk bar speaks the screen's language as soon as the language changes, not
+    only at the next news from the sync worker."""
+    bar = window.clerk_bar
+    stage.stage(window, "clerk_home", "vi", keyboard=False)
+    vi = bar.waiting.text()
+    stage.stage(window, "clerk_home", "en", keyboard=False)
+    assert bar.waiting.text() != vi
+    assert bar.waiting.text() == window.vc.app.translator.tr("outbox.bar.none_waiting", "en")

@@ -453,6 +453,9 @@ class MainWindow(QMainWindow):
             return
         self.vc.app.session.lang = lang
         self.top.retranslate()
+        bar = getattr(self, "clerk_bar", None)
+        if bar is not None:
+            bar.retranslate()
         for widget in self.screens.values():
             widget.retranslate()
         current = self.current_screen()
