@@ -99,6 +99,21 @@ class StudioScreen(_StudioScreen):
         langs.addWidget(self.new_lang)
         langs.addWidget(self.new_lang_button)
         self.body.addLayout(langs)
+        # The letters this language adds to the keyboard (kiosk.services.language_data).
+        self.keys_label = Text("")
+        self.body.addWidget(self.keys_label)
+        keys_row = QHBoxLayout()
+        self.keys_edit = QLineEdit()
+        self.keys_edit.setObjectName("keyboardLetters")
+        self.keys_edit.setMaxLength(80)
+        self.keys_edit.setProperty("keyboard", "letters")  # with the combining marks
+        self.keys_button = BigButton("")
+        self.keys_button.clicked.connect(self.save_keys)
+        keys_row.addWidget(self.keys_edit, 1)
+        keys_row.addWidget(self.keys_button)
+        self.body.addLayout(keys_row)
+        self.keys_now = Text("", "hint")
+        self.body.addWidget(self.keys_now)
         self.progress = QGridLayout()
         self.progress.setHorizontalSpacing(24)
         self.body.addLayout(self.progress)
@@ -134,8 +149,47 @@ class StudioScreen(_StudioScreen):
         if not self.isVisible() and self.desk.clerk is None:
             return
         self._languages()
+        self._show_keys()
         if self.lang():
             self.refresh()
+
+    def _show_keys(self) -> None:
+        lang = self.lang()
+        for w in (self.keys_label, self.keys_edit, self.keys_button, self.keys_now):
+            w.setVisible(bool(lang))
+        if not lang:
+            return
+        self.keys_edit.setProperty("keyboard_lang", lang)
+        self.keys_edit.setText(self.vc.app.studio.keyboard_text(lang))
+        kb = self.vc.app.language_data.keyboard(lang)
+        shown = " ".join([*kb.keys, *("\u25cc" + m for m in kb.marks)])
+        self.keys_now.setText(
+            self.tr("studio.keys.now", keys=shown) if shown else self.tr("studio.keys.none")
+        )
+
+    def save_keys(self) -> None:
+        lang, text, clerk = self.lang(), self.keys_edit.text(), self.desk.clerk
+        app = self.vc.app
+
+        def work() -> list[str]:
+            keys = app.studio.save_keyboard(lang, text, clerk)
+            app.language_data.set_layer("studio", app.studio.profiles())
+            return keys
+
+        def done(keys: list[str]) -> None:
+            self._show_keys()
+            self.message.setText(self.tr("studio.keys.saved" if keys else "studio.keys.removed"))
+
+        self.vc.tasks.run(work, done, self._key_error)
+
+    def _key_error(self, error: Exception) -> None:
+        if isinstance(error, StudioError):
+            self.message.setText(self.tr(error.key))
+        elif isinstance(error, NotAllowed):
+            self.message.setText(self.tr("studio.err.role"))
+        else:
+            log.warning("keyboard letters not saved: %s", type(error).__name__)
+            self.message.setText(self.tr("clerk.err.generic"))
 
     def _languages(self) -> None:
         for button in self.lang_buttons.values():
@@ -159,6 +213,7 @@ class StudioScreen(_StudioScreen):
         self.state["lang"] = lang
         for code, button in self.lang_buttons.items():
             button.setChecked(code == lang)
+        self._show_keys()
         self.refresh()
 
     def add_language(self) -> None:
@@ -169,6 +224,7 @@ class StudioScreen(_StudioScreen):
         self.new_lang.clear()
         self.state["lang"] = tag
         self._languages()
+        self._show_keys()
         self.refresh()
 
     def refresh(self) -> None:
@@ -252,6 +308,9 @@ class StudioScreen(_StudioScreen):
         self.new_lang.setPlaceholderText(self.tr("studio.new_language"))
         self.new_lang_button.setText(self.tr("studio.add_language"))
         self.offer_button.setText(self.tr("studio.offer"))
+        self.keys_label.setText(self.tr("studio.keys.label"))
+        self.keys_edit.setPlaceholderText(self.tr("studio.keys.hint"))
+        self.keys_button.setText(self.tr("studio.keys.save"))
         clerk = self.desk.clerk
         self.offer_button.setVisible(clerk is not None and clerk.has("reviewer"))
         self.table.setHorizontalHeaderLabels(
@@ -346,6 +405,7 @@ class StudioItemScreen(_StudioScreen):
             state += " — " + entry.note
         self.state_label.setText(state)
         self.text.setText(entry.text)
+        self.text.setProperty("keyboard_lang", self.lang())  # the language's own letters
         self.entry = entry
         self._thumbnail(it.screen)
         clerk = self.desk.clerk
