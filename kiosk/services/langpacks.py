@@ -408,9 +408,14 @@ def build_pack(
         manifest["sources"] = dict(sorted(sources.items()))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
-        for rel, data in files.items():
-            zf.writestr(rel, data)
+        # Entries carry a fixed date: the same contents make the same bytes (and sha256),
+        # so the province recognises a pack it has already been offered.
+        entries = [(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())]
+        for rel, data in [*entries, *files.items()]:
+            info = zipfile.ZipInfo(rel, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
     write_atomic(out, buf.getvalue())
     try:
         read_pack(out)  # a pack that its own kiosk would refuse is not made

@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -438,6 +439,8 @@ class Studio:
                 reviewers=sorted({r.reviewer for r in rows if r.reviewer}),
                 publisher=publisher,
                 sources=sources,
+                # The work's own date, not the export's: the same work is the same pack.
+                now=max(r.updated_at for r in rows).replace(tzinfo=UTC),
             )
 
 

@@ -294,8 +294,13 @@ class StudioScreen(_StudioScreen):
                 return offer_contribution(sync.outbox.link.call, pack)
 
         def failed(error: Exception) -> None:
-            key = getattr(error, "key", None)
-            self.message.setText(self.tr(key) if key else self.tr("studio.offer.offline"))
+            # The studio's own reasons (nothing approved yet) as they are; anything else is
+            # the portal out of reach or refusing: never a dossier's message.
+            if isinstance(error, StudioError):
+                self.message.setText(self.tr(error.key))
+                return
+            log.warning("offer to the province failed: %s", type(error).__name__)
+            self.message.setText(self.tr("studio.offer.offline"))
 
         self.message.setText(self.tr("studio.offer.sending"))
         self.vc.tasks.run(
