@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget
 
 from kiosk.paths import resource
 from kiosk.services.i18n import Translator
@@ -228,8 +228,9 @@ class Form(QWidget):
         self.letters = QLineEdit()
         self.letters.setProperty("keyboard", "letters")
         self.letters.setProperty("keyboard_lang", "tyz")
+        self.box = QPlainTextEdit()  # a feedback, a notice's body
         self.keyboard = VietKeyboard(tr, layouts=data.keyboard)
-        for w in (self.text, self.name, self.letters, self.keyboard):
+        for w in (self.text, self.name, self.letters, self.box, self.keyboard):
             col.addWidget(w)
         self.lang = lang
         self.controller = KeyboardController(self.keyboard, self, language=lambda: self.lang)
@@ -279,6 +280,19 @@ def test_the_keyboard_shows_the_language_letters_and_types_them(form, qtbot):
     form.lang = "vi"
     focus(qtbot, form.text)
     assert not kb.extra_row_widget.isVisible() and kb.keys["telex"].isVisible()
+
+
+def test_a_text_box_is_typed_into_with_tones_and_the_language_letters(form, qtbot):
+    kb = form.keyboard
+    focus(qtbot, form.box)
+    assert kb.isVisible() and "extra.ŏ" in kb.extra
+    tap(qtbot, kb, "n", "ư", "ơ", "c", "tone.dot", "space", "k", "extra.ŏ", "n", "x", "x")
+    tap(qtbot, kb, "backspace", "space", "a")
+    assert form.box.toPlainText() == "nược kŏnx a"
+    tap(qtbot, kb, "clear")
+    assert form.box.toPlainText() == ""
+    tap(qtbot, kb, "done")  # the keyboard goes down; no Enter for a text box
+    assert not kb.isVisible() and form.box.toPlainText() == ""
 
 
 def test_the_letters_field_offers_the_marks_to_compose_new_letters(form, qtbot):
@@ -393,3 +407,27 @@ def test_the_studio_adds_letters_that_the_keyboard_shows_and_the_pack_carries(
     finally:
         win2.close()
         ctx2.close()
+
+
+def test_a_citizen_types_feedback_in_bru_on_a_short_screen(kiosk_qapp, qtbot, tmp_path):
+    from kiosk.qt import stage
+    from tests.test_studio import make_window
+
+    win, ctx = make_window(tmp_path, qtbot)
+    try:
+        win.resize(1280, 800)
+        stage.settle()
+        screen = stage.stage(win, "feedback_message", "bru")
+        kb = win.keyboard
+        assert kb.isVisible() and kb.target.widget is screen.text
+        assert not screen.recorder.isVisible()  # the recording row gives way while typing
+        for key_id in ("k", "extra.ŏ", "n", "space", "n", "ư", "ơ", "c", "tone.dot"):
+            qtbot.mouseClick(kb.button(key_id), LEFT)
+        assert screen.text.toPlainText() == "kŏn nược"
+        qtbot.mouseClick(kb.button("done"), LEFT)
+        stage.settle()
+        assert not kb.isVisible() and screen.recorder.isVisible()
+        assert screen.text.toPlainText() == "kŏn nược"
+    finally:
+        win.close()
+        ctx.close()

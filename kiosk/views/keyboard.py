@@ -11,8 +11,8 @@ Qt has no Widgets virtual keyboard, so this is ours. Two ways to write every ton
 Either way the tone goes on the vowel modern spelling puts it on (hoà, thuỷ, quốc,
 giường, Nguyễn), whatever the order the keys were tapped in. Text is inserted NFC.
 
-`KeyboardController` shows the keyboard whenever a QLineEdit has the focus and hides it
-when none has. A line edit chooses the layout with a dynamic property:
+`KeyboardController` shows the keyboard whenever a QLineEdit (or a QPlainTextEdit: a
+feedback, a notice's body) has the focus and hides it when none has. A line edit chooses the layout with a dynamic property:
 `edit.setProperty("keyboard", "numeric")` (also "phone", "id_number", "number", "date"
 for the number pad, "name" for capitals at the start of each word, "letters" for the
 combining marks a clerk composes new letters with, "none" for no keyboard).
@@ -31,13 +31,14 @@ import unicodedata
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QTextCursor
 from PySide6.QtWidgets import (
     QApplication,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSizePolicy,
     QStackedLayout,
@@ -220,6 +221,58 @@ def _telex_w(word: str, bases: list[str], key: str) -> str | None:
 
 
 # --- the widget ------------------------------------------------------------------------
+
+
+class PlainTextTarget:
+    """A QPlainTextEdit (a feedback, a notice's body) typed into as a QLineEdit is: the few
+    calls the keyboard makes, on its text cursor."""
+
+    def __init__(self, widget: QPlainTextEdit) -> None:
+        self.widget = widget
+
+    def text(self) -> str:
+        return self.widget.toPlainText()
+
+    def _cursor(self) -> QTextCursor:
+        return self.widget.textCursor()
+
+    def cursorPosition(self) -> int:
+        return self._cursor().position()
+
+    def hasSelectedText(self) -> bool:
+        return self._cursor().hasSelection()
+
+    def insert(self, text: str) -> None:
+        self.widget.insertPlainText(text)
+
+    def backspace(self) -> None:
+        cursor = self._cursor()
+        if cursor.hasSelection():
+            cursor.removeSelectedText()
+        else:
+            cursor.deletePreviousChar()
+        self.widget.setTextCursor(cursor)
+
+    def selectAll(self) -> None:
+        self.widget.selectAll()
+
+    def del_(self) -> None:
+        cursor = self._cursor()
+        if cursor.hasSelection():
+            cursor.removeSelectedText()
+        else:
+            cursor.deleteChar()
+        self.widget.setTextCursor(cursor)
+
+    def setSelection(self, start: int, length: int) -> None:
+        cursor = self._cursor()
+        cursor.setPosition(start)
+        cursor.setPosition(start + length, QTextCursor.MoveMode.KeepAnchor)
+        self.widget.setTextCursor(cursor)
+
+    def clearFocus(self) -> None:
+        self.widget.clearFocus()
+
 
 UNIT = 88  # width of one key, px
 NARROW_UNIT = 72  # on a screen under 1200 px wide: 12.5 keys and their gaps in 1080 px
@@ -581,11 +634,14 @@ class VietKeyboard(QWidget):
         more.setAccessibleName(self.tr("keyboard.more"))
 
     def attach(
-        self, edit: QLineEdit | None, kind: str | None = None, lang: str | None = None
+        self,
+        edit: QLineEdit | QPlainTextEdit | None,
+        kind: str | None = None,
+        lang: str | None = None,
     ) -> None:
         """Type into `edit` from now on; `kind` is the line edit's keyboard property, `lang`
         the language typed (its extra keys show)."""
-        self.target = edit
+        self.target = PlainTextTarget(edit) if isinstance(edit, QPlainTextEdit) else edit
         self.kind = kind or "text"
         self.set_language(lang)
         numeric = self.kind in NUMERIC_KINDS
@@ -607,8 +663,9 @@ class VietKeyboard(QWidget):
         """The key shown now for `key_id` ('a', 'ê', 'tone.dot', 'shift', 'done'...)."""
         return (self.num_keys if self.mode == "numeric" else self.keys)[key_id]
 
-    def _edit(self) -> QLineEdit | None:
-        if self.target is not None and not isValid(self.target):
+    def _edit(self) -> QLineEdit | PlainTextTarget | None:
+        widget = getattr(self.target, "widget", self.target)
+        if widget is not None and not isValid(widget):
             self.target = None
         return self.target
 
@@ -719,7 +776,7 @@ class VietKeyboard(QWidget):
         if edit is not None:
             edit.clearFocus()
         self.hide()
-        if edit is not None and isValid(edit):
+        if isinstance(edit, QLineEdit) and isValid(edit):
             edit.returnPressed.emit()
 
 
@@ -752,7 +809,7 @@ class KeyboardController(QObject):
         return False
 
     @staticmethod
-    def kind_of(edit: QLineEdit) -> str:
+    def kind_of(edit: QLineEdit | QPlainTextEdit) -> str:
         kind = edit.property("keyboard")
         if isinstance(kind, str) and kind:
             return kind
@@ -776,7 +833,7 @@ class KeyboardController(QObject):
         self._follow(new)
 
     def _follow(self, new: QWidget | None) -> None:
-        if isinstance(new, QLineEdit) and not new.isReadOnly() and new.isEnabled():
+        if isinstance(new, QLineEdit | QPlainTextEdit) and not new.isReadOnly() and new.isEnabled():
             kind = self.kind_of(new)
             if kind != "none":
                 lang = new.property("keyboard_lang")

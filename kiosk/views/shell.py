@@ -394,6 +394,9 @@ class MainWindow(QMainWindow):
                 name = self.nav.current
                 clerk = name is not None and registry.spec(name).audience == "clerk"
                 bar.setVisible(clerk and not up)
+            current = self.current_screen()
+            if current is not None and hasattr(current, "keyboard_shown"):
+                current.keyboard_shown(up)  # a screen may give room to the keyboard
             if up:
                 # The content scrolls above the keyboard so the field typed into stays in view.
                 QTimer.singleShot(0, self.show_focused_field)

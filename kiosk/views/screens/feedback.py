@@ -175,6 +175,8 @@ class FeedbackMessageScreen(Screen):
         self.body.addWidget(self.or_type)
         self.text = QPlainTextEdit()
         self.text.setObjectName("feedbackText")
+        self.text.setMinimumHeight(64)  # two lines at least, in the room the keyboard leaves
+        self.typing = False
         self.text.textChanged.connect(self._count)
         self.body.addWidget(self.text, 1)
         self.counter = Text("", "hint")
@@ -185,6 +187,18 @@ class FeedbackMessageScreen(Screen):
         nav.insertWidget(2, self.next_button)
         self.body.addLayout(nav)
 
+    def keyboard_shown(self, up: bool) -> None:
+        """While the citizen types on a short screen, the recording row gives its room to
+        the text (the keyboard's Done brings it back); a tall screen has room for both."""
+        up = up and getattr(self.window(), "short", True)
+        self.recorder.setVisible(not up)
+        self.or_type.setVisible(not up)
+        self.message.setVisible(not up or bool(self.message.text()))
+        self.typing = up
+        self._count()
+        has_take = _draft(self.vc).get("take") is not None
+        self.delete_button.setVisible(not up and has_take and not self.recorder.recording())
+
     # -- recording
     def _took(self, take) -> None:
         d = _draft(self.vc)
@@ -193,9 +207,11 @@ class FeedbackMessageScreen(Screen):
 
     def _recording_refused(self, key: str) -> None:
         self.message.setText(self.tr(key))  # the recorder speaks it
+        self.message.show()
 
     def _refused(self, key: str) -> None:
         self.message.setText(self.tr(key))
+        self.message.show()
         player = _player(self.vc)
         if player is not None:
             player.say_key(key)
@@ -210,6 +226,8 @@ class FeedbackMessageScreen(Screen):
         n = len(self.text.toPlainText())
         self.counter.setText(self.tr("feedback.citizen.count", n=n, max=MAX_TEXT))
         self.counter.setObjectName("error" if n > MAX_TEXT else "hint")
+        # While typing on a short screen the count shows only near the limit.
+        self.counter.setVisible(not self.typing or n > MAX_TEXT * 0.9)
         self.counter.style().unpolish(self.counter)
         self.counter.style().polish(self.counter)
 
@@ -260,7 +278,8 @@ class FeedbackMessageScreen(Screen):
             self.recorder.set_take(d.get("take"), d.get("seconds", 0))
         self.recorder.show_state()
         self.delete_button.setText(self.tr("feedback.citizen.delete"))
-        self.delete_button.setVisible(has_take and not recording)
+        typing = not self.recorder.isVisibleTo(self)
+        self.delete_button.setVisible(has_take and not recording and not typing)
         self.or_type.setText(self.tr("feedback.citizen.or_type"))
         self.text.setPlaceholderText(self.tr("feedback.citizen.text_hint"))
         self.next_button.setText(self.tr("feedback.citizen.next"))
