@@ -431,3 +431,16 @@ def test_a_citizen_types_feedback_in_bru_on_a_short_screen(kiosk_qapp, qtbot, tm
     finally:
         win.close()
         ctx.close()
+
+
+def test_verify_names_the_keyboard_a_pack_adds(tmp_path, data_dir):
+    from tests.test_langpacks import cli
+
+    src = pack_folder(tmp_path, lang="nut")
+    (src / "language").mkdir()
+    profile = {"keyboard": {"keys": ["ǎ"], "marks": ["\u0306"]}, "number_kit": {}}
+    (src / "language" / "nut.json").write_text(json.dumps(profile), encoding="utf-8")
+    pack = build_pack(src, "nut", 1, tmp_path / "nut.zip", base_catalogue_version="t")
+    out = cli(data_dir, "verify", str(pack))
+    assert out.returncode == 0, out.stderr
+    assert "ǎ ◌̆" in out.stdout
