@@ -146,3 +146,49 @@ def test_a_missing_source_says_why(sound_server):
     time.sleep(0.5)
     with pytest.raises(MicrophoneError, match="no sound"):
         mic.stop()
+
+
+def test_the_studio_records_a_prompt_through_the_sound_server(
+    sound_server, kiosk_qapp, qtbot, tmp_path
+):
+    """The language studio's Record button with KIOSK_MICROPHONE=pulse: what the sound
+    server hears becomes the take, then the saved recording."""
+    from kiosk.config import load_settings
+    from kiosk.context import build_context
+    from kiosk.qt.tasks import TaskRunner
+    from kiosk.views.shell import MainWindow
+    from tests.test_studio import Taps
+
+    settings = load_settings(
+        env={},
+        config_path=tmp_path / "none.toml",
+        data_dir=str(tmp_path / "data"),
+        speech="mock",
+        microphone="pulse",
+        microphone_device=f"{SINK}.monitor",
+    )
+    ctx = build_context(settings)
+    tasks = TaskRunner()
+    tasks.inline = True
+    win = MainWindow(ctx, tasks)
+    qtbot.addWidget(win)
+    try:
+        win.resize(1280, 1024)
+        win.show()
+        taps = Taps(qtbot)
+        item = win.show_sample("studio_item")
+        taps(item.record_button)
+        assert isinstance(item.recorder.microphone, ParecordMicrophone)
+        time.sleep(0.3)
+        _play(sound_server, VOICE)
+        taps(item.record_button)
+        assert item.take is not None, item.message.text()
+        taps(item.save_button)
+        entry = ctx.studio.entries("tyz")[item.state["item"]]
+        saved = ctx.studio.recording(entry.recording)
+        assert saved is not None
+        expected = process_take(VOICE.read_bytes())
+        assert process_take(saved.read_bytes()).seconds == pytest.approx(expected.seconds, abs=0.25)
+    finally:
+        win.close()
+        ctx.close()
