@@ -170,9 +170,13 @@ class StudioScreen(_StudioScreen):
         self.keys_edit.setText(self.vc.app.studio.keyboard_text(lang))
         kb = self.vc.app.language_data.keyboard(lang)
         shown = " ".join([*kb.keys, *("\u25cc" + m for m in kb.marks)])
-        self.keys_now.setText(
-            self.tr("studio.keys.now", keys=shown) if shown else self.tr("studio.keys.none")
-        )
+        text = self.tr("studio.keys.now", keys=shown) if shown else self.tr("studio.keys.none")
+        unsure = [
+            k.key for k in self.vc.app.language_data.keys_of(lang) if k.status == "to_confirm"
+        ]
+        if unsure:
+            text += "\n" + self.tr("studio.keys.to_confirm", keys=" ".join(unsure))
+        self.keys_now.setText(text)
 
     def save_keys(self) -> None:
         lang, text, clerk = self.lang(), self.keys_edit.text(), self.desk.clerk
