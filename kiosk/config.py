@@ -199,10 +199,12 @@ class Settings:
     camera_index: int = _setting(0, "OpenCV device index")
     microphone: str = _setting(
         "alsa",
-        "microphone: alsa (arecord) or simulated (plays a sample)",
-        choices=("alsa", "simulated"),
+        "microphone: alsa (arecord), pulse (parecord, the sound server) or simulated",
+        choices=("alsa", "pulse", "simulated"),
     )
-    microphone_device: str = _setting("default", "ALSA capture device for the microphone")
+    microphone_device: str = _setting(
+        "default", "capture device: ALSA device (alsa) or source name (pulse)"
+    )
     camera_width: int = _setting(1280, "capture width", check=_positive)
     camera_height: int = _setting(720, "capture height", check=_positive)
     camera_sim_source: str = _setting(

@@ -24,6 +24,7 @@ from kiosk.services.dossiers import DossierService
 from kiosk.services.i18n import Translator
 from kiosk.services.journey import Journey
 from kiosk.services.langpacks import Overlay, PackStore, apply_installed, apply_procedure_texts
+from kiosk.services.language_data import LanguageData
 from kiosk.services.payments import PaymentService, ground_keys_from
 from kiosk.services.receipt_service import ReceiptService
 from kiosk.services.session import CitizenSession
@@ -90,6 +91,8 @@ class AppContext:
     studio: Studio
     pack_overlay: Overlay = field(default_factory=Overlay)
     studio_overlay: Overlay = field(default_factory=Overlay)
+    # Keyboard letters and number-kit order per language (shipped, packs, studio).
+    language_data: LanguageData = field(default_factory=LanguageData.from_resources)
     _two_way: TwoWay | None = None  # notices and citizens' feedback, built on first use
     # Devices and workers the Qt side adds when it wires a window (None: not available).
     speech: PromptPlayer | None = None
@@ -143,6 +146,8 @@ class AppContext:
         self.studio_overlay = self.studio.approved()
         self.translator.add_pack_strings(self.studio_overlay.strings)
         apply_procedure_texts(self.catalogue, self.studio_overlay)
+        self.language_data.set_layer("packs", self.pack_overlay.profiles)
+        self.language_data.set_layer("studio", self.studio.profiles())
 
     def audio_dirs(self) -> list[Path]:
         """Folders of recorded prompts, by the same precedence as the texts."""

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   libzbar0          # pyzbar, the second QR decoder
   libpulse0         # QtMultimedia / QtTextToSpeech import
   alsa-utils        # aplay: plays the spoken prompts
+  pulseaudio pulseaudio-utils  # parecord: the microphone through the sound server, and its test
   espeak-ng         # spoken prompts in Vietnamese and English
   poppler-utils     # pdftoppm / pdftotext: looking at receipts, PDF text checks
   postgresql        # the shared centre database, and its tests

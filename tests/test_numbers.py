@@ -3,6 +3,7 @@ speech engine speaks."""
 
 from __future__ import annotations
 
+import json
 import wave
 from datetime import date
 
@@ -95,6 +96,10 @@ def test_the_done_screen_reads_the_receipt_from_the_kit(kiosk_qapp, data_dir, qt
     words = (*KIT_KEYS, "kit.receipt_code", "kit.procedure", "kit.expected")
     for key in (*words, f"proc.{MARITAL}.title"):
         (src / "audio" / "tyz" / f"{key}.wav").write_bytes(wav_bytes(0.15))
+    # The commune says dates year first, and "hundred" before its digit: data in the pack.
+    (src / "language").mkdir()
+    order = {"number_kit": {"date": "{year} {month} {day}", "hundreds": "kit.hundred {n}"}}
+    (src / "language" / "tyz.json").write_text(json.dumps(order), encoding="utf-8")
     pack = build_pack(src, "tyz", 1, tmp_path / "tyz.zip", base_catalogue_version="t")
     PackStore(data_dir / "language-packs").install(pack, set(), {})
     settings = load_settings(
@@ -119,7 +124,23 @@ def test_the_done_screen_reads_the_receipt_from_the_kit(kiosk_qapp, data_dir, qt
         taps(win.current_screen().confirm)
         done = win.current_screen()
         assert done.name == "done"
+        said: list[list[str]] = []
+        say_kit = player.say_kit
+
+        def spy(lang, keys):
+            said.append(list(keys))
+            return say_kit(lang, keys)
+
+        player.say_kit = spy
         taps(done.read_aloud)
+        expected = done.state["expected_date"]
+        kit_order = ctx.language_data.number_order("tyz")
+        assert kit_order.date == "{year} {month} {day}"
+        keys = said[-1]
+        assert keys[keys.index("kit.expected") + 1 :] == date_keys(expected, kit_order)
+        year = number_keys(expected.year, kit_order)
+        assert keys[keys.index("kit.expected") + 1 :][: len(year)] == year
+        assert "kit.hundred" in year and year[year.index("kit.hundred") + 1] == "kit.digit.0"
         last = player.engine.spoken[-1]
         assert last.source == "recording" and last.path.name.startswith("kiosk-kit-")
         code = done.code.text()

@@ -132,7 +132,7 @@ def test_studio_translate_record_approve_export_import_and_a_citizen_journey(com
         assert not item.approve_button.isVisible()  # a translator does not review
         item.text.setText(tày(item.source.text()))
         taps(item.record_button)
-        item.microphone._started -= 3  # three seconds spoken into the simulated microphone
+        item.recorder.microphone._started -= 3  # three seconds spoken into the simulated microphone
         taps(item.record_button)
         assert item.take is not None, item.message.text()
         taps(item.play_button)

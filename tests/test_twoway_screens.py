@@ -124,9 +124,9 @@ def test_clerk_posts_a_local_notice_with_a_recorded_message(kiosk, qtbot):
     assert screen.message.text() == ctx.translator.tr("notices.clerk.err.title", "vi")
     screen.title_edit.setText("Nghỉ làm việc chiều thứ Bảy")
     screen.body_edit.setPlainText("Bộ phận một cửa nghỉ chiều thứ Bảy tuần này.")
-    screen.microphone = SimulatedMicrophone(voice(4.0), realtime=True)
+    screen.recorder.microphone = SimulatedMicrophone(voice(4.0), realtime=True)
     taps(screen.record_button)
-    screen.microphone._started -= 4.5
+    screen.recorder.microphone._started -= 4.5
     taps(screen.record_button)
     assert screen.take is not None and screen.play_button.isEnabled()
     taps(screen.post_button)
@@ -158,18 +158,18 @@ def test_voice_feedback_recorded_sent_once_and_answered(kiosk, qtbot):
     assert win.current_screen() is message
     message.text.setPlainText("")
     # A one-second take is refused and kept nowhere.
-    message.microphone = SimulatedMicrophone(voice(1.0), realtime=True)
-    message.microphone.max_seconds = 120
+    message.recorder.microphone = SimulatedMicrophone(voice(1.0), realtime=True)
+    message.recorder.microphone.max_seconds = 120
     taps(message.record_button)
-    message.microphone._started -= 1.0
+    message.recorder.microphone._started -= 1.0
     taps(message.record_button)
     assert message.message.text() == ctx.translator.tr("recording.err.too_short", "vi")
     assert not message.play_button.isEnabled()
     # A good take: the timer shows, it plays back to the citizen, then goes on.
-    message.microphone = SimulatedMicrophone(voice(8.0), realtime=True)
+    message.recorder.microphone = SimulatedMicrophone(voice(8.0), realtime=True)
     taps(message.record_button)
-    message.microphone._started -= 8.5
-    message._tick()
+    message.recorder.microphone._started -= 8.5
+    message.recorder.tick()
     assert message.timer_label.text().startswith("0:08 / 2:00")
     taps(message.record_button)
     assert message.play_button.isEnabled()

@@ -61,6 +61,9 @@ def run_audit(
         try:
             for width, height in sizes or stage.SIZES:
                 window = stage.build_window(ctx, tasks, width, height)
+                # Every field is audited with the tallest keyboard: that of the language
+                # with the most extra keys (kiosk.services.language_data).
+                window.keyboard_ctl.lang_override = ctx.language_data.widest()
                 target = stage.target_size(window)
                 size = f"{width}x{height}"
                 for spec in registry.screens():

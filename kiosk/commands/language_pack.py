@@ -98,6 +98,13 @@ def _verify(args, tr, store, translator) -> int:
             recordings=len(pack.recordings),
         )
     )
+    keyboard = pack.profile.get("keyboard") or {}
+    keys = [k["key"] if isinstance(k, dict) else k for k in keyboard.get("keys", [])]
+    keys += ["\u25cc" + m for m in keyboard.get("marks", [])]
+    if keys:
+        print(tr("langpack.keyboard", keys=" ".join(keys)))
+    if pack.profile.get("number_kit"):
+        print(tr("langpack.number_order"))
     return 0
 
 

@@ -1,9 +1,12 @@
 """Microphones: the kiosk records a spoken prompt (language studio, a clerk's notice) or a
 citizen's voice message through one small interface.
 
-- `ArecordMicrophone`: the ALSA (or PulseAudio, through its ALSA plug-in) capture device,
-  recorded by `arecord` from alsa-utils as 16 kHz 16-bit mono, read from its pipe by one
-  thread. No Qt: the same code records from the command line and in tests.
+- `ArecordMicrophone`: the ALSA capture device, recorded by `arecord` from alsa-utils as
+  16 kHz 16-bit mono, read from its pipe by one thread. No Qt: the same code records from
+  the command line and in tests.
+- `ParecordMicrophone`: the same through the sound server (PulseAudio, or PipeWire's pulse
+  service), recorded by `parecord` from pulseaudio-utils: a source by name, or the
+  server's default.
 - `SimulatedMicrophone`: plays a WAV file as if it were being spoken into the microphone
   (in real time, or at once), for demos and tests where no microphone exists.
 
@@ -109,12 +112,15 @@ class SimulatedMicrophone(Microphone):
         return pcm_to_wav(pcm, rate)
 
 
-class ArecordMicrophone(Microphone):
-    """Records with `arecord -D DEVICE -f S16_LE -r 16000 -c 1 -t raw` (alsa-utils)."""
+class PipeMicrophone(Microphone):
+    """A recorder program writing raw 16 kHz 16-bit mono to its standard output."""
 
-    def __init__(self, device: str = "default", arecord: str | None = None) -> None:
+    program_name = ""
+    package = ""
+
+    def __init__(self, device: str = "default", program: str | None = None) -> None:
         self.device = device
-        self.arecord = arecord or shutil.which("arecord")
+        self.program = program or shutil.which(self.program_name)
         self._proc: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None
         self._chunks: list[bytes] = []
@@ -122,19 +128,25 @@ class ArecordMicrophone(Microphone):
         self._level = 0.0
         self._error = ""
 
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
     def start(self) -> None:
-        if self.arecord is None:
-            raise MicrophoneError("arecord is not installed (Debian package alsa-utils)")
+        if self.program is None:
+            raise MicrophoneError(
+                f"{self.program_name} is not installed (Debian package {self.package})"
+            )
         if self._proc is not None:
             raise MicrophoneError("already recording")
-        cmd = [self.arecord, "-q", "-D", self.device, "-f", "S16_LE", "-r", str(RATE), "-c", "1"]
-        cmd += ["-t", "raw", "-d", str(int(self.max_seconds) + 1)]
         try:
             self._proc = subprocess.Popen(
-                cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+                self.command(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
             )
         except OSError as exc:
-            raise MicrophoneError(f"arecord cannot start: {exc}") from exc
+            raise MicrophoneError(f"{self.program_name} cannot start: {exc}") from exc
         self._chunks, self._level, self._error = [], 0.0, ""
         self._started = time.monotonic()
         self._thread = threading.Thread(target=self._read, name="microphone", daemon=True)
@@ -179,8 +191,43 @@ class ArecordMicrophone(Microphone):
         return pcm_to_wav(pcm)
 
 
+class ArecordMicrophone(PipeMicrophone):
+    """Records with `arecord -D DEVICE -f S16_LE -r 16000 -c 1 -t raw` (alsa-utils)."""
+
+    program_name = "arecord"
+    package = "alsa-utils"
+
+    def __init__(self, device: str = "default", arecord: str | None = None) -> None:
+        super().__init__(device, arecord)
+
+    @property
+    def arecord(self) -> str | None:
+        return self.program
+
+    def command(self) -> list[str]:
+        cmd = [self.program, "-q", "-D", self.device, "-f", "S16_LE", "-r", str(RATE), "-c", "1"]
+        return [*cmd, "-t", "raw", "-d", str(int(self.max_seconds) + 1)]
+
+
+class ParecordMicrophone(PipeMicrophone):
+    """Records from the sound server with `parecord --raw` (pulseaudio-utils): `device` is a
+    source name (`pactl list short sources`), "default" the server's default source. The
+    server is the user's, or the one PULSE_SERVER names."""
+
+    program_name = "parecord"
+    package = "pulseaudio-utils"
+
+    def command(self) -> list[str]:
+        cmd = [self.program, "--raw", "--format=s16le", f"--rate={RATE}", "--channels=1"]
+        cmd += ["--latency-msec=100", "--client-name=kiosk"]
+        if self.device and self.device != "default":
+            cmd.append(f"--device={self.device}")
+        return cmd
+
+
 def make_microphone(kind: str, device: str = "default", sample: Path | None = None) -> Microphone:
-    """The microphone for the `microphone` setting: alsa (arecord) or simulated."""
+    """The microphone for the `microphone` setting: alsa (arecord), pulse (parecord, the
+    sound server) or simulated."""
     if kind == "simulated":
         if sample is None:
             from kiosk.paths import resource
@@ -189,4 +236,6 @@ def make_microphone(kind: str, device: str = "default", sample: Path | None = No
         return SimulatedMicrophone(sample, realtime=True)
     if kind == "alsa":
         return ArecordMicrophone(device)
-    raise ValueError(f"unknown microphone {kind!r}; allowed: alsa, simulated")
+    if kind == "pulse":
+        return ParecordMicrophone(device)
+    raise ValueError(f"unknown microphone {kind!r}; allowed: alsa, pulse, simulated")

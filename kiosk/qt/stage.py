@@ -8,7 +8,7 @@ the on-screen keyboard open when the screen has a field to type into.
 from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QEvent, QSize
-from PySide6.QtWidgets import QApplication, QLineEdit
+from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit
 
 # The kiosk screens in service: full HD, the common laptop panels, a 5:4 monitor, a
 # portrait totem.
@@ -53,12 +53,13 @@ def settle() -> None:
         app.processEvents()
 
 
-def first_field(screen) -> QLineEdit | None:
-    """The field a citizen types into first on this screen (the focused one if any)."""
+def first_field(screen) -> QLineEdit | QPlainTextEdit | None:
+    """The field a citizen types into first on this screen (the focused one if any; a line
+    before a text box)."""
     focused = QApplication.focusWidget()
-    if isinstance(focused, QLineEdit) and screen.isAncestorOf(focused):
+    if isinstance(focused, QLineEdit | QPlainTextEdit) and screen.isAncestorOf(focused):
         return focused
-    for edit in screen.findChildren(QLineEdit):
+    for edit in [*screen.findChildren(QLineEdit), *screen.findChildren(QPlainTextEdit)]:
         if (
             edit.isVisibleTo(screen)
             and edit.isEnabled()

@@ -10,6 +10,9 @@ A pack is a zip:
     i18n/<lang>/*.json            key -> text, as resources/i18n/<lang>/*.json
     procedures/<code>.json        this language's texts of one procedure (see PROCEDURE_KEYS)
     audio/<lang>/<key>.wav        recorded prompts (mono 16-bit PCM WAV)
+    language/<lang>.json          optional: the keyboard's extra letters and the number kit's
+                                  word order (kiosk.services.language_data; the manifest may
+                                  carry the same as "keyboard" and "number_kit" entries)
 
 Import is all or nothing: the pack is checked whole (hashes, paths, sizes, JSON, WAV,
 glyphs the shipped fonts can draw) before a byte of it is installed; what was installed
@@ -77,6 +80,7 @@ class Pack:
     strings: dict[str, str] = field(default_factory=dict)  # i18n key -> text
     procedures: dict[str, dict] = field(default_factory=dict)  # code -> texts
     recordings: dict[str, bytes] = field(default_factory=dict)  # prompt key -> WAV bytes
+    profile: dict = field(default_factory=dict)  # language/<lang>.json and the manifest's
 
     @property
     def sources(self) -> dict[str, str]:
@@ -170,6 +174,23 @@ def _check_drawable(name: str, texts: Iterable[str], glyphs: set[int]) -> None:
                 )
 
 
+def _check_profile(name: str, obj: dict, glyphs: set[int]) -> None:
+    from kiosk.services.language_data import LanguageDataError, parse_profile, profile_texts
+
+    try:
+        profile = parse_profile(name, obj)
+    except LanguageDataError as exc:
+        raise PackError(name, exc.problem if exc.where == name else str(exc), kind="json") from exc
+    _check_drawable(name, profile_texts(profile), glyphs)
+
+
+def profile_of(obj: dict, manifest_part: Mapping | None = None) -> dict:
+    """A pack's language profile: the file's entries, else the manifest's."""
+    merged = dict(manifest_part or {})
+    merged.update({k: v for k, v in obj.items() if k in ("keyboard", "number_kit")})
+    return merged
+
+
 def _texts(value: object) -> Iterable[str]:
     if isinstance(value, str):
         yield value
@@ -218,7 +239,8 @@ def _manifest(data: bytes) -> dict:
         if not isinstance(m.get(key), str) or not m[key].strip():
             raise PackError(MANIFEST, f"{key} is missing", kind="manifest")
     for key in ("translators", "reviewers"):
-        if not isinstance(m.get(key, []), list) or not all(isinstance(p, str) for p in m[key]):
+        people = m.get(key, [])  # optional: a missing list is an empty one, not a crash
+        if not isinstance(people, list) or not all(isinstance(p, str) for p in people):
             raise PackError(MANIFEST, f"{key} must be a list of names", kind="manifest")
     files = m.get("files")
     if not isinstance(files, dict) or not all(
@@ -275,6 +297,10 @@ def read_pack(path: Path, glyphs: set[int] | None = None) -> Pack:
         )
         glyphs = _shipped_glyphs() if glyphs is None else glyphs
         _check_drawable(MANIFEST, [pack.name], glyphs)
+        in_manifest = {k: manifest[k] for k in ("keyboard", "number_kit") if k in manifest}
+        if in_manifest:
+            _check_profile(MANIFEST, in_manifest, glyphs)
+            pack.profile = in_manifest
         for name in sorted(listed):
             data = _read(zf, name)
             if sha256(data) != listed[name]:
@@ -311,9 +337,15 @@ def read_pack(path: Path, glyphs: set[int] | None = None) -> Pack:
                     raise PackError(name, "not a prompt key", kind="layout")
                 check_wav(name, data)
                 pack.recordings[key] = data
+            elif parts == ("language", f"{lang}.json"):
+                obj = _json_object(name, data)
+                _check_profile(name, obj, glyphs)
+                pack.profile = profile_of(obj, pack.profile)
             else:
                 raise PackError(
-                    name, "a pack holds only i18n/, procedures/ and audio/ files", kind="layout"
+                    name,
+                    "a pack holds only i18n/, procedures/, audio/ and language/ files",
+                    kind="layout",
                 )
     return pack
 
@@ -377,11 +409,20 @@ def build_pack(
         manifest["sources"] = dict(sorted(sources.items()))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
-        for rel, data in files.items():
-            zf.writestr(rel, data)
+        # Entries carry a fixed date: the same contents make the same bytes (and sha256),
+        # so the province recognises a pack it has already been offered.
+        entries = [(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())]
+        for rel, data in [*entries, *files.items()]:
+            info = zipfile.ZipInfo(rel, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
     write_atomic(out, buf.getvalue())
-    read_pack(out)  # a pack that its own kiosk would refuse is not made
+    try:
+        read_pack(out)  # a pack that its own kiosk would refuse is not made
+    except PackError:
+        out.unlink(missing_ok=True)
+        raise
     return out
 
 
@@ -538,6 +579,7 @@ class Overlay:
     procedures: dict[str, dict[str, dict]] = field(default_factory=dict)  # lang -> code -> texts
     audio_dirs: dict[str, Path] = field(default_factory=dict)  # lang -> folder of <key>.wav
     names: dict[str, str] = field(default_factory=dict)
+    profiles: dict[str, dict] = field(default_factory=dict)  # lang -> language profile
 
 
 def load_overlay(store: PackStore, vi_texts: Mapping[str, str]) -> Overlay:
@@ -571,6 +613,14 @@ def load_overlay(store: PackStore, vi_texts: Mapping[str, str]) -> Overlay:
         overlay.strings[inst.language] = strings
         overlay.procedures[inst.language] = procs
         overlay.names[inst.language] = inst.name
+        profile = {k: inst.manifest[k] for k in ("keyboard", "number_kit") if k in inst.manifest}
+        try:
+            path = inst.folder / "language" / f"{inst.language}.json"
+            profile = profile_of(json.loads(path.read_text(encoding="utf-8")), profile)
+        except (OSError, json.JSONDecodeError, AttributeError):
+            pass
+        if profile:
+            overlay.profiles[inst.language] = profile
         audio = inst.folder / "audio"
         if (audio / inst.language).is_dir():
             overlay.audio_dirs[inst.language] = audio

@@ -10,11 +10,17 @@ its numerals say them: 1 234 = one thousand, two hundred, three ten(s), four. Fo
 language changes inside words (Vietnamese mốt, lăm, tư) are not made: each word is a
 recording of its own, so the kit says plain forms. Vietnamese and English are read by
 espeak-ng instead, which knows those forms.
+
+The order of the words is the language's own data (the "number_kit" entry of its profile,
+kiosk.services.language_data: "hai trăm" or "trăm hai", the month before or after the
+day…), Vietnamese's by default: a commune sets it in a file, not in code.
 """
 
 from __future__ import annotations
 
 from datetime import date
+
+from kiosk.services.language_data import VIETNAMESE_ORDER, NumberOrder
 
 DIGITS = tuple(f"kit.digit.{d}" for d in range(10))
 WORDS = ("kit.ten", "kit.tens", "kit.hundred", "kit.thousand", "kit.million", "kit.and")
@@ -23,34 +29,34 @@ KIT_KEYS = (*DIGITS, *WORDS, *MONTHS)
 MAX_NUMBER = 999_999_999
 
 
-def _group(n: int, inner: bool) -> list[str]:
+def _group(n: int, inner: bool, order: NumberOrder) -> list[str]:
     """0 < n < 1000; `inner`: a higher group came before (so 5 in 1 005 is "and five")."""
     h, t, u = n // 100, (n // 10) % 10, n % 10
     out: list[str] = []
-    if h or inner:
-        out += [DIGITS[h], "kit.hundred"] if (h or (inner and (t or u))) else []
+    if h or (inner and (t or u)):
+        out += order.fill("hundreds", n=[DIGITS[h]])
+    unit = [DIGITS[u]] if u else []
     if t == 0 and u:
-        out += (["kit.and"] if out else []) + [DIGITS[u]]
-    elif t == 1:
-        out += ["kit.ten"] + ([DIGITS[u]] if u else [])
-    elif t >= 2:
-        out += [DIGITS[t], "kit.tens"] + ([DIGITS[u]] if u else [])
+        out += order.fill("zero_tens", unit=unit) if out else unit
+    elif t:
+        tens = order.fill("ten") if t == 1 else order.fill("tens", n=[DIGITS[t]])
+        out += order.fill("tens_unit", tens=tens, unit=unit) if unit else tens
     return out
 
 
-def number_keys(n: int) -> list[str]:
-    """The kit's words for a whole number from 0 to 999 999 999."""
+def number_keys(n: int, order: NumberOrder = VIETNAMESE_ORDER) -> list[str]:
+    """The kit's words for a whole number from 0 to 999 999 999, in `order` (the
+    language's, from its profile: kiosk.services.language_data)."""
     if not 0 <= n <= MAX_NUMBER:
         raise ValueError(f"{n} is outside 0..{MAX_NUMBER}")
     if n == 0:
         return [DIGITS[0]]
     out: list[str] = []
-    for scale, word in ((1_000_000, "kit.million"), (1_000, "kit.thousand"), (1, "")):
+    for scale, name in ((1_000_000, "millions"), (1_000, "thousands"), (1, "")):
         part = (n // scale) % 1000
         if part:
-            out += _group(part, inner=bool(out))
-            if word:
-                out.append(word)
+            words = _group(part, inner=bool(out), order=order)
+            out += order.fill(name, n=words) if name else words
     return out
 
 
@@ -59,6 +65,11 @@ def digit_keys(text: str) -> list[str]:
     return [DIGITS[int(ch)] for ch in text if ch.isdigit()]
 
 
-def date_keys(day: date) -> list[str]:
-    """Day, month, year: 15, month 3, 2026."""
-    return [*number_keys(day.day), MONTHS[day.month - 1], *number_keys(day.year)]
+def date_keys(day: date, order: NumberOrder = VIETNAMESE_ORDER) -> list[str]:
+    """Day, month, year (15, month 3, 2026) in the language's order."""
+    return order.fill(
+        "date",
+        day=number_keys(day.day, order),
+        month=[MONTHS[day.month - 1]],
+        year=number_keys(day.year, order),
+    )

@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -287,6 +288,69 @@ class Studio:
         if source is not None and KEY_NAME.match(it.key):
             write_atomic(self.approved_audio / lang / f"{it.key}.wav", source.read_bytes())
 
+    # -- the keyboard's letters (kiosk.services.language_data)
+    def _profile_path(self, lang: str) -> Path:
+        return self.folder / "language" / f"{lang}.json"
+
+    def profiles(self) -> dict[str, dict]:
+        """The language profiles made in the studio, by language."""
+        out: dict[str, dict] = {}
+        for path in sorted((self.folder / "language").glob("*.json")):
+            try:
+                out[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                continue
+        return out
+
+    def keyboard_text(self, lang: str) -> str:
+        """The letters the studio added for `lang`, as the clerk typed them."""
+        kb = self.profiles().get(lang, {}).get("keyboard", {})
+        return " ".join([k["key"] for k in kb.get("keys", [])] + kb.get("marks", []))
+
+    def save_keyboard(self, lang: str, text: str, by: ClerkInfo) -> list[str]:
+        """Keep the letters (and combining marks) `text` lists, space-separated, as keys of
+        `lang`'s keyboard; an empty text removes them. Refused (StudioError) when a token is
+        not one letter with its marks, when there are too many, or when the shipped fonts
+        cannot draw one."""
+        from kiosk.services.langpacks import LANG_TAG, PackError, _check_drawable, _shipped_glyphs
+        from kiosk.services.language_data import (
+            MAX_KEYS,
+            LanguageDataError,
+            parse_profile,
+            profile_texts,
+            split_keys,
+            studio_profile,
+        )
+
+        if not LANG_TAG.match(lang) or lang == "vi":
+            raise StudioError("studio.err.language_tag")
+        if not (by.has("translator") or by.has("reviewer")):
+            from kiosk.services.clerks import NotAllowed
+
+            raise NotAllowed("the translator or reviewer role is needed")
+        try:
+            keys, marks = split_keys(text)
+        except LanguageDataError as exc:
+            raise StudioError("studio.err.key", exc.where) from exc
+        if len(keys) + len(marks) > MAX_KEYS:
+            raise StudioError("studio.err.too_many_keys")
+        obj = studio_profile(keys, marks, by.username, utcnow().date().isoformat())
+        try:
+            profile = parse_profile(lang, obj)
+        except LanguageDataError as exc:
+            raise StudioError("studio.err.key", str(exc)) from exc
+        try:
+            _check_drawable(lang, profile_texts(profile), _shipped_glyphs())
+        except PackError as exc:
+            raise StudioError("studio.err.no_glyph", exc.problem) from exc
+        path = self._profile_path(lang)
+        if not keys and not marks:
+            path.unlink(missing_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, json.dumps(obj, ensure_ascii=False, indent=1).encode("utf-8"))
+        return keys + marks
+
     # -- what reaches citizens
     def approved(self, langs: list[str] | None = None) -> Overlay:
         rows = self.store.read(
@@ -353,6 +417,12 @@ class Studio:
             (src / "i18n" / lang / "studio.json").write_text(
                 json.dumps(strings, ensure_ascii=False, indent=1), encoding="utf-8"
             )
+            profile = self.profiles().get(lang)
+            if profile:
+                (src / "language").mkdir()
+                (src / "language" / f"{lang}.json").write_text(
+                    json.dumps(profile, ensure_ascii=False, indent=1), encoding="utf-8"
+                )
             for code, texts in procs.items():
                 (src / "procedures").mkdir(exist_ok=True)
                 (src / "procedures" / f"{code}.json").write_text(
@@ -369,6 +439,8 @@ class Studio:
                 reviewers=sorted({r.reviewer for r in rows if r.reviewer}),
                 publisher=publisher,
                 sources=sources,
+                # The work's own date, not the export's: the same work is the same pack.
+                now=max(r.updated_at for r in rows).replace(tzinfo=UTC),
             )
 
 

@@ -11,10 +11,17 @@ Qt has no Widgets virtual keyboard, so this is ours. Two ways to write every ton
 Either way the tone goes on the vowel modern spelling puts it on (hoà, thuỷ, quốc,
 giường, Nguyễn), whatever the order the keys were tapped in. Text is inserted NFC.
 
-`KeyboardController` shows the keyboard whenever a QLineEdit has the focus and hides it
-when none has. A line edit chooses the layout with a dynamic property:
+`KeyboardController` shows the keyboard whenever a QLineEdit (or a QPlainTextEdit: a
+feedback, a notice's body) has the focus and hides it when none has. A line edit chooses the layout with a dynamic property:
 `edit.setProperty("keyboard", "numeric")` (also "phone", "id_number", "number", "date"
-for the number pad, "name" for capitals at the start of each word, "none" for no keyboard).
+for the number pad, "name" for capitals at the start of each word, "letters" for the
+combining marks a clerk composes new letters with, "none" for no keyboard).
+
+A language adds keys as data (kiosk.services.language_data: resources/languages/<lang>.json,
+a language pack, the language studio): they show on a row of their own while typing in that
+language, the citizen's or the one a field names with
+`edit.setProperty("keyboard_lang", "bru")`. A combining-mark key (◌̆) puts its mark on the
+letter before the cursor.
 """
 
 from __future__ import annotations
@@ -24,13 +31,14 @@ import unicodedata
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QTextCursor
 from PySide6.QtWidgets import (
     QApplication,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSizePolicy,
     QStackedLayout,
@@ -39,6 +47,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from kiosk.services.language_data import COMMON_MARKS, Keyboard
 from kiosk.services.text import nfc
 from kiosk.views.widgets import pictogram_pixmap
 
@@ -213,6 +222,58 @@ def _telex_w(word: str, bases: list[str], key: str) -> str | None:
 
 # --- the widget ------------------------------------------------------------------------
 
+
+class PlainTextTarget:
+    """A QPlainTextEdit (a feedback, a notice's body) typed into as a QLineEdit is: the few
+    calls the keyboard makes, on its text cursor."""
+
+    def __init__(self, widget: QPlainTextEdit) -> None:
+        self.widget = widget
+
+    def text(self) -> str:
+        return self.widget.toPlainText()
+
+    def _cursor(self) -> QTextCursor:
+        return self.widget.textCursor()
+
+    def cursorPosition(self) -> int:
+        return self._cursor().position()
+
+    def hasSelectedText(self) -> bool:
+        return self._cursor().hasSelection()
+
+    def insert(self, text: str) -> None:
+        self.widget.insertPlainText(text)
+
+    def backspace(self) -> None:
+        cursor = self._cursor()
+        if cursor.hasSelection():
+            cursor.removeSelectedText()
+        else:
+            cursor.deletePreviousChar()
+        self.widget.setTextCursor(cursor)
+
+    def selectAll(self) -> None:
+        self.widget.selectAll()
+
+    def del_(self) -> None:
+        cursor = self._cursor()
+        if cursor.hasSelection():
+            cursor.removeSelectedText()
+        else:
+            cursor.deleteChar()
+        self.widget.setTextCursor(cursor)
+
+    def setSelection(self, start: int, length: int) -> None:
+        cursor = self._cursor()
+        cursor.setPosition(start)
+        cursor.setPosition(start + length, QTextCursor.MoveMode.KeepAnchor)
+        self.widget.setTextCursor(cursor)
+
+    def clearFocus(self) -> None:
+        self.widget.clearFocus()
+
+
 UNIT = 88  # width of one key, px
 NARROW_UNIT = 72  # on a screen under 1200 px wide: 12.5 keys and their gaps in 1080 px
 NARROW_TONE_W = 86
@@ -251,6 +312,10 @@ QWidget#vietKeyboard QPushButton#kbAction {
 QWidget#vietKeyboard QPushButton#kbAction:checked { background: #0a3d7a; color: #ffffff; }
 QWidget#vietKeyboard QPushButton#kbTone { background: #fff1c7; border-color: #8a6100; }
 QWidget#vietKeyboard QPushButton#kbTone:pressed { background: #f3d98a; }
+QWidget#vietKeyboard QPushButton#kbExtra { background: #e6f5e9; border-color: #1d6b33; }
+QWidget#vietKeyboard QPushButton#kbMarkKey {
+    background: #fff1c7; border-color: #8a6100; font-size: 30pt;
+}
 QWidget#vietKeyboard QPushButton#kbDone {
     background: #0a3d7a; color: #ffffff; border-color: #062a55; font-size: 22pt; font-weight: bold;
 }
@@ -317,10 +382,18 @@ class VietKeyboard(QWidget):
     done = Signal()
 
     def __init__(
-        self, tr: Callable[[str], str], parent: QWidget | None = None, telex: bool = False
+        self,
+        tr: Callable[[str], str],
+        parent: QWidget | None = None,
+        telex: bool = False,
+        layouts: Callable[[str | None], Keyboard] | None = None,
     ) -> None:
         super().__init__(parent)
         self.tr = tr
+        self.layouts = layouts or (lambda _lang: Keyboard())
+        self.lang: str | None = None
+        self.extra: dict[str, KeyButton] = {}  # this language's keys, on their own row
+        self.telex_allowed = True
         self.setObjectName("vietKeyboard")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet(STYLE)
@@ -349,7 +422,9 @@ class VietKeyboard(QWidget):
                 width = int(unit * button.units + GAP * (button.units - 1))
                 if narrow and isinstance(button, ToneKey):
                     width = NARROW_TONE_W  # room for the tone's name at 20 pt
-                if compact:
+                if compact and button.objectName() in ("kbExtra", "kbMarkKey"):
+                    height = COMPACT_KEY_H
+                elif compact:
                     height = (
                         COMPACT_TONE_H
                         if isinstance(button, ToneKey)
@@ -363,6 +438,7 @@ class VietKeyboard(QWidget):
                     button.set_key_size(QSize(width, height))
         self.compact = compact
         self.narrow = narrow
+        self._place_extra()
         self._show_shift()
         self.updateGeometry()  # the window lays it out again (never adjustSize: it has a layout)
 
@@ -378,12 +454,19 @@ class VietKeyboard(QWidget):
         width = int(unit * units + GAP * (units - 1))
         if key_id.startswith("tone."):
             button: KeyButton = ToneKey(key_id, key_id[5:], width, TONE_H)
-        elif key_id in ("shift", "shift2", "telex", "backspace", "space", "clear"):
+        elif key_id in ("shift", "shift2", "telex", "backspace", "space", "clear", "more"):
             button = KeyButton(key_id, "kbAction", width, height)
             button.setCheckable(key_id in ("shift", "shift2", "telex"))
             button.setAutoRepeat(key_id == "backspace")
         elif key_id == "done":
             button = KeyButton(key_id, "kbDone", width, height)
+        elif key_id.startswith("mark."):
+            button = KeyButton(key_id, "kbMarkKey", width, height)
+            button.setText("\u25cc" + key_id[5:])  # the mark on a dotted circle
+        elif key_id.startswith("extra."):
+            button = KeyButton(key_id, "kbExtra", width, height)
+            button.setText(key_id[6:])
+            button.setAccessibleName(key_id[6:])
         else:
             role = "kbVowel" if key_id in "ăâđêôơư" else "kbKey"
             button = KeyButton(key_id, role, width, height)
@@ -400,17 +483,43 @@ class VietKeyboard(QWidget):
         col.setContentsMargins(12, 12, 12, 12)
         col.setSpacing(GAP)
         col.addStretch(1)
-        for spec in TEXT_ROWS:
+        self.text_col = col
+        # The language's own letters (set_language): a row of their own above the Vietnamese
+        # letters; on a short screen in the place of the digits, which a key brings back.
+        self.extra_row_widget = QWidget()
+        self.extra_row = QHBoxLayout(self.extra_row_widget)
+        self.extra_row.setContentsMargins(0, 0, 0, 0)
+        self.extra_row.setSpacing(GAP)
+        self.extra_row_widget.hide()
+        self.digits_widget = QWidget()
+        digits = QHBoxLayout(self.digits_widget)
+        digits.setContentsMargins(0, 0, 0, 0)
+        digits.setSpacing(GAP)
+        for n, spec in enumerate(TEXT_ROWS):
+            if n == len(TEXT_ROWS) - 2:
+                col.addWidget(self.extra_row_widget)
             row = QHBoxLayout()
             row.setSpacing(GAP)
             row.addStretch(1)
             for i, (key_id, units) in enumerate(spec):
                 if key_id == "tone.acute" and i:
                     row.addSpacing(GAP * 2)  # tone keys apart from the letters
-                row.addWidget(self._key(key_id, units, self.keys))
+                button = self._key(key_id, units, self.keys)
+                if n == 0 and key_id.isdigit():
+                    digits.addWidget(button)
+                    if key_id == "1":
+                        row.addWidget(self.digits_widget)
+                else:
+                    row.addWidget(button)
+                if key_id == "shift2":
+                    row.addWidget(self._key("more", 1.5, self.keys))
             row.addStretch(1)
             col.addLayout(row)
+            if n == 0:
+                self.top_row = row
         col.addStretch(1)
+        self.show_digits = False  # on a short screen: the language's letters first
+        self.keys["more"].hide()
         return page
 
     def _numeric_page(self) -> QWidget:
@@ -462,6 +571,8 @@ class VietKeyboard(QWidget):
                     button.setAccessibleName(name)
                 elif key_id in ("shift", "shift2"):
                     button.setAccessibleName(self.tr("keyboard.shift"))
+                elif key_id.startswith("mark."):
+                    button.setAccessibleName(self.tr("keyboard.mark"))
         self.setAccessibleName(self.tr("keyboard.name"))
         self._show_shift()
 
@@ -474,10 +585,65 @@ class VietKeyboard(QWidget):
     def mode(self) -> str:
         return "numeric" if self.pages.currentIndex() == 1 else "text"
 
-    def attach(self, edit: QLineEdit | None, kind: str | None = None) -> None:
-        """Type into `edit` from now on; `kind` is the line edit's keyboard property."""
-        self.target = edit
+    def set_language(self, lang: str | None) -> None:
+        """Show the extra keys of `lang` (and of the "letters" kind: the combining marks)."""
+        layout = self.layouts(lang) if lang else Keyboard()
+        if self.kind == "letters":
+            layout = Keyboard((), COMMON_MARKS, layout.telex)
+        wanted = [f"extra.{k}" for k in layout.keys] + [f"mark.{m}" for m in layout.marks]
+        self.lang = lang
+        self.telex_allowed = layout.telex
+        self.keys["telex"].setVisible(layout.telex)
+        if wanted == list(self.extra):
+            return
+        for key_id, button in self.extra.items():
+            self.extra_row.removeWidget(button)
+            self.keys.pop(key_id, None)
+            button.deleteLater()
+        self.extra = {}
+        while self.extra_row.count():
+            self.extra_row.takeAt(0)
+        self.extra_row.addStretch(1)
+        for key_id in wanted:
+            self.extra[key_id] = button = self._key(key_id, 1, self.keys)
+            self.extra_row.addWidget(button)
+            button.show()  # a child added to a shown row is not shown with it
+        self.extra_row.addStretch(1)
+        self.show_digits = False
+        self.set_compact(self.compact, self.narrow)
+        self.retranslate()
+
+    def _place_extra(self) -> None:
+        """Where the language's letters go: their own row, or on a short screen (where the
+        keyboard must not grow) in the digits' place, with a key to switch between them."""
+        inline = self.compact and bool(self.extra)
+        col, top = self.text_col, self.top_row
+        if inline and top.indexOf(self.extra_row_widget) < 0:
+            col.removeWidget(self.extra_row_widget)
+            top.insertWidget(top.indexOf(self.digits_widget) + 1, self.extra_row_widget)
+        elif not inline and col.indexOf(self.extra_row_widget) < 0:
+            top.removeWidget(self.extra_row_widget)
+            col.insertWidget(col.count() - 3, self.extra_row_widget)  # above ă â đ…
+        self.extra_row_widget.setVisible(bool(self.extra) and not (inline and self.show_digits))
+        self.digits_widget.setVisible(not inline or self.show_digits)
+        self.keys["more"].setVisible(inline)
+        more = self.keys["more"]
+        letters = [k[6:] for k in self.extra if k.startswith("extra.")][:2]
+        label = " ".join(letters) or "\u25cc" + next(iter(self.extra), "mark.\u0306")[5:]
+        more.setText("123" if not self.show_digits else label)
+        more.setAccessibleName(self.tr("keyboard.more"))
+
+    def attach(
+        self,
+        edit: QLineEdit | QPlainTextEdit | None,
+        kind: str | None = None,
+        lang: str | None = None,
+    ) -> None:
+        """Type into `edit` from now on; `kind` is the line edit's keyboard property, `lang`
+        the language typed (its extra keys show)."""
+        self.target = PlainTextTarget(edit) if isinstance(edit, QPlainTextEdit) else edit
         self.kind = kind or "text"
+        self.set_language(lang)
         numeric = self.kind in NUMERIC_KINDS
         self.pages.setCurrentIndex(1 if numeric else 0)
         for i in range(self.pages.count()):
@@ -497,8 +663,9 @@ class VietKeyboard(QWidget):
         """The key shown now for `key_id` ('a', 'ê', 'tone.dot', 'shift', 'done'...)."""
         return (self.num_keys if self.mode == "numeric" else self.keys)[key_id]
 
-    def _edit(self) -> QLineEdit | None:
-        if self.target is not None and not isValid(self.target):
+    def _edit(self) -> QLineEdit | PlainTextTarget | None:
+        widget = getattr(self.target, "widget", self.target)
+        if widget is not None and not isValid(widget):
             self.target = None
         return self.target
 
@@ -507,6 +674,8 @@ class VietKeyboard(QWidget):
         for key_id, button in self.keys.items():
             if len(key_id) == 1 and key_id.isalpha():
                 button.setText(key_id.upper() if upper else key_id)
+            elif key_id.startswith("extra."):
+                button.setText(key_id[6:].upper() if upper else key_id[6:])
         for key_id in ("shift", "shift2"):
             button = self.keys[key_id]
             button.setChecked(upper)
@@ -531,6 +700,10 @@ class VietKeyboard(QWidget):
             self.shift = (self.shift + 1) % 3
             self._show_shift()
             return
+        if key_id == "more":
+            self.show_digits = not self.show_digits
+            self._place_extra()
+            return
         if key_id == "telex":
             self.telex = not self.telex
             self.keys["telex"].setChecked(self.telex)
@@ -554,6 +727,10 @@ class VietKeyboard(QWidget):
             self._auto_shift()
         elif key_id.startswith("tone."):
             self._compose(lambda word: apply_tone_key(word, key_id[5:]))
+        elif key_id.startswith("mark."):
+            self._compose(lambda word: nfc(word + key_id[5:]))
+        elif key_id.startswith("extra."):
+            self._type(key_id[6:])
         else:
             self._type(key_id)
 
@@ -565,6 +742,7 @@ class VietKeyboard(QWidget):
                 self._show_shift()
         if (
             self.telex
+            and self.telex_allowed
             and self.mode == "text"
             and ch.isalpha()
             and self._compose(lambda word: telex(word, ch))
@@ -598,7 +776,7 @@ class VietKeyboard(QWidget):
         if edit is not None:
             edit.clearFocus()
         self.hide()
-        if edit is not None and isValid(edit):
+        if isinstance(edit, QLineEdit) and isValid(edit):
             edit.returnPressed.emit()
 
 
@@ -611,9 +789,18 @@ class KeyboardController(QObject):
     long-running kiosk once None's count runs out.
     """
 
-    def __init__(self, keyboard: VietKeyboard, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        keyboard: VietKeyboard,
+        parent: QObject | None = None,
+        language: Callable[[], str | None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.keyboard = keyboard
+        # The language typed in a field that names none: the citizen's.
+        self.language = language or (lambda: None)
+        # The audit shows every screen with the widest keyboard of any language.
+        self.lang_override: str | None = None
         QApplication.instance().installEventFilter(self)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
@@ -622,7 +809,7 @@ class KeyboardController(QObject):
         return False
 
     @staticmethod
-    def kind_of(edit: QLineEdit) -> str:
+    def kind_of(edit: QLineEdit | QPlainTextEdit) -> str:
         kind = edit.property("keyboard")
         if isinstance(kind, str) and kind:
             return kind
@@ -646,10 +833,13 @@ class KeyboardController(QObject):
         self._follow(new)
 
     def _follow(self, new: QWidget | None) -> None:
-        if isinstance(new, QLineEdit) and not new.isReadOnly() and new.isEnabled():
+        if isinstance(new, QLineEdit | QPlainTextEdit) and not new.isReadOnly() and new.isEnabled():
             kind = self.kind_of(new)
             if kind != "none":
-                self.keyboard.attach(new, kind)
+                lang = new.property("keyboard_lang")
+                if not isinstance(lang, str) or not lang:
+                    lang = self.language()
+                self.keyboard.attach(new, kind, self.lang_override or lang)
                 self.keyboard.show()
                 return
         self.keyboard.attach(None)

@@ -349,9 +349,12 @@ class MainWindow(QMainWindow):
         self.stack.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         layout.addWidget(self.stack, 1)
         # The on-screen keyboard sits under the screen and shows while a text field has focus.
-        self.keyboard = VietKeyboard(self.vc.tr)
+        # Each language's extra letters come from its profile (kiosk.services.language_data).
+        self.keyboard = VietKeyboard(self.vc.tr, layouts=app_ctx.language_data.keyboard)
         layout.addWidget(self.keyboard)
-        self.keyboard_ctl = KeyboardController(self.keyboard, self)
+        self.keyboard_ctl = KeyboardController(
+            self.keyboard, self, language=lambda: app_ctx.session.lang
+        )
         self.keyboard.installEventFilter(self)
         self.short = False
         self.setCentralWidget(central)
@@ -391,6 +394,9 @@ class MainWindow(QMainWindow):
                 name = self.nav.current
                 clerk = name is not None and registry.spec(name).audience == "clerk"
                 bar.setVisible(clerk and not up)
+            current = self.current_screen()
+            if current is not None and hasattr(current, "keyboard_shown"):
+                current.keyboard_shown(up)  # a screen may give room to the keyboard
             if up:
                 # The content scrolls above the keyboard so the field typed into stays in view.
                 QTimer.singleShot(0, self.show_focused_field)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from kiosk.services.language_data import VIETNAMESE_ORDER, NumberOrder
 from kiosk.services.numbers import date_keys, digit_keys, number_keys
 
 VOICED = ("vi", "en")
@@ -22,23 +23,34 @@ def _kit(player, lang: str, keys: list[str]) -> bool:
 
 
 def speak_receipt(
-    player, lang: str, code: str, procedure_code: str | None, expected: date | None, fallback
+    player,
+    lang: str,
+    code: str,
+    procedure_code: str | None,
+    expected: date | None,
+    fallback,
+    order: NumberOrder = VIETNAMESE_ORDER,
 ) -> None:
-    """`fallback()` says it from the text when the kit cannot."""
+    """`fallback()` says it from the text when the kit cannot; `order` is the language's
+    number order (AppContext.language_data.number_order(lang))."""
     keys = ["kit.receipt_code", *digit_keys(code)]
     if procedure_code:
         keys += ["kit.procedure", f"proc.{procedure_code}.title"]
     if expected is not None:
-        keys += ["kit.expected", *date_keys(expected)]
+        keys += ["kit.expected", *date_keys(expected, order)]
     if not _kit(player, lang, keys):
         fallback()
 
 
-def speak_ticket(player, lang: str, number: int, fallback) -> None:
-    if not _kit(player, lang, ["kit.ticket", *number_keys(number)]):
+def speak_ticket(
+    player, lang: str, number: int, fallback, order: NumberOrder = VIETNAMESE_ORDER
+) -> None:
+    if not _kit(player, lang, ["kit.ticket", *number_keys(number, order)]):
         fallback()
 
 
-def speak_amount(player, lang: str, amount_vnd: int, fallback) -> None:
-    if not _kit(player, lang, ["kit.amount", *number_keys(amount_vnd), "kit.dong"]):
+def speak_amount(
+    player, lang: str, amount_vnd: int, fallback, order: NumberOrder = VIETNAMESE_ORDER
+) -> None:
+    if not _kit(player, lang, ["kit.amount", *number_keys(amount_vnd, order), "kit.dong"]):
         fallback()

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.services.dossiers import utcnow
 from kiosk.services.notices import NoticeError
-from kiosk.services.recording import TakeRefused
+from kiosk.views.recorder import Recorder
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
 from kiosk.views.screens.clerk_samples import sample_login
@@ -63,6 +63,12 @@ class _WrapTable(QTableWidget):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self.resizeRowsToContents()
+
+
+def _check_notice(raw: bytes):
+    from kiosk.services.recording import process_take  # numpy: when a clerk records
+
+    return process_take(raw, min_seconds=1.0, max_seconds=120)
 
 
 def _table(columns: int, name: str, cls: type[QTableWidget] = QTableWidget) -> QTableWidget:
@@ -250,17 +256,25 @@ class ClerkNoticesScreen(ClerkScreen):
         self.body.addWidget(self.message)
         self.body.addStretch(1)
         rec = QHBoxLayout()
-        self.record_button = BigButton("", "", "microphone")
-        self.record_button.clicked.connect(self.toggle_record)
-        self.timer_label = Text("")
-        self.play_button = BigButton("", "", "repeat_audio")
-        self.play_button.clicked.connect(self.play)
+        self.recorder = Recorder(
+            vc,
+            _check_notice,
+            record_key="clerk.notices.record",
+            stop_key="feedback.citizen.stop",
+            play_key="studio.play",
+            timer=lambda s: self.tr("studio.seconds", s=int(s)),
+        )
+        # A clerk's public announcement, in Vietnamese: not personal.
+        self.recorder.took.connect(lambda _take: self._say(self.tr("studio.take_ok")))
+        self.recorder.refused.connect(lambda key: self._say(self.tr(key)))
+        self.record_button = self.recorder.record_button
+        self.play_button = self.recorder.play_button
+        self.timer_label = self.recorder.timer_label
         self.post_button = BigButton("", "primary")
         self.post_button.clicked.connect(self.post)
         self.withdraw_button = BigButton("", "danger")
         self.withdraw_button.clicked.connect(self.withdraw)
-        for w in (self.record_button, self.timer_label, self.play_button):
-            rec.addWidget(w)
+        rec.addWidget(self.recorder)
         rec.addStretch(1)
         send = QHBoxLayout()
         send.addStretch(1)
@@ -274,11 +288,6 @@ class ClerkNoticesScreen(ClerkScreen):
         self.rec_row, self.send_row = rec, send
         self.footer.addLayout(self.actions)
         self.rows: list = []
-        self.take: bytes | None = None
-        self.microphone = None
-        self.clock = QTimer(self)
-        self.clock.setInterval(200)
-        self.clock.timeout.connect(self._tick)
 
     def enter(self, state) -> None:
         super().enter(state)
@@ -347,60 +356,9 @@ class ClerkNoticesScreen(ClerkScreen):
         self.table.fit_rows()
 
     # -- the recorded message
-    def _microphone(self):
-        if self.microphone is None:
-            from kiosk.hardware.microphone import make_microphone
-
-            s = self.vc.app.settings
-            self.microphone = make_microphone(s.microphone, s.microphone_device)
-        return self.microphone
-
-    def toggle_record(self) -> None:
-        mic = self._microphone()
-        if not mic.recording():
-            try:
-                mic.start()
-            except Exception as exc:
-                log.warning("microphone: %s", type(exc).__name__)
-                self._say(self.tr("recording.err.no_microphone"))
-                return
-            self.take = None
-            self.clock.start()
-            self.record_button.setText(self.tr("feedback.citizen.stop"))
-            return
-        self.clock.stop()
-        self.record_button.setText(self.tr("clerk.notices.record"))
-
-        def finish():
-            from kiosk.services.recording import process_take
-
-            return process_take(mic.stop(), min_seconds=1.0, max_seconds=120).wav
-
-        self.vc.tasks.run(finish, self._took, self._take_failed)
-
-    def _took(self, wav: bytes) -> None:
-        self.take = wav
-        self.play_button.setEnabled(True)
-        self._say(self.tr("studio.take_ok"))
-
-    def _take_failed(self, error: Exception) -> None:
-        key = error.key if isinstance(error, TakeRefused) else "recording.err.no_microphone"
-        self._say(self.tr(key))
-
-    def _tick(self) -> None:
-        if self.microphone is not None and self.microphone.recording():
-            self.timer_label.setText(self.tr("studio.seconds", s=int(self.microphone.elapsed())))
-
-    def play(self) -> None:
-        import tempfile
-        from pathlib import Path
-
-        player = self.vc.app.speech
-        if player is None or self.take is None:
-            return
-        path = Path(tempfile.gettempdir()) / "kiosk-notice-take.wav"
-        path.write_bytes(self.take)  # a clerk's public announcement: not personal
-        player.play_file(path, "vi")
+    @property
+    def take(self) -> bytes | None:
+        return self.recorder.take
 
     # -- posting and withdrawing
     def post(self) -> None:
@@ -422,9 +380,7 @@ class ClerkNoticesScreen(ClerkScreen):
         self.desk.audit("notice.post")
         self.title_edit.clear()
         self.body_edit.clear()
-        self.take = None
-        self.play_button.setEnabled(False)
-        self.timer_label.setText("")
+        self.recorder.clear()
         self._say(self.tr("clerk.notices.posted"))
         self.refresh()
 
@@ -455,9 +411,7 @@ class ClerkNoticesScreen(ClerkScreen):
         self.refresh()
 
     def leave(self) -> None:
-        self.clock.stop()
-        if self.microphone is not None:
-            self.microphone.close()
+        self.recorder.close_microphone()
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -468,9 +422,7 @@ class ClerkNoticesScreen(ClerkScreen):
         self.body_edit.setPlaceholderText(self.tr("clerk.notices.body_hint"))
         self.days_label.setText(self.tr("clerk.notices.days"))
         self.urgent.setText(self.tr("notices.citizen.urgent"))
-        self.record_button.setText(self.tr("clerk.notices.record"))
-        self.play_button.setText(self.tr("studio.play"))
-        self.play_button.setEnabled(self.take is not None)
+        self.recorder.show_state()
         self.post_button.setText(self.tr("clerk.notices.post"))
         self.withdraw_button.setText(self.tr("clerk.notices.withdraw"))
         self._place_actions()

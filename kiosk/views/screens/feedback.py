@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import io
 import logging
-import tempfile
 from datetime import UTC, timedelta, timezone
-from pathlib import Path
 
-from PySide6.QtCore import QTimer
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QPlainTextEdit, QVBoxLayout
 
@@ -30,6 +27,7 @@ from kiosk.services.feedback import (
     FeedbackView,
 )
 from kiosk.views.base import Screen
+from kiosk.views.recorder import Recorder
 from kiosk.views.registry import register
 from kiosk.views.screens.identify import CameraView
 from kiosk.views.screens.notices import two_way
@@ -144,16 +142,31 @@ class FeedbackMessageScreen(Screen):
     def __init__(self, vc) -> None:
         super().__init__(vc)
         rec = QHBoxLayout()
-        self.record_button = BigButton("", "primary", pictogram="microphone")
-        self.record_button.clicked.connect(self.toggle_record)
-        self.timer_label = Text("", "section")
-        self.play_button = BigButton("", "", pictogram="repeat_audio")
-        self.play_button.clicked.connect(self.play)
+        self.recorder = Recorder(
+            vc,
+            lambda raw: two_way(vc).feedback.check_recording(raw),
+            record_key="feedback.citizen.record",
+            stop_key="feedback.citizen.stop",
+            play_key="feedback.citizen.play",
+            timer=lambda s: self.tr(
+                "feedback.citizen.timer", now=_clock(s), max=_clock(MAX_SECONDS)
+            ),
+            max_seconds=MAX_SECONDS,  # two minutes: the take ends by itself
+            record_role="primary",
+            timer_role="section",
+            show_zero=True,
+        )
+        # The citizen's own recording, played back to them during their session.
+        self.recorder.play_lang = lambda: self.vc.app.session.lang
+        self.recorder.took.connect(self._took)
+        self.recorder.refused.connect(self._recording_refused)
+        self.recorder.changed.connect(self.retranslate)
+        self.record_button = self.recorder.record_button
+        self.play_button = self.recorder.play_button
+        self.timer_label = self.recorder.timer_label
         self.delete_button = BigButton("", "danger", pictogram="cancel")
         self.delete_button.clicked.connect(self.drop_take)
-        rec.addWidget(self.record_button)
-        rec.addWidget(self.timer_label, 1)
-        rec.addWidget(self.play_button)
+        rec.addWidget(self.recorder, 1)
         rec.addWidget(self.delete_button)
         self.body.addLayout(rec)
         self.message = Text("", "error")
@@ -162,6 +175,8 @@ class FeedbackMessageScreen(Screen):
         self.body.addWidget(self.or_type)
         self.text = QPlainTextEdit()
         self.text.setObjectName("feedbackText")
+        self.text.setMinimumHeight(64)  # two lines at least, in the room the keyboard leaves
+        self.typing = False
         self.text.textChanged.connect(self._count)
         self.body.addWidget(self.text, 1)
         self.counter = Text("", "hint")
@@ -171,110 +186,48 @@ class FeedbackMessageScreen(Screen):
         self.next_button.clicked.connect(self.next)
         nav.insertWidget(2, self.next_button)
         self.body.addLayout(nav)
-        self.microphone = None
-        self.clock = QTimer(self)
-        self.clock.setInterval(200)
-        self.clock.timeout.connect(self._tick)
-        self.busy = False
+
+    def keyboard_shown(self, up: bool) -> None:
+        """While the citizen types on a short screen, the recording row gives its room to
+        the text (the keyboard's Done brings it back); a tall screen has room for both."""
+        up = up and getattr(self.window(), "short", True)
+        self.recorder.setVisible(not up)
+        self.or_type.setVisible(not up)
+        self.message.setVisible(not up or bool(self.message.text()))
+        self.typing = up
+        self._count()
+        has_take = _draft(self.vc).get("take") is not None
+        self.delete_button.setVisible(not up and has_take and not self.recorder.recording())
 
     # -- recording
-    def _microphone(self):
-        if self.microphone is None:
-            from kiosk.hardware.microphone import make_microphone
-
-            s = self.vc.app.settings
-            self.microphone = make_microphone(s.microphone, s.microphone_device)
-            self.microphone.max_seconds = MAX_SECONDS
-        return self.microphone
-
-    def toggle_record(self) -> None:
-        if self.busy:
-            return
-        mic = self._microphone()
-        if not mic.recording():
-            try:
-                mic.start()
-            except Exception as exc:  # a missing or busy microphone
-                log.warning("microphone: %s", type(exc).__name__)
-                self._refused("recording.err.no_microphone")
-                return
-            _draft(self.vc).pop("take", None)
-            self.message.setText("")
-            self.clock.start()
-            self.retranslate()
-            return
-        self._stop_take()
-
-    def _stop_take(self) -> None:
-        self.clock.stop()
-        self.busy = True
-        self.retranslate()
-        mic = self.microphone
-        service = two_way(self.vc).feedback
-
-        def finish():
-            return service.check_recording(mic.stop())
-
-        self.vc.tasks.run(finish, self._took, self._take_failed)
-
     def _took(self, take) -> None:
-        self.busy = False
         d = _draft(self.vc)
         d["take"], d["seconds"] = take.wav, take.seconds
         self.message.setText("")
-        self.retranslate()
 
-    def _take_failed(self, error: Exception) -> None:
-        self.busy = False
-        if isinstance(error, FeedbackRefused):
-            self._refused(error.key)
-        else:
-            log.warning("recording failed: %s", type(error).__name__)
-            self._refused("recording.err.no_microphone")
-        self.retranslate()
+    def _recording_refused(self, key: str) -> None:
+        self.message.setText(self.tr(key))  # the recorder speaks it
+        self.message.show()
 
     def _refused(self, key: str) -> None:
         self.message.setText(self.tr(key))
+        self.message.show()
         player = _player(self.vc)
         if player is not None:
             player.say_key(key)
 
-    def _tick(self) -> None:
-        mic = self.microphone
-        if mic is not None and mic.recording():
-            elapsed = mic.elapsed()
-            self.timer_label.setText(
-                self.tr("feedback.citizen.timer", now=_clock(elapsed), max=_clock(MAX_SECONDS))
-            )
-            if elapsed >= MAX_SECONDS:
-                self._stop_take()  # two minutes: the take ends by itself
-
-    def play(self) -> None:
-        """The take, played back to the citizen who recorded it, during their session."""
-        take = _draft(self.vc).get("take")
-        player = _player(self.vc)
-        if take is None or player is None:
-            return
-        folder = Path(tempfile.mkdtemp(prefix="kiosk-fb-"))
-        path = folder / "take.wav"
-        path.write_bytes(take)
-        try:
-            player.play_file(path, self.vc.app.session.lang)
-        finally:
-            # The engine has read the file; a voice never stays on disk unencrypted.
-            QTimer.singleShot(
-                int((_draft(self.vc).get("seconds", 0) + 5) * 1000), lambda: _remove(folder)
-            )
-
     def drop_take(self) -> None:
         _draft(self.vc).pop("take", None)
         _draft(self.vc).pop("seconds", None)
+        self.recorder.clear()
         self.retranslate()
 
     def _count(self) -> None:
         n = len(self.text.toPlainText())
         self.counter.setText(self.tr("feedback.citizen.count", n=n, max=MAX_TEXT))
         self.counter.setObjectName("error" if n > MAX_TEXT else "hint")
+        # While typing on a short screen the count shows only near the limit.
+        self.counter.setVisible(not self.typing or n > MAX_TEXT * 0.9)
         self.counter.style().unpolish(self.counter)
         self.counter.style().polish(self.counter)
 
@@ -306,47 +259,31 @@ class FeedbackMessageScreen(Screen):
             )
 
     def leave(self) -> None:
-        self.clock.stop()
-        if self.microphone is not None and self.microphone.recording():
-            self.microphone.close()
+        self.recorder.close_microphone()
         _draft(self.vc)["text"] = self.text.toPlainText()
 
     def wipe(self) -> None:
-        self.clock.stop()
-        if self.microphone is not None:
-            self.microphone.close()
+        self.recorder.close_microphone()
+        self.recorder.clear()
         self.text.clear()
         super().wipe()
 
     def retranslate(self) -> None:
         super().retranslate()
         self.retranslate_nav()
-        recording = self.microphone is not None and self.microphone.recording()
+        recording = self.recorder.recording()
         d = _draft(self.vc)
         has_take = d.get("take") is not None
-        self.record_button.setText(
-            self.tr("feedback.citizen.stop" if recording else "feedback.citizen.record")
-        )
-        self.record_button.setEnabled(not self.busy)
-        self.play_button.setText(self.tr("feedback.citizen.play"))
-        self.play_button.setEnabled(has_take and not recording)
+        if not recording and not self.recorder.busy:
+            self.recorder.set_take(d.get("take"), d.get("seconds", 0))
+        self.recorder.show_state()
         self.delete_button.setText(self.tr("feedback.citizen.delete"))
-        self.delete_button.setVisible(has_take and not recording)
-        if not recording:
-            seconds = d.get("seconds", 0) if has_take else 0
-            self.timer_label.setText(
-                self.tr("feedback.citizen.timer", now=_clock(seconds), max=_clock(MAX_SECONDS))
-            )
+        typing = not self.recorder.isVisibleTo(self)
+        self.delete_button.setVisible(has_take and not recording and not typing)
         self.or_type.setText(self.tr("feedback.citizen.or_type"))
         self.text.setPlaceholderText(self.tr("feedback.citizen.text_hint"))
         self.next_button.setText(self.tr("feedback.citizen.next"))
         self._count()
-
-
-def _remove(folder: Path) -> None:
-    for f in folder.glob("*"):
-        f.unlink(missing_ok=True)
-    folder.rmdir()
 
 
 @register("feedback_identity", sample=_sample_identity)

@@ -846,6 +846,7 @@ class DoneScreen(Screen):
                 procedure=title,
                 expected=format_date(expected) if expected else self.tr("journey.done.no_date"),
             ),
+            self.vc.app.language_data.number_order(self.vc.app.session.lang),
         )
 
     def _rate(self) -> None:

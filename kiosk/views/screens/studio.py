@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -28,6 +28,7 @@ from kiosk.services.clerks import NotAllowed
 from kiosk.services.langpacks import LANG_TAG
 from kiosk.services.recording import TakeRefused
 from kiosk.services.studio import APPROVED, DRAFT, MISSING, RETURNED, STALE, StudioError
+from kiosk.views.recorder import Recorder
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, desk
 from kiosk.views.screens.clerk_samples import sample_login
@@ -59,6 +60,12 @@ def _sample(vc) -> dict:
 def _sample_item(vc) -> dict:
     state = _sample(vc)
     return {**state, "item": vc.app.studio.items()[1].item}
+
+
+def _check_prompt(raw: bytes):
+    from kiosk.services.recording import process_take  # numpy: when a clerk records
+
+    return process_take(raw, max_seconds=60)
 
 
 def studio_roles(clerk) -> bool:
@@ -99,6 +106,21 @@ class StudioScreen(_StudioScreen):
         langs.addWidget(self.new_lang)
         langs.addWidget(self.new_lang_button)
         self.body.addLayout(langs)
+        # The letters this language adds to the keyboard (kiosk.services.language_data).
+        self.keys_label = Text("")
+        self.body.addWidget(self.keys_label)
+        keys_row = QHBoxLayout()
+        self.keys_edit = QLineEdit()
+        self.keys_edit.setObjectName("keyboardLetters")
+        self.keys_edit.setMaxLength(80)
+        self.keys_edit.setProperty("keyboard", "letters")  # with the combining marks
+        self.keys_button = BigButton("")
+        self.keys_button.clicked.connect(self.save_keys)
+        keys_row.addWidget(self.keys_edit, 1)
+        keys_row.addWidget(self.keys_button)
+        self.body.addLayout(keys_row)
+        self.keys_now = Text("", "hint")
+        self.body.addWidget(self.keys_now)
         self.progress = QGridLayout()
         self.progress.setHorizontalSpacing(24)
         self.body.addLayout(self.progress)
@@ -134,8 +156,51 @@ class StudioScreen(_StudioScreen):
         if not self.isVisible() and self.desk.clerk is None:
             return
         self._languages()
+        self._show_keys()
         if self.lang():
             self.refresh()
+
+    def _show_keys(self) -> None:
+        lang = self.lang()
+        for w in (self.keys_label, self.keys_edit, self.keys_button, self.keys_now):
+            w.setVisible(bool(lang))
+        if not lang:
+            return
+        self.keys_edit.setProperty("keyboard_lang", lang)
+        self.keys_edit.setText(self.vc.app.studio.keyboard_text(lang))
+        kb = self.vc.app.language_data.keyboard(lang)
+        shown = " ".join([*kb.keys, *("\u25cc" + m for m in kb.marks)])
+        text = self.tr("studio.keys.now", keys=shown) if shown else self.tr("studio.keys.none")
+        unsure = [
+            k.key for k in self.vc.app.language_data.keys_of(lang) if k.status == "to_confirm"
+        ]
+        if unsure:
+            text += "\n" + self.tr("studio.keys.to_confirm", keys=" ".join(unsure))
+        self.keys_now.setText(text)
+
+    def save_keys(self) -> None:
+        lang, text, clerk = self.lang(), self.keys_edit.text(), self.desk.clerk
+        app = self.vc.app
+
+        def work() -> list[str]:
+            keys = app.studio.save_keyboard(lang, text, clerk)
+            app.language_data.set_layer("studio", app.studio.profiles())
+            return keys
+
+        def done(keys: list[str]) -> None:
+            self._show_keys()
+            self.message.setText(self.tr("studio.keys.saved" if keys else "studio.keys.removed"))
+
+        self.vc.tasks.run(work, done, self._key_error)
+
+    def _key_error(self, error: Exception) -> None:
+        if isinstance(error, StudioError):
+            self.message.setText(self.tr(error.key))
+        elif isinstance(error, NotAllowed):
+            self.message.setText(self.tr("studio.err.role"))
+        else:
+            log.warning("keyboard letters not saved: %s", type(error).__name__)
+            self.message.setText(self.tr("clerk.err.generic"))
 
     def _languages(self) -> None:
         for button in self.lang_buttons.values():
@@ -159,6 +224,7 @@ class StudioScreen(_StudioScreen):
         self.state["lang"] = lang
         for code, button in self.lang_buttons.items():
             button.setChecked(code == lang)
+        self._show_keys()
         self.refresh()
 
     def add_language(self) -> None:
@@ -169,6 +235,7 @@ class StudioScreen(_StudioScreen):
         self.new_lang.clear()
         self.state["lang"] = tag
         self._languages()
+        self._show_keys()
         self.refresh()
 
     def refresh(self) -> None:
@@ -231,8 +298,13 @@ class StudioScreen(_StudioScreen):
                 return offer_contribution(sync.outbox.link.call, pack)
 
         def failed(error: Exception) -> None:
-            key = getattr(error, "key", None)
-            self.message.setText(self.tr(key) if key else self.tr("studio.offer.offline"))
+            # The studio's own reasons (nothing approved yet) as they are; anything else is
+            # the portal out of reach or refusing: never a dossier's message.
+            if isinstance(error, StudioError):
+                self.message.setText(self.tr(error.key))
+                return
+            log.warning("offer to the province failed: %s", type(error).__name__)
+            self.message.setText(self.tr("studio.offer.offline"))
 
         self.message.setText(self.tr("studio.offer.sending"))
         self.vc.tasks.run(
@@ -252,6 +324,9 @@ class StudioScreen(_StudioScreen):
         self.new_lang.setPlaceholderText(self.tr("studio.new_language"))
         self.new_lang_button.setText(self.tr("studio.add_language"))
         self.offer_button.setText(self.tr("studio.offer"))
+        self.keys_label.setText(self.tr("studio.keys.label"))
+        self.keys_edit.setPlaceholderText(self.tr("studio.keys.hint"))
+        self.keys_button.setText(self.tr("studio.keys.save"))
         clerk = self.desk.clerk
         self.offer_button.setVisible(clerk is not None and clerk.has("reviewer"))
         self.table.setHorizontalHeaderLabels(
@@ -288,18 +363,25 @@ class StudioItemScreen(_StudioScreen):
         self.text.setObjectName("translation")
         self.text.setMaxLength(2000)
         self.body.addWidget(self.text)
-        rec = QHBoxLayout()
         # Not the screen's main action (Save is, always in view below): it may scroll
         # under the text field while the keyboard is up.
-        self.record_button = BigButton("", "", "volume")
-        self.record_button.clicked.connect(self.toggle_record)
-        self.timer_label = Text("")
-        self.play_button = BigButton("", "", "repeat_audio")
-        self.play_button.clicked.connect(self.play)
-        rec.addWidget(self.record_button)
-        rec.addWidget(self.timer_label, 1)
-        rec.addWidget(self.play_button)
-        self.body.addLayout(rec)
+        self.recorder = Recorder(
+            vc,
+            _check_prompt,
+            record_key="studio.record",
+            stop_key="studio.stop",
+            play_key="studio.play",
+            timer=lambda s: self.tr("studio.seconds", s=int(s)),
+            record_pictogram="volume",
+        )
+        self.recorder.play_lang = self.lang
+        self.recorder.fallback = self._saved_recording
+        self.recorder.took.connect(lambda _take: self.message.setText(self.tr("studio.take_ok")))
+        self.recorder.refused.connect(lambda key: self.message.setText(self.tr(key)))
+        self.record_button = self.recorder.record_button
+        self.play_button = self.recorder.play_button
+        self.timer_label = self.recorder.timer_label
+        self.body.addWidget(self.recorder)
         self.message = Text("", "hint")
         self.body.addWidget(self.message)
         self.note = QLineEdit()
@@ -318,18 +400,14 @@ class StudioItemScreen(_StudioScreen):
             actions.addWidget(b)
         self.footer.addLayout(actions)  # always in view, also while typing
         self.body.addStretch(1)
-        self.take: bytes | None = None
-        self.microphone = None
-        self.clock = QTimer(self)
-        self.clock.setInterval(200)
-        self.clock.timeout.connect(self._tick)
+        self.entry = None
 
     # -- showing
     def enter(self, state) -> None:
         super().enter(state)
         if self.desk.clerk is None or "item" not in self.state:
             return
-        self.take = None
+        self.recorder.clear()
         self.message.setText("")
         self.note.clear()
         self._show()
@@ -346,6 +424,7 @@ class StudioItemScreen(_StudioScreen):
             state += " — " + entry.note
         self.state_label.setText(state)
         self.text.setText(entry.text)
+        self.text.setProperty("keyboard_lang", self.lang())  # the language's own letters
         self.entry = entry
         self._thumbnail(it.screen, self.tr(f"studio.group.{it.group}"))
         clerk = self.desk.clerk
@@ -359,8 +438,7 @@ class StudioItemScreen(_StudioScreen):
         self.approve_button.setVisible(can_review)
         self.send_back_button.setVisible(can_review)
         self.note.setVisible(can_review)
-        self.play_button.setEnabled(bool(entry.recording))
-        self.timer_label.setText("")
+        self.recorder.show_state()  # play: the new take, else the saved recording
 
     def _thumbnail(self, screen: str, shown_name: str) -> None:
         """A small picture of the screen where the text appears, when it has been shown
@@ -381,74 +459,21 @@ class StudioItemScreen(_StudioScreen):
         )
 
     # -- recording
-    def _microphone(self):
-        if self.microphone is None:
-            from kiosk.hardware.microphone import make_microphone
+    @property
+    def take(self) -> bytes | None:
+        return self.recorder.take
 
-            s = self.vc.app.settings
-            self.microphone = make_microphone(s.microphone, s.microphone_device)
-        return self.microphone
-
-    def toggle_record(self) -> None:
-        mic = self._microphone()
-        if not mic.recording():
-            try:
-                mic.start()
-            except Exception as exc:  # a missing or busy microphone
-                log.warning("microphone: %s", exc)
-                self._refused("recording.err.no_microphone")
-                return
-            self.take = None
-            self.record_button.setText(self.tr("studio.stop"))
-            self.clock.start()
-            return
-        self.clock.stop()
-        self.record_button.setText(self.tr("studio.record"))
-        self.vc.tasks.run(self._finish_take, self._took, self._take_failed)
-
-    def _finish_take(self):
-        from kiosk.services.recording import process_take
-
-        raw = self.microphone.stop()
-        return process_take(raw, max_seconds=60).wav
-
-    def _took(self, wav: bytes) -> None:
-        self.take = wav
-        self.message.setText(self.tr("studio.take_ok"))
-        self.play_button.setEnabled(True)
-
-    def _take_failed(self, error: Exception) -> None:
-        if isinstance(error, TakeRefused):
-            self._refused(error.key)
-        else:
-            log.warning("recording failed: %s", error)
-            self._refused("recording.err.no_microphone")
+    def _saved_recording(self):
+        entry = getattr(self, "entry", None)
+        if entry is None or not entry.recording:
+            return None
+        return self.vc.app.studio.recording(entry.recording)
 
     def _refused(self, key: str) -> None:
         self.message.setText(self.tr(key))
         player = self.vc.app.speech
         if player is not None:
             player.say_key(key)
-
-    def _tick(self) -> None:
-        if self.microphone is not None and self.microphone.recording():
-            self.timer_label.setText(self.tr("studio.seconds", s=int(self.microphone.elapsed())))
-
-    def play(self) -> None:
-        import tempfile
-        from pathlib import Path
-
-        player = self.vc.app.speech
-        if player is None:
-            return
-        if self.take is not None:
-            tmp = Path(tempfile.gettempdir()) / "kiosk-studio-take.wav"
-            tmp.write_bytes(self.take)
-            player.play_file(tmp, self.lang())
-            return
-        path = self.vc.app.studio.recording(self.entry.recording)
-        if path is not None:
-            player.play_file(path, self.lang())
 
     # -- saving and review
     def save(self) -> None:
@@ -460,7 +485,7 @@ class StudioItemScreen(_StudioScreen):
         )
 
     def _saved(self, _entry) -> None:
-        self.take = None
+        self.recorder.clear()
         self._show()
         self.message.setText(self.tr("studio.saved"))
 
@@ -490,10 +515,8 @@ class StudioItemScreen(_StudioScreen):
             self.message.setText(self.tr("clerk.err.generic"))
 
     def leave(self) -> None:
-        self.clock.stop()
-        if self.microphone is not None:
-            self.microphone.close()
-        self.take = None
+        self.recorder.close_microphone()
+        self.recorder.clear()
 
     def wipe(self) -> None:
         self.leave()
@@ -503,8 +526,7 @@ class StudioItemScreen(_StudioScreen):
         super().retranslate()
         self.text.setPlaceholderText(self.tr("studio.translation_hint"))
         self.note.setPlaceholderText(self.tr("studio.note_hint"))
-        self.record_button.setText(self.tr("studio.record"))
-        self.play_button.setText(self.tr("studio.play"))
+        self.recorder.show_state()
         self.save_button.setText(self.tr("studio.save"))
         self.approve_button.setText(self.tr("studio.approve"))
         self.send_back_button.setText(self.tr("studio.send_back"))
