@@ -25,6 +25,10 @@ class Player:
     def play_file(self, path, lang: str) -> None:
         self.played.append((path.read_bytes(), lang))
 
+    def play_audio(self, wav: bytes, lang: str) -> None:
+        self.played.append((wav, lang))
+        self.from_memory = True
+
 
 def make(qtbot, **kw) -> tuple[Recorder, Player]:
     translator = Translator.from_resources()
@@ -64,6 +68,7 @@ def test_a_take_is_recorded_checked_and_played_back(kiosk_qapp, qtbot):
     rec.play_lang = lambda: "tyz"
     rec.play()
     assert player.played == [(rec.take, "tyz")]
+    assert player.from_memory  # the citizen's voice is handed over, never written out
 
 
 def test_a_missing_microphone_is_refused_with_a_spoken_reason(kiosk_qapp, qtbot, tmp_path):

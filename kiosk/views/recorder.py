@@ -13,7 +13,6 @@ once the engine has read it: a voice never stays on disk unencrypted.
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -181,14 +180,8 @@ class Recorder(QWidget):
             if path is not None:
                 player.play_file(path, lang)
             return
-        folder = Path(tempfile.mkdtemp(prefix="kiosk-take-"))
-        path = folder / "take.wav"
-        path.write_bytes(self.take)
-        try:
-            player.play_file(path, lang)
-        finally:
-            # The engine has read the file by then; the folder goes.
-            QTimer.singleShot(int((self.seconds + 5) * 1000), lambda: _remove(folder))
+        # From memory: a voice is never written out by the screen (kiosk.hardware.speech).
+        player.play_audio(self.take, lang)
 
     # -- showing
     def show_state(self) -> None:
@@ -207,9 +200,3 @@ class Recorder(QWidget):
         self.clock.stop()
         if self._microphone is not None:
             self._microphone.close()
-
-
-def _remove(folder: Path) -> None:
-    for f in folder.glob("*"):
-        f.unlink(missing_ok=True)
-    folder.rmdir()
