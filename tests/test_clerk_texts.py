@@ -147,3 +147,21 @@ def test_the_clerk_bar_follows_the_language(window):
     stage.stage(window, "clerk_home", "en", keyboard=False)
     assert bar.waiting.text() != vi
     assert bar.waiting.text() == window.vc.app.translator.tr("outbox.bar.none_waiting", "en")
+
+
+def test_the_studio_keeps_the_vietnamese_text_in_view_while_typing(window):
+    """At 1280×800 the keyboard covers the item's header: the text being translated is
+    repeated above the buttons for as long as the keyboard is up."""
+    screen = stage.stage(window, "studio_item", "vi", keyboard=True)
+    assert window.keyboard.isVisible()
+    reminder = screen.source_reminder
+    assert reminder.isVisible() and screen.source.text() in reminder.text()
+    top = reminder.mapTo(window, reminder.rect().topLeft()).y()
+    assert (
+        top + reminder.height()
+        <= window.keyboard.mapTo(window, window.keyboard.rect().topLeft()).y()
+    )
+    stage.stage(window, "studio_item", "vi", keyboard=False)
+    window.keyboard.hide()
+    stage.settle()
+    assert not screen.source_reminder.isVisible()

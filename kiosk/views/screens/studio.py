@@ -398,9 +398,17 @@ class StudioItemScreen(_StudioScreen):
         self.list_button.clicked.connect(lambda: self.vc.nav.go("studio", lang=self.lang()))
         for b in (self.save_button, self.approve_button, self.send_back_button, self.list_button):
             actions.addWidget(b)
+        # While the keyboard is up the item's header scrolls away: the Vietnamese text
+        # being translated stays in view above the buttons.
+        self.source_reminder = Text("", "hint")
+        self.source_reminder.setVisible(False)
+        self.footer.addWidget(self.source_reminder)
         self.footer.addLayout(actions)  # always in view, also while typing
         self.body.addStretch(1)
         self.entry = None
+
+    def keyboard_shown(self, up: bool) -> None:
+        self.source_reminder.setVisible(up and bool(self.source.text()))
 
     # -- showing
     def enter(self, state) -> None:
@@ -419,6 +427,7 @@ class StudioItemScreen(_StudioScreen):
         self.pictogram.setPixmap(pictogram_pixmap(it.pictogram, 96))
         self.where.setText(self.tr("studio.where", screen=self.tr(f"studio.group.{it.group}")))
         self.source.setText(it.source)
+        self.source_reminder.setText(self.tr("studio.source_reminder", text=it.source))
         state = self.tr(STATE_KEYS[entry.state])
         if entry.note:
             state += " — " + entry.note
