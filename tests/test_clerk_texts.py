@@ -165,3 +165,21 @@ def test_the_studio_keeps_the_vietnamese_text_in_view_while_typing(window):
     window.keyboard.hide()
     stage.settle()
     assert not screen.source_reminder.isVisible()
+
+
+@pytest.mark.parametrize(
+    "screen_name, field",
+    [("clerk_fees", "amount"), ("clerk_login", "pin"), ("clerk_queue", "counter")],
+)
+def test_number_fields_get_the_digit_pad_without_a_slash(window, screen_name, field):
+    """An amount, a PIN or a counter number has no "/": the pad does not offer one."""
+    screen = stage.stage(window, screen_name, "vi", keyboard=False)
+    if screen_name == "clerk_login":
+        screen = window.screen_widget("clerk_login")
+    edit = getattr(screen, field)
+    edit.setFocus()
+    window.keyboard_ctl.follow(edit)
+    stage.settle()
+    kb = window.keyboard
+    assert kb.isVisible() and kb.mode == "numeric"
+    assert not kb.num_keys["/"].isVisible()

@@ -678,7 +678,7 @@ class ClerkDossierEditScreen(ClerkScreen):
             else:
                 edit = QLineEdit(raw.get(path, ""))
                 if f.type in ("date", "phone", "id_number", "number"):
-                    edit.setProperty("keyboard", "numeric")
+                    edit.setProperty("keyboard", f.type)  # "/" only for a date
                 if path in portal:
                     edit.setProperty("invalid", True)
             edit.setObjectName(f"edit_{path}")

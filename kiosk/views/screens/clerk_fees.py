@@ -105,7 +105,7 @@ class ClerkFeesScreen(ClerkScreen):
         self.labels: dict[str, Text] = {}
         self.amount = QLineEdit()
         self.amount.setObjectName("feeAmount")
-        self.amount.setProperty("keyboard", "numeric")
+        self.amount.setProperty("keyboard", "number")  # digits only: no "/" in an amount
         self.e_receipt = QLineEdit()
         self.e_receipt.setObjectName("eReceipt")
         self.reference = QLineEdit()

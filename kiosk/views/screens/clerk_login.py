@@ -42,7 +42,7 @@ class ClerkLoginScreen(ClerkScreen):
         self.pin.setObjectName("clerk_pin")
         self.pin.setEchoMode(QLineEdit.EchoMode.Password)
         self.pin.setMaxLength(12)
-        self.pin.setProperty("keyboard", "numeric")
+        self.pin.setProperty("keyboard", "number")
         self.pin.returnPressed.connect(self.submit)
         self.username.returnPressed.connect(self.pin.setFocus)
         grid.addWidget(self.user_label, 0, 0)

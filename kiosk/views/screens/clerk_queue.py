@@ -65,7 +65,7 @@ class ClerkQueueScreen(ClerkScreen):
         self.counter_label = Text("")
         self.counter = QLineEdit()
         self.counter.setObjectName("counter")
-        self.counter.setProperty("keyboard", "numeric")
+        self.counter.setProperty("keyboard", "number")
         self.counter.setMaxLength(16)
         self.counter.setFixedWidth(140)
         self.counter.editingFinished.connect(self._counter_changed)

@@ -166,7 +166,7 @@ class ClerkSettingsScreen(ClerkScreen):
         cam_row = QHBoxLayout()
         self.edits["camera_index"] = QLineEdit()
         self.edits["camera_index"].setObjectName("setting_camera_index")
-        self.edits["camera_index"].setProperty("keyboard", "numeric")
+        self.edits["camera_index"].setProperty("keyboard", "number")
         self.edits["camera_index"].setFixedWidth(140)
         self.preview_button = BigButton("")
         self.preview_button.setObjectName("toggle")
@@ -210,7 +210,7 @@ class ClerkSettingsScreen(ClerkScreen):
         for name in ("idle_timeout_s", "retention_days"):
             edit = QLineEdit()
             edit.setObjectName(f"setting_{name}")
-            edit.setProperty("keyboard", "numeric")
+            edit.setProperty("keyboard", "number")
             edit.setFixedWidth(200)
             self.edits[name] = edit
             add(name, edit)
@@ -247,7 +247,7 @@ class ClerkSettingsScreen(ClerkScreen):
             edit = QLineEdit()
             edit.setObjectName(f"setting_{name}")
             if name == "fee_account_number":
-                edit.setProperty("keyboard", "numeric")
+                edit.setProperty("keyboard", "number")
             self.edits[name] = edit
             add(name, edit)
         self.fee_state = Text("", "hint")
