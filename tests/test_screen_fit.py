@@ -412,3 +412,19 @@ def test_a_main_action_half_scrolled_away_is_caught(kiosk_qapp, qtbot):
     assert "primary-hidden" in _layout_rules(root)
     confirm.setProperty("selection", True)  # a highlighted choice is not the main action
     assert "primary-hidden" not in _layout_rules(root)
+
+
+@pytest.mark.parametrize(
+    "size", [(1280, 800), (1366, 768), (1920, 1080), (1280, 1024), (1080, 1920)]
+)
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_every_home_tile_is_in_view_without_scrolling(window, size, lang):
+    """Home holds eight tiles, the ear of "listen first" among them: a citizen who has
+    never used a touch screen must see all of them without scrolling."""
+    from kiosk.qa.layout_audit import visible_part
+
+    win = window(*size)
+    screen = stage.stage(win, "home", lang)
+    for tile in [*screen.tiles.values(), screen.listen_button]:
+        part, cut = visible_part(tile, win, scrolled=False)
+        assert part.size() == tile.size(), (tile.text(), part, tile.size(), cut)

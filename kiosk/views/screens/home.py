@@ -9,6 +9,9 @@ from kiosk.views.base import Screen
 from kiosk.views.registry import register
 from kiosk.views.widgets import Text, Tile
 
+# Two rows of four tiles fit under a two-line top bar on a 1280×800 screen.
+HOME_ICON = 112
+
 # (tile key, pictogram, target screen, state for it)
 TILES = (
     ("home.submit", "submit_dossier", "procedures", {"mode": "submit"}),
@@ -30,25 +33,40 @@ class HomeScreen(Screen):
         super().__init__(vc)
         self.hint = Text("", "hint")
         self.body.addWidget(self.hint)
-        grid = QGridLayout()
-        grid.setSpacing(24)
+        self.grid = QGridLayout()
+        self.grid.setSpacing(24)
         self.tiles: dict[str, Tile] = {}
         known = registry.names()  # without importing the other screens
-        for i, (key, picto, target, state) in enumerate(t for t in TILES if t[2] in known):
-            tile = Tile(picto)
+        for key, picto, target, state in (t for t in TILES if t[2] in known):
+            tile = Tile(picto, icon_size=HOME_ICON)
             tile.clicked.connect(lambda _=False, t=target, s=state: self.vc.nav.go(t, **s))
-            grid.addWidget(tile, i // 3, i % 3)
-            grid.setColumnStretch(i % 3, 1)
             self.tiles[key] = tile
         # "Listen first": for those who do not read, every button speaks before it acts.
-        n = len(self.tiles)
-        self.listen_button = Tile("listen_first")
+        self.listen_button = Tile("listen_first", icon_size=HOME_ICON)
         self.listen_button.setObjectName("listenFirst")
         self.listen_button.setCheckable(True)
         self.listen_button.setProperty("speaks", False)
         self.listen_button.toggled.connect(self.set_listen_first)
-        grid.addWidget(self.listen_button, n // 3, n % 3)
-        self.body.addLayout(grid, 1)
+        self.columns = 0
+        self._arrange(3)
+        self.body.addLayout(self.grid, 1)
+
+    def _arrange(self, columns: int) -> None:
+        """Tiles in `columns` columns: four on a landscape screen, so that every tile
+        (the ear of "listen first" too) is in view without scrolling."""
+        if columns == self.columns:
+            return
+        self.columns = columns
+        for i, tile in enumerate([*self.tiles.values(), self.listen_button]):
+            self.grid.removeWidget(tile)
+            self.grid.addWidget(tile, i // columns, i % columns)
+        for c in range(max(self.grid.columnCount(), columns)):
+            self.grid.setColumnStretch(c, 1 if c < columns else 0)
+
+    def resizeEvent(self, event) -> None:
+        size = event.size()
+        self._arrange(4 if size.width() > 1.3 * size.height() else 3)
+        super().resizeEvent(event)
 
     def set_listen_first(self, on: bool) -> None:
         self.vc.app.session.listen_first = on
