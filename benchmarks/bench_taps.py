@@ -134,13 +134,9 @@ def walk(app, window, code: str) -> Count:
     you.tap(you.screen().yes)
     proc = window.vc.app.catalogue.get(code)
     guard = 0
-    while window.nav.current == "form" and guard < 60:
+    while window.nav.current in STEPS and guard < 80:
         guard += 1
-        answer_question(you, window.current_screen())
-    guard = 0
-    while window.nav.current == "document" and guard < 20:
-        guard += 1
-        photograph(you, window.current_screen())
+        STEPS[window.nav.current](you, window.current_screen())
     if window.nav.current != "review":
         raise RuntimeError(f"{code}: expected the review, got {window.nav.current}")
     you.tap(you.screen().confirm)
@@ -222,6 +218,27 @@ def photograph(you: Citizen, screen) -> None:
         you.settle(lambda: you.window.nav.current != "document" or screen.document is not doc)
     else:
         you.tap(screen.skip)
+
+
+def no_exemption(you: Citizen, screen) -> None:
+    you.tap(screen.tiles[None])  # the citizen claims no exemption: the fee is due
+
+
+def quantity(you: Citizen, screen) -> None:
+    you.tap(screen.next_button)  # the count comes from the answers
+
+
+def pay_cash(you: Citizen, screen) -> None:
+    you.tap(screen.cash)
+
+
+STEPS = {
+    "form": answer_question,
+    "document": photograph,
+    "fee_exemption": no_exemption,
+    "fee_quantity": quantity,
+    "fee_pay": pay_cash,
+}
 
 
 def build(data_dir: Path):

@@ -39,7 +39,9 @@ def win(kiosk_qapp, data_dir):
     ctx.close()
 
 
-def _form_at(win, key: str):
+def _form_at(
+    win, key: str, address: str = "Thôn Nà Pò, xã Đồng Văn, huyện Đồng Văn, tỉnh Hà Giang"
+):
     """The birth registration's question `key`, the card read, everything before given."""
     from kiosk.services.flow import Step
     from kiosk.services.journey import QUESTION
@@ -53,7 +55,7 @@ def _form_at(win, key: str):
             "Nguyễn Thị Hồng Nhung",
             date(1990, 5, 6),
             "female",
-            "Thôn Nà Pò, xã Đồng Văn, huyện Đồng Văn, tỉnh Hà Giang",
+            address,
         )
     )
     step = journey.flow.jump(Step(QUESTION, key))
@@ -89,6 +91,37 @@ def test_a_place_is_one_tap_from_the_kiosk_or_the_card(win, qtbot):
     qtbot.mouseClick(picker.suggestion_buttons[1], LEFT)
     stage.settle()
     assert _answers(win)["place_of_birth"] == "Xã Đồng Văn, Tuyên Quang"
+    assert win.current_screen().field.key == "applicant_relationship"
+
+
+def test_a_card_from_before_the_merger_offers_the_commune_of_today(win, qtbot):
+    form = _form_at(win, "place_of_birth", "Bản Pắc Ngà, xã Bản Phố, huyện Bắc Hà, tỉnh Lào Cai")
+    texts = [b.text() for b in form.place_picker.suggestion_buttons]
+    assert texts == ["Xã Minh Khai, Tuyên Quang", "Xã Bắc Hà, Lào Cai"]
+    qtbot.mouseClick(form.place_picker.suggestion_buttons[1], LEFT)
+    stage.settle()
+    assert _answers(win)["place_of_birth"] == "Xã Bắc Hà, Lào Cai"
+
+
+def test_a_card_commune_not_in_the_lists_opens_its_province_and_a_typed_search_finds(win, qtbot):
+    form = _form_at(win, "place_of_birth", "Thôn Nà Pò, xã Không Có, tỉnh Lai Châu")
+    picker = form.place_picker
+    assert [b.text() for b in picker.suggestion_buttons] == ["Xã Minh Khai, Tuyên Quang"]
+    assert picker.province == "Lai Châu" and picker.commune.isVisible()
+    # One scroll area on the screen: the list is in the question's page.
+    from PySide6.QtWidgets import QScrollArea
+
+    assert form.findChildren(QScrollArea) == [form.area]
+    win.keyboard_ctl.follow(picker.commune)
+    stage.settle()
+    kb = win.keyboard
+    for key in "sinh":  # Sìn Hồ, typed without its tones or its space
+        qtbot.mouseClick(kb.button(key), LEFT)
+    shown = [b for b in picker.commune_buttons.values() if b.isVisible()]
+    assert [b.text() for b in shown] == ["Xã Sìn Hồ"]
+    qtbot.mouseClick(shown[0], LEFT)
+    stage.settle()
+    assert _answers(win)["place_of_birth"] == "Xã Sìn Hồ, Lai Châu"
     assert win.current_screen().field.key == "applicant_relationship"
 
 

@@ -6,7 +6,8 @@ it) cannot be chosen: its button is not there or is disabled. Tapping the day fi
 the answer (`chosen`), as tapping a choice does.
 
 PlacePicker: the kiosk's own commune and the citizen's own (from the card, however old the
-address) as one-tap answers, then any province of today with the commune typed.
+address) as one-tap answers, then any province of today and its commune from a list that a
+few typed letters filter.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import calendar
 from datetime import date
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
 
 from kiosk.services.places import Place, Places
@@ -189,11 +190,19 @@ class DatePicker(QWidget):
 
 
 class PlacePicker(QWidget):
-    """One tap for the kiosk's commune or the citizen's own; else a province and a name."""
+    """One tap for the kiosk's commune or the citizen's own; else the province, then the
+    commune from its list, which a few typed letters filter (tones need not be typed).
+
+    Everything is in the question's page, which scrolls in the screen's one scroll area:
+    the picker has no scroll area of its own.
+    """
 
     chosen = Signal()
+    COLUMNS = 2
 
-    def __init__(self, tr, places: Places, suggestions: list[Place]) -> None:
+    def __init__(
+        self, tr, places: Places, suggestions: list[Place], province: str | None = None
+    ) -> None:
         super().__init__()
         self.tr, self.places = tr, places
         self.suggestions = list(dict.fromkeys(s for s in suggestions if s is not None))
@@ -204,6 +213,8 @@ class PlacePicker(QWidget):
         col.setSpacing(8)
         self.suggestion_buttons: list[BigButton] = []
         for place in self.suggestions:
+            if not place.commune:
+                continue  # a province alone is no answer: it opens its list instead
             button = BigButton(place.text(), pictogram="permanent_residence")
             button.setObjectName("suggestion")
             button.clicked.connect(lambda _=False, p=place: self._pick(p))
@@ -211,7 +222,15 @@ class PlacePicker(QWidget):
             self.suggestion_buttons.append(button)
         self.other = Text(tr("screens.place.other"), "hint")
         col.addWidget(self.other)
-        self.grid = QGridLayout()
+        # The province: a grid of the 34, folded to one button once one is chosen.
+        self.province_button = BigButton("", pictogram="back", icon_size=32)
+        self.province_button.setObjectName("change_province")
+        self.province_button.clicked.connect(self._show_provinces)
+        self.province_button.hide()
+        col.addWidget(self.province_button)
+        self.province_box = QWidget()
+        self.grid = QGridLayout(self.province_box)
+        self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setSpacing(6)
         self.province_buttons: dict[str, BigButton] = {}
         for i, p in enumerate(places.provinces):
@@ -219,44 +238,111 @@ class PlacePicker(QWidget):
             button.clicked.connect(lambda _=False, name=p.short: self._choose_province(name))
             self.grid.addWidget(button, i // 3, i % 3)
             self.province_buttons[p.short] = button
-        col.addLayout(self.grid)
-        self.commune_label = Text(tr("screens.place.commune"), "hint")
+        col.addWidget(self.province_box)
+        # The commune: a search box over its list.
+        self.commune_label = Text(tr("places.commune"), "hint")
         self.commune = QLineEdit()
         self.commune.setObjectName("commune")
         self.commune.setProperty("keyboard", "name")
+        self.commune.setPlaceholderText(tr("places.search"))
+        self.commune.textChanged.connect(self._filter)
         self.commune.returnPressed.connect(self._typed)
-        col.addWidget(self.commune_label)
-        col.addWidget(self.commune)
-        self.commune_label.hide()
-        self.commune.hide()
+        self.no_match = Text("", "hint")
+        self.no_match.setObjectName("no_match")
+        self.commune_box = QWidget()
+        self.commune_grid = QGridLayout(self.commune_box)
+        self.commune_grid.setContentsMargins(0, 0, 0, 0)
+        self.commune_grid.setSpacing(6)
+        for c in range(self.COLUMNS):
+            self.commune_grid.setColumnStretch(c, 1)
+        self.commune_buttons: dict[str, BigButton] = {}  # by commune code
+        for widget in (self.commune_label, self.commune, self.no_match, self.commune_box):
+            col.addWidget(widget)
+            widget.hide()
+        if province and province in self.province_buttons:
+            self._choose_province(province)
 
+    # The answer ---------------------------------------------------------------------
     def set_text(self, text: str) -> None:
         for place in self.suggestions:
             if place.text() == text:
                 self.picked = place
                 return
         self.picked = None
+        commune, _, province = text.rpartition(", ")
+        if province in self.province_buttons:
+            self._choose_province(province)
+            found = self.places.find_commune(province, commune) if commune else None
+            if found is not None:
+                self.picked = found.place()
+                _mark(self.commune_buttons[found.code], True)
 
     def text(self) -> str:
         if self.picked is not None:
             return self.picked.text()
-        if self.province and self.commune.text().strip():
-            return Place(self.commune.text().strip(), self.province).text()
-        return self.province or ""
+        return ""  # a province alone is not a place: the commune is asked for
 
     def _pick(self, place: Place) -> None:
         self.picked = place
         self.chosen.emit()
 
+    # The province -------------------------------------------------------------------
+    def _show_provinces(self) -> None:
+        self.province_box.show()
+        self.province_button.hide()
+
     def _choose_province(self, name: str) -> None:
         self.picked = None
+        changed = name != self.province
         self.province = name
         for short, button in self.province_buttons.items():
             _mark(button, short == name)
-        self.commune_label.show()
-        self.commune.show()
-        self.commune.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.province_box.hide()
+        self.province_button.setText(self.tr("places.province", province=name))
+        self.province_button.show()
+        if changed:
+            self.commune.blockSignals(True)
+            self.commune.clear()
+            self.commune.blockSignals(False)
+            self._fill_communes()
+        for widget in (self.commune_label, self.commune, self.commune_box):
+            widget.show()
+        # The list is shown; the keyboard opens only when the search box is tapped.
+        self._filter(self.commune.text())
+
+    def _fill_communes(self) -> None:
+        clear_layout(self.commune_grid)
+        self.commune_buttons = {}
+        for commune in self.places.communes(self.province or ""):
+            button = _cell(commune.name, "commune_choice")
+            button.clicked.connect(lambda _=False, c=commune: self._pick(c.place()))
+            self.commune_buttons[commune.code] = button
+
+    # The search ---------------------------------------------------------------------
+    def matches(self) -> list[str]:
+        """The codes of the communes shown, in their order."""
+        if self.province is None:
+            return []
+        return [c.code for c in self.places.search(self.province, self.commune.text())]
+
+    def _filter(self, _text: str = "") -> None:
+        if self.province is None:
+            return
+        shown = self.matches()
+        grid = self.commune_grid
+        while grid.count():
+            grid.takeAt(0)
+        for button in self.commune_buttons.values():
+            button.hide()
+        for i, code in enumerate(shown):
+            button = self.commune_buttons[code]
+            grid.addWidget(button, i // self.COLUMNS, i % self.COLUMNS)
+            button.show()
+        self.no_match.setText("" if shown else self.tr("places.no_match"))
+        self.no_match.setVisible(not shown)
 
     def _typed(self) -> None:
-        if self.province and self.commune.text().strip():
-            self.chosen.emit()
+        """The keyboard's Xong: one commune left is the answer."""
+        shown = self.matches()
+        if len(shown) == 1:
+            self._pick(self.places.commune(shown[0]).place())

@@ -26,7 +26,7 @@ from kiosk.services.consent import CONSENT_KEY
 from kiosk.services.dossiers import Applicant
 from kiosk.services.flow import Step
 from kiosk.services.journey import CONSENT, DOCUMENT, QUESTION, REVIEW, TYPE_IDENTITY
-from kiosk.services.places import Places
+from kiosk.services.places import default_places
 from kiosk.services.receipts import format_date, format_vnd
 from kiosk.services.text import nfc
 from kiosk.views.base import Screen
@@ -470,14 +470,17 @@ class FormScreen(JourneyScreen):
             self.next.setVisible(True)
         elif field.input == "place":
             # The kiosk's own commune and the citizen's own, one tap each; else the lists.
-            places = Places()
+            # A card from before the merger names a commune of then: the lists say which
+            # commune of today it is; a card whose commune is not in them opens its province.
+            places = default_places()
             s = self.vc.app.settings
             applicant = self.journey.session.applicant
-            card = applicant.address if applicant else ""
+            card = places.from_address(applicant.address or "") if applicant else None
             self.place_picker = PlacePicker(
                 self.tr,
                 places,
-                [places.home(s.commune_name, s.province), places.from_address(card or "")],
+                [places.home(s.commune_name, s.province), card],
+                province=card.province if card is not None and not card.commune else None,
             )
             if raw:
                 self.place_picker.set_text(raw)
