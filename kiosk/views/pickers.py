@@ -53,6 +53,7 @@ class DatePicker(QWidget):
     def __init__(self, tr, today: date | None = None, max_today: bool = False) -> None:
         super().__init__()
         self.tr = tr
+        self._today_given = today
         self.today = today or date.today()
         self.max_today = max_today
         self.year, self.month, self.day = self.today.year, self.today.month, None
@@ -77,6 +78,12 @@ class DatePicker(QWidget):
             self.year, self.month, self.day = value.year, value.month, value.day
         else:
             self.day = None
+        self._build()
+
+    def reset(self) -> None:
+        """No date chosen, today's month shown (the next citizen sees nothing of the last)."""
+        self.today = date.today() if self._today_given is None else self._today_given
+        self.year, self.month, self.day = self.today.year, self.today.month, None
         self._build()
 
     def value(self) -> date | None:

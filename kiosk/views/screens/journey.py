@@ -285,15 +285,29 @@ class ManualEntryScreen(JourneyScreen):
         self.labels: dict[str, Text] = {}
         self.errors: dict[str, Text] = {}
         for row, (key, kind, _label) in enumerate(MANUAL_FIELDS):
-            label, edit, error = Text(""), QLineEdit(), Text("", "error")
+            label, error = Text(""), Text("", "error")
+            grid.addWidget(label, row, 0)
+            grid.addWidget(error, row, 2)
+            self.labels[key], self.errors[key] = label, error
+            if kind == "date":
+                # Tapped on the date picker, never typed: 31/02 cannot be chosen.
+                self.dob_button = BigButton("", pictogram="form_field", icon_size=32)
+                self.dob_button.setObjectName(f"manual_{key}")
+                self.dob_button.clicked.connect(self._toggle_dob)
+                grid.addWidget(self.dob_button, row, 1)
+                continue
+            edit = QLineEdit()
             edit.setObjectName(f"manual_{key}")
             edit.setStyleSheet("min-height: 64px;")  # the smallest touch target, to fit
-            if kind in ("id_number", "date"):
+            if kind == "id_number":
                 edit.setProperty("keyboard", "numeric")
-            grid.addWidget(label, row, 0)
             grid.addWidget(edit, row, 1)
-            grid.addWidget(error, row, 2)
-            self.inputs[key], self.labels[key], self.errors[key] = edit, label, error
+            self.inputs[key] = edit
+        self.dob_picker = DatePicker(self.tr, max_today=True)
+        self.dob_picker.setObjectName("manual_dob_picker")
+        self.dob_picker.chosen.connect(self._dob_chosen)
+        self.dob_picker.hide()
+        grid.addWidget(self.dob_picker, len(MANUAL_FIELDS) + 1, 0, 1, 3)
         self.sex_buttons: dict[str, BigButton] = {}
         sex_row = QHBoxLayout()
         self.sex_label = Text("")
@@ -322,6 +336,20 @@ class ManualEntryScreen(JourneyScreen):
         for key, button in self.sex_buttons.items():
             button.setChecked(key == sex)
 
+    def _toggle_dob(self) -> None:
+        self.dob_picker.setVisible(not self.dob_picker.isVisible())
+        if self.dob_picker.isVisible():
+            self.show_in_view(self.dob_picker)
+
+    def _dob_chosen(self) -> None:
+        self.dob_picker.hide()
+        self._show_dob()
+        self.errors["date_of_birth"].clear()
+
+    def _show_dob(self) -> None:
+        chosen = self.dob_picker.text()
+        self.dob_button.setText(chosen or self.tr("manual.dob.choose"))
+
     def retranslate(self) -> None:
         super().retranslate()
         self.retranslate_nav()
@@ -334,17 +362,20 @@ class ManualEntryScreen(JourneyScreen):
         self.sex_buttons["female"].setText(self.tr("journey.sex.female"))
         self.sex_buttons["male"].setText(self.tr("journey.sex.male"))
         self.next.setText(self.tr("nav.next"))
+        self.dob_picker.tr = self.tr
+        self.dob_picker.set_value(self.dob_picker.value())  # its captions in the language
+        self._show_dob()
 
     def submit(self) -> None:
         values, ok = {}, True
         lang = self.vc.app.session.lang
         for key, kind, _label in MANUAL_FIELDS:
-            value, error = cat.validate_value(
-                _manual_field(key, kind), self.inputs[key].text(), lang
-            )
+            widget = self.inputs.get(key, self.dob_button)
+            text = self.dob_picker.text() if kind == "date" else widget.text()
+            value, error = cat.validate_value(_manual_field(key, kind), text, lang)
             self.errors[key].setText(self.tr(error) if error else "")
-            self.inputs[key].setProperty("invalid", bool(error))
-            self.inputs[key].style().polish(self.inputs[key])
+            widget.setProperty("invalid", bool(error))
+            widget.style().polish(widget)
             ok = ok and error is None
             values[key] = value
         if ok:
@@ -368,6 +399,8 @@ class ManualEntryScreen(JourneyScreen):
             edit.clear()
         for error in self.errors.values():
             error.clear()
+        self.dob_picker.reset()
+        self.dob_picker.hide()
         self._sex("")
         self.sex = None
 
