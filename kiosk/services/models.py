@@ -425,3 +425,18 @@ class FeedbackAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)  # never personal data
     worker: Mapped[str | None] = mapped_column(String(64))
+
+
+class HelpRequest(Base):
+    """A citizen at a kiosk asked for a clerk (the card would not scan, ...). No personal
+    data: which kiosk and which visit, why, when, and which clerk came."""
+
+    __tablename__ = "help_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(String(64))
+    visit: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    asked_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    handled_by: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"))

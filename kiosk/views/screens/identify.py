@@ -119,11 +119,13 @@ class IdentifyScreen(JourneyScreen):
         self.manual_timer.setInterval(MANUAL_AFTER_MS)
         self.manual_timer.timeout.connect(self.offer_manual)
         self.stage = 0  # 0 scanning, 1 tips shown, 2 typing offered big
+        self.help_call = None  # the citizen's request for a clerk, once stored
 
     # Camera -----------------------------------------------------------------
     def enter(self, state) -> None:
         self.error_key = None
         self.stage = 0
+        self.help_call = None
         super().enter(state)
         self.start_camera()
         self.hint_timer.start()
@@ -147,10 +149,18 @@ class IdentifyScreen(JourneyScreen):
         self._stage_texts()
 
     def _stage_texts(self) -> None:
-        self.tips.setText(self.tr("screens.identify.tips"))
-        self.tips.setVisible(self.stage >= 1)
-        self.clerk_button.setText(self.tr("screens.identify.ask_clerk"))
-        self.clerk_button.setVisible(self.stage >= 1)
+        call = self.help_call
+        if call is not None:  # a clerk was asked for: say so, and when
+            from kiosk.views.clerk_bar import format_time
+
+            self.tips.setText(self.tr("help.coming_since", time=format_time(call.asked_at)))
+            self.clerk_button.setText(self.tr("help.asked"))
+        else:
+            self.tips.setText(self.tr("screens.identify.tips"))
+            self.clerk_button.setText(self.tr("screens.identify.ask_clerk"))
+        self.clerk_button.setEnabled(call is None)
+        self.tips.setVisible(self.stage >= 1 or call is not None)
+        self.clerk_button.setVisible(self.stage >= 1 or call is not None)
         big = self.stage >= 2
         if self.manual_button.property("big") != big:
             self.manual_button.setProperty("big", big)
@@ -162,11 +172,33 @@ class IdentifyScreen(JourneyScreen):
             self.manual_button.setMinimumHeight(120 if big else 0)
 
     def ask_clerk(self) -> None:
-        """A clerk is asked for: the kiosk says so; a clerk comes to the kiosk."""
-        self.tips.setText(self.tr("screens.identify.clerk_called"))
+        """A clerk is asked for: the request is stored where the clerks' screens see it
+        (with this kiosk, the visit and the time); the kiosk says a clerk is coming."""
+        app = self.vc.app
+        visit = app.session.visit
+        self.clerk_button.setEnabled(False)  # one request per tap, not one per tap twice
+        self.vc.tasks.run(
+            lambda: app.help_requests.ask(visit, "card_unreadable"),
+            self._clerk_called,
+            self._clerk_call_failed,
+        )
+
+    def _clerk_called(self, call) -> None:
+        self.help_call = call
+        self._stage_texts()
         player = self.vc.app.speech
         if player is not None:
-            player.say_key("screens.identify.clerk_called")
+            player.say_key("help.coming")
+
+    def _clerk_call_failed(self, error: Exception) -> None:
+        # Nothing personal in the reason: the store's error class.
+        log.warning("help request not stored: %s", type(error).__name__)
+        self.help_call = None
+        self.clerk_button.setEnabled(True)
+        self.tips.setText(self.tr("help.failed"))
+        player = self.vc.app.speech
+        if player is not None:
+            player.say_key("help.failed")
 
     def start_camera(self) -> None:
         factory = self.vc.app.camera
@@ -246,6 +278,7 @@ class IdentifyScreen(JourneyScreen):
         self.hint_timer.stop()
         self.manual_timer.stop()
         self.stage = 0
+        self.help_call = None
         self.stop_camera()
         self.camera_view.clear_frame()
 
