@@ -67,6 +67,7 @@ class ClerkBar(QWidget):
             '#clerkBar QLabel[level="alert"] { color: #a4161a; font-weight: bold; }'
             '#clerkBar QLabel[level="warn"] { color: #8a5a00; font-weight: bold; }'
             '#clerkBar QLabel[level="ok"] { color: #1b6e3a; font-weight: bold; }'
+            "#clerkBar QLabel#clerkBarHelp { color: #7a0d10; font-weight: bold; }"
         )
         row = QHBoxLayout(self)
         row.setContentsMargins(16, 4, 16, 4)
@@ -85,7 +86,6 @@ class ClerkBar(QWidget):
         self.help = QLabel()
         self.help.setObjectName("clerkBarHelp")
         self.help.setWordWrap(True)
-        self._level(self.help, "alert")
         self.help.hide()
         row.addWidget(self.help, 1)
         self._help_calls: list = []

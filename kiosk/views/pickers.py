@@ -15,13 +15,23 @@ from __future__ import annotations
 import calendar
 from datetime import date
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QGridLayout, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import QPoint, Signal
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QGridLayout,
+    QLineEdit,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kiosk.services.places import Place, Places
 from kiosk.views.widgets import BigButton, Text, clear_layout
 
 FIRST_YEAR = 1920
+PER_ROW = {"decade": 12, "year": 10, "month": 12, "day": 11}  # at most; fewer when narrow
+SPACING = 6
 
 
 _CELL_QSS = """
@@ -60,12 +70,14 @@ class DatePicker(QWidget):
         col = QVBoxLayout(self)
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(6)
+        self._cell_width = 0
+        self._fitted: dict[str, int] = {}
         self.rows: dict[str, QGridLayout] = {}
         self.captions: dict[str, Text] = {}
         for part in ("decade", "year", "month", "day"):
             caption = Text("", "hint")
             grid = QGridLayout()
-            grid.setSpacing(6)
+            grid.setSpacing(SPACING)
             col.addWidget(caption)
             col.addLayout(grid)
             self.rows[part], self.captions[part] = grid, caption
@@ -111,7 +123,7 @@ class DatePicker(QWidget):
         self._fill(
             "decade",
             list(range(FIRST_YEAR, last + 1, 10)),
-            12,
+            PER_ROW["decade"],
             lambda d: f"{d}",
             lambda d: d == decade,
             lambda d: True,
@@ -120,7 +132,7 @@ class DatePicker(QWidget):
         self._fill(
             "year",
             [y for y in range(decade, decade + 10) if FIRST_YEAR <= y <= last],
-            10,
+            PER_ROW["year"],
             str,
             lambda y: y == self.year,
             lambda y: True,
@@ -129,7 +141,7 @@ class DatePicker(QWidget):
         self._fill(
             "month",
             list(range(1, 13)),
-            12,
+            PER_ROW["month"],
             str,
             lambda m: m == self.month,
             lambda m: self._allowed(self.year, m),
@@ -139,14 +151,41 @@ class DatePicker(QWidget):
         self._fill(
             "day",
             list(range(1, days + 1)),  # 29, 30 or 31 buttons: no 31/02 to choose
-            11,
+            PER_ROW["day"],
             str,
             lambda d: d == self.day,
             lambda d: self._allowed(self.year, self.month, d),
             self._choose_day,
         )
 
+    # Rows as wide as the screen allows ------------------------------------------------
+    def _room(self) -> int:
+        """The width the picker may take: its scroll area's, less what stands to its left
+        (a page is as wide as its widest row, so the picker's own width does not tell)."""
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QAbstractScrollArea):
+            parent = parent.parentWidget()
+        if parent is None or not isinstance(parent, QScrollArea) or parent.widget() is None:
+            return self.width()
+        left = self.mapTo(parent.widget(), QPoint(0, 0)).x()
+        return parent.viewport().width() - left
+
+    def _fit(self, per_row: int) -> int:
+        room = self._room()
+        if room <= 0:
+            return per_row
+        if self._cell_width == 0:
+            self._cell_width = _cell("00", "probe").minimumSizeHint().width()
+        return max(4, min(per_row, (room + SPACING) // (self._cell_width + SPACING)))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fitted and self._fitted != {k: self._fit(n) for k, n in PER_ROW.items()}:
+            self._build()
+
     def _fill(self, part, values, per_row, label, selected, allowed, on_tap) -> None:
+        per_row = self._fit(per_row)
+        self._fitted[part] = per_row
         grid = self.rows[part]
         clear_layout(grid)
         self.buttons[part] = {}
@@ -159,6 +198,8 @@ class DatePicker(QWidget):
             self.buttons[part][v] = button
         for c in range(per_row):
             grid.setColumnStretch(c, 1)
+        for c in range(per_row, max(PER_ROW.values())):
+            grid.setColumnStretch(c, 0)
 
     # Taps ---------------------------------------------------------------------------
     def _clamp(self) -> None:

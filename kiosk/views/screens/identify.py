@@ -109,7 +109,9 @@ class IdentifyScreen(JourneyScreen):
         self.clerk_button.setObjectName("askClerk")
         self.clerk_button.clicked.connect(self.ask_clerk)
         self.clerk_button.hide()
-        nav.insertWidget(2, self.clerk_button)
+        # Beside the tips it answers, not in the navigation row (four buttons do not fit
+        # a portrait screen's width).
+        side.insertWidget(3, self.clerk_button)
         self.hint_timer = QTimer(self)
         self.hint_timer.setSingleShot(True)
         self.hint_timer.setInterval(HINT_AFTER_MS)

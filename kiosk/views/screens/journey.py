@@ -307,7 +307,6 @@ class ManualEntryScreen(JourneyScreen):
         self.dob_picker.setObjectName("manual_dob_picker")
         self.dob_picker.chosen.connect(self._dob_chosen)
         self.dob_picker.hide()
-        grid.addWidget(self.dob_picker, len(MANUAL_FIELDS) + 1, 0, 1, 3)
         self.sex_buttons: dict[str, BigButton] = {}
         sex_row = QHBoxLayout()
         self.sex_label = Text("")
@@ -323,6 +322,7 @@ class ManualEntryScreen(JourneyScreen):
         grid.addLayout(sex_row, len(MANUAL_FIELDS), 0, 1, 3)
         grid.setColumnStretch(1, 1)
         self.body.addLayout(grid)
+        self.body.addWidget(self.dob_picker)  # the page's full width, under the fields
         self.body.addStretch(1)
         self.next = BigButton("", "primary")
         self.next.clicked.connect(self.submit)
