@@ -37,6 +37,10 @@ SHORT_TEXT = "Nà Pò"  # the answer to any other free-text question
 # Free text that is the citizen's own words (beside names): its letters are counted apart.
 OWN_WORDS = {"business_registration_number", "products", "shop_address"}
 ANSWERS = {"phone": "0912345678", "id_number": "001190012345", "number": "2"}
+PARTNER_CARD = (
+    "010092004321|012345679|Lò Văn Páo|04031992|Nam|"
+    "Thôn Nà Pò, xã Bản Phố, huyện Bắc Hà, tỉnh Lào Cai|10052022"
+)
 MARKS = {"\u0301": "acute", "\u0300": "grave", "\u0309": "hook", "\u0303": "tilde", "\u0323": "dot"}
 SHAPED = {"ă": "ă", "â": "â", "đ": "đ", "ê": "ê", "ô": "ô", "ơ": "ơ", "ư": "ư"}
 
@@ -166,6 +170,14 @@ def own_words(field) -> bool:
 def answer_question(you: Citizen, form) -> None:
     field = form.field
     before = _position(you)
+    scan = getattr(form, "scan_other", None)
+    if scan is not None and scan.isVisible():
+        # The partner's card answers the questions about them: held to the camera.
+        you.tap(scan)
+        you.settle(lambda: you.window.nav.current == "form", seconds=20)
+        if you.window.nav.current != "form":
+            raise RuntimeError(f"{you.count.procedure}: the other card was not read")
+        return
     if field.type in ("choice", "checkbox"):
         buttons = form.choice_buttons
         key = next(iter(buttons)) if field.type == "choice" else "no"
@@ -270,12 +282,31 @@ def build(data_dir: Path):
     ctx = build_context(settings)
     card = resource("samples", "camera")
     page = resource("samples", "document")
-    ctx.camera = bridge_factory(lambda: SimulatedCamera(card))
+    partner = partner_card(data_dir)
+    shown: dict = {}  # the window, once built: which card is in front of the camera
+
+    def camera():
+        other = shown.get("window") is not None and shown["window"].nav.current == "identify_other"
+        return SimulatedCamera(partner if other else card)
+
+    ctx.camera = bridge_factory(camera)
     ctx.document_camera = document_bridge_factory(lambda: SimulatedCamera(page))
     tasks = TaskRunner()
     window = stage.build_window(ctx, tasks, 1280, 800, speech=False)
     window.activateWindow()
+    shown["window"] = window
     return app, ctx, window
+
+
+def partner_card(folder: Path) -> Path:
+    """The QR code of another person's card (the partner at a marriage), as a photo."""
+    import segno
+
+    path = folder / "partner_card.png"
+    segno.make(PARTNER_CARD, encoding="utf-8", error="m", micro=False).save(
+        str(path), scale=6, border=6
+    )
+    return path
 
 
 def main() -> int:

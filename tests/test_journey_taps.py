@@ -192,3 +192,92 @@ def test_birth_registration_meets_its_tap_target():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["reached_done"]
     assert result["taps"] - result["letters"] <= 25, result
+
+
+PARTNER = "010092004321|012345679|Lò Văn Páo|04031992|Nam|Thôn Nà Pò, xã Bản Phố, huyện Bắc Hà, tỉnh Lào Cai|10052022"
+
+
+def _card_photo(folder: Path, payload: str) -> Path:
+    import segno
+
+    path = folder / "card.png"
+    segno.make(payload, encoding="utf-8", error="m", micro=False).save(str(path), scale=6, border=6)
+    return path
+
+
+def _marriage_at_partner(win):
+    from kiosk.services.flow import Step
+    from kiosk.services.journey import QUESTION
+
+    journey = win.vc.app.journey
+    journey.choose("1.000894")
+    journey.consent(datetime.now(UTC))
+    journey.identified(
+        Applicant(
+            "001190012345",
+            "Nguyễn Thị Hồng Nhung",
+            date(1990, 5, 6),
+            "female",
+            "Thôn Nà Pò, xã Đồng Văn, huyện Đồng Văn, tỉnh Hà Giang",
+        )
+    )
+    step = journey.flow.jump(Step(QUESTION, "partner_full_name"))
+    win.nav.history = [("home", {})]
+    win.nav.go("form", step=step)
+    stage.settle()
+    return win.current_screen()
+
+
+def test_the_partners_card_answers_the_questions_about_the_partner(win, qtbot, tmp_path):
+    from kiosk.hardware.camera import SimulatedCamera
+    from kiosk.qt.camera_bridge import bridge_factory
+
+    photo = _card_photo(tmp_path, PARTNER)
+    win.vc.app.camera = bridge_factory(lambda: SimulatedCamera(photo))
+    form = _marriage_at_partner(win)
+    assert form.scan_other is not None and form.scan_other.isVisible()
+    qtbot.mouseClick(form.scan_other, LEFT)
+    assert win.nav.current == "identify_other"
+    qtbot.waitUntil(lambda: win.nav.current == "form", timeout=20000)
+    stage.settle()
+    form = win.current_screen()
+    assert form.field.key == "partner_full_name" and form.edit.text() == "Lò Văn Páo"
+    assert form.scan_other is None  # read once for all the partner's questions
+    qtbot.mouseClick(form.next, LEFT)
+    stage.settle()
+    form = win.current_screen()
+    assert form.date_picker.text() == "04/03/1992"
+    qtbot.mouseClick(form.next, LEFT)
+    stage.settle()
+    form = win.current_screen()
+    assert form.edit.text() == "010092004321"
+    qtbot.mouseClick(form.next, LEFT)
+    stage.settle()
+    form = win.current_screen()
+    # The partner's residence of before the merger, as the commune of today, offered first.
+    assert form.place_picker.suggestion_buttons[0].text() == "Xã Bắc Hà, Lào Cai"
+    qtbot.mouseClick(form.place_picker.suggestion_buttons[0], LEFT)
+    stage.settle()
+    answers = _answers(win)
+    assert answers["partner_full_name"] == "Lò Văn Páo"
+    assert answers["partner_date_of_birth"] == "04/03/1992"
+    assert answers["partner_id_number"] == "010092004321"
+    assert answers["partner_residence"] == "Xã Bắc Hà, Lào Cai"
+    assert win.current_screen().field.key == "phone"
+
+
+def test_the_citizens_own_card_is_not_taken_for_the_partners(win, qtbot, tmp_path):
+    from kiosk.hardware.camera import SimulatedCamera
+    from kiosk.qt.camera_bridge import bridge_factory
+
+    own = "001190012345|012345678|Nguyễn Thị Hồng Nhung|06051990|Nữ|Hà Giang|15082021"
+    photo = _card_photo(tmp_path, own)
+    win.vc.app.camera = bridge_factory(lambda: SimulatedCamera(photo))
+    form = _marriage_at_partner(win)
+    qtbot.mouseClick(form.scan_other, LEFT)
+    screen = win.current_screen()
+    qtbot.waitUntil(lambda: screen.status.text() == win.vc.tr("other_card.own_card"), timeout=20000)
+    assert win.nav.current == "identify_other" and win.vc.app.journey.session.other is None
+    qtbot.mouseClick(screen.back_button, LEFT)
+    stage.settle()
+    assert win.nav.current == "form" and win.current_screen().field.key == "partner_full_name"

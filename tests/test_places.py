@@ -128,3 +128,20 @@ def test_a_place_question_is_declared_in_the_procedure_data():
         with pytest.raises(_Invalid, match="input"):
             _parse_field(bad, "f", strict=True)  # _Invalid: the loader names the file
     assert resource("choice_pictograms.json").exists()
+
+
+def test_a_question_answered_from_another_persons_card_is_declared_in_the_data():
+    from kiosk.services.catalogue import _Invalid, _parse_field, load_default_catalogue
+
+    marriage = load_default_catalogue().get("1.000894")
+    assert {f.key: f.prefill_other for f in marriage.fields if f.prefill_other} == {
+        "partner_full_name": "full_name",
+        "partner_date_of_birth": "date_of_birth",
+        "partner_id_number": "id_number",
+        "partner_residence": "address",
+    }
+    ok = {"key": "p", "type": "date", "label": {"vi": "Ngày", "en": "Date"}}
+    assert _parse_field({**ok, "prefill_other": "date_of_birth"}, "f", strict=True).prefill_other
+    for bad in ("full_name", "ethnicity", "anything"):  # a name is no date; the chip's: not
+        with pytest.raises(_Invalid, match="prefill_other"):
+            _parse_field({**ok, "prefill_other": bad}, "f", strict=True)

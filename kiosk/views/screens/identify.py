@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
 from kiosk.services.dossiers import Applicant
 from kiosk.services.journey import CONFIRM_IDENTITY, IDENTIFY
 from kiosk.services.receipts import format_date
+from kiosk.views.base import Screen
 from kiosk.views.registry import register
 from kiosk.views.steps import JourneyScreen, sample_at, show_step
 from kiosk.views.widgets import BigButton, Pictogram, Text
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 HINT_AFTER_MS = 8000  # no card read by then: say what to try
 MANUAL_AFTER_MS = 20000  # by then: typing the details is the big button
 SAMPLE_CODE = "1.001193"  # birth registration: the sample for screenshots
+MARRIAGE_CODE = "1.000894"  # marriage registration: the partner's card
 
 
 class CameraView(QLabel):
@@ -353,3 +355,115 @@ class IdentifyConfirmScreen(JourneyScreen):
     def wipe(self) -> None:
         super().wipe()
         self.details.clear()
+
+
+# ------------------------------------------------------------------ another person's card
+def _sample_other(vc) -> dict:
+    from datetime import UTC, datetime
+
+    from kiosk.services.flow import Step
+    from kiosk.services.journey import QUESTION
+
+    journey = vc.app.journey
+    journey.choose(MARRIAGE_CODE)
+    journey.consent(datetime.now(UTC))
+    journey.identified(
+        Applicant(
+            "001190012345",
+            "Nguyễn Thị Hồng Nhung",
+            date(1990, 5, 6),
+            "female",
+            "Thôn Nà Pò, xã Đồng Văn, tỉnh Quảng Ninh",
+        )
+    )
+    journey.flow.jump(Step(QUESTION, "partner_full_name"))
+    return {}
+
+
+@register("identify_other", sample=_sample_other)
+class IdentifyOtherScreen(Screen):
+    """The card of the other person a question is about (the partner at a marriage), held
+    to the camera: its values answer those questions, as the citizen's own card does."""
+
+    title_key = "other_card.title"
+    prompt_key = "other_card.prompt"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        row = QHBoxLayout()
+        self.camera_view = CameraView()
+        row.addWidget(self.camera_view, 4)
+        side = QVBoxLayout()
+        side.addWidget(Pictogram("identify_card", 120), 0, Qt.AlignmentFlag.AlignHCenter)
+        self.instruction = Text("")
+        self.status = Text("", "error")
+        side.addWidget(self.instruction)
+        side.addWidget(self.status)
+        side.addStretch(1)
+        row.addLayout(side, 3)
+        self.body.addLayout(row, 1)
+        self.body.addLayout(self.nav_row())
+        self.bridge = None
+
+    @property
+    def journey(self):
+        return self.vc.app.journey
+
+    def enter(self, state) -> None:
+        super().enter(state)
+        self.status.clear()
+        factory = self.vc.app.camera
+        if factory is None:
+            self.status.setText(self.tr("identify.no_camera"))
+            return
+        try:
+            self.bridge = factory(self)
+        except Exception as exc:  # a device that cannot open: Back, and type instead
+            log.warning("camera unavailable: %s", type(exc).__name__)
+            self.status.setText(self.tr("identify.no_camera"))
+            return
+        self.bridge.frame.connect(self.camera_view.show_frame)
+        self.bridge.scanned.connect(self.on_scanned)
+        self.bridge.start()
+
+    def on_scanned(self, result) -> None:
+        if getattr(result, "kind", None) != "cccd":
+            self.status.setText(self.tr("identify.not_a_card"))
+            return
+        c = result.citizen
+        error = self.journey.other_identified(
+            Applicant(
+                id_number=c.id_number,
+                full_name=c.full_name,
+                date_of_birth=c.date_of_birth,
+                sex=c.sex,
+                address=c.address,
+                old_id_number=c.old_id_number,
+                id_source="qr_scan",
+            )
+        )
+        if error:
+            self.status.setText(self.tr(error))  # the citizen's own card: keep scanning
+            return
+        self._stop()
+        self.vc.nav.back()  # the question, now answered from the card
+
+    def _stop(self) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge.deleteLater()
+            self.bridge = None
+        self.camera_view.clear_frame()
+
+    def leave(self) -> None:
+        self._stop()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.retranslate_nav()
+        self.instruction.setText(self.tr("other_card.instruction"))
+
+    def wipe(self) -> None:
+        super().wipe()
+        self._stop()
+        self.status.clear()

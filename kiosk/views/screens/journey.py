@@ -444,6 +444,7 @@ class FormScreen(JourneyScreen):
         self.edit: QLineEdit | None = None
         self.date_picker: DatePicker | None = None
         self.place_picker: PlacePicker | None = None
+        self.scan_other: BigButton | None = None  # the other person's card, on their questions
         self.error = Text("", "error")
         self.choice_buttons: dict[str, BigButton] = {}
 
@@ -458,7 +459,7 @@ class FormScreen(JourneyScreen):
         field, step = self.field, self.flow_step
         clear_layout(self.question_box)
         self.edit, self.choice_buttons = None, {}
-        self.date_picker = self.place_picker = None
+        self.date_picker = self.place_picker = self.scan_other = None
         if field is None:
             return
         lang = self.vc.app.session.lang
@@ -473,6 +474,15 @@ class FormScreen(JourneyScreen):
         )
         if hint:
             self.question_box.addWidget(Text(hint, "hint"))
+        if field.prefill_other and self.journey.session.other is None:
+            # The other person's card answers this question and those after it about them.
+            self.scan_other = BigButton(
+                self.tr("other_card.scan"), "primary", "identify_card", icon_size=64
+            )
+            self.scan_other.setObjectName("scan_other")
+            self.scan_other.setProperty("selection", True)  # one way to answer, beside typing
+            self.scan_other.clicked.connect(lambda: self.vc.nav.go("identify_other"))
+            self.question_box.addWidget(self.scan_other)
         if field.type in ("choice", "checkbox"):
             options = (
                 [(c.key, c.label(lang)) for c in field.choices]
@@ -507,12 +517,17 @@ class FormScreen(JourneyScreen):
             # commune of today it is; a card whose commune is not in them opens its province.
             places = default_places()
             s = self.vc.app.settings
-            applicant = self.journey.session.applicant
+            session = self.journey.session
+            applicant = session.other if field.prefill_other else session.applicant
             card = places.from_address(applicant.address or "") if applicant else None
+            home = places.home(s.commune_name, s.province)
+            own = (
+                places.from_address(session.applicant.address or "") if session.applicant else None
+            )
             self.place_picker = PlacePicker(
                 self.tr,
                 places,
-                [places.home(s.commune_name, s.province), card],
+                [card, home, own] if field.prefill_other else [home, card],
                 province=card.province if card is not None and not card.commune else None,
             )
             if raw:
