@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 from kiosk.config import load_settings
 from kiosk.context import build_context
@@ -112,6 +112,13 @@ def test_a_card_commune_not_in_the_lists_opens_its_province_and_a_typed_search_f
     from PySide6.QtWidgets import QScrollArea
 
     assert form.findChildren(QScrollArea) == [form.area]
+    # Choosing the province again brings its list to the top of the view.
+    qtbot.mouseClick(picker.province_button, LEFT)
+    qtbot.mouseClick(picker.province_buttons["Lai Châu"], LEFT)
+    stage.settle()
+    bar = form.area.verticalScrollBar()
+    top = picker.commune_label.mapTo(form.scroll_page, QPoint(0, 0)).y()
+    assert bar.value() > 0 and abs(bar.value() - (top - 8)) <= 2
     win.keyboard_ctl.follow(picker.commune)
     stage.settle()
     kb = win.keyboard

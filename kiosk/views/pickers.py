@@ -246,6 +246,7 @@ class PlacePicker(QWidget):
     """
 
     chosen = Signal()
+    listed = Signal()  # the commune list was asked for: the screen brings it into view
     COLUMNS = 2
 
     def __init__(
@@ -357,6 +358,7 @@ class PlacePicker(QWidget):
             widget.show()
         # The list is shown; the keyboard opens only when the search box is tapped.
         self._filter(self.commune.text())
+        self.listed.emit()
 
     def _fill_communes(self) -> None:
         clear_layout(self.commune_grid)
@@ -394,3 +396,5 @@ class PlacePicker(QWidget):
         shown = self.matches()
         if len(shown) == 1:
             self._pick(self.places.commune(shown[0]).place())
+        else:
+            self.listed.emit()  # the keyboard went down: the names it left, in view

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -533,6 +533,7 @@ class FormScreen(JourneyScreen):
             if raw:
                 self.place_picker.set_text(raw)
             self.place_picker.chosen.connect(self.submit)
+            self.place_picker.listed.connect(self._communes_in_view)
             self.question_box.addWidget(self.place_picker)
             self.next.setVisible(True)
         else:
@@ -547,6 +548,18 @@ class FormScreen(JourneyScreen):
         self.question_box.addWidget(self.error)
         self.question_box.addStretch(1)
         self.next.setText(self.tr("nav.next"))
+
+    def _communes_in_view(self) -> None:
+        """The commune list's search box at the top of the view, the names under it."""
+
+        def scroll() -> None:
+            picker, area = self.place_picker, self.area
+            if picker is None or area is None or not picker.commune_label.isVisible():
+                return
+            top = picker.commune_label.mapTo(self.scroll_page, QPoint(0, 0)).y()
+            area.verticalScrollBar().setValue(max(0, top - 8))
+
+        QTimer.singleShot(0, scroll)  # once the list is laid out
 
     def _choose(self, key: str) -> None:
         raw = {"yes": "1", "no": "0"}.get(key, key) if self.field.type == "checkbox" else key
