@@ -230,6 +230,9 @@ def answer_question(you: Citizen, form) -> None:
 
 def photograph(you: Citizen, screen) -> None:
     doc = screen.document
+    if not doc.required and screen.skip_rest.isVisible():
+        you.tap(screen.skip_rest)  # none of the optional papers left: one tap past them
+        return
     if not doc.required and screen.skip.isVisible():
         you.tap(screen.skip)
         return

@@ -288,3 +288,33 @@ def test_the_citizens_own_card_is_not_taken_for_the_partners(win, qtbot, tmp_pat
     qtbot.mouseClick(screen.back_button, LEFT)
     stage.settle()
     assert win.nav.current == "form" and win.current_screen().field.key == "partner_full_name"
+
+
+def test_optional_papers_are_skipped_in_one_tap(win, qtbot):
+    from kiosk.services.flow import Step
+    from kiosk.services.journey import DOCUMENT
+
+    journey = win.vc.app.journey
+    journey.choose("1.001612")  # two optional papers, then the fee
+    journey.consent(datetime.now(UTC))
+    journey.identified(
+        Applicant("001190012345", "Nguyễn Thị Hồng Nhung", date(1990, 5, 6), "female", "Hà Giang")
+    )
+    for f in journey.procedure.fields:
+        raw = {"choice": f.choices[0].key if f.choices else "", "number": "0"}.get(f.type, "")
+        journey.answer(f.key, raw or {"phone": "0912345678"}.get(f.type, "Xã Lũng Cú, Tuyên Quang"))
+    step = journey.flow.jump(Step(DOCUMENT, "premises_paper"))
+    win.nav.history = [("home", {})]
+    win.nav.go("document", step=step)
+    stage.settle()
+    screen = win.current_screen()
+    assert screen.skip_rest.isVisible()
+    assert screen.skip_rest.text() == win.vc.tr("document.skip_rest")
+    qtbot.mouseClick(screen.skip_rest, LEFT)
+    stage.settle()
+    assert win.nav.current == "fee_exemption"  # past both papers, not past the fee
+    # On the last paper there is nothing after it to skip.
+    step = journey.flow.jump(Step(DOCUMENT, "family_agreement"))
+    win.nav.go("document", step=step)
+    stage.settle()
+    assert not win.current_screen().skip_rest.isVisible()

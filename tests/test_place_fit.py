@@ -123,3 +123,21 @@ def test_the_call_for_a_clerk_fits_on_both_sides(win):
     assert queue.help_title.isVisible() and len(queue.help_buttons) == 1
     assert win.clerk_bar.help.isVisible()
     _clean(_audit(win, "clerk_queue"))
+
+
+def test_skipping_the_optional_papers_fits(win):
+    from kiosk.services.flow import Step
+    from kiosk.services.journey import DOCUMENT
+
+    journey = win.vc.app.journey
+    journey.choose("1.001612")
+    journey.consent(datetime.now(UTC))
+    journey.identified(
+        Applicant("001190012345", "Nguyễn Thị Hồng Nhung", date(1990, 5, 6), "female", "Hà Giang")
+    )
+    step = journey.flow.jump(Step(DOCUMENT, "premises_paper"))
+    win.nav.history = [("home", {})]
+    win.nav.go("document", step=step)
+    stage.settle()
+    assert win.current_screen().skip_rest.isVisible()
+    _clean(_audit(win, "document"))

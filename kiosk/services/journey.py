@@ -313,6 +313,27 @@ class Journey:
     def next(self) -> Step:
         return self.flow.next()
 
+    def optional_documents_left(self) -> int:
+        """How many documents come after the current one, when they may all be left out
+        (0 when one of them is required, or none is left)."""
+        cur = self.flow.current
+        docs = self.procedure.required_documents if self.procedure else ()
+        if cur is None or cur.screen != DOCUMENT:
+            return 0
+        keys = [d.key for d in docs]
+        later = docs[keys.index(cur.key) + 1 :] if cur.key in keys else ()
+        return 0 if any(d.required for d in later) else len(later)
+
+    def skip_optional_documents(self) -> Step:
+        """Past this document and the optional ones after it (none of them brought)."""
+        step = self.flow.next()
+        while step.screen == DOCUMENT and not self.document(step.key).required:
+            following = self.flow.next()
+            if following == step:
+                break
+            step = following
+        return step
+
     def back(self) -> Step | None:
         """The previous step, or None: Back leaves the journey (to the procedure)."""
         return self.flow.back()

@@ -63,7 +63,6 @@ class ClerkQueueScreen(ClerkScreen):
         col.setContentsMargins(0, 0, 0, 0)
         # Citizens who asked for a clerk at a kiosk, first: someone is waiting in person.
         self.help_title = Text("", "section")
-        self.help_title.setObjectName("help_title")
         self.help_box = QVBoxLayout()
         col.addWidget(self.help_title)
         col.addLayout(self.help_box)

@@ -86,7 +86,8 @@ class IdentifyScreen(JourneyScreen):
         self.camera_view = CameraView()
         row.addWidget(self.camera_view, 4)
         side = QVBoxLayout()
-        side.addWidget(Pictogram("identify_card", 120), 0, Qt.AlignmentFlag.AlignHCenter)
+        self.card_picture = Pictogram("identify_card", 120)
+        side.addWidget(self.card_picture, 0, Qt.AlignmentFlag.AlignHCenter)
         self.instruction = Text("")
         self.status = Text("", "error")
         side.addWidget(self.instruction)
@@ -163,8 +164,13 @@ class IdentifyScreen(JourneyScreen):
             self.tips.setText(self.tr("screens.identify.tips"))
             self.clerk_button.setText(self.tr("screens.identify.ask_clerk"))
         self.clerk_button.setEnabled(call is None)
-        self.tips.setVisible(self.stage >= 1 or call is not None)
-        self.clerk_button.setVisible(self.stage >= 1 or call is not None)
+        helping = self.stage >= 1 or call is not None
+        self.tips.setVisible(helping)
+        self.clerk_button.setVisible(helping)
+        # The tips say what the picture and the first words said, and more: they take
+        # their room, so the clerk button stays in view on a small screen.
+        self.card_picture.setVisible(not helping)
+        self.instruction.setVisible(not helping)
         big = self.stage >= 2
         if self.manual_button.property("big") != big:
             self.manual_button.setProperty("big", big)

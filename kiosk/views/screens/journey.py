@@ -339,7 +339,15 @@ class ManualEntryScreen(JourneyScreen):
     def _toggle_dob(self) -> None:
         self.dob_picker.setVisible(not self.dob_picker.isVisible())
         if self.dob_picker.isVisible():
-            self.show_in_view(self.dob_picker)
+            QTimer.singleShot(0, self._dob_in_view)  # once the picker is laid out
+
+    def _dob_in_view(self) -> None:
+        """The date button at the top of the view, its picker under it."""
+        area = self.area
+        if area is None or not self.dob_picker.isVisible():
+            return
+        top = self.dob_button.mapTo(self.scroll_page, QPoint(0, 0)).y()
+        area.verticalScrollBar().setValue(max(0, top - 8))
 
     def _dob_chosen(self) -> None:
         self.dob_picker.hide()
