@@ -323,3 +323,17 @@ def test_optional_papers_are_skipped_in_one_tap(win, qtbot):
     win.nav.go("document", step=step)
     stage.settle()
     assert not win.current_screen().skip_rest.isVisible()
+
+
+def test_manual_entry_types_no_date_and_its_number_pad_has_no_slash(win, qtbot):
+    win.vc.app.journey.choose(BIRTH)
+    win.nav.history = [("home", {})]
+    win.nav.go("manual_entry")
+    stage.settle()
+    screen = win.current_screen()
+    assert "date_of_birth" not in screen.inputs  # tapped on the date picker
+    assert screen.inputs["full_name"].property("keyboard") == "name"
+    win.keyboard_ctl.follow(screen.inputs["id_number"])
+    stage.settle()
+    kb = win.keyboard
+    assert kb.isVisible() and kb.mode == "numeric" and not kb.button("/").isVisible()

@@ -299,8 +299,11 @@ class ManualEntryScreen(JourneyScreen):
             edit = QLineEdit()
             edit.setObjectName(f"manual_{key}")
             edit.setStyleSheet("min-height: 64px;")  # the smallest touch target, to fit
-            if kind == "id_number":
-                edit.setProperty("keyboard", "numeric")
+            # Digits without "/" for the number (no date is typed here), capitals at each
+            # word for the name, as the journey's questions have.
+            edit.setProperty("keyboard", {"id_number": "id_number"}.get(kind, "text"))
+            if key == "full_name":
+                edit.setProperty("keyboard", "name")
             grid.addWidget(edit, row, 1)
             self.inputs[key] = edit
         self.dob_picker = DatePicker(self.tr, max_today=True)
