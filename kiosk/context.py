@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # for the types only: numpy and the clerk services load when 
     from kiosk.hardware.speech import PromptPlayer
     from kiosk.services.chip_identity import ChipService
     from kiosk.services.clerk_desk import ClerkDesk
+    from kiosk.services.help_requests import HelpRequests
     from kiosk.services.twoway import TwoWay
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class AppContext:
     # Keyboard letters and number-kit order per language (shipped, packs, studio).
     language_data: LanguageData = field(default_factory=LanguageData.from_resources)
     _two_way: TwoWay | None = None  # notices and citizens' feedback, built on first use
+    _help_requests: HelpRequests | None = None  # "ask a clerk", built on first use
     # Devices and workers the Qt side adds when it wires a window (None: not available).
     speech: PromptPlayer | None = None
     camera: CameraFeedFactory | None = None  # the ID-card and receipt scanner
@@ -101,6 +103,15 @@ class AppContext:
     sync: SyncWorker | None = None
     payments: PaymentService | None = None  # fees; built with the context
     chip: ChipService | None = None  # the ID card's chip reader (kiosk.services.chip_identity)
+
+    @property
+    def help_requests(self) -> HelpRequests:
+        """A citizen's call for a clerk, and the clerks' list of them."""
+        if self._help_requests is None:
+            from kiosk.services.help_requests import HelpRequests
+
+            self._help_requests = HelpRequests(self.store, self.settings.kiosk_id)
+        return self._help_requests
 
     @property
     def two_way(self) -> TwoWay:

@@ -56,16 +56,25 @@ def screen(win):
     return win.current_screen()
 
 
-def type_manual(win, taps, id_number=CITIZEN_ID, name=CITIZEN_NAME, dob="06/05/1990"):
+def type_manual(win, taps, id_number=CITIZEN_ID, name=CITIZEN_NAME, dob=(1990, 5, 6)):
     s = screen(win)
     assert s.name == "manual_entry"
     for key, text in (
         ("id_number", id_number),
         ("full_name", name),
-        ("date_of_birth", dob),
         ("address", CITIZEN_ADDRESS),
     ):
         s.inputs[key].setText(text)
+    if dob is not None:  # tapped on the date picker: decade, year, month, day
+        year, month, day = dob
+        taps(s.dob_button)
+        assert s.dob_picker.isVisible()
+        taps(s.dob_picker.tap("decade", year // 10 * 10))
+        taps(s.dob_picker.tap("year", year))
+        taps(s.dob_picker.tap("month", month))
+        taps(s.dob_picker.tap("day", day))
+        assert not s.dob_picker.isVisible()
+        assert s.dob_button.text() == f"{day:02d}/{month:02d}/{year}"
     taps(s.sex_buttons["female"])
     taps(s.next)
 
@@ -134,11 +143,18 @@ def test_invalid_answers_show_the_reason_and_do_not_advance(kiosk, qtbot):
     taps = Taps(qtbot)
     start_procedure(kiosk, taps, MARITAL)
     taps(screen(kiosk).manual_button)
-    type_manual(kiosk, taps, id_number="12345", dob="31/02/1990")
+    type_manual(kiosk, taps, id_number="12345", dob=None)
     s = screen(kiosk)
     assert s.name == "manual_entry"
     assert s.errors["id_number"].text() == kiosk.vc.tr("catalogue.err.id_number_invalid")
-    assert s.errors["date_of_birth"].text() == kiosk.vc.tr("catalogue.err.date_invalid")
+    assert s.errors["date_of_birth"].text() == kiosk.vc.tr("catalogue.err.required")
+    # 31 February cannot be chosen: February 1990 has 28 day buttons.
+    taps(s.dob_button)
+    taps(s.dob_picker.tap("decade", 1990))
+    taps(s.dob_picker.tap("year", 1990))
+    taps(s.dob_picker.tap("month", 2))
+    assert max(s.dob_picker.buttons["day"]) == 28
+    taps(s.dob_button)
     type_manual(kiosk, taps)
     s = screen(kiosk)
     taps(s.choice_buttons["marriage"])

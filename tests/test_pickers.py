@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from kiosk.services.i18n import Translator
-from kiosk.services.places import Place, Places
+from kiosk.services.places import Place, default_places
 from kiosk.views.pickers import DatePicker, PlacePicker
 
 LEFT = Qt.MouseButton.LeftButton
@@ -71,31 +71,86 @@ def test_set_value_shows_it(picker):
     assert picker.tap("year", 2001).property("selected") is True
 
 
-def test_place_in_one_tap(kiosk_qapp, qtbot, tr):
-    places = Places()
+@pytest.fixture(scope="module")
+def places():
+    return default_places()
+
+
+def test_place_in_one_tap(kiosk_qapp, qtbot, tr, places):
     home = places.home("UBND xã Minh Khai", "Tuyên Quang")
-    card = places.from_address("Thôn Nà Pò, xã Đồng Văn, huyện Đồng Văn, tỉnh Hà Giang")
+    card = places.from_address("Thôn Nà Pò, thị trấn Đồng Văn, huyện Đồng Văn, tỉnh Hà Giang")
     picker = PlacePicker(tr, places, [home, card, home, None])
     qtbot.addWidget(picker)
     picker.show()
     assert [b.text() for b in picker.suggestion_buttons] == [
         "Xã Minh Khai, Tuyên Quang",
-        "Xã Đồng Văn, Tuyên Quang",
+        "Xã Đồng Văn, Tuyên Quang",  # the town of before is in the commune of today
     ]
     with qtbot.waitSignal(picker.chosen):
         qtbot.mouseClick(picker.suggestion_buttons[1], LEFT)
     assert picker.text() == "Xã Đồng Văn, Tuyên Quang"
 
 
-def test_place_elsewhere_by_province_and_name(kiosk_qapp, qtbot, tr):
-    picker = PlacePicker(tr, Places(), [])
+def _shown(picker) -> list[str]:
+    return [b.text() for b in picker.commune_buttons.values() if b.isVisible()]
+
+
+def test_place_elsewhere_by_province_then_commune_from_the_list(kiosk_qapp, qtbot, tr, places):
+    picker = PlacePicker(tr, places, [])
     qtbot.addWidget(picker)
+    picker.resize(1200, 800)
     picker.show()
     assert len(picker.province_buttons) == 34 and not picker.commune.isVisible()
     qtbot.mouseClick(picker.province_buttons["Lai Châu"], LEFT)
-    assert picker.commune.isVisible() and picker.text() == "Lai Châu"
-    picker.commune.setText("Xã Phong Thổ")
+    # The province grid folds to one button; the province's communes are listed.
+    assert not picker.province_box.isVisible() and picker.province_button.isVisible()
+    assert picker.commune.isVisible() and picker.text() == ""
+    assert len(_shown(picker)) == len(places.communes("Lai Châu")) > 30
+    qtbot.keyClicks(picker.commune, "phong tho")  # no tones typed
+    assert _shown(picker) == ["Xã Phong Thổ"]
     with qtbot.waitSignal(picker.chosen):
-        picker.commune.returnPressed.emit()
+        qtbot.mouseClick(
+            picker.commune_buttons[places.find_commune("Lai Châu", "Phong Thổ").code], LEFT
+        )
     assert picker.text() == "Xã Phong Thổ, Lai Châu"
-    assert Place("Xã Phong Thổ", "Lai Châu").text() == picker.text()
+
+
+def test_the_search_ignores_tones_and_case_and_xong_takes_the_one_left(
+    kiosk_qapp, qtbot, tr, places
+):
+    picker = PlacePicker(tr, places, [], province="Tuyên Quang")
+    qtbot.addWidget(picker)
+    picker.show()
+    assert picker.province == "Tuyên Quang" and picker.commune.isVisible()
+    for typed in ("lung cu", "LŨNG CÚ", "lungcu", "Lũng C"):
+        picker.commune.setText(typed)
+        assert _shown(picker) == ["Xã Lũng Cú"], typed
+    picker.commune.setText("zzz")
+    assert _shown(picker) == [] and picker.no_match.isVisible()
+    picker.commune.setText("dong van")
+    with qtbot.waitSignal(picker.chosen):
+        picker.commune.returnPressed.emit()  # the keyboard's Xong
+    assert picker.text() == "Xã Đồng Văn, Tuyên Quang"
+    picker.commune.setText("xa")  # many left: Xong does not guess
+    with qtbot.assertNotEmitted(picker.chosen):
+        picker.commune.returnPressed.emit()
+
+
+def test_changing_the_province_lists_its_communes(kiosk_qapp, qtbot, tr, places):
+    picker = PlacePicker(tr, places, [], province="Tuyên Quang")
+    qtbot.addWidget(picker)
+    picker.show()
+    qtbot.mouseClick(picker.province_button, LEFT)
+    assert picker.province_box.isVisible()
+    qtbot.mouseClick(picker.province_buttons["Cao Bằng"], LEFT)
+    assert sorted(_shown(picker)) == sorted(c.name for c in places.communes("Cao Bằng"))
+
+
+def test_an_answer_given_before_is_shown_again(kiosk_qapp, qtbot, tr, places):
+    picker = PlacePicker(tr, places, [])
+    qtbot.addWidget(picker)
+    picker.set_text("Xã Bắc Hà, Lào Cai")
+    assert picker.province == "Lào Cai" and picker.text() == "Xã Bắc Hà, Lào Cai"
+    code = places.find_commune("Lào Cai", "Xã Bắc Hà").code
+    assert picker.commune_buttons[code].property("selected") is True
+    assert Place("Xã Bắc Hà", "Lào Cai").text() == picker.text()

@@ -83,6 +83,7 @@ def install_clerk_bar(window: MainWindow, app_ctx: AppContext, sync) -> None:
     bar = ClerkBar(sync, lambda key, **v: app_ctx.translator.tr(key, app_ctx.session.lang, **v))
     window.centralWidget().layout().addWidget(bar)
     window.clerk_bar = bar
+    bar.watch_help(lambda: app_ctx.help_requests.waiting(), window.vc.tasks)
 
     def follow(name: str) -> None:
         bar.setVisible(registry.spec(name).audience == "clerk")

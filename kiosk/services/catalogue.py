@@ -64,6 +64,8 @@ FALLBACK_LANG = FALLBACK
 OVERLAY_FORMAT = 1
 
 # Which field types a card value can fill: a date of birth cannot prefill a phone field.
+# What the QR code of any card gives (the chip's fields need the card's own holder).
+_CARD_NAMES = ("full_name", "id_number", "date_of_birth", "sex", "address", "old_id_number")
 _PREFILL_TYPES: dict[str, tuple[str, ...]] = {
     "full_name": ("text",),
     "id_number": ("id_number", "text"),
@@ -97,8 +99,9 @@ _FIELD_KEYS = frozenset(
     {
         "key", "type", "required", "label", "choices", "prefill",
         "max_today", "min", "max", "max_length", "decimals", "hint",
-        # kiosk-only: how the answer is given on the screen
-        "input",
+        # kiosk-only: how the answer is given on the screen; a value from another
+        # person's card (the partner's), scanned on the question
+        "input", "prefill_other",
     }
 )  # fmt: skip
 _DOC_KEYS = frozenset({"key", "title", "required"})
@@ -181,6 +184,7 @@ class Field:
     max_length: int | None = None  # text
     decimals: int = 0  # number: 0 means whole numbers only
     input: str | None = None  # text: "place" is chosen from the lists of places
+    prefill_other: str | None = None  # a card field of another person's card (the partner's)
 
     def label(self, lang: str) -> str:
         return pick_text(self.labels, lang)
@@ -421,6 +425,16 @@ def _parse_field(raw: object, where: str, strict: bool) -> Field:
                 _where(where, "choices"), "a field filled from sex needs keys male, female"
             )
 
+    prefill_other = _str(obj, "prefill_other", where, required=False) or None
+    if prefill_other is not None and (
+        prefill_other not in _CARD_NAMES or ftype not in _PREFILL_TYPES[prefill_other]
+    ):
+        raise _Invalid(
+            _where(where, "prefill_other"),
+            f"{prefill_other!r} cannot fill a {ftype} field from a card; "
+            f"one of {', '.join(_CARD_NAMES)}",
+        )
+
     field_input = _str(obj, "input", where, required=False) or None
     if field_input is not None and (field_input not in INPUTS or ftype != "text"):
         raise _Invalid(
@@ -462,6 +476,7 @@ def _parse_field(raw: object, where: str, strict: bool) -> Field:
         max_length=max_length,
         decimals=decimals,
         input=field_input,
+        prefill_other=prefill_other,
     )
 
 
@@ -660,6 +675,7 @@ def _merge_fields(remote: tuple[Field, ...], local: tuple[Field, ...]) -> tuple[
                 hints=_keep_translations(rf.hints, lf.hints) if rf.hints else lf.hints,
                 choices=choices,
                 input=rf.input or lf.input,  # kiosk-only: the portal does not send it
+                prefill_other=rf.prefill_other or lf.prefill_other,
             )
         )
     return tuple(merged)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -97,6 +97,7 @@ class JourneySession:
     chip_reader: bool = False  # a reader reads the chip after the scan and confirms identity
     chip: Any = None  # the chip's ChipIdentity (portrait, DG13) once read and accepted
     chip_note: str | None = None  # why the chip was not used (a tr key), if so
+    other: Applicant | None = None  # another person's card (the partner's), read for answers
 
 
 class JourneyError(RuntimeError):
@@ -243,7 +244,11 @@ class Journey:
         from kiosk.services.chip_identity import chip_values
 
         values = {**card_values(self.session.applicant), **chip_values(self.session.chip)}
-        return cat.prefill_text(f, values)
+        text = cat.prefill_text(f, values)
+        if not text and f.prefill_other and self.session.other is not None:
+            other = replace(f, prefill=f.prefill_other)
+            text = cat.prefill_text(other, card_values(self.session.other))
+        return text
 
     # Telling ---------------------------------------------------------------------------
     def choose(self, code: str) -> None:
@@ -267,6 +272,15 @@ class Journey:
         if self.flow.current is None or self.flow.current.screen != IDENTIFY:
             self.flow.jump(Step(IDENTIFY))
         return self.flow.next()
+
+    def other_identified(self, other: Applicant) -> str | None:
+        """Another person's card (the partner's) was read for the questions that take its
+        values; None, or the tr key of why it was not taken (the citizen's own card)."""
+        own = self.session.applicant
+        if own is not None and own.id_number == other.id_number:
+            return "other_card.own_card"
+        self.session.other = other
+        return None
 
     def identified(self, applicant: Applicant, warnings: Sequence[str] = ()) -> None:
         self.session.applicant = applicant
@@ -298,6 +312,27 @@ class Journey:
     # Moving ----------------------------------------------------------------------------
     def next(self) -> Step:
         return self.flow.next()
+
+    def optional_documents_left(self) -> int:
+        """How many documents come after the current one, when they may all be left out
+        (0 when one of them is required, or none is left)."""
+        cur = self.flow.current
+        docs = self.procedure.required_documents if self.procedure else ()
+        if cur is None or cur.screen != DOCUMENT:
+            return 0
+        keys = [d.key for d in docs]
+        later = docs[keys.index(cur.key) + 1 :] if cur.key in keys else ()
+        return 0 if any(d.required for d in later) else len(later)
+
+    def skip_optional_documents(self) -> Step:
+        """Past this document and the optional ones after it (none of them brought)."""
+        step = self.flow.next()
+        while step.screen == DOCUMENT and not self.document(step.key).required:
+            following = self.flow.next()
+            if following == step:
+                break
+            step = following
+        return step
 
     def back(self) -> Step | None:
         """The previous step, or None: Back leaves the journey (to the procedure)."""

@@ -410,3 +410,18 @@ class FeedbackAttempt(AttemptColumns, Base):
     feedback_id: Mapped[int] = mapped_column(
         ForeignKey("feedback.id", ondelete="CASCADE"), index=True
     )
+
+
+class HelpRequest(Base):
+    """A citizen at a kiosk asked for a clerk (the card would not scan, ...). No personal
+    data: which kiosk and which visit, why, when, and which clerk came."""
+
+    __tablename__ = "help_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(String(64))
+    visit: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    asked_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    handled_by: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"))

@@ -4,17 +4,21 @@ clock). It listens to kiosk.qt.sync_bridge.SyncBridge."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from kiosk.services.sync import SyncState
 
 if TYPE_CHECKING:
     from kiosk.qt.sync_bridge import SyncBridge
+
+log = logging.getLogger(__name__)
+HELP_POLL_MS = 5000  # how often the bar looks for citizens asking for a clerk
 
 
 def _local(moment: datetime) -> datetime:
@@ -63,6 +67,7 @@ class ClerkBar(QWidget):
             '#clerkBar QLabel[level="alert"] { color: #a4161a; font-weight: bold; }'
             '#clerkBar QLabel[level="warn"] { color: #8a5a00; font-weight: bold; }'
             '#clerkBar QLabel[level="ok"] { color: #1b6e3a; font-weight: bold; }'
+            "#clerkBar QLabel#clerkBarHelp { color: #7a0d10; font-weight: bold; }"
         )
         row = QHBoxLayout(self)
         row.setContentsMargins(16, 4, 16, 4)
@@ -77,6 +82,18 @@ class ClerkBar(QWidget):
             label.setWordWrap(True)  # on a narrow screen a fact takes two lines, never cut
             row.addWidget(label, 1)
         row.addWidget(self.alert, 1)
+        # Citizens at a kiosk who asked for a clerk (kiosk.services.help_requests).
+        self.help = QLabel()
+        self.help.setObjectName("clerkBarHelp")
+        self.help.setWordWrap(True)
+        self.help.hide()
+        row.addWidget(self.help, 1)
+        self._help_calls: list = []
+        self._help_source: Callable[[], list] | None = None
+        self._tasks = None
+        self.help_timer = QTimer(self)
+        self.help_timer.setInterval(HELP_POLL_MS)
+        self.help_timer.timeout.connect(self.poll_help)
         self._state: SyncState | None = None
         if bridge is not None:
             bridge.state_changed.connect(self.set_state)
@@ -90,6 +107,29 @@ class ClerkBar(QWidget):
             label.setProperty("level", level)
             label.style().unpolish(label)
             label.style().polish(label)
+
+    # Help requests ---------------------------------------------------------------
+    def watch_help(self, source: Callable[[], list], tasks) -> None:
+        """Show the open help requests, read by `source` through `tasks` while the bar is
+        in view (and at once when it comes into view)."""
+        self._help_source, self._tasks = source, tasks
+        self.help_timer.start()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.poll_help()
+
+    def poll_help(self) -> None:
+        if self._help_source is None or not self.isVisible():
+            return
+        self._tasks.run(self._help_source, self.set_help_calls, self._help_failed)
+
+    def _help_failed(self, error: Exception) -> None:
+        log.warning("help requests not read: %s", type(error).__name__)
+
+    def set_help_calls(self, calls: list) -> None:
+        self._help_calls = list(calls)
+        self.retranslate()
 
     def set_state(self, state: SyncState) -> None:
         self._state = state
@@ -154,6 +194,18 @@ class ClerkBar(QWidget):
                 alerts.append(tr("outbox.bar.others_need_clerk", n=status.others_need_clerk))
             if status.other_identity:
                 alerts.append(tr("outbox.alert.other_identity", n=status.other_identity))
+        calls = self._help_calls
+        if calls:
+            first = calls[0]
+            self.help.setText(
+                tr(
+                    "help.bar",
+                    n=len(calls),
+                    time=format_time(first.asked_at, now),
+                    kiosk=first.kiosk_id,
+                )
+            )
+        self.help.setVisible(bool(calls))
         self.alert.setText("  ".join(alerts))
         self.alert.setVisible(bool(alerts))
         self._level(

@@ -61,6 +61,14 @@ class ClerkQueueScreen(ClerkScreen):
         inner = QWidget()
         col = QVBoxLayout(inner)
         col.setContentsMargins(0, 0, 0, 0)
+        # Citizens who asked for a clerk at a kiosk, first: someone is waiting in person.
+        self.help_title = Text("", "section")
+        self.help_box = QVBoxLayout()
+        col.addWidget(self.help_title)
+        col.addLayout(self.help_box)
+        self.help_title.hide()
+        self.help_calls: list = []
+        self.help_buttons: dict[int, BigButton] = {}
         counter_row = QHBoxLayout()
         self.counter_label = Text("")
         self.counter = QLineEdit()
@@ -166,8 +174,14 @@ class ClerkQueueScreen(ClerkScreen):
             return
         self._loading = True
         q, counter = self.desk.queue, self.desk.counter
+        help_requests = self.vc.app.help_requests
         self.vc.tasks.run(
-            lambda: (q.current(counter), q.waiting_counts(), q.recent_calls(6)),
+            lambda: (
+                q.current(counter),
+                q.waiting_counts(),
+                q.recent_calls(6),
+                help_requests.waiting(),
+            ),
             self.safe(self._loaded),
             self._failed_load,
         )
@@ -178,7 +192,8 @@ class ClerkQueueScreen(ClerkScreen):
 
     def _loaded(self, result) -> None:
         self._loading = False
-        current, waiting, calls = result
+        current, waiting, calls, help_calls = result
+        self._show_help(help_calls)
         self._show_ticket(current)
         self.waiting = waiting
         self._group_texts()
@@ -196,6 +211,46 @@ class ClerkQueueScreen(ClerkScreen):
             )
         if not calls:
             self.calls_box.addWidget(Text(self.tr("clerk.queue.no_calls"), "hint"))
+
+    def _show_help(self, calls) -> None:
+        self.help_calls = list(calls)
+        clear_layout(self.help_box)
+        self.help_buttons = {}
+        self.help_title.setText(self.tr("help.title"))
+        self.help_title.setVisible(bool(calls))
+        for call in calls:
+            row = QHBoxLayout()
+            line = Text(
+                self.tr(
+                    "help.line",
+                    time=fmt_time(call.asked_at, with_date=False),
+                    kiosk=call.kiosk_id,
+                    visit=call.visit,
+                    reason=self.tr(f"help.reason.{call.reason}"),
+                )
+            )
+            line.setObjectName("help_line")
+            line.setProperty("alert", True)
+            button = BigButton(self.tr("help.handled"), pictogram="done")
+            button.setObjectName("help_handled")
+            button.clicked.connect(lambda _=False, c=call: self.handle_help(c))
+            row.addWidget(line, 1)
+            row.addWidget(button)
+            self.help_box.addLayout(row)
+            self.help_buttons[call.id] = button
+
+    def handle_help(self, call) -> None:
+        """The clerk went to the citizen: the request is closed, in the audit log too."""
+        d, help_requests = self.desk, self.vc.app.help_requests
+        clerk_id = d.clerk.id if d.clerk is not None else None
+
+        def work():
+            done = help_requests.handle(call.id, clerk_id)
+            d.audit("help.handled", detail=f"{call.kiosk_id} visit {call.visit}")
+            return done
+
+        self.help_buttons[call.id].setEnabled(False)
+        self.vc.tasks.run(work, lambda _done: self.refresh(), self._action_failed)
 
     def _show_ticket(self, ticket) -> None:
         self.ticket = ticket

@@ -15,7 +15,7 @@ from kiosk.services.flow import Step
 from kiosk.services.journey import DOCUMENT
 from kiosk.views.registry import register
 from kiosk.views.screens.identify import CameraView
-from kiosk.views.steps import JourneyScreen
+from kiosk.views.steps import JourneyScreen, show_step
 from kiosk.views.widgets import BigButton, Text
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,11 @@ class DocumentScreen(JourneyScreen):
         self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         side.addWidget(self.hint)
         side.addWidget(self.reason)
+        # The rest may all be left out: one tap past them, not one per document.
+        self.skip_rest = BigButton("")
+        self.skip_rest.setObjectName("skip_rest")
+        self.skip_rest.clicked.connect(self.skip_optional)
+        side.addWidget(self.skip_rest)
         side.addWidget(self.preview, 1)
         row.addLayout(side, 3)
         self.body.addLayout(row, 1)
@@ -210,6 +215,10 @@ class DocumentScreen(JourneyScreen):
         self.stop_camera()
         self.go_next()
 
+    def skip_optional(self) -> None:
+        self.stop_camera()
+        show_step(self.vc, self.journey.skip_optional_documents())
+
     # Text ---------------------------------------------------------------------------
     def _buttons(self) -> None:
         approved = self.result is not None and self.result.ok
@@ -218,6 +227,10 @@ class DocumentScreen(JourneyScreen):
         self.use.setVisible(approved)
         self.retake.setVisible(approved or (self.result is not None and not self.result.ok))
         self.skip.setVisible(doc is not None and (not doc.required or self.bridge is None))
+        rest = self.journey.optional_documents_left() if doc is not None else 0
+        self.skip_rest.setVisible(bool(rest) and not doc.required and not approved)
+        if rest:
+            self.skip_rest.setText(self.tr("document.skip_rest"))
 
     def retranslate(self) -> None:
         super().retranslate()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
 from kiosk.services.dossiers import Applicant
 from kiosk.services.journey import CONFIRM_IDENTITY, IDENTIFY
 from kiosk.services.receipts import format_date
+from kiosk.views.base import Screen
 from kiosk.views.registry import register
 from kiosk.views.steps import JourneyScreen, sample_at, show_step
 from kiosk.views.widgets import BigButton, Pictogram, Text
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 HINT_AFTER_MS = 8000  # no card read by then: say what to try
 MANUAL_AFTER_MS = 20000  # by then: typing the details is the big button
 SAMPLE_CODE = "1.001193"  # birth registration: the sample for screenshots
+MARRIAGE_CODE = "1.000894"  # marriage registration: the partner's card
 
 
 class CameraView(QLabel):
@@ -84,7 +86,8 @@ class IdentifyScreen(JourneyScreen):
         self.camera_view = CameraView()
         row.addWidget(self.camera_view, 4)
         side = QVBoxLayout()
-        side.addWidget(Pictogram("identify_card", 120), 0, Qt.AlignmentFlag.AlignHCenter)
+        self.card_picture = Pictogram("identify_card", 120)
+        side.addWidget(self.card_picture, 0, Qt.AlignmentFlag.AlignHCenter)
         self.instruction = Text("")
         self.status = Text("", "error")
         side.addWidget(self.instruction)
@@ -109,7 +112,9 @@ class IdentifyScreen(JourneyScreen):
         self.clerk_button.setObjectName("askClerk")
         self.clerk_button.clicked.connect(self.ask_clerk)
         self.clerk_button.hide()
-        nav.insertWidget(2, self.clerk_button)
+        # Beside the tips it answers, not in the navigation row (four buttons do not fit
+        # a portrait screen's width).
+        side.insertWidget(3, self.clerk_button)
         self.hint_timer = QTimer(self)
         self.hint_timer.setSingleShot(True)
         self.hint_timer.setInterval(HINT_AFTER_MS)
@@ -119,11 +124,13 @@ class IdentifyScreen(JourneyScreen):
         self.manual_timer.setInterval(MANUAL_AFTER_MS)
         self.manual_timer.timeout.connect(self.offer_manual)
         self.stage = 0  # 0 scanning, 1 tips shown, 2 typing offered big
+        self.help_call = None  # the citizen's request for a clerk, once stored
 
     # Camera -----------------------------------------------------------------
     def enter(self, state) -> None:
         self.error_key = None
         self.stage = 0
+        self.help_call = None
         super().enter(state)
         self.start_camera()
         self.hint_timer.start()
@@ -147,10 +154,23 @@ class IdentifyScreen(JourneyScreen):
         self._stage_texts()
 
     def _stage_texts(self) -> None:
-        self.tips.setText(self.tr("screens.identify.tips"))
-        self.tips.setVisible(self.stage >= 1)
-        self.clerk_button.setText(self.tr("screens.identify.ask_clerk"))
-        self.clerk_button.setVisible(self.stage >= 1)
+        call = self.help_call
+        if call is not None:  # a clerk was asked for: say so, and when
+            from kiosk.views.clerk_bar import format_time
+
+            self.tips.setText(self.tr("help.coming_since", time=format_time(call.asked_at)))
+            self.clerk_button.setText(self.tr("help.asked"))
+        else:
+            self.tips.setText(self.tr("screens.identify.tips"))
+            self.clerk_button.setText(self.tr("screens.identify.ask_clerk"))
+        self.clerk_button.setEnabled(call is None)
+        helping = self.stage >= 1 or call is not None
+        self.tips.setVisible(helping)
+        self.clerk_button.setVisible(helping)
+        # The tips say what the picture and the first words said, and more: they take
+        # their room, so the clerk button stays in view on a small screen.
+        self.card_picture.setVisible(not helping)
+        self.instruction.setVisible(not helping)
         big = self.stage >= 2
         if self.manual_button.property("big") != big:
             self.manual_button.setProperty("big", big)
@@ -162,11 +182,33 @@ class IdentifyScreen(JourneyScreen):
             self.manual_button.setMinimumHeight(120 if big else 0)
 
     def ask_clerk(self) -> None:
-        """A clerk is asked for: the kiosk says so; a clerk comes to the kiosk."""
-        self.tips.setText(self.tr("screens.identify.clerk_called"))
+        """A clerk is asked for: the request is stored where the clerks' screens see it
+        (with this kiosk, the visit and the time); the kiosk says a clerk is coming."""
+        app = self.vc.app
+        visit = app.session.visit
+        self.clerk_button.setEnabled(False)  # one request per tap, not one per tap twice
+        self.vc.tasks.run(
+            lambda: app.help_requests.ask(visit, "card_unreadable"),
+            self._clerk_called,
+            self._clerk_call_failed,
+        )
+
+    def _clerk_called(self, call) -> None:
+        self.help_call = call
+        self._stage_texts()
         player = self.vc.app.speech
         if player is not None:
-            player.say_key("screens.identify.clerk_called")
+            player.say_key("help.coming")
+
+    def _clerk_call_failed(self, error: Exception) -> None:
+        # Nothing personal in the reason: the store's error class.
+        log.warning("help request not stored: %s", type(error).__name__)
+        self.help_call = None
+        self.clerk_button.setEnabled(True)
+        self.tips.setText(self.tr("help.failed"))
+        player = self.vc.app.speech
+        if player is not None:
+            player.say_key("help.failed")
 
     def start_camera(self) -> None:
         factory = self.vc.app.camera
@@ -246,6 +288,7 @@ class IdentifyScreen(JourneyScreen):
         self.hint_timer.stop()
         self.manual_timer.stop()
         self.stage = 0
+        self.help_call = None
         self.stop_camera()
         self.camera_view.clear_frame()
 
@@ -318,3 +361,115 @@ class IdentifyConfirmScreen(JourneyScreen):
     def wipe(self) -> None:
         super().wipe()
         self.details.clear()
+
+
+# ------------------------------------------------------------------ another person's card
+def _sample_other(vc) -> dict:
+    from datetime import UTC, datetime
+
+    from kiosk.services.flow import Step
+    from kiosk.services.journey import QUESTION
+
+    journey = vc.app.journey
+    journey.choose(MARRIAGE_CODE)
+    journey.consent(datetime.now(UTC))
+    journey.identified(
+        Applicant(
+            "001190012345",
+            "Nguyễn Thị Hồng Nhung",
+            date(1990, 5, 6),
+            "female",
+            "Thôn Nà Pò, xã Đồng Văn, tỉnh Quảng Ninh",
+        )
+    )
+    journey.flow.jump(Step(QUESTION, "partner_full_name"))
+    return {}
+
+
+@register("identify_other", sample=_sample_other)
+class IdentifyOtherScreen(Screen):
+    """The card of the other person a question is about (the partner at a marriage), held
+    to the camera: its values answer those questions, as the citizen's own card does."""
+
+    title_key = "other_card.title"
+    prompt_key = "other_card.prompt"
+
+    def __init__(self, vc) -> None:
+        super().__init__(vc)
+        row = QHBoxLayout()
+        self.camera_view = CameraView()
+        row.addWidget(self.camera_view, 4)
+        side = QVBoxLayout()
+        side.addWidget(Pictogram("identify_card", 120), 0, Qt.AlignmentFlag.AlignHCenter)
+        self.instruction = Text("")
+        self.status = Text("", "error")
+        side.addWidget(self.instruction)
+        side.addWidget(self.status)
+        side.addStretch(1)
+        row.addLayout(side, 3)
+        self.body.addLayout(row, 1)
+        self.body.addLayout(self.nav_row())
+        self.bridge = None
+
+    @property
+    def journey(self):
+        return self.vc.app.journey
+
+    def enter(self, state) -> None:
+        super().enter(state)
+        self.status.clear()
+        factory = self.vc.app.camera
+        if factory is None:
+            self.status.setText(self.tr("identify.no_camera"))
+            return
+        try:
+            self.bridge = factory(self)
+        except Exception as exc:  # a device that cannot open: Back, and type instead
+            log.warning("camera unavailable: %s", type(exc).__name__)
+            self.status.setText(self.tr("identify.no_camera"))
+            return
+        self.bridge.frame.connect(self.camera_view.show_frame)
+        self.bridge.scanned.connect(self.on_scanned)
+        self.bridge.start()
+
+    def on_scanned(self, result) -> None:
+        if getattr(result, "kind", None) != "cccd":
+            self.status.setText(self.tr("identify.not_a_card"))
+            return
+        c = result.citizen
+        error = self.journey.other_identified(
+            Applicant(
+                id_number=c.id_number,
+                full_name=c.full_name,
+                date_of_birth=c.date_of_birth,
+                sex=c.sex,
+                address=c.address,
+                old_id_number=c.old_id_number,
+                id_source="qr_scan",
+            )
+        )
+        if error:
+            self.status.setText(self.tr(error))  # the citizen's own card: keep scanning
+            return
+        self._stop()
+        self.vc.nav.back()  # the question, now answered from the card
+
+    def _stop(self) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge.deleteLater()
+            self.bridge = None
+        self.camera_view.clear_frame()
+
+    def leave(self) -> None:
+        self._stop()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.retranslate_nav()
+        self.instruction.setText(self.tr("other_card.instruction"))
+
+    def wipe(self) -> None:
+        super().wipe()
+        self._stop()
+        self.status.clear()

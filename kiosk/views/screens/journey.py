@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -26,7 +26,7 @@ from kiosk.services.consent import CONSENT_KEY
 from kiosk.services.dossiers import Applicant
 from kiosk.services.flow import Step
 from kiosk.services.journey import CONSENT, DOCUMENT, QUESTION, REVIEW, TYPE_IDENTITY
-from kiosk.services.places import Places
+from kiosk.services.places import default_places
 from kiosk.services.receipts import format_date, format_vnd
 from kiosk.services.text import nfc
 from kiosk.views.base import Screen
@@ -285,15 +285,31 @@ class ManualEntryScreen(JourneyScreen):
         self.labels: dict[str, Text] = {}
         self.errors: dict[str, Text] = {}
         for row, (key, kind, _label) in enumerate(MANUAL_FIELDS):
-            label, edit, error = Text(""), QLineEdit(), Text("", "error")
+            label, error = Text(""), Text("", "error")
+            grid.addWidget(label, row, 0)
+            grid.addWidget(error, row, 2)
+            self.labels[key], self.errors[key] = label, error
+            if kind == "date":
+                # Tapped on the date picker, never typed: 31/02 cannot be chosen.
+                self.dob_button = BigButton("", pictogram="form_field", icon_size=32)
+                self.dob_button.setObjectName(f"manual_{key}")
+                self.dob_button.clicked.connect(self._toggle_dob)
+                grid.addWidget(self.dob_button, row, 1)
+                continue
+            edit = QLineEdit()
             edit.setObjectName(f"manual_{key}")
             edit.setStyleSheet("min-height: 64px;")  # the smallest touch target, to fit
-            if kind in ("id_number", "date"):
-                edit.setProperty("keyboard", "numeric")
-            grid.addWidget(label, row, 0)
+            # Digits without "/" for the number (no date is typed here), capitals at each
+            # word for the name, as the journey's questions have.
+            edit.setProperty("keyboard", {"id_number": "id_number"}.get(kind, "text"))
+            if key == "full_name":
+                edit.setProperty("keyboard", "name")
             grid.addWidget(edit, row, 1)
-            grid.addWidget(error, row, 2)
-            self.inputs[key], self.labels[key], self.errors[key] = edit, label, error
+            self.inputs[key] = edit
+        self.dob_picker = DatePicker(self.tr, max_today=True)
+        self.dob_picker.setObjectName("manual_dob_picker")
+        self.dob_picker.chosen.connect(self._dob_chosen)
+        self.dob_picker.hide()
         self.sex_buttons: dict[str, BigButton] = {}
         sex_row = QHBoxLayout()
         self.sex_label = Text("")
@@ -309,6 +325,7 @@ class ManualEntryScreen(JourneyScreen):
         grid.addLayout(sex_row, len(MANUAL_FIELDS), 0, 1, 3)
         grid.setColumnStretch(1, 1)
         self.body.addLayout(grid)
+        self.body.addWidget(self.dob_picker)  # the page's full width, under the fields
         self.body.addStretch(1)
         self.next = BigButton("", "primary")
         self.next.clicked.connect(self.submit)
@@ -322,6 +339,28 @@ class ManualEntryScreen(JourneyScreen):
         for key, button in self.sex_buttons.items():
             button.setChecked(key == sex)
 
+    def _toggle_dob(self) -> None:
+        self.dob_picker.setVisible(not self.dob_picker.isVisible())
+        if self.dob_picker.isVisible():
+            QTimer.singleShot(0, self._dob_in_view)  # once the picker is laid out
+
+    def _dob_in_view(self) -> None:
+        """The date button at the top of the view, its picker under it."""
+        area = self.area
+        if area is None or not self.dob_picker.isVisible():
+            return
+        top = self.dob_button.mapTo(self.scroll_page, QPoint(0, 0)).y()
+        area.verticalScrollBar().setValue(max(0, top - 8))
+
+    def _dob_chosen(self) -> None:
+        self.dob_picker.hide()
+        self._show_dob()
+        self.errors["date_of_birth"].clear()
+
+    def _show_dob(self) -> None:
+        chosen = self.dob_picker.text()
+        self.dob_button.setText(chosen or self.tr("manual.dob.choose"))
+
     def retranslate(self) -> None:
         super().retranslate()
         self.retranslate_nav()
@@ -334,17 +373,20 @@ class ManualEntryScreen(JourneyScreen):
         self.sex_buttons["female"].setText(self.tr("journey.sex.female"))
         self.sex_buttons["male"].setText(self.tr("journey.sex.male"))
         self.next.setText(self.tr("nav.next"))
+        self.dob_picker.tr = self.tr
+        self.dob_picker.set_value(self.dob_picker.value())  # its captions in the language
+        self._show_dob()
 
     def submit(self) -> None:
         values, ok = {}, True
         lang = self.vc.app.session.lang
         for key, kind, _label in MANUAL_FIELDS:
-            value, error = cat.validate_value(
-                _manual_field(key, kind), self.inputs[key].text(), lang
-            )
+            widget = self.inputs.get(key, self.dob_button)
+            text = self.dob_picker.text() if kind == "date" else widget.text()
+            value, error = cat.validate_value(_manual_field(key, kind), text, lang)
             self.errors[key].setText(self.tr(error) if error else "")
-            self.inputs[key].setProperty("invalid", bool(error))
-            self.inputs[key].style().polish(self.inputs[key])
+            widget.setProperty("invalid", bool(error))
+            widget.style().polish(widget)
             ok = ok and error is None
             values[key] = value
         if ok:
@@ -368,6 +410,8 @@ class ManualEntryScreen(JourneyScreen):
             edit.clear()
         for error in self.errors.values():
             error.clear()
+        self.dob_picker.reset()
+        self.dob_picker.hide()
         self._sex("")
         self.sex = None
 
@@ -411,6 +455,7 @@ class FormScreen(JourneyScreen):
         self.edit: QLineEdit | None = None
         self.date_picker: DatePicker | None = None
         self.place_picker: PlacePicker | None = None
+        self.scan_other: BigButton | None = None  # the other person's card, on their questions
         self.error = Text("", "error")
         self.choice_buttons: dict[str, BigButton] = {}
 
@@ -425,7 +470,7 @@ class FormScreen(JourneyScreen):
         field, step = self.field, self.flow_step
         clear_layout(self.question_box)
         self.edit, self.choice_buttons = None, {}
-        self.date_picker = self.place_picker = None
+        self.date_picker = self.place_picker = self.scan_other = None
         if field is None:
             return
         lang = self.vc.app.session.lang
@@ -440,6 +485,15 @@ class FormScreen(JourneyScreen):
         )
         if hint:
             self.question_box.addWidget(Text(hint, "hint"))
+        if field.prefill_other and self.journey.session.other is None:
+            # The other person's card answers this question and those after it about them.
+            self.scan_other = BigButton(
+                self.tr("other_card.scan"), "primary", "identify_card", icon_size=64
+            )
+            self.scan_other.setObjectName("scan_other")
+            self.scan_other.setProperty("selection", True)  # one way to answer, beside typing
+            self.scan_other.clicked.connect(lambda: self.vc.nav.go("identify_other"))
+            self.question_box.addWidget(self.scan_other)
         if field.type in ("choice", "checkbox"):
             options = (
                 [(c.key, c.label(lang)) for c in field.choices]
@@ -470,18 +524,27 @@ class FormScreen(JourneyScreen):
             self.next.setVisible(True)
         elif field.input == "place":
             # The kiosk's own commune and the citizen's own, one tap each; else the lists.
-            places = Places()
+            # A card from before the merger names a commune of then: the lists say which
+            # commune of today it is; a card whose commune is not in them opens its province.
+            places = default_places()
             s = self.vc.app.settings
-            applicant = self.journey.session.applicant
-            card = applicant.address if applicant else ""
+            session = self.journey.session
+            applicant = session.other if field.prefill_other else session.applicant
+            card = places.from_address(applicant.address or "") if applicant else None
+            home = places.home(s.commune_name, s.province)
+            own = (
+                places.from_address(session.applicant.address or "") if session.applicant else None
+            )
             self.place_picker = PlacePicker(
                 self.tr,
                 places,
-                [places.home(s.commune_name, s.province), places.from_address(card or "")],
+                [card, home, own] if field.prefill_other else [home, card],
+                province=card.province if card is not None and not card.commune else None,
             )
             if raw:
                 self.place_picker.set_text(raw)
             self.place_picker.chosen.connect(self.submit)
+            self.place_picker.listed.connect(self._communes_in_view)
             self.question_box.addWidget(self.place_picker)
             self.next.setVisible(True)
         else:
@@ -496,6 +559,18 @@ class FormScreen(JourneyScreen):
         self.question_box.addWidget(self.error)
         self.question_box.addStretch(1)
         self.next.setText(self.tr("nav.next"))
+
+    def _communes_in_view(self) -> None:
+        """The commune list's search box at the top of the view, the names under it."""
+
+        def scroll() -> None:
+            picker, area = self.place_picker, self.area
+            if picker is None or area is None or not picker.commune_label.isVisible():
+                return
+            top = picker.commune_label.mapTo(self.scroll_page, QPoint(0, 0)).y()
+            area.verticalScrollBar().setValue(max(0, top - 8))
+
+        QTimer.singleShot(0, scroll)  # once the list is laid out
 
     def _choose(self, key: str) -> None:
         raw = {"yes": "1", "no": "0"}.get(key, key) if self.field.type == "checkbox" else key
