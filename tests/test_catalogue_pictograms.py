@@ -97,3 +97,22 @@ def test_a_renderer_warning_would_be_seen(qapp, qtlog, tmp_path: Path):
     )
     QSvgRenderer(str(odd))
     assert [r.message for r in qtlog.records if "svg" in r.message.lower()]
+
+
+def test_the_business_lines_each_have_a_pictogram():
+    """A category chosen from a list (the household business's line of trade) is drawn,
+    so a citizen who reads little can pick it."""
+    import json
+
+    from kiosk.paths import resource
+
+    pictos = json.loads(resource("choice_pictograms.json").read_text("utf-8"))
+    proc = json.loads(
+        resource("procedures", "household_business_registration.json").read_text("utf-8")
+    )
+    [field] = [f for f in proc["fields"] if f["key"] == "business_line"]
+    keys = [c["key"] for c in field["choices"]]
+    assert len(keys) >= 5
+    assert [k for k in keys if k not in pictos] == []
+    for key in keys:
+        assert resource("pictograms", f"{pictos[key]}.svg").is_file()
