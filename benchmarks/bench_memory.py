@@ -5,8 +5,9 @@
 One process, built as `python -m kiosk run` builds it (the demo settings, a fresh data
 folder, the simulated camera playing the sample ID card, the PDF printer, speech off),
 offscreen. A journey is what a citizen does: home, "submit a dossier", a procedure,
-consent, the ID card scanned by the camera (OpenCV, the QR decoder), three answers,
-review, confirm (the receipt PDF printed), done, back home. RSS (from /proc) is taken
+consent, the ID card scanned by the camera (OpenCV, the QR decoder) and its chip read
+(the simulated reader with the demo card), three answers, the fee (cash), review,
+confirm (the receipt PDF printed), done, back home. RSS (from /proc) is taken
 at home, idle, after the garbage collector: at start before the camera and decoder load,
 at home once they have loaded in the background, after the first journey, and after the
 last. Targets: <= 200 MB idle after a journey, <= 10 MB growth over 100 journeys.
@@ -121,13 +122,24 @@ def main() -> int:
         tap(screen().start)
         wait_for("consent")
         tap(screen().agree)
-        wait_for("identify_confirm")  # the simulated camera shows the sample card
+        # The simulated camera shows the sample card; in the demo its chip is read on
+        # the simulated reader too ("Is this you?" then shows the chip's portrait).
+        end = time.monotonic() + 60
+        while screen().name not in ("identify_confirm", "chip_confirm"):
+            if time.monotonic() > end:
+                raise SystemExit(f"stuck on {screen().name}, waiting for the card")
+            pump(0.01)
         tap(screen().yes)
         wait_for("form")
         tap(screen().choice_buttons["marriage"])
         tap(screen().choice_buttons["never_married"])
         screen().edit.setText("0912345678")
         tap(screen().next)
+        # The certificate has a fee: no exemption, cash at the counter.
+        wait_for("fee_exemption")
+        tap(screen().tiles[None])
+        wait_for("fee_pay")
+        tap(screen().cash)
         wait_for("review")
         tap(screen().confirm)
         wait_for("done")
@@ -164,6 +176,8 @@ def main() -> int:
     took = time.perf_counter() - started
     if os.environ.get("KIOSK_MEM_DEBUG"):
         _print_mappings()
+    if ctx.sync is not None:
+        ctx.sync.stop()  # as the running kiosk does when it quits, before the store closes
     window.close()
     ctx.close()
     cleanup()

@@ -116,3 +116,24 @@ def test_the_screen_index_read_from_the_sources_matches_the_registry():
     registry.discover()
     actual = {spec.name: spec.cls.__module__ for spec in registry.screens()}
     assert index == actual
+
+
+def test_modules_imported_after_qt_are_not_read_as_source():
+    # PySide6's import function reads the whole source of every module imported after it
+    # (tens of MB kept in linecache in a running kiosk); importing kiosk.qt turns it off.
+    probe = textwrap.dedent(
+        """
+        import builtins, linecache, sys
+        import PySide6.QtWidgets
+        import kiosk.qt
+        import colorsys, fractions  # pure-Python modules not loaded before
+        read = [f for f in linecache.cache if f.endswith(("colorsys.py", "fractions.py"))]
+        print(builtins.__import__.__name__, "PySide6.QtCore" in sys.modules, read)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip().split(maxsplit=2) == ["__lazy_import__", "True", "[]"], out.stderr[
+        -2000:
+    ]
