@@ -13,6 +13,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+from deploy_helpers import kiosk_env
+
+import kiosk.commands.run as run
+from kiosk.config import load_settings
 from kiosk.services.store import Store, head_revision, script_heads
 from kiosk.views import registry
 
@@ -33,6 +37,12 @@ NOT_BEFORE_HOME = (
     "kiosk.services.docscan",
     "kiosk.hardware.decoders",
     "kiosk.hardware.fusion",
+    "kiosk.services.chip_identity",  # the chip reader, right after the first paint
+    "kiosk.services.icao9303",
+    "kiosk.hardware.cardreader",
+    "smartcard",
+    "asn1crypto",
+    "cryptography.x509",
 )
 
 
@@ -137,3 +147,23 @@ def test_modules_imported_after_qt_are_not_read_as_source():
     assert out.stdout.strip().split(maxsplit=2) == ["__lazy_import__", "True", "[]"], out.stderr[
         -2000:
     ]
+
+
+def test_the_chip_reader_comes_right_after_the_first_paint(
+    tmp_path, monkeypatch, qtbot, kiosk_qapp
+):
+    kiosk_env(monkeypatch, tmp_path, KIOSK_DEMO="1")
+    ctx, reason, cleanup = run.open_kiosk(load_settings())
+    try:
+        window = run.build_window(ctx, reason)
+        qtbot.addWidget(window)
+        assert ctx.chip is None and "chip" not in ctx.journey.flow.names()
+        window.show()
+        window.start()
+        qtbot.waitUntil(lambda: ctx.chip is not None, timeout=10_000)
+        assert ctx.chip.kind == "sim" and ctx.chip.available
+        names = ctx.journey.flow.names()
+        assert names.index("chip") == names.index("identify") + 1
+    finally:
+        ctx.close()
+        cleanup()

@@ -143,11 +143,13 @@ def build_window(ctx, reason: str | None):
     window = MainWindow(ctx)
     window.reset_hooks.append(release_memory)  # each citizen's session ends lean
     if reason is None:
-        from kiosk.qt.wiring import install_sync, wire
+        from kiosk.qt.wiring import install_chip_reader, install_sync, wire
 
-        wire(window, ctx, sync=False)
-        # The sync worker (and the HTTP stack) once the home screen is on screen.
+        wire(window, ctx, sync=False, chip=False)
+        # The sync worker (and the HTTP stack) and the chip reader (PC/SC, the ICAO 9303
+        # code) once the home screen is on screen.
         _after_first_paint(window, lambda: install_sync(window, ctx))
+        _after_first_paint(window, lambda: install_chip_reader(ctx))
     elif reason == "crashed":
         # Out of service, but dossiers already confirmed still go out.
         from kiosk.qt.wiring import install_sync
