@@ -167,3 +167,22 @@ def test_the_chip_reader_comes_right_after_the_first_paint(
     finally:
         ctx.close()
         cleanup()
+
+
+def test_the_citizen_screens_load_the_printing_code_only_to_print():
+    # A fee or a date on screen needs no PDF library: reportlab, the QR code maker and
+    # PIL load when a receipt is printed, not at the first tap on the home screen.
+    probe = textwrap.dedent(
+        """
+        import importlib, sys
+        import kiosk.qt
+        for name in ("journey", "identify", "fees", "status", "chip", "notices"):
+            importlib.import_module("kiosk.views.screens." + name)
+        print(sorted({m.split(".")[0] for m in sys.modules} & {"reportlab", "segno", "PIL"}))
+        """
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr[-2000:]
