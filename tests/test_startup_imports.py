@@ -186,3 +186,35 @@ def test_the_citizen_screens_load_the_printing_code_only_to_print():
         [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr[-2000:]
+
+
+def test_catalogues_are_read_once_for_the_command_line_and_the_window(tmp_path, monkeypatch):
+    import json
+
+    from kiosk.services import i18n
+
+    (tmp_path / "vi").mkdir()
+    path = tmp_path / "vi" / "home.json"
+    path.write_text(json.dumps({"home.title": "Xin chào"}), encoding="utf-8")
+    reads = []
+    real = json.loads
+    monkeypatch.setattr(i18n.json, "loads", lambda text: reads.append(1) or real(text))
+    first = i18n.load_catalogues(tmp_path)
+    second = i18n.load_catalogues(tmp_path)
+    assert first == second and len(reads) == 1
+    second["vi"]["home.title"] = "changed"  # each caller gets its own copy
+    assert i18n.load_catalogues(tmp_path)["vi"]["home.title"] == "Xin chào"
+    path.write_text(json.dumps({"home.title": "Xin chào bà con"}), encoding="utf-8")
+    assert i18n.load_catalogues(tmp_path)["vi"]["home.title"] == "Xin chào bà con"
+    assert len(reads) == 2
+
+
+def test_a_kiosk_without_approved_studio_work_does_not_list_it_at_start(tmp_path, monkeypatch):
+    from kiosk.context import build_context
+
+    kiosk_env(monkeypatch, tmp_path, KIOSK_DEMO="1")
+    ctx = build_context(load_settings())
+    try:
+        assert ctx.studio_overlay.strings == {} and ctx.studio._items is None
+    finally:
+        ctx.close()
