@@ -218,3 +218,22 @@ def test_a_kiosk_without_approved_studio_work_does_not_list_it_at_start(tmp_path
         assert ctx.studio_overlay.strings == {} and ctx.studio._items is None
     finally:
         ctx.close()
+
+
+def test_the_command_line_starts_without_the_database_library():
+    # `kiosk --help`, `kiosk scan` and the others: SQLAlchemy loads when a command uses the
+    # database, not for the owner-only umask every command sets first.
+    probe = textwrap.dedent(
+        """
+        import sys
+        from kiosk.services.hardening import private_umask
+        from kiosk.cli import build_parser
+        private_umask()
+        build_parser()
+        print("sqlalchemy" in sys.modules, "PySide6" in sys.modules)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.split() == ["False", "False"], out.stdout + out.stderr[-2000:]
