@@ -244,3 +244,31 @@ def test_the_command_line_starts_without_the_database_library():
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert out.stdout.split() == ["False", "False"], out.stdout + out.stderr[-2000:]
+
+
+def test_the_collector_waits_for_the_first_paint(tmp_path):
+    # No garbage-collector passes over what start-up allocates; right after the first
+    # paint it is on again, with start-up's objects set aside (frozen) from its passes.
+    probe = textwrap.dedent(
+        """
+        import gc, sys
+        import kiosk.commands.run as run
+        real = run._report_ready
+        def report(app, window):
+            print("at first paint", gc.isenabled())
+            real(app, window)
+        run._report_ready = report
+        code = run.run_kiosk(type("Args", (), {"windowed": True, "exit_when_ready": True})())
+        print("after", code, gc.isenabled(), gc.get_freeze_count() > 10_000)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=_kiosk_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith(("at first", "after"))]
+    assert lines == ["at first paint False", "after 0 True True"], out.stdout + out.stderr[-2000:]
