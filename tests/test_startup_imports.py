@@ -272,3 +272,49 @@ def test_the_collector_waits_for_the_first_paint(tmp_path):
     )
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith(("at first", "after"))]
     assert lines == ["at first paint False", "after 0 True True"], out.stdout + out.stderr[-2000:]
+
+
+def test_the_window_wide_event_filters_start_right_after_the_first_paint(tmp_path):
+    # Listen-first, the keyboard's focus watch and the idle watch see no event of building
+    # and painting the home screen (a Python call each), and every event after it.
+    probe = textwrap.dedent(
+        """
+        from PySide6.QtCore import QEvent, QTimer
+        from PySide6.QtWidgets import QApplication
+        import kiosk.commands.run as run
+        from kiosk.views import keyboard, listen, shell
+
+        seen = {"listen": 0, "keyboard": 0, "idle": 0}
+        def counting(name, real):
+            def event_filter(self, obj, event):
+                seen[name] += 1
+                return real(self, obj, event)
+            return event_filter
+        listen.ListenHelper.eventFilter = counting("listen", listen.ListenHelper.eventFilter)
+        keyboard.KeyboardController.eventFilter = counting(
+            "keyboard", keyboard.KeyboardController.eventFilter
+        )
+        shell.IdleWatcher.eventFilter = counting("idle", shell.IdleWatcher.eventFilter)
+        real_report = run._report_ready
+        def report(app, window):
+            print("at first paint", sorted(seen.items()))
+            def later():
+                QApplication.sendEvent(window, QEvent(QEvent.Type.User))
+                print("after", all(seen.values()))
+                real_report(app, window)
+            QTimer.singleShot(200, later)
+        run._report_ready = report
+        run.run_kiosk(type("Args", (), {"windowed": True, "exit_when_ready": True})())
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=_kiosk_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith(("at first", "after"))]
+    expected = ["at first paint [('idle', 0), ('keyboard', 0), ('listen', 0)]", "after True"]
+    assert lines == expected, out.stdout + out.stderr[-2000:]

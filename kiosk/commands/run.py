@@ -75,7 +75,7 @@ def _run_kiosk(args) -> int:
     # Anything raised from here on leaves the start recorded: it counts as a crash.
     ctx, reason, cleanup = open_kiosk(settings, crashed)
     try:
-        window = build_window(ctx, reason)
+        window = build_window(ctx, reason, app_filters=False)
         lock = None
         if settings.fullscreen and not getattr(args, "windowed", False):
             lock = lock_down(window, ctx)
@@ -158,11 +158,16 @@ def open_kiosk(settings, crashed: bool = False):
     return ctx, None, cleanup
 
 
-def build_window(ctx, reason: str | None):
-    """The main window; with a reason, pinned to the out-of-service screen for good."""
+def build_window(ctx, reason: str | None, app_filters: bool = True):
+    """The main window; with a reason, pinned to the out-of-service screen for good.
+    `app_filters=False`: its application-wide event filters come right after the first
+    paint (a Python call for every event of building and painting the home screen, and
+    the first use of each event's Python type, cost some 40 ms of CPU before it)."""
     from kiosk.views.shell import MainWindow
 
-    window = MainWindow(ctx)
+    window = MainWindow(ctx, app_filters=app_filters)
+    if not app_filters:
+        _after_first_paint(window, window.install_app_filters, first=True)
     window.reset_hooks.append(release_memory)  # each citizen's session ends lean
     if reason is None:
         from kiosk.qt.wiring import install_chip_reader, install_sync, wire
