@@ -318,3 +318,40 @@ def test_the_window_wide_event_filters_start_right_after_the_first_paint(tmp_pat
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith(("at first", "after"))]
     expected = ["at first paint [('idle', 0), ('keyboard', 0), ('listen', 0)]", "after True"]
     assert lines == expected, out.stdout + out.stderr[-2000:]
+
+
+def test_the_decoder_warm_up_is_the_first_thing_after_the_first_paint(tmp_path):
+    # The first scan must not wait: the decoder's warm-up starts (in the background)
+    # before the sync worker and the chip reader are set up on the GUI thread.
+    probe = textwrap.dedent(
+        """
+        from PySide6.QtCore import QTimer
+        import kiosk.commands.run as run
+        import kiosk.qt.wiring as wiring
+
+        order = []
+        def noting(name, real):
+            def call(*args, **kwargs):
+                order.append(name)
+                return real(*args, **kwargs)
+            return call
+        run._after_start = noting("warm-up", run._after_start)
+        wiring.install_sync = noting("sync", wiring.install_sync)
+        wiring.install_chip_reader = noting("chip", wiring.install_chip_reader)
+        real_report = run._report_ready
+        def report(app, window):
+            QTimer.singleShot(300, lambda: (print("order", order), real_report(app, window)))
+        run._report_ready = report
+        run.run_kiosk(type("Args", (), {"windowed": True, "exit_when_ready": True})())
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=_kiosk_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("order")]
+    assert lines == ["order ['warm-up', 'sync', 'chip']"], out.stdout + out.stderr[-2000:]

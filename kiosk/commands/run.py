@@ -84,6 +84,9 @@ def _run_kiosk(args) -> int:
             window.resize(1280, 800)
             window.show()
         window.start()
+        # First after the paint: the QR decoder's warm-up, in the background, so the first
+        # scan is as fast as any while the rest below is set up on this thread.
+        _after_first_paint(window, lambda: _after_start(window, ctx, reason), first=True)
         if getattr(args, "exit_when_ready", False):
             _after_first_paint(window, lambda: _report_ready(app, window), first=True)
         _after_first_paint(window, _after_start_collect, always=True)
@@ -91,7 +94,6 @@ def _run_kiosk(args) -> int:
             _schedule_purge(window, ctx)
         _exit_on_signals(app)
         log.info("kiosk started%s", f" out of service ({reason})" if reason else "")
-        _after_first_paint(window, lambda: _after_start(window, ctx, reason))
         if settings.demo and reason is None:
             _after_first_paint(window, lambda: _demo_admin(ctx, cli), always=True)
         code = app.exec()
