@@ -19,11 +19,14 @@ CHECK_EVERY_MS = 1000
 
 
 class MainThreadCollector(QObject):
-    """Runs gc's generational collection from the UI thread's event loop."""
+    """Runs gc's generational collection from the UI thread's event loop: the young
+    generation every second (cheap: only what was made since), the middle one every
+    tenth time, everything every hundredth (as the interpreter's own thresholds would)."""
 
     def __init__(self, parent: QObject) -> None:
         super().__init__(parent)
         self.threshold = gc.get_threshold()
+        self.young_runs = self.middle_runs = 0
         gc.disable()
         self.timer = QTimer(self)
         self.timer.setInterval(CHECK_EVERY_MS)
@@ -31,16 +34,16 @@ class MainThreadCollector(QObject):
         self.timer.start()
 
     def check(self) -> int:
-        """The collection the interpreter would have run by now; returns objects freed."""
-        young, middle, old = gc.get_count()
-        t0, t1, t2 = self.threshold
-        freed = 0
-        if young > t0:
-            freed += gc.collect(0)
-            if middle > t1:
-                freed += gc.collect(1)
-                if old > t2:
-                    freed += gc.collect(2)
+        """One round of collection; returns the number of objects freed."""
+        freed = gc.collect(0)
+        self.young_runs += 1
+        if self.young_runs >= max(1, self.threshold[1]):
+            self.young_runs = 0
+            freed += gc.collect(1)
+            self.middle_runs += 1
+            if self.middle_runs >= max(1, self.threshold[2]):
+                self.middle_runs = 0
+                freed += gc.collect(2)
         return freed
 
 

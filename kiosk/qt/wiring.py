@@ -92,13 +92,15 @@ def install_clerk_bar(window: MainWindow, app_ctx: AppContext, sync) -> None:
     bar.setVisible(False)
 
 
-def wire(window: MainWindow, app_ctx: AppContext, sync: bool = True) -> None:
-    """Everything a running kiosk adds to the bare window (the sync worker apart, with
-    `sync=False`: the kiosk installs it right after the home screen is painted)."""
+def wire(window: MainWindow, app_ctx: AppContext, sync: bool = True, chip: bool = True) -> None:
+    """Everything a running kiosk adds to the bare window (the sync worker and the chip
+    reader apart, with `sync=False`, `chip=False`: the kiosk installs them right after the
+    home screen is painted; the chip's step comes after the card's QR code, never before)."""
     from kiosk.qt.speech_bridge import install_speech
 
     install_camera(app_ctx)
-    install_chip_reader(app_ctx)
+    if chip:
+        install_chip_reader(app_ctx)
     install_speech(window, app_ctx)
     if sync:
         install_sync(window, app_ctx)

@@ -21,10 +21,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import select
-
-from kiosk.services.models import Clerk, Dossier
-
 log = logging.getLogger(__name__)
 
 DEMO_KEY = "demo_data"
@@ -49,7 +45,10 @@ def mark_demo(store) -> None:
 
 def has_demo_data(store) -> bool:
     """Whether a demo run left anything in this database (marker, demo admin, demo dossiers)."""
+    from sqlalchemy import select
+
     from kiosk.services.installation import meta_get
+    from kiosk.services.models import Clerk, Dossier
 
     if meta_get(store, DEMO_KEY) is not None:
         return True

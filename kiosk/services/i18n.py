@@ -22,12 +22,38 @@ class CatalogueError(ValueError):
     pass
 
 
+# Catalogues already read, by folder and by the name, time and size of every file in it:
+# the command line and the kiosk window both read them at start, once is enough.
+_READ: dict[tuple, dict[str, dict[str, str]]] = {}
+
+
 def load_catalogues(root: Path) -> dict[str, dict[str, str]]:
+    files = {
+        lang: sorted((root / lang).glob("*.json")) if (root / lang).is_dir() else []
+        for lang in LANGUAGES
+    }
+    try:
+        signature = (str(root),) + tuple(
+            (str(p), p.stat().st_mtime_ns, p.stat().st_size)
+            for paths in files.values()
+            for p in paths
+        )
+    except OSError:
+        signature = None
+    if signature in _READ:
+        return {lang: dict(texts) for lang, texts in _READ[signature].items()}
+    catalogues = _read_catalogues(files)
+    if signature is not None:
+        _READ.clear()  # only the latest: a changed file is read again, nothing piles up
+        _READ[signature] = {lang: dict(texts) for lang, texts in catalogues.items()}
+    return catalogues
+
+
+def _read_catalogues(files: dict[str, list[Path]]) -> dict[str, dict[str, str]]:
     catalogues: dict[str, dict[str, str]] = {}
     for lang in LANGUAGES:
         merged: dict[str, str] = {}
-        folder = root / lang
-        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        for path in files[lang]:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as exc:

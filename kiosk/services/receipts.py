@@ -42,6 +42,7 @@ from reportlab.platypus import (
 )
 
 from kiosk.paths import resource
+from kiosk.services.formats import format_date, format_datetime, format_vnd
 from kiosk.services.i18n import FALLBACK, Translator
 from kiosk.services.text import nfc
 
@@ -139,23 +140,6 @@ def mask_id(id_number: str) -> str:
         return ""
     shown = 4 if len(value) >= 8 else 0
     return "•" * (len(value) - shown) + value[len(value) - shown :]
-
-
-def format_vnd(amount: int) -> str:
-    """50000 -> '50.000 ₫' (Vietnamese thousands separator)."""
-    if amount < 0:
-        raise ValueError("fee cannot be negative")
-    return f"{amount:,}".replace(",", ".") + " ₫"
-
-
-def format_datetime(value: datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone()  # the local time of the commune, where the kiosk stands
-    return value.strftime("%d/%m/%Y %H:%M")
-
-
-def format_date(value: date) -> str:
-    return value.strftime("%d/%m/%Y")
 
 
 def _pick(texts: dict[str, str], lang: str) -> str:

@@ -356,8 +356,10 @@ class Studio:
         rows = self.store.read(
             lambda s: list(s.scalars(select(Translation).where(Translation.state == APPROVED)))
         )
-        items = {it.item: it for it in self.items()}
         overlay = Overlay()
+        if not rows:
+            return overlay  # nothing approved: no need to list what there is to translate
+        items = {it.item: it for it in self.items()}
         for row in rows:
             it = items.get(row.item)
             if it is None or row.source_hash != source_hash(it.source) or not row.text:

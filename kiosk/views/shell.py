@@ -326,8 +326,19 @@ class ScreenStack(QStackedWidget):
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, app_ctx, tasks: TaskRunner | None = None, start: str = HOME) -> None:
+    def __init__(
+        self,
+        app_ctx,
+        tasks: TaskRunner | None = None,
+        start: str = HOME,
+        app_filters: bool = True,
+    ) -> None:
+        """`app_filters=False`: the application-wide event filters (listen-first, the
+        keyboard's focus watch, the idle watch) wait for install_app_filters(); the kiosk
+        calls it right after the first paint, so building and painting the home screen
+        does not pass every event through Python."""
         super().__init__()
+        self.app_filters = app_filters
         self.setWindowTitle("Kiosk")
         self.nav = Navigator(start)
         self.vc = ViewContext(app_ctx, self.nav, tasks or TaskRunner(self))
@@ -355,6 +366,8 @@ class MainWindow(QMainWindow):
         self.keyboard_ctl = KeyboardController(
             self.keyboard, self, language=lambda: app_ctx.session.lang
         )
+        if not app_filters:
+            QApplication.instance().removeEventFilter(self.keyboard_ctl)
         self.keyboard.installEventFilter(self)
         self.short = False
         self.setCentralWidget(central)
@@ -366,6 +379,8 @@ class MainWindow(QMainWindow):
         self.nav.changed.connect(self._show)
         self.nav.session_reset.connect(self.reset_session)
         self.listen = ListenHelper(self, app_ctx)  # long press speaks; listen-first mode
+        if not app_filters:
+            QApplication.instance().removeEventFilter(self.listen)
         self.prompt_hooks: list = []  # callables (screen) -> None, e.g. speech
         self.reset_hooks: list = []  # callables () -> None, run when a session ends
         self.start_hooks: list = []  # callables () -> None, run by start() (e.g. sync)
@@ -496,11 +511,19 @@ class MainWindow(QMainWindow):
     # Idle and session --------------------------------------------------------
     def start(self) -> None:
         self.started = True
-        QApplication.instance().installEventFilter(self.idle)
+        if self.app_filters:
+            QApplication.instance().installEventFilter(self.idle)
         self.nav.home()
         self.idle.start()
         for hook in self.start_hooks:
             hook()
+
+    def install_app_filters(self) -> None:
+        """The application-wide event filters, in the order they are otherwise installed."""
+        app = QApplication.instance()
+        for event_filter in (self.keyboard_ctl, self.listen, self.idle):
+            app.installEventFilter(event_filter)
+        self.app_filters = True
 
     def _on_idle(self) -> None:
         if self.nav.current == self.nav.home_name and len(self.nav.history) <= 1:

@@ -31,9 +31,9 @@ from kiosk.services.chip_identity import (
     without_chip,
 )
 from kiosk.services.flow import Step
+from kiosk.services.formats import format_date
 from kiosk.services.icao9303 import pa
 from kiosk.services.icao9303.reader import BacRefusedError, ChipTimeoutError, decode_portrait
-from kiosk.services.receipts import format_date
 from kiosk.views.registry import register
 from kiosk.views.steps import JourneyScreen, sample_at
 from kiosk.views.widgets import BigButton, Pictogram, Text

@@ -20,8 +20,8 @@ from PySide6.QtCore import QMargins, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
+from kiosk.services.formats import format_vnd
 from kiosk.services.models import AUTH_BLOCKED, NEEDS_CLERK, QUEUED, SENDING
-from kiosk.services.receipts import format_vnd
 from kiosk.services.reports import print_daily_report, write_daily_report
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time

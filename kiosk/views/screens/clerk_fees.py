@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QTableWidgetItem,
 )
 
+from kiosk.services.formats import format_vnd
 from kiosk.services.payments import CASH, EXEMPT, TRANSFER, PaymentError
-from kiosk.services.receipts import format_vnd
 from kiosk.views.registry import register
 from kiosk.views.screens.clerk_common import ClerkScreen, fmt_time
 from kiosk.views.screens.clerk_samples import ensure_sample_data, sample_login

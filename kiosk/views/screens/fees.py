@@ -17,8 +17,8 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QStyle, QWidget
 
 from kiosk.services.fee_step import EXEMPTION, PAY, QUANTITY
+from kiosk.services.formats import format_vnd
 from kiosk.services.payments import CASH, EXEMPT, TRANSFER
-from kiosk.services.receipts import format_vnd
 from kiosk.views.base import Screen
 from kiosk.views.registry import register
 from kiosk.views.steps import JourneyScreen, leave_steps, sample_at

@@ -14,8 +14,8 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
 
 from kiosk.services.dossiers import Applicant
+from kiosk.services.formats import format_date
 from kiosk.services.journey import CONFIRM_IDENTITY, IDENTIFY
-from kiosk.services.receipts import format_date
 from kiosk.views.base import Screen
 from kiosk.views.registry import register
 from kiosk.views.steps import JourneyScreen, sample_at, show_step

@@ -25,9 +25,9 @@ from kiosk.services import catalogue as cat
 from kiosk.services.consent import CONSENT_KEY
 from kiosk.services.dossiers import Applicant
 from kiosk.services.flow import Step
+from kiosk.services.formats import format_date, format_vnd
 from kiosk.services.journey import CONSENT, DOCUMENT, QUESTION, REVIEW, TYPE_IDENTITY
 from kiosk.services.places import default_places
-from kiosk.services.receipts import format_date, format_vnd
 from kiosk.services.text import nfc
 from kiosk.views.base import Screen
 from kiosk.views.pickers import DatePicker, PlacePicker

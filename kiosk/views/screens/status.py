@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit
 
-from kiosk.services.receipts import format_date
+from kiosk.services.formats import format_date
 from kiosk.services.status import FACES, REASONS, StatusError, StatusView
 from kiosk.views.base import Screen
 from kiosk.views.registry import register
