@@ -60,9 +60,15 @@ TAGS = ("glare", "blur", "perspective", "noise", "low light", "JPEG", "combined"
 
 class Frame:
     def __init__(
-        self, image: np.ndarray, expected: str | None, tags: tuple[str, ...], glare: float = 0.0
+        self,
+        image: np.ndarray,
+        expected: str | None,
+        tags: tuple[str, ...],
+        glare: float = 0.0,
+        detail: str = "",
     ) -> None:
         self.image = image
+        self.detail = detail  # how the frame was made (for the list of misses)
         self.expected = expected  # the QR text, or None on a negative
         self.tags = tags
         self.glare = glare  # share of the code saturated by glare
@@ -145,55 +151,71 @@ def random_glare(
 
 
 def defocus(f, payload, quad, rng, strength=1.0):
-    return synth.gaussian_blur(f, module_px(payload, quad) * rng.uniform(0.25, 0.6) * strength)
+    sigma = module_px(payload, quad) * rng.uniform(0.25, 0.6) * strength
+    return synth.gaussian_blur(f, sigma), f"defocus sigma {sigma:.1f} px"
 
 
 def motion(f, rng, lengths=(3, 15)):
-    return synth.motion_blur(f, int(rng.integers(lengths[0], lengths[1] + 1)), rng.uniform(0, 180))
+    length, angle = int(rng.integers(lengths[0], lengths[1] + 1)), rng.uniform(0, 180)
+    return synth.motion_blur(f, length, angle), f"motion {length} px at {angle:.0f} deg"
+
+
+def _size(payload: str, quad: np.ndarray) -> str:
+    return f"module {module_px(payload, quad):.1f} px"
 
 
 def t_glare(rng):
     f, p, quad = scene(rng)
     f, sat = random_glare(f, quad, rng, (0.0, GLARE_LIMIT))
-    return Frame(synth.noise(f, 3, rng), p, ("glare",), sat)
+    detail = f"{_size(p, quad)}, glare {sat:.1%}"
+    return Frame(synth.noise(f, 3, rng), p, ("glare",), sat, detail)
 
 
 def t_glare_strong(rng):
     f, p, quad = scene(rng)
     f, sat = random_glare(f, quad, rng, (GLARE_LIMIT + 0.005, 0.40))
-    return Frame(synth.noise(f, 3, rng), p, ("glare-strong",), max(sat, GLARE_LIMIT + 0.001))
+    detail = f"{_size(p, quad)}, glare {sat:.1%}"
+    return Frame(
+        synth.noise(f, 3, rng), p, ("glare-strong",), max(sat, GLARE_LIMIT + 0.001), detail
+    )
 
 
 def t_blur(rng):
     f, p, quad = scene(rng, module=(3.5, 6.0))
-    f = defocus(f, p, quad, rng) if rng.random() < 0.4 else motion(f, rng)
-    return Frame(synth.noise(f, 2, rng), p, ("blur",))
+    f, how = defocus(f, p, quad, rng) if rng.random() < 0.4 else motion(f, rng)
+    return Frame(synth.noise(f, 2, rng), p, ("blur",), detail=f"{_size(p, quad)}, {how}")
 
 
 def t_perspective(rng):
-    f, p, _ = scene(rng, module=(2.6, 5.0), angle=360, tilt=(0.1, 0.5))
-    return Frame(synth.noise(f, 4, rng), p, ("perspective",))
+    f, p, quad = scene(rng, module=(2.6, 5.0), angle=360, tilt=(0.1, 0.5))
+    return Frame(synth.noise(f, 4, rng), p, ("perspective",), detail=_size(p, quad))
 
 
 def t_noise(rng):
-    f, p, _ = scene(rng, module=(2.5, 5.0))
-    return Frame(synth.noise(f, rng.uniform(20, 55), rng), p, ("noise",))
+    f, p, quad = scene(rng, module=(2.5, 5.0))
+    sigma = rng.uniform(20, 55)
+    detail = f"{_size(p, quad)}, noise sigma {sigma:.0f}"
+    return Frame(synth.noise(f, sigma, rng), p, ("noise",), detail=detail)
 
 
 def t_low_light(rng):
-    f, p, _ = scene(rng, module=(2.5, 5.0))
-    f = synth.noise(synth.dim(f, rng.uniform(0.06, 0.25)), rng.uniform(1.5, 4), rng)
-    return Frame(f, p, ("low light",))
+    f, p, quad = scene(rng, module=(2.5, 5.0))
+    gain = rng.uniform(0.06, 0.25)
+    f = synth.noise(synth.dim(f, gain), rng.uniform(1.5, 4), rng)
+    return Frame(f, p, ("low light",), detail=f"{_size(p, quad)}, light {gain:.0%}")
 
 
 def t_jpeg(rng):
-    f, p, _ = scene(rng, module=(2.5, 5.0))
-    return Frame(synth.jpeg(f, int(rng.integers(4, 15))), p, ("JPEG",))
+    f, p, quad = scene(rng, module=(2.5, 5.0))
+    quality = int(rng.integers(4, 15))
+    detail = f"{_size(p, quad)}, JPEG quality {quality}"
+    return Frame(synth.jpeg(f, quality), p, ("JPEG",), detail=detail)
 
 
 def t_combined(rng):
     f, p, quad = scene(rng, module=(3.0, 5.5), angle=40, tilt=(0.0, 0.3))
     tags = ["combined", "perspective"]
+    details = [_size(p, quad)]
     sat = 0.0
     steps = rng.permutation(["glare", "blur", "noise", "low light", "JPEG"])[
         : int(rng.integers(2, 4))
@@ -201,19 +223,27 @@ def t_combined(rng):
     if "glare" in steps:
         f, sat = random_glare(f, quad, rng, (0.0, 0.10))
         tags.append("glare")
+        details.append(f"glare {sat:.1%}")
     if "blur" in steps:
-        f = defocus(f, p, quad, rng, 0.7) if rng.random() < 0.5 else motion(f, rng, (3, 9))
+        f, how = defocus(f, p, quad, rng, 0.7) if rng.random() < 0.5 else motion(f, rng, (3, 9))
         tags.append("blur")
+        details.append(how)
     if "low light" in steps:
-        f = synth.dim(f, rng.uniform(0.15, 0.35))
+        gain = rng.uniform(0.15, 0.35)
+        f = synth.dim(f, gain)
         tags.append("low light")
+        details.append(f"light {gain:.0%}")
+    sigma = rng.uniform(8, 20) if "noise" in steps else 3
     if "noise" in steps:
         tags.append("noise")
-    f = synth.noise(f, rng.uniform(8, 20) if "noise" in steps else 3, rng)
+        details.append(f"noise sigma {sigma:.0f}")
+    f = synth.noise(f, sigma, rng)
     if "JPEG" in steps:
-        f = synth.jpeg(f, int(rng.integers(15, 40)))
+        quality = int(rng.integers(15, 40))
+        f = synth.jpeg(f, quality)
         tags.append("JPEG")
-    return Frame(f, p, tuple(tags), sat)
+        details.append(f"JPEG quality {quality}")
+    return Frame(f, p, tuple(tags), sat, ", ".join(details))
 
 
 def n_empty(rng):
@@ -348,6 +378,10 @@ class Stats:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def texts(found: list[decoders.Decoded]) -> list[str]:
+    return [d.text for d in found]
+
+
 def scan_command_pipeline() -> decoders.QrPipeline:
     """The pipeline `kiosk scan` uses for a still image."""
     from kiosk.commands.scan import still_pipeline
@@ -363,6 +397,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-tag", type=int, default=None, help="frames per positive kind")
     ap.add_argument("--seed", type=int, default=None, help="default: a fresh one, printed")
     ap.add_argument("--opencv", action="store_true", help="also run OpenCV's (slow) detector")
+    ap.add_argument(
+        "--misses", action="store_true", help="list the decodable frames the pipeline missed"
+    )
+    ap.add_argument("--save", type=Path, default=None, help="write those frames as PNG here")
     args = ap.parse_args(argv)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     per_tag = args.per_tag or (12 if args.quick else 60)
@@ -385,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     n_frames = 0
+    missed: list[str] = []
     for frame in corpus(per_tag, seed):
         gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
         n_frames += 1
@@ -400,6 +439,12 @@ def main(argv: list[str] | None = None) -> int:
             stats[name].add(
                 frame, found, (time.perf_counter() - t0) * 1000, (time.thread_time() - c0) * 1000
             )
+            if name == "pipeline" and frame.decodable and frame.expected not in texts(found):
+                label = f"{n_frames:04d} {'+'.join(frame.tags)}: {frame.detail}"
+                missed.append(label)
+                if args.save is not None:
+                    args.save.mkdir(parents=True, exist_ok=True)
+                    cv2.imwrite(str(args.save / f"{n_frames:04d}.png"), frame.image)
 
     pipe = stats["pipeline"]
     n_pos = len(pipe.decodable) + len(pipe.strong)
@@ -452,6 +497,10 @@ def main(argv: list[str] | None = None) -> int:
         "pipeline reads by pass: "
         + ", ".join(f"{k} {v}" for k, v in sorted(pipe.stages.items(), key=lambda kv: -kv[1]))
     )
+    if args.misses:
+        print("decodable frames the pipeline missed:")
+        for label in missed:
+            print(f"  {label}")
     checks = [
         (f"decodable frames read >= {TARGET_RATE}%", pipe.rate >= TARGET_RATE),
         ("zero misreads", pipe.misreads == 0),
