@@ -529,3 +529,6 @@ def warm_up() -> None:
     pipeline = QrPipeline(budget_ms=50.0)
     pipeline.decode(frame)
     LiveQrDecoder(pipeline).decode(frame)
+    from kiosk.hardware.qr_erasure import warm_up as warm_erasures
+
+    warm_erasures()

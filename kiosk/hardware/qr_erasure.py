@@ -296,3 +296,9 @@ def _correct(data: list[int], lost: np.ndarray, blocks: list[tuple[int, int]]) -
         for p, value in zip(where, fixed, strict=True):
             out[p] = value
     return out
+
+
+def warm_up() -> None:
+    """Build the layouts of the card codes' versions ahead of the first damaged code."""
+    for version in range(6, 12):
+        _layout(version)
