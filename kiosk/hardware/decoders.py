@@ -414,11 +414,15 @@ class QrPipeline:
             if found:
                 return _dedupe(_with(found, "zbar")), []
         for name, image, offset in self._deblurrer.variants(gray):
-            if time.thread_time() > deadline:
-                break
-            found, _ = self._read(image, try_downscale=False)
-            if found:
-                return _dedupe(_with(found, name, 1.0, offset)), []
+            # Deconvolution leaves ringing and uneven contrast that zxing's binariser
+            # reads wrong where a local threshold does not.
+            for suffix, prepare in (("", None), ("-threshold", _threshold)):
+                if time.thread_time() > deadline:
+                    return [], regions
+                variant = image if prepare is None else prepare(image, 21)
+                found, _ = self._read(variant, try_downscale=False)
+                if found:
+                    return _dedupe(_with(found, name + suffix, 1.0, offset)), []
         return [], regions
 
     def texts(self, frame: np.ndarray) -> list[str]:
