@@ -7,7 +7,8 @@ Shift-JIS guess; OpenCV is kept as a raw decoder for the benchmark.
 
 `QrPipeline.decode(frame)` runs a plain pass on the grayscale frame and, only when that
 finds nothing, a short sequence of preprocessing passes (contrast, sharpening,
-rescaling, glare handling, zbar's own detector, deblurring), stopping at the first pass
+rescaling, glare handling, erasure decoding, zbar's own detector, deblurring), stopping
+at the first pass
 that reads a code or when the time budget of the frame is spent. All text is
 NFC-normalised; control characters and GS1 separators come back as encoded.
 Reading across several frames (glare that moves) is kiosk/hardware/fusion.py.
@@ -327,6 +328,9 @@ class QrPipeline:
     """The kiosk's decoder: fast plain pass, then targeted and whole-frame passes.
 
     1. zxing-cpp on the grayscale frame (it also tries downscaled copies itself).
+       A symbol it locates and identifies (version, level, mask) but cannot correct
+       is sampled again and corrected with its washed-out modules taken as erasures
+       (kiosk/hardware/qr_erasure.py), after this pass and after each of step 3.
     2. Regions where zxing found a symbol that failed error correction are cropped,
        enlarged to about 6 px per module (tiny codes) and retried with sharpening,
        a local threshold, a median filter and zbar: cheap, because the crop is small.
@@ -337,7 +341,8 @@ class QrPipeline:
        through step 2. Large codes and speed are covered by zxing's own downscaling.
     4. zbar's detector on the whole frame (ASCII text only: zbar guesses charsets).
     5. Deblurring (`Deblurrer`): Wiener deconvolution of the most textured window for
-       motion blur (along the estimated direction, several lengths) and defocus.
+       motion blur (along the estimated direction, several lengths) and defocus,
+       each result read as it is and through a local threshold (ringing).
 
     `budget_ms` bounds the processor time spent on a frame: a live camera offers a
     fresh frame a few tens of milliseconds later, so a slow last resort is worth less
