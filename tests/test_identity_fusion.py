@@ -8,15 +8,18 @@ import cv2
 import numpy as np
 from identity_helpers import SAMPLE_PAYLOAD, card_scene, noise, random_citizen
 
+from kiosk.hardware import fusion
 from kiosk.hardware.camera import ScanWorker, SimulatedCamera
 from kiosk.hardware.decoders import QrPipeline
 from kiosk.hardware.fusion import LiveQrDecoder
 
 
-def glared_frames(payload: str, seed: int, count: int = 8, share: float = 0.28):
+def glared_frames(
+    payload: str, seed: int, count: int = 8, share: float = 0.28, travel: float = 0.9
+):
     """Frames of one card held still-ish (a few px of shaking) with a saturated disk
-    covering `share` of the code, moving across it: more than error correction recovers
-    on any single frame."""
+    covering `share` of the code, moving across it (`travel` times the code's side):
+    more than error correction recovers on any single frame."""
     rng = np.random.default_rng(seed)
     base, quad = card_scene(payload, rng, 4.5, 6.0)
     side = float(np.linalg.norm(quad[1] - quad[0]))
@@ -32,7 +35,7 @@ def glared_frames(payload: str, seed: int, count: int = 8, share: float = 0.28):
             borderMode=cv2.BORDER_REPLICATE,
         )
         t = k / (count - 1)
-        spot = centre + np.float32([(t - 0.5) * 0.9 * side + dx, 0.12 * side + dy])
+        spot = centre + np.float32([(t - 0.5) * travel * side + dx, 0.12 * side + dy])
         frame = shifted.copy()
         cv2.circle(
             frame, (int(spot[0]), int(spot[1])), int(radius), (255, 255, 255), -1, cv2.LINE_AA
@@ -92,3 +95,17 @@ def test_the_scan_worker_reads_through_moving_glare(tmp_path):
     assert done.wait(30)
     worker.stop()
     assert got == [SAMPLE_PAYLOAD]
+
+
+def test_glare_left_on_every_frame_is_read_from_the_fusion_with_erasures(monkeypatch):
+    # The spot moves too little: part of the code is washed out in every frame, so the
+    # fused square still has more damage than error correction finds on its own.
+    frames = glared_frames(SAMPLE_PAYLOAD, 8, travel=0.35)
+    still = QrPipeline(budget_ms=1000.0)
+    assert all(still.decode(f) == [] for f in frames)
+    live = LiveQrDecoder(fusion_budget_ms=1000.0)
+    found = [d for f in frames for d in live.decode(f)]
+    assert [(d.text, d.stage) for d in found] == [(SAMPLE_PAYLOAD, "fused-min-erasures")]
+    monkeypatch.setattr(fusion, "read_with_erasures", lambda *args: None)
+    live = LiveQrDecoder(fusion_budget_ms=1000.0)
+    assert [d for f in frames for d in live.decode(f)] == []

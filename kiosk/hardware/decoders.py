@@ -7,7 +7,8 @@ Shift-JIS guess; OpenCV is kept as a raw decoder for the benchmark.
 
 `QrPipeline.decode(frame)` runs a plain pass on the grayscale frame and, only when that
 finds nothing, a short sequence of preprocessing passes (contrast, sharpening,
-rescaling, glare handling, zbar's own detector, deblurring), stopping at the first pass
+rescaling, glare handling, erasure decoding, zbar's own detector, deblurring), stopping
+at the first pass
 that reads a code or when the time budget of the frame is spent. All text is
 NFC-normalised; control characters and GS1 separators come back as encoded.
 Reading across several frames (glare that moves) is kiosk/hardware/fusion.py.
@@ -38,6 +39,16 @@ class Decoded:
     stage: str = "plain"  # the pipeline pass that read it
 
 
+@dataclass
+class Unread:
+    """A symbol zxing-cpp located and identified but could not correct."""
+
+    quad: np.ndarray  # its outer corners: top-left, top-right, bottom-right, bottom-left
+    version: int
+    level: str  # "L" | "M" | "Q" | "H"
+    mask: int
+
+
 def to_gray(frame: np.ndarray) -> np.ndarray:
     if frame.ndim == 2:
         return frame
@@ -50,10 +61,15 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
 
 
 def _zxing(
-    gray: np.ndarray, binarizer: str = "local", try_downscale: bool = True, try_invert: bool = False
+    gray: np.ndarray,
+    binarizer: str = "local",
+    try_downscale: bool = True,
+    try_invert: bool = False,
+    unread: list[Unread] | None = None,
 ) -> tuple[list[Decoded], list[np.ndarray]]:
     """Valid QR codes, and the corners of symbols that were found but failed their
-    error correction (regions worth a closer look)."""
+    error correction (regions worth a closer look). Those of them whose version, level
+    and mask were read are added to `unread` when given (for erasure decoding)."""
     import zxingcpp
 
     binarizers = {
@@ -80,6 +96,15 @@ def _zxing(
             found.append(Decoded(nfc(r.text), tuple((int(x), int(y)) for x, y in quad), "zxing"))
         else:
             failed.append(np.array(quad, np.float32))
+            if unread is not None:
+                extra = r.extra if isinstance(r.extra, dict) else {}
+                try:
+                    version, mask = int(extra.get("Version", 0)), int(extra.get("DataMask", -1))
+                except (TypeError, ValueError):
+                    continue
+                if version >= 1 and 0 <= mask <= 7:
+                    level = str(extra.get("ECLevel", ""))
+                    unread.append(Unread(np.array(quad, np.float32), version, level, mask))
     return found, failed
 
 
@@ -303,6 +328,9 @@ class QrPipeline:
     """The kiosk's decoder: fast plain pass, then targeted and whole-frame passes.
 
     1. zxing-cpp on the grayscale frame (it also tries downscaled copies itself).
+       A symbol it locates and identifies (version, level, mask) but cannot correct
+       is sampled again and corrected with its washed-out modules taken as erasures
+       (kiosk/hardware/qr_erasure.py), after this pass and after each of step 3.
     2. Regions where zxing found a symbol that failed error correction are cropped,
        enlarged to about 6 px per module (tiny codes) and retried with sharpening,
        a local threshold, a median filter and zbar: cheap, because the crop is small.
@@ -313,7 +341,8 @@ class QrPipeline:
        through step 2. Large codes and speed are covered by zxing's own downscaling.
     4. zbar's detector on the whole frame (ASCII text only: zbar guesses charsets).
     5. Deblurring (`Deblurrer`): Wiener deconvolution of the most textured window for
-       motion blur (along the estimated direction, several lengths) and defocus.
+       motion blur (along the estimated direction, several lengths) and defocus,
+       each result read as it is and through a local threshold (ringing).
 
     `budget_ms` bounds the processor time spent on a frame: a live camera offers a
     fresh frame a few tens of milliseconds later, so a slow last resort is worth less
@@ -357,17 +386,24 @@ class QrPipeline:
         but could not be read: what multi-frame fusion aligns on."""
         gray = to_gray(frame)
         deadline = time.thread_time() + self.budget_ms / 1000
-        found, failed = self._read(gray, try_invert=True)  # light on dark: only if no read
+        unread: list[Unread] = []
+        # Light on dark is tried only when nothing else is read.
+        found, failed = self._read(gray, try_invert=True, unread=unread)
         if found:
             return _dedupe(_with(found, "plain")), []
         regions: list[np.ndarray] = []
+        tried: list[Unread] = []
         for name, prepare, scale in [("", None, 1.0), *self._frame_passes]:
             if prepare is not None:
                 if time.thread_time() > deadline:
                     return [], regions
-                found, failed = self._read(prepare(gray), try_downscale=scale == 1.0)
+                unread = []
+                found, failed = self._read(prepare(gray), try_downscale=scale == 1.0, unread=unread)
                 if found:
                     return _dedupe(_with(found, name, scale)), []
+            found = self._erasures(gray, unread, scale, tried, deadline)
+            if found:
+                return found, []
             for quad in failed:
                 quad = quad / scale
                 if len(regions) >= self.MAX_REGIONS or any(_overlaps(quad, r) for r in regions):
@@ -383,15 +419,45 @@ class QrPipeline:
             if found:
                 return _dedupe(_with(found, "zbar")), []
         for name, image, offset in self._deblurrer.variants(gray):
-            if time.thread_time() > deadline:
-                break
-            found, _ = self._read(image, try_downscale=False)
-            if found:
-                return _dedupe(_with(found, name, 1.0, offset)), []
+            # Deconvolution leaves ringing and uneven contrast that zxing's binariser
+            # reads wrong where a local threshold does not.
+            for suffix, prepare in (("", None), ("-threshold", _threshold)):
+                if time.thread_time() > deadline:
+                    return [], regions
+                variant = image if prepare is None else prepare(image, 21)
+                found, _ = self._read(variant, try_downscale=False)
+                if found:
+                    return _dedupe(_with(found, name + suffix, 1.0, offset)), []
         return [], regions
 
     def texts(self, frame: np.ndarray) -> list[str]:
         return [d.text for d in self.decode(frame)]
+
+    def _erasures(
+        self,
+        gray: np.ndarray,
+        unread: list[Unread],
+        scale: float,
+        tried: list[Unread],
+        deadline: float,
+    ) -> list[Decoded]:
+        """Symbols located and identified but not corrected: sampled on the frame and
+        corrected with their washed-out modules as erasures (kiosk/hardware/qr_erasure.py).
+        Each place and version is tried once per frame."""
+        from kiosk.hardware.qr_erasure import read_with_erasures
+
+        for symbol in unread:
+            quad = symbol.quad / scale
+            if any(t.version == symbol.version and _overlaps(quad, t.quad, 0.8) for t in tried):
+                continue
+            if time.thread_time() > deadline:
+                return []
+            tried.append(Unread(quad, symbol.version, symbol.level, symbol.mask))
+            text = read_with_erasures(gray, quad, symbol.version, symbol.level, symbol.mask)
+            if text is not None:
+                corners = tuple((round(float(x)), round(float(y))) for x, y in quad)
+                return [Decoded(nfc(text), corners, "zxing", "erasures")]
+        return []
 
     def _region(self, gray: np.ndarray, quad: np.ndarray, deadline: float) -> list[Decoded]:
         side = float(max(np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[3] - quad[0]), 8))
@@ -425,13 +491,13 @@ class QrPipeline:
         return []
 
 
-def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
+def _overlaps(a: np.ndarray, b: np.ndarray, share: float = 0.5) -> bool:
     (ax0, ay0), (ax1, ay1) = a.min(0), a.max(0)
     (bx0, by0), (bx1, by1) = b.min(0), b.max(0)
     ix = max(0.0, min(ax1, bx1) - max(ax0, bx0))
     iy = max(0.0, min(ay1, by1) - max(ay0, by0))
     smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
-    return smaller > 0 and ix * iy > 0.5 * smaller
+    return smaller > 0 and ix * iy > share * smaller
 
 
 def _dedupe(decoded: Sequence[Decoded]) -> list[Decoded]:
@@ -472,3 +538,6 @@ def warm_up() -> None:
     pipeline = QrPipeline(budget_ms=50.0)
     pipeline.decode(frame)
     LiveQrDecoder(pipeline).decode(frame)
+    from kiosk.hardware.qr_erasure import warm_up as warm_erasures
+
+    warm_erasures()

@@ -32,7 +32,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from kiosk.hardware.decoders import Decoded, QrPipeline, _zxing, to_gray
+from kiosk.hardware.decoders import Decoded, QrPipeline, Unread, _zxing, to_gray
+from kiosk.hardware.qr_erasure import read_with_erasures
+from kiosk.services.text import nfc
 
 log = logging.getLogger(__name__)
 
@@ -209,11 +211,22 @@ class LiveQrDecoder:
             if time.thread_time() > deadline:
                 return []
             image = make(stack)
+            corners = tuple((int(x), int(y)) for x, y in self._patches[-1].quad)
             for variant in (image, _local_threshold(image)):
-                found, _ = _zxing(variant, try_downscale=False)
+                unread: list[Unread] = []
+                found, _ = _zxing(variant, try_downscale=False, unread=unread)
                 if found:
-                    corners = tuple((int(x), int(y)) for x, y in self._patches[-1].quad)
                     return [Decoded(d.text, corners, d.decoder, name) for d in found]
+                if time.thread_time() > deadline:
+                    return []
+                # Located but not corrected: where every frame was washed out, the
+                # fused square is too; those modules are erasures, not errors.
+                for symbol in unread[:1]:
+                    text = read_with_erasures(
+                        image, symbol.quad, symbol.version, symbol.level, symbol.mask
+                    )
+                    if text is not None:
+                        return [Decoded(nfc(text), corners, "zxing", name + "-erasures")]
                 if time.thread_time() > deadline:
                     return []
         return []
