@@ -161,10 +161,11 @@ def test_the_studio_keeps_the_vietnamese_text_in_view_while_typing(window):
         top + reminder.height()
         <= window.keyboard.mapTo(window, window.keyboard.rect().topLeft()).y()
     )
+    assert not screen.list_button.isVisible()  # its room, while typing
     stage.stage(window, "studio_item", "vi", keyboard=False)
     window.keyboard.hide()
     stage.settle()
-    assert not screen.source_reminder.isVisible()
+    assert not screen.source_reminder.isVisible() and screen.list_button.isVisible()
 
 
 @pytest.mark.parametrize(

@@ -140,6 +140,7 @@ def test_arecord_is_run_as_a_real_process_and_its_pcm_becomes_the_take(tmp_path)
 def test_a_failing_arecord_says_why(tmp_path):
     mic = ArecordMicrophone(arecord=_fake_arecord(tmp_path, 'echo "no such device" >&2; exit 1'))
     mic.start()
+    mic._proc.wait(timeout=30)  # it fails by itself (stopped earlier, it would say nothing)
     with pytest.raises(MicrophoneError, match="no such device"):
         mic.stop()
     missing = ArecordMicrophone(arecord=os.devnull + "-missing")

@@ -36,6 +36,10 @@ from kiosk.views.widgets import BigButton, FitTable, Pictogram, Text, pictogram_
 
 log = logging.getLogger(__name__)
 
+# The Vietnamese text kept in view while typing: two short lines beside Save at most
+# (the whole text is on the screen once the keyboard is down).
+REMINDER_CHARS = 90
+
 STATE_KEYS = {
     MISSING: "studio.state.missing",
     DRAFT: "studio.state.draft",
@@ -396,19 +400,21 @@ class StudioItemScreen(_StudioScreen):
         self.send_back_button.clicked.connect(lambda: self.review(False))
         self.list_button = BigButton("")
         self.list_button.clicked.connect(lambda: self.vc.nav.go("studio", lang=self.lang()))
-        for b in (self.save_button, self.approve_button, self.send_back_button, self.list_button):
-            actions.addWidget(b)
         # While the keyboard is up the item's header scrolls away: the Vietnamese text
-        # being translated stays in view above the buttons.
+        # being translated stays in view beside Save, in the room of "Back to the list".
         self.source_reminder = Text("", "hint")
         self.source_reminder.setVisible(False)
-        self.footer.addWidget(self.source_reminder)
+        actions.addWidget(self.source_reminder, 1)
+        for b in (self.save_button, self.approve_button, self.send_back_button, self.list_button):
+            actions.addWidget(b)
         self.footer.addLayout(actions)  # always in view, also while typing
         self.body.addStretch(1)
         self.entry = None
 
     def keyboard_shown(self, up: bool) -> None:
-        self.source_reminder.setVisible(up and bool(self.source.text()))
+        remind = up and bool(self.source.text())
+        self.source_reminder.setVisible(remind)
+        self.list_button.setVisible(not remind)  # back on the keyboard's Done
 
     # -- showing
     def enter(self, state) -> None:
@@ -427,7 +433,8 @@ class StudioItemScreen(_StudioScreen):
         self.pictogram.setPixmap(pictogram_pixmap(it.pictogram, 96))
         self.where.setText(self.tr("studio.where", screen=self.tr(f"studio.group.{it.group}")))
         self.source.setText(it.source)
-        self.source_reminder.setText(self.tr("studio.source_reminder", text=it.source))
+        shown = it.source if len(it.source) <= REMINDER_CHARS else it.source[:REMINDER_CHARS] + "…"
+        self.source_reminder.setText(self.tr("studio.source_reminder", text=shown))
         state = self.tr(STATE_KEYS[entry.state])
         if entry.note:
             state += " — " + entry.note
