@@ -78,6 +78,19 @@ class Applicant:
     # Contract 1.1: {level, unverified_reason, chip_sod_sha256, checked_by}; None = QR/manual.
     identity_assurance: dict[str, Any] | None = None
 
+    @classmethod
+    def from_card(cls, citizen) -> Applicant:
+        """The applicant a card's QR code names (kiosk.services.cccd.Citizen)."""
+        return cls(
+            id_number=citizen.id_number,
+            full_name=citizen.full_name,
+            date_of_birth=citizen.date_of_birth,
+            sex=citizen.sex,
+            address=citizen.address,
+            old_id_number=citizen.old_id_number,
+            id_source="qr_scan",
+        )
+
     def to_contract(self) -> dict[str, Any]:
         return {
             "id_number": self.id_number,

@@ -27,6 +27,7 @@ from kiosk.services.feedback import (
     FeedbackView,
 )
 from kiosk.views.base import Screen
+from kiosk.views.card_scan import CardScan
 from kiosk.views.recorder import Recorder
 from kiosk.views.registry import register
 from kiosk.views.screens.identify import CameraView
@@ -440,7 +441,7 @@ def print_slip(vc, view: FeedbackView) -> bool:
 
 
 @register("feedback_card")
-class FeedbackCardScreen(Screen):
+class FeedbackCardScreen(CardScan, Screen):
     """Scan the ID card, for feedback given with one's identity."""
 
     title_key = "feedback.citizen.card.title"
@@ -453,23 +454,11 @@ class FeedbackCardScreen(Screen):
         self.status = Text("", "hint")
         self.body.addWidget(self.status)
         self.body.addLayout(self.nav_row(back=True, cancel=True))
-        self.bridge = None
 
     def enter(self, state) -> None:
         super().enter(state)
         self.status.setText(self.tr("feedback.citizen.card.hint"))
-        factory = self.vc.app.camera
-        if factory is None:
-            self.status.setText(self.tr("identify.no_camera"))
-            return
-        try:
-            self.bridge = factory(self)
-        except Exception:
-            self.status.setText(self.tr("identify.no_camera"))
-            return
-        self.bridge.frame.connect(self.camera_view.show_frame)
-        self.bridge.scanned.connect(self.on_scanned)
-        self.bridge.start()
+        self.start_scan()
 
     def on_scanned(self, result) -> None:
         from kiosk.services.dossiers import Applicant
@@ -477,28 +466,12 @@ class FeedbackCardScreen(Screen):
         if getattr(result, "kind", None) != "cccd":
             self.status.setText(self.tr("identify.not_a_card"))
             return
-        c = result.citizen
-        self.vc.app.session.applicant = Applicant(
-            id_number=c.id_number,
-            full_name=c.full_name,
-            date_of_birth=c.date_of_birth,
-            sex=c.sex,
-            address=c.address,
-            old_id_number=c.old_id_number,
-            id_source="qr_scan",
-        )
-        self._stop()
+        self.vc.app.session.applicant = Applicant.from_card(result.citizen)
+        self.stop_scan()
         self.vc.nav.replace("feedback_identity", mode="card")
 
-    def _stop(self) -> None:
-        if self.bridge is not None:
-            self.bridge.stop()
-            self.bridge.deleteLater()
-            self.bridge = None
-        self.camera_view.clear_frame()
-
     def leave(self) -> None:
-        self._stop()
+        self.stop_scan()
 
     def retranslate(self) -> None:
         super().retranslate()

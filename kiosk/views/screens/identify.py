@@ -17,6 +17,7 @@ from kiosk.services.dossiers import Applicant
 from kiosk.services.formats import format_date
 from kiosk.services.journey import CONFIRM_IDENTITY, IDENTIFY
 from kiosk.views.base import Screen
+from kiosk.views.card_scan import CardScan
 from kiosk.views.registry import register
 from kiosk.views.steps import JourneyScreen, sample_at, show_step
 from kiosk.views.widgets import BigButton, Pictogram, Text
@@ -252,16 +253,7 @@ class IdentifyScreen(JourneyScreen):
             self.manual_timer.stop()
             self.stop_camera()
             citizen = result.citizen
-            applicant = Applicant(
-                id_number=citizen.id_number,
-                full_name=citizen.full_name,
-                date_of_birth=citizen.date_of_birth,
-                sex=citizen.sex,
-                address=citizen.address,
-                old_id_number=citizen.old_id_number,
-                id_source="qr_scan",
-            )
-            self.journey.identified(applicant, citizen.warnings)
+            self.journey.identified(Applicant.from_card(citizen), citizen.warnings)
             # The chip step (if any) needs the issue date for the card's expiry.
             self.go_next(issued=citizen.issue_date.isoformat() if citizen.issue_date else None)
         elif kind == "receipt":
@@ -387,7 +379,7 @@ def _sample_other(vc) -> dict:
 
 
 @register("identify_other", sample=_sample_other)
-class IdentifyOtherScreen(Screen):
+class IdentifyOtherScreen(CardScan, Screen):
     """The card of the other person a question is about (the partner at a marriage), held
     to the camera: its values answer those questions, as the citizen's own card does."""
 
@@ -409,7 +401,6 @@ class IdentifyOtherScreen(Screen):
         row.addLayout(side, 3)
         self.body.addLayout(row, 1)
         self.body.addLayout(self.nav_row())
-        self.bridge = None
 
     @property
     def journey(self):
@@ -418,51 +409,21 @@ class IdentifyOtherScreen(Screen):
     def enter(self, state) -> None:
         super().enter(state)
         self.status.clear()
-        factory = self.vc.app.camera
-        if factory is None:
-            self.status.setText(self.tr("identify.no_camera"))
-            return
-        try:
-            self.bridge = factory(self)
-        except Exception as exc:  # a device that cannot open: Back, and type instead
-            log.warning("camera unavailable: %s", type(exc).__name__)
-            self.status.setText(self.tr("identify.no_camera"))
-            return
-        self.bridge.frame.connect(self.camera_view.show_frame)
-        self.bridge.scanned.connect(self.on_scanned)
-        self.bridge.start()
+        self.start_scan()
 
     def on_scanned(self, result) -> None:
         if getattr(result, "kind", None) != "cccd":
             self.status.setText(self.tr("identify.not_a_card"))
             return
-        c = result.citizen
-        error = self.journey.other_identified(
-            Applicant(
-                id_number=c.id_number,
-                full_name=c.full_name,
-                date_of_birth=c.date_of_birth,
-                sex=c.sex,
-                address=c.address,
-                old_id_number=c.old_id_number,
-                id_source="qr_scan",
-            )
-        )
+        error = self.journey.other_identified(Applicant.from_card(result.citizen))
         if error:
             self.status.setText(self.tr(error))  # the citizen's own card: keep scanning
             return
-        self._stop()
+        self.stop_scan()
         self.vc.nav.back()  # the question, now answered from the card
 
-    def _stop(self) -> None:
-        if self.bridge is not None:
-            self.bridge.stop()
-            self.bridge.deleteLater()
-            self.bridge = None
-        self.camera_view.clear_frame()
-
     def leave(self) -> None:
-        self._stop()
+        self.stop_scan()
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -471,5 +432,5 @@ class IdentifyOtherScreen(Screen):
 
     def wipe(self) -> None:
         super().wipe()
-        self._stop()
+        self.stop_scan()
         self.status.clear()
