@@ -112,6 +112,29 @@ def kiosk_qapp(qapp):
     return qapp
 
 
+@pytest.fixture
+def stage_window(kiosk_qapp, data_dir):
+    """The kiosk's own window at 1280×800, built as the screenshots and the audit build
+    it (speech mocked, background tasks run inline)."""
+    from kiosk.config import load_settings
+    from kiosk.context import build_context
+    from kiosk.qt import stage
+    from kiosk.qt.tasks import TaskRunner
+
+    settings = load_settings(
+        env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir), speech="mock"
+    )
+    ctx = build_context(settings)
+    tasks = TaskRunner()
+    tasks.inline = True
+    window = stage.build_window(ctx, tasks, 1280, 800)
+    yield window
+    window.close()
+    window.deleteLater()
+    stage.settle()
+    ctx.close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -12,10 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from kiosk.config import load_settings
-from kiosk.context import build_context
 from kiosk.qt import stage
-from kiosk.qt.tasks import TaskRunner
 from kiosk.services.dossiers import Applicant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,19 +21,8 @@ BIRTH = "1.001193"
 
 
 @pytest.fixture
-def win(kiosk_qapp, data_dir):
-    settings = load_settings(
-        env={}, config_path=data_dir / "x.toml", data_dir=str(data_dir), speech="mock"
-    )
-    ctx = build_context(settings)
-    tasks = TaskRunner()
-    tasks.inline = True
-    window = stage.build_window(ctx, tasks, 1280, 800)
-    yield window
-    window.close()
-    window.deleteLater()
-    stage.settle()
-    ctx.close()
+def win(stage_window):
+    return stage_window
 
 
 def _form_at(

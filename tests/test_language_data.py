@@ -26,6 +26,7 @@ from kiosk.services.language_data import (
 )
 from kiosk.services.numbers import date_keys, number_keys
 from kiosk.views.keyboard import KeyboardController, VietKeyboard
+from tests.test_keyboard_widget import focus, tap
 from tests.test_langpacks import pack_folder
 
 VI = Translator.from_resources().catalogues["vi"]
@@ -246,18 +247,6 @@ def form(kiosk_qapp, qtbot):
     qtbot.waitExposed(w)
     w.activateWindow()
     return w
-
-
-def focus(qtbot, edit: QLineEdit) -> None:
-    edit.setFocus()
-    qtbot.waitUntil(edit.hasFocus, timeout=2000)
-
-
-def tap(qtbot, kb: VietKeyboard, *key_ids: str) -> None:
-    for key_id in key_ids:
-        button = kb.button(key_id)
-        assert button.isVisible(), key_id
-        qtbot.mouseClick(button, LEFT)
 
 
 def test_the_keyboard_shows_the_language_letters_and_types_them(form, qtbot):
