@@ -246,6 +246,20 @@ def test_the_command_line_starts_without_the_database_library():
     assert out.stdout.split() == ["False", "False"], out.stdout + out.stderr[-2000:]
 
 
+def _run_kiosk_probe(probe: str, tmp_path, prefixes) -> tuple:
+    """Run `probe` (a script that starts the kiosk) in a process of its own; returns the
+    finished process and the lines of its output that start with `prefixes`."""
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=_kiosk_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return out, [ln for ln in out.stdout.splitlines() if ln.startswith(prefixes)]
+
+
 def test_the_collector_waits_for_the_first_paint(tmp_path):
     # No garbage-collector passes over what start-up allocates; right after the first
     # paint one pass runs and start-up's objects are set aside (frozen) from later ones.
@@ -267,15 +281,7 @@ def test_the_collector_waits_for_the_first_paint(tmp_path):
         print("after", code, gc.isenabled(), gc.get_freeze_count() > 10_000, ui is not None)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        env=_kiosk_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith(("at first", "after"))]
+    out, lines = _run_kiosk_probe(probe, tmp_path, ("at first", "after"))
     assert lines == ["at first paint False", "after 0 False True True"], (
         out.stdout + out.stderr[-2000:]
     )
@@ -314,15 +320,7 @@ def test_the_window_wide_event_filters_start_right_after_the_first_paint(tmp_pat
         run.run_kiosk(type("Args", (), {"windowed": True, "exit_when_ready": True})())
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        env=_kiosk_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith(("at first", "after"))]
+    out, lines = _run_kiosk_probe(probe, tmp_path, ("at first", "after"))
     expected = ["at first paint [('idle', 0), ('keyboard', 0), ('listen', 0)]", "after True"]
     assert lines == expected, out.stdout + out.stderr[-2000:]
 
@@ -352,13 +350,5 @@ def test_the_decoder_warm_up_is_the_first_thing_after_the_first_paint(tmp_path):
         run.run_kiosk(type("Args", (), {"windowed": True, "exit_when_ready": True})())
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        env=_kiosk_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("order")]
+    out, lines = _run_kiosk_probe(probe, tmp_path, "order")
     assert lines == ["order ['warm-up', 'sync', 'chip']"], out.stdout + out.stderr[-2000:]
