@@ -37,8 +37,10 @@ def test_glare_beyond_error_correction_alone_is_read_with_erasures(monkeypatch):
     assert decode_zxing(gray) == []
     found = QrPipeline(budget_ms=1000.0).decode(gray)
     assert [(d.text, d.stage) for d in found] == [(SAMPLE_PAYLOAD, "erasures")]
-    # No other pass reads this frame: without the erasures it stays unread.
+    # No other pass reads this frame: without the erasures (on zxing-cpp's symbols or on
+    # the symbols the two-finder locator finds) it stays unread.
     monkeypatch.setattr(QrPipeline, "_erasures", lambda *args: [])
+    monkeypatch.setattr(QrPipeline, "_located", lambda *args: [])
     assert QrPipeline(budget_ms=1000.0).decode(gray) == []
 
 

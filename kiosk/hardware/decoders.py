@@ -402,6 +402,8 @@ class QrPipeline:
                 if found:
                     return _dedupe(_with(found, name, scale)), []
             found = self._erasures(gray, unread, scale, tried, deadline)
+            if not found and prepare is None and _glare(gray):
+                found = self._located(gray, deadline)
             if found:
                 return found, []
             for quad in failed:
@@ -448,7 +450,11 @@ class QrPipeline:
 
         for symbol in unread:
             quad = symbol.quad / scale
-            if any(t.version == symbol.version and _overlaps(quad, t.quad, 0.8) for t in tried):
+            if any(
+                (t.version, t.level, t.mask) == (symbol.version, symbol.level, symbol.mask)
+                and np.abs(t.quad - quad).max() < 1.5
+                for t in tried
+            ):
                 continue
             if time.thread_time() > deadline:
                 return []
@@ -457,6 +463,23 @@ class QrPipeline:
             if text is not None:
                 corners = tuple((round(float(x)), round(float(y))) for x, y in quad)
                 return [Decoded(nfc(text), corners, "zxing", "erasures")]
+        return []
+
+    def _located(self, gray: np.ndarray, deadline: float) -> list[Decoded]:
+        """A symbol zxing-cpp cannot find because glare hides one of its finder patterns:
+        located from the other two and its alignment patterns (kiosk/hardware/qr_locator.py),
+        then read with its washed-out modules as erasures."""
+        from kiosk.hardware.qr_erasure import read_with_erasures
+        from kiosk.hardware.qr_locator import locate
+
+        for symbol in locate(gray):
+            for level, mask in symbol.formats:
+                if time.thread_time() > deadline:
+                    return []
+                text = read_with_erasures(gray, symbol.quad, symbol.version, level, mask)
+                if text is not None:
+                    corners = tuple((round(float(x)), round(float(y))) for x, y in symbol.quad)
+                    return [Decoded(nfc(text), corners, "zxing", "located")]
         return []
 
     def _region(self, gray: np.ndarray, quad: np.ndarray, deadline: float) -> list[Decoded]:
@@ -489,6 +512,11 @@ class QrPipeline:
             # A second, independent detector on the enlarged crop.
             return _with(decode_zbar(crop), "region-zbar", scale, (x0, y0))
         return []
+
+
+def _glare(gray: np.ndarray) -> bool:
+    """Whether a specular spot saturates part of the frame (a few hundred pixels)."""
+    return int(np.count_nonzero(gray[::2, ::2] >= 250)) >= 60
 
 
 def _overlaps(a: np.ndarray, b: np.ndarray, share: float = 0.5) -> bool:

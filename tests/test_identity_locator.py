@@ -1,0 +1,111 @@
+"""Glare over a finder pattern: the code is located from the other two finder patterns and
+its alignment patterns, and read; a frame that only looks like a code gives no text."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import segno
+from identity_helpers import SAMPLE_PAYLOAD, card_scene, noise, qr_modules
+
+from kiosk.hardware import qr_locator
+from kiosk.hardware.decoders import QrPipeline, decode_zbar, decode_zxing
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from bench_qr import glare_spot
+
+FINDERS = {"top-left": (3.5, 3.5), "top-right": (-3.5, 3.5), "bottom-left": (3.5, -3.5)}
+
+
+def _scene(seed: int, tilt: float = 0.0, payload: str = SAMPLE_PAYLOAD):
+    rng = np.random.default_rng(seed)
+    frame, quad = card_scene(payload, rng, 4.5, 12, tilt)
+    size = qr_modules(payload, border=0)
+    m = size + 4  # the scene's corners include 2 modules of quiet zone
+    to_frame = cv2.getPerspectiveTransform(
+        np.float32([[0, 0], [m, 0], [m, m], [0, m]]), np.float32(quad)
+    )
+    return rng, frame, quad, size, to_frame
+
+
+def _glare_on(finder: str, seed: int = 1, tilt: float = 0.0):
+    """A card whose glare spot washes out one finder pattern (and little else)."""
+    rng, frame, quad, size, to_frame = _scene(seed, tilt)
+    x, y = FINDERS[finder]
+    centre = np.float32([[[2 + (x if x > 0 else size + x), 2 + (y if y > 0 else size + y)]]])
+    cx, cy = cv2.perspectiveTransform(centre, to_frame)[0, 0]
+    module = float(np.linalg.norm(quad[1] - quad[0])) / (size + 4)
+    frame, share = glare_spot(frame, quad, (cx, cy), (5 * module, 5 * module), 420)
+    gray = noise(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), 3, rng)
+    inner = cv2.perspectiveTransform(
+        np.float32([[[2, 2], [size + 2, 2], [size + 2, size + 2], [2, size + 2]]]), to_frame
+    )[0]
+    return gray, share, inner, module
+
+
+@pytest.mark.parametrize("finder", FINDERS)
+def test_a_code_with_one_finder_under_glare_is_located_and_read(finder, monkeypatch):
+    gray, share, _, _ = _glare_on(finder)
+    assert share < 0.08  # a little of the code: error correction alone would do
+    assert decode_zxing(gray) == []
+    assert decode_zbar(gray) == []
+    found = QrPipeline(budget_ms=1000.0).decode(gray)
+    assert [(d.text, d.stage) for d in found] == [(SAMPLE_PAYLOAD, "located")]
+    # Nothing else in the pipeline reads it.
+    monkeypatch.setattr(QrPipeline, "_located", lambda *args: [])
+    assert QrPipeline(budget_ms=1000.0).decode(gray) == []
+
+
+def test_the_located_corners_follow_a_tilted_card_to_within_a_module():
+    gray, _, inner, module = _glare_on("bottom-left", seed=4, tilt=0.35)
+    located = qr_locator.locate(gray)
+    assert located, "not located"
+    best = located[0]
+    assert best.version == segno.make(SAMPLE_PAYLOAD, error="m", boost_error=False).version
+    assert np.abs(best.quad - inner).max() < module
+    assert ("M", segno.make(SAMPLE_PAYLOAD, error="m", boost_error=False).mask) in best.formats
+
+
+def test_finder_patterns_are_found_and_alignment_patterns_are_not():
+    _, frame, _, size, to_frame = _scene(2)
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    found = qr_locator.find_finders(gray)
+    expected = []
+    for x, y in FINDERS.values():
+        point = np.float32([[[2 + (x if x > 0 else size + x), 2 + (y if y > 0 else size + y)]]])
+        expected.append(cv2.perspectiveTransform(point, to_frame)[0, 0])
+    module = float(np.median([f.module for f in found]))
+    assert len(found) == 3
+    for centre in expected:
+        assert min(np.linalg.norm(f.centre - centre) for f in found) < module
+
+
+def test_two_finder_patterns_without_a_code_between_them_read_nothing():
+    """The fixed modules of a real symbol, its data replaced by noise: located (its
+    structure fits) but never read as any text."""
+    code = segno.make(SAMPLE_PAYLOAD, error="m", boost_error=False)
+    grid = np.array([list(r) for r in code.matrix], np.uint8)
+    pattern = qr_locator._pattern(code.version)
+    rng = np.random.default_rng(7)
+    scrambled = rng.integers(0, 2, grid.shape).astype(np.uint8)
+    scrambled[pattern.rows, pattern.cols] = grid[pattern.rows, pattern.cols]
+    scrambled[pattern.fmt_rows, pattern.fmt_cols] = grid[pattern.fmt_rows, pattern.fmt_cols]
+    image = np.where(scrambled == 1, 20, 235).astype(np.uint8)
+    image = cv2.resize(image, None, fx=5, fy=5, interpolation=cv2.INTER_NEAREST)
+    image = cv2.copyMakeBorder(image, 60, 60, 60, 60, cv2.BORDER_CONSTANT, value=235)
+    # Glare over the top-right finder, so that only the locator can find it.
+    side = image.shape[1]
+    cv2.circle(image, (side - 60 - 18, 60 + 18), 30, 255, -1)
+    located = qr_locator.locate(image)
+    assert located and located[0].version == code.version
+    assert QrPipeline(budget_ms=1000.0).decode(image) == []
+
+
+def test_a_frame_without_any_code_locates_nothing_quickly():
+    rng = np.random.default_rng(9)
+    gray = rng.integers(0, 256, (720, 1280)).astype(np.uint8)
+    assert qr_locator.locate(gray) == []
