@@ -100,3 +100,39 @@ def test_reed_solomon_corrects_errors_and_erasures_within_capacity_only(seed):
         damaged[extra] ^= rng.randrange(1, 256)
         with pytest.raises(ValueError):
             qr_erasure.rs_correct(damaged, nsym, where[:erasures])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_errors_among_the_least_certain_modules_are_corrected_by_erasing_them_too(seed):
+    """Generalised minimum-distance decoding: errors beyond what the washed-out erasures
+    leave room for are found when they sit in the codewords sampled with the least
+    certainty, and a block whose errors are elsewhere is still refused."""
+    code, words = _codewords(f"{seed}|" + SAMPLE_PAYLOAD)
+    blocks = qr_erasure._blocks(code.version, "M")
+    nsym = blocks[0][0] - blocks[0][1]
+    rng = random.Random(seed)
+    n_blocks = len(blocks)
+    # Every block: half its check codewords washed out, and errors in 5 codewords more.
+    erased, wrong = [], []
+    owner = []  # the block of each codeword in the interleaved stream (ISO/IEC 18004 7.6)
+    for k in range(max(d for _, d in blocks)):
+        owner += [b for b, (_, d) in enumerate(blocks) if k < d]
+    owner += list(range(n_blocks)) * nsym
+    for b in range(n_blocks):
+        mine = [p for p, o in enumerate(owner) if o == b]
+        picked = rng.sample(mine, nsym // 2 + 5)
+        erased += picked[: nsym // 2]
+        wrong += picked[nsym // 2 :]
+    damaged = list(words)
+    for p in erased + wrong:
+        damaged[p] ^= rng.randrange(1, 256)
+    lost = np.zeros(len(words), bool)
+    lost[erased] = True
+    assert qr_erasure._correct(damaged, lost, blocks) is None  # erasures alone: too many errors
+    doubt = np.full(len(words), 0.1)
+    doubt[wrong] = 0.9  # the wrong codewords were the least certain samples
+    assert qr_erasure._correct(damaged, lost, blocks, doubt) == words
+    # The same errors, but the doubt points elsewhere: refused, not guessed.
+    misled = np.full(len(words), 0.1)
+    misled[rng.sample([p for p in range(len(words)) if p not in wrong + erased], 40)] = 0.9
+    assert qr_erasure._correct(damaged, lost, blocks, misled) is None

@@ -45,8 +45,9 @@ def glared_frames(
 
 
 def test_no_single_frame_reads_but_the_fusion_does():
-    # 38 %: beyond what a single frame gives even with erasures and the two-finder locator.
-    frames = glared_frames(SAMPLE_PAYLOAD, 7, share=0.38)
+    # The spot stays over the data (it never uncovers a finder pattern) and covers a third
+    # of the code: beyond a single frame, even with erasures and the two-finder locator.
+    frames = glared_frames(SAMPLE_PAYLOAD, 7, share=0.34, travel=0.7)
     still = QrPipeline(budget_ms=1000.0)
     assert all(still.decode(f) == [] for f in frames)
     live = LiveQrDecoder(fusion_budget_ms=1000.0)
@@ -106,7 +107,8 @@ def test_glare_left_on_every_frame_is_read_from_the_fusion_with_erasures(monkeyp
     assert all(still.decode(f) == [] for f in frames)
     live = LiveQrDecoder(fusion_budget_ms=1000.0)
     found = [d for f in frames for d in live.decode(f)]
-    assert [(d.text, d.stage) for d in found] == [(SAMPLE_PAYLOAD, "fused-min-erasures")]
+    assert found
+    assert {(d.text, d.stage) for d in found} == {(SAMPLE_PAYLOAD, "fused-min-erasures")}
     monkeypatch.setattr(fusion, "read_with_erasures", lambda *args: None)
     live = LiveQrDecoder(fusion_budget_ms=1000.0)
     assert [d for f in frames for d in live.decode(f)] == []

@@ -62,7 +62,7 @@ def test_a_code_with_one_finder_under_glare_is_located_and_read(finder, monkeypa
 
 def test_the_located_corners_follow_a_tilted_card_to_within_a_module():
     gray, _, inner, module = _glare_on("bottom-left", seed=4, tilt=0.35)
-    located = qr_locator.locate(gray)
+    located = list(qr_locator.locate(gray))
     assert located, "not located"
     best = located[0]
     assert best.version == segno.make(SAMPLE_PAYLOAD, error="m", boost_error=False).version
@@ -100,7 +100,7 @@ def test_two_finder_patterns_without_a_code_between_them_read_nothing():
     # Glare over the top-right finder, so that only the locator can find it.
     side = image.shape[1]
     cv2.circle(image, (side - 60 - 18, 60 + 18), 30, 255, -1)
-    located = qr_locator.locate(image)
+    located = list(qr_locator.locate(image))
     assert located and located[0].version == code.version
     assert QrPipeline(budget_ms=1000.0).decode(image) == []
 
@@ -108,4 +108,4 @@ def test_two_finder_patterns_without_a_code_between_them_read_nothing():
 def test_a_frame_without_any_code_locates_nothing_quickly():
     rng = np.random.default_rng(9)
     gray = rng.integers(0, 256, (720, 1280)).astype(np.uint8)
-    assert qr_locator.locate(gray) == []
+    assert list(qr_locator.locate(gray)) == []

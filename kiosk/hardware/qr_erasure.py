@@ -243,6 +243,7 @@ def read_with_erasures(
     blocks = _blocks(version, level)
     n_codewords = sum(total for total, _ in blocks)
     tried: set[bytes] = set()
+    doubt = _doubt(values)[rows, cols][: n_codewords * 8].reshape(-1, 8).max(axis=1)
     for saturated, flat in ((240.0, 0.15), (225.0, 0.3), (210.0, 0.45)):
         dark, erased = _decisions(values, saturated, flat)
         bits = dark[rows, cols][: n_codewords * 8]
@@ -253,7 +254,7 @@ def read_with_erasures(
         tried.add(key)
         data = np.packbits(bits ^ flip[: n_codewords * 8]).tolist()
         lost = gone.reshape(-1, 8).any(axis=1)
-        corrected = _correct(data, lost, blocks)
+        corrected = _correct(data, lost, blocks, doubt)
         if corrected is None:
             continue
         stream = np.unpackbits(np.array(corrected, np.uint8)).astype(bool)
@@ -270,8 +271,26 @@ def read_with_erasures(
     return None
 
 
-def _correct(data: list[int], lost: np.ndarray, blocks: list[tuple[int, int]]) -> list[int] | None:
-    """The interleaved codeword stream corrected block by block, or None."""
+def _doubt(values: np.ndarray) -> np.ndarray:
+    """How unsure each module's dark/light decision is (0 sure, 1 a coin toss): its
+    distance from the local threshold against the contrast around it."""
+    local_mean = cv2.blur(values, (7, 7), borderType=cv2.BORDER_REFLECT)
+    local_max = cv2.dilate(values, np.ones((5, 5), np.uint8))
+    local_min = cv2.erode(values, np.ones((5, 5), np.uint8))
+    margin = np.abs(values - local_mean) / (local_max - local_min + 8.0)
+    return np.clip(1.0 - 2.0 * margin, 0.0, 1.0)
+
+
+def _correct(
+    data: list[int],
+    lost: np.ndarray,
+    blocks: list[tuple[int, int]],
+    doubt: np.ndarray | None = None,
+) -> list[int] | None:
+    """The interleaved codeword stream corrected block by block, or None. A block that
+    does not correct with its washed-out codewords erased is tried again with its least
+    certain codewords (`doubt`) erased as well, two more at a time (generalised
+    minimum-distance decoding), always with SPARE check codewords left over."""
     n_blocks = len(blocks)
     index: list[list[int]] = [[] for _ in blocks]
     pos = 0
@@ -289,13 +308,29 @@ def _correct(data: list[int], lost: np.ndarray, blocks: list[tuple[int, int]]) -
         where = index[b]
         block = [data[p] for p in where]
         erasures = [i for i, p in enumerate(where) if lost[p]]
-        try:
-            fixed = rs_correct(block, total - d, erasures)
-        except ValueError:
+        fixed = _gmd(block, total - d, erasures, None if doubt is None else doubt[where])
+        if fixed is None:
             return None
         for p, value in zip(where, fixed, strict=True):
             out[p] = value
     return out
+
+
+def _gmd(
+    block: list[int], nsym: int, erasures: list[int], doubt: np.ndarray | None
+) -> list[int] | None:
+    try:
+        return rs_correct(block, nsym, erasures)
+    except ValueError:
+        if doubt is None:
+            return None
+    order = [i for i in np.argsort(-doubt, kind="stable").tolist() if i not in set(erasures)]
+    for extra in range(2, nsym - SPARE - len(erasures) + 1, 2):
+        try:
+            return rs_correct(block, nsym, erasures + order[:extra])
+        except ValueError:
+            continue
+    return None
 
 
 def warm_up() -> None:

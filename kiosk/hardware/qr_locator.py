@@ -10,14 +10,15 @@ fixes (finders, separators, timing rows, alignment patterns, version information
 keeps the ones that fit. The format information is then read from the grid itself, so
 a misread format copy under the glare does not matter.
 
-`locate(gray)` returns the candidates, best fit first, as (corners, version, formats);
-qr_erasure.read_with_erasures reads each. The fit is strict (most fixed modules outside
+`locate(gray)` yields the candidates, the best first fit first, as (corners, version,
+formats); qr_erasure.read_with_erasures reads each. The fit is strict (most fixed modules outside
 the glare must agree), and what is read is still checked by error correction with
 codewords to spare, so a wrong guess here costs time, never a wrong text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations, permutations
@@ -26,7 +27,7 @@ import cv2
 import numpy as np
 
 SATURATED = 245.0  # grey level from which a module counts as washed out
-MIN_FIT = 0.82  # share of the fixed modules outside the glare that must agree
+MIN_FIT = 0.85  # share of the fixed modules outside the glare that must agree
 MAX_FORMAT_DISTANCE = 3  # of the 15 format bits (the code's minimum distance is 7)
 MAX_FINDERS = 6
 MAX_REFINED = 4  # hypotheses refined per frame, best first
@@ -209,7 +210,7 @@ def _fit(smooth: np.ndarray, quad: np.ndarray, pattern: _Pattern) -> float:
 
 def _refine(smooth: np.ndarray, quad: np.ndarray, pattern: _Pattern, module: float) -> np.ndarray:
     """Move each corner in steps of a half, a quarter and an eighth of a module while the
-    fixed modules' contrast improves."""
+    fixed modules' contrast and the sharpness of all module centres improve."""
     quad = np.array(quad, np.float64)
 
     size = pattern.size
@@ -254,9 +255,8 @@ def _formats(smooth: np.ndarray, quad: np.ndarray, pattern: _Pattern) -> tuple:
     # The two copies (beside the top-left finder; split between the other two) are judged
     # apart: glare over one finder spoils its copy without saturating all of it.
     first = (pattern.fmt_rows <= 8) & (pattern.fmt_cols <= 8)
-    distances = [
-        wrong[:, seen & part].sum(axis=1) for part in (first, ~first) if (seen & part).sum() >= 12
-    ]
+    parts = [part for part in (first, ~first, first | ~first) if (seen & part).sum() >= 10]
+    distances = [wrong[:, seen & part].sum(axis=1) for part in parts]
     if not distances:
         return ()
     distance = np.min(distances, axis=0)
@@ -394,11 +394,12 @@ def _homography_quad(src: np.ndarray, dst: np.ndarray, size: int) -> np.ndarray 
     return cv2.perspectiveTransform(square, matrix)[0].astype(np.float64)
 
 
-def locate(gray: np.ndarray, finders: list[Finder] | None = None) -> list[Located]:
-    """Symbols that two finder patterns in `gray` belong to, best fit first."""
+def locate(gray: np.ndarray, finders: list[Finder] | None = None) -> Iterator[Located]:
+    """Symbols that two finder patterns in `gray` belong to, the best first fit first.
+    Lazy: each is fitted only when the one before it was not what the caller wanted."""
     finders = find_finders(gray) if finders is None else finders
     if len(finders) < 2:
-        return []
+        return
     module = float(np.median([f.module for f in finders]))
     smooth = cv2.GaussianBlur(gray, (0, 0), max(0.5, module / 4.0)).astype(np.float32)
     scored = []
@@ -409,10 +410,10 @@ def locate(gray: np.ndarray, finders: list[Finder] | None = None) -> list[Locate
             if _inside(quad, gray.shape, 2 * module):
                 scored.append((_fit(smooth, quad, _pattern(version)), quad, src, dst, version))
     scored.sort(key=lambda s: -s[0])
-    out: list[Located] = []
+    given: list[Located] = []
     for fit, quad, src, dst, version in scored[:MAX_REFINED]:
         if fit < 0.6:
-            break
+            return
         pattern = _pattern(version)
         for reach in (3.0, 1.5):
             a_src, a_dst = _alignment_points(smooth, quad, version, reach)
@@ -427,10 +428,9 @@ def locate(gray: np.ndarray, finders: list[Finder] | None = None) -> list[Locate
         fit = _fit(smooth, quad, pattern)
         if fit < MIN_FIT:
             continue
-        if any(o.version == version and np.abs(o.quad - quad).max() < 2 * module for o in out):
+        if any(g.version == version and np.abs(g.quad - quad).max() < 2 * module for g in given):
             continue
         formats = _formats(smooth, quad, pattern)
         if formats:
-            out.append(Located(quad, version, formats, fit))
-    out.sort(key=lambda o: -o.fit)
-    return out
+            given.append(Located(quad, version, formats, fit))
+            yield given[-1]
