@@ -340,6 +340,10 @@ class QrPipeline:
        threshold (heavy blur), contrast equalisation (dim); regions they reveal go
        through step 2. Large codes and speed are covered by zxing's own downscaling.
     4. zbar's detector on the whole frame (ASCII text only: zbar guesses charsets).
+    4a. The two-finder locator (kiosk/hardware/qr_locator.py): a symbol placed from two
+       finder patterns and its alignment patterns, its format read from the grid, and
+       read with erasures. On a frame with a glare spot (one may hide a finder pattern)
+       it runs right after step 1 instead.
     5. Deblurring (`Deblurrer`): Wiener deconvolution of the most textured window for
        motion blur (along the estimated direction, several lengths) and defocus,
        each result read as it is and through a local threshold (ringing).
@@ -393,6 +397,7 @@ class QrPipeline:
             return _dedupe(_with(found, "plain")), []
         regions: list[np.ndarray] = []
         tried: list[Unread] = []
+        glare = _glare(gray)  # then the two-finder locator runs early, else as a late pass
         for name, prepare, scale in [("", None, 1.0), *self._frame_passes]:
             if prepare is not None:
                 if time.thread_time() > deadline:
@@ -402,7 +407,7 @@ class QrPipeline:
                 if found:
                     return _dedupe(_with(found, name, scale)), []
             found = self._erasures(gray, unread, scale, tried, deadline)
-            if not found and prepare is None and _glare(gray):
+            if not found and prepare is None and glare:
                 found = self._located(gray, deadline)
             if found:
                 return found, []
@@ -420,6 +425,10 @@ class QrPipeline:
             found = [d for d in decode_zbar(gray) if d.text.isascii()]
             if found:
                 return _dedupe(_with(found, "zbar")), []
+        if not glare and time.thread_time() < deadline:
+            found = self._located(gray, deadline)
+            if found:
+                return found, []
         for name, image, offset in self._deblurrer.variants(gray):
             # Deconvolution leaves ringing and uneven contrast that zxing's binariser
             # reads wrong where a local threshold does not.
@@ -466,9 +475,10 @@ class QrPipeline:
         return []
 
     def _located(self, gray: np.ndarray, deadline: float) -> list[Decoded]:
-        """A symbol zxing-cpp cannot find because glare hides one of its finder patterns:
-        located from the other two and its alignment patterns (kiosk/hardware/qr_locator.py),
-        then read with its washed-out modules as erasures."""
+        """A symbol zxing-cpp cannot find, because glare hides one of its finder patterns
+        or noise blurs their edges: located from two finder patterns and its alignment
+        patterns (kiosk/hardware/qr_locator.py), then read with its washed-out modules as
+        erasures."""
         from kiosk.hardware.qr_erasure import read_with_erasures
         from kiosk.hardware.qr_locator import locate
 

@@ -30,6 +30,8 @@ SATURATED = 245.0  # grey level from which a module counts as washed out
 MIN_FIT = 0.85  # share of the fixed modules outside the glare that must agree
 MAX_FORMAT_DISTANCE = 3  # of the 15 format bits (the code's minimum distance is 7)
 MAX_FINDERS = 6
+NOISY = 5.0  # grey levels of noise (robust sigma) from which a frame is median-filtered
+MAX_CONTOURS = 20000  # beyond this the frame is noise, not a scene with a code
 MAX_REFINED = 4  # hypotheses refined per frame, best first
 
 
@@ -54,7 +56,16 @@ class Located:
 def find_finders(gray: np.ndarray) -> list[Finder]:
     """Finder-pattern candidates: a dark square ring around a dark square core, with the
     area ratio of the standard's 7×7 to 3×3 modules (alignment patterns, 5×5 around 1×1,
-    do not pass)."""
+    do not pass). A noisy frame is median-filtered first: sensor noise would split it
+    into tens of thousands of specks."""
+    quiet = cv2.medianBlur(gray, 3)
+    noise = 1.48 * float(np.median(cv2.absdiff(gray[::4, ::4], quiet[::4, ::4])))
+    found = _finders(quiet if noise > NOISY else gray)
+    found.sort(key=lambda f: -f.module)
+    return found[:MAX_FINDERS]
+
+
+def _finders(gray: np.ndarray) -> list[Finder]:
     out: list[Finder] = []
     h, w = gray.shape
     for block in (51, 25):
@@ -62,7 +73,7 @@ def find_finders(gray: np.ndarray) -> list[Finder]:
             gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 8
         )
         contours, hierarchy = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
-        if hierarchy is None:
+        if hierarchy is None or len(contours) > MAX_CONTOURS:
             continue
         tree = hierarchy[0]
         for i, contour in enumerate(contours):
@@ -99,8 +110,7 @@ def find_finders(gray: np.ndarray) -> list[Finder]:
             if any(np.linalg.norm(f.centre - centre) < 0.3 * side for f in out):
                 continue
             out.append(Finder(centre, corners, side / 7.0))
-    out.sort(key=lambda f: -f.module)
-    return out[:MAX_FINDERS]
+    return out
 
 
 # ---------------------------------------------------------------- the fixed modules
