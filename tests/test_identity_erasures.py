@@ -136,3 +136,38 @@ def test_errors_among_the_least_certain_modules_are_corrected_by_erasing_them_to
     misled = np.full(len(words), 0.1)
     misled[rng.sample([p for p in range(len(words)) if p not in wrong + erased], 40)] = 0.9
     assert qr_erasure._correct(damaged, lost, blocks, misled) is None
+
+
+def test_a_dim_noisy_code_is_sampled_over_more_of_each_module():
+    """At 29 % light with heavy sensor noise, sampling the middle third of each module
+    leaves too many wrong modules; the middle two thirds average the noise out."""
+    code = segno.make(SAMPLE_PAYLOAD, encoding="utf-8", error="m", micro=False, boost_error=False)
+    grid = np.array([list(r) for r in code.matrix], np.uint8)
+    size, m = grid.shape[0], 3.6
+    quad = np.array(
+        [[20, 20], [20 + size * m, 20], [20 + size * m, 20 + size * m], [20, 20 + size * m]]
+    )
+    narrow = qr_erasure.sample
+    reads = {"narrow": 0, "both": 0}
+    for seed in range(10):
+        image = cv2.resize(
+            np.where(grid == 1, 30, 220).astype(np.uint8),
+            (int(size * m),) * 2,
+            interpolation=cv2.INTER_AREA,
+        )
+        image = cv2.copyMakeBorder(image, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=220)
+        image = noise((image * 0.29).astype(np.uint8), 30, np.random.default_rng(seed))
+        reads["both"] += (
+            qr_erasure.read_with_erasures(image, quad, code.version, "M", code.mask)
+            == SAMPLE_PAYLOAD
+        )
+        qr_erasure.sample = lambda gray, q, s, reach=1: narrow(gray, q, s, 1)
+        try:
+            reads["narrow"] += (
+                qr_erasure.read_with_erasures(image, quad, code.version, "M", code.mask)
+                == SAMPLE_PAYLOAD
+            )
+        finally:
+            qr_erasure.sample = narrow
+    assert reads["narrow"] == 0
+    assert reads["both"] >= 3

@@ -18,6 +18,7 @@ correction from a wrong one, so a damaged code is never turned into other text.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
@@ -200,16 +201,18 @@ def _clean_symbol(bits: np.ndarray, version: int, level: str, mask: int) -> np.n
 # ---------------------------------------------------------------- sampling
 
 
-def sample(gray: np.ndarray, quad: np.ndarray, size: int) -> np.ndarray:
-    """Mean grey value at the centre of each module (size×size, float32). `quad`: the
-    symbol's outer corners, top-left, top-right, bottom-right, bottom-left."""
+def sample(gray: np.ndarray, quad: np.ndarray, size: int, reach: int = 1) -> np.ndarray:
+    """Mean grey value at the centre of each module (size×size, float32), over the middle
+    third of the module (`reach` 1) or its middle two thirds (2: more sensor noise
+    averaged out). `quad`: the symbol's outer corners, top-left, top-right, bottom-right,
+    bottom-left."""
     side = size * S
     target = np.float32([[0, 0], [side, 0], [side, side], [0, side]])
     matrix = cv2.getPerspectiveTransform(np.asarray(quad, np.float32), target)
     square = cv2.warpPerspective(
         gray, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     ).astype(np.float32)
-    lo, hi = S // 2 - 1, S // 2 + 1
+    lo, hi = S // 2 - reach, S // 2 + reach
     return square.reshape(size, S, size, S)[:, lo:hi, :, lo:hi].mean(axis=(1, 3))
 
 
@@ -227,41 +230,70 @@ def _decisions(values: np.ndarray, saturated: float, flat: float) -> tuple[np.nd
     return dark, erased
 
 
+@dataclass(frozen=True)
+class _Symbol:
+    """What the format says about a symbol: where its data modules are, how they are
+    masked and how its codewords form blocks."""
+
+    version: int
+    level: str
+    mask: int
+    rows: np.ndarray
+    cols: np.ndarray
+    flip: np.ndarray
+    blocks: list[tuple[int, int]]
+
+    @classmethod
+    def of(cls, version: int, level: str, mask: int) -> _Symbol:
+        rows, cols = _layout(version)
+        flip = np.array([_MASKS[mask](int(i), int(j)) for i, j in zip(rows, cols, strict=True)])
+        return cls(version, level, mask, rows, cols, flip, _blocks(version, level))
+
+    @property
+    def bits(self) -> int:
+        return 8 * sum(total for total, _ in self.blocks)
+
+
 def read_with_erasures(
     gray: np.ndarray, quad: np.ndarray, version: int, level: str, mask: int
 ) -> str | None:
     """The text of the symbol at `quad`, corrected with its washed-out modules taken as
-    erasures; None when it cannot be corrected with codewords to spare."""
-    import zxingcpp
-
+    erasures; None when it cannot be corrected with codewords to spare. Module centres
+    are sampled over a third of the module, then over two thirds (a dim, noisy frame)."""
     if not 1 <= version <= 40 or level not in _LEVELS or not 0 <= mask <= 7:
         return None
-    size = 17 + 4 * version
-    values = sample(gray, quad, size)
-    rows, cols = _layout(version)
-    flip = np.array([_MASKS[mask](int(i), int(j)) for i, j in zip(rows, cols, strict=True)])
-    blocks = _blocks(version, level)
-    n_codewords = sum(total for total, _ in blocks)
+    symbol = _Symbol.of(version, level, mask)
     tried: set[bytes] = set()
-    doubt = _doubt(values)[rows, cols][: n_codewords * 8].reshape(-1, 8).max(axis=1)
+    for reach in (1, 2):
+        text = _read(sample(gray, quad, 17 + 4 * version, reach), symbol, tried)
+        if text is not None:
+            return text
+    return None
+
+
+def _read(values: np.ndarray, symbol: _Symbol, tried: set[bytes]) -> str | None:
+    import zxingcpp
+
+    rows, cols, flip, n = symbol.rows, symbol.cols, symbol.flip, symbol.bits
+    doubt = _doubt(values)[rows, cols][:n].reshape(-1, 8).max(axis=1)
     for saturated, flat in ((240.0, 0.15), (225.0, 0.3), (210.0, 0.45)):
         dark, erased = _decisions(values, saturated, flat)
-        bits = dark[rows, cols][: n_codewords * 8]
-        gone = erased[rows, cols][: n_codewords * 8]
+        bits = dark[rows, cols][:n]
+        gone = erased[rows, cols][:n]
         key = np.packbits(bits).tobytes() + np.packbits(gone).tobytes()
         if key in tried:
             continue
         tried.add(key)
-        data = np.packbits(bits ^ flip[: n_codewords * 8]).tolist()
+        data = np.packbits(bits ^ flip[:n]).tolist()
         lost = gone.reshape(-1, 8).any(axis=1)
-        corrected = _correct(data, lost, blocks, doubt)
+        corrected = _correct(data, lost, symbol.blocks, doubt)
         if corrected is None:
             continue
         stream = np.unpackbits(np.array(corrected, np.uint8)).astype(bool)
         masked = np.zeros(len(rows), bool)
         masked[: len(stream)] = stream
         masked ^= flip
-        image = _clean_symbol(masked.astype(np.uint8), version, level, mask)
+        image = _clean_symbol(masked.astype(np.uint8), symbol.version, symbol.level, symbol.mask)
         results = zxingcpp.read_barcodes(
             image, formats=zxingcpp.BarcodeFormat.QRCode, text_mode=zxingcpp.TextMode.Plain
         )

@@ -126,6 +126,8 @@ class _Pattern:
     fmt_cols: np.ndarray
     formats: tuple[tuple[str, int], ...]  # (level, mask) of each row of fmt_bits
     fmt_bits: np.ndarray  # (32, 30) bool
+    fmt_dark: np.ndarray  # (30, 4) the fixed dark modules nearest each format module
+    fmt_light: np.ndarray  # (30, 4) the fixed light ones
 
 
 _LEVELS = {"L": 1, "M": 0, "Q": 3, "H": 2}  # segno's constants
@@ -156,15 +158,26 @@ def _pattern(version: int) -> _Pattern:
     fixed = (stack[0] != 2) & ~varies
     rows, cols = np.nonzero(fixed)
     fmt_rows, fmt_cols = np.nonzero(varies)
+    dark = stack[0][rows, cols] == 1
+
+    def nearest(colour: np.ndarray) -> np.ndarray:
+        where = np.nonzero(colour)[0]
+        gap = np.hypot(
+            rows[where][None, :] - fmt_rows[:, None], cols[where][None, :] - fmt_cols[:, None]
+        )
+        return where[np.argsort(gap, axis=1, kind="stable")[:, :4]]
+
     return _Pattern(
         size,
         rows,
         cols,
-        stack[0][rows, cols] == 1,
+        dark,
         fmt_rows,
         fmt_cols,
         tuple(formats),
         stack[:, fmt_rows, fmt_cols] == 1,
+        nearest(dark),
+        nearest(~dark),
     )
 
 
@@ -254,13 +267,19 @@ def _formats(smooth: np.ndarray, quad: np.ndarray, pattern: _Pattern) -> tuple:
     nearest first; washed-out format modules are not counted."""
     values = _values(smooth, quad, pattern.size, pattern.fmt_rows, pattern.fmt_cols)
     fixed = _values(smooth, quad, pattern.size, pattern.rows, pattern.cols)
-    keep_fixed = fixed < SATURATED
-    d, light = fixed[keep_fixed & pattern.dark], fixed[keep_fixed & ~pattern.dark]
-    if not len(d) or not len(light):
-        return ()
-    threshold = (np.median(d) + np.median(light)) / 2.0
-    seen = values < SATURATED
-    dark = values < threshold
+    # Each format module against the fixed dark and light modules nearest to it: glare
+    # brightens one side of a finder pattern more than the other.
+    usable = fixed < SATURATED
+
+    def level(near: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        count = usable[near].sum(axis=1)
+        total = np.where(usable[near], fixed[near], 0.0).sum(axis=1)
+        return total / np.maximum(count, 1), count > 0
+
+    near_dark, has_dark = level(pattern.fmt_dark)
+    near_light, has_light = level(pattern.fmt_light)
+    seen = (values < SATURATED) & has_dark & has_light
+    dark = values < (near_dark + near_light) / 2.0
     wrong = pattern.fmt_bits != dark  # (32, 30)
     # The two copies (beside the top-left finder; split between the other two) are judged
     # apart: glare over one finder spoils its copy without saturating all of it.
