@@ -278,7 +278,8 @@ def _formats(smooth: np.ndarray, quad: np.ndarray, pattern: _Pattern) -> tuple:
 
     near_dark, has_dark = level(pattern.fmt_dark)
     near_light, has_light = level(pattern.fmt_light)
-    seen = (values < SATURATED) & has_dark & has_light
+    near_light[~has_light] = SATURATED  # light neighbours washed out: they are that bright
+    seen = (values < SATURATED) & has_dark
     dark = values < (near_dark + near_light) / 2.0
     wrong = pattern.fmt_bits != dark  # (32, 30)
     # The two copies (beside the top-left finder; split between the other two) are judged
