@@ -511,7 +511,9 @@ def _exit_on_signals(app) -> None:
 def _report_ready(app, window) -> None:
     """For the start-up benchmark and tests: called right after the first paint of the
     home screen (before anything scheduled after it), prints the time since
-    KIOSK_BENCH_T0 and the CPU time used, writes the modules imported so far to KIOSK_BENCH_MODULES, quits."""
+    KIOSK_BENCH_T0 and the CPU time used, writes the modules imported so far to
+    KIOSK_BENCH_MODULES; with KIOSK_BENCH_T0, opens the database if it waited for the first
+    paint and prints when it was open; quits."""
     import os
     import time
 
@@ -524,5 +526,10 @@ def _report_ready(app, window) -> None:
     print(
         f"ready {1000 * (time.time() - t0):.0f} ms cpu {cpu:.0f} ms" if t0 else "ready", flush=True
     )
+    opener = window.vc.app.store_opener
+    if t0 and opener is not None:
+        # For the benchmark: when the database, opened right after the first paint, is open.
+        opener()
+        print(f"store {1000 * (time.time() - t0):.0f} ms", flush=True)
     window._quitting = True
     app.exit(0)
