@@ -348,8 +348,9 @@ def _after_start(window, ctx, reason: str | None) -> None:
 def _demo_admin(window, ctx, cli) -> None:
     """The demo's admin account and its PIN, printed once the home screen is on screen
     (the clerk code is not needed before); not for a kiosk out of service."""
-    store = ctx.store  # opened now if the start is quitting before it was
-    if store is None or not _in_service(window):
+    if ctx.store_opener is not None:
+        ctx.store_opener()  # the start is quitting before the database was opened
+    if not _in_service(window):
         return
     pin = ensure_demo_admin(ctx)
     cli.say("cli.run.demo_pin", user="demo-admin", pin=pin)
