@@ -327,3 +327,18 @@ def test_a_background_task_that_needs_the_database_first_opens_it_and_the_screen
         assert window.current_screen().message.text() == ctx.tr("oos.reason.store")
     finally:
         _close(window, ctx, cleanup)
+
+
+def test_an_admin_leaving_full_screen_before_the_database_is_open_waits_for_it(
+    tmp_path, monkeypatch, kiosk_qapp
+):
+    set_up_kiosk(monkeypatch, tmp_path)
+    ctx, reason, cleanup = _open_later(load_settings())
+    try:
+        assert reason is None and not ctx.store_open
+        clerks = run._LazyClerks(ctx)
+        assert [c.username for c in clerks.list()] == ["admin"]  # the one setup made
+        assert ctx.store_open
+    finally:
+        ctx.close()
+        cleanup()
