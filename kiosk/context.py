@@ -18,25 +18,24 @@ from typing import TYPE_CHECKING, Any, Protocol
 from kiosk.config import Settings
 from kiosk.hardware.printers import Printer, SystemPrinterFactory, make_printer
 from kiosk.services.catalogue import Catalogue, load_default_catalogue
-from kiosk.services.crypto import DataCipher
-from kiosk.services.datakey import open_store
-from kiosk.services.dossiers import DossierService
 from kiosk.services.i18n import Translator
-from kiosk.services.journey import Journey
 from kiosk.services.langpacks import Overlay, PackStore, apply_installed, apply_procedure_texts
 from kiosk.services.language_data import LanguageData
-from kiosk.services.payments import PaymentService, ground_keys_from
-from kiosk.services.receipt_service import ReceiptService
 from kiosk.services.session import CitizenSession
-from kiosk.services.status import StatusService
-from kiosk.services.store import Store
-from kiosk.services.studio import Studio
 
-if TYPE_CHECKING:  # for the types only: numpy and the clerk services load when used
+if TYPE_CHECKING:  # for the types only: numpy, the database and clerk code load when used
     from kiosk.hardware.speech import PromptPlayer
     from kiosk.services.chip_identity import ChipService
     from kiosk.services.clerk_desk import ClerkDesk
+    from kiosk.services.crypto import DataCipher
+    from kiosk.services.dossiers import DossierService
     from kiosk.services.help_requests import HelpRequests
+    from kiosk.services.journey import Journey
+    from kiosk.services.payments import PaymentService
+    from kiosk.services.receipt_service import ReceiptService
+    from kiosk.services.status import StatusService
+    from kiosk.services.store import Store
+    from kiosk.services.studio import Studio
     from kiosk.services.twoway import TwoWay
 
 log = logging.getLogger(__name__)
@@ -74,22 +73,28 @@ class PrinterFactory:
         return make_printer(kind, target, self.receipts_dir, system=self.system)
 
 
+# The services on the database (set by attach_store). A running kiosk opens its database
+# right after the home screen is painted: until then these are not set, and the first use
+# of one opens it there and then (AppContext.__getattr__, AppContext.store_opener).
+ON_STORE = ("store", "cipher", "dossiers", "receipts", "journey", "status", "studio")
+
+
 @dataclass
 class AppContext:
     settings: Settings
     translator: Translator
-    store: Store
-    cipher: DataCipher
-    dossiers: DossierService
     session: CitizenSession
     catalogue: Catalogue
     printers: PrinterFactory
     printer: Printer
-    receipts: ReceiptService
-    journey: Journey
-    status: StatusService
     packs: PackStore
-    studio: Studio
+    store: Store = field(init=False)
+    cipher: DataCipher = field(init=False)
+    dossiers: DossierService = field(init=False)
+    receipts: ReceiptService = field(init=False)
+    journey: Journey = field(init=False)
+    status: StatusService = field(init=False)
+    studio: Studio = field(init=False)
     pack_overlay: Overlay = field(default_factory=Overlay)
     studio_overlay: Overlay = field(default_factory=Overlay)
     # Keyboard letters and number-kit order per language (shipped, packs, studio).
@@ -103,6 +108,22 @@ class AppContext:
     sync: SyncWorker | None = None
     payments: PaymentService | None = None  # fees; built with the context
     chip: ChipService | None = None  # the ID card's chip reader (kiosk.services.chip_identity)
+    # Opens the database and attaches it (attach_store), for a context made without it.
+    store_opener: Callable[[], None] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for an attribute that is not set: a service on the database before
+        # the database is open. Its first use opens it (on the caller's thread).
+        opener = self.__dict__.get("store_opener")
+        if name in ON_STORE and opener is not None:
+            opener()  # attach_store sets the fields
+            if name in self.__dict__:
+                return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def store_open(self) -> bool:
+        return "store" in self.__dict__
 
     @property
     def help_requests(self) -> HelpRequests:
@@ -154,10 +175,14 @@ class AppContext:
         installed language packs, then the shipped and portal texts. Called at start and
         when a reviewer approves, so approved work reaches citizens at once."""
         self.pack_overlay = apply_installed(self.packs, self.translator, self.catalogue)
+        self.language_data.set_layer("packs", self.pack_overlay.profiles)
+        self.apply_studio_work()
+
+    def apply_studio_work(self) -> None:
+        """This kiosk's approved studio work (texts, recordings, keyboard letters)."""
         self.studio_overlay = self.studio.approved()
         self.translator.add_pack_strings(self.studio_overlay.strings)
         apply_procedure_texts(self.catalogue, self.studio_overlay)
-        self.language_data.set_layer("packs", self.pack_overlay.profiles)
         self.language_data.set_layer("studio", self.studio.profiles())
 
     def audio_dirs(self) -> list[Path]:
@@ -168,7 +193,8 @@ class AppContext:
         return [*studio, *self.pack_overlay.audio_dirs.values(), resource("audio")]
 
     def close(self) -> None:
-        self.store.close()
+        if self.store_open:
+            self.store.close()
 
 
 def build_context(
@@ -176,59 +202,94 @@ def build_context(
 ) -> AppContext:
     """`system_printer` makes the OS print queue's printer (Qt: kiosk.qt.app.system_printer);
     without it the 'system' printer kind is refused with a clear message."""
+    from kiosk.services.datakey import open_store
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     translator = Translator.from_resources(lang=settings.lang)
     store, cipher = open_store(settings, create_key=True)
+    ctx = start_context(settings, system_printer, translator)
+    attach_store(ctx, store, cipher)
+    return ctx
+
+
+def start_context(
+    settings: Settings,
+    system_printer: SystemPrinterFactory | None = None,
+    translator: Translator | None = None,
+) -> AppContext:
+    """A context without its database (no database library loaded): what the home screen
+    needs. attach_store adds the rest; until then its first use calls `store_opener`."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    translator = translator or Translator.from_resources(lang=settings.lang)
+    catalogue = load_default_catalogue(overlay=settings.data_dir / "catalogue-overlay.json")
+    printers = PrinterFactory(settings.receipts_dir, system_printer)
+    ctx = AppContext(
+        settings=settings,
+        translator=translator,
+        session=CitizenSession(lang=settings.lang),
+        catalogue=catalogue,
+        printers=printers,
+        printer=printers(settings.printer, settings.printer_target),
+        packs=PackStore(settings.language_packs_dir),
+    )
+    # The installed language packs now; the language studio's work with the database.
+    ctx.pack_overlay = apply_installed(ctx.packs, translator, catalogue)
+    ctx.language_data.set_layer("packs", ctx.pack_overlay.profiles)
+    return ctx
+
+
+def attach_store(ctx: AppContext, store: Store, cipher: DataCipher) -> None:
+    """The services on the opened database, the language studio's approved work applied."""
+    from kiosk.services.dossiers import DossierService
+    from kiosk.services.fee_step import FeeStage
+    from kiosk.services.journey import Journey
+    from kiosk.services.payments import PaymentService, ground_keys_from
+    from kiosk.services.receipt_service import ReceiptService
+    from kiosk.services.status import StatusService
+    from kiosk.services.studio import Studio
+
+    settings, translator, catalogue, session = (
+        ctx.settings,
+        ctx.translator,
+        ctx.catalogue,
+        ctx.session,
+    )
     dossiers = DossierService(
         store, cipher, settings.kiosk_id, settings.receipt_prefix, settings.attachments_dir
     )
-    catalogue = load_default_catalogue(overlay=settings.data_dir / "catalogue-overlay.json")
-    packs = PackStore(settings.language_packs_dir)
-    studio = Studio(store, translator.catalogues["vi"], catalogue, settings.data_dir)
-    printers = PrinterFactory(settings.receipts_dir, system_printer)
-    printer = printers(settings.printer, settings.printer_target)
     receipts = ReceiptService(
         dossiers,
         catalogue,
         translator,
-        printer,
+        ctx.printer,
         settings.commune_name,
         settings.status_url,
         settings.paper,
         settings.demo,
     )
-    session = CitizenSession(lang=settings.lang)
     journey = Journey(
         catalogue,
         dossiers,
         language=lambda: session.lang,
         assisted_by=lambda: session.assisted_by,
     )
-    ctx = AppContext(
-        settings=settings,
-        translator=translator,
+    # The catalogue may be replaced by a portal update: look the grounds up each time.
+    payments = PaymentService(
+        store, settings.kiosk_id, lambda code: ground_keys_from(ctx.catalogue)(code)
+    )
+    receipts.payments, receipts.fee_account = payments, settings.fee_account
+    payments.on_recorded = ctx.notify_outbox  # a recorded payment is due for the portal
+    # The fee step, before the review, for procedures with a fee (the account as set now).
+    journey.flow.insert(FeeStage(lambda: settings.fee_account), before="review")
+    ctx.store_opener = None
+    ctx.__dict__.update(
         store=store,
         cipher=cipher,
         dossiers=dossiers,
-        session=session,
-        catalogue=catalogue,
-        printers=printers,
-        printer=printer,
         receipts=receipts,
         journey=journey,
         status=StatusService(store),
-        packs=packs,
-        studio=studio,
+        studio=Studio(store, translator.catalogues["vi"], catalogue, settings.data_dir),
     )
-    ctx.apply_language_work()
-    # The catalogue may be replaced by a portal update: look the grounds up each time.
-    ctx.payments = PaymentService(
-        store, settings.kiosk_id, lambda code: ground_keys_from(ctx.catalogue)(code)
-    )
-    receipts.payments, receipts.fee_account = ctx.payments, settings.fee_account
-    ctx.payments.on_recorded = ctx.notify_outbox  # a recorded payment is due for the portal
-    from kiosk.services.fee_step import FeeStage
-
-    # The fee step, before the review, for procedures with a fee (the account as set now).
-    journey.flow.insert(FeeStage(lambda: settings.fee_account), before="review")
-    return ctx
+    ctx.payments = payments
+    ctx.apply_studio_work()

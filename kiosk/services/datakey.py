@@ -7,7 +7,8 @@ against the key check value the database keeps (Meta `data_key_check`: HMACs of 
 label under each key, which reveal nothing about the keys). A missing, unreadable or
 wrong key raises DataKeyError with what to do; nothing is written and no dossier moves.
 
-No Qt here.
+No Qt here; the database library is loaded by the functions that read the database
+(the start checks the key against the database before it is loaded: kiosk.services.quick_open).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-
-from sqlalchemy import create_engine, inspect, text
 
 from kiosk.services.crypto import DataCipher, DataKeyError, KeyRing, read_keyring, write_private
 
@@ -49,6 +48,8 @@ def database_exists(url: str) -> bool:
     path = _sqlite_file(url)
     if url.startswith("sqlite") and (path is None or not path.exists() or path.stat().st_size == 0):
         return False
+    from sqlalchemy import create_engine, inspect
+
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
@@ -65,6 +66,8 @@ def setup_recorded(url: str) -> bool:
 
 
 def _meta(url: str, key: str) -> str | None:
+    from sqlalchemy import create_engine, text
+
     engine = create_engine(url)
     try:
         with engine.connect() as conn:

@@ -5,10 +5,8 @@ Setup is done when the database holds the Meta row `setup_done`, the data key fi
 and the portal credentials (secret, token) are in the settings. Until then the kiosk shows
 its out-of-service screen, never a citizen screen.
 
-The crash guard keeps the start times of runs that have not ended cleanly in a small JSON
-file in the data folder: a start is written when the kiosk starts and the file is removed
-on a clean exit, so what is left at the next start are crashes. Three of them within five
-minutes and the kiosk stays on its out-of-service screen instead of restarting forever.
+The crash guard (kiosk.services.crash_guard, named here too) is checked before the
+database library is loaded.
 """
 
 from __future__ import annotations
@@ -25,7 +23,12 @@ from sqlalchemy import select
 
 from kiosk.config import flatten_table
 from kiosk.config import write_settings_file as write_config
-from kiosk.files import write_atomic
+from kiosk.services.crash_guard import (  # noqa: F401
+    CRASH_FILE,
+    CRASH_LIMIT,
+    CRASH_WINDOW_S,
+    CrashGuard,
+)
 from kiosk.services.crypto import DataKeyError, KeyRing, write_private
 from kiosk.services.dossiers import APPLICANT_CTX, row_ctx, utcnow
 from kiosk.services.models import Dossier, Meta
@@ -35,9 +38,6 @@ log = logging.getLogger(__name__)
 
 SETUP_KEY = "setup_done"
 DEMO_ADMIN = "demo-admin"
-CRASH_FILE = "crashes.json"
-CRASH_LIMIT = 3
-CRASH_WINDOW_S = 300.0
 
 
 # --- setup state ----------------------------------------------------------------------------
@@ -89,54 +89,6 @@ def setup_state(
     if not token:
         missing.append("no portal token in the settings")
     return SetupState(not missing, missing)
-
-
-# --- crash guard --------------------------------------------------------------------------
-
-
-@dataclass
-class CrashGuard:
-    """`start()` says whether the kiosk crashed too often just now; `clean_exit()` clears."""
-
-    path: Path
-    limit: int = CRASH_LIMIT
-    window_s: float = CRASH_WINDOW_S
-
-    def recent_crashes(self, now: float | None = None) -> list[float]:
-        now = time.time() if now is None else now
-        return [t for t in self._load() if now - self.window_s <= t <= now + 1]
-
-    def tripped(self, now: float | None = None) -> bool:
-        return len(self.recent_crashes(now)) >= self.limit
-
-    def start(self, now: float | None = None) -> bool:
-        """Record this start; True when the earlier unclean runs trip the guard."""
-        now = time.time() if now is None else now
-        tripped = self.tripped(now)
-        # Entries older than a day say nothing any more; keep the file small.
-        kept = [t for t in self._load() if now - t < 86400]
-        self._save([*kept, now])
-        if tripped:
-            log.error(
-                "%d unclean exits within %.0f s: staying out of service", self.limit, self.window_s
-            )
-        return tripped
-
-    def clean_exit(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-    def _load(self) -> list[float]:
-        try:
-            data = json.loads(self.path.read_text(encoding="ascii"))
-            return [float(t) for t in data.get("starts", [])]
-        except FileNotFoundError:
-            return []
-        except (OSError, ValueError, TypeError, AttributeError):
-            log.warning("crash record %s unreadable; starting a new one", self.path.name)
-            return []
-
-    def _save(self, starts: list[float]) -> None:
-        write_atomic(self.path, json.dumps({"starts": starts}).encode("ascii"))
 
 
 # --- the settings file --------------------------------------------------------------------

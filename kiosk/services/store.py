@@ -10,7 +10,6 @@ SQLAlchemy URL) is used as it is; its commit is durable by default.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -20,13 +19,13 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from kiosk.services.schema_heads import MIGRATIONS, script_heads
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -75,23 +74,6 @@ def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-
-
-_REVISION = re.compile(r"""^(down_revision|revision)\s*(?::[^=]*)?=\s*(.*)$""", re.M)
-_QUOTED = re.compile(r"""["']([^"']+)["']""")
-
-
-def script_heads(folder: Path = MIGRATIONS / "versions") -> set[str]:
-    """The head revisions of the migration scripts, read from their `revision` and
-    `down_revision` lines: knowing whether the schema is current costs no alembic
-    import (alembic is loaded only when there is something to migrate)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in folder.glob("*.py"):
-        for name, value in _REVISION.findall(path.read_text(encoding="utf-8")):
-            found = set(_QUOTED.findall(value))
-            (revisions if name == "revision" else parents).update(found)
-    return revisions - parents
 
 
 class Store:
