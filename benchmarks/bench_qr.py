@@ -12,11 +12,13 @@ tuned to one set of frames. Every frame carries tags, and the report is per tag:
   measured on the frame: pixels where even a dark module is pushed to white). Level M
   recovers about 15 % of the codewords, so these frames count as decodable in principle.
   The share is of pixels, not codewords: a spot on a finder pattern defeats a reader
-  that must find all three, and one over the data can spoil more than 15 % of the
-  codewords (erasure decoding recovers up to about twice that, see qr_erasure.py);
+  that must find all three (the kiosk then locates the code from the other two, see
+  qr_locator.py), and one over the data can spoil more than 15 % of the codewords
+  (erasure decoding recovers up to about twice that, see qr_erasure.py);
 - glare-strong: 15-40 % of the code saturated. Beyond errors-only correction on a still
-  and reported separately (not in the decodable rate): the live scanner fuses frames for
-  these (benchmarks/bench_qr_video.py);
+  and reported separately (not in the decodable rate). Erasure decoding reads some of
+  them (about a quarter); the live scanner fuses frames for the rest
+  (benchmarks/bench_qr_video.py);
 - blur: defocus up to 0.6 module (Gaussian sigma) or motion blur of 3 to 15 px;
 - perspective: rotation at any angle and a tilt of the card;
 - noise: sensor noise up to sigma 55;
@@ -577,7 +579,14 @@ def main(argv: list[str] | None = None) -> int:
         for name in runners:
             h = stats[name].hits[tag]
             row += f"{100.0 * sum(h) / max(1, len(h)):>12.1f}%"
-        print(row + ("   (undecodable by design)" if tag == "glare-strong" else ""))
+        print(
+            row
+            + (
+                "   (beyond errors-only correction: not in the rate)"
+                if tag == "glare-strong"
+                else ""
+            )
+        )
     print("-" * len(header))
     print(
         f"{'decodable':<14}{len(pipe.decodable):>7}"
