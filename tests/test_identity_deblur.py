@@ -112,3 +112,20 @@ def test_a_deconvolved_code_with_ringing_is_read_through_a_local_threshold():
     # No deconvolved variant is read as it is: the threshold is what reads it.
     for _, image, _ in Deblurrer().variants(gray):
         assert decode_zxing(image, try_downscale=False) == []
+
+
+@pytest.mark.parametrize(("symbology", "scale"), [("Code128", 4), ("EAN13", 3), ("EAN13", 5)])
+def test_a_1d_barcode_gives_no_text_and_no_error(symbology, scale):
+    # Bars repeat along one axis, as a motion blur's zeros do: the cepstrum's deepest
+    # points may lie on the edge of the range searched.
+    import zxingcpp
+
+    bars = zxingcpp.create_barcode("893604300001", getattr(zxingcpp.BarcodeFormat, symbology))
+    image = np.asarray(bars.to_image(scale=scale))
+    frame = np.full((720, 1280), 120, np.uint8)
+    h, w = image.shape
+    frame[300 : 300 + h, 200 : 200 + w] = image
+    frame = noise(frame, 4, np.random.default_rng(scale))
+    assert QrPipeline(budget_ms=1000.0).decode(frame) == []
+    for width in (30, 60, 440):  # down to windows smaller than the longest blur
+        assert isinstance(_motion_candidates(frame[300 : 300 + width, 200 : 200 + width]), list)

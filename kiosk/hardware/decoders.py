@@ -298,10 +298,14 @@ def _motion_candidates(gray: np.ndarray, count: int = 3) -> list[tuple[float, fl
     image = (gray.astype(np.float32) - float(gray.mean())) * window
     spectrum = cv2.dft(image, flags=cv2.DFT_COMPLEX_OUTPUT)
     magnitude = cv2.magnitude(spectrum[..., 0], spectrum[..., 1])
+    if not magnitude.max() > 0:  # a flat window: no blur to measure
+        return []
     log_spectrum = np.log(magnitude + 1e-3 * float(magnitude.max()))
     # The log-spectrum is even, so its transform is real (the cepstrum, up to scale).
     cepstrum = np.fft.fftshift(cv2.dft(log_spectrum, flags=cv2.DFT_COMPLEX_OUTPUT)[..., 0])
-    r = 24  # the longest blur looked for, px
+    r = min(24, min(h, w) // 2 - 1)  # the longest blur looked for, px
+    if r < 4:
+        return []
     near = cepstrum[h // 2 - r : h // 2 + r + 1, w // 2 - r : w // 2 + r + 1].copy()
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     # One half-plane (the cepstrum is symmetric), beyond the origin's own peak.
@@ -312,7 +316,10 @@ def _motion_candidates(gray: np.ndarray, count: int = 3) -> list[tuple[float, fl
         if near[iy, ix] >= 0:
             break
         # Sub-pixel position: the centroid of the peak's depth around its deepest pixel.
-        ys, xs = slice(max(iy - 1, 0), iy + 2), slice(max(ix - 1, 0), ix + 2)
+        ys, xs = (
+            slice(max(iy - 1, 0), min(iy + 2, 2 * r + 1)),
+            slice(max(ix - 1, 0), min(ix + 2, 2 * r + 1)),
+        )
         depth = np.clip(-near[ys, xs], 0, None)
         py, px = np.mgrid[ys, xs]
         cy, cx = (depth * py).sum() / depth.sum() - r, (depth * px).sum() / depth.sum() - r
