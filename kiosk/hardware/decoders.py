@@ -380,7 +380,8 @@ class Deblurrer:
         # Noise-to-signal ratio for the Wiener filter, from the grain measured in the
         # window (sensor noise; JPEG blocks and dim light's coarse levels count through
         # the floor): a noisy frame is restored less sharply rather than drowned in
-        # amplified grain. A second, stronger regularisation comes later.
+        # amplified grain. Stronger regularisations come later, for the
+        # noise this measure misses (JPEG blocks: smooth within, steps between).
         nsr = max(0.003, 1e-4 * (_noise_sigma(crop) * gain) ** 2)
 
         def cut(image: np.ndarray) -> np.ndarray:
@@ -394,9 +395,10 @@ class Deblurrer:
         # what reads small modules under heavy grain or in dim light.
         for sigma, k in ((1.4, 0.03), (1.0, 0.1)):
             yield "deblur-focus", cut(_wiener(spectrum, _gauss_psf(sigma, shape), k)), (x0, y0)
-        for length, angle in candidates:
-            psf = _line_psf(length, angle, shape)
-            yield "deblur-motion", cut(_wiener(spectrum, psf, 4 * nsr)), (x0, y0)
+        for k in (4 * nsr, max(12 * nsr, 0.03)):
+            for length, angle in candidates:
+                psf = _line_psf(length, angle, shape)
+                yield "deblur-motion", cut(_wiener(spectrum, psf, k)), (x0, y0)
         theta = _motion_direction(crop)
         for length in self.LENGTHS:
             for dt in (0.0, -0.1, 0.1):
