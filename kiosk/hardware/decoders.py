@@ -377,11 +377,11 @@ class Deblurrer:
         )
         spectrum = cv2.dft(padded, flags=cv2.DFT_COMPLEX_OUTPUT)
         shape = padded.shape
-        # Noise-to-signal ratio for the Wiener filter, from the grain measured in the
-        # window (sensor noise; JPEG blocks and dim light's coarse levels count through
-        # the floor): a noisy frame is restored less sharply rather than drowned in
-        # amplified grain. Stronger regularisations come later, for the
-        # noise this measure misses (JPEG blocks: smooth within, steps between).
+        # Noise-to-signal ratio for the Wiener filter, from the sensor grain measured in
+        # the window and magnified by the stretch: a noisy frame is restored less
+        # sharply rather than drowned in amplified grain. Stronger regularisations come
+        # later, for the noise this measure misses (JPEG blocks: smooth within, steps
+        # between).
         nsr = max(0.003, 1e-4 * (_noise_sigma(crop) * gain) ** 2)
 
         def cut(image: np.ndarray) -> np.ndarray:
@@ -435,9 +435,12 @@ class QrPipeline:
        threshold (heavy blur), contrast equalisation (dim); regions they reveal go
        through step 2. Large codes and speed are covered by zxing's own downscaling.
     4. zbar's detector on the whole frame (ASCII text only: zbar guesses charsets).
-    5. Deblurring (`Deblurrer`): Wiener deconvolution of the most textured window for
-       motion blur (along the estimated direction, several lengths) and defocus,
-       each result read as it is and through a local threshold (ringing).
+    5. Deblurring (`Deblurrer`), on the most textured window with its contrast
+       stretched: the window as it is, then Wiener deconvolutions for the motion blurs
+       its cepstrum measures (length and angle), for mild defocus, for the measured
+       blurs again with stronger regularisation, and a sweep of lengths along the
+       direction the edges are weakest; each result is read as it is, through a local
+       threshold (ringing) and smoothed at twice the size (small, grainy modules).
 
     `budget_ms` bounds the processor time spent on a frame: a live camera offers a
     fresh frame a few tens of milliseconds later, so a slow last resort is worth less
