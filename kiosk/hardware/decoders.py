@@ -398,7 +398,7 @@ class Deblurrer:
         # what reads small modules under heavy grain or in dim light.
         for sigma, k in ((1.4, 0.03), (1.0, 0.1)):
             yield "deblur-focus", cut(_wiener(spectrum, _gauss_psf(sigma, shape), k)), (x0, y0)
-        for k in (4 * nsr, max(12 * nsr, 0.03)):
+        for k in (4 * nsr, max(12 * nsr, 0.03), max(40 * nsr, 0.1)):
             for length, angle in candidates:
                 psf = _line_psf(length, angle, shape)
                 yield "deblur-motion", cut(_wiener(spectrum, psf, k)), (x0, y0)
