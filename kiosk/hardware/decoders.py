@@ -257,13 +257,75 @@ def _code_window(gray: np.ndarray, side: int = 440) -> tuple[int, int, int, int]
     return max(0, cx - half), max(0, cy - half), min(w, cx + half), min(h, cy + half)
 
 
-def _line_psf(length: int, theta: float, shape: tuple[int, int]) -> np.ndarray:
-    """A motion-blur kernel (a line of `length` px at angle `theta`), wrapped around
-    the origin of an array of `shape` for the DFT."""
+def _line_psf(length: float, theta: float, shape: tuple[int, int]) -> np.ndarray:
+    """A motion-blur kernel (a line of `length` px at angle `theta`, image axes),
+    anti-aliased (each point of the line shared among its four pixels, so a fractional
+    length or an oblique angle is drawn as it is) and wrapped around the origin of an
+    array of `shape` for the DFT."""
     psf = np.zeros(shape, np.float32)
-    for t in np.linspace(-(length - 1) / 2, (length - 1) / 2, 4 * length):
-        psf[round(t * np.sin(theta)) % shape[0], round(t * np.cos(theta)) % shape[1]] += 1
+    t = np.linspace(-(length - 1) / 2, (length - 1) / 2, max(2, int(4 * length)))
+    xs, ys = t * np.cos(theta), t * np.sin(theta)
+    x0, y0 = np.floor(xs), np.floor(ys)
+    fx, fy = xs - x0, ys - y0
+    for dx, dy, weight in (
+        (0, 0, (1 - fx) * (1 - fy)),
+        (1, 0, fx * (1 - fy)),
+        (0, 1, (1 - fx) * fy),
+        (1, 1, fx * fy),
+    ):
+        rows, cols = (y0 + dy).astype(int) % shape[0], (x0 + dx).astype(int) % shape[1]
+        np.add.at(psf, (rows, cols), weight.astype(np.float32))
     return psf / psf.sum()
+
+
+def _noise_sigma(gray: np.ndarray) -> float:
+    """The standard deviation of the sensor noise of an image (Immerkaer's estimate:
+    a Laplacian difference that cancels smooth shading and edges to first order)."""
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    residue = cv2.filter2D(gray.astype(np.float32), -1, kernel)[1:-1, 1:-1]
+    return float(np.sqrt(np.pi / 2) * np.abs(residue).mean() / 6)
+
+
+def _motion_candidates(gray: np.ndarray, count: int = 3) -> list[tuple[float, float]]:
+    """Motion blurs (length px, angle rad) that may have smeared `gray`, most likely
+    first, from its cepstrum: a line blur of length L puts zeros every 1/L along its
+    direction in the spectrum, so the log-spectrum is periodic there and its inverse
+    transform has a deep negative peak at distance L in that direction. The modules of
+    a code make weaker peaks of their own (at the module size, along the code's axes):
+    hence a few candidates, not one."""
+    h, w = gray.shape
+    window = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    image = (gray.astype(np.float32) - float(gray.mean())) * window
+    spectrum = cv2.dft(image, flags=cv2.DFT_COMPLEX_OUTPUT)
+    magnitude = cv2.magnitude(spectrum[..., 0], spectrum[..., 1])
+    if not magnitude.max() > 0:  # a flat window: no blur to measure
+        return []
+    log_spectrum = np.log(magnitude + 1e-3 * float(magnitude.max()))
+    # The log-spectrum is even, so its transform is real (the cepstrum, up to scale).
+    cepstrum = np.fft.fftshift(cv2.dft(log_spectrum, flags=cv2.DFT_COMPLEX_OUTPUT)[..., 0])
+    r = min(24, min(h, w) // 2 - 1)  # the longest blur looked for, px
+    if r < 4:
+        return []
+    near = cepstrum[h // 2 - r : h // 2 + r + 1, w // 2 - r : w // 2 + r + 1].copy()
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+    # One half-plane (the cepstrum is symmetric), beyond the origin's own peak.
+    near[(np.hypot(xx, yy) < 3) | (np.hypot(xx, yy) > r) | (yy < 0) | ((yy == 0) & (xx < 0))] = 0
+    found = []
+    for _ in range(count):
+        iy, ix = np.unravel_index(int(np.argmin(near)), near.shape)
+        if near[iy, ix] >= 0:
+            break
+        # Sub-pixel position: the centroid of the peak's depth around its deepest pixel.
+        ys, xs = (
+            slice(max(iy - 1, 0), min(iy + 2, 2 * r + 1)),
+            slice(max(ix - 1, 0), min(ix + 2, 2 * r + 1)),
+        )
+        depth = np.clip(-near[ys, xs], 0, None)
+        py, px = np.mgrid[ys, xs]
+        cy, cx = (depth * py).sum() / depth.sum() - r, (depth * px).sum() / depth.sum() - r
+        found.append((float(np.hypot(cx, cy)), float(np.arctan2(cy, cx))))
+        near[max(iy - 2, 0) : iy + 3, max(ix - 2, 0) : ix + 3] = 0
+    return found
 
 
 def _gauss_psf(sigma: float, shape: tuple[int, int]) -> np.ndarray:
@@ -288,11 +350,12 @@ def _wiener(spectrum: np.ndarray, psf: np.ndarray, k: float = 0.01) -> np.ndarra
 
 
 class Deblurrer:
-    """Wiener deconvolution of the most textured window of a frame, for motion blur
-    (a line along the direction the edges are weakest, several lengths and angles
-    around it) and defocus (Gaussian, several widths): what the pipeline tries last on
-    a frame where nothing was read. Yields (name, image, (x0, y0)) lazily, so a time
-    budget stops it between variants."""
+    """Wiener deconvolution of the most textured window of a frame, for motion blur and
+    defocus: what the pipeline tries last on a frame where nothing was read. Motion
+    blurs are first those the window's cepstrum points at (length and angle), then a
+    sweep of lengths along the direction the edges are weakest; defocus is a few
+    Gaussian widths. The regularisation follows the noise measured in the window.
+    Yields (name, image, (x0, y0)) lazily, so a time budget stops it between variants."""
 
     LENGTHS = (7, 11, 15, 9, 13, 17, 5)
     SIGMAS = (1.6, 2.4, 3.2)
@@ -301,27 +364,59 @@ class Deblurrer:
         x0, y0, x1, y1 = _code_window(gray)
         crop = gray[y0:y1, x0:x1]
         h, w = crop.shape
+        # The window's contrast stretched to the full range: a dim frame is restored
+        # with the precision and the regularisation of a bright one.
+        low, high = np.percentile(crop, (1, 99))
+        gain = 255.0 / max(float(high - low), 16.0)
+        stretched = (crop.astype(np.float32) - float(low)) * gain
         # Reflected borders against ringing, up to a size the DFT is fast for.
         ph, pw = cv2.getOptimalDFTSize(h + 32), cv2.getOptimalDFTSize(w + 32)
         top, left = (ph - h) // 2, (pw - w) // 2
         padded = cv2.copyMakeBorder(
-            crop, top, ph - h - top, left, pw - w - left, cv2.BORDER_REFLECT
-        ).astype(np.float32)
+            stretched, top, ph - h - top, left, pw - w - left, cv2.BORDER_REFLECT
+        )
         spectrum = cv2.dft(padded, flags=cv2.DFT_COMPLEX_OUTPUT)
         shape = padded.shape
-        theta = _motion_direction(crop)
+        # Noise-to-signal ratio for the Wiener filter, from the sensor grain measured in
+        # the window and magnified by the stretch: a noisy frame is restored less
+        # sharply rather than drowned in amplified grain. Stronger regularisations come
+        # later, for the noise this measure misses (JPEG blocks: smooth within, steps
+        # between).
+        nsr = max(0.003, 1e-4 * (_noise_sigma(crop) * gain) ** 2)
 
         def cut(image: np.ndarray) -> np.ndarray:
             return image[top : top + h, left : left + w]
 
+        # The window itself first, stretched: dim, grainy small modules that only
+        # needed their contrast and an enlarged, smoothed read.
+        yield "window", np.clip(stretched, 0, 255).astype(np.uint8), (x0, y0)
+        candidates = _motion_candidates(crop)
+        for length, angle in candidates:
+            psf = _line_psf(length, angle, shape)
+            yield "deblur-motion", cut(_wiener(spectrum, psf, nsr)), (x0, y0)
+        # Mild defocus with strong regularisation: sharpening and denoising at once,
+        # what reads small modules under heavy grain or in dim light.
+        for sigma, k in ((1.4, 0.03), (1.0, 0.1)):
+            yield "deblur-focus", cut(_wiener(spectrum, _gauss_psf(sigma, shape), k)), (x0, y0)
+        for k in (4 * nsr, max(12 * nsr, 0.03), max(40 * nsr, 0.1)):
+            for length, angle in candidates:
+                psf = _line_psf(length, angle, shape)
+                yield "deblur-motion", cut(_wiener(spectrum, psf, k)), (x0, y0)
+        theta = _motion_direction(crop)
         for length in self.LENGTHS:
             for dt in (0.0, -0.1, 0.1):
                 psf = _line_psf(length, theta + dt, shape)
-                yield "deblur-motion", cut(_wiener(spectrum, psf)), (x0, y0)
+                yield "deblur-motion", cut(_wiener(spectrum, psf, nsr)), (x0, y0)
             if length == 11:
                 for sigma in self.SIGMAS:
                     psf = _gauss_psf(sigma, shape)
-                    yield "deblur-focus", cut(_wiener(spectrum, psf, 0.005)), (x0, y0)
+                    yield "deblur-focus", cut(_wiener(spectrum, psf, nsr / 2)), (x0, y0)
+
+
+def _enlarge(gray: np.ndarray) -> np.ndarray:
+    """Twice the size, smoothed first: deconvolved modules of 3-4 px, with their grain
+    and ringing, are read by zxing at 6-8 px where they are not at their own size."""
+    return _resize(cv2.GaussianBlur(gray, (0, 0), 1.0), 2.0)
 
 
 class QrPipeline:
@@ -344,9 +439,12 @@ class QrPipeline:
        finder patterns and its alignment patterns, its format read from the grid, and
        read with erasures. On a frame with a glare spot (one may hide a finder pattern)
        it runs right after step 1 instead.
-    5. Deblurring (`Deblurrer`): Wiener deconvolution of the most textured window for
-       motion blur (along the estimated direction, several lengths) and defocus,
-       each result read as it is and through a local threshold (ringing).
+    5. Deblurring (`Deblurrer`), on the most textured window with its contrast
+       stretched: the window as it is, then Wiener deconvolutions for the motion blurs
+       its cepstrum measures (length and angle), for mild defocus, for the measured
+       blurs again with stronger regularisation, and a sweep of lengths along the
+       direction the edges are weakest; each result is read as it is, through a local
+       threshold (ringing) and smoothed at twice the size (small, grainy modules).
 
     `budget_ms` bounds the processor time spent on a frame: a live camera offers a
     fresh frame a few tens of milliseconds later, so a slow last resort is worth less
@@ -357,6 +455,12 @@ class QrPipeline:
 
     REGION_SIDE = 300  # px: crops are scaled so the code is about this wide
     MAX_REGIONS = 3
+    # How each deconvolved image is read: (stage suffix, preparation, its scale).
+    DEBLURRED_READS: tuple[tuple[str, Callable[[np.ndarray], np.ndarray], float], ...] = (
+        ("", lambda g: g, 1.0),
+        ("-threshold", lambda g: _threshold(g, 21), 1.0),
+        ("-enlarged", _enlarge, 2.0),
+    )
 
     def __init__(self, budget_ms: float = 25.0, use_zbar: bool = True) -> None:
         self.budget_ms = budget_ms
@@ -431,14 +535,14 @@ class QrPipeline:
                 return found, []
         for name, image, offset in self._deblurrer.variants(gray):
             # Deconvolution leaves ringing and uneven contrast that zxing's binariser
-            # reads wrong where a local threshold does not.
-            for suffix, prepare in (("", None), ("-threshold", _threshold)):
+            # reads wrong where a local threshold does not, and grain that small
+            # modules drown in unless enlarged.
+            for suffix, prepare, scale in self.DEBLURRED_READS:
                 if time.thread_time() > deadline:
                     return [], regions
-                variant = image if prepare is None else prepare(image, 21)
-                found, _ = self._read(variant, try_downscale=False)
+                found, _ = self._read(prepare(image), try_downscale=False)
                 if found:
-                    return _dedupe(_with(found, name + suffix, 1.0, offset)), []
+                    return _dedupe(_with(found, name + suffix, scale, offset)), []
         return [], regions
 
     def texts(self, frame: np.ndarray) -> list[str]:
