@@ -134,3 +134,16 @@ def test_a_frame_without_any_code_locates_nothing_quickly():
     rng = np.random.default_rng(9)
     gray = rng.integers(0, 256, (720, 1280)).astype(np.uint8)
     assert list(qr_locator.locate(gray)) == []
+
+
+def test_the_live_scanner_leaves_the_locator_to_stills(monkeypatch):
+    """The locator costs tens of milliseconds: a live camera's budget per frame is spent
+    on the next frame and on fusing frames instead; a still gets it."""
+    gray, _, _, _ = _glare_on("top-right")
+    calls = []
+    real = qr_locator.locate
+    monkeypatch.setattr(qr_locator, "locate", lambda g: calls.append(1) or real(g))
+    assert QrPipeline(budget_ms=25.0).decode(gray) == []
+    assert calls == []
+    assert [d.stage for d in QrPipeline(budget_ms=1000.0).decode(gray)] == ["located"]
+    assert calls == [1]

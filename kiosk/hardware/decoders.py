@@ -454,6 +454,7 @@ class QrPipeline:
     """
 
     REGION_SIDE = 300  # px: crops are scaled so the code is about this wide
+    LOCATE_MS = 40.0  # the two-finder locator's usual cost: run only with this much left
     MAX_REGIONS = 3
     # How each deconvolved image is read: (stage suffix, preparation, its scale).
     DEBLURRED_READS: tuple[tuple[str, Callable[[np.ndarray], np.ndarray], float], ...] = (
@@ -586,6 +587,9 @@ class QrPipeline:
         from kiosk.hardware.qr_erasure import read_with_erasures
         from kiosk.hardware.qr_locator import locate
 
+        if deadline - time.thread_time() < self.LOCATE_MS / 1000:
+            # A live camera's next frame (and the fusion of frames) is worth more.
+            return []
         for symbol in locate(gray):
             for level, mask in symbol.formats:
                 if time.thread_time() > deadline:
