@@ -147,3 +147,18 @@ def test_the_live_scanner_leaves_the_locator_to_stills(monkeypatch):
     assert calls == []
     assert [d.stage for d in QrPipeline(budget_ms=1000.0).decode(gray)] == ["located"]
     assert calls == [1]
+
+
+def test_a_version_either_side_of_the_finders_estimate_is_tried():
+    """In a dim frame the finder rings threshold thin: modules of 4.1 px measured as 3.8 px
+    put two finders of a version 9 symbol (53 modules) at the distance of a version 10."""
+    true_module, measured = 4.1, 3.8
+    left, right = np.array([200.0, 300.0]), np.array([200.0 + 46 * true_module, 300.0])
+
+    def finder(centre: np.ndarray) -> qr_locator.Finder:
+        half = 3.5 * measured
+        corners = centre + np.array([[-half, -half], [half, -half], [half, half], [-half, half]])
+        return qr_locator.Finder(centre, corners, measured)
+
+    versions = {v for _, _, v in qr_locator._hypotheses(finder(left), finder(right), (720, 1280))}
+    assert 9 in versions

@@ -317,8 +317,10 @@ def _hypotheses(a: Finder, b: Finder, shape: tuple[int, int]):
         diagonal = {sa, sb} == {"TR", "BL"}
         size_est = distance / module / (np.sqrt(2.0) if diagonal else 1.0) + 7.0
         v_est = (size_est - 17.0) / 4.0
-        for version in sorted({int(np.floor(v_est)), int(np.ceil(v_est))}):
-            if not 1 <= version <= 40 or abs(version - v_est) > 0.75:
+        # A finder's module size is measured on its ring, which a dim or blurred frame
+        # thins or thickens: a version either side of the estimate is tried too.
+        for version in range(int(round(v_est)) - 1, int(round(v_est)) + 2):
+            if not 1 <= version <= 40 or abs(version - v_est) > 1.25:
                 continue
             size = 17 + 4 * version
             wa, wb = _slot(sa, size), _slot(sb, size)
