@@ -162,3 +162,26 @@ def test_a_version_either_side_of_the_finders_estimate_is_tried():
 
     versions = {v for _, _, v in qr_locator._hypotheses(finder(left), finder(right), (720, 1280))}
     assert 9 in versions
+
+
+def _line_kernel(length: int, degrees: float) -> np.ndarray:
+    kernel = np.zeros((2 * length + 1, 2 * length + 1), np.float32)
+    dx, dy = np.cos(np.radians(degrees)) * length / 2, np.sin(np.radians(degrees)) * length / 2
+    start = (int(round(length - dx)), int(round(length - dy)))
+    end = (int(round(length + dx)), int(round(length + dy)))
+    cv2.line(kernel, start, end, 1.0, 1)
+    return kernel / kernel.sum()
+
+
+@pytest.mark.parametrize(
+    ("finder", "length", "degrees"), [("top-left", 7, 30), ("bottom-left", 8, 100)]
+)
+def test_a_shaken_code_with_a_finder_under_glare_is_deblurred_then_located(
+    finder, length, degrees, monkeypatch
+):
+    gray, _, _, _ = _glare_on(finder)
+    shaken = cv2.filter2D(gray, -1, _line_kernel(length, degrees))
+    found = QrPipeline(budget_ms=1000.0).decode(shaken)
+    assert [(d.text, d.stage) for d in found] == [(SAMPLE_PAYLOAD, "deblur-motion-located")]
+    monkeypatch.setattr(QrPipeline, "LOCATED_DEBLURRED", 0)
+    assert QrPipeline(budget_ms=1000.0).decode(shaken) == []

@@ -438,7 +438,7 @@ class QrPipeline:
     4a. The two-finder locator (kiosk/hardware/qr_locator.py): a symbol placed from two
        finder patterns and its alignment patterns, its format read from the grid, and
        read with erasures. On a frame with a glare spot (one may hide a finder pattern)
-       it runs right after step 1 instead.
+       it runs right after step 1 instead, and on the first deblurred images of step 5.
     5. Deblurring (`Deblurrer`), on the most textured window with its contrast
        stretched: the window as it is, then Wiener deconvolutions for the motion blurs
        its cepstrum measures (length and angle), for mild defocus, for the measured
@@ -455,6 +455,7 @@ class QrPipeline:
 
     REGION_SIDE = 300  # px: crops are scaled so the code is about this wide
     LOCATE_MS = 40.0  # the two-finder locator's usual cost: run only with this much left
+    LOCATED_DEBLURRED = 3  # deblurred images (the likeliest first) the locator also tries
     MAX_REGIONS = 3
     # How each deconvolved image is read: (stage suffix, preparation, its scale).
     DEBLURRED_READS: tuple[tuple[str, Callable[[np.ndarray], np.ndarray], float], ...] = (
@@ -534,7 +535,7 @@ class QrPipeline:
             found = self._located(gray, deadline)
             if found:
                 return found, []
-        for name, image, offset in self._deblurrer.variants(gray):
+        for n, (name, image, offset) in enumerate(self._deblurrer.variants(gray)):
             # Deconvolution leaves ringing and uneven contrast that zxing's binariser
             # reads wrong where a local threshold does not, and grain that small
             # modules drown in unless enlarged.
@@ -544,6 +545,12 @@ class QrPipeline:
                 found, _ = self._read(prepare(image), try_downscale=False)
                 if found:
                     return _dedupe(_with(found, name + suffix, scale, offset)), []
+            if glare and n < self.LOCATED_DEBLURRED:
+                # Blur and a glare spot over a finder pattern: sharp again, but still
+                # missing a finder.
+                found = self._located(np.clip(image, 0, 255).astype(np.uint8), deadline)
+                if found:
+                    return _with(found, name + "-located", 1.0, offset), []
         return [], regions
 
     def texts(self, frame: np.ndarray) -> list[str]:
