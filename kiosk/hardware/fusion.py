@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 SIDE = 336  # px: the fused square (about 6 px per module for the card's QR versions)
 MARGIN = 24  # px of quiet zone around it
 SATURATED = 236  # grey level from which a pixel is taken as washed out by glare
+# The edge correlation below which a frame is not taken as lined up on the kept ones:
+# under glare, ECC also converges a few modules off (the modules repeat), at 0.35-0.6.
+MIN_CORRELATION = 0.6
 
 
 @dataclass
@@ -49,6 +52,10 @@ class _Patch:
     quad: np.ndarray  # the symbol's corners in the frame
     size: float  # the symbol's side in the frame, px
     centre: np.ndarray  # the symbol's centre in the frame
+    to_frame: np.ndarray | None = None  # 3×3: square coordinates to frame coordinates
+    # The square normalised for the contrast-weighted fusion (weighted values, weights):
+    # worked out once, the first time a fusion needs it, not again for every fusion.
+    contrast: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class LiveQrDecoder:
@@ -75,6 +82,11 @@ class LiveQrDecoder:
         self._patches: deque[_Patch] = deque(maxlen=keep)
         self._misses = 0  # frames in a row without a symbol
         self.fused_reads = 0
+        # What the last call did, for benchmarks and diagnostics: "read" (a single frame
+        # was read), "none" (no symbol to keep), "skip" (the kept symbol was not followed
+        # into the frame), "kept" (too few frames to fuse yet), "fused" (read from the
+        # fusion), "unfused" (fusion tried, nothing read), "budget" (fusion cut short).
+        self.last_step = ""
 
     def reset(self) -> None:
         self._patches.clear()
@@ -85,6 +97,7 @@ class LiveQrDecoder:
         found, regions = self.pipeline.decode_regions(gray)
         if found:
             self.reset()  # the card is readable: nothing to fuse
+            self.last_step = "read"
             return found
         quad = self._pick(regions)
         if quad is not None:
@@ -103,11 +116,14 @@ class LiveQrDecoder:
             if not self._patches or other or self._misses >= self.forget_after:
                 if not self._restart(gray, regions):
                     self.reset()
+                    self.last_step = "none"
                     return []
             else:
+                self.last_step = "skip"
                 return []
         self._misses = 0
         if len(self._patches) < self.min_frames:
+            self.last_step = "kept"
             return []
         found = self._fused()
         if found:
@@ -116,6 +132,11 @@ class LiveQrDecoder:
 
     def texts(self, frame: np.ndarray) -> list[str]:
         return [d.text for d in self.decode(frame)]
+
+    @property
+    def kept(self) -> int:
+        """How many frames of the current card are kept for fusion."""
+        return len(self._patches)
 
     # ------------------------------------------------------------ internals
 
@@ -162,6 +183,7 @@ class LiveQrDecoder:
         return True
 
     def _add(self, gray: np.ndarray, quad: np.ndarray) -> None:
+        """Keep the symbol found at `quad` (starting again if it is another card)."""
         size = float(np.mean([np.linalg.norm(quad[i] - quad[(i + 1) % 4]) for i in range(4)]))
         centre = quad.mean(0)
         if self._patches:
@@ -169,17 +191,27 @@ class LiveQrDecoder:
             moved = float(np.linalg.norm(centre - last.centre))
             if abs(size - last.size) > 0.2 * last.size or moved > 0.75 * last.size:
                 self._patches.clear()  # another card, or the card moved on: start again
-        self._patches.append(_Patch(_rectify(gray, quad), quad, size, centre))
+        # The corners of a symbol found whole are exact to a pixel or so: it is kept as
+        # found (aligning it on the others by its content would do worse under glare).
+        to_frame = np.linalg.inv(_homography(quad))
+        self._patches.append(_Patch(_rectify(gray, quad), quad, size, centre, to_frame))
 
     def _track(self, gray: np.ndarray) -> bool:
         """Follow the kept symbol into a frame where it was not found whole (glare on a
-        finder pattern, say): warp the frame where the symbol last was, then align that
-        square on the last kept one (ECC, affine, ignoring saturated pixels)."""
+        finder pattern, say): warp the frame where the symbol last was, then line it up
+        on the kept frames."""
         if not self._patches:
             return False
         last = self._patches[-1]
-        square = _rectify(gray, last.quad)
-        warp = _align(square, last.square)
+        return self._append_aligned(_rectify(gray, last.quad), last.quad)
+
+    def _append_aligned(self, square: np.ndarray, quad: np.ndarray) -> bool:
+        """Keep `square` (the frame rectified through `quad`) aligned (ECC, affine,
+        ignoring saturated pixels) on the first kept square, the anchor: every kept
+        square is lined up on the same one, so errors do not add up from frame to frame
+        as they would by aligning each on the one before. False when it does not align."""
+        anchor = self._patches[0]
+        warp = _align(square, anchor.square)
         if warp is None:
             return False
         aligned = cv2.warpAffine(
@@ -189,33 +221,39 @@ class LiveQrDecoder:
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )
-        # Where the canonical corners now lie in the frame: through the affine warp,
-        # then back through the rectifying homography.
-        corners = _CANON @ warp[:, :2].T + warp[:, 2]
-        to_frame = np.linalg.inv(_homography(last.quad))
-        quad = cv2.perspectiveTransform(corners[None].astype(np.float64), to_frame)[0]
-        quad = quad.astype(np.float32)
-        self._patches.append(_Patch(aligned, quad, last.size, quad.mean(0)))
+        # Where the anchor's canonical corners lie in this frame: through the affine
+        # warp, then back through the rectifying homography.
+        to_frame = np.linalg.inv(_homography(quad)) @ np.vstack([warp, [0, 0, 1]])
+        found = cv2.perspectiveTransform(_CANON[None].astype(np.float64), to_frame)[0]
+        found = found.astype(np.float32)
+        size = float(np.mean([np.linalg.norm(found[i] - found[(i + 1) % 4]) for i in range(4)]))
+        self._patches.append(_Patch(aligned, found, size, found.mean(0), to_frame))
         return True
 
     def _fused(self) -> list[Decoded]:
+        """Decode the fusions of the kept frames, cheapest first, within the budget.
+        What each costs stays small however many frames are kept: the per-frame work of
+        the contrast-weighted fusion is done once per frame (_Patch.contrast), and the
+        median sorts by min/max over whole images, not pixel by pixel."""
         deadline = time.thread_time() + self.fusion_budget_ms / 1000
-        stack = np.stack([p.square for p in self._patches])
-        # The minimum first: cheap (a tenth of the median's sort) and, glare being
-        # additive, the one that reads most often.
+        self.last_step = "budget"
+        patches = list(self._patches)
+        # The minimum first: the cheapest and, glare being additive, the one that reads
+        # most often.
         for name, make in (
             ("fused-min", _minimum),
-            ("fused-contrast", _contrast_weighted),
             ("fused-median", _median_unsaturated),
+            ("fused-contrast", _contrast_weighted),
         ):
             if time.thread_time() > deadline:
                 return []
-            image = make(stack)
+            image = make(patches)
             corners = tuple((int(x), int(y)) for x, y in self._patches[-1].quad)
             for variant in (image, _local_threshold(image)):
                 unread: list[Unread] = []
                 found, _ = _zxing(variant, try_downscale=False, unread=unread)
                 if found:
+                    self.last_step = "fused"
                     return [Decoded(d.text, corners, d.decoder, name) for d in found]
                 if time.thread_time() > deadline:
                     return []
@@ -226,9 +264,11 @@ class LiveQrDecoder:
                         image, symbol.quad, symbol.version, symbol.level, symbol.mask
                     )
                     if text is not None:
+                        self.last_step = "fused"
                         return [Decoded(nfc(text), corners, "zxing", name + "-erasures")]
                 if time.thread_time() > deadline:
                     return []
+        self.last_step = "unfused"
         return []
 
 
@@ -247,10 +287,11 @@ def _homography(quad: np.ndarray) -> np.ndarray:
 
 
 def _align(square: np.ndarray, reference: np.ndarray) -> np.ndarray | None:
-    """The rigid warp (2×3, reference coordinates to `square` coordinates) that lines
-    `square` up with `reference`: a shift by phase correlation, refined by ECC (rotation
-    and shift, saturated pixels ignored), at half size. None when it does not converge
-    or moves too far to be the same symbol."""
+    """The warp (2×3, reference coordinates to `square` coordinates) that lines `square`
+    up with `reference`: a shift by phase correlation, refined by ECC (affine: the
+    corners a glared or blurred frame gives are off in scale and skew as well as in
+    place; saturated pixels ignored), at half size. None when it does not converge or
+    moves too far to be the same symbol."""
     small, ref = cv2.pyrDown(square), cv2.pyrDown(reference)
     mask = ((small < SATURATED) & (ref < SATURATED)).astype(np.uint8)
     # On the modules' edges only: the glare spot is the brightest, largest thing in
@@ -263,7 +304,7 @@ def _align(square: np.ndarray, reference: np.ndarray) -> np.ndarray | None:
             ref,
             small,
             warp,
-            cv2.MOTION_EUCLIDEAN,
+            cv2.MOTION_AFFINE,
             (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4),
             mask,
             3,
@@ -271,8 +312,11 @@ def _align(square: np.ndarray, reference: np.ndarray) -> np.ndarray | None:
     except cv2.error:
         return None
     warp[:, 2] *= 2
-    if cc < 0.35 or np.abs(warp[:, 2]).max() > SIDE * 0.3:
+    if cc < MIN_CORRELATION or np.abs(warp[:, 2]).max() > SIDE * 0.3:
         return None
+    stretch = np.linalg.svd(warp[:, :2], compute_uv=False)
+    if stretch.max() > 1.2 or stretch.min() < 0.83:
+        return None  # not the same symbol, or ECC ran away
     return warp
 
 
@@ -302,33 +346,58 @@ def _rectify(gray: np.ndarray, quad: np.ndarray) -> np.ndarray:
     )
 
 
-def _median_unsaturated(stack: np.ndarray) -> np.ndarray:
+def _sorted(squares: list[np.ndarray]) -> np.ndarray:
+    """The squares sorted pixel by pixel (a sorting network of per-image minima and
+    maxima: a few milliseconds for 8 squares, where np.sort over the stack takes 10)."""
+    rows = list(squares)
+    for end in range(len(rows) - 1, 0, -1):
+        for j in range(end):
+            low = np.minimum(rows[j], rows[j + 1])
+            rows[j + 1] = np.maximum(rows[j], rows[j + 1])
+            rows[j] = low
+    return np.stack(rows)
+
+
+def _median_unsaturated(patches: list[_Patch]) -> np.ndarray:
     """Per pixel, the median of the values below SATURATED (the lowest when all are)."""
-    ordered = np.sort(stack, axis=0)
+    ordered = _sorted([p.square for p in patches])
     n_ok = (ordered < SATURATED).sum(axis=0)
     index = np.maximum(n_ok - 1, 0) // 2
     return np.take_along_axis(ordered, index[None], axis=0)[0]
 
 
-def _contrast_weighted(stack: np.ndarray, sigma: float = 12.0) -> np.ndarray:
+def _normalised(square: np.ndarray, sigma: float = 12.0) -> tuple[np.ndarray, np.ndarray]:
+    """A square with its local brightness taken away and its local contrast brought to
+    one, times its weight (that contrast, none where saturated), and the weight."""
+    f = square.astype(np.float32)
+    # The local mean and variance vary slowly: worked out at a quarter of the pixels.
+    small = cv2.pyrDown(f)
+    mean = cv2.GaussianBlur(small, (0, 0), sigma / 2)
+    var = np.maximum(cv2.GaussianBlur(small * small, (0, 0), sigma / 2) - mean * mean, 0.0)
+    mean = cv2.resize(mean, f.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    var = cv2.resize(var, f.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    weight = var * (square < SATURATED)
+    return weight * (f - mean) / np.sqrt(var + 1.0), weight
+
+
+def _contrast_weighted(patches: list[_Patch]) -> np.ndarray:
     """Each frame with its local brightness taken away and its local contrast brought to
     one, then averaged with weights by that contrast: where glare washes a frame out
     (bright, flat) it counts for little, where the modules stand out it counts most,
     and averaging the good frames also averages their noise away."""
-    total = np.zeros(stack.shape[1:], np.float32)
-    weights = np.full(stack.shape[1:], 1e-3, np.float32)
-    for square in stack:
-        f = square.astype(np.float32)
-        mean = cv2.GaussianBlur(f, (0, 0), sigma)
-        var = np.maximum(cv2.GaussianBlur(f * f, (0, 0), sigma) - mean * mean, 0.0)
-        weight = np.where(square >= SATURATED, 0.0, var)
-        total += weight * (f - mean) / np.sqrt(var + 1.0)
+    total = np.zeros(patches[0].square.shape, np.float32)
+    weights = np.full(patches[0].square.shape, 1e-3, np.float32)
+    for patch in patches:
+        if patch.contrast is None:
+            patch.contrast = _normalised(patch.square)
+        weighted, weight = patch.contrast
+        total += weighted
         weights += weight
     return np.clip(128.0 + 60.0 * total / weights, 0, 255).astype(np.uint8)
 
 
-def _minimum(stack: np.ndarray) -> np.ndarray:
-    return stack.min(axis=0)
+def _minimum(patches: list[_Patch]) -> np.ndarray:
+    return np.minimum.reduce([p.square for p in patches])
 
 
 def _local_threshold(image: np.ndarray) -> np.ndarray:
