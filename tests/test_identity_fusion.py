@@ -6,7 +6,7 @@ import threading
 
 import cv2
 import numpy as np
-from identity_helpers import SAMPLE_PAYLOAD, card_scene, noise, random_citizen
+from identity_helpers import SAMPLE_PAYLOAD, card_scene, motion_blur, noise, random_citizen
 
 from kiosk.hardware import fusion
 from kiosk.hardware.camera import ScanWorker, SimulatedCamera
@@ -109,3 +109,52 @@ def test_glare_left_on_every_frame_is_read_from_the_fusion_with_erasures(monkeyp
     monkeypatch.setattr(fusion, "read_with_erasures", lambda *args: None)
     live = LiveQrDecoder(fusion_budget_ms=1000.0)
     assert [d for f in frames for d in live.decode(f)] == []
+
+
+def test_a_smeared_frame_that_does_not_line_up_is_not_fused():
+    # A jerk of the hand smears the code over 25 px: no decoder finds it, and lined up
+    # on the kept frames it correlates only loosely (ECC converges, a few modules off
+    # or not at all). Fused, it would darken the minimum everywhere.
+    frames = glared_frames(SAMPLE_PAYLOAD, 7)
+    live = LiveQrDecoder(fusion_budget_ms=0.0)
+    for frame in frames[3:6]:
+        live.decode(frame)
+    assert live.kept == 3
+    smeared = motion_blur(frames[6], 25, 30)
+    assert live.decode(smeared) == []
+    assert (live.last_step, live.kept) == ("skip", 3)
+    # The card is still followed in the next sharp frame, and read from the fusion.
+    live.fusion_budget_ms = 1000.0
+    assert [d.text for d in live.decode(frames[7])] == [SAMPLE_PAYLOAD]
+    assert live.kept == 4
+
+
+def test_each_kept_frame_is_normalised_once_for_the_contrast_fusion(monkeypatch):
+    calls = []
+    normalised = fusion._normalised
+
+    def counting(square):
+        calls.append(square)
+        return normalised(square)
+
+    monkeypatch.setattr(fusion, "_normalised", counting)
+    rng = np.random.default_rng(5)
+    patches = []
+    for k in range(8):
+        square = rng.integers(0, 256, (fusion.SIDE + 2 * fusion.MARGIN,) * 2, np.uint8)
+        patches.append(fusion._Patch(square, np.zeros((4, 2), np.float32), 1.0, np.zeros(2)))
+        fused = fusion._contrast_weighted(patches)
+        assert fused.shape == square.shape and fused.dtype == np.uint8
+        assert len(calls) == k + 1  # only the new frame's work is done again
+
+
+def test_the_median_of_unsaturated_values_matches_a_full_sort():
+    rng = np.random.default_rng(9)
+    for n in range(1, 9):
+        stack = rng.integers(150, 256, (n, 40, 50), np.uint8)
+        patches = [fusion._Patch(s, np.zeros((4, 2), np.float32), 1.0, np.zeros(2)) for s in stack]
+        ordered = np.sort(stack, axis=0)
+        index = np.maximum((ordered < fusion.SATURATED).sum(axis=0) - 1, 0) // 2
+        expected = np.take_along_axis(ordered, index[None], axis=0)[0]
+        assert np.array_equal(fusion._median_unsaturated(patches), expected)
+        assert np.array_equal(fusion._minimum(patches), stack.min(axis=0))
