@@ -56,6 +56,7 @@ class _Patch:
     # The square normalised for the contrast-weighted fusion (weighted values, weights):
     # worked out once, the first time a fusion needs it, not again for every fusion.
     contrast: tuple[np.ndarray, np.ndarray] | None = None
+    found: bool = True  # found whole by the decoder (else followed by alignment)
 
 
 class LiveQrDecoder:
@@ -227,7 +228,7 @@ class LiveQrDecoder:
         found = cv2.perspectiveTransform(_CANON[None].astype(np.float64), to_frame)[0]
         found = found.astype(np.float32)
         size = float(np.mean([np.linalg.norm(found[i] - found[(i + 1) % 4]) for i in range(4)]))
-        self._patches.append(_Patch(aligned, found, size, found.mean(0), to_frame))
+        self._patches.append(_Patch(aligned, found, size, found.mean(0), to_frame, found=False))
         return True
 
     def _fused(self) -> list[Decoded]:
@@ -237,38 +238,48 @@ class LiveQrDecoder:
         median sorts by min/max over whole images, not pixel by pixel."""
         deadline = time.thread_time() + self.fusion_budget_ms / 1000
         self.last_step = "budget"
-        patches = list(self._patches)
-        # The minimum first: the cheapest and, glare being additive, the one that reads
-        # most often.
-        for name, make in (
-            ("fused-min", _minimum),
-            ("fused-median", _median_unsaturated),
-            ("fused-contrast", _contrast_weighted),
-        ):
+        everything = list(self._patches)
+        # The frames whose symbol was found whole line up to a pixel or so; a frame
+        # followed by alignment can be off by a module or more (the modules repeat, and
+        # glare hides most of them), which spoils a fusion. Those first, then all, for each
+        # composite.
+        stacks = [everything]
+        found = [p for p in everything if p.found]
+        if 2 <= len(found) < len(everything):
+            stacks.insert(0, found)
+        corners = tuple((int(x), int(y)) for x, y in self._patches[-1].quad)
+        for name, make in _COMPOSITES:
+            for patches in stacks:
+                if time.thread_time() > deadline:
+                    return []
+                result = self._read_fused(make(patches), name, corners, deadline)
+                if result:
+                    self.last_step = "fused"
+                    return result
+        self.last_step = "unfused" if time.thread_time() <= deadline else "budget"
+        return []
+
+    @staticmethod
+    def _read_fused(
+        image: np.ndarray, name: str, corners: tuple[tuple[int, int], ...], deadline: float
+    ) -> list[Decoded]:
+        for variant in (image, _local_threshold(image)):
+            unread: list[Unread] = []
+            found, _ = _zxing(variant, try_downscale=False, unread=unread)
+            if found:
+                return [Decoded(d.text, corners, d.decoder, name) for d in found]
             if time.thread_time() > deadline:
                 return []
-            image = make(patches)
-            corners = tuple((int(x), int(y)) for x, y in self._patches[-1].quad)
-            for variant in (image, _local_threshold(image)):
-                unread: list[Unread] = []
-                found, _ = _zxing(variant, try_downscale=False, unread=unread)
-                if found:
-                    self.last_step = "fused"
-                    return [Decoded(d.text, corners, d.decoder, name) for d in found]
-                if time.thread_time() > deadline:
-                    return []
-                # Located but not corrected: where every frame was washed out, the
-                # fused square is too; those modules are erasures, not errors.
-                for symbol in unread[:1]:
-                    text = read_with_erasures(
-                        image, symbol.quad, symbol.version, symbol.level, symbol.mask
-                    )
-                    if text is not None:
-                        self.last_step = "fused"
-                        return [Decoded(nfc(text), corners, "zxing", name + "-erasures")]
-                if time.thread_time() > deadline:
-                    return []
-        self.last_step = "unfused"
+            # Located but not corrected: where every frame was washed out, the fused
+            # square is too; those modules are erasures, not errors.
+            for symbol in unread[:1]:
+                text = read_with_erasures(
+                    image, symbol.quad, symbol.version, symbol.level, symbol.mask
+                )
+                if text is not None:
+                    return [Decoded(nfc(text), corners, "zxing", name + "-erasures")]
+            if time.thread_time() > deadline:
+                return []
         return []
 
 
@@ -398,6 +409,14 @@ def _contrast_weighted(patches: list[_Patch]) -> np.ndarray:
 
 def _minimum(patches: list[_Patch]) -> np.ndarray:
     return np.minimum.reduce([p.square for p in patches])
+
+
+# The minimum first: the cheapest and, glare being additive, the one that reads most often.
+_COMPOSITES = (
+    ("fused-min", _minimum),
+    ("fused-median", _median_unsaturated),
+    ("fused-contrast", _contrast_weighted),
+)
 
 
 def _local_threshold(image: np.ndarray) -> np.ndarray:
