@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -158,3 +159,26 @@ def test_the_median_of_unsaturated_values_matches_a_full_sort():
         expected = np.take_along_axis(ordered, index[None], axis=0)[0]
         assert np.array_equal(fusion._median_unsaturated(patches), expected)
         assert np.array_equal(fusion._minimum(patches), stack.min(axis=0))
+
+
+def test_a_followed_frame_lined_up_off_does_not_spoil_the_fusion():
+    # Alignment under glare can lock a few modules off (the modules repeat): such a
+    # frame in the minimum (or median, or contrast average) leaves nothing readable.
+    # The frames whose code was found whole are fused first.
+    live = LiveQrDecoder(fusion_budget_ms=0.0)
+    for frame in glared_frames(SAMPLE_PAYLOAD, 7):
+        live.decode(frame)
+    kept = list(live._patches)
+    assert len(kept) >= 3 and all(p.found for p in kept)
+    last = kept[-1]
+    off = np.roll(kept[0].square, (12, 6), axis=(0, 1))  # about two modules off
+    live._patches.append(fusion._Patch(off, last.quad, last.size, last.centre, found=False))
+    live.fusion_budget_ms = 1000.0
+    assert [d.text for d in live._fused()] == [SAMPLE_PAYLOAD]
+    # The same frames all fused together read nothing.
+    assert (
+        fusion.LiveQrDecoder._read_fused(
+            fusion._minimum(list(live._patches)), "fused-min", (), time.thread_time() + 1
+        )
+        == []
+    )
