@@ -113,7 +113,7 @@ def test_glare_left_on_every_frame_is_read_from_the_fusion_with_erasures(monkeyp
 
 
 def test_a_smeared_frame_that_does_not_line_up_is_not_fused():
-    # A jerk of the hand smears the code over 25 px: no decoder finds it, and lined up
+    # A jerk of the hand smears the code over 30 px: no decoder finds it, and lined up
     # on the kept frames it correlates only loosely (ECC converges, a few modules off
     # or not at all). Fused, it would darken the minimum everywhere.
     frames = glared_frames(SAMPLE_PAYLOAD, 7)
@@ -121,7 +121,7 @@ def test_a_smeared_frame_that_does_not_line_up_is_not_fused():
     for frame in frames[3:6]:
         live.decode(frame)
     assert live.kept == 3
-    smeared = motion_blur(frames[6], 25, 30)
+    smeared = motion_blur(frames[6], 30, 30)
     assert live.decode(smeared) == []
     assert (live.last_step, live.kept) == ("skip", 3)
     # The card is still followed in the next sharp frame, and read from the fusion.
