@@ -13,13 +13,20 @@ steady card are kept, and their fusion is decoded:
 
 - the per-pixel minimum: additive glare never darkens, so the darkest value of each
   pixel is the one least touched by glare;
+- the median of each pixel over the frames where it is not saturated;
 - an average of the frames, each with its local brightness removed and its contrast
-  normalised, weighted by that contrast: washed-out (flat) areas count for little;
-- the median of each pixel over the frames where it is not saturated.
+  normalised, weighted by that contrast: washed-out (flat) areas count for little.
+
+A frame where the symbol is not found whole (glare on a finder pattern) is followed from
+where the symbol last was and lined up on the last kept square by its modules' edges.
+That alignment can lock a module or more off (the modules repeat and glare hides most
+of them), and one such frame spoils every fusion; so it is kept only when it correlates
+well, and the frames found whole (exact to a pixel or so) are fused first, then all.
 
 A card that moves on (its size changes, or no symbol is found for a while) clears the
 kept frames, so different cards are never fused. Fusion has its own processor-time
-budget per frame. No Qt here: kiosk/hardware/camera.py's ScanWorker calls `decode`.
+budget per frame, and what it does costs little however many frames are kept. No Qt
+here: kiosk/hardware/camera.py's ScanWorker calls `decode`.
 """
 
 from __future__ import annotations
