@@ -155,8 +155,8 @@ class LiveQrDecoder:
         While a symbol is kept (`follow`), only one of its size near where it was: else
         None, and the kept symbol is followed by alignment instead (see _track)."""
         good = []
-        for quad in regions:
-            quad = np.asarray(quad, np.float32)
+        for quad in [*regions, *_from_finders(regions)]:
+            quad = _image_order(np.asarray(quad, np.float32))
             sides = [float(np.linalg.norm(quad[i] - quad[(i + 1) % 4])) for i in range(4)]
             if min(sides) < 24 or max(sides) > 1.5 * min(sides):
                 continue
@@ -287,6 +287,54 @@ class LiveQrDecoder:
             if time.thread_time() > deadline:
                 return []
         return []
+
+
+def _image_order(quad: np.ndarray) -> np.ndarray:
+    """The corners clockwise on screen from the top-left one. Symbols found whole come in
+    their own order and symbols put together from finder patterns (_from_finders) cannot
+    know it: the kept squares must all be in one order, and zxing reads a fused square
+    in any orientation."""
+    centre = quad.mean(0)
+    angles = np.arctan2(quad[:, 1] - centre[1], quad[:, 0] - centre[0])
+    quad = quad[np.argsort(angles)]  # clockwise on screen (y down)
+    return np.roll(quad, -int(np.argmin(quad.sum(1))), axis=0)
+
+
+def _from_finders(regions: list[np.ndarray]) -> list[np.ndarray]:
+    """Whole symbols put together from two partial regions. Where glare washes out one
+    finder pattern, zxing reports small regions around the other two, each with its first
+    corner on the symbol's outer corner and its diagonal pointing into the symbol. Two of
+    a size, far apart, whose diagonals point at each other are opposite corners (the
+    symbol is the square on that diagonal); whose diagonals are at 45° to the line
+    between them, on one side, are neighbouring corners (the square on that side)."""
+    quads = [np.asarray(q, np.float64) for q in regions]
+    out = []
+    for i, a in enumerate(quads):
+        for b in quads[i + 1 :]:
+            size_a = float(np.linalg.norm(a[1] - a[0]))
+            size_b = float(np.linalg.norm(b[1] - b[0]))
+            if min(size_a, size_b) < 12 or max(size_a, size_b) > 1.3 * min(size_a, size_b):
+                continue
+            pa, pb = a[0], b[0]
+            v = pb - pa
+            length = float(np.linalg.norm(v))
+            if not 1.8 * size_a <= length <= 8 * size_a:
+                continue
+            da, db = a[2] - a[0], b[2] - b[0]
+            cos_a = float(da @ v) / (float(np.linalg.norm(da)) * length + 1e-9)
+            cos_b = float(db @ -v) / (float(np.linalg.norm(db)) * length + 1e-9)
+            normal = np.array([-v[1], v[0]]) / length
+            if cos_a > 0.94 and cos_b > 0.94:
+                half = normal * length / 2
+                middle = (pa + pb) / 2
+                out.append(np.array([pa, middle + half, pb, middle - half], np.float32))
+            elif 0.55 < cos_a < 0.85 and 0.55 < cos_b < 0.85:
+                side_a, side_b = float(da @ normal), float(db @ normal)
+                if side_a * side_b <= 0:
+                    continue
+                step = normal * length * np.sign(side_a)
+                out.append(np.array([pa, pb, pb + step, pa + step], np.float32))
+    return out
 
 
 _CANON = np.float32(
