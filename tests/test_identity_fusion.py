@@ -182,3 +182,37 @@ def test_a_followed_frame_lined_up_off_does_not_spoil_the_fusion():
         )
         == []
     )
+
+
+def _symbol(angle: float = 8.0, side: float = 240.0) -> np.ndarray:
+    theta = np.deg2rad(angle)
+    x, y = np.array([np.cos(theta), np.sin(theta)]), np.array([-np.sin(theta), np.cos(theta)])
+    tl = np.array([500.0, 300.0])
+    return np.float32([tl, tl + side * x, tl + side * (x + y), tl + side * y])
+
+
+def _finder_region(symbol: np.ndarray, corner: int, size: float = 66.0) -> np.ndarray:
+    """A region as zxing reports it around one finder pattern of a symbol it cannot
+    locate whole: first corner on the symbol's outer corner, diagonal into the symbol."""
+    c = symbol[corner].astype(np.float64)
+    u1 = symbol[(corner + 1) % 4] - c
+    u2 = symbol[(corner - 1) % 4] - c
+    u1, u2 = u1 / np.linalg.norm(u1), u2 / np.linalg.norm(u2)
+    return np.float32([c, c + size * u1, c + size * (u1 + u2), c + size * u2])
+
+
+def test_a_symbol_with_a_finder_under_glare_is_put_together_from_the_other_two():
+    symbol = _symbol()
+    # Glare on the top-left finder: the top-right and bottom-left ones are opposite
+    # corners; on the top-right finder: top-left and bottom-left are neighbours.
+    for corners in ((1, 3), (0, 3), (0, 1)):
+        regions = [_finder_region(symbol, k) for k in corners]
+        picked = LiveQrDecoder()._pick(regions)
+        assert picked is not None
+        assert np.abs(picked - symbol).max() < 1.0, corners
+    # A partial guess whose diagonal points away, or one of another size, is no symbol.
+    away = _finder_region(symbol, 1)[[2, 3, 0, 1]]
+    assert fusion._from_finders([_finder_region(symbol, 3), away]) == []
+    smaller = _finder_region(symbol, 1, size=30.0)
+    assert fusion._from_finders([_finder_region(symbol, 3), smaller]) == []
+    assert fusion._from_finders([_finder_region(symbol, 3)]) == []
