@@ -17,8 +17,10 @@ steady card are kept, and their fusion is decoded:
 - an average of the frames, each with its local brightness removed and its contrast
   normalised, weighted by that contrast: washed-out (flat) areas count for little.
 
-A frame where the symbol is not found whole (glare on a finder pattern) is followed from
-where the symbol last was and lined up on the last kept square by its modules' edges.
+Where glare washes out one finder pattern, the symbol is put together from the two
+finder patterns left (`_from_finders`). A frame where it is not found even so is
+followed from where the symbol last was and lined up on the last kept square by its
+modules' edges.
 That alignment can lock a module or more off (the modules repeat and glare hides most
 of them), and one such frame spoils every fusion; so it is kept only when it correlates
 well, and the frames found whole (exact to a pixel or so) are fused first, then all.
