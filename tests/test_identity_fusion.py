@@ -216,3 +216,25 @@ def test_a_symbol_with_a_finder_under_glare_is_put_together_from_the_other_two()
     smaller = _finder_region(symbol, 1, size=30.0)
     assert fusion._from_finders([_finder_region(symbol, 3), smaller]) == []
     assert fusion._from_finders([_finder_region(symbol, 3)]) == []
+
+
+def test_a_fusion_cut_short_by_its_budget_goes_on_where_it_stopped(monkeypatch):
+    # Each fused square takes longer to read than the whole budget: one is tried per
+    # frame, and from frame to frame every composite gets its turn (not the minimum on
+    # every frame while the others are never reached).
+    live = LiveQrDecoder(fusion_budget_ms=5.0)
+    for frame in glared_frames(SAMPLE_PAYLOAD, 7)[:6]:
+        live.decode(frame)
+    assert live.kept >= 3
+    tried = []
+
+    def slow_read(image, name, corners, deadline):
+        tried.append(name)
+        while time.thread_time() <= deadline:
+            pass
+        return []
+
+    monkeypatch.setattr(fusion.LiveQrDecoder, "_read_fused", staticmethod(slow_read))
+    for _ in range(3):
+        assert live._fused() == [] and live.last_step == "budget"
+    assert sorted(tried) == ["fused-contrast", "fused-median", "fused-min"]

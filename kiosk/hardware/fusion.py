@@ -92,6 +92,7 @@ class LiveQrDecoder:
         self.forget_after = forget_after
         self._patches: deque[_Patch] = deque(maxlen=keep)
         self._misses = 0  # frames in a row without a symbol
+        self._resume = 0  # which fusion to try first (see _fused)
         self.fused_reads = 0
         # What the last call did, for benchmarks and diagnostics: "read" (a single frame
         # was read), "none" (no symbol to keep), "skip" (the kept symbol was not followed
@@ -102,6 +103,7 @@ class LiveQrDecoder:
     def reset(self) -> None:
         self._patches.clear()
         self._misses = 0
+        self._resume = 0
 
     def decode(self, frame: np.ndarray) -> list[Decoded]:
         gray = to_gray(frame)
@@ -256,28 +258,44 @@ class LiveQrDecoder:
         if 2 <= len(found) < len(everything):
             stacks.insert(0, found)
         corners = tuple((int(x), int(y)) for x, y in self._patches[-1].quad)
-        for name, make in _COMPOSITES:
-            for patches in stacks:
-                if time.thread_time() > deadline:
-                    return []
-                result = self._read_fused(make(patches), name, corners, deadline)
-                if result:
-                    self.last_step = "fused"
-                    return result
+        tries = [(name, make, patches) for name, make in _COMPOSITES for patches in stacks]
+        # The kept frames change by one from one call to the next: a fusion cut short by
+        # its budget goes on where the last one stopped, so over a few frames every
+        # composite is tried, not only the first ones on every frame.
+        start = self._resume % len(tries)
+        for step in range(len(tries)):
+            index = (start + step) % len(tries)
+            if time.thread_time() > deadline:
+                self._resume = index
+                return []
+            name, make, patches = tries[index]
+            result = self._read_fused(make(patches), name, corners, deadline)
+            if result:
+                self.last_step = "fused"
+                self._resume = index  # the next frame tries what read first
+                return result
+            if result is None:
+                self._resume = index  # cut short: tried again, first, on the next frame
+                return []
+        self._resume = 0
         self.last_step = "unfused" if time.thread_time() <= deadline else "budget"
         return []
 
     @staticmethod
     def _read_fused(
         image: np.ndarray, name: str, corners: tuple[tuple[int, int], ...], deadline: float
-    ) -> list[Decoded]:
-        for variant in (image, _local_threshold(image)):
+    ) -> list[Decoded] | None:
+        """The code read from one fused square (as it is, then through a local
+        threshold), or None when the budget ran out before every step was tried."""
+        for k, variant in enumerate((image, _local_threshold(image))):
+            if k and time.thread_time() > deadline:
+                return None
             unread: list[Unread] = []
             found, _ = _zxing(variant, try_downscale=False, unread=unread)
             if found:
                 return [Decoded(d.text, corners, d.decoder, name) for d in found]
-            if time.thread_time() > deadline:
-                return []
+            if unread and time.thread_time() > deadline:
+                return None
             # Located but not corrected: where every frame was washed out, the fused
             # square is too; those modules are erasures, not errors.
             for symbol in unread[:1]:
@@ -286,8 +304,6 @@ class LiveQrDecoder:
                 )
                 if text is not None:
                     return [Decoded(nfc(text), corners, "zxing", name + "-erasures")]
-            if time.thread_time() > deadline:
-                return []
         return []
 
 
