@@ -1,6 +1,7 @@
 """Live-scan benchmark: a card moving under a strong glare spot, held by a shaking hand.
 
     .venv/bin/python benchmarks/bench_qr_video.py [--quick] [--sequences N] [--fps F] [--seed S]
+        [--misses] [--live-only]
 
 Each sequence is made here: a synthetic ID card with a CCCD QR (fictitious citizen, level
 M) held in front of the camera for 2 seconds, drifting slowly, shaking (a few pixels and
@@ -17,6 +18,12 @@ measured processor time (this thread's CPU time), and frames that arrive while t
 decoder is busy are dropped, as from a live camera. A sequence is read when the code is
 accepted within 2 s of camera time. Compared: the kiosk's live decoder (single frames,
 then fusion of recent frames) against the single-frame pipeline alone.
+
+`--misses` lists each sequence the live decoder did not read in time with what made it
+hard (code size, glare, blur, drift, the decodes it got) and, decode by decode, what the
+live decoder did: R read from a single frame, . no symbol found, s symbol not followed
+into the frame, k kept (too few frames to fuse), F read from the fusion, u fusion read
+nothing, b fusion cut short by its budget; each followed by the number of frames kept.
 """
 
 from __future__ import annotations
@@ -134,7 +141,7 @@ def make_sequence(rng: np.random.Generator, fps: float) -> Sequence_:
     dark = float(np.percentile(gray0[quad_mask(gray0.shape, quad0)], 10))
     grid_u, grid_v = np.meshgrid(np.linspace(0, 1, 64), np.linspace(0, 1, 64))
     always = np.ones(grid_u.shape, bool)  # code points saturated in every frame so far
-    frames, shares, blurs = [], [], []
+    frames, shares, blurs, quads = [], [], [], []
     for k in range(int(SECONDS * fps)):
         t = k / fps
         m = matrix(t)
@@ -157,7 +164,12 @@ def make_sequence(rng: np.random.Generator, fps: float) -> Sequence_:
         frames.append(synth.noise(frame, rng.uniform(2, 5), rng))
         shares.append(share)
         blurs.append(length)
+        quads.append(quad)
     seq = Sequence_(frames, payload, shares, blurs)
+    seq.quads = quads  # the code's corners in each frame
+    seq.module_px = scale * qr_px
+    seq.drift = float(np.linalg.norm(drift))
+    seq.glide = float(np.linalg.norm(glide)) / side  # code sides per second
     # Decodable in principle from the frames together: no more of the code than error
     # correction recovers is saturated in every one of them.
     seq.never_seen = float(always.mean())
@@ -211,6 +223,36 @@ def play(
     return None, None, costs
 
 
+STEPS = {
+    "read": "R",
+    "none": ".",
+    "skip": "s",
+    "kept": "k",
+    "fused": "F",
+    "unfused": "u",
+    "budget": "b",
+}
+
+
+def _describe(
+    index: int, seq: Sequence_, text: str | None, costs: list[float], trace: list[str]
+) -> str:
+    """One missed sequence: what made it hard and what the live decoder did."""
+    shares = sorted(seq.shares)
+    blurs = sorted(seq.blurs)
+    low = sum(s <= 0.15 for s in shares)
+    verdict = "misread" if text is not None else "not read in 2 s"
+    return (
+        f"  #{index:<3} {verdict}: {seq.module_px:.1f} px/module, drift {seq.drift:.0f} px/s, "
+        f"glare {statistics.median(shares):.0%} median, {shares[0]:.0%}-{shares[-1]:.0%}, "
+        f"{low} of {len(shares)} frames <= 15 %, never uncovered {seq.never_seen:.0%}, "
+        f"glide {seq.glide:.2f} sides/s; blur median {statistics.median(blurs)} px, "
+        f"max {blurs[-1]} px; {len(costs)} decodes, cpu median "
+        f"{statistics.median(costs) if costs else 0:.0f} ms, max {max(costs, default=0):.0f} ms\n"
+        f"       {' '.join(trace)}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -219,15 +261,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sequences", type=int, default=None)
     ap.add_argument("--fps", type=float, default=15.0, help="the camera's frame rate")
     ap.add_argument("--seed", type=int, default=None, help="default: a fresh one, printed")
+    ap.add_argument(
+        "--misses", action="store_true", help="list the sequences the live decoder missed"
+    )
+    ap.add_argument("--live-only", action="store_true", help="skip the single-frame pipeline")
     args = ap.parse_args(argv)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     n = args.sequences or (12 if args.quick else 60)
     cv2.setNumThreads(1)
 
+    trace: list[str] = []
+
+    def live() -> Callable[[np.ndarray], Sequence[object]]:
+        decoder = LiveQrDecoder()
+        trace.clear()
+
+        def decode(gray: np.ndarray) -> Sequence[object]:
+            found = decoder.decode(gray)
+            trace.append(f"{STEPS.get(decoder.last_step, '?')}{decoder.kept}")
+            return found
+
+        return decode
+
     contenders: dict[str, Callable[[], Callable[[np.ndarray], Sequence[object]]]] = {
-        "live (fusion)": lambda: LiveQrDecoder().decode,
+        "live (fusion)": live,
         "single frames": lambda: QrPipeline().decode,
     }
+    if args.live_only:
+        del contenders["single frames"]
+    missed: list[str] = []
     results: dict[str, list[float | None]] = {name: [] for name in contenders}
     fusable: list[bool] = []
     costs: dict[str, list[float]] = {name: [] for name in contenders}
@@ -247,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
                 misreads[name] += 1
                 when = None
             results[name].append(when)
+            if name == "live (fusion)" and when is None:
+                missed.append(_describe(i, seq, text, spent, trace))
 
     print(
         f"QR video: {n} sequences of {SECONDS:.0f} s at {args.fps:g} fps, 1280x720, "
@@ -284,6 +348,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(ok)} of {n}; live decoder reads "
         f"{100.0 * sum(t is not None for t in ok) / max(1, len(ok)):.1f} % of them within 2 s"
     )
+    if args.misses:
+        print()
+        print(f"missed by the live decoder: {len(missed)} of {n}")
+        for line in missed:
+            print(line)
     checks = [
         (f"live decoder reads >= {TARGET:.0f}% of sequences within 2 s", rate >= TARGET),
         ("zero misreads", misreads["live (fusion)"] == 0),
