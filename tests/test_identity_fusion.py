@@ -119,7 +119,7 @@ def test_a_smeared_frame_that_does_not_line_up_is_not_fused():
     # A jerk of the hand smears the code over 30 px: no decoder finds it, and lined up
     # on the kept frames it correlates only loosely (ECC converges, a few modules off
     # or not at all). Fused, it would darken the minimum everywhere.
-    frames = glared_frames(SAMPLE_PAYLOAD, 7)
+    frames = glared_frames(SAMPLE_PAYLOAD, 7, share=0.34, travel=0.7)  # no frame reads alone
     live = LiveQrDecoder(fusion_budget_ms=0.0)
     for frame in frames[3:6]:
         live.decode(frame)
@@ -169,7 +169,7 @@ def test_a_followed_frame_lined_up_off_does_not_spoil_the_fusion():
     # frame in the minimum (or median, or contrast average) leaves nothing readable.
     # The frames whose code was found whole are fused first.
     live = LiveQrDecoder(fusion_budget_ms=0.0)
-    for frame in glared_frames(SAMPLE_PAYLOAD, 7):
+    for frame in glared_frames(SAMPLE_PAYLOAD, 7, share=0.34, travel=0.7):
         live.decode(frame)
     kept = list(live._patches)
     assert len(kept) >= 3 and all(p.found for p in kept)
