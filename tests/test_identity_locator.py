@@ -174,7 +174,7 @@ def _line_kernel(length: int, degrees: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("finder", "length", "degrees"), [("top-left", 7, 30), ("bottom-left", 8, 100)]
+    ("finder", "length", "degrees"), [("top-left", 7, 30), ("top-right", 9, 60)]
 )
 def test_a_shaken_code_with_a_finder_under_glare_is_deblurred_then_located(
     finder, length, degrees, monkeypatch
@@ -185,3 +185,31 @@ def test_a_shaken_code_with_a_finder_under_glare_is_deblurred_then_located(
     assert [(d.text, d.stage) for d in found] == [(SAMPLE_PAYLOAD, "deblur-motion-located")]
     monkeypatch.setattr(QrPipeline, "LOCATED_DEBLURRED", 0)
     assert QrPipeline(budget_ms=1000.0).decode(shaken) == []
+
+
+def test_the_fit_judges_each_module_against_its_neighbours_under_a_glare_halo():
+    """The bright halo around a glare spot lifts dark modules above the code's overall
+    midpoint without saturating them: a right placement must still fit."""
+    code = segno.make(SAMPLE_PAYLOAD, error="m", boost_error=False)
+    grid = np.array([list(r) for r in code.matrix], np.uint8)
+    size, m, border = grid.shape[0], 5, 40
+    image = np.where(grid == 1, 30.0, 200.0)
+    image = cv2.resize(image, (size * m, size * m), interpolation=cv2.INTER_NEAREST)
+    image = cv2.copyMakeBorder(
+        image, border, border, border, border, cv2.BORDER_CONSTANT, value=200.0
+    )
+    yy, xx = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
+    halo = 170.0 * np.exp(
+        -(((xx - border) ** 2 + (yy - image.shape[0] + border) ** 2) / (2 * 90.0**2))
+    )
+    image = np.clip(image + halo, 0, 240).astype(np.uint8)  # bright, never saturated
+    quad = np.float64(
+        [
+            [border, border],
+            [border + size * m, border],
+            [border + size * m] * 2,
+            [border, border + size * m],
+        ]
+    )
+    smooth = cv2.GaussianBlur(image, (0, 0), 1.0).astype(np.float32)
+    assert qr_locator._fit(smooth, quad, qr_locator._pattern(code.version)) >= qr_locator.MIN_FIT

@@ -27,12 +27,12 @@ import cv2
 import numpy as np
 
 SATURATED = 245.0  # grey level from which a module counts as washed out
-MIN_FIT = 0.85  # share of the fixed modules outside the glare that must agree
+MIN_FIT = 0.93  # share of the fixed modules outside the glare that must agree
 MAX_FORMAT_DISTANCE = 3  # of the 15 format bits (the code's minimum distance is 7)
 MAX_FINDERS = 6
 NOISY = 5.0  # grey levels of noise (robust sigma) from which a frame is median-filtered
 MAX_CONTOURS = 20000  # beyond this the frame is noise, not a scene with a code
-MAX_REFINED = 4  # hypotheses refined per frame, best first
+MAX_REFINED = 6  # hypotheses refined per frame, best first
 
 
 @dataclass(frozen=True)
@@ -218,16 +218,19 @@ def _sharpness(values: np.ndarray) -> float:
 
 def _fit(smooth: np.ndarray, quad: np.ndarray, pattern: _Pattern) -> float:
     """The share of the fixed modules outside the glare whose colour agrees, each judged
-    against the midpoint of the dark and light levels around it."""
-    values = _values(smooth, quad, pattern.size, pattern.rows, pattern.cols)
-    keep = values < SATURATED
+    against the mean of the modules around it (glare brightens one side of the code more
+    than the other)."""
+    size = pattern.size
+    rows, cols = np.divmod(np.arange(size * size), size)
+    grid = _values(smooth, quad, size, rows, cols).reshape(size, size)
+    local = cv2.blur(grid, (7, 7), borderType=cv2.BORDER_REFLECT)
+    box = np.ones((5, 5), np.uint8)
+    contrast = cv2.dilate(grid, box) - cv2.erode(grid, box)
+    values, mean = grid[pattern.rows, pattern.cols], local[pattern.rows, pattern.cols]
+    keep = (values < SATURATED) & (contrast[pattern.rows, pattern.cols] > 16.0)
     if keep.sum() < 0.4 * len(values):
         return 0.0
-    d, light = values[keep & pattern.dark], values[keep & ~pattern.dark]
-    if not len(d) or not len(light):
-        return 0.0
-    threshold = (np.median(d) + np.median(light)) / 2.0
-    agree = (values < threshold) == pattern.dark
+    agree = (values < mean) == pattern.dark
     return float(agree[keep].mean())
 
 
