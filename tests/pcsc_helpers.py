@@ -196,14 +196,17 @@ class PcscStack:
                 proc.wait(5)
 
     def kill_now(self) -> None:
-        """Stop pcscd without touching the card side (the service dies mid-session)."""
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
+        """Stop pcscd without touching the card side (the service dies mid-session). It is
+        called from the card side's thread: the process is taken once, so that a pcscd the
+        next test has started meanwhile is never the one killed."""
+        proc = self.proc
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(5)
+                proc.wait(5)
             except subprocess.TimeoutExpired:  # slow to die under load: the next test
-                self.proc.kill()  # would otherwise find it still running, then gone
-                self.proc.wait(5)
+                proc.kill()  # would otherwise find it still running, then gone
+                proc.wait(5)
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -117,6 +117,8 @@ def test_pcscd_stopped_mid_session(pcsc):
     assert gone.value.key == "chip.error.reader_gone"
     with pytest.raises(NoReaderError):
         PcscReader().readers()
+    # pcscd is gone before the next test looks at it (and starts a new one).
+    assert pcsc.proc.wait(15) is not None
 
 
 def _cli(*args, env_extra=None):
