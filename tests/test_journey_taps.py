@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from kiosk.qt import stage
-from kiosk.services.dossiers import Applicant
+from kiosk.views.steps import sample_applicant
 
 ROOT = Path(__file__).resolve().parent.parent
 LEFT = Qt.MouseButton.LeftButton
@@ -35,15 +35,7 @@ def _form_at(
     journey = win.vc.app.journey
     journey.choose(BIRTH)
     journey.consent(datetime.now(UTC))
-    journey.identified(
-        Applicant(
-            "001190012345",
-            "Nguyễn Thị Hồng Nhung",
-            date(1990, 5, 6),
-            "female",
-            address,
-        )
-    )
+    journey.identified(sample_applicant(address))
     step = journey.flow.jump(Step(QUESTION, key))
     win.nav.history = [("home", {})]
     win.nav.go("form", step=step)
@@ -210,15 +202,7 @@ def _marriage_at_partner(win):
     journey = win.vc.app.journey
     journey.choose("1.000894")
     journey.consent(datetime.now(UTC))
-    journey.identified(
-        Applicant(
-            "001190012345",
-            "Nguyễn Thị Hồng Nhung",
-            date(1990, 5, 6),
-            "female",
-            "Thôn Nà Pò, xã Đồng Văn, huyện Đồng Văn, tỉnh Hà Giang",
-        )
-    )
+    journey.identified(sample_applicant("Thôn Nà Pò, xã Đồng Văn, huyện Đồng Văn, tỉnh Hà Giang"))
     step = journey.flow.jump(Step(QUESTION, "partner_full_name"))
     win.nav.history = [("home", {})]
     win.nav.go("form", step=step)
@@ -288,9 +272,7 @@ def test_optional_papers_are_skipped_in_one_tap(win, qtbot):
     journey = win.vc.app.journey
     journey.choose("1.001612")  # two optional papers, then the fee
     journey.consent(datetime.now(UTC))
-    journey.identified(
-        Applicant("001190012345", "Nguyễn Thị Hồng Nhung", date(1990, 5, 6), "female", "Hà Giang")
-    )
+    journey.identified(sample_applicant("Hà Giang"))
     for f in journey.procedure.fields:
         raw = {"choice": f.choices[0].key if f.choices else "", "number": "0"}.get(f.type, "")
         journey.answer(f.key, raw or {"phone": "0912345678"}.get(f.type, "Xã Lũng Cú, Tuyên Quang"))

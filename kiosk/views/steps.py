@@ -31,6 +31,15 @@ def leave_steps(vc, name: str, **state: Any) -> None:
         vc.nav.go(name, **state)
 
 
+def sample_applicant(address: str = "Thôn Nà Pò, xã Đồng Văn, tỉnh Quảng Ninh"):
+    """The fictitious citizen whose card the sample screens (screenshots, the audit) show."""
+    from datetime import date
+
+    from kiosk.services.journey import Applicant
+
+    return Applicant("001190012345", "Nguyễn Thị Hồng Nhung", date(1990, 5, 6), "female", address)
+
+
 def sample_at(vc, code: str, screen: str, key: str = "") -> dict[str, Any]:
     """Sample state for screenshots and the audit: the journey on procedure `code`, at the
     step of `screen`, everything before it given."""

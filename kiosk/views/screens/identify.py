@@ -7,7 +7,6 @@ frames, and on a result asks the citizen to confirm what was read.
 from __future__ import annotations
 
 import logging
-from datetime import date
 
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
@@ -19,7 +18,7 @@ from kiosk.services.journey import CONFIRM_IDENTITY, IDENTIFY
 from kiosk.views.base import Screen
 from kiosk.views.card_scan import CardScan
 from kiosk.views.registry import register
-from kiosk.views.steps import JourneyScreen, sample_at, show_step
+from kiosk.views.steps import JourneyScreen, sample_applicant, sample_at, show_step
 from kiosk.views.widgets import BigButton, Pictogram, Text
 
 log = logging.getLogger(__name__)
@@ -287,15 +286,7 @@ class IdentifyScreen(JourneyScreen):
 
 def _sample_confirm(vc) -> dict:
     state = sample_at(vc, SAMPLE_CODE, CONFIRM_IDENTITY)
-    vc.app.journey.identified(
-        Applicant(
-            "001190012345",
-            "Nguyễn Thị Hồng Nhung",
-            date(1990, 5, 6),
-            "female",
-            "Thôn Nà Pò, xã Đồng Văn, tỉnh Quảng Ninh",
-        )
-    )
+    vc.app.journey.identified(sample_applicant())
     return state
 
 
@@ -365,15 +356,7 @@ def _sample_other(vc) -> dict:
     journey = vc.app.journey
     journey.choose(MARRIAGE_CODE)
     journey.consent(datetime.now(UTC))
-    journey.identified(
-        Applicant(
-            "001190012345",
-            "Nguyễn Thị Hồng Nhung",
-            date(1990, 5, 6),
-            "female",
-            "Thôn Nà Pò, xã Đồng Văn, tỉnh Quảng Ninh",
-        )
-    )
+    journey.identified(sample_applicant())
     journey.flow.jump(Step(QUESTION, "partner_full_name"))
     return {}
 

@@ -33,7 +33,7 @@ from kiosk.views.base import Screen
 from kiosk.views.pickers import DatePicker, PlacePicker
 from kiosk.views.registry import register
 from kiosk.views.spoken import speak_receipt
-from kiosk.views.steps import JourneyScreen, sample_at, show_step
+from kiosk.views.steps import JourneyScreen, sample_applicant, sample_at, show_step
 from kiosk.views.widgets import (
     BigButton,
     Pictogram,
@@ -607,20 +607,11 @@ class FormScreen(JourneyScreen):
 
 # ------------------------------------------------------------------------------ review
 def _sample_review(vc) -> dict:
-    from datetime import date
 
     journey = vc.app.journey
     journey.choose(SAMPLE_CODE)
     journey.consent(datetime.now(UTC))
-    journey.identified(
-        Applicant(
-            "001190012345",
-            "Nguyễn Thị Hồng Nhung",
-            date(1990, 5, 6),
-            "female",
-            "Thôn Nà Pò, xã Đồng Văn, Quảng Ninh",
-        )
-    )
+    journey.identified(sample_applicant("Thôn Nà Pò, xã Đồng Văn, Quảng Ninh"))
     for f in journey.procedure.fields:
         if f.type == "choice":
             journey.answer(f.key, f.choices[0].key)
