@@ -72,6 +72,10 @@ def _finders(gray: np.ndarray) -> list[Finder]:
         binary = cv2.adaptiveThreshold(
             gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 8
         )
+        # Counting the dark specks is linear; tracing a tree of them is not (a large,
+        # noisy image would take seconds).
+        if cv2.connectedComponents(binary, connectivity=8)[0] > MAX_CONTOURS:
+            continue
         contours, hierarchy = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
         if hierarchy is None or len(contours) > MAX_CONTOURS:
             continue
