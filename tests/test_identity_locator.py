@@ -183,8 +183,45 @@ def test_a_shaken_code_with_a_finder_under_glare_is_deblurred_then_located(
     shaken = cv2.filter2D(gray, -1, _line_kernel(length, degrees))
     found = QrPipeline(budget_ms=1000.0).decode(shaken)
     assert [(d.text, d.stage) for d in found] == [(SAMPLE_PAYLOAD, "deblur-motion-located")]
-    monkeypatch.setattr(QrPipeline, "LOCATED_DEBLURRED", 0)
+    monkeypatch.setattr(QrPipeline, "LOCATE_DEBLURRED", False)
     assert QrPipeline(budget_ms=1000.0).decode(shaken) == []
+
+
+@pytest.mark.parametrize("finder", ["top-left", "top-right"])
+def test_a_defocused_noisy_code_placed_on_the_frame_is_read_on_a_deblurred_image(
+    finder, monkeypatch
+):
+    """Glare over a finder pattern, defocus and grain: the locator places the symbol and
+    reads its format on the frame, but its blurred modules do not correct; the deblurred
+    window, read at that same place, does. Deblurring looks where the symbol is."""
+    rng, frame, quad, size, to_frame = _scene(2)
+    x, y = FINDERS[finder]
+    centre = np.float32([[[2 + (x if x > 0 else size + x), 2 + (y if y > 0 else size + y)]]])
+    cx, cy = cv2.perspectiveTransform(centre, to_frame)[0, 0]
+    module = float(np.linalg.norm(quad[1] - quad[0])) / (size + 4)
+    frame, _ = glare_spot(frame, quad, (cx, cy), (5 * module, 5 * module), 420)
+    gray = cv2.GaussianBlur(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (0, 0), 0.5 * module)
+    gray = noise(gray, 17, rng)
+    assert len(list(qr_locator.locate(gray))) == 1
+    found = QrPipeline(budget_ms=1000.0).decode(gray)
+    assert [d.text for d in found] == [SAMPLE_PAYLOAD]
+    assert found[0].stage.endswith("-placed")
+    monkeypatch.setattr(QrPipeline, "MAX_PLACED", 0)
+    assert QrPipeline(budget_ms=1000.0).decode(gray) == []
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_a_dim_shaken_code_without_glare_is_located_on_a_deblurred_image(seed, monkeypatch):
+    """No glare, no finder pattern zxing-cpp or the locator can see on the frame: the
+    deblurred image shows two, and the locator reads the code there."""
+    rng = np.random.default_rng(seed)
+    frame, _ = card_scene(SAMPLE_PAYLOAD, rng, 4.0, 10, 0.2)
+    frame, _, _ = motion(frame, rng, (6, 7))
+    gray = cv2.cvtColor(noise(dim(frame, 0.17), 10, rng), cv2.COLOR_BGR2GRAY)
+    found = QrPipeline(budget_ms=1000.0).decode(gray)
+    assert [(d.text, d.stage) for d in found] == [(SAMPLE_PAYLOAD, "deblur-motion-located")]
+    monkeypatch.setattr(QrPipeline, "LOCATE_DEBLURRED", False)
+    assert QrPipeline(budget_ms=1000.0).decode(gray) == []
 
 
 def test_the_fit_judges_each_module_against_its_neighbours_under_a_glare_halo():

@@ -257,6 +257,20 @@ def _code_window(gray: np.ndarray, side: int = 440) -> tuple[int, int, int, int]
     return max(0, cx - half), max(0, cy - half), min(w, cx + half), min(h, cy + half)
 
 
+def _window_around(gray: np.ndarray, quad: np.ndarray) -> tuple[int, int, int, int]:
+    """The box around a symbol's corners with a margin of a tenth of its size (the blur
+    spreads it), within the frame: (x0, y0, x1, y1)."""
+    h, w = gray.shape
+    (qx0, qy0), (qx1, qy1) = quad.min(0), quad.max(0)
+    margin = 0.1 * max(qx1 - qx0, qy1 - qy0) + 8
+    return (
+        max(0, int(qx0 - margin)),
+        max(0, int(qy0 - margin)),
+        min(w, int(qx1 + margin) + 1),
+        min(h, int(qy1 + margin) + 1),
+    )
+
+
 def _line_psf(length: float, theta: float, shape: tuple[int, int]) -> np.ndarray:
     """A motion-blur kernel (a line of `length` px at angle `theta`, image axes),
     anti-aliased (each point of the line shared among its four pixels, so a fractional
@@ -360,8 +374,8 @@ class Deblurrer:
     LENGTHS = (7, 11, 15, 9, 13, 17, 5)
     SIGMAS = (1.6, 2.4, 3.2)
 
-    def variants(self, gray: np.ndarray):
-        x0, y0, x1, y1 = _code_window(gray)
+    def variants(self, gray: np.ndarray, around: np.ndarray | None = None):
+        x0, y0, x1, y1 = _code_window(gray) if around is None else _window_around(gray, around)
         crop = gray[y0:y1, x0:x1]
         h, w = crop.shape
         # The window's contrast stretched to the full range: a dim frame is restored
@@ -455,7 +469,8 @@ class QrPipeline:
 
     REGION_SIDE = 300  # px: crops are scaled so the code is about this wide
     LOCATE_MS = 40.0  # the two-finder locator's usual cost: run only with this much left
-    LOCATED_DEBLURRED = 3  # deblurred images (the likeliest first) the locator also tries
+    LOCATE_DEBLURRED = True  # the locator also tries each deblurred image, budget allowing
+    MAX_PLACED = 2  # symbols placed on the frame but not read, read again on deblurred images
     MAX_REGIONS = 3
     # How each deconvolved image is read: (stage suffix, preparation, its scale).
     DEBLURRED_READS: tuple[tuple[str, Callable[[np.ndarray], np.ndarray], float], ...] = (
@@ -514,7 +529,7 @@ class QrPipeline:
                     return _dedupe(_with(found, name, scale)), []
             found = self._erasures(gray, unread, scale, tried, deadline)
             if not found and prepare is None and glare:
-                found = self._located(gray, deadline)
+                found = self._located(gray, deadline, tried)
             if found:
                 return found, []
             for quad in failed:
@@ -532,10 +547,13 @@ class QrPipeline:
             if found:
                 return _dedupe(_with(found, "zbar")), []
         if not glare and time.thread_time() < deadline:
-            found = self._located(gray, deadline)
+            found = self._located(gray, deadline, tried)
             if found:
                 return found, []
-        for n, (name, image, offset) in enumerate(self._deblurrer.variants(gray)):
+        # A symbol found but not read is where the deblurring looks; else the most
+        # textured part of the frame.
+        around = tried[0].quad if tried else None
+        for name, image, offset in self._deblurrer.variants(gray, around):
             # Deconvolution leaves ringing and uneven contrast that zxing's binariser
             # reads wrong where a local threshold does not, and grain that small
             # modules drown in unless enlarged.
@@ -545,10 +563,13 @@ class QrPipeline:
                 found, _ = self._read(prepare(image), try_downscale=False)
                 if found:
                     return _dedupe(_with(found, name + suffix, scale, offset)), []
-            if glare and n < self.LOCATED_DEBLURRED:
-                # Blur and a glare spot over a finder pattern: sharp again, but still
-                # missing a finder.
-                found = self._located(np.clip(image, 0, 255).astype(np.uint8), deadline)
+            found = self._placed(image, offset, tried, deadline)
+            if found:
+                return _with(found, name + "-placed", 1.0, offset), []
+            if self.LOCATE_DEBLURRED:
+                # Sharp again, but a finder pattern may still be under glare or too
+                # faint for zxing-cpp: the locator needs only two.
+                found = self._located(np.clip(image, 0, 255).astype(np.uint8), deadline, [])
                 if found:
                     return _with(found, name + "-located", 1.0, offset), []
         return [], regions
@@ -586,11 +607,11 @@ class QrPipeline:
                 return [Decoded(nfc(text), corners, "zxing", "erasures")]
         return []
 
-    def _located(self, gray: np.ndarray, deadline: float) -> list[Decoded]:
+    def _located(self, gray: np.ndarray, deadline: float, placed: list[Unread]) -> list[Decoded]:
         """A symbol zxing-cpp cannot find, because glare hides one of its finder patterns
         or noise blurs their edges: located from two finder patterns and its alignment
         patterns (kiosk/hardware/qr_locator.py), then read with its washed-out modules as
-        erasures."""
+        erasures. Symbols placed but not read are added to `placed`."""
         from kiosk.hardware.qr_erasure import read_with_erasures
         from kiosk.hardware.qr_locator import locate
 
@@ -605,6 +626,30 @@ class QrPipeline:
                 if text is not None:
                     corners = tuple((round(float(x)), round(float(y))) for x, y in symbol.quad)
                     return [Decoded(nfc(text), corners, "zxing", "located")]
+                placed.append(Unread(symbol.quad, symbol.version, level, mask))
+        return []
+
+    def _placed(
+        self, image: np.ndarray, offset: tuple[int, int], placed: list[Unread], deadline: float
+    ) -> list[Decoded]:
+        """A deblurred window read at the places of symbols found on the frame but not
+        read there (by zxing-cpp or the locator): the blur that spoilt the modules is gone,
+        the symbol's place and format are still known. Corners are in `image`'s own
+        coordinates."""
+        from kiosk.hardware.qr_erasure import read_with_erasures
+
+        h, w = image.shape
+        shift = np.array(offset, np.float64)
+        for symbol in placed[: self.MAX_PLACED]:
+            quad = symbol.quad - shift
+            if (quad < -2).any() or (quad[:, 0] > w + 2).any() or (quad[:, 1] > h + 2).any():
+                continue
+            if time.thread_time() > deadline:
+                return []
+            text = read_with_erasures(image, quad, symbol.version, symbol.level, symbol.mask)
+            if text is not None:
+                corners = tuple((round(float(x)), round(float(y))) for x, y in quad)
+                return [Decoded(nfc(text), corners, "zxing", "erasures")]
         return []
 
     def _region(self, gray: np.ndarray, quad: np.ndarray, deadline: float) -> list[Decoded]:
