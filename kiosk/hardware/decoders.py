@@ -452,13 +452,16 @@ class QrPipeline:
     4a. The two-finder locator (kiosk/hardware/qr_locator.py): a symbol placed from two
        finder patterns and its alignment patterns, its format read from the grid, and
        read with erasures. On a frame with a glare spot (one may hide a finder pattern)
-       it runs right after step 1 instead, and on the first deblurred images of step 5.
-    5. Deblurring (`Deblurrer`), on the most textured window with its contrast
-       stretched: the window as it is, then Wiener deconvolutions for the motion blurs
-       its cepstrum measures (length and angle), for mild defocus, for the measured
-       blurs again with stronger regularisation, and a sweep of lengths along the
-       direction the edges are weakest; each result is read as it is, through a local
-       threshold (ringing) and smoothed at twice the size (small, grainy modules).
+       it runs right after step 1 instead.
+    5. Deblurring (`Deblurrer`), on a window with its contrast stretched: around the
+       first symbol placed but not read (by zxing-cpp or the locator), else the most
+       textured part of the frame. The window as it is, then Wiener deconvolutions for
+       the motion blurs its cepstrum measures (length and angle), for mild defocus, for
+       the measured blurs again with stronger regularisation, and a sweep of lengths
+       along the direction the edges are weakest. Each result is read as it is, through
+       a local threshold (ringing) and smoothed at twice the size (small, grainy
+       modules); then with erasures at the places of the symbols placed but not read
+       (their format is known, their blur is gone); then by the locator.
 
     `budget_ms` bounds the processor time spent on a frame: a live camera offers a
     fresh frame a few tens of milliseconds later, so a slow last resort is worth less
