@@ -95,6 +95,34 @@ def test_the_located_corners_follow_a_tilted_card_to_within_a_module():
     assert ("M", segno.make(SAMPLE_PAYLOAD, error="m", boost_error=False).mask) in best.formats
 
 
+def test_placements_that_stray_onto_the_blank_card_rank_below_the_right_one():
+    """Two finder patterns fit a symbol on either side of the line between them. The one
+    over the blank card keeps contrast only at the finder patterns, whose modules agree
+    with any placement; counted over all its fixed modules, it ranks below every
+    placement over the code."""
+    gray, _, inner, module = _glare_on("bottom-left", seed=4, tilt=0.35)
+    finders = qr_locator.find_finders(gray)
+    smooth = cv2.GaussianBlur(gray, (0, 0), module / 4.0).astype(np.float32)
+    side = float(np.linalg.norm(inner[1] - inner[0]))
+    scored = []  # (fit, support, right, over the code)
+    for src, dst, version in qr_locator._hypotheses(finders[0], finders[1], gray.shape):
+        quad = qr_locator._affine_quad(src, dst, 17 + 4 * version)
+        pattern = qr_locator._pattern(version)
+        scored.append(
+            (
+                qr_locator._fit(smooth, quad, pattern),
+                qr_locator._support(smooth, quad, pattern),
+                np.abs(quad - inner).max() < 6 * module,
+                np.linalg.norm(quad.mean(0) - inner.mean(0)) < 0.25 * side,
+            )
+        )
+    assert not max(scored)[2]  # the plain share of agreeing modules prefers a stray one
+    by_support = sorted(scored, key=lambda s: -s[1])
+    assert by_support[0][2]
+    over_code = [s[3] for s in by_support]
+    assert over_code == sorted(over_code, reverse=True)  # all over the code come first
+
+
 def test_finder_patterns_are_found_and_alignment_patterns_are_not():
     _, frame, _, size, to_frame = _scene(2)
     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
@@ -221,6 +249,22 @@ def test_a_dim_shaken_code_without_glare_is_located_on_a_deblurred_image(seed, m
     found = QrPipeline(budget_ms=1000.0).decode(gray)
     assert [(d.text, d.stage) for d in found] == [(SAMPLE_PAYLOAD, "deblur-motion-located")]
     monkeypatch.setattr(QrPipeline, "LOCATE_DEBLURRED", False)
+    assert QrPipeline(budget_ms=1000.0).decode(gray) == []
+
+
+def test_a_tilted_code_whose_finder_rings_mislead_the_version_is_located(monkeypatch):
+    """The code of a benchmark frame (a tilted card, 3.4 px modules, noise sigma 18, JPEG
+    quality 31, a fictitious citizen): its two visible finder patterns measure 3.7 and
+    3.1 px per module, which puts the version 1.4 away from the code's 9."""
+    path = Path(__file__).parent / "fixtures" / "qr" / "tilted_noisy_jpeg.png"
+    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    payload = (
+        "034199515680|741688153|Lò Văn Ỵ|22051999|Nữ|"
+        "Số 208, Điện Biên Phủ, Phường Bến Nghé, Huyện Đông Hưng, Tỉnh Quảng Nam|27122022"
+    )
+    found = QrPipeline(budget_ms=1000.0).decode(gray)
+    assert [(d.text, d.stage) for d in found] == [(payload, "located")]
+    monkeypatch.setattr(qr_locator, "VERSION_SLACK", 1.25)
     assert QrPipeline(budget_ms=1000.0).decode(gray) == []
 
 

@@ -28,11 +28,13 @@ import numpy as np
 
 SATURATED = 245.0  # grey level from which a module counts as washed out
 MIN_FIT = 0.93  # share of the fixed modules outside the glare that must agree
+MIN_SUPPORT = 0.5  # the same before refinement, modules without contrast counted against
 MAX_FORMAT_DISTANCE = 3  # of the 15 format bits (the code's minimum distance is 7)
 MAX_FINDERS = 6
 NOISY = 5.0  # grey levels of noise (robust sigma) from which a frame is median-filtered
 MAX_CONTOURS = 20000  # beyond this the frame is noise, not a scene with a code
 MAX_REFINED = 6  # hypotheses refined per frame, best first
+VERSION_SLACK = 1.6  # how far the version a finder pair's distance gives may be off
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,18 @@ def _fit(smooth: np.ndarray, quad: np.ndarray, pattern: _Pattern) -> float:
     """The share of the fixed modules outside the glare whose colour agrees, each judged
     against the mean of the modules around it (glare brightens one side of the code more
     than the other)."""
+    return _agreement(smooth, quad, pattern)[0]
+
+
+def _support(smooth: np.ndarray, quad: np.ndarray, pattern: _Pattern) -> float:
+    """How hypotheses are ranked: the agreeing fixed modules over all those outside the
+    glare, so that modules without contrast count against a placement. One that strays
+    off the code onto the blank card keeps only the finder patterns' own modules, which
+    agree with any placement."""
+    return _agreement(smooth, quad, pattern)[1]
+
+
+def _agreement(smooth: np.ndarray, quad: np.ndarray, pattern: _Pattern) -> tuple[float, float]:
     size = pattern.size
     rows, cols = np.divmod(np.arange(size * size), size)
     grid = _values(smooth, quad, size, rows, cols).reshape(size, size)
@@ -231,11 +245,12 @@ def _fit(smooth: np.ndarray, quad: np.ndarray, pattern: _Pattern) -> float:
     box = np.ones((5, 5), np.uint8)
     contrast = cv2.dilate(grid, box) - cv2.erode(grid, box)
     values, mean = grid[pattern.rows, pattern.cols], local[pattern.rows, pattern.cols]
-    keep = (values < SATURATED) & (contrast[pattern.rows, pattern.cols] > 16.0)
+    seen = values < SATURATED
+    keep = seen & (contrast[pattern.rows, pattern.cols] > 16.0)
     if keep.sum() < 0.4 * len(values):
-        return 0.0
-    agree = (values < mean) == pattern.dark
-    return float(agree[keep].mean())
+        return 0.0, 0.0
+    agree = ((values < mean) == pattern.dark)[keep]
+    return float(agree.mean()), float(agree.sum() / seen.sum())
 
 
 def _refine(smooth: np.ndarray, quad: np.ndarray, pattern: _Pattern, module: float) -> np.ndarray:
@@ -325,9 +340,11 @@ def _hypotheses(a: Finder, b: Finder, shape: tuple[int, int]):
         size_est = distance / module / (np.sqrt(2.0) if diagonal else 1.0) + 7.0
         v_est = (size_est - 17.0) / 4.0
         # A finder's module size is measured on its ring, which a dim or blurred frame
-        # thins or thickens: a version either side of the estimate is tried too.
-        for version in range(int(round(v_est)) - 1, int(round(v_est)) + 2):
-            if not 1 <= version <= 40 or abs(version - v_est) > 1.25:
+        # thins or thickens, and a tilted card has larger modules on its near side:
+        # versions up to VERSION_SLACK either side of the estimate are tried too.
+        low, high = np.floor(v_est - VERSION_SLACK) + 1, np.floor(v_est + VERSION_SLACK) + 1
+        for version in range(int(low), int(high)):
+            if not 1 <= version <= 40:
                 continue
             size = 17 + 4 * version
             wa, wb = _slot(sa, size), _slot(sb, size)
@@ -447,11 +464,11 @@ def locate(gray: np.ndarray, finders: list[Finder] | None = None) -> Iterator[Lo
             size = 17 + 4 * version
             quad = _affine_quad(src, dst, size)
             if _inside(quad, gray.shape, 2 * module):
-                scored.append((_fit(smooth, quad, _pattern(version)), quad, src, dst, version))
+                scored.append((_support(smooth, quad, _pattern(version)), quad, src, dst, version))
     scored.sort(key=lambda s: -s[0])
     given: list[Located] = []
-    for fit, quad, src, dst, version in scored[:MAX_REFINED]:
-        if fit < 0.6:
+    for support, quad, src, dst, version in scored[:MAX_REFINED]:
+        if support < MIN_SUPPORT:
             return
         pattern = _pattern(version)
         for reach in (3.0, 1.5):
