@@ -17,13 +17,15 @@ accepted when two decoded frames agree) on a simulated clock: each decode costs 
 measured processor time (this thread's CPU time), and frames that arrive while the
 decoder is busy are dropped, as from a live camera. A sequence is read when the code is
 accepted within 2 s of camera time. Compared: the kiosk's live decoder (single frames,
-then fusion of recent frames) against the single-frame pipeline alone.
+then the two-finder locator on a window around the symbol, then fusion of recent frames)
+against the single-frame pipeline alone.
 
 `--misses` lists each sequence the live decoder did not read in time with what made it
 hard (code size, glare, blur, drift, the decodes it got) and, decode by decode, what the
 live decoder did: R read from a single frame, . no symbol found, s symbol not followed
-into the frame, k kept (too few frames to fuse), F read from the fusion, u fusion read
-nothing, b fusion cut short by its budget; each followed by the number of frames kept.
+into the frame, k kept (too few frames to fuse), L read by the two-finder locator around
+the kept symbol, F read from the fusion, u fusion read nothing, b fusion cut short by its
+budget; each followed by the number of frames kept.
 """
 
 from __future__ import annotations
@@ -228,6 +230,7 @@ STEPS = {
     "none": ".",
     "skip": "s",
     "kept": "k",
+    "located": "L",
     "fused": "F",
     "unfused": "u",
     "budget": "b",

@@ -183,12 +183,16 @@ def test_dim_grainy_small_modules_are_read_from_the_stretched_window_enlarged():
     assert np.percentile(window, 99) - np.percentile(window, 1) > 200  # stretched
 
 
-def test_a_dim_blurred_jpeg_that_only_heavy_regularisation_reads():
+def test_a_dim_blurred_jpeg_that_only_heavy_regularisation_reads(monkeypatch):
     # The code window of a benchmark frame (tilted card, motion 6 px at 52 degrees,
     # 26 % light, JPEG quality 33; a fictitious citizen): the measured blur is the
-    # third candidate and reads only regularised as for strong noise.
+    # third candidate and reads only regularised as for strong noise. (The locator,
+    # run on each deblurred image, reads it earlier: turned off to test the rest.)
     path = Path(__file__).parent / "fixtures" / "qr" / "dim_jpeg_motion_6px.png"
     gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    found = QrPipeline(budget_ms=1000.0).decode(gray)
+    assert [d.stage for d in found] == ["deblur-motion-located"]
+    monkeypatch.setattr(QrPipeline, "LOCATE_DEBLURRED", False)
     found = QrPipeline(budget_ms=1000.0).decode(gray)
     payload = (
         "049095560512|977936931|Lê Ẩn Tuấn Mậu|10071995|Nam|"

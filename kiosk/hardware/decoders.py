@@ -257,12 +257,15 @@ def _code_window(gray: np.ndarray, side: int = 440) -> tuple[int, int, int, int]
     return max(0, cx - half), max(0, cy - half), min(w, cx + half), min(h, cy + half)
 
 
-def _window_around(gray: np.ndarray, quad: np.ndarray) -> tuple[int, int, int, int]:
-    """The box around a symbol's corners with a margin of a tenth of its size (the blur
-    spreads it), within the frame: (x0, y0, x1, y1)."""
+def _window_around(
+    gray: np.ndarray, quad: np.ndarray, share: float = 0.1
+) -> tuple[int, int, int, int]:
+    """The box around a symbol's corners with a margin of `share` of its size (blur
+    spreads it; a followed symbol is only roughly where it was), within the frame:
+    (x0, y0, x1, y1)."""
     h, w = gray.shape
     (qx0, qy0), (qx1, qy1) = quad.min(0), quad.max(0)
-    margin = 0.1 * max(qx1 - qx0, qy1 - qy0) + 8
+    margin = share * max(qx1 - qx0, qy1 - qy0) + 8
     return (
         max(0, int(qx0 - margin)),
         max(0, int(qy0 - margin)),
@@ -473,6 +476,7 @@ class QrPipeline:
     REGION_SIDE = 300  # px: crops are scaled so the code is about this wide
     LOCATE_MS = 40.0  # the two-finder locator's usual cost: run only with this much left
     LOCATE_DEBLURRED = True  # the locator also tries each deblurred image, budget allowing
+    NEAR_HALF = 240  # px: half the side of the window `located_near` searches at least
     MAX_PLACED = 2  # symbols placed on the frame but not read, read again on deblurred images
     MAX_REGIONS = 3
     # How each deconvolved image is read: (stage suffix, preparation, its scale).
@@ -610,18 +614,26 @@ class QrPipeline:
                 return [Decoded(nfc(text), corners, "zxing", "erasures")]
         return []
 
-    def _located(self, gray: np.ndarray, deadline: float, placed: list[Unread]) -> list[Decoded]:
+    def _located(
+        self,
+        gray: np.ndarray,
+        deadline: float,
+        placed: list[Unread],
+        need_ms: float | None = None,
+    ) -> list[Decoded]:
         """A symbol zxing-cpp cannot find, because glare hides one of its finder patterns
         or noise blurs their edges: located from two finder patterns and its alignment
         patterns (kiosk/hardware/qr_locator.py), then read with its washed-out modules as
-        erasures. Symbols placed but not read are added to `placed`."""
+        erasures. Symbols placed but not read are added to `placed`. Runs only with
+        `need_ms` (LOCATE_MS) of the budget left."""
         from kiosk.hardware.qr_erasure import read_with_erasures
         from kiosk.hardware.qr_locator import locate
 
-        if deadline - time.thread_time() < self.LOCATE_MS / 1000:
+        need = self.LOCATE_MS if need_ms is None else need_ms
+        if deadline - time.thread_time() < need / 1000:
             # A live camera's next frame (and the fusion of frames) is worth more.
             return []
-        for symbol in locate(gray):
+        for symbol in locate(gray, deadline=deadline):
             for level, mask in symbol.formats:
                 if time.thread_time() > deadline:
                     return []
@@ -631,6 +643,29 @@ class QrPipeline:
                     return [Decoded(nfc(text), corners, "zxing", "located")]
                 placed.append(Unread(symbol.quad, symbol.version, level, mask))
         return []
+
+    def located_near(
+        self, gray: np.ndarray, quad: np.ndarray | None, budget_ms: float
+    ) -> list[Decoded]:
+        """The two-finder locator on the part of the frame around `quad` (where a symbol,
+        or only a finder pattern of it, was seen or followed; None: the most textured
+        part of the frame), within `budget_ms` of this thread's processor time: what the
+        live decoder does on a frame with a little glare over a finder pattern, which the
+        single-frame passes have no time for. A window costs a fraction of the frame."""
+        h, w = gray.shape
+        if quad is None:
+            x0, y0, x1, y1 = _code_window(gray, 2 * self.NEAR_HALF)
+        else:
+            cx, cy = quad.mean(0)
+            side = float(max(np.ptp(quad[:, 0]), np.ptp(quad[:, 1])))
+            half = max(self.NEAR_HALF, 0.6 * side)
+            x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
+            x1, y1 = min(w, int(cx + half)), min(h, int(cy + half))
+        if x1 - x0 < 32 or y1 - y0 < 32:
+            return []
+        deadline = time.thread_time() + budget_ms / 1000
+        found = self._located(gray[y0:y1, x0:x1], deadline, [], need_ms=0.0)
+        return _with(found, "located-near", 1.0, (x0, y0))
 
     def _placed(
         self, image: np.ndarray, offset: tuple[int, int], placed: list[Unread], deadline: float

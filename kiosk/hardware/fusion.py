@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from kiosk.hardware.decoders import Decoded, QrPipeline, Unread, _zxing, to_gray
+from kiosk.hardware.decoders import Decoded, QrPipeline, Unread, _glare, _zxing, to_gray
 from kiosk.hardware.qr_erasure import read_with_erasures
 from kiosk.services.text import nfc
 
@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 SIDE = 336  # px: the fused square (about 6 px per module for the card's QR versions)
 MARGIN = 24  # px of quiet zone around it
 SATURATED = 236  # grey level from which a pixel is taken as washed out by glare
+# The share of the code saturated beyond which a single frame is not worth locating
+# (error correction with erasures recovers about 30 % of the codewords at level M).
+LOCATE_GLARE = 0.25
 # The edge correlation below which a frame is not taken as lined up on the kept ones:
 # measured on the video benchmark's frames, no alignment above it was a module off,
 # and a frame smeared by a jerk of the hand (30 px) stays below it.
@@ -74,7 +77,10 @@ class LiveQrDecoder:
 
     `keep` frames are kept (the camera delivers several a second, so this is the last
     second or so); fusion is tried once at least `min_frames` are kept, within
-    `fusion_budget_ms` of this thread's processor time.
+    `fusion_budget_ms` of this thread's processor time. Before fusing, a frame whose
+    glare leaves enough of the code is read by the two-finder locator on a window
+    around the symbol, within `locate_budget_ms`: a card held still with the light's
+    spot over one finder pattern, which fusion cannot help.
     """
 
     def __init__(
@@ -84,20 +90,23 @@ class LiveQrDecoder:
         min_frames: int = 3,
         fusion_budget_ms: float = 20.0,
         forget_after: int = 6,
+        locate_budget_ms: float = 40.0,
     ) -> None:
         self.pipeline = pipeline or QrPipeline()
         self.keep = keep
         self.min_frames = min_frames
         self.fusion_budget_ms = fusion_budget_ms
         self.forget_after = forget_after
+        self.locate_budget_ms = locate_budget_ms
         self._patches: deque[_Patch] = deque(maxlen=keep)
         self._misses = 0  # frames in a row without a symbol
         self._resume = 0  # which fusion to try first (see _fused)
         self.fused_reads = 0
         # What the last call did, for benchmarks and diagnostics: "read" (a single frame
         # was read), "none" (no symbol to keep), "skip" (the kept symbol was not followed
-        # into the frame), "kept" (too few frames to fuse yet), "fused" (read from the
-        # fusion), "unfused" (fusion tried, nothing read), "budget" (fusion cut short).
+        # into the frame), "kept" (too few frames to fuse yet), "located" (read by the
+        # two-finder locator around the kept symbol), "fused" (read from the fusion),
+        # "unfused" (fusion tried, nothing read), "budget" (fusion cut short).
         self.last_step = ""
 
     def reset(self) -> None:
@@ -130,11 +139,23 @@ class LiveQrDecoder:
                 if not self._restart(gray, regions):
                     self.reset()
                     self.last_step = "none"
-                    return []
+                    if not _glare(gray) or self.locate_budget_ms <= 0:
+                        return []
+                    # Glare over a finder pattern can hide even the parts zxing-cpp
+                    # reports: the locator looks over the whole frame.
+                    found = self.pipeline.located_near(gray, None, self.locate_budget_ms)
+                    if found:
+                        self.last_step = "located"
+                    return found
             else:
                 self.last_step = "skip"
                 return []
         self._misses = 0
+        found = self._located_near(gray)
+        if found:
+            self.reset()
+            self.last_step = "located"
+            return found
         if len(self._patches) < self.min_frames:
             self.last_step = "kept"
             return []
@@ -152,6 +173,21 @@ class LiveQrDecoder:
         return len(self._patches)
 
     # ------------------------------------------------------------ internals
+
+    def _located_near(self, gray: np.ndarray) -> list[Decoded]:
+        """The frame just kept, read where its symbol is by the two-finder locator
+        (kiosk/hardware/qr_locator.py) when its glare leaves enough of the code for error
+        correction: glare over one finder pattern hides the symbol from zxing-cpp, and
+        the locator needs only the other two. The single-frame pipeline has no time for
+        it on the whole frame; around the symbol it costs a tenth of that."""
+        last = self._patches[-1]
+        code = last.square[MARGIN : MARGIN + SIDE, MARGIN : MARGIN + SIDE]
+        # Washed out: where even the darkest pixel within two modules is near white (a
+        # light module alone is as bright as that).
+        washed = cv2.erode(code, np.ones((13, 13), np.uint8)) >= SATURATED
+        if self.locate_budget_ms <= 0 or washed.mean() > LOCATE_GLARE:
+            return []
+        return self.pipeline.located_near(gray, last.quad, self.locate_budget_ms)
 
     def _pick(self, regions: list[np.ndarray], follow: bool = True) -> np.ndarray | None:
         """The whole symbol among the found-but-unread regions: a convex, nearly square

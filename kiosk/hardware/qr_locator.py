@@ -18,6 +18,7 @@ codewords to spare, so a wrong guess here costs time, never a wrong text.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -450,9 +451,12 @@ def _homography_quad(src: np.ndarray, dst: np.ndarray, size: int) -> np.ndarray 
     return cv2.perspectiveTransform(square, matrix)[0].astype(np.float64)
 
 
-def locate(gray: np.ndarray, finders: list[Finder] | None = None) -> Iterator[Located]:
+def locate(
+    gray: np.ndarray, finders: list[Finder] | None = None, deadline: float | None = None
+) -> Iterator[Located]:
     """Symbols that two finder patterns in `gray` belong to, the best first fit first.
-    Lazy: each is fitted only when the one before it was not what the caller wanted."""
+    Lazy: each is fitted only when the one before it was not what the caller wanted.
+    No hypothesis is fitted after `deadline` (this thread's processor time)."""
     finders = find_finders(gray) if finders is None else finders
     if len(finders) < 2:
         return
@@ -468,7 +472,7 @@ def locate(gray: np.ndarray, finders: list[Finder] | None = None) -> Iterator[Lo
     scored.sort(key=lambda s: -s[0])
     given: list[Located] = []
     for support, quad, src, dst, version in scored[:MAX_REFINED]:
-        if support < MIN_SUPPORT:
+        if support < MIN_SUPPORT or (deadline is not None and time.thread_time() > deadline):
             return
         pattern = _pattern(version)
         for reach in (3.0, 1.5):
