@@ -190,8 +190,6 @@ def test_a_dim_blurred_jpeg_that_only_heavy_regularisation_reads(monkeypatch):
     # run on each deblurred image, reads it earlier: turned off to test the rest.)
     path = Path(__file__).parent / "fixtures" / "qr" / "dim_jpeg_motion_6px.png"
     gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    found = QrPipeline(budget_ms=1000.0).decode(gray)
-    assert [d.stage for d in found] == ["deblur-motion-located"]
     monkeypatch.setattr(QrPipeline, "LOCATE_DEBLURRED", False)
     found = QrPipeline(budget_ms=1000.0).decode(gray)
     payload = (

@@ -40,7 +40,7 @@ def test_glare_beyond_error_correction_alone_is_read_with_erasures(monkeypatch):
     # No other pass reads this frame: without the erasures (on zxing-cpp's symbols or on
     # the symbols the two-finder locator finds) it stays unread.
     monkeypatch.setattr(QrPipeline, "_erasures", lambda *args: [])
-    monkeypatch.setattr(QrPipeline, "_located", lambda *args: [])
+    monkeypatch.setattr(QrPipeline, "_located", lambda *args, **kwargs: [])
     assert QrPipeline(budget_ms=1000.0).decode(gray) == []
 
 

@@ -56,7 +56,7 @@ def test_a_code_with_one_finder_under_glare_is_located_and_read(finder, monkeypa
     found = QrPipeline(budget_ms=1000.0).decode(gray)
     assert [(d.text, d.stage) for d in found] == [(SAMPLE_PAYLOAD, "located")]
     # Nothing else in the pipeline reads it.
-    monkeypatch.setattr(QrPipeline, "_located", lambda *args: [])
+    monkeypatch.setattr(QrPipeline, "_located", lambda *args, **kwargs: [])
     assert QrPipeline(budget_ms=1000.0).decode(gray) == []
 
 
@@ -81,7 +81,7 @@ def test_a_dim_noisy_shaken_code_no_decoder_finds_is_located_and_read(seed):
 
 def test_a_dim_noisy_shaken_code_only_the_locator_reads(monkeypatch):
     gray = _dim_noisy_shaken(24)
-    monkeypatch.setattr(QrPipeline, "_located", lambda *args: [])
+    monkeypatch.setattr(QrPipeline, "_located", lambda *args, **kwargs: [])
     assert QrPipeline(budget_ms=1000.0).decode(gray) == []
 
 
@@ -172,7 +172,9 @@ def test_the_live_single_frame_passes_leave_the_locator_to_stills(monkeypatch):
     gray, _, _, _ = _glare_on("top-right")
     calls = []
     real = qr_locator.locate
-    monkeypatch.setattr(qr_locator, "locate", lambda g, **kw: calls.append(1) or real(g, **kw))
+    monkeypatch.setattr(
+        qr_locator, "locate", lambda g, *args, **kw: calls.append(1) or real(g, *args, **kw)
+    )
     assert QrPipeline(budget_ms=25.0).decode(gray) == []
     assert calls == []
     assert [d.stage for d in QrPipeline(budget_ms=1000.0).decode(gray)] == ["located"]
@@ -211,6 +213,7 @@ def test_a_shaken_code_with_a_finder_under_glare_is_deblurred_then_located(
 ):
     gray, _, _, _ = _glare_on(finder)
     shaken = cv2.filter2D(gray, -1, _line_kernel(length, degrees))
+    monkeypatch.setattr(QrPipeline, "LOCATED_ENLARGED", 0)  # at the deblurred size
     found = QrPipeline(budget_ms=1000.0).decode(shaken)
     assert [(d.text, d.stage) for d in found] == [(SAMPLE_PAYLOAD, "deblur-motion-located")]
     monkeypatch.setattr(QrPipeline, "LOCATE_DEBLURRED", False)
@@ -248,6 +251,7 @@ def test_a_dim_shaken_code_without_glare_is_located_on_a_deblurred_image(seed, m
     frame, _ = card_scene(SAMPLE_PAYLOAD, rng, 4.0, 10, 0.2)
     frame, _, _ = motion(frame, rng, (6, 7))
     gray = cv2.cvtColor(noise(dim(frame, 0.17), 10, rng), cv2.COLOR_BGR2GRAY)
+    monkeypatch.setattr(QrPipeline, "LOCATED_ENLARGED", 0)  # at the deblurred size
     found = QrPipeline(budget_ms=1000.0).decode(gray)
     assert [(d.text, d.stage) for d in found] == [(SAMPLE_PAYLOAD, "deblur-motion-located")]
     monkeypatch.setattr(QrPipeline, "LOCATE_DEBLURRED", False)
@@ -267,6 +271,25 @@ def test_a_tilted_code_whose_finder_rings_mislead_the_version_is_located(monkeyp
     found = QrPipeline(budget_ms=1000.0).decode(gray)
     assert [(d.text, d.stage) for d in found] == [(payload, "located")]
     monkeypatch.setattr(qr_locator, "VERSION_SLACK", 1.25)
+    assert QrPipeline(budget_ms=1000.0).decode(gray) == []
+
+
+@pytest.mark.parametrize("seed", [1, 6, 8])
+def test_small_shaken_modules_are_located_on_the_deblurred_image_at_twice_its_size(
+    seed, monkeypatch
+):
+    """Modules of 3.3 px smeared over 6 px in dim light: deblurred, the finder patterns'
+    one-module rings are two or three pixels thin, and their contours merge; at twice the
+    size the locator finds them."""
+    rng = np.random.default_rng(seed)
+    frame, _ = card_scene(SAMPLE_PAYLOAD, rng, 3.3, 10, 0.2)
+    frame, _, _ = motion(frame, rng, (6, 7))
+    gray = cv2.cvtColor(noise(dim(frame, 0.22), 6, rng), cv2.COLOR_BGR2GRAY)
+    found = QrPipeline(budget_ms=1000.0).decode(gray)
+    assert [(d.text, d.stage) for d in found] == [
+        (SAMPLE_PAYLOAD, "deblur-motion-located-enlarged")
+    ]
+    monkeypatch.setattr(QrPipeline, "LOCATED_ENLARGED", 0)
     assert QrPipeline(budget_ms=1000.0).decode(gray) == []
 
 

@@ -464,7 +464,8 @@ class QrPipeline:
        along the direction the edges are weakest. Each result is read as it is, through
        a local threshold (ringing) and smoothed at twice the size (small, grainy
        modules); then with erasures at the places of the symbols placed but not read
-       (their format is known, their blur is gone); then by the locator.
+       (their format is known, their blur is gone); then by the locator, at the image's
+       size and at twice it (small modules' finder rings).
 
     `budget_ms` bounds the processor time spent on a frame: a live camera offers a
     fresh frame a few tens of milliseconds later, so a slow last resort is worth less
@@ -475,6 +476,7 @@ class QrPipeline:
 
     REGION_SIDE = 300  # px: crops are scaled so the code is about this wide
     LOCATE_MS = 40.0  # the two-finder locator's usual cost: run only with this much left
+    LOCATED_ENLARGED = 4  # deblurred images per frame the locator also tries at twice the size
     LOCATE_DEBLURRED = True  # the locator also tries each deblurred image, budget allowing
     NEAR_HALF = 240  # px: half the side of the window `located_near` searches at least
     MAX_PLACED = 2  # symbols placed on the frame but not read, read again on deblurred images
@@ -560,6 +562,7 @@ class QrPipeline:
         # A symbol found but not read is where the deblurring looks; else the most
         # textured part of the frame.
         around = tried[0].quad if tried else None
+        enlarged = 0  # deblurred images located at twice their size
         for name, image, offset in self._deblurrer.variants(gray, around):
             # Deconvolution leaves ringing and uneven contrast that zxing's binariser
             # reads wrong where a local threshold does not, and grain that small
@@ -576,9 +579,19 @@ class QrPipeline:
             if self.LOCATE_DEBLURRED:
                 # Sharp again, but a finder pattern may still be under glare or too
                 # faint for zxing-cpp: the locator needs only two.
-                found = self._located(np.clip(image, 0, 255).astype(np.uint8), deadline, [])
+                from kiosk.hardware.qr_locator import find_finders
+
+                image = np.clip(image, 0, 255).astype(np.uint8)
+                scale, finders = 1.0, find_finders(image)
+                if len(finders) < 2 and enlarged < self.LOCATED_ENLARGED:
+                    # Small modules (under 3.5 px): their finder patterns' thin rings
+                    # show only at twice the size.
+                    enlarged += 1
+                    scale, image, finders = 2.0, _resize(image, 2.0), None
+                found = self._located(image, deadline, [], finders=finders)
                 if found:
-                    return _with(found, name + "-located", 1.0, offset), []
+                    suffix = "-located" if scale == 1.0 else "-located-enlarged"
+                    return _with(found, name + suffix, scale, offset), []
         return [], regions
 
     def texts(self, frame: np.ndarray) -> list[str]:
@@ -620,12 +633,14 @@ class QrPipeline:
         deadline: float,
         placed: list[Unread],
         need_ms: float | None = None,
+        finders: list | None = None,
     ) -> list[Decoded]:
         """A symbol zxing-cpp cannot find, because glare hides one of its finder patterns
         or noise blurs their edges: located from two finder patterns and its alignment
         patterns (kiosk/hardware/qr_locator.py), then read with its washed-out modules as
         erasures. Symbols placed but not read are added to `placed`. Runs only with
-        `need_ms` (LOCATE_MS) of the budget left."""
+        `need_ms` (LOCATE_MS) of the budget left; `finders`, if already found, are
+        not looked for again."""
         from kiosk.hardware.qr_erasure import read_with_erasures
         from kiosk.hardware.qr_locator import locate
 
@@ -633,7 +648,9 @@ class QrPipeline:
         if deadline - time.thread_time() < need / 1000:
             # A live camera's next frame (and the fusion of frames) is worth more.
             return []
-        for symbol in locate(gray, deadline=deadline):
+        if finders is not None and len(finders) < 2:
+            return []
+        for symbol in locate(gray, finders, deadline=deadline):
             for level, mask in symbol.formats:
                 if time.thread_time() > deadline:
                     return []
