@@ -257,15 +257,12 @@ def _code_window(gray: np.ndarray, side: int = 440) -> tuple[int, int, int, int]
     return max(0, cx - half), max(0, cy - half), min(w, cx + half), min(h, cy + half)
 
 
-def _window_around(
-    gray: np.ndarray, quad: np.ndarray, share: float = 0.1
-) -> tuple[int, int, int, int]:
-    """The box around a symbol's corners with a margin of `share` of its size (blur
-    spreads it; a followed symbol is only roughly where it was), within the frame:
-    (x0, y0, x1, y1)."""
+def _window_around(gray: np.ndarray, quad: np.ndarray) -> tuple[int, int, int, int]:
+    """The box around a symbol's corners with a margin of a tenth of its size (the blur
+    spreads it), within the frame: (x0, y0, x1, y1)."""
     h, w = gray.shape
     (qx0, qy0), (qx1, qy1) = quad.min(0), quad.max(0)
-    margin = share * max(qx1 - qx0, qy1 - qy0) + 8
+    margin = 0.1 * max(qx1 - qx0, qy1 - qy0) + 8
     return (
         max(0, int(qx0 - margin)),
         max(0, int(qy0 - margin)),

@@ -142,7 +142,7 @@ class LiveQrDecoder:
                     if not _glare(gray) or self.locate_budget_ms <= 0:
                         return []
                     # Glare over a finder pattern can hide even the parts zxing-cpp
-                    # reports: the locator looks over the whole frame.
+                    # reports: the locator looks at the most textured part of the frame.
                     found = self.pipeline.located_near(gray, None, self.locate_budget_ms)
                     if found:
                         self.last_step = "located"
