@@ -560,6 +560,8 @@ class QrPipeline:
         # textured part of the frame.
         around = tried[0].quad if tried else None
         enlarged = 0  # deblurred images located at twice their size
+        from kiosk.hardware.qr_locator import find_finders
+
         for name, image, offset in self._deblurrer.variants(gray, around):
             # Deconvolution leaves ringing and uneven contrast that zxing's binariser
             # reads wrong where a local threshold does not, and grain that small
@@ -576,8 +578,6 @@ class QrPipeline:
             if self.LOCATE_DEBLURRED:
                 # Sharp again, but a finder pattern may still be under glare or too
                 # faint for zxing-cpp: the locator needs only two.
-                from kiosk.hardware.qr_locator import find_finders
-
                 image = np.clip(image, 0, 255).astype(np.uint8)
                 scale, finders = 1.0, find_finders(image)
                 if len(finders) < 2 and enlarged < self.LOCATED_ENLARGED:
@@ -605,8 +605,6 @@ class QrPipeline:
         """Symbols located and identified but not corrected: sampled on the frame and
         corrected with their washed-out modules as erasures (kiosk/hardware/qr_erasure.py).
         Each place and version is tried once per frame."""
-        from kiosk.hardware.qr_erasure import read_with_erasures
-
         for symbol in unread:
             quad = symbol.quad / scale
             if any(
@@ -618,10 +616,9 @@ class QrPipeline:
             if time.thread_time() > deadline:
                 return []
             tried.append(Unread(quad, symbol.version, symbol.level, symbol.mask))
-            text = read_with_erasures(gray, quad, symbol.version, symbol.level, symbol.mask)
-            if text is not None:
-                corners = tuple((round(float(x)), round(float(y))) for x, y in quad)
-                return [Decoded(nfc(text), corners, "zxing", "erasures")]
+            found = _read_at(gray, tried[-1], "erasures")
+            if found:
+                return found
         return []
 
     def _located(
@@ -638,7 +635,6 @@ class QrPipeline:
         erasures. Symbols placed but not read are added to `placed`. Runs only with
         `need_ms` (LOCATE_MS) of the budget left; `finders`, if already found, are
         not looked for again."""
-        from kiosk.hardware.qr_erasure import read_with_erasures
         from kiosk.hardware.qr_locator import locate
 
         need = self.LOCATE_MS if need_ms is None else need_ms
@@ -651,11 +647,11 @@ class QrPipeline:
             for level, mask in symbol.formats:
                 if time.thread_time() > deadline:
                     return []
-                text = read_with_erasures(gray, symbol.quad, symbol.version, level, mask)
-                if text is not None:
-                    corners = tuple((round(float(x)), round(float(y))) for x, y in symbol.quad)
-                    return [Decoded(nfc(text), corners, "zxing", "located")]
-                placed.append(Unread(symbol.quad, symbol.version, level, mask))
+                place = Unread(symbol.quad, symbol.version, level, mask)
+                found = _read_at(gray, place, "located")
+                if found:
+                    return found
+                placed.append(place)
         return []
 
     def located_near(
@@ -688,8 +684,6 @@ class QrPipeline:
         read there (by zxing-cpp or the locator): the blur that spoilt the modules is gone,
         the symbol's place and format are still known. Corners are in `image`'s own
         coordinates."""
-        from kiosk.hardware.qr_erasure import read_with_erasures
-
         h, w = image.shape
         shift = np.array(offset, np.float64)
         for symbol in placed[: self.MAX_PLACED]:
@@ -698,10 +692,9 @@ class QrPipeline:
                 continue
             if time.thread_time() > deadline:
                 return []
-            text = read_with_erasures(image, quad, symbol.version, symbol.level, symbol.mask)
-            if text is not None:
-                corners = tuple((round(float(x)), round(float(y))) for x, y in quad)
-                return [Decoded(nfc(text), corners, "zxing", "erasures")]
+            found = _read_at(image, Unread(quad, symbol.version, symbol.level, symbol.mask))
+            if found:
+                return found
         return []
 
     def _region(self, gray: np.ndarray, quad: np.ndarray, deadline: float) -> list[Decoded]:
@@ -734,6 +727,18 @@ class QrPipeline:
             # A second, independent detector on the enlarged crop.
             return _with(decode_zbar(crop), "region-zbar", scale, (x0, y0))
         return []
+
+
+def _read_at(gray: np.ndarray, symbol: Unread, stage: str = "erasures") -> list[Decoded]:
+    """The symbol whose place, version and format are known, read with its washed-out
+    modules as erasures (kiosk/hardware/qr_erasure.py); [] when it does not correct."""
+    from kiosk.hardware.qr_erasure import read_with_erasures
+
+    text = read_with_erasures(gray, symbol.quad, symbol.version, symbol.level, symbol.mask)
+    if text is None:
+        return []
+    corners = tuple((round(float(x)), round(float(y))) for x, y in symbol.quad)
+    return [Decoded(nfc(text), corners, "zxing", stage)]
 
 
 def _glare(gray: np.ndarray) -> bool:

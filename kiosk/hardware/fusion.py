@@ -197,7 +197,7 @@ class LiveQrDecoder:
         good = []
         for quad in [*regions, *_from_finders(regions)]:
             quad = _image_order(np.asarray(quad, np.float32))
-            sides = [float(np.linalg.norm(quad[i] - quad[(i + 1) % 4])) for i in range(4)]
+            sides = _sides(quad)
             if min(sides) < 24 or max(sides) > 1.5 * min(sides):
                 continue
             if not cv2.isContourConvex(quad.reshape(-1, 1, 2)):
@@ -233,7 +233,7 @@ class LiveQrDecoder:
 
     def _add(self, gray: np.ndarray, quad: np.ndarray) -> None:
         """Keep the symbol found at `quad` (starting again if it is another card)."""
-        size = float(np.mean([np.linalg.norm(quad[i] - quad[(i + 1) % 4]) for i in range(4)]))
+        size = float(np.mean(_sides(quad)))
         centre = quad.mean(0)
         if self._patches:
             last = self._patches[-1]
@@ -273,7 +273,7 @@ class LiveQrDecoder:
         to_frame = np.linalg.inv(_homography(quad)) @ np.vstack([warp, [0, 0, 1]])
         found = cv2.perspectiveTransform(_CANON[None].astype(np.float64), to_frame)[0]
         found = found.astype(np.float32)
-        size = float(np.mean([np.linalg.norm(found[i] - found[(i + 1) % 4]) for i in range(4)]))
+        size = float(np.mean(_sides(found)))
         self._patches.append(_Patch(aligned, found, size, found.mean(0), to_frame, found=False))
         return True
 
@@ -341,6 +341,11 @@ class LiveQrDecoder:
                 if text is not None:
                     return [Decoded(nfc(text), corners, "zxing", name + "-erasures")]
         return []
+
+
+def _sides(quad: np.ndarray) -> list[float]:
+    """The lengths of a quadrilateral's four sides, px."""
+    return [float(np.linalg.norm(quad[i] - quad[(i + 1) % 4])) for i in range(4)]
 
 
 def _image_order(quad: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from kiosk.services.crypto import DataCipher, DataKeyError, KeyRing, read_keyrin
 log = logging.getLogger(__name__)
 
 KEY_CHECK = "data_key_check"
+SETUP_KEY = "setup_done"  # the Meta key the installation's setup is recorded under
 FIX_MISSING = (
     "restore keys/data.key from the centre's key backup, or import the centre's key with "
     "`python -m kiosk setup --import-key FILE`"

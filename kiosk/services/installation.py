@@ -30,13 +30,13 @@ from kiosk.services.crash_guard import (  # noqa: F401
     CrashGuard,
 )
 from kiosk.services.crypto import DataKeyError, KeyRing, write_private
+from kiosk.services.datakey import SETUP_KEY
 from kiosk.services.dossiers import APPLICANT_CTX, row_ctx, utcnow
 from kiosk.services.models import Dossier, Meta
 from kiosk.services.store import Store
 
 log = logging.getLogger(__name__)
 
-SETUP_KEY = "setup_done"
 DEMO_ADMIN = "demo-admin"
 
 

@@ -18,10 +18,9 @@ import sqlite3
 from pathlib import Path
 
 from kiosk.services.crypto import DataKeyError, read_keyring
-from kiosk.services.datakey import KEY_CHECK, _sqlite_file, verify
+from kiosk.services.datakey import KEY_CHECK, SETUP_KEY, _sqlite_file, verify
 from kiosk.services.schema_heads import script_heads
 
-SETUP_KEY = "setup_done"  # kiosk.services.installation.SETUP_KEY
 APPROVED = "approved"  # kiosk.services.studio.APPROVED
 
 
